@@ -1,0 +1,4 @@
+//! The embeddable SecuriX engine: the transactional store, the token vault and the
+//! records every flow reads and writes. No HTTP server lives here.
+
+pub mod store;
