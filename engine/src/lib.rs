@@ -1,4 +1,7 @@
 //! The embeddable SecuriX engine: the transactional store, the token vault and the
 //! records every flow reads and writes. No HTTP server lives here.
 
+pub mod clock;
+pub mod secret;
 pub mod store;
+pub mod vault;
