@@ -2,6 +2,7 @@
 //! records every flow reads and writes. No HTTP server lives here.
 
 pub mod clock;
+pub mod model;
 pub mod secret;
 pub mod store;
 pub mod vault;

@@ -1,0 +1,46 @@
+//! An agent: an app or AI agent inside a project, limited to some integrations.
+
+use serde::{Deserialize, Serialize};
+
+use super::{RecordError, get_json, ids, keys, put_json};
+use crate::clock::Timestamp;
+use crate::store::Tx;
+
+const WHAT: &str = "agent";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Agent {
+    pub project_id: String,
+    pub agent_id: String,
+    /// The integrations this agent may use; `None` means all of the project's.
+    pub integrations: Option<Vec<String>>,
+    pub created_at: Timestamp,
+}
+
+impl Agent {
+    pub fn may_use(&self, integration: &str) -> bool {
+        self.integrations.as_ref().is_none_or(|allowed| allowed.iter().any(|i| i == integration))
+    }
+}
+
+fn record_key(project_id: &str, agent_id: &str) -> Vec<u8> {
+    keys::project_space(project_id).pack(&("agent", agent_id))
+}
+
+pub fn put(tx: &Tx, agent: &Agent) -> Result<(), RecordError> {
+    ids::check_app_id(&agent.agent_id, "agent id")?;
+    if let Some(integrations) = &agent.integrations {
+        for integration in integrations {
+            ids::check_app_id(integration, "integration key")?;
+        }
+    }
+    put_json(tx, &record_key(&agent.project_id, &agent.agent_id), agent, WHAT)
+}
+
+pub async fn get(tx: &Tx, project_id: &str, agent_id: &str) -> Result<Option<Agent>, RecordError> {
+    if ids::check_app_id(agent_id, "agent id").is_err() {
+        return Ok(None);
+    }
+    get_json(tx, &record_key(project_id, agent_id), WHAT).await
+}

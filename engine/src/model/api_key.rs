@@ -1,0 +1,116 @@
+//! API keys: `sxk_` + 32 random base32 characters + a 6-character checksum, so
+//! secret scanners can recognise a leaked key and typos fail before any lookup.
+//! Only the SHA-256 of a key is stored (and indexed); the key itself is shown once.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{RecordError, get_json, ids, keys, put_json};
+use crate::clock::Timestamp;
+use crate::secret::SecretString;
+use crate::store::Tx;
+
+const WHAT: &str = "api key";
+pub const PREFIX: &str = "sxk_";
+const BODY_LEN: usize = 32;
+const CHECK_LEN: usize = 6;
+const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    /// The first characters of the key, to recognise it in a list (`sxk_abcd…`).
+    pub hint: String,
+    /// Hex SHA-256 of the whole key.
+    pub hash: String,
+    pub created_at: Timestamp,
+}
+
+/// What the hash index points to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HashIndex {
+    project_id: String,
+    key_id: String,
+}
+
+fn record_key(project_id: &str, key_id: &str) -> Vec<u8> {
+    keys::project_space(project_id).pack(&("api_key", key_id))
+}
+
+fn hash_index_key(hash: &str) -> Vec<u8> {
+    keys::index("api_key_hash").pack(&hash)
+}
+
+fn checksum(body: &str) -> String {
+    let digest = Sha256::digest(body.as_bytes());
+    digest.iter().take(CHECK_LEN).map(|b| char::from(ALPHABET[usize::from(b % 32)])).collect()
+}
+
+fn hash_hex(key: &str) -> String {
+    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `presented` has the shape and checksum of a SecuriX API key.
+pub fn is_well_formed(presented: &str) -> bool {
+    let Some(rest) = presented.strip_prefix(PREFIX) else { return false };
+    if rest.len() != BODY_LEN + CHECK_LEN || !rest.bytes().all(|b| ALPHABET.contains(&b)) {
+        return false;
+    }
+    let (body, check) = rest.split_at(BODY_LEN);
+    checksum(body) == check
+}
+
+/// Creates a key for `project_id`; the returned secret is the only copy.
+pub fn issue(tx: &Tx, project_id: &str, name: &str, now: Timestamp) -> Result<(ApiKey, SecretString), RecordError> {
+    ids::check_minted("prj", project_id, "project id")?;
+    let body: String = {
+        use rand::Rng;
+        let mut rng = rand::rngs::OsRng;
+        (0..BODY_LEN).map(|_| char::from(ALPHABET[rng.gen_range(0..32)])).collect()
+    };
+    let secret = SecretString::new(format!("{PREFIX}{body}{}", checksum(&body)));
+    let record = ApiKey {
+        id: ids::mint("key"),
+        project_id: project_id.to_owned(),
+        name: name.trim().chars().take(200).collect(),
+        hint: secret.expose().chars().take(PREFIX.len() + 4).collect(),
+        hash: hash_hex(secret.expose()),
+        created_at: now,
+    };
+    put_json(tx, &record_key(project_id, &record.id), &record, WHAT)?;
+    let index = HashIndex { project_id: project_id.to_owned(), key_id: record.id.clone() };
+    put_json(tx, &hash_index_key(&record.hash), &index, WHAT)?;
+    Ok((record, secret))
+}
+
+/// The key record a presented API key belongs to, if it is live.
+pub async fn authenticate(tx: &Tx, presented: &str) -> Result<Option<ApiKey>, RecordError> {
+    if !is_well_formed(presented) {
+        return Ok(None);
+    }
+    let Some(index) = get_json::<HashIndex>(tx, &hash_index_key(&hash_hex(presented)), WHAT).await? else {
+        return Ok(None);
+    };
+    get_json(tx, &record_key(&index.project_id, &index.key_id), WHAT).await
+}
+
+/// Deletes a key; it stops working in the same commit.
+pub async fn revoke(tx: &Tx, project_id: &str, key_id: &str) -> Result<(), RecordError> {
+    let key = record_key(project_id, key_id);
+    let Some(record) = get_json::<ApiKey>(tx, &key, WHAT).await? else {
+        return Err(RecordError::NotFound(WHAT));
+    };
+    tx.clear(&hash_index_key(&record.hash))?;
+    tx.clear(&key)?;
+    Ok(())
+}
+
+pub async fn list(tx: &Tx, project_id: &str) -> Result<Vec<ApiKey>, RecordError> {
+    let space = keys::project_space(project_id).subspace(&("api_key",));
+    super::list_json(tx, space.range(), Default::default(), WHAT).await
+}
+

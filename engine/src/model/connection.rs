@@ -1,0 +1,218 @@
+//! A connection: entity × integration × provider account, with its vaulted tokens.
+//!
+//! Tokens exist in two forms: `TokenSet` (in memory, secret fields) and the sealed
+//! `Ciphertext` in the record. The on-disk plaintext layout `TokenSetV1` is private
+//! and versioned, so the only path from a token to bytes is through the vault.
+
+use serde::{Deserialize, Serialize};
+
+use super::{RecordError, get_json, ids, keys, put_json};
+use crate::clock::Timestamp;
+use crate::secret::SecretString;
+use crate::store::Tx;
+use crate::vault::{Ciphertext, Vault};
+
+const WHAT: &str = "connection";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// Authorized at the provider, waiting for the popup's `sxc` confirmation.
+    Pending,
+    Active,
+    /// The provider refused the refresh token: the user must connect again.
+    ReauthRequired,
+    Revoked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub id: String,
+    pub project_id: String,
+    pub entity_id: String,
+    pub integration: String,
+    pub provider: String,
+    pub account: Account,
+    pub scopes: Vec<String>,
+    pub status: ConnectionStatus,
+    tokens: Ciphertext,
+    /// When the access token expires, if the provider said.
+    pub expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub refreshed_at: Timestamp,
+}
+
+/// Provider tokens, in memory only.
+#[derive(Clone)]
+pub struct TokenSet {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub id_token: Option<SecretString>,
+    pub token_type: String,
+    pub expires_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .field("has_refresh_token", &self.refresh_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sealed plaintext layout, version 1.
+#[derive(Serialize, Deserialize)]
+struct TokenSetV1 {
+    v: u8,
+    access: String,
+    refresh: Option<String>,
+    id: Option<String>,
+    token_type: String,
+    expires_at: Option<Timestamp>,
+}
+
+impl Drop for TokenSetV1 {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.access.zeroize();
+        self.refresh.zeroize();
+        self.id.zeroize();
+    }
+}
+
+impl TokenSet {
+    fn seal(&self, vault: &Vault, aad: &[u8]) -> Result<Ciphertext, RecordError> {
+        let layout = TokenSetV1 {
+            v: 1,
+            access: self.access_token.expose().to_owned(),
+            refresh: self.refresh_token.as_ref().map(|t| t.expose().to_owned()),
+            id: self.id_token.as_ref().map(|t| t.expose().to_owned()),
+            token_type: self.token_type.clone(),
+            expires_at: self.expires_at,
+        };
+        let mut plain = serde_json::to_vec(&layout).map_err(|e| RecordError::Corrupt { what: WHAT, detail: e.to_string() })?;
+        let sealed = vault.encrypt(aad, &plain);
+        zeroize::Zeroize::zeroize(&mut plain);
+        Ok(sealed?)
+    }
+
+    async fn open(vault: &Vault, aad: &[u8], sealed: &Ciphertext) -> Result<TokenSet, RecordError> {
+        let plain = vault.decrypt(aad, sealed).await?;
+        let layout: TokenSetV1 = serde_json::from_slice(plain.expose())
+            .map_err(|_| RecordError::Corrupt { what: WHAT, detail: "sealed tokens do not parse".into() })?;
+        Ok(TokenSet {
+            access_token: SecretString::new(layout.access.as_str()),
+            refresh_token: layout.refresh.as_deref().map(SecretString::new),
+            id_token: layout.id.as_deref().map(SecretString::new),
+            token_type: layout.token_type.clone(),
+            expires_at: layout.expires_at,
+        })
+    }
+}
+
+/// A freshly authorized account, before it is stored.
+#[derive(Debug, Clone)]
+pub struct ConnectionDraft {
+    pub project_id: String,
+    pub entity_id: String,
+    pub integration: String,
+    pub provider: String,
+    pub account: Account,
+    pub scopes: Vec<String>,
+    pub status: ConnectionStatus,
+    pub tokens: TokenSet,
+}
+
+pub fn record_key(project_id: &str, entity_id: &str, connection_id: &str) -> Vec<u8> {
+    keys::entity_space(project_id, entity_id).pack(&("conn", connection_id))
+}
+
+fn account_index_key(project_id: &str, entity_id: &str, integration: &str, account_id: &str) -> Vec<u8> {
+    keys::entity_space(project_id, entity_id).pack(&("account", integration, account_id))
+}
+
+impl Connection {
+    pub async fn tokens(&self, vault: &Vault) -> Result<TokenSet, RecordError> {
+        TokenSet::open(vault, &record_key(&self.project_id, &self.entity_id, &self.id), &self.tokens).await
+    }
+
+    /// Replaces the tokens (after a refresh), sealing them for this record.
+    pub fn set_tokens(&mut self, vault: &Vault, tokens: &TokenSet, now: Timestamp) -> Result<(), RecordError> {
+        self.tokens = tokens.seal(vault, &record_key(&self.project_id, &self.entity_id, &self.id))?;
+        self.expires_at = tokens.expires_at;
+        self.refreshed_at = now;
+        Ok(())
+    }
+}
+
+/// Stores a newly authorized account. An account the entity already connected
+/// through this integration keeps its connection id and gets the new tokens and
+/// scopes. Returns the connection and whether it is new.
+pub async fn upsert(tx: &Tx, vault: &Vault, draft: ConnectionDraft, now: Timestamp) -> Result<(Connection, bool), RecordError> {
+    ids::check_app_id(&draft.entity_id, "entity id")?;
+    let index = account_index_key(&draft.project_id, &draft.entity_id, &draft.integration, &draft.account.id);
+    let existing_id: Option<String> = get_json(tx, &index, WHAT).await?;
+    let existing = match &existing_id {
+        Some(id) => get(tx, &draft.project_id, &draft.entity_id, id).await?,
+        None => None,
+    };
+    let created = existing.is_none();
+    let id = existing.as_ref().map_or_else(|| ids::mint("con"), |c| c.id.clone());
+    let key = record_key(&draft.project_id, &draft.entity_id, &id);
+    let connection = Connection {
+        tokens: draft.tokens.seal(vault, &key)?,
+        expires_at: draft.tokens.expires_at,
+        created_at: existing.as_ref().map_or(now, |c| c.created_at),
+        refreshed_at: now,
+        id,
+        project_id: draft.project_id,
+        entity_id: draft.entity_id,
+        integration: draft.integration,
+        provider: draft.provider,
+        account: draft.account,
+        scopes: draft.scopes,
+        status: draft.status,
+    };
+    put_json(tx, &key, &connection, WHAT)?;
+    put_json(tx, &index, &connection.id, WHAT)?;
+    Ok((connection, created))
+}
+
+/// Writes an updated connection (status, tokens) back.
+pub fn put(tx: &Tx, connection: &Connection) -> Result<(), RecordError> {
+    put_json(tx, &record_key(&connection.project_id, &connection.entity_id, &connection.id), connection, WHAT)
+}
+
+pub async fn get(tx: &Tx, project_id: &str, entity_id: &str, connection_id: &str) -> Result<Option<Connection>, RecordError> {
+    if ids::check_app_id(entity_id, "entity id").is_err() || ids::check_minted("con", connection_id, "connection id").is_err() {
+        return Ok(None);
+    }
+    get_json(tx, &record_key(project_id, entity_id, connection_id), WHAT).await
+}
+
+pub async fn list(tx: &Tx, project_id: &str, entity_id: &str) -> Result<Vec<Connection>, RecordError> {
+    if ids::check_app_id(entity_id, "entity id").is_err() {
+        return Ok(Vec::new());
+    }
+    let space = keys::entity_space(project_id, entity_id).subspace(&("conn",));
+    super::list_json(tx, space.range(), Default::default(), WHAT).await
+}
+
+/// Deletes a connection and its sealed tokens.
+pub async fn delete(tx: &Tx, project_id: &str, entity_id: &str, connection_id: &str) -> Result<Connection, RecordError> {
+    let connection = get(tx, project_id, entity_id, connection_id).await?.ok_or(RecordError::NotFound(WHAT))?;
+    tx.clear(&record_key(project_id, entity_id, connection_id))?;
+    tx.clear(&account_index_key(project_id, entity_id, &connection.integration, &connection.account.id))?;
+    Ok(connection)
+}

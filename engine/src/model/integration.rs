@@ -1,0 +1,102 @@
+//! An integration: a provider enabled in a project with the project's own OAuth
+//! client. The client secret is sealed by the vault, bound to this record's key.
+
+use serde::{Deserialize, Serialize};
+
+use super::{RecordError, get_json, ids, keys, put_json};
+use crate::clock::Timestamp;
+use crate::secret::SecretString;
+use crate::store::Tx;
+use crate::vault::{Ciphertext, Vault};
+
+const WHAT: &str = "integration";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Integration {
+    pub project_id: String,
+    /// The project's name for it (`gmail`, `github-work`).
+    pub key: String,
+    /// The provider plugin behind it (`google`, `oauth2`).
+    pub provider: String,
+    pub client_id: String,
+    client_secret: Ciphertext,
+    /// Scopes requested when a session names none.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Provider configuration (endpoints, discovery URL, tenant…).
+    #[serde(default)]
+    pub config: serde_json::Value,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What an administrator gives to create or replace an integration.
+#[derive(Debug, Clone)]
+pub struct IntegrationDraft {
+    pub key: String,
+    pub provider: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub scopes: Vec<String>,
+    pub config: serde_json::Value,
+}
+
+pub fn record_key(project_id: &str, key: &str) -> Vec<u8> {
+    keys::project_space(project_id).pack(&("integration", key))
+}
+
+impl Integration {
+    /// The OAuth client secret, opened for the one call that sends it to the provider.
+    pub async fn client_secret(&self, vault: &Vault) -> Result<SecretString, RecordError> {
+        let plain = vault.decrypt(&record_key(&self.project_id, &self.key), &self.client_secret).await?;
+        let text = std::str::from_utf8(plain.expose())
+            .map_err(|_| RecordError::Corrupt { what: WHAT, detail: "client secret is not UTF-8".into() })?;
+        Ok(SecretString::new(text))
+    }
+}
+
+/// Creates or replaces an integration, sealing its client secret.
+pub async fn put(
+    tx: &Tx,
+    vault: &Vault,
+    project_id: &str,
+    draft: IntegrationDraft,
+    now: Timestamp,
+) -> Result<Integration, RecordError> {
+    ids::check_app_id(&draft.key, "integration key")?;
+    ids::check_app_id(&draft.provider, "provider id")?;
+    if draft.client_id.is_empty() || draft.client_id.len() > 512 {
+        return Err(RecordError::Invalid { what: "client id", why: "must be 1 to 512 characters".into() });
+    }
+    let key = record_key(project_id, &draft.key);
+    let created_at = match get(tx, project_id, &draft.key).await? {
+        Some(existing) => existing.created_at,
+        None => now,
+    };
+    let integration = Integration {
+        project_id: project_id.to_owned(),
+        client_secret: vault.encrypt(&key, draft.client_secret.expose().as_bytes())?,
+        key: draft.key,
+        provider: draft.provider,
+        client_id: draft.client_id,
+        scopes: draft.scopes,
+        config: draft.config,
+        created_at,
+        updated_at: now,
+    };
+    put_json(tx, &key, &integration, WHAT)?;
+    Ok(integration)
+}
+
+pub async fn get(tx: &Tx, project_id: &str, key: &str) -> Result<Option<Integration>, RecordError> {
+    if ids::check_app_id(key, "integration key").is_err() {
+        return Ok(None);
+    }
+    get_json(tx, &record_key(project_id, key), WHAT).await
+}
+
+pub async fn list(tx: &Tx, project_id: &str) -> Result<Vec<Integration>, RecordError> {
+    let space = keys::project_space(project_id).subspace(&("integration",));
+    super::list_json(tx, space.range(), Default::default(), WHAT).await
+}

@@ -1,0 +1,7 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The engine's integration tests. One test binary: each file in `tests/` would be
+//! another slow link.
+
+mod conformance;
+mod durability;
+mod records;
