@@ -77,7 +77,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("64 writers, ungrouped    {many_ungrouped:>10.0} commits/s");
         let many_grouped = measure(grouped, 64, 100).await?;
         println!("64 writers, grouped      {many_grouped:>10.0} commits/s");
-        println!("ratio grouped/ungrouped (64 writers): {:.1}x (target >= 10x)", many_grouped / many_ungrouped);
+        println!(
+            "ratio grouped/ungrouped (64 writers): {:.1}x (target >= 10x)",
+            many_grouped / many_ungrouped
+        );
         Ok(())
     })
 }

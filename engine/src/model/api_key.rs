@@ -65,7 +65,12 @@ pub fn is_well_formed(presented: &str) -> bool {
 }
 
 /// Creates a key for `project_id`; the returned secret is the only copy.
-pub fn issue(tx: &Tx, project_id: &str, name: &str, now: Timestamp) -> Result<(ApiKey, SecretString), RecordError> {
+pub fn issue(
+    tx: &Tx,
+    project_id: &str,
+    name: &str,
+    now: Timestamp,
+) -> Result<(ApiKey, SecretString), RecordError> {
     ids::check_minted("prj", project_id, "project id")?;
     let body: String = {
         use rand::Rng;
@@ -113,4 +118,3 @@ pub async fn list(tx: &Tx, project_id: &str) -> Result<Vec<ApiKey>, RecordError>
     let space = keys::project_space(project_id).subspace(&("api_key",));
     super::list_json(tx, space.range(), Default::default(), WHAT).await
 }
-

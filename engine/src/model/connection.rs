@@ -101,7 +101,8 @@ impl TokenSet {
             token_type: self.token_type.clone(),
             expires_at: self.expires_at,
         };
-        let mut plain = serde_json::to_vec(&layout).map_err(|e| RecordError::Corrupt { what: WHAT, detail: e.to_string() })?;
+        let mut plain = serde_json::to_vec(&layout)
+            .map_err(|e| RecordError::Corrupt { what: WHAT, detail: e.to_string() })?;
         let sealed = vault.encrypt(aad, &plain);
         zeroize::Zeroize::zeroize(&mut plain);
         Ok(sealed?)
@@ -148,7 +149,12 @@ impl Connection {
     }
 
     /// Replaces the tokens (after a refresh), sealing them for this record.
-    pub fn set_tokens(&mut self, vault: &Vault, tokens: &TokenSet, now: Timestamp) -> Result<(), RecordError> {
+    pub fn set_tokens(
+        &mut self,
+        vault: &Vault,
+        tokens: &TokenSet,
+        now: Timestamp,
+    ) -> Result<(), RecordError> {
         self.tokens = tokens.seal(vault, &record_key(&self.project_id, &self.entity_id, &self.id))?;
         self.expires_at = tokens.expires_at;
         self.refreshed_at = now;
@@ -159,7 +165,12 @@ impl Connection {
 /// Stores a newly authorized account. An account the entity already connected
 /// through this integration keeps its connection id and gets the new tokens and
 /// scopes. Returns the connection and whether it is new.
-pub async fn upsert(tx: &Tx, vault: &Vault, draft: ConnectionDraft, now: Timestamp) -> Result<(Connection, bool), RecordError> {
+pub async fn upsert(
+    tx: &Tx,
+    vault: &Vault,
+    draft: ConnectionDraft,
+    now: Timestamp,
+) -> Result<(Connection, bool), RecordError> {
     ids::check_app_id(&draft.entity_id, "entity id")?;
     let index = account_index_key(&draft.project_id, &draft.entity_id, &draft.integration, &draft.account.id);
     let existing_id: Option<String> = get_json(tx, &index, WHAT).await?;
@@ -194,8 +205,15 @@ pub fn put(tx: &Tx, connection: &Connection) -> Result<(), RecordError> {
     put_json(tx, &record_key(&connection.project_id, &connection.entity_id, &connection.id), connection, WHAT)
 }
 
-pub async fn get(tx: &Tx, project_id: &str, entity_id: &str, connection_id: &str) -> Result<Option<Connection>, RecordError> {
-    if ids::check_app_id(entity_id, "entity id").is_err() || ids::check_minted("con", connection_id, "connection id").is_err() {
+pub async fn get(
+    tx: &Tx,
+    project_id: &str,
+    entity_id: &str,
+    connection_id: &str,
+) -> Result<Option<Connection>, RecordError> {
+    if ids::check_app_id(entity_id, "entity id").is_err()
+        || ids::check_minted("con", connection_id, "connection id").is_err()
+    {
         return Ok(None);
     }
     get_json(tx, &record_key(project_id, entity_id, connection_id), WHAT).await
@@ -210,8 +228,14 @@ pub async fn list(tx: &Tx, project_id: &str, entity_id: &str) -> Result<Vec<Conn
 }
 
 /// Deletes a connection and its sealed tokens.
-pub async fn delete(tx: &Tx, project_id: &str, entity_id: &str, connection_id: &str) -> Result<Connection, RecordError> {
-    let connection = get(tx, project_id, entity_id, connection_id).await?.ok_or(RecordError::NotFound(WHAT))?;
+pub async fn delete(
+    tx: &Tx,
+    project_id: &str,
+    entity_id: &str,
+    connection_id: &str,
+) -> Result<Connection, RecordError> {
+    let connection =
+        get(tx, project_id, entity_id, connection_id).await?.ok_or(RecordError::NotFound(WHAT))?;
     tx.clear(&record_key(project_id, entity_id, connection_id))?;
     tx.clear(&account_index_key(project_id, entity_id, &connection.integration, &connection.account.id))?;
     Ok(connection)

@@ -28,12 +28,18 @@ pub async fn get(tx: &Tx, project_id: &str, entity_id: &str) -> Result<Option<En
 }
 
 /// The entity, created on first sight.
-pub async fn ensure(tx: &Tx, project_id: &str, entity_id: &str, now: Timestamp) -> Result<Entity, RecordError> {
+pub async fn ensure(
+    tx: &Tx,
+    project_id: &str,
+    entity_id: &str,
+    now: Timestamp,
+) -> Result<Entity, RecordError> {
     ids::check_app_id(entity_id, "entity id")?;
     if let Some(entity) = get(tx, project_id, entity_id).await? {
         return Ok(entity);
     }
-    let entity = Entity { project_id: project_id.to_owned(), entity_id: entity_id.to_owned(), created_at: now };
+    let entity =
+        Entity { project_id: project_id.to_owned(), entity_id: entity_id.to_owned(), created_at: now };
     put_json(tx, &record_key(project_id, entity_id), &entity, WHAT)?;
     Ok(entity)
 }

@@ -88,7 +88,13 @@ fn counter_key(project_id: &str) -> Vec<u8> {
 }
 
 /// Records an event in the caller's transaction: the log, the id index and the outbox.
-pub async fn append(tx: &Tx, project_id: &str, kind: EventKind, draft: EventDraft, now: Timestamp) -> Result<Event, RecordError> {
+pub async fn append(
+    tx: &Tx,
+    project_id: &str,
+    kind: EventKind,
+    draft: EventDraft,
+    now: Timestamp,
+) -> Result<Event, RecordError> {
     let counter = counter_key(project_id);
     let seq = get_json::<u64>(tx, &counter, WHAT).await?.unwrap_or(0) + 1;
     put_json(tx, &counter, &seq, WHAT)?;
@@ -107,18 +113,31 @@ pub async fn append(tx: &Tx, project_id: &str, kind: EventKind, draft: EventDraf
     put_json(tx, &id_index_key(project_id, &event.id), &seq, WHAT)?;
     let shard_key = event.entity_id.as_deref().or(event.session_id.as_deref()).unwrap_or("");
     let shard = keys::shard_of(project_id, shard_key);
-    let entry = OutboxEntry { project_id: project_id.to_owned(), event_id: event.id.clone(), seq, attempts: 0, due_at: now };
+    let entry = OutboxEntry {
+        project_id: project_id.to_owned(),
+        event_id: event.id.clone(),
+        seq,
+        attempts: 0,
+        due_at: now,
+    };
     put_json(tx, &keys::outbox(shard).pack(&(event.id.as_str(),)), &entry, WHAT)?;
     Ok(event)
 }
 
 /// The project's events after `after` (an event id; `None` = from the start), oldest first.
-pub async fn list(tx: &Tx, project_id: &str, after: Option<&str>, limit: usize) -> Result<Vec<Event>, RecordError> {
+pub async fn list(
+    tx: &Tx,
+    project_id: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Event>, RecordError> {
     let start_seq = match after {
         None => 0,
         Some(event_id) => {
             ids::check_minted("evt", event_id, "event id")?;
-            get_json::<u64>(tx, &id_index_key(project_id, event_id), WHAT).await?.ok_or(RecordError::NotFound(WHAT))?
+            get_json::<u64>(tx, &id_index_key(project_id, event_id), WHAT)
+                .await?
+                .ok_or(RecordError::NotFound(WHAT))?
         }
     };
     let begin = log_key(project_id, start_seq + 1);

@@ -47,7 +47,10 @@ pub fn check_app_id(id: &str, what: &'static str) -> Result<(), RecordError> {
         return Err(RecordError::Invalid { what, why: "must be 1 to 128 characters".into() });
     }
     if !id.chars().all(allowed) {
-        return Err(RecordError::Invalid { what, why: "may contain only letters, digits and _ - . : @".into() });
+        return Err(RecordError::Invalid {
+            what,
+            why: "may contain only letters, digits and _ - . : @".into(),
+        });
     }
     Ok(())
 }

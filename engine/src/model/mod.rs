@@ -48,15 +48,25 @@ impl TxError for RecordError {
     }
 }
 
-pub(crate) async fn get_json<T: DeserializeOwned>(tx: &Tx, key: &[u8], what: &'static str) -> Result<Option<T>, RecordError> {
+pub(crate) async fn get_json<T: DeserializeOwned>(
+    tx: &Tx,
+    key: &[u8],
+    what: &'static str,
+) -> Result<Option<T>, RecordError> {
     match tx.get(key).await? {
         None => Ok(None),
         Some(bytes) => decode(&bytes, what).map(Some),
     }
 }
 
-pub(crate) fn put_json<T: Serialize>(tx: &Tx, key: &[u8], value: &T, what: &'static str) -> Result<(), RecordError> {
-    let bytes = serde_json::to_vec(value).map_err(|e| RecordError::Corrupt { what, detail: e.to_string() })?;
+pub(crate) fn put_json<T: Serialize>(
+    tx: &Tx,
+    key: &[u8],
+    value: &T,
+    what: &'static str,
+) -> Result<(), RecordError> {
+    let bytes =
+        serde_json::to_vec(value).map_err(|e| RecordError::Corrupt { what, detail: e.to_string() })?;
     tx.set(key, &bytes)?;
     Ok(())
 }

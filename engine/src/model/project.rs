@@ -25,7 +25,8 @@ pub async fn create(tx: &Tx, name: &str, now: Timestamp) -> Result<Project, Reco
     if name.is_empty() || name.len() > 200 {
         return Err(RecordError::Invalid { what: "project name", why: "must be 1 to 200 characters".into() });
     }
-    let project = Project { id: ids::mint("prj"), name: name.to_owned(), origins: Vec::new(), created_at: now };
+    let project =
+        Project { id: ids::mint("prj"), name: name.to_owned(), origins: Vec::new(), created_at: now };
     put(tx, &project)?;
     Ok(project)
 }

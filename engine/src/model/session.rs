@@ -33,7 +33,10 @@ pub enum SessionStatus {
 
 impl SessionStatus {
     pub fn is_final(self) -> bool {
-        matches!(self, SessionStatus::Completed | SessionStatus::Denied | SessionStatus::Expired | SessionStatus::Failed)
+        matches!(
+            self,
+            SessionStatus::Completed | SessionStatus::Denied | SessionStatus::Expired | SessionStatus::Failed
+        )
     }
 }
 

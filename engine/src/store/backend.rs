@@ -33,12 +33,20 @@ impl KeyRange {
 /// One write, in the order the commit applies them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mutation {
-    Set { key: Vec<u8>, value: Vec<u8> },
-    Clear { key: Vec<u8> },
+    Set {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Clear {
+        key: Vec<u8>,
+    },
     ClearRange(KeyRange),
     /// Little-endian addition of an 8-byte integer, without reading the value
     /// (so it adds no read conflict).
-    Add { key: Vec<u8>, delta: i64 },
+    Add {
+        key: Vec<u8>,
+        delta: i64,
+    },
 }
 
 impl Mutation {

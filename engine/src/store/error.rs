@@ -37,10 +37,7 @@ pub enum StoreError {
 impl StoreError {
     /// Whether `Store::run` should run the closure again.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Conflict | StoreError::TransactionTooOld { .. } | StoreError::Transient(_)
-        )
+        matches!(self, StoreError::Conflict | StoreError::TransactionTooOld { .. } | StoreError::Transient(_))
     }
 
     pub(crate) fn backend(err: impl std::fmt::Display) -> Self {

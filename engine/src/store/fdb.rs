@@ -87,8 +87,10 @@ struct FdbSnapshot {
 
 impl FdbSnapshot {
     fn with<T>(&self, f: impl FnOnce(&Transaction) -> T) -> Result<T, StoreError> {
-        let guard = self.trx.lock().map_err(|_| StoreError::Backend("fdb transaction lock poisoned".into()))?;
-        let trx = guard.as_ref().ok_or_else(|| StoreError::Invalid("transaction already committed".into()))?;
+        let guard =
+            self.trx.lock().map_err(|_| StoreError::Backend("fdb transaction lock poisoned".into()))?;
+        let trx =
+            guard.as_ref().ok_or_else(|| StoreError::Invalid("transaction already committed".into()))?;
         Ok(f(trx))
     }
 }

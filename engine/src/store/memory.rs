@@ -98,10 +98,8 @@ impl Snapshot for MemorySnapshot {
         reverse: bool,
     ) -> Result<Vec<KeyValue>, StoreError> {
         let pairs = self.data.range(range.begin.clone()..range.end.clone());
-        let to_pair = |(key, value): (&Vec<u8>, &Vec<u8>)| KeyValue {
-            key: key.clone(),
-            value: value.clone(),
-        };
+        let to_pair =
+            |(key, value): (&Vec<u8>, &Vec<u8>)| KeyValue { key: key.clone(), value: value.clone() };
         Ok(if reverse {
             pairs.rev().take(limit).map(to_pair).collect()
         } else {

@@ -19,6 +19,8 @@
 
 mod backend;
 mod error;
+#[cfg(feature = "fdb")]
+mod fdb;
 mod keys;
 pub mod limits;
 mod memory;
@@ -26,8 +28,6 @@ mod redb;
 mod resolver;
 mod tx;
 mod write_buffer;
-#[cfg(feature = "fdb")]
-mod fdb;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,12 +35,12 @@ use std::time::{Duration, Instant};
 
 pub use backend::{Backend, Commit, KeyRange, Mutation, Snapshot};
 pub use error::{StoreError, TxError};
+#[cfg(feature = "fdb")]
+pub use fdb::FdbBackend;
 pub use keys::{Subspace, TupleError, pack, unpack};
 pub use memory::MemoryBackend;
 pub use redb::{RedbBackend, RedbOptions};
 pub use tx::{RangeOptions, Tx};
-#[cfg(feature = "fdb")]
-pub use fdb::FdbBackend;
 
 /// One key and its value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
+use super::StoreError;
 use super::backend::{KeyRange, Mutation};
 use super::limits::{MAX_TRANSACTION_AGE, too_old};
-use super::StoreError;
 
 /// Write history since the oldest version a live transaction may still read at.
 #[derive(Default)]

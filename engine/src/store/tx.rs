@@ -62,11 +62,8 @@ impl Tx {
     }
 
     fn state(&self) -> Result<MutexGuard<'_, TxState>, StoreError> {
-        let state = self
-            .inner
-            .state
-            .lock()
-            .map_err(|_| StoreError::Invalid("transaction state poisoned".into()))?;
+        let state =
+            self.inner.state.lock().map_err(|_| StoreError::Invalid("transaction state poisoned".into()))?;
         if state.committed {
             return Err(StoreError::Invalid("transaction already committed".into()));
         }
@@ -84,10 +81,7 @@ impl Tx {
     fn account(state: &mut TxState, bytes: usize) -> Result<(), StoreError> {
         state.bytes += bytes;
         if state.bytes > MAX_TRANSACTION_BYTES {
-            return Err(StoreError::TransactionTooLarge {
-                size: state.bytes,
-                limit: MAX_TRANSACTION_BYTES,
-            });
+            return Err(StoreError::TransactionTooLarge { size: state.bytes, limit: MAX_TRANSACTION_BYTES });
         }
         Ok(())
     }
@@ -124,7 +118,10 @@ impl Tx {
         let whole = KeyRange { begin: begin.to_vec(), end: end.to_vec() };
         let mut cursor = whole.clone();
         let mut out: Vec<KeyValue> = Vec::new();
-        while limit > 0 {
+        if limit == 0 {
+            return Ok(out);
+        }
+        loop {
             self.ensure_live()?;
             let page_limit = limit.saturating_sub(out.len()).clamp(1, 10_000);
             let stored = self.inner.snapshot.get_range(&cursor, page_limit, reverse).await?;

@@ -14,7 +14,12 @@ const FORMAT_V1: u8 = 1;
 const NONCE_BYTES: usize = 24;
 const HEADER_BYTES: usize = 1 + 4 + NONCE_BYTES;
 
-pub(crate) fn seal(key: &[u8; 32], key_version: u32, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, VaultError> {
+pub(crate) fn seal(
+    key: &[u8; 32],
+    key_version: u32,
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, VaultError> {
     let cipher = XChaCha20Poly1305::new(key.into());
     let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
     let sealed = cipher
@@ -31,7 +36,9 @@ pub(crate) fn seal(key: &[u8; 32], key_version: u32, aad: &[u8], plaintext: &[u8
 /// The key version an envelope was sealed with.
 pub(crate) fn key_version(envelope: &[u8]) -> Result<u32, VaultError> {
     match envelope {
-        [FORMAT_V1, a, b, c, d, ..] if envelope.len() > HEADER_BYTES => Ok(u32::from_be_bytes([*a, *b, *c, *d])),
+        [FORMAT_V1, a, b, c, d, ..] if envelope.len() > HEADER_BYTES => {
+            Ok(u32::from_be_bytes([*a, *b, *c, *d]))
+        }
         [FORMAT_V1, ..] => Err(VaultError::Crypto("ciphertext is truncated".into())),
         _ => Err(VaultError::Crypto("unknown ciphertext format".into())),
     }
@@ -42,8 +49,7 @@ pub(crate) fn open(key: &[u8; 32], aad: &[u8], envelope: &[u8]) -> Result<Secret
     let (header, sealed) = envelope.split_at(HEADER_BYTES);
     let nonce = XNonce::from_slice(&header[5..]);
     let cipher = XChaCha20Poly1305::new(key.into());
-    cipher
-        .decrypt(nonce, Payload { msg: sealed, aad })
-        .map(SecretBytes::new)
-        .map_err(|_| VaultError::Crypto("decryption failed: wrong key, wrong record or tampered ciphertext".into()))
+    cipher.decrypt(nonce, Payload { msg: sealed, aad }).map(SecretBytes::new).map_err(|_| {
+        VaultError::Crypto("decryption failed: wrong key, wrong record or tampered ciphertext".into())
+    })
 }

@@ -73,13 +73,14 @@ impl StoredKeyring {
     pub fn unwrap_all(&self, master: &MasterKey) -> Result<Keys, VaultError> {
         let mut keys = Keys::default();
         for stored in &self.versions {
-            let wrapped = STANDARD
-                .decode(&stored.wrapped)
-                .map_err(|_| VaultError::Corrupt(format!("keyring version {} is not base64", stored.version)))?;
+            let wrapped = STANDARD.decode(&stored.wrapped).map_err(|_| {
+                VaultError::Corrupt(format!("keyring version {} is not base64", stored.version))
+            })?;
             let plain = cipher::open(master.bytes(), &wrap_aad(stored.version), &wrapped)
                 .map_err(|_| VaultError::WrongMasterKey)?;
-            let bytes = <[u8; 32]>::try_from(plain.expose())
-                .map_err(|_| VaultError::Corrupt(format!("keyring version {} has a bad length", stored.version)))?;
+            let bytes = <[u8; 32]>::try_from(plain.expose()).map_err(|_| {
+                VaultError::Corrupt(format!("keyring version {} has a bad length", stored.version))
+            })?;
             keys.by_version.insert(stored.version, Zeroizing::new(bytes));
             keys.current = keys.current.max(stored.version);
         }

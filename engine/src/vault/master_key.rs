@@ -40,11 +40,9 @@ impl MasterKey {
         let mut decoded = base64::engine::general_purpose::STANDARD_NO_PAD
             .decode(trimmed)
             .map_err(|_| VaultError::BadMasterKey("it is not valid base64".into()))?;
-        let result = <[u8; MASTER_KEY_BYTES]>::try_from(decoded.as_slice())
-            .map(MasterKey)
-            .map_err(|_| {
-                VaultError::BadMasterKey(format!("it decodes to {} bytes, not {MASTER_KEY_BYTES}", decoded.len()))
-            });
+        let result = <[u8; MASTER_KEY_BYTES]>::try_from(decoded.as_slice()).map(MasterKey).map_err(|_| {
+            VaultError::BadMasterKey(format!("it decodes to {} bytes, not {MASTER_KEY_BYTES}", decoded.len()))
+        });
         decoded.zeroize();
         result
     }

@@ -25,7 +25,9 @@ use keyring::{Keys, StoredKeyring};
 
 #[derive(Debug, Error)]
 pub enum VaultError {
-    #[error("VA0001 the vault is sealed: no master key was given (set SECURIX_MASTER_KEY or provide a key file)")]
+    #[error(
+        "VA0001 the vault is sealed: no master key was given (set SECURIX_MASTER_KEY or provide a key file)"
+    )]
     Sealed,
     #[error("VA0002 the master key is unusable: {0}")]
     BadMasterKey(String),
@@ -111,7 +113,11 @@ impl Vault {
         Self::open_with_clock(store, master, Arc::new(SystemClock)).await
     }
 
-    pub async fn open_with_clock(store: Store, master: MasterKey, clock: Arc<dyn Clock>) -> Result<Self, VaultError> {
+    pub async fn open_with_clock(
+        store: Store,
+        master: MasterKey,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, VaultError> {
         let now = clock.now();
         let stored = store
             .run(|tx| {

@@ -27,7 +27,9 @@ impl Ctx {
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    hasher.write_u128(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0),
+    );
     hasher.finish()
 }
 
@@ -112,11 +114,7 @@ pub async fn concurrent_increments_lose_nothing(ctx: &Ctx) {
     }
     let tx = ctx.store.begin().await.unwrap();
     assert_eq!(read_u64(tx.get(&counter).await.unwrap()), TASKS * INCREMENTS);
-    eprintln!(
-        "{} increments took {} attempts",
-        TASKS * INCREMENTS,
-        attempts.load(Ordering::Relaxed)
-    );
+    eprintln!("{} increments took {} attempts", TASKS * INCREMENTS, attempts.load(Ordering::Relaxed));
 }
 
 pub async fn atomic_add_never_conflicts(ctx: &Ctx) {
@@ -226,7 +224,8 @@ pub async fn oversize_writes_are_refused(ctx: &Ctx) {
     // Exactly at the limits is fine.
     tx.set(&ctx.key("max"), &vec![0u8; limits::MAX_VALUE_BYTES]).unwrap();
     // 101 values of 100 kB pass the 10 MB transaction limit.
-    let too_much = (0..101).try_for_each(|i| tx.set(&ctx.key(&format!("bulk{i}")), &vec![1u8; limits::MAX_VALUE_BYTES]));
+    let too_much =
+        (0..101).try_for_each(|i| tx.set(&ctx.key(&format!("bulk{i}")), &vec![1u8; limits::MAX_VALUE_BYTES]));
     assert!(matches!(too_much, Err(StoreError::TransactionTooLarge { .. })), "{too_much:?}");
     let tx = ctx.store.begin().await.unwrap();
     let backwards = tx.get_range(b"b", b"a", RangeOptions::default()).await;

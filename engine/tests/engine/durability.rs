@@ -59,7 +59,7 @@ async fn redb_survives_sigkill() {
         .spawn()
         .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut acked = vec![None::<u64>; WRITERS];
+    let mut acked = [None::<u64>; WRITERS];
     let mut count = 0;
     let started = Instant::now();
     for line in stdout.lines() {
@@ -90,7 +90,10 @@ async fn redb_survives_sigkill() {
         assert_eq!(pairs.len() % KEYS_PER_TX, 0, "writer {writer}: a transaction survived in part");
         let survived = (pairs.len() / KEYS_PER_TX) as u64;
         if let Some(last) = last_acked {
-            assert!(survived > *last, "writer {writer}: acked {last} but only {survived} transactions survived");
+            assert!(
+                survived > *last,
+                "writer {writer}: acked {last} but only {survived} transactions survived"
+            );
         }
         for seq in 0..survived {
             for part in 0..KEYS_PER_TX {

@@ -120,7 +120,9 @@ async fn events_commit_with_their_state_change_or_not_at_all() {
         move |tx: securix_engine::store::Tx| {
             let (vault, project_id) = (vault.clone(), project_id.clone());
             async move {
-                let (conn, _) = connection::upsert(&tx, &vault, draft(&project_id, "acct-9", &["s"], ACCESS), NOW).await?;
+                let (conn, _) =
+                    connection::upsert(&tx, &vault, draft(&project_id, "acct-9", &["s"], ACCESS), NOW)
+                        .await?;
                 let event_draft = EventDraft {
                     entity_id: Some(conn.entity_id.clone()),
                     connection_id: Some(conn.id.clone()),
@@ -162,7 +164,9 @@ async fn events_commit_with_their_state_change_or_not_at_all() {
     store
         .run(|tx| {
             let project_id = project_id.clone();
-            async move { event::append(&tx, &project_id, EventKind::SessionCompleted, EventDraft::default(), NOW).await }
+            async move {
+                event::append(&tx, &project_id, EventKind::SessionCompleted, EventDraft::default(), NOW).await
+            }
         })
         .await
         .unwrap();
@@ -194,14 +198,27 @@ async fn device_codes_index_live_sessions_only() {
     };
     let create = |s: AuthSession| {
         let store = store.clone();
-        async move { store.run(|tx| { let s = s.clone(); async move { session::create(&tx, &s).await } }).await }
+        async move {
+            store
+                .run(|tx| {
+                    let s = s.clone();
+                    async move { session::create(&tx, &s).await }
+                })
+                .await
+        }
     };
     create(session.clone()).await.unwrap();
     let clash = AuthSession { id: ids::mint("ses"), ..session.clone() };
     assert!(matches!(create(clash.clone()).await, Err(RecordError::AlreadyExists(_))));
     let tx = store.begin().await.unwrap();
     assert_eq!(session::find_by_device_code(&tx, "BCDFGHJK").await.unwrap().unwrap().id, session.id);
-    store.run(|tx| { let id = session.id.clone(); async move { session::delete(&tx, &id).await } }).await.unwrap();
+    store
+        .run(|tx| {
+            let id = session.id.clone();
+            async move { session::delete(&tx, &id).await }
+        })
+        .await
+        .unwrap();
     let tx = store.begin().await.unwrap();
     assert!(session::find_by_device_code(&tx, "BCDFGHJK").await.unwrap().is_none());
     // The purged code is free again.
@@ -229,7 +246,9 @@ async fn known_secrets_never_reach_the_redb_file_in_the_clear() {
                         config: serde_json::Value::Null,
                     };
                     integration::put(&tx, &vault, &project_id, secret_draft, NOW).await?;
-                    let (conn, _) = connection::upsert(&tx, &vault, draft(&project_id, "acct", &["s"], ACCESS), NOW).await?;
+                    let (conn, _) =
+                        connection::upsert(&tx, &vault, draft(&project_id, "acct", &["s"], ACCESS), NOW)
+                            .await?;
                     Ok::<_, RecordError>(conn)
                 }
             })

@@ -1,0 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! End-to-end tests against the real `securix` binary. One binary for all of them.
+
+mod serve;
+mod support;

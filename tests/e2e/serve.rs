@@ -1,0 +1,48 @@
+//! `securix serve` with no configuration: an embedded store, a generated private
+//! master key, and health endpoints.
+
+use crate::support::Server;
+
+#[tokio::test]
+async fn serve_runs_with_no_configuration_and_keeps_its_key() {
+    let server = Server::start(&[]).await;
+    let health = reqwest::get(format!("{}/healthz", server.base_url)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let key_file = server.data_dir.path().join("master.key");
+    assert!(server.data_dir.path().join("securix.redb").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the generated master key must be private");
+    }
+    let key_before = std::fs::read(&key_file).unwrap();
+
+    // A restart on the same directory reuses the key and opens the same keyring.
+    let dir = server.stop();
+    let server = Server::start_in(dir, &[]).await;
+    assert_eq!(std::fs::read(server.data_dir.path().join("master.key")).unwrap(), key_before);
+}
+
+#[tokio::test]
+async fn a_master_key_from_the_environment_wins_and_a_bad_one_is_refused() {
+    let key = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+    let server = Server::start(&[("SECURIX_MASTER_KEY", key)]).await;
+    assert!(
+        !server.data_dir.path().join("master.key").exists(),
+        "no key file when the environment gives one"
+    );
+    drop(server);
+
+    let output = std::process::Command::new(crate::support::securix_binary())
+        .arg("serve")
+        .env("SECURIX_MASTER_KEY", "too-short")
+        .env("SECURIX_DATA_DIR", tempfile::tempdir().unwrap().path())
+        .env("SECURIX_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SECURIX_MASTER_KEY") && stderr.contains("VA0002"), "{stderr}");
+    assert!(!stderr.contains("too-short"), "the bad key itself is not echoed");
+}

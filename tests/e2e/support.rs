@@ -1,0 +1,87 @@
+//! Starts a real `securix serve` on a free loopback port with its own data
+//! directory, and stops it when dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `securix` binary cargo built next to this test binary.
+pub fn securix_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let target_dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let binary = target_dir.join("securix");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --workspace` first (scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Server {
+    pub base_url: String,
+    pub data_dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Server {
+    /// Starts a server with no configuration beyond a port and a data directory,
+    /// plus `env`, and waits until `/readyz` answers 200.
+    pub async fn start(env: &[(&str, &str)]) -> Server {
+        let data_dir = tempfile::tempdir().unwrap();
+        Self::start_in(data_dir, env).await
+    }
+
+    pub async fn start_in(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let mut command = Command::new(securix_binary());
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SECURIX_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SECURIX_DATA_DIR", data_dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().unwrap();
+        let server = Server { base_url: format!("http://127.0.0.1:{port}"), data_dir, child };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = reqwest::Client::new();
+        while Instant::now() < deadline {
+            let answer = client.get(format!("{}/readyz", self.base_url)).send().await;
+            if answer.is_ok_and(|response| response.status().is_success()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("securix did not become ready at {}", self.base_url);
+    }
+
+    /// Stops the server and hands back its data directory (to restart on it).
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.data_dir, dir)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
