@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod model;
+pub mod plugins;
 pub mod secret;
 pub mod store;
 pub mod vault;

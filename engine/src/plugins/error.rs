@@ -1,0 +1,58 @@
+//! Plugin errors: what a provider said (typed, from RFC 6749 answers) and what
+//! the sandbox stopped (CPU, memory, time, traps). Messages never carry secrets:
+//! the host redacts the call's secrets from anything a plugin or provider says.
+
+use thiserror::Error;
+
+/// A provider's typed failure, as the plugin reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProviderFailure {
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(String),
+    #[error("invalid_client: {0}")]
+    InvalidClient(String),
+    #[error("access_denied: {0}")]
+    AccessDenied(String),
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PluginError {
+    #[error("PL0001 provider `{plugin}`: {failure}")]
+    Provider { plugin: String, failure: ProviderFailure },
+    #[error("PL0002 plugin `{plugin}` used more than its {limit_ms} ms of CPU and was stopped")]
+    CpuLimit { plugin: String, limit_ms: u64 },
+    #[error("PL0003 plugin `{plugin}` tried to use more than its {limit_bytes} bytes of memory and was stopped")]
+    MemoryLimit { plugin: String, limit_bytes: usize },
+    #[error("PL0004 plugin `{plugin}` did not finish within {limit_ms} ms")]
+    Timeout { plugin: String, limit_ms: u64 },
+    #[error("PL0005 plugin `{plugin}` crashed: {message}")]
+    Trap { plugin: String, message: String },
+    #[error("PL0006 plugin speaks securix:provider@{found}; this host supports {supported}")]
+    UnsupportedWitVersion { found: String, supported: String },
+    #[error("PL0007 cannot load plugin: {0}")]
+    Load(String),
+    #[error("PL0008 no provider plugin `{0}` is loaded")]
+    UnknownPlugin(String),
+}
+
+impl PluginError {
+    /// Worth retrying later (the provider's temporary trouble).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PluginError::Provider { failure: ProviderFailure::Transient(_), .. } | PluginError::Timeout { .. })
+    }
+
+    /// The provider refused the grant: the user must authorize again.
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(self, PluginError::Provider { failure: ProviderFailure::InvalidGrant(_), .. })
+    }
+}

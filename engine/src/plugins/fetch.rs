@@ -1,0 +1,274 @@
+//! `host.fetch`: the one door out of the sandbox.
+//!
+//! https only (plain http to loopback only where the operator allows it), to hosts
+//! the plugin declared for this integration (and the operator allows), no redirects
+//! followed, a timeout and size caps both ways. The OAuth client secret is written
+//! into a request only here, only during calls that authenticate the client
+//! (exchange, refresh, revoke), and only into a form body, a JSON body or a Basic
+//! `Authorization` header — never into a URL.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::bindings::v0_1_0::securix::provider::types::{FetchError, Header, HttpRequest, HttpResponse};
+use crate::secret::SecretString;
+
+/// What the guest writes where the client secret goes. Only unreserved URL
+/// characters, so form-encoding leaves it intact.
+pub const CLIENT_SECRET_PLACEHOLDER: &str = "__securix_client_secret__";
+
+const MAX_HEADERS: usize = 64;
+const HOP_BY_HOP: &[&str] = &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host"];
+
+/// The operator's rules for every plugin's `fetch`.
+#[derive(Debug, Clone)]
+pub struct FetchPolicy {
+    /// Plain http to 127.0.0.0/8, ::1 and `localhost` (`SECURIX_ALLOW_LOOPBACK_HTTP`).
+    pub allow_loopback_http: bool,
+    /// When set, plugins may reach only these hosts, whatever they declare.
+    pub operator_hosts: Option<HashSet<String>>,
+    pub timeout: Duration,
+    pub max_request_bytes: usize,
+    pub max_response_bytes: usize,
+    /// Tests only: send requests for a host to a local base URL instead
+    /// (`oauth2.googleapis.com` → `http://127.0.0.1:4000`), after every check.
+    pub danger_test_routes: HashMap<String, String>,
+}
+
+impl Default for FetchPolicy {
+    fn default() -> Self {
+        FetchPolicy {
+            allow_loopback_http: false,
+            operator_hosts: None,
+            timeout: Duration::from_secs(10),
+            max_request_bytes: 1 << 20,
+            max_response_bytes: 1 << 20,
+            danger_test_routes: HashMap::new(),
+        }
+    }
+}
+
+/// What one call may reach and which secrets it holds.
+#[derive(Default)]
+pub(crate) struct FetchScope {
+    /// Hosts the plugin declared, statically and for this integration's configuration.
+    pub hosts: HashSet<String>,
+    /// Exact URLs allowed besides (an OIDC discovery document during `validate-config`).
+    pub exact_urls: Vec<String>,
+    /// The client secret, present only in calls that authenticate the client.
+    pub client_secret: Option<SecretString>,
+}
+
+pub(crate) struct Fetcher {
+    client: reqwest::Client,
+    pub policy: FetchPolicy,
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Fetcher {
+    pub fn new(policy: FetchPolicy) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(policy.timeout)
+            .connect_timeout(policy.timeout)
+            .user_agent("SecuriX")
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Fetcher { client, policy })
+    }
+
+    /// Checks a URL against the policy and the call's scope; returns where to send it.
+    fn route(&self, scope: &FetchScope, raw: &str) -> Result<reqwest::Url, FetchError> {
+        let url = reqwest::Url::parse(raw).map_err(|_| FetchError::Invalid("not an absolute URL".into()))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(FetchError::Denied("credentials in URLs are not allowed".into()));
+        }
+        let host = url.host_str().map(str::to_ascii_lowercase).ok_or_else(|| FetchError::Invalid("URL has no host".into()))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if self.policy.allow_loopback_http && is_loopback(&host) => {}
+            "http" => return Err(FetchError::Denied(format!("plain http to {host} is not allowed; use https"))),
+            other => return Err(FetchError::Denied(format!("scheme {other} is not allowed"))),
+        }
+        let mut without_query = url.clone();
+        without_query.set_query(None);
+        without_query.set_fragment(None);
+        let exact = scope.exact_urls.iter().any(|allowed| allowed == without_query.as_str() || allowed == raw);
+        let declared = scope.hosts.contains(&host);
+        let operator_ok = self.policy.operator_hosts.as_ref().is_none_or(|hosts| hosts.contains(&host));
+        if !(exact || declared) || !operator_ok {
+            return Err(FetchError::Denied(format!("host {host} is not allowed for this plugin")));
+        }
+        match self.policy.danger_test_routes.get(&host) {
+            None => Ok(url),
+            Some(base) => {
+                let mut routed = reqwest::Url::parse(base).map_err(|_| FetchError::Invalid("bad test route".into()))?;
+                routed.set_path(url.path());
+                routed.set_query(url.query());
+                Ok(routed)
+            }
+        }
+    }
+
+    pub async fn fetch(&self, scope: &FetchScope, request: HttpRequest) -> Result<HttpResponse, FetchError> {
+        let url = self.route(scope, &request.url)?;
+        let method = match request.method.to_ascii_uppercase().as_str() {
+            "GET" => reqwest::Method::GET,
+            "POST" => reqwest::Method::POST,
+            "PUT" => reqwest::Method::PUT,
+            "PATCH" => reqwest::Method::PATCH,
+            "DELETE" => reqwest::Method::DELETE,
+            "HEAD" => reqwest::Method::HEAD,
+            other => return Err(FetchError::Invalid(format!("method {other} is not allowed"))),
+        };
+        if request.body.len() > self.policy.max_request_bytes || request.headers.len() > MAX_HEADERS {
+            return Err(FetchError::Invalid("request too large".into()));
+        }
+        let content_type = request
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("content-type"))
+            .map(|h| h.value.to_ascii_lowercase())
+            .unwrap_or_default();
+        let body = match &scope.client_secret {
+            Some(secret) => fill_secret_in_body(request.body, &content_type, secret),
+            None => request.body,
+        };
+        let mut builder = self.client.request(method, url);
+        for header in &request.headers {
+            if HOP_BY_HOP.contains(&header.name.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            let value = match &scope.client_secret {
+                Some(secret) if header.name.eq_ignore_ascii_case("authorization") => fill_secret_in_basic(&header.value, secret),
+                _ => header.value.clone(),
+            };
+            builder = builder.header(header.name.as_str(), value);
+        }
+        let mut response = builder.body(body).send().await.map_err(|error| {
+            if error.is_timeout() { FetchError::Timeout } else if error.is_builder() { FetchError::Invalid("malformed request".into()) } else { FetchError::Network(network_reason(&error)) }
+        })?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| value.to_str().ok().map(|v| Header { name: name.as_str().to_owned(), value: v.to_owned() }))
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| if e.is_timeout() { FetchError::Timeout } else { FetchError::Network(network_reason(&e)) })? {
+            if body.len() + chunk.len() > self.policy.max_response_bytes {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if let Some(secret) = &scope.client_secret {
+            body = replace_bytes(&body, secret.expose().as_bytes(), CLIENT_SECRET_PLACEHOLDER.as_bytes());
+        }
+        Ok(HttpResponse { status, headers, body })
+    }
+}
+
+/// A reason without the URL (which could carry a code or a token in its query).
+fn network_reason(error: &reqwest::Error) -> String {
+    if error.is_connect() { "connection failed".into() } else if error.is_request() { "request failed".into() } else { "transport error".into() }
+}
+
+fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return haystack.to_vec();
+    }
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+fn fill_secret_in_body(body: Vec<u8>, content_type: &str, secret: &SecretString) -> Vec<u8> {
+    let placeholder = CLIENT_SECRET_PLACEHOLDER.as_bytes();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        replace_bytes(&body, placeholder, form_encode(secret.expose()).as_bytes())
+    } else if content_type.starts_with("application/json") {
+        let quoted = serde_json::to_string(secret.expose()).unwrap_or_default();
+        let inner = quoted.trim_start_matches('"').trim_end_matches('"');
+        replace_bytes(&body, placeholder, inner.as_bytes())
+    } else {
+        body
+    }
+}
+
+/// `Basic base64(id:placeholder)` → `Basic base64(id:secret)` (form-encoded, RFC 6749 §2.3.1).
+fn fill_secret_in_basic(value: &str, secret: &SecretString) -> String {
+    let Some(encoded) = value.strip_prefix("Basic ") else { return value.to_owned() };
+    let Ok(decoded) = STANDARD.decode(encoded.trim()) else { return value.to_owned() };
+    let filled = replace_bytes(&decoded, CLIENT_SECRET_PLACEHOLDER.as_bytes(), form_encode(secret.expose()).as_bytes());
+    format!("Basic {}", STANDARD.encode(filled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetcher(allow_loopback: bool) -> Fetcher {
+        Fetcher::new(FetchPolicy { allow_loopback_http: allow_loopback, ..FetchPolicy::default() }).unwrap()
+    }
+
+    fn scope(hosts: &[&str]) -> FetchScope {
+        FetchScope { hosts: hosts.iter().map(|h| h.to_string()).collect(), ..FetchScope::default() }
+    }
+
+    #[test]
+    fn only_declared_https_hosts_pass() {
+        let f = fetcher(false);
+        let s = scope(&["oauth2.googleapis.com"]);
+        assert!(f.route(&s, "https://oauth2.googleapis.com/token").is_ok());
+        assert!(matches!(f.route(&s, "https://evil.example/token"), Err(FetchError::Denied(_))));
+        assert!(matches!(f.route(&s, "http://oauth2.googleapis.com/token"), Err(FetchError::Denied(_))));
+        assert!(matches!(f.route(&s, "https://user:pw@oauth2.googleapis.com/"), Err(FetchError::Denied(_))));
+        assert!(matches!(f.route(&s, "ftp://oauth2.googleapis.com/"), Err(FetchError::Denied(_))));
+        assert!(matches!(f.route(&s, "/relative"), Err(FetchError::Invalid(_))));
+    }
+
+    #[test]
+    fn loopback_http_only_when_the_operator_allows_it() {
+        let s = scope(&["127.0.0.1", "localhost"]);
+        assert!(matches!(fetcher(false).route(&s, "http://127.0.0.1:9000/x"), Err(FetchError::Denied(_))));
+        assert!(fetcher(true).route(&s, "http://127.0.0.1:9000/x").is_ok());
+        let s = scope(&["10.0.0.1"]);
+        assert!(matches!(fetcher(true).route(&s, "http://10.0.0.1/x"), Err(FetchError::Denied(_))), "private is not loopback");
+    }
+
+    #[test]
+    fn the_secret_goes_into_bodies_and_basic_auth_never_urls() {
+        let secret = SecretString::new("s3cr&t=+/");
+        let form = format!("client_id=abc&client_secret={CLIENT_SECRET_PLACEHOLDER}").into_bytes();
+        let filled = fill_secret_in_body(form, "application/x-www-form-urlencoded", &secret);
+        assert_eq!(String::from_utf8(filled).unwrap(), "client_id=abc&client_secret=s3cr%26t%3D%2B%2F");
+        let basic = format!("Basic {}", STANDARD.encode(format!("abc:{CLIENT_SECRET_PLACEHOLDER}")));
+        let filled = fill_secret_in_basic(&basic, &secret);
+        let decoded = STANDARD.decode(filled.trim_start_matches("Basic ")).unwrap();
+        assert_eq!(decoded, b"abc:s3cr%26t%3D%2B%2F");
+        let other = fill_secret_in_body(CLIENT_SECRET_PLACEHOLDER.as_bytes().to_vec(), "text/plain", &secret);
+        assert_eq!(other, CLIENT_SECRET_PLACEHOLDER.as_bytes());
+    }
+}
