@@ -15,7 +15,9 @@ fn header(name: &str, value: &str) -> Header {
 impl From<FetchError> for ProviderError {
     fn from(error: FetchError) -> Self {
         match error {
-            FetchError::Denied(why) => ProviderError::InvalidConfig(format!("request refused by the host: {why}")),
+            FetchError::Denied(why) => {
+                ProviderError::InvalidConfig(format!("request refused by the host: {why}"))
+            }
             FetchError::Timeout => ProviderError::Transient("the provider did not answer in time".into()),
             FetchError::TooLarge => ProviderError::Protocol("the provider's answer is too large".into()),
             FetchError::Network(why) => ProviderError::Transient(format!("network: {why}")),
@@ -34,13 +36,19 @@ impl HttpResponse {
     }
 
     pub fn json(&self) -> Result<serde_json::Value, ProviderError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|_| ProviderError::Protocol(format!("expected JSON from the provider (HTTP {})", self.status)))
+        serde_json::from_slice(&self.body).map_err(|_| {
+            ProviderError::Protocol(format!("expected JSON from the provider (HTTP {})", self.status))
+        })
     }
 }
 
 /// Sends a request through the host.
-pub fn send(method: &str, url: &str, headers: Vec<Header>, body: Vec<u8>) -> Result<HttpResponse, ProviderError> {
+pub fn send(
+    method: &str,
+    url: &str,
+    headers: Vec<Header>,
+    body: Vec<u8>,
+) -> Result<HttpResponse, ProviderError> {
     let request = HttpRequest { method: method.to_owned(), url: url.to_owned(), headers, body };
     Ok(host::fetch(&request)?)
 }
@@ -51,7 +59,11 @@ pub fn get_with_bearer(url: &str, token: &str) -> Result<HttpResponse, ProviderE
 }
 
 /// A form-encoded POST (the OAuth token endpoint's format).
-pub fn post_form(url: &str, fields: &[(&str, &str)], mut headers: Vec<Header>) -> Result<HttpResponse, ProviderError> {
+pub fn post_form(
+    url: &str,
+    fields: &[(&str, &str)],
+    mut headers: Vec<Header>,
+) -> Result<HttpResponse, ProviderError> {
     headers.push(header("content-type", "application/x-www-form-urlencoded"));
     headers.push(header("accept", "application/json"));
     send("POST", url, headers, crate::url::query(fields).into_bytes())

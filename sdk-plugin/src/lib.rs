@@ -45,8 +45,8 @@ pub mod url;
 
 pub use bindings::securix::provider::host::LogLevel;
 pub use bindings::securix::provider::types::{
-    AccountIdentity as Identity, AuthorizeRequest, Client, CodeExchange, ConfigInfo, Header, ProviderError, ProviderInfo,
-    ApiTarget as ProxyTarget, RefreshRequest, RevokeRequest, TokenRequest, TokenSet,
+    AccountIdentity as Identity, ApiTarget as ProxyTarget, AuthorizeRequest, Client, CodeExchange,
+    ConfigInfo, Header, ProviderError, ProviderInfo, RefreshRequest, RevokeRequest, TokenRequest, TokenSet,
 };
 pub use config::Config;
 pub use oauth::{parse_token_response, provider_error_from_response as oauth_error};

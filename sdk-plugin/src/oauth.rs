@@ -14,7 +14,8 @@ pub fn provider_error_from_response(response: &Response) -> ProviderError {
         .and_then(|j| j.get("error_description").or_else(|| j.get("message")))
         .and_then(Value::as_str)
         .unwrap_or(code);
-    let detail = if description.is_empty() { format!("HTTP {}", response.status) } else { description.to_owned() };
+    let detail =
+        if description.is_empty() { format!("HTTP {}", response.status) } else { description.to_owned() };
     match code {
         "invalid_grant" => ProviderError::InvalidGrant(detail),
         "invalid_client" | "unauthorized_client" => ProviderError::InvalidClient(detail),
@@ -43,7 +44,8 @@ pub fn parse_token_response(response: &Response) -> Result<TokenSet, ProviderErr
         return Err(provider_error_from_response(response));
     }
     let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
-    let access_token = text("access_token").ok_or_else(|| ProviderError::Protocol("no access_token in the token response".into()))?;
+    let access_token = text("access_token")
+        .ok_or_else(|| ProviderError::Protocol("no access_token in the token response".into()))?;
     let expires_in = match json.get("expires_in") {
         Some(Value::Number(n)) => n.as_u64(),
         Some(Value::String(s)) => s.parse().ok(),

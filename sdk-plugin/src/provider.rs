@@ -5,8 +5,8 @@ use serde_json::Value;
 use crate::http::{self, Response};
 use crate::url::{host_of, with_query};
 use crate::{
-    AuthorizeRequest, Client, CodeExchange, Config, ConfigInfo, Header, Identity, ProviderError, ProviderInfo,
-    ProxyTarget, RefreshRequest, RevokeRequest, TokenRequest, TokenSet, oauth,
+    AuthorizeRequest, Client, CodeExchange, Config, ConfigInfo, Header, Identity, ProviderError,
+    ProviderInfo, ProxyTarget, RefreshRequest, RevokeRequest, TokenRequest, TokenSet, oauth,
 };
 
 /// How the OAuth client authenticates at the token endpoint.
@@ -62,7 +62,13 @@ impl Endpoints {
 
     /// Every host these endpoints name.
     pub fn hosts(&self) -> Vec<String> {
-        let urls = [Some(&self.authorization), Some(&self.token), Some(&self.api_base), self.userinfo.as_ref(), self.revocation.as_ref()];
+        let urls = [
+            Some(&self.authorization),
+            Some(&self.token),
+            Some(&self.api_base),
+            self.userinfo.as_ref(),
+            self.revocation.as_ref(),
+        ];
         let mut hosts: Vec<String> = urls.into_iter().flatten().filter_map(|u| host_of(u)).collect();
         hosts.sort();
         hosts.dedup();
@@ -127,7 +133,11 @@ pub trait Provider {
     }
 
     /// POSTs a grant to the token endpoint with client authentication.
-    fn token_request(config: &Config, client: &Client, grant: &[(&str, &str)]) -> Result<Response, ProviderError> {
+    fn token_request(
+        config: &Config,
+        client: &Client,
+        grant: &[(&str, &str)],
+    ) -> Result<Response, ProviderError> {
         let endpoints = Self::endpoints(config)?;
         let mut fields: Vec<(&str, &str)> = grant.to_vec();
         let mut headers: Vec<Header> = Vec::new();
@@ -136,7 +146,9 @@ pub trait Provider {
                 fields.push(("client_id", &client.client_id));
                 fields.push(("client_secret", &client.client_secret));
             }
-            ClientAuth::ClientSecretBasic => headers.push(http::basic(&client.client_id, &client.client_secret)),
+            ClientAuth::ClientSecretBasic => {
+                headers.push(http::basic(&client.client_id, &client.client_secret))
+            }
         }
         http::post_form(&endpoints.token, &fields, headers)
     }
@@ -198,7 +210,12 @@ pub trait Provider {
     }
 
     /// Like `token_request`, to another endpoint of the provider (revocation).
-    fn token_request_to(config: &Config, client: &Client, url: &str, form: &[(&str, &str)]) -> Result<Response, ProviderError> {
+    fn token_request_to(
+        config: &Config,
+        client: &Client,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Response, ProviderError> {
         let mut fields: Vec<(&str, &str)> = form.to_vec();
         let mut headers: Vec<Header> = Vec::new();
         match Self::client_auth(config) {
@@ -206,7 +223,9 @@ pub trait Provider {
                 fields.push(("client_id", &client.client_id));
                 fields.push(("client_secret", &client.client_secret));
             }
-            ClientAuth::ClientSecretBasic => headers.push(http::basic(&client.client_id, &client.client_secret)),
+            ClientAuth::ClientSecretBasic => {
+                headers.push(http::basic(&client.client_id, &client.client_secret))
+            }
         }
         http::post_form(url, &fields, headers)
     }
@@ -214,7 +233,12 @@ pub trait Provider {
 
 /// An identity from a JSON object: the first present of `id_keys` (string or
 /// number) is the account id.
-pub fn identity_from_json(json: &Value, id_keys: &[&str], email_key: &str, name_key: &str) -> Result<Identity, ProviderError> {
+pub fn identity_from_json(
+    json: &Value,
+    id_keys: &[&str],
+    email_key: &str,
+    name_key: &str,
+) -> Result<Identity, ProviderError> {
     let account_id = id_keys
         .iter()
         .find_map(|key| match json.get(*key) {

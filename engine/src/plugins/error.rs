@@ -31,7 +31,9 @@ pub enum PluginError {
     Provider { plugin: String, failure: ProviderFailure },
     #[error("PL0002 plugin `{plugin}` used more than its {limit_ms} ms of CPU and was stopped")]
     CpuLimit { plugin: String, limit_ms: u64 },
-    #[error("PL0003 plugin `{plugin}` tried to use more than its {limit_bytes} bytes of memory and was stopped")]
+    #[error(
+        "PL0003 plugin `{plugin}` tried to use more than its {limit_bytes} bytes of memory and was stopped"
+    )]
     MemoryLimit { plugin: String, limit_bytes: usize },
     #[error("PL0004 plugin `{plugin}` did not finish within {limit_ms} ms")]
     Timeout { plugin: String, limit_ms: u64 },
@@ -48,7 +50,11 @@ pub enum PluginError {
 impl PluginError {
     /// Worth retrying later (the provider's temporary trouble).
     pub fn is_transient(&self) -> bool {
-        matches!(self, PluginError::Provider { failure: ProviderFailure::Transient(_), .. } | PluginError::Timeout { .. })
+        matches!(
+            self,
+            PluginError::Provider { failure: ProviderFailure::Transient(_), .. }
+                | PluginError::Timeout { .. }
+        )
     }
 
     /// The provider refused the grant: the user must authorize again.

@@ -22,7 +22,16 @@ use crate::secret::SecretString;
 pub const CLIENT_SECRET_PLACEHOLDER: &str = "__securix_client_secret__";
 
 const MAX_HEADERS: usize = 64;
-const HOP_BY_HOP: &[&str] = &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host"];
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+    "host",
+];
 
 /// The operator's rules for every plugin's `fetch`.
 #[derive(Debug, Clone)]
@@ -63,13 +72,31 @@ pub(crate) struct FetchScope {
     pub client_secret: Option<SecretString>,
 }
 
+impl FetchScope {
+    /// The client secret as it may appear on the wire: raw, form-encoded, JSON-escaped.
+    pub fn secret_forms(&self) -> Vec<String> {
+        let Some(secret) = &self.client_secret else { return Vec::new() };
+        let raw = secret.expose();
+        let json = serde_json::to_string(raw).unwrap_or_default();
+        let mut forms = vec![raw.to_owned(), form_encode(raw), json.trim_matches('"').to_owned()];
+        forms.retain(|form| !form.is_empty());
+        forms.dedup();
+        forms
+    }
+}
+
 pub(crate) struct Fetcher {
     client: reqwest::Client,
     pub policy: FetchPolicy,
 }
 
 fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Fetcher {
@@ -90,17 +117,23 @@ impl Fetcher {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(FetchError::Denied("credentials in URLs are not allowed".into()));
         }
-        let host = url.host_str().map(str::to_ascii_lowercase).ok_or_else(|| FetchError::Invalid("URL has no host".into()))?;
+        let host = url
+            .host_str()
+            .map(str::to_ascii_lowercase)
+            .ok_or_else(|| FetchError::Invalid("URL has no host".into()))?;
         match url.scheme() {
             "https" => {}
             "http" if self.policy.allow_loopback_http && is_loopback(&host) => {}
-            "http" => return Err(FetchError::Denied(format!("plain http to {host} is not allowed; use https"))),
+            "http" => {
+                return Err(FetchError::Denied(format!("plain http to {host} is not allowed; use https")));
+            }
             other => return Err(FetchError::Denied(format!("scheme {other} is not allowed"))),
         }
         let mut without_query = url.clone();
         without_query.set_query(None);
         without_query.set_fragment(None);
-        let exact = scope.exact_urls.iter().any(|allowed| allowed == without_query.as_str() || allowed == raw);
+        let exact =
+            scope.exact_urls.iter().any(|allowed| allowed == without_query.as_str() || allowed == raw);
         let declared = scope.hosts.contains(&host);
         let operator_ok = self.policy.operator_hosts.as_ref().is_none_or(|hosts| hosts.contains(&host));
         if !(exact || declared) || !operator_ok {
@@ -109,7 +142,8 @@ impl Fetcher {
         match self.policy.danger_test_routes.get(&host) {
             None => Ok(url),
             Some(base) => {
-                let mut routed = reqwest::Url::parse(base).map_err(|_| FetchError::Invalid("bad test route".into()))?;
+                let mut routed =
+                    reqwest::Url::parse(base).map_err(|_| FetchError::Invalid("bad test route".into()))?;
                 routed.set_path(url.path());
                 routed.set_query(url.query());
                 Ok(routed)
@@ -147,29 +181,42 @@ impl Fetcher {
                 continue;
             }
             let value = match &scope.client_secret {
-                Some(secret) if header.name.eq_ignore_ascii_case("authorization") => fill_secret_in_basic(&header.value, secret),
+                Some(secret) if header.name.eq_ignore_ascii_case("authorization") => {
+                    fill_secret_in_basic(&header.value, secret)
+                }
                 _ => header.value.clone(),
             };
             builder = builder.header(header.name.as_str(), value);
         }
         let mut response = builder.body(body).send().await.map_err(|error| {
-            if error.is_timeout() { FetchError::Timeout } else if error.is_builder() { FetchError::Invalid("malformed request".into()) } else { FetchError::Network(network_reason(&error)) }
+            if error.is_timeout() {
+                FetchError::Timeout
+            } else if error.is_builder() {
+                FetchError::Invalid("malformed request".into())
+            } else {
+                FetchError::Network(network_reason(&error))
+            }
         })?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
-            .filter_map(|(name, value)| value.to_str().ok().map(|v| Header { name: name.as_str().to_owned(), value: v.to_owned() }))
+            .filter_map(|(name, value)| {
+                value.to_str().ok().map(|v| Header { name: name.as_str().to_owned(), value: v.to_owned() })
+            })
             .collect();
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| if e.is_timeout() { FetchError::Timeout } else { FetchError::Network(network_reason(&e)) })? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            if e.is_timeout() { FetchError::Timeout } else { FetchError::Network(network_reason(&e)) }
+        })? {
             if body.len() + chunk.len() > self.policy.max_response_bytes {
                 return Err(FetchError::TooLarge);
             }
             body.extend_from_slice(&chunk);
         }
-        if let Some(secret) = &scope.client_secret {
-            body = replace_bytes(&body, secret.expose().as_bytes(), CLIENT_SECRET_PLACEHOLDER.as_bytes());
+        // A provider that echoes the request back must not hand the secret to the guest.
+        for form in scope.secret_forms() {
+            body = replace_bytes(&body, form.as_bytes(), CLIENT_SECRET_PLACEHOLDER.as_bytes());
         }
         Ok(HttpResponse { status, headers, body })
     }
@@ -177,7 +224,13 @@ impl Fetcher {
 
 /// A reason without the URL (which could carry a code or a token in its query).
 fn network_reason(error: &reqwest::Error) -> String {
-    if error.is_connect() { "connection failed".into() } else if error.is_request() { "request failed".into() } else { "transport error".into() }
+    if error.is_connect() {
+        "connection failed".into()
+    } else if error.is_request() {
+        "request failed".into()
+    } else {
+        "transport error".into()
+    }
 }
 
 fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
@@ -200,7 +253,13 @@ fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
 
 fn form_encode(text: &str) -> String {
     text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -221,7 +280,11 @@ fn fill_secret_in_body(body: Vec<u8>, content_type: &str, secret: &SecretString)
 fn fill_secret_in_basic(value: &str, secret: &SecretString) -> String {
     let Some(encoded) = value.strip_prefix("Basic ") else { return value.to_owned() };
     let Ok(decoded) = STANDARD.decode(encoded.trim()) else { return value.to_owned() };
-    let filled = replace_bytes(&decoded, CLIENT_SECRET_PLACEHOLDER.as_bytes(), form_encode(secret.expose()).as_bytes());
+    let filled = replace_bytes(
+        &decoded,
+        CLIENT_SECRET_PLACEHOLDER.as_bytes(),
+        form_encode(secret.expose()).as_bytes(),
+    );
     format!("Basic {}", STANDARD.encode(filled))
 }
 
@@ -255,7 +318,10 @@ mod tests {
         assert!(matches!(fetcher(false).route(&s, "http://127.0.0.1:9000/x"), Err(FetchError::Denied(_))));
         assert!(fetcher(true).route(&s, "http://127.0.0.1:9000/x").is_ok());
         let s = scope(&["10.0.0.1"]);
-        assert!(matches!(fetcher(true).route(&s, "http://10.0.0.1/x"), Err(FetchError::Denied(_))), "private is not loopback");
+        assert!(
+            matches!(fetcher(true).route(&s, "http://10.0.0.1/x"), Err(FetchError::Denied(_))),
+            "private is not loopback"
+        );
     }
 
     #[test]

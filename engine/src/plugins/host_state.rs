@@ -67,10 +67,9 @@ impl HostState {
     /// Replaces every secret of this call in `text`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        let secrets = self.redact.iter().chain(self.scope.client_secret.iter());
-        for secret in secrets {
-            if !secret.expose().is_empty() {
-                out = out.replace(secret.expose(), "<redacted>");
+        for secret in self.redact.iter().map(|s| s.expose().to_owned()).chain(self.scope.secret_forms()) {
+            if !secret.is_empty() {
+                out = out.replace(&secret, "<redacted>");
             }
         }
         out
@@ -84,7 +83,12 @@ impl WasiView for HostState {
 }
 
 impl wasmtime::ResourceLimiter for HostState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
             self.memory_exceeded = true;
             return Err(wasmtime::Error::msg("memory limit exceeded"));
@@ -92,7 +96,12 @@ impl wasmtime::ResourceLimiter for HostState {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }

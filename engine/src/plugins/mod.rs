@@ -30,7 +30,10 @@ pub use error::{PluginError, ProviderFailure};
 pub use fetch::{CLIENT_SECRET_PLACEHOLDER, FetchPolicy};
 pub use limits::PluginLimits;
 pub use plugin::Plugin;
-pub use types::{AccountIdentity, ApiTarget, AuthorizeParams, CallTarget, IssuedTokens, OAuthClient, ProviderInfo, ValidatedConfig};
+pub use types::{
+    AccountIdentity, ApiTarget, AuthorizeParams, CallTarget, IssuedTokens, OAuthClient, ProviderInfo,
+    ValidatedConfig,
+};
 
 use bindings::{PROVIDER_EXPORT, v0_1_0};
 use fetch::Fetcher;
@@ -60,7 +63,9 @@ pub struct PluginHost {
 
 impl std::fmt::Debug for PluginHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginHost").field("plugins", &self.list().iter().map(|p| p.id.clone()).collect::<Vec<_>>()).finish()
+        f.debug_struct("PluginHost")
+            .field("plugins", &self.list().iter().map(|p| p.id.clone()).collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -98,7 +103,8 @@ impl PluginHost {
         let engine = Engine::new(&config).map_err(load_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load_error)?;
-        v0_1_0::ProviderPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state).map_err(load_error)?;
+        v0_1_0::ProviderPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(load_error)?;
         start_epoch_ticker(&engine);
         let fetcher = Arc::new(Fetcher::new(options.fetch).map_err(load_error)?);
         Ok(PluginHost {
@@ -122,7 +128,9 @@ impl PluginHost {
             .map_err(load_error)?
             .map_err(|e| PluginError::Load(format!("not a valid wasm component: {e}")))?;
         let wit = self.wit_version(&component)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| PluginError::Load(format!("plugin imports something the host does not offer: {e}")))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            PluginError::Load(format!("plugin imports something the host does not offer: {e}"))
+        })?;
         let pre = v0_1_0::ProviderPluginPre::new(pre).map_err(load_error)?;
         let mut plugin = Plugin {
             info: ProviderInfo {
@@ -154,7 +162,8 @@ impl PluginHost {
             wit: plugin.info.wit.clone(),
         };
         let plugin = Arc::new(plugin);
-        let mut plugins = self.plugins.write().map_err(|_| PluginError::Load("plugin registry poisoned".into()))?;
+        let mut plugins =
+            self.plugins.write().map_err(|_| PluginError::Load("plugin registry poisoned".into()))?;
         plugins.insert(plugin.info.id.clone(), plugin.clone());
         tracing::info!(plugin = %plugin.info.id, wit = %plugin.info.wit, "provider plugin loaded");
         Ok(plugin)
@@ -162,13 +171,20 @@ impl PluginHost {
 
     /// Loads every `*.wasm` in `dir`.
     pub async fn load_dir(&self, dir: &Path) -> Result<Vec<Arc<Plugin>>, PluginError> {
-        let entries = std::fs::read_dir(dir).map_err(|e| PluginError::Load(format!("{}: {e}", dir.display())))?;
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "wasm")).collect();
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| PluginError::Load(format!("{}: {e}", dir.display())))?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .collect();
         paths.sort();
         let mut loaded = Vec::new();
         for path in paths {
-            let bytes = std::fs::read(&path).map_err(|e| PluginError::Load(format!("{}: {e}", path.display())))?;
-            loaded.push(self.load(&bytes).await.map_err(|e| PluginError::Load(format!("{}: {e}", path.display())))?);
+            let bytes =
+                std::fs::read(&path).map_err(|e| PluginError::Load(format!("{}: {e}", path.display())))?;
+            loaded.push(
+                self.load(&bytes).await.map_err(|e| PluginError::Load(format!("{}: {e}", path.display())))?,
+            );
         }
         Ok(loaded)
     }
@@ -179,23 +195,31 @@ impl PluginHost {
         let found: Vec<String> = component_type
             .exports(&self.engine)
             .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
-            .filter_map(|(name, _)| name.strip_prefix(PROVIDER_EXPORT).and_then(|rest| rest.strip_prefix('@')).map(str::to_owned))
+            .filter_map(|(name, _)| {
+                name.strip_prefix(PROVIDER_EXPORT).and_then(|rest| rest.strip_prefix('@')).map(str::to_owned)
+            })
             .collect();
         let supported = SUPPORTED_VERSIONS.join(", ");
         match found.first() {
             Some(version) if SUPPORTED_VERSIONS.contains(&version.as_str()) => Ok(version.clone()),
             Some(version) => Err(PluginError::UnsupportedWitVersion { found: version.clone(), supported }),
-            None => Err(PluginError::Load(format!("the component exports no `{PROVIDER_EXPORT}` interface; is it a SecuriX plugin?"))),
+            None => Err(PluginError::Load(format!(
+                "the component exports no `{PROVIDER_EXPORT}` interface; is it a SecuriX plugin?"
+            ))),
         }
     }
 
     pub fn get(&self, id: &str) -> Result<Arc<Plugin>, PluginError> {
-        let plugins = self.plugins.read().map_err(|_| PluginError::Load("plugin registry poisoned".into()))?;
+        let plugins =
+            self.plugins.read().map_err(|_| PluginError::Load("plugin registry poisoned".into()))?;
         plugins.get(id).cloned().ok_or_else(|| PluginError::UnknownPlugin(id.to_owned()))
     }
 
     pub fn list(&self) -> Vec<ProviderInfo> {
-        self.plugins.read().map(|plugins| plugins.values().map(|p| p.info().clone()).collect()).unwrap_or_default()
+        self.plugins
+            .read()
+            .map(|plugins| plugins.values().map(|p| p.info().clone()).collect())
+            .unwrap_or_default()
     }
 }
 

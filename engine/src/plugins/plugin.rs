@@ -13,7 +13,9 @@ use super::bindings::v0_1_0::securix::provider::types as wit;
 use super::bindings::v0_1_0::{ProviderPlugin, ProviderPluginPre};
 use super::fetch::{CLIENT_SECRET_PLACEHOLDER, FetchScope, Fetcher};
 use super::host_state::HostState;
-use super::types::{AccountIdentity, ApiTarget, AuthorizeParams, CallTarget, IssuedTokens, ProviderInfo, ValidatedConfig};
+use super::types::{
+    AccountIdentity, ApiTarget, AuthorizeParams, CallTarget, IssuedTokens, ProviderInfo, ValidatedConfig,
+};
 use super::{PluginError, PluginLimits, ProviderFailure};
 use crate::secret::SecretString;
 
@@ -74,7 +76,8 @@ impl Plugin {
 
     /// The hosts a call for `target` may reach: the plugin's own and its configuration's.
     fn scope(&self, target: &CallTarget, with_secret: bool) -> FetchScope {
-        let hosts = self.info.allowed_hosts.iter().chain(&target.hosts).map(|h| h.to_ascii_lowercase()).collect();
+        let hosts =
+            self.info.allowed_hosts.iter().chain(&target.hosts).map(|h| h.to_ascii_lowercase()).collect();
         let client_secret = with_secret.then(|| target.client.client_secret.clone());
         FetchScope { hosts, exact_urls: Vec::new(), client_secret }
     }
@@ -87,13 +90,21 @@ impl Plugin {
         call: impl for<'a> FnOnce(&'a mut Store<HostState>, &'a ProviderPlugin) -> CallFuture<'a, R> + Send,
     ) -> Result<(R, Store<HostState>), PluginError> {
         let plugin = self.info.id.clone();
-        let _permit = self.permits.acquire().await.map_err(|_| PluginError::Load("plugin host is shutting down".into()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PluginError::Load("plugin host is shutting down".into()))?;
         let state = HostState::new(plugin.clone(), self.fetcher.clone(), scope, redact, &self.limits);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut context| {
-            Ok(if context.data_mut().cpu_check() { UpdateDeadline::Yield(1) } else { UpdateDeadline::Interrupt })
+            Ok(if context.data_mut().cpu_check() {
+                UpdateDeadline::Yield(1)
+            } else {
+                UpdateDeadline::Interrupt
+            })
         });
         let outcome = {
             let work = async {
@@ -146,16 +157,25 @@ impl Plugin {
         let config = config.to_owned();
         let (result, store) = self
             .run(scope, Vec::new(), |store, plugin| {
-                Box::pin(async move { plugin.securix_provider_provider().call_validate_config(store, &config).await })
+                Box::pin(async move {
+                    plugin.securix_provider_provider().call_validate_config(store, &config).await
+                })
             })
             .await?;
         let info = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
-        Ok(ValidatedConfig { config: info.config, hosts: info.hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect() })
+        Ok(ValidatedConfig {
+            config: info.config,
+            hosts: info.hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect(),
+        })
     }
 
     /// The consent URL. It must be https (or allowed loopback http) on a host this
     /// integration declared, so a plugin cannot send users elsewhere.
-    pub async fn authorize_url(&self, target: &CallTarget, params: AuthorizeParams) -> Result<String, PluginError> {
+    pub async fn authorize_url(
+        &self,
+        target: &CallTarget,
+        params: AuthorizeParams,
+    ) -> Result<String, PluginError> {
         let scope = self.scope(target, false);
         let request = wit::AuthorizeRequest {
             config: target.config.clone(),
@@ -167,7 +187,9 @@ impl Plugin {
         };
         let (result, store) = self
             .run(scope, Vec::new(), |store, plugin| {
-                Box::pin(async move { plugin.securix_provider_provider().call_authorize_url(store, &request).await })
+                Box::pin(async move {
+                    plugin.securix_provider_provider().call_authorize_url(store, &request).await
+                })
             })
             .await?;
         let url = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
@@ -178,21 +200,32 @@ impl Plugin {
     fn check_declared_url(&self, target: &CallTarget, url: &str) -> Result<(), PluginError> {
         let scope = self.scope(target, false);
         let parsed = reqwest::Url::parse(url).ok();
-        let host = parsed.as_ref().and_then(|u| u.host_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+        let host =
+            parsed.as_ref().and_then(|u| u.host_str()).map(str::to_ascii_lowercase).unwrap_or_default();
         let scheme_ok = parsed.as_ref().is_some_and(|u| {
-            u.scheme() == "https" || (u.scheme() == "http" && self.fetcher.policy.allow_loopback_http && (host == "localhost" || host.starts_with("127.") || host == "[::1]"))
+            u.scheme() == "https"
+                || (u.scheme() == "http"
+                    && self.fetcher.policy.allow_loopback_http
+                    && (host == "localhost" || host.starts_with("127.") || host == "[::1]"))
         });
         if scheme_ok && scope.hosts.contains(&host) {
             Ok(())
         } else {
             Err(PluginError::Provider {
                 plugin: self.info.id.clone(),
-                failure: ProviderFailure::Protocol(format!("the plugin named a URL on an undeclared host ({host})")),
+                failure: ProviderFailure::Protocol(format!(
+                    "the plugin named a URL on an undeclared host ({host})"
+                )),
             })
         }
     }
 
-    pub async fn exchange_code(&self, target: &CallTarget, code: &str, code_verifier: Option<&str>) -> Result<IssuedTokens, PluginError> {
+    pub async fn exchange_code(
+        &self,
+        target: &CallTarget,
+        code: &str,
+        code_verifier: Option<&str>,
+    ) -> Result<IssuedTokens, PluginError> {
         let request = wit::CodeExchange {
             config: target.config.clone(),
             client: Self::client(target),
@@ -202,13 +235,20 @@ impl Plugin {
         let redact = vec![SecretString::new(code)];
         let (result, store) = self
             .run(self.scope(target, true), redact, |store, plugin| {
-                Box::pin(async move { plugin.securix_provider_provider().call_exchange_code(store, &request).await })
+                Box::pin(async move {
+                    plugin.securix_provider_provider().call_exchange_code(store, &request).await
+                })
             })
             .await?;
         result.map(tokens).map_err(|e| failure(&self.info.id, e, store.data()))
     }
 
-    pub async fn refresh(&self, target: &CallTarget, refresh_token: &SecretString, scopes: &[String]) -> Result<IssuedTokens, PluginError> {
+    pub async fn refresh(
+        &self,
+        target: &CallTarget,
+        refresh_token: &SecretString,
+        scopes: &[String],
+    ) -> Result<IssuedTokens, PluginError> {
         let request = wit::RefreshRequest {
             config: target.config.clone(),
             client: Self::client(target),
@@ -217,17 +257,29 @@ impl Plugin {
         };
         let (result, store) = self
             .run(self.scope(target, true), vec![refresh_token.clone()], |store, plugin| {
-                Box::pin(async move { plugin.securix_provider_provider().call_refresh(store, &request).await })
+                Box::pin(
+                    async move { plugin.securix_provider_provider().call_refresh(store, &request).await },
+                )
             })
             .await?;
         result.map(tokens).map_err(|e| failure(&self.info.id, e, store.data()))
     }
 
-    pub async fn identity(&self, target: &CallTarget, access_token: &SecretString) -> Result<AccountIdentity, PluginError> {
-        let request = wit::TokenRequest { config: target.config.clone(), client: Self::client(target), access_token: access_token.expose().to_owned() };
+    pub async fn identity(
+        &self,
+        target: &CallTarget,
+        access_token: &SecretString,
+    ) -> Result<AccountIdentity, PluginError> {
+        let request = wit::TokenRequest {
+            config: target.config.clone(),
+            client: Self::client(target),
+            access_token: access_token.expose().to_owned(),
+        };
         let (result, store) = self
             .run(self.scope(target, false), vec![access_token.clone()], |store, plugin| {
-                Box::pin(async move { plugin.securix_provider_provider().call_identity(store, &request).await })
+                Box::pin(
+                    async move { plugin.securix_provider_provider().call_identity(store, &request).await },
+                )
             })
             .await?;
         let identity = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
@@ -235,11 +287,21 @@ impl Plugin {
     }
 
     /// Where to send proxied calls; the base URL must be on a declared host.
-    pub async fn proxy_target(&self, target: &CallTarget, access_token: &SecretString) -> Result<ApiTarget, PluginError> {
-        let request = wit::TokenRequest { config: target.config.clone(), client: Self::client(target), access_token: access_token.expose().to_owned() };
+    pub async fn proxy_target(
+        &self,
+        target: &CallTarget,
+        access_token: &SecretString,
+    ) -> Result<ApiTarget, PluginError> {
+        let request = wit::TokenRequest {
+            config: target.config.clone(),
+            client: Self::client(target),
+            access_token: access_token.expose().to_owned(),
+        };
         let (result, store) = self
             .run(self.scope(target, false), vec![access_token.clone()], |store, plugin| {
-                Box::pin(async move { plugin.securix_provider_provider().call_proxy_target(store, &request).await })
+                Box::pin(async move {
+                    plugin.securix_provider_provider().call_proxy_target(store, &request).await
+                })
             })
             .await?;
         let api = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
@@ -248,7 +310,12 @@ impl Plugin {
         Ok(ApiTarget { base_url: api.base_url, headers })
     }
 
-    pub async fn revoke(&self, target: &CallTarget, access_token: &SecretString, refresh_token: Option<&SecretString>) -> Result<(), PluginError> {
+    pub async fn revoke(
+        &self,
+        target: &CallTarget,
+        access_token: &SecretString,
+        refresh_token: Option<&SecretString>,
+    ) -> Result<(), PluginError> {
         let request = wit::RevokeRequest {
             config: target.config.clone(),
             client: Self::client(target),

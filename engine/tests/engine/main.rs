@@ -4,4 +4,7 @@
 
 mod conformance;
 mod durability;
+mod plugin_host;
+mod providers;
 mod records;
+mod support;

@@ -6,8 +6,8 @@
 //! `https://api.dropboxapi.com`; `https://content.dropboxapi.com` for file content).
 
 use securix_plugin_sdk::{
-    AuthorizeRequest, Config, Endpoints, Identity, Provider, ProviderError, ProviderInfo, RevokeRequest, TokenRequest,
-    http, identity_from_json, oauth_error, register_provider,
+    AuthorizeRequest, Config, Endpoints, Identity, Provider, ProviderError, ProviderInfo, RevokeRequest,
+    TokenRequest, http, identity_from_json, oauth_error, register_provider,
 };
 
 pub struct Dropbox;
@@ -21,7 +21,11 @@ impl Provider for Dropbox {
 
     fn endpoints(config: &Config) -> Result<Endpoints, ProviderError> {
         let api_base = config.str("apiBase").unwrap_or("https://api.dropboxapi.com");
-        Ok(Endpoints::new("https://www.dropbox.com/oauth2/authorize", "https://api.dropboxapi.com/oauth2/token", api_base))
+        Ok(Endpoints::new(
+            "https://www.dropbox.com/oauth2/authorize",
+            "https://api.dropboxapi.com/oauth2/token",
+            api_base,
+        ))
     }
 
     fn extra_authorize_params(_config: &Config, _request: &AuthorizeRequest) -> Vec<(String, String)> {

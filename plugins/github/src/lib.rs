@@ -16,10 +16,15 @@ pub struct GitHub;
 /// GitHub's own error codes, mapped to the standard ones.
 fn map_github_error(error: ProviderError) -> ProviderError {
     match error {
-        ProviderError::Protocol(detail) if detail.starts_with("bad_verification_code") || detail.starts_with("bad_refresh_token") => {
+        ProviderError::Protocol(detail)
+            if detail.starts_with("bad_verification_code") || detail.starts_with("bad_refresh_token") =>
+        {
             ProviderError::InvalidGrant(detail)
         }
-        ProviderError::Protocol(detail) if detail.starts_with("incorrect_client_credentials") || detail.starts_with("redirect_uri_mismatch") => {
+        ProviderError::Protocol(detail)
+            if detail.starts_with("incorrect_client_credentials")
+                || detail.starts_with("redirect_uri_mismatch") =>
+        {
             ProviderError::InvalidClient(detail)
         }
         other => other,
@@ -28,7 +33,9 @@ fn map_github_error(error: ProviderError) -> ProviderError {
 
 impl Provider for GitHub {
     fn info() -> ProviderInfo {
-        ProviderInfo::new("github", "GitHub").hosts(&["github.com", "api.github.com"]).default_scopes(&["read:user", "user:email"])
+        ProviderInfo::new("github", "GitHub")
+            .hosts(&["github.com", "api.github.com"])
+            .default_scopes(&["read:user", "user:email"])
     }
 
     fn endpoints(_config: &Config) -> Result<Endpoints, ProviderError> {
@@ -40,7 +47,10 @@ impl Provider for GitHub {
         .userinfo("https://api.github.com/user"))
     }
 
-    fn exchange_code(config: &Config, request: &securix_plugin_sdk::CodeExchange) -> Result<securix_plugin_sdk::TokenSet, ProviderError> {
+    fn exchange_code(
+        config: &Config,
+        request: &securix_plugin_sdk::CodeExchange,
+    ) -> Result<securix_plugin_sdk::TokenSet, ProviderError> {
         let mut grant = vec![
             ("grant_type", "authorization_code"),
             ("code", request.code.as_str()),
@@ -53,7 +63,10 @@ impl Provider for GitHub {
         securix_plugin_sdk::parse_token_response(&response).map_err(map_github_error)
     }
 
-    fn refresh(config: &Config, request: &securix_plugin_sdk::RefreshRequest) -> Result<securix_plugin_sdk::TokenSet, ProviderError> {
+    fn refresh(
+        config: &Config,
+        request: &securix_plugin_sdk::RefreshRequest,
+    ) -> Result<securix_plugin_sdk::TokenSet, ProviderError> {
         let grant = [("grant_type", "refresh_token"), ("refresh_token", request.refresh_token.as_str())];
         let response = Self::token_request(config, &request.client, &grant)?;
         securix_plugin_sdk::parse_token_response(&response).map_err(map_github_error)
@@ -77,7 +90,10 @@ impl Provider for GitHub {
     }
 
     fn revoke(_config: &Config, request: &RevokeRequest) -> Result<(), ProviderError> {
-        let url = format!("https://api.github.com/applications/{}/grant", securix_plugin_sdk::url::encode(&request.client.client_id));
+        let url = format!(
+            "https://api.github.com/applications/{}/grant",
+            securix_plugin_sdk::url::encode(&request.client.client_id)
+        );
         let headers = vec![
             http::basic(&request.client.client_id, &request.client.client_secret),
             http::custom_header("accept", "application/vnd.github+json"),

@@ -6,8 +6,8 @@
 //! `https://www.googleapis.com`, e.g. `https://gmail.googleapis.com`).
 
 use securix_plugin_sdk::{
-    AuthorizeRequest, Config, Endpoints, Provider, ProviderError, ProviderInfo, RevokeRequest, http, oauth_error,
-    register_provider,
+    AuthorizeRequest, Config, Endpoints, Provider, ProviderError, ProviderInfo, RevokeRequest, http,
+    oauth_error, register_provider,
 };
 
 const API_HOSTS: &[&str] = &[
@@ -48,7 +48,8 @@ impl Provider for Google {
     /// Google's revoke endpoint takes the token alone, no client authentication.
     fn revoke(_config: &Config, request: &RevokeRequest) -> Result<(), ProviderError> {
         let token = request.refresh_token.as_deref().unwrap_or(&request.access_token);
-        let response = http::post_form("https://oauth2.googleapis.com/revoke", &[("token", token)], Vec::new())?;
+        let response =
+            http::post_form("https://oauth2.googleapis.com/revoke", &[("token", token)], Vec::new())?;
         if response.is_success() { Ok(()) } else { Err(oauth_error(&response)) }
     }
 }

@@ -13,8 +13,14 @@ pub struct Microsoft;
 
 fn tenant(config: &Config) -> Result<&str, ProviderError> {
     let tenant = config.str("tenant").unwrap_or("common");
-    let valid = !tenant.is_empty() && tenant.len() <= 128 && tenant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    if valid { Ok(tenant) } else { Err(ProviderError::InvalidConfig(format!("`tenant` {tenant:?} is not a tenant id or domain"))) }
+    let valid = !tenant.is_empty()
+        && tenant.len() <= 128
+        && tenant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if valid {
+        Ok(tenant)
+    } else {
+        Err(ProviderError::InvalidConfig(format!("`tenant` {tenant:?} is not a tenant id or domain")))
+    }
 }
 
 impl Provider for Microsoft {
@@ -27,8 +33,12 @@ impl Provider for Microsoft {
 
     fn endpoints(config: &Config) -> Result<Endpoints, ProviderError> {
         let base = format!("https://login.microsoftonline.com/{}/oauth2/v2.0", tenant(config)?);
-        Ok(Endpoints::new(&format!("{base}/authorize"), &format!("{base}/token"), "https://graph.microsoft.com")
-            .userinfo("https://graph.microsoft.com/v1.0/me"))
+        Ok(Endpoints::new(
+            &format!("{base}/authorize"),
+            &format!("{base}/token"),
+            "https://graph.microsoft.com",
+        )
+        .userinfo("https://graph.microsoft.com/v1.0/me"))
     }
 
     fn extra_authorize_params(config: &Config, _request: &AuthorizeRequest) -> Vec<(String, String)> {

@@ -11,8 +11,8 @@
 //! - `accountIdField` (default `sub`), `emailField` (`email`), `nameField` (`name`).
 
 use securix_plugin_sdk::{
-    ClientAuth, Config, ConfigInfo, Endpoints, Identity, Provider, ProviderError, ProviderInfo,
-    TokenRequest, http, identity_from_json, oauth_error, register_provider, url,
+    ClientAuth, Config, ConfigInfo, Endpoints, Identity, Provider, ProviderError, ProviderInfo, TokenRequest,
+    http, identity_from_json, oauth_error, register_provider, url,
 };
 use serde_json::Value;
 
@@ -28,9 +28,17 @@ fn origin(url: &str) -> Option<String> {
 
 /// Reads the discovery document into the configuration's endpoint fields.
 fn discover(config: &mut Config, discovery_url: &str) -> Result<(), ProviderError> {
-    let response = http::send("GET", discovery_url, vec![http::custom_header("accept", "application/json")], Vec::new())?;
+    let response = http::send(
+        "GET",
+        discovery_url,
+        vec![http::custom_header("accept", "application/json")],
+        Vec::new(),
+    )?;
     if !response.is_success() {
-        return Err(ProviderError::InvalidConfig(format!("discovery document answered HTTP {}", response.status)));
+        return Err(ProviderError::InvalidConfig(format!(
+            "discovery document answered HTTP {}",
+            response.status
+        )));
     }
     let document = response.json()?;
     let field = |name: &str| document.get(name).and_then(Value::as_str).map(str::to_owned);
@@ -53,7 +61,8 @@ fn discover(config: &mut Config, discovery_url: &str) -> Result<(), ProviderErro
 impl Provider for GenericOAuth2 {
     fn info() -> ProviderInfo {
         // No fixed hosts: every host comes from the integration's configuration.
-        ProviderInfo::new("oauth2", "OAuth 2.0 / OpenID Connect").default_scopes(&["openid", "email", "profile"])
+        ProviderInfo::new("oauth2", "OAuth 2.0 / OpenID Connect")
+            .default_scopes(&["openid", "email", "profile"])
     }
 
     fn endpoints(config: &Config) -> Result<Endpoints, ProviderError> {
@@ -61,7 +70,8 @@ impl Provider for GenericOAuth2 {
         let token = config.required("tokenEndpoint")?;
         let api_base = match config.str("apiBaseUrl") {
             Some(base) => base.to_owned(),
-            None => origin(token).ok_or_else(|| ProviderError::InvalidConfig("`tokenEndpoint` is not absolute".into()))?,
+            None => origin(token)
+                .ok_or_else(|| ProviderError::InvalidConfig("`tokenEndpoint` is not absolute".into()))?,
         };
         let mut endpoints = Endpoints::new(authorization, token, &api_base);
         if let Some(userinfo) = config.str("userinfoEndpoint") {
@@ -87,7 +97,9 @@ impl Provider for GenericOAuth2 {
         }
         match resolved.str("clientAuth") {
             None | Some("client_secret_post") | Some("client_secret_basic") => {}
-            Some(other) => return Err(ProviderError::InvalidConfig(format!("`clientAuth` {other:?} is not supported"))),
+            Some(other) => {
+                return Err(ProviderError::InvalidConfig(format!("`clientAuth` {other:?} is not supported")));
+            }
         }
         let endpoints = Self::endpoints(&resolved)?;
         for url in [&endpoints.authorization, &endpoints.token, &endpoints.api_base] {

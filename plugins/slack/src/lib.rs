@@ -6,8 +6,8 @@
 //! the user token).
 
 use securix_plugin_sdk::{
-    AuthorizeRequest, CodeExchange, Config, Endpoints, Identity, Provider, ProviderError, ProviderInfo, RefreshRequest,
-    RevokeRequest, TokenRequest, TokenSet, http, register_provider, url,
+    AuthorizeRequest, CodeExchange, Config, Endpoints, Identity, Provider, ProviderError, ProviderInfo,
+    RefreshRequest, RevokeRequest, TokenRequest, TokenSet, http, register_provider, url,
 };
 use serde_json::Value;
 
@@ -21,14 +21,19 @@ fn user_tokens(config: &Config) -> bool {
 fn slack_error(json: &Value, status: u16) -> ProviderError {
     let code = json.get("error").and_then(Value::as_str).unwrap_or("unknown_error").to_owned();
     match code.as_str() {
-        "invalid_code" | "code_already_used" | "code_expired" | "invalid_refresh_token" | "token_revoked" | "token_expired" => {
-            ProviderError::InvalidGrant(code)
-        }
+        "invalid_code"
+        | "code_already_used"
+        | "code_expired"
+        | "invalid_refresh_token"
+        | "token_revoked"
+        | "token_expired" => ProviderError::InvalidGrant(code),
         "invalid_client_id" | "bad_client_secret" | "invalid_client" => ProviderError::InvalidClient(code),
         "bad_redirect_uri" => ProviderError::InvalidClient(code),
         "invalid_scope" | "invalid_scopes" => ProviderError::InvalidScope(code),
         "access_denied" => ProviderError::AccessDenied(code),
-        "ratelimited" | "service_unavailable" | "internal_error" | "fatal_error" => ProviderError::Transient(code),
+        "ratelimited" | "service_unavailable" | "internal_error" | "fatal_error" => {
+            ProviderError::Transient(code)
+        }
         _ if status == 429 || status >= 500 => ProviderError::Transient(code),
         _ => ProviderError::Protocol(code),
     }
@@ -37,13 +42,18 @@ fn slack_error(json: &Value, status: u16) -> ProviderError {
 /// Calls a Slack Web API method and returns its JSON when `ok` is true.
 fn slack_call(response: http::Response) -> Result<Value, ProviderError> {
     let json = response.json()?;
-    if json.get("ok").and_then(Value::as_bool) == Some(true) { Ok(json) } else { Err(slack_error(&json, response.status)) }
+    if json.get("ok").and_then(Value::as_bool) == Some(true) {
+        Ok(json)
+    } else {
+        Err(slack_error(&json, response.status))
+    }
 }
 
 fn token_set(config: &Config, json: &Value) -> Result<TokenSet, ProviderError> {
     let source = if user_tokens(config) { json.get("authed_user").unwrap_or(&Value::Null) } else { json };
     let text = |key: &str| source.get(key).and_then(Value::as_str).map(str::to_owned);
-    let access_token = text("access_token").ok_or_else(|| ProviderError::Protocol("no access_token in Slack's answer".into()))?;
+    let access_token = text("access_token")
+        .ok_or_else(|| ProviderError::Protocol("no access_token in Slack's answer".into()))?;
     Ok(TokenSet {
         access_token,
         refresh_token: text("refresh_token"),
@@ -60,8 +70,12 @@ impl Provider for Slack {
     }
 
     fn endpoints(_config: &Config) -> Result<Endpoints, ProviderError> {
-        Ok(Endpoints::new("https://slack.com/oauth/v2/authorize", "https://slack.com/api/oauth.v2.access", "https://slack.com/api")
-            .scope_separator(','))
+        Ok(Endpoints::new(
+            "https://slack.com/oauth/v2/authorize",
+            "https://slack.com/api/oauth.v2.access",
+            "https://slack.com/api",
+        )
+        .scope_separator(','))
     }
 
     fn authorize_url(config: &Config, request: &AuthorizeRequest) -> Result<String, ProviderError> {
@@ -89,7 +103,12 @@ impl Provider for Slack {
     }
 
     fn identity(_config: &Config, request: &TokenRequest) -> Result<Identity, ProviderError> {
-        let response = http::send("POST", "https://slack.com/api/auth.test", vec![http::bearer(&request.access_token)], Vec::new())?;
+        let response = http::send(
+            "POST",
+            "https://slack.com/api/auth.test",
+            vec![http::bearer(&request.access_token)],
+            Vec::new(),
+        )?;
         let json = slack_call(response)?;
         let field = |key: &str| json.get(key).and_then(Value::as_str).unwrap_or("");
         if field("team_id").is_empty() || field("user_id").is_empty() {
@@ -103,7 +122,12 @@ impl Provider for Slack {
     }
 
     fn revoke(_config: &Config, request: &RevokeRequest) -> Result<(), ProviderError> {
-        let response = http::send("GET", "https://slack.com/api/auth.revoke", vec![http::bearer(&request.access_token)], Vec::new())?;
+        let response = http::send(
+            "GET",
+            "https://slack.com/api/auth.revoke",
+            vec![http::bearer(&request.access_token)],
+            Vec::new(),
+        )?;
         slack_call(response).map(|_| ())
     }
 }

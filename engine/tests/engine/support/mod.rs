@@ -1,0 +1,4 @@
+//! Test helpers: a scripted HTTP peer and the test plugins' builder.
+
+pub mod scripted;
+pub mod test_plugins;
