@@ -15,6 +15,20 @@ pub struct ServeArgs {
     /// Where the embedded store and generated keys live.
     #[arg(long, env = "SECURIX_DATA_DIR", default_value = "securix-data")]
     pub data_dir: PathBuf,
+    /// Extra provider plugins (`*.wasm`), loaded after the bundled first-party ones.
+    #[arg(long, env = "SECURIX_PLUGINS_DIR")]
+    pub plugins_dir: Option<PathBuf>,
+    /// `1` lets plugins and webhooks use plain http to loopback addresses (development and tests only).
+    #[arg(long, env = "SECURIX_ALLOW_LOOPBACK_HTTP", value_parser = parse_flag, default_value = "0")]
+    pub allow_loopback_http: bool,
+}
+
+fn parse_flag(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(format!("expected 1 or 0, got {other:?}")),
+    }
 }
 
 /// Everything `serve` needs, resolved and validated.
@@ -22,6 +36,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub master_key: MasterKey,
+    pub plugins_dir: Option<PathBuf>,
+    pub allow_loopback_http: bool,
 }
 
 impl ServeConfig {
@@ -42,6 +58,12 @@ impl ServeConfig {
                 key
             }
         };
-        Ok(ServeConfig { listen: args.listen, data_dir: args.data_dir, master_key })
+        Ok(ServeConfig {
+            listen: args.listen,
+            data_dir: args.data_dir,
+            master_key,
+            plugins_dir: args.plugins_dir,
+            allow_loopback_http: args.allow_loopback_http,
+        })
     }
 }

@@ -17,11 +17,40 @@ async fn serve_runs_with_no_configuration_and_keeps_its_key() {
         assert_eq!(mode & 0o777, 0o600, "the generated master key must be private");
     }
     let key_before = std::fs::read(&key_file).unwrap();
+    let printed = server.stdout.lock().unwrap().join("\n");
+    for plugin in
+        ["google@0.1.0", "github@0.1.0", "microsoft@0.1.0", "dropbox@0.1.0", "slack@0.1.0", "oauth2@0.1.0"]
+    {
+        assert!(printed.contains(plugin), "the bundled plugin {plugin} is loaded: {printed}");
+    }
 
     // A restart on the same directory reuses the key and opens the same keyring.
     let dir = server.stop();
     let server = Server::start_in(dir, &[]).await;
     assert_eq!(std::fs::read(server.data_dir.path().join("master.key")).unwrap(), key_before);
+}
+
+#[tokio::test]
+async fn plugins_from_the_plugins_directory_are_loaded_too_and_bad_ones_stop_the_start() {
+    let plugins = tempfile::tempdir().unwrap();
+    let (_, wasm) = securix_plugins::FIRST_PARTY.iter().find(|(id, _)| *id == "slack").unwrap();
+    std::fs::write(plugins.path().join("slack-again.wasm"), wasm).unwrap();
+    let dir = plugins.path().to_str().unwrap();
+    let server = Server::start(&[("SECURIX_PLUGINS_DIR", dir)]).await;
+    assert!(server.stdout.lock().unwrap().iter().any(|l| l.contains("loaded 6 provider plugins")));
+    drop(server);
+
+    std::fs::write(plugins.path().join("broken.wasm"), b"definitely not wasm").unwrap();
+    let output = std::process::Command::new(crate::support::securix_binary())
+        .arg("serve")
+        .env("SECURIX_PLUGINS_DIR", dir)
+        .env("SECURIX_DATA_DIR", tempfile::tempdir().unwrap().path())
+        .env("SECURIX_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("broken.wasm") && stderr.contains("PL0007"), "{stderr}");
 }
 
 #[tokio::test]

@@ -25,6 +25,8 @@ pub fn free_port() -> u16 {
 
 pub struct Server {
     pub base_url: String,
+    /// What the server printed on standard output, line by line, as it runs.
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     pub data_dir: tempfile::TempDir,
     child: Child,
 }
@@ -46,13 +48,22 @@ impl Server {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("SECURIX_LISTEN", format!("127.0.0.1:{port}"))
             .env("SECURIX_DATA_DIR", data_dir.path())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null());
         for (key, value) in env {
             command.env(key, value);
         }
-        let child = command.spawn().unwrap();
-        let server = Server { base_url: format!("http://127.0.0.1:{port}"), data_dir, child };
+        let mut child = command.spawn().unwrap();
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = stdout.clone();
+        let pipe = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let server = Server { base_url: format!("http://127.0.0.1:{port}"), stdout, data_dir, child };
         server.wait_ready().await;
         server
     }

@@ -49,10 +49,8 @@ fn discover(config: &mut Config, discovery_url: &str) -> Result<(), ProviderErro
         ("revocationEndpoint", "revocation_endpoint"),
         ("issuer", "issuer"),
     ] {
-        if config.str(ours).is_none() {
-            if let Some(value) = field(theirs) {
-                config.set(ours, value);
-            }
+        if let (None, Some(value)) = (config.str(ours), field(theirs)) {
+            config.set(ours, value);
         }
     }
     Ok(())
