@@ -1,9 +1,25 @@
-//! The embeddable SecuriX engine: the transactional store, the token vault and the
-//! records every flow reads and writes. No HTTP server lives here.
+//! The embeddable SecuriX engine: the store, the vault, the provider plugin host,
+//! the actors, the auth flows and the proxy core. No HTTP server lives here.
+//!
+//! Start at [`Engine::builder`]; `examples/device_flow.rs` runs a whole device flow
+//! with nothing but this crate.
 
+mod actors;
+pub mod admin;
 pub mod clock;
+pub mod connections;
+mod engine;
+mod error;
+pub mod flows;
 pub mod model;
+pub mod oauth;
+pub mod placement;
 pub mod plugins;
+pub mod proxy;
 pub mod secret;
 pub mod store;
 pub mod vault;
+
+pub use admin::Principal;
+pub use engine::{Engine, EngineBuilder, EngineSettings};
+pub use error::{EngineError, EngineResult};

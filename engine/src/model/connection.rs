@@ -92,7 +92,7 @@ impl Drop for TokenSetV1 {
 }
 
 impl TokenSet {
-    fn seal(&self, vault: &Vault, aad: &[u8]) -> Result<Ciphertext, RecordError> {
+    pub(crate) fn seal(&self, vault: &Vault, aad: &[u8]) -> Result<Ciphertext, RecordError> {
         let layout = TokenSetV1 {
             v: 1,
             access: self.access_token.expose().to_owned(),
@@ -108,7 +108,7 @@ impl TokenSet {
         Ok(sealed?)
     }
 
-    async fn open(vault: &Vault, aad: &[u8], sealed: &Ciphertext) -> Result<TokenSet, RecordError> {
+    pub(crate) async fn open(vault: &Vault, aad: &[u8], sealed: &Ciphertext) -> Result<TokenSet, RecordError> {
         let plain = vault.decrypt(aad, sealed).await?;
         let layout: TokenSetV1 = serde_json::from_slice(plain.expose())
             .map_err(|_| RecordError::Corrupt { what: WHAT, detail: "sealed tokens do not parse".into() })?;

@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod connection;
 pub mod entity;
 pub mod event;
+pub mod grant;
 pub mod ids;
 pub mod integration;
 pub mod keys;

@@ -71,6 +71,12 @@ pub struct AuthSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_code: Option<String>,
     pub interval_secs: u32,
+    /// SHA-256 of the browser id that first entered the device code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_binding: Option<String>,
+    /// Why the session failed or was denied (the provider's words, never a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -81,6 +87,25 @@ pub fn record_key(session_id: &str) -> Vec<u8> {
 
 fn device_code_key(code: &str) -> Vec<u8> {
     keys::index("device_code").pack(&code)
+}
+
+fn expiry_key(expires_at: Timestamp, session_id: &str) -> Vec<u8> {
+    keys::index("session_expiry").pack(&(expires_at.0, session_id))
+}
+
+/// Sessions not yet final whose expiry is at or before `now`, oldest first.
+pub async fn due(tx: &Tx, now: Timestamp, limit: usize) -> Result<Vec<String>, RecordError> {
+    let space = keys::index("session_expiry");
+    let (begin, _) = space.range();
+    let end = space.pack(&(now.0.saturating_add(1),));
+    let pairs = tx.get_range(&begin, &end, crate::store::RangeOptions::limit(limit)).await?;
+    Ok(pairs.iter().filter_map(|pair| space.unpack::<(i64, String)>(&pair.key).ok().map(|(_, id)| id)).collect())
+}
+
+/// Takes a session off the expiry index (it reached a final status).
+pub fn unschedule(tx: &Tx, session: &AuthSession) -> Result<(), RecordError> {
+    tx.clear(&expiry_key(session.expires_at, &session.id))?;
+    Ok(())
 }
 
 /// Stores a new session and, for the device flow, its code index. A code already
@@ -94,6 +119,7 @@ pub async fn create(tx: &Tx, session: &AuthSession) -> Result<(), RecordError> {
         }
         put_json(tx, &index, &session.id, WHAT)?;
     }
+    tx.set(&expiry_key(session.expires_at, &session.id), b"")?;
     put(tx, session)
 }
 
@@ -116,6 +142,14 @@ pub async fn find_by_device_code(tx: &Tx, code: &str) -> Result<Option<AuthSessi
     get(tx, &session_id).await
 }
 
+/// Frees a session's device code: it no longer leads anywhere.
+pub fn release_device_code(tx: &Tx, session: &AuthSession) -> Result<(), RecordError> {
+    if let Some(code) = &session.device_code {
+        tx.clear(&device_code_key(code))?;
+    }
+    Ok(())
+}
+
 /// Removes a session and its code index (purge after expiry).
 pub async fn delete(tx: &Tx, session_id: &str) -> Result<(), RecordError> {
     if let Some(session) = get(tx, session_id).await? {
@@ -123,6 +157,7 @@ pub async fn delete(tx: &Tx, session_id: &str) -> Result<(), RecordError> {
             tx.clear(&device_code_key(code))?;
         }
         tx.clear(&record_key(session_id))?;
+        unschedule(tx, &session)?;
     }
     Ok(())
 }

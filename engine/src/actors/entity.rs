@@ -1,0 +1,93 @@
+//! The entity actor: owns an entity's connections' tokens. Every request for a
+//! fresh access token passes through it, so at most one refresh per connection
+//! runs at a time on this node: 50 concurrent proxy calls on an expired token
+//! cause one refresh, and the other 49 read the refreshed token.
+
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use super::ask;
+use crate::engine::{Engine, Inner};
+use crate::error::{EngineError, EngineResult};
+use crate::model::connection::Connection;
+use crate::secret::SecretString;
+
+const IDLE_CHECK: Duration = Duration::from_secs(30);
+
+pub enum EntityMsg {
+    /// A usable access token for one of the entity's connections.
+    AccessToken { connection_id: String, reply: RpcReplyPort<EngineResult<(Connection, SecretString)>> },
+    IdleCheck,
+    /// Tests only: panic inside the actor.
+    Crash,
+}
+
+pub struct EntityArgs {
+    pub engine: Weak<Inner>,
+    pub project_id: String,
+    pub entity_id: String,
+}
+
+pub struct EntityState {
+    engine: Weak<Inner>,
+    project_id: String,
+    entity_id: String,
+    last_active: Instant,
+}
+
+pub struct EntityActor;
+
+impl Actor for EntityActor {
+    type Msg = EntityMsg;
+    type State = EntityState;
+    type Arguments = EntityArgs;
+
+    async fn pre_start(&self, myself: ActorRef<EntityMsg>, args: EntityArgs) -> Result<EntityState, ActorProcessingErr> {
+        myself.send_after(IDLE_CHECK, || EntityMsg::IdleCheck);
+        Ok(EntityState { engine: args.engine, project_id: args.project_id, entity_id: args.entity_id, last_active: Instant::now() })
+    }
+
+    async fn handle(&self, myself: ActorRef<EntityMsg>, message: EntityMsg, state: &mut EntityState) -> Result<(), ActorProcessingErr> {
+        state.last_active = Instant::now();
+        match message {
+            EntityMsg::AccessToken { connection_id, reply } => {
+                let answer = match state.engine.upgrade() {
+                    Some(inner) => (Engine { inner }).fresh_access_token(&state.project_id, &state.entity_id, &connection_id).await,
+                    None => Err(EngineError::Internal("the engine is shutting down".into())),
+                };
+                let _ = reply.send(answer);
+            }
+            EntityMsg::IdleCheck => {
+                let idle = state.engine.upgrade().map(|inner| inner.settings.actor_idle).unwrap_or_default();
+                if state.last_active.elapsed() >= idle {
+                    myself.stop(Some("idle".into()));
+                } else {
+                    myself.send_after(IDLE_CHECK, || EntityMsg::IdleCheck);
+                }
+            }
+            EntityMsg::Crash => crash(),
+        }
+        Ok(())
+    }
+}
+
+#[allow(clippy::panic)]
+fn crash() {
+    panic!("entity actor crash requested by a test");
+}
+
+/// A handle on an entity's actor.
+pub struct EntityHandle(pub(super) ActorRef<EntityMsg>);
+
+impl EntityHandle {
+    pub async fn access_token(&self, connection_id: &str) -> EngineResult<(Connection, SecretString)> {
+        let connection_id = connection_id.to_owned();
+        ask(&self.0, |reply| EntityMsg::AccessToken { connection_id, reply }).await
+    }
+
+    pub fn crash(&self) {
+        let _ = self.0.cast(EntityMsg::Crash);
+    }
+}

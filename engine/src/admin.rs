@@ -1,0 +1,183 @@
+//! Administration: projects, API keys, agents, integrations, allowed origins;
+//! and turning a presented API key into the project it belongs to.
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::error::{EngineError, EngineResult};
+use crate::model::agent::{self, Agent};
+use crate::model::integration::{self, Integration, IntegrationDraft};
+use crate::model::{api_key, project};
+use crate::plugins::CallTarget;
+use crate::secret::SecretString;
+
+/// Who is calling: the project of a valid API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub project_id: String,
+    pub api_key_id: String,
+}
+
+/// An integration as it may be shown: never the secret.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationView {
+    pub integration: String,
+    pub provider: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub config: serde_json::Value,
+}
+
+impl From<&Integration> for IntegrationView {
+    fn from(i: &Integration) -> Self {
+        IntegrationView {
+            integration: i.key.clone(),
+            provider: i.provider.clone(),
+            client_id: i.client_id.clone(),
+            scopes: i.scopes.clone(),
+            config: i.config.clone(),
+        }
+    }
+}
+
+/// What `put_integration` stores next to the configuration: the hosts it needs.
+pub(crate) const HOSTS_FIELD: &str = "__securixHosts";
+
+fn valid_origin(origin: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(origin) else { return false };
+    matches!(url.scheme(), "https" | "http") && url.host_str().is_some() && url.path() == "/" && url.query().is_none() && !origin.ends_with('/')
+}
+
+impl Engine {
+    pub async fn create_project(&self, name: &str) -> EngineResult<project::Project> {
+        let now = self.now();
+        let name = name.to_owned();
+        Ok(self.inner.store.run(|tx| { let name = name.clone(); async move { project::create(&tx, &name, now).await } }).await?)
+    }
+
+    async fn require_project(&self, project_id: &str) -> EngineResult<project::Project> {
+        let tx = self.inner.store.begin().await?;
+        project::get(&tx, project_id).await?.ok_or(EngineError::NotFound("project"))
+    }
+
+    /// Issues an API key; the returned secret is the only copy.
+    pub async fn issue_api_key(&self, project_id: &str, name: &str) -> EngineResult<(api_key::ApiKey, SecretString)> {
+        self.require_project(project_id).await?;
+        let now = self.now();
+        let (project_id, name) = (project_id.to_owned(), name.to_owned());
+        Ok(self.inner.store.run(|tx| { let (p, n) = (project_id.clone(), name.clone()); async move { api_key::issue(&tx, &p, &n, now) } }).await?)
+    }
+
+    pub async fn revoke_api_key(&self, project_id: &str, key_id: &str) -> EngineResult<()> {
+        let (project_id, key_id) = (project_id.to_owned(), key_id.to_owned());
+        Ok(self.inner.store.run(|tx| { let (p, k) = (project_id.clone(), key_id.clone()); async move { api_key::revoke(&tx, &p, &k).await } }).await?)
+    }
+
+    /// The project a presented API key belongs to.
+    pub async fn authenticate(&self, presented: &str) -> EngineResult<Principal> {
+        let tx = self.inner.store.begin().await?;
+        let key = api_key::authenticate(&tx, presented).await?.ok_or(EngineError::Unauthorized)?;
+        Ok(Principal { project_id: key.project_id, api_key_id: key.id })
+    }
+
+    pub async fn put_agent(&self, project_id: &str, agent_id: &str, integrations: Option<Vec<String>>) -> EngineResult<Agent> {
+        self.require_project(project_id).await?;
+        let agent = Agent { project_id: project_id.to_owned(), agent_id: agent_id.to_owned(), integrations, created_at: self.now() };
+        let stored = agent.clone();
+        self.inner.store.run(|tx| { let a = stored.clone(); async move { agent::put(&tx, &a) } }).await?;
+        Ok(agent)
+    }
+
+    /// The agent calling, which must exist in the project.
+    pub(crate) async fn require_agent(&self, project_id: &str, agent_id: &str) -> EngineResult<Agent> {
+        let tx = self.inner.store.begin().await?;
+        agent::get(&tx, project_id, agent_id).await?.ok_or(EngineError::NotFound("agent"))
+    }
+
+    /// Enables a provider in a project. The plugin checks the configuration first
+    /// (and resolves OIDC discovery), so a broken integration is refused up front.
+    pub async fn put_integration(&self, project_id: &str, draft: IntegrationDraft) -> EngineResult<IntegrationView> {
+        self.require_project(project_id).await?;
+        let plugin = self.inner.plugins.get(&draft.provider)?;
+        let validated = plugin.validate_config(&draft.config.to_string()).await?;
+        let mut config: serde_json::Value = serde_json::from_str(&validated.config).unwrap_or(serde_json::Value::Null);
+        if let serde_json::Value::Object(map) = &mut config {
+            map.insert(HOSTS_FIELD.into(), validated.hosts.into());
+        } else {
+            config = serde_json::json!({ HOSTS_FIELD: validated.hosts });
+        }
+        let draft = IntegrationDraft { config, ..draft };
+        let now = self.now();
+        let (vault, project_id) = (self.inner.vault.clone(), project_id.to_owned());
+        let stored = self
+            .inner
+            .store
+            .run(|tx| {
+                let (vault, project_id, draft) = (vault.clone(), project_id.clone(), draft.clone());
+                async move { integration::put(&tx, &vault, &project_id, draft, now).await }
+            })
+            .await?;
+        Ok(IntegrationView::from(&stored).without_internal_fields())
+    }
+
+    pub async fn list_integrations(&self, project_id: &str) -> EngineResult<Vec<IntegrationView>> {
+        let tx = self.inner.store.begin().await?;
+        Ok(integration::list(&tx, project_id).await?.iter().map(|i| IntegrationView::from(i).without_internal_fields()).collect())
+    }
+
+    pub async fn set_origins(&self, project_id: &str, origins: Vec<String>) -> EngineResult<Vec<String>> {
+        if origins.len() > 100 {
+            return Err(EngineError::Invalid("at most 100 origins".into()));
+        }
+        if let Some(bad) = origins.iter().find(|o| !valid_origin(o)) {
+            return Err(EngineError::Invalid(format!("{bad:?} is not an origin like https://app.example")));
+        }
+        self.require_project(project_id).await?;
+        let (project_id, stored) = (project_id.to_owned(), origins.clone());
+        self.inner
+            .store
+            .run(|tx| {
+                let (project_id, origins) = (project_id.clone(), stored.clone());
+                async move {
+                    let mut project = project::get(&tx, &project_id).await?.ok_or(crate::model::RecordError::NotFound("project"))?;
+                    project.origins = origins;
+                    project::put(&tx, &project)
+                }
+            })
+            .await?;
+        Ok(origins)
+    }
+
+    /// An integration with what a plugin call needs: configuration, hosts, client.
+    pub(crate) async fn call_target(&self, integration: &Integration) -> EngineResult<CallTarget> {
+        let hosts = integration
+            .config
+            .get(HOSTS_FIELD)
+            .and_then(|h| h.as_array())
+            .map(|hosts| hosts.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let mut config = integration.config.clone();
+        if let serde_json::Value::Object(map) = &mut config {
+            map.remove(HOSTS_FIELD);
+        }
+        Ok(CallTarget {
+            config: config.to_string(),
+            hosts,
+            client: crate::plugins::OAuthClient {
+                client_id: integration.client_id.clone(),
+                client_secret: integration.client_secret(&self.inner.vault).await?,
+                redirect_uri: self.redirect_uri(),
+            },
+        })
+    }
+}
+
+impl IntegrationView {
+    fn without_internal_fields(mut self) -> Self {
+        if let serde_json::Value::Object(map) = &mut self.config {
+            map.remove(HOSTS_FIELD);
+        }
+        self
+    }
+}

@@ -1,0 +1,203 @@
+//! An entity's connections: listing, revoking, and keeping access tokens fresh.
+//!
+//! Refresh rules: refresh ahead of expiry by a margin that scales with the token's
+//! lifetime (10 %, between 5 s and 5 min); before refreshing, re-read the stored
+//! tokens and skip if someone already refreshed; a rotated refresh token is stored
+//! before the answer goes out; `invalid_grant` first re-reads (a rotated token
+//! means a race, not a dead grant), then marks the connection `reauth_required`
+//! with an event; transient failures retry with backoff.
+
+use std::time::Duration;
+
+use crate::admin::Principal;
+use crate::clock::Timestamp;
+use crate::engine::Engine;
+use crate::error::{EngineError, EngineResult};
+use crate::flows::views::ConnectionView;
+use crate::model::connection::{self, Connection, ConnectionStatus, TokenSet};
+use crate::model::event::{self, EventDraft, EventKind};
+use crate::model::{RecordError, integration};
+use crate::secret::SecretString;
+
+const REFRESH_ATTEMPTS: u32 = 3;
+
+/// Whether a token that expires at `expires_at` (issued at `issued_at`) should be
+/// refreshed now.
+pub fn needs_refresh(issued_at: Timestamp, expires_at: Option<Timestamp>, now: Timestamp) -> bool {
+    let Some(expires_at) = expires_at else { return false };
+    let lifetime = (expires_at.0 - issued_at.0).max(0);
+    let margin = (lifetime / 10).clamp(5_000, 300_000).min(lifetime / 2);
+    now.0 >= expires_at.0 - margin
+}
+
+impl Engine {
+    pub async fn list_connections(&self, principal: &Principal, entity_id: &str) -> EngineResult<Vec<ConnectionView>> {
+        let tx = self.inner.store.begin().await?;
+        Ok(connection::list(&tx, &principal.project_id, entity_id).await?.iter().map(ConnectionView::from).collect())
+    }
+
+    /// Revokes at the provider when it can, then deletes the vaulted tokens.
+    pub async fn delete_connection(&self, principal: &Principal, entity_id: &str, connection_id: &str) -> EngineResult<()> {
+        let tx = self.inner.store.begin().await?;
+        let found = connection::get(&tx, &principal.project_id, entity_id, connection_id).await?.ok_or(EngineError::NotFound("connection"))?;
+        let integration = integration::get(&tx, &principal.project_id, &found.integration).await?;
+        drop(tx);
+        if let Some(integration) = integration {
+            if let Ok(plugin) = self.inner.plugins.get(&integration.provider) {
+                if plugin.info().supports_revoke {
+                    let tokens = found.tokens(&self.inner.vault).await?;
+                    let target = self.call_target(&integration).await?;
+                    if let Err(error) = plugin.revoke(&target, &tokens.access_token, tokens.refresh_token.as_ref()).await {
+                        // The tokens are deleted either way; the provider's grant may outlive us.
+                        tracing::warn!(connection = %connection_id, %error, "revocation at the provider failed");
+                    }
+                }
+            }
+        }
+        let now = self.now();
+        let (project_id, entity_id, connection_id) = (principal.project_id.clone(), entity_id.to_owned(), connection_id.to_owned());
+        self.inner
+            .store
+            .run(|tx| {
+                let (project_id, entity_id, connection_id) = (project_id.clone(), entity_id.clone(), connection_id.clone());
+                async move {
+                    connection::delete(&tx, &project_id, &entity_id, &connection_id).await?;
+                    let draft = EventDraft { entity_id: Some(entity_id.clone()), connection_id: Some(connection_id.clone()), status: Some("revoked".into()), ..EventDraft::default() };
+                    event::append(&tx, &project_id, EventKind::ConnectionRevoked, draft, now).await?;
+                    Ok::<_, RecordError>(())
+                }
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// A usable access token, through the entity's actor (which serializes refreshes).
+    pub(crate) async fn access_token(&self, project_id: &str, entity_id: &str, connection_id: &str) -> EngineResult<(Connection, SecretString)> {
+        if !self.inner.placement.owns_entity(project_id, entity_id) {
+            return Err(EngineError::Internal("this entity is owned by another node".into()));
+        }
+        self.inner.actors.entity(self, project_id, entity_id).await?.access_token(connection_id).await
+    }
+
+    async fn load_connection(&self, project_id: &str, entity_id: &str, connection_id: &str) -> EngineResult<Connection> {
+        let tx = self.inner.store.begin().await?;
+        connection::get(&tx, project_id, entity_id, connection_id).await?.ok_or(EngineError::NotFound("connection"))
+    }
+
+    /// Runs inside the entity actor: see the module documentation.
+    pub(crate) async fn fresh_access_token(&self, project_id: &str, entity_id: &str, connection_id: &str) -> EngineResult<(Connection, SecretString)> {
+        let mut attempt = 0;
+        loop {
+            let current = self.load_connection(project_id, entity_id, connection_id).await?;
+            match current.status {
+                ConnectionStatus::Active => {}
+                ConnectionStatus::ReauthRequired => return Err(EngineError::ReauthRequired),
+                _ => return Err(EngineError::NotFound("connection")),
+            }
+            let tokens = current.tokens(&self.inner.vault).await?;
+            let now = self.now();
+            if !needs_refresh(current.refreshed_at, tokens.expires_at, now) {
+                return Ok((current, tokens.access_token));
+            }
+            let Some(refresh_token) = tokens.refresh_token.clone() else {
+                // Nothing to refresh with: let the provider judge the token.
+                return Ok((current, tokens.access_token));
+            };
+            let tx = self.inner.store.begin().await?;
+            let found = integration::get(&tx, project_id, &current.integration).await?.ok_or(EngineError::NotFound("integration"))?;
+            drop(tx);
+            let plugin = self.inner.plugins.get(&found.provider)?;
+            let target = self.call_target(&found).await?;
+            match plugin.refresh(&target, &refresh_token, &current.scopes).await {
+                Ok(issued) => {
+                    let renewed = TokenSet {
+                        access_token: issued.access_token,
+                        // A provider that rotates sends a new one; one that does not keeps the old.
+                        refresh_token: issued.refresh_token.or(Some(refresh_token)),
+                        id_token: issued.id_token.or(tokens.id_token),
+                        token_type: issued.token_type,
+                        expires_at: issued.expires_in.map(|secs| now.plus_secs(secs.min(i64::MAX as u64 / 1000) as i64)),
+                    };
+                    let stored = self.store_refreshed(current, renewed.clone(), issued.scopes).await?;
+                    return Ok((stored, renewed.access_token));
+                }
+                Err(error) if error.is_invalid_grant() => {
+                    // Another worker may have rotated the refresh token under us.
+                    let again = self.load_connection(project_id, entity_id, connection_id).await?;
+                    let stored_refresh = again.tokens(&self.inner.vault).await?.refresh_token;
+                    if stored_refresh.as_ref().map(SecretString::expose) != Some(refresh_token.expose()) && attempt < REFRESH_ATTEMPTS {
+                        attempt += 1;
+                        continue;
+                    }
+                    self.mark_reauth_required(&again).await?;
+                    return Err(EngineError::ReauthRequired);
+                }
+                Err(error) if error.is_transient() && attempt + 1 < REFRESH_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    async fn store_refreshed(&self, current: Connection, renewed: TokenSet, granted: Option<Vec<String>>) -> EngineResult<Connection> {
+        let now = self.now();
+        let vault = self.inner.vault.clone();
+        Ok(self
+            .inner
+            .store
+            .run(|tx| {
+                let (vault, mut connection, renewed, granted) = (vault.clone(), current.clone(), renewed.clone(), granted.clone());
+                async move {
+                    connection.set_tokens(&vault, &renewed, now)?;
+                    if let Some(scopes) = granted {
+                        connection.scopes = scopes;
+                    }
+                    connection::put(&tx, &connection)?;
+                    let draft = EventDraft { entity_id: Some(connection.entity_id.clone()), connection_id: Some(connection.id.clone()), status: Some("active".into()), ..EventDraft::default() };
+                    event::append(&tx, &connection.project_id, EventKind::ConnectionRefreshed, draft, now).await?;
+                    Ok::<_, RecordError>(connection)
+                }
+            })
+            .await?)
+    }
+
+    async fn mark_reauth_required(&self, connection: &Connection) -> EngineResult<()> {
+        let now = self.now();
+        let current = connection.clone();
+        self.inner
+            .store
+            .run(|tx| {
+                let mut connection = current.clone();
+                async move {
+                    connection.status = ConnectionStatus::ReauthRequired;
+                    connection::put(&tx, &connection)?;
+                    let draft = EventDraft { entity_id: Some(connection.entity_id.clone()), connection_id: Some(connection.id.clone()), status: Some("reauth_required".into()), ..EventDraft::default() };
+                    event::append(&tx, &connection.project_id, EventKind::ConnectionReauthRequired, draft, now).await?;
+                    Ok::<_, RecordError>(())
+                }
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refresh_margin_scales_with_the_lifetime() {
+        let issued = Timestamp(0);
+        // One hour: refreshed in its last 5 minutes (10 % capped at 5 min).
+        assert!(!needs_refresh(issued, Some(Timestamp(3_600_000)), Timestamp(3_200_000)));
+        assert!(needs_refresh(issued, Some(Timestamp(3_600_000)), Timestamp(3_300_001)));
+        // One minute: refreshed in its last 6 s, not on every call.
+        assert!(!needs_refresh(issued, Some(Timestamp(60_000)), Timestamp(50_000)));
+        assert!(needs_refresh(issued, Some(Timestamp(60_000)), Timestamp(54_500)));
+        // Expired is expired; no expiry means no refresh.
+        assert!(needs_refresh(issued, Some(Timestamp(1_000)), Timestamp(2_000)));
+        assert!(!needs_refresh(issued, None, Timestamp(i64::MAX / 2)));
+    }
+}

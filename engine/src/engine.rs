@@ -1,0 +1,257 @@
+//! `Engine`: SecuriX as a library. It owns the store, the vault, the plugin host,
+//! the clock and the actors; the server (or any embedding program) calls its
+//! methods, which live in the modules named after what they do (`admin`,
+//! `flows`, `proxy`).
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), securix_engine::EngineError> {
+//! use securix_engine::{Engine, store::Store, vault::MasterKey};
+//! let engine = Engine::builder()
+//!     .store(Store::memory())
+//!     .master_key(MasterKey::generate())
+//!     .public_url("https://auth.example.com")
+//!     .build()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::actors::ActorSystem;
+use crate::clock::{Clock, SystemClock};
+use crate::error::{EngineError, EngineResult};
+use crate::flows::device_guard::DeviceGuard;
+use crate::placement::{Placement, SingleNode};
+use crate::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
+use crate::store::Store;
+use crate::vault::{MasterKey, Vault};
+
+/// Tunables, with production defaults.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// The URL users and providers reach (builds `authUrl` and the redirect URI).
+    pub public_url: String,
+    /// Session lifetime when the app asks for none, and the most it may ask for.
+    pub session_ttl: Duration,
+    pub max_session_ttl: Duration,
+    /// Device flow: the polling interval it tells clients.
+    pub device_interval: Duration,
+    /// Plain http to loopback for upstream APIs (tests, local development).
+    pub allow_loopback_http: bool,
+    /// Timeout of a proxied upstream call.
+    pub upstream_timeout: Duration,
+    /// How long an idle entity or session actor stays in memory.
+    pub actor_idle: Duration,
+    /// How often the expiry sweeper looks for sessions past their time.
+    pub sweep_every: Duration,
+    /// Device codes: wrong guesses allowed per client address and globally, per minute.
+    pub wrong_codes_per_client: u32,
+    pub wrong_codes_global: u32,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            public_url: "http://127.0.0.1:8080".into(),
+            session_ttl: Duration::from_secs(600),
+            max_session_ttl: Duration::from_secs(3600),
+            device_interval: Duration::from_secs(5),
+            allow_loopback_http: false,
+            upstream_timeout: Duration::from_secs(30),
+            actor_idle: Duration::from_secs(300),
+            sweep_every: Duration::from_secs(1),
+            wrong_codes_per_client: 10,
+            wrong_codes_global: 1000,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub store: Store,
+    pub vault: Vault,
+    pub plugins: Arc<PluginHost>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: EngineSettings,
+    pub placement: Arc<dyn Placement>,
+    pub device_guard: DeviceGuard,
+    pub upstream: reqwest::Client,
+    pub actors: ActorSystem,
+    pub session_changes: tokio::sync::watch::Sender<u64>,
+}
+
+/// See the module documentation. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("store", &self.inner.store).field("vault", &self.inner.vault).finish()
+    }
+}
+
+#[derive(Default)]
+pub struct EngineBuilder {
+    store: Option<Store>,
+    master_key: Option<MasterKey>,
+    plugins: Option<Arc<PluginHost>>,
+    clock: Option<Arc<dyn Clock>>,
+    settings: EngineSettings,
+    placement: Option<Arc<dyn Placement>>,
+}
+
+impl EngineBuilder {
+    pub fn store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Without a master key the vault is sealed and token work is refused.
+    pub fn master_key(mut self, key: MasterKey) -> Self {
+        self.master_key = Some(key);
+        self
+    }
+
+    pub fn plugins(mut self, plugins: Arc<PluginHost>) -> Self {
+        self.plugins = Some(plugins);
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    pub fn public_url(mut self, url: &str) -> Self {
+        self.settings.public_url = url.trim_end_matches('/').to_owned();
+        self
+    }
+
+    pub fn settings(mut self, settings: EngineSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    pub fn placement(mut self, placement: Arc<dyn Placement>) -> Self {
+        self.placement = Some(placement);
+        self
+    }
+
+    pub async fn build(self) -> EngineResult<Engine> {
+        let store = self.store.ok_or_else(|| EngineError::Invalid("the engine needs a store".into()))?;
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let vault = match self.master_key {
+            Some(key) => Vault::open_with_clock(store.clone(), key, clock.clone()).await?,
+            None => Vault::sealed(),
+        };
+        let plugins = match self.plugins {
+            Some(plugins) => plugins,
+            None => {
+                let fetch = FetchPolicy { allow_loopback_http: self.settings.allow_loopback_http, ..FetchPolicy::default() };
+                Arc::new(PluginHost::new(PluginHostOptions { fetch, ..PluginHostOptions::default() })?)
+            }
+        };
+        let upstream = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(self.settings.upstream_timeout)
+            .build()
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let settings = self.settings;
+        let inner = Arc::new(Inner {
+            device_guard: DeviceGuard::new(settings.wrong_codes_per_client, settings.wrong_codes_global),
+            placement: self.placement.unwrap_or_else(|| Arc::new(SingleNode)),
+            actors: ActorSystem::default(),
+            session_changes: tokio::sync::watch::channel(0).0,
+            store,
+            vault,
+            plugins,
+            clock,
+            settings,
+            upstream,
+        });
+        let engine = Engine { inner };
+        engine.start_sweeper();
+        Ok(engine)
+    }
+}
+
+impl Engine {
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn vault(&self) -> &Vault {
+        &self.inner.vault
+    }
+
+    pub fn plugins(&self) -> &PluginHost {
+        &self.inner.plugins
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn now(&self) -> crate::clock::Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// The redirect URI to register at providers.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/oauth/callback", self.inner.settings.public_url)
+    }
+
+    /// Expires every session past its time now (the sweeper does this every second).
+    pub async fn sweep_expired(&self) -> EngineResult<usize> {
+        self.expire_due_sessions().await
+    }
+
+    /// Active (session, entity) actors on this node.
+    pub async fn active_actors(&self) -> (usize, usize) {
+        self.inner.actors.active().await
+    }
+
+    /// Tests only: makes a session's actor panic, as a bug would.
+    #[doc(hidden)]
+    pub async fn danger_test_crash_session_actor(&self, session_id: &str) -> EngineResult<()> {
+        self.inner.actors.session(self, session_id).await?.crash();
+        Ok(())
+    }
+
+    /// Tests only: makes an entity's actor panic, as a bug would.
+    #[doc(hidden)]
+    pub async fn danger_test_crash_entity_actor(&self, project_id: &str, entity_id: &str) -> EngineResult<()> {
+        self.inner.actors.entity(self, project_id, entity_id).await?.crash();
+        Ok(())
+    }
+
+    /// Stops every actor and the sweeper; the store can then be closed.
+    pub async fn shutdown(&self) {
+        self.inner.actors.stop_all().await;
+    }
+
+    /// Runs the expiry sweeper: the safety net behind each session actor's timer,
+    /// and what expires sessions after a restart.
+    fn start_sweeper(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let every = self.inner.settings.sweep_every;
+        let handle = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let engine = Engine { inner };
+                if let Err(error) = engine.expire_due_sessions().await {
+                    tracing::warn!(%error, "session expiry sweep failed");
+                }
+            }
+        });
+        self.inner.actors.keep_task(handle);
+    }
+}

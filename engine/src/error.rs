@@ -1,0 +1,66 @@
+//! The engine's one error type for its public operations. Each variant has a
+//! stable code (`EN00xx`) and says which kind of failure it is, so the HTTP layer
+//! maps it without looking inside. Messages never carry a secret.
+
+use thiserror::Error;
+
+use crate::model::RecordError;
+use crate::plugins::PluginError;
+use crate::store::{StoreError, TxError};
+use crate::vault::VaultError;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("EN0001 {0} not found")]
+    NotFound(&'static str),
+    #[error("EN0002 invalid request: {0}")]
+    Invalid(String),
+    #[error("EN0003 missing or unknown API key")]
+    Unauthorized,
+    #[error("EN0004 forbidden: {0}")]
+    Forbidden(String),
+    #[error("EN0005 conflict: {0}")]
+    Conflict(String),
+    #[error("EN0006 {0} has expired")]
+    Expired(&'static str),
+    #[error("EN0007 polling too fast: wait {interval} s between polls")]
+    SlowDown { interval: u32 },
+    #[error("EN0008 too many attempts; try again later")]
+    RateLimited,
+    #[error("EN0009 the connection needs the user to authorize again")]
+    ReauthRequired,
+    #[error("EN0010 {0}")]
+    Provider(#[from] PluginError),
+    #[error("EN0011 {0}")]
+    Vault(#[from] VaultError),
+    #[error("EN0012 {0}")]
+    Store(#[from] StoreError),
+    #[error("EN0013 upstream: {0}")]
+    Upstream(String),
+    #[error("EN0014 internal error: {0}")]
+    Internal(String),
+}
+
+impl From<RecordError> for EngineError {
+    fn from(error: RecordError) -> Self {
+        match error {
+            RecordError::Store(e) => EngineError::Store(e),
+            RecordError::Vault(e) => EngineError::Vault(e),
+            RecordError::NotFound(what) => EngineError::NotFound(what),
+            RecordError::Invalid { what, why } => EngineError::Invalid(format!("{what}: {why}")),
+            RecordError::AlreadyExists(what) => EngineError::Conflict(format!("{what} already exists")),
+            corrupt @ RecordError::Corrupt { .. } => EngineError::Internal(corrupt.to_string()),
+        }
+    }
+}
+
+impl TxError for EngineError {
+    fn as_store_error(&self) -> Option<&StoreError> {
+        match self {
+            EngineError::Store(error) | EngineError::Vault(VaultError::Store(error)) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+pub type EngineResult<T> = Result<T, EngineError>;

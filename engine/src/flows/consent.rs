@@ -1,0 +1,364 @@
+//! What the end-user pages drive: showing who asks for what, entering a device
+//! code, sending the browser to the provider, and the provider's callback.
+
+use sha2::{Digest, Sha256};
+
+use crate::engine::Engine;
+use crate::error::{EngineError, EngineResult};
+use crate::flows::device_code;
+use crate::model::connection::{self, Account, ConnectionDraft, ConnectionStatus, TokenSet};
+use crate::model::event::{self, EventDraft, EventKind};
+use crate::model::grant::{self, PendingGrant};
+use crate::model::session::{self, AuthSession, Flow, SessionStatus};
+use crate::model::{RecordError, integration, project};
+use crate::oauth::{pkce, transaction};
+use crate::plugins::AuthorizeParams;
+
+
+/// Everything the consent page shows.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentContext {
+    pub session_id: String,
+    pub project_name: String,
+    pub agent_id: String,
+    pub entity_id: String,
+    pub flow: Flow,
+    pub status: SessionStatus,
+    /// Integration → (provider name, scopes, status).
+    pub providers: Vec<ConsentProvider>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentProvider {
+    pub integration: String,
+    pub provider_name: String,
+    pub scopes: Vec<String>,
+    pub status: SessionStatus,
+}
+
+/// Where the callback page sends the user next.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackOutcome {
+    pub session_id: String,
+    pub flow: Flow,
+    pub status: SessionStatus,
+    /// The app origin the popup reports to (`postMessage` target).
+    pub origin: Option<String>,
+}
+
+fn binding(browser_id: &str) -> String {
+    Sha256::digest(browser_id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn live(session: &AuthSession, now: crate::clock::Timestamp) -> EngineResult<()> {
+    if session.status == SessionStatus::Expired || session.expires_at <= now {
+        return Err(EngineError::Expired("session"));
+    }
+    if session.status.is_final() {
+        return Err(EngineError::Conflict(format!("the session is already {:?}", session.status).to_lowercase()));
+    }
+    Ok(())
+}
+
+/// A device session may be driven only from the browser that entered its code.
+fn check_browser(session: &AuthSession, browser_id: Option<&str>) -> EngineResult<()> {
+    if session.flow != Flow::Device {
+        return Ok(());
+    }
+    match (&session.browser_binding, browser_id) {
+        (Some(bound), Some(id)) if *bound == binding(id) => Ok(()),
+        _ => Err(EngineError::Forbidden("this code was entered in another browser".into())),
+    }
+}
+
+impl Engine {
+    async fn session_record(&self, session_id: &str) -> EngineResult<AuthSession> {
+        let tx = self.inner.store.begin().await?;
+        session::get(&tx, session_id).await?.ok_or(EngineError::NotFound("session"))
+    }
+
+    /// The consent page's content for a live session.
+    pub async fn consent_context(&self, session_id: &str, browser_id: Option<&str>) -> EngineResult<ConsentContext> {
+        let session = self.session_record(session_id).await?;
+        live(&session, self.now())?;
+        check_browser(&session, browser_id)?;
+        let tx = self.inner.store.begin().await?;
+        let project = project::get(&tx, &session.project_id).await?.ok_or(EngineError::NotFound("project"))?;
+        let mut providers = Vec::new();
+        for (key, requested) in &session.providers {
+            let provider_name = match integration::get(&tx, &session.project_id, key).await? {
+                Some(found) => self.inner.plugins.get(&found.provider).map(|p| p.info().name.clone()).unwrap_or(found.provider),
+                None => key.clone(),
+            };
+            providers.push(ConsentProvider { integration: key.clone(), provider_name, scopes: requested.scopes.clone(), status: requested.status });
+        }
+        Ok(ConsentContext {
+            session_id: session.id.clone(),
+            project_name: project.name,
+            agent_id: session.agent_id.clone(),
+            entity_id: session.entity_id.clone(),
+            flow: session.flow,
+            status: session.status,
+            providers,
+        })
+    }
+
+    /// A user typed a device code on `/device`. Wrong codes are rate limited per
+    /// client address and globally; the first browser to enter a code owns it.
+    pub async fn enter_device_code(&self, typed: &str, client: &str, browser_id: &str) -> EngineResult<String> {
+        let guard = &self.inner.device_guard;
+        if !guard.allows(client) {
+            return Err(EngineError::RateLimited);
+        }
+        let miss = || {
+            guard.record_miss(client);
+            EngineError::NotFound("device code")
+        };
+        let code = device_code::normalize(typed).ok_or_else(miss)?;
+        if browser_id.len() < 16 || browser_id.len() > 128 {
+            return Err(EngineError::Invalid("missing browser id".into()));
+        }
+        let now = self.now();
+        let bound = binding(browser_id);
+        let found = self
+            .inner
+            .store
+            .run(|tx| {
+                let (code, bound) = (code.clone(), bound.clone());
+                async move {
+                    let Some(mut session) = session::find_by_device_code(&tx, &code).await? else { return Ok(None) };
+                    if session.status.is_final() || session.expires_at <= now {
+                        return Ok(None);
+                    }
+                    match &session.browser_binding {
+                        Some(existing) if *existing != bound => return Ok(Some(Err(()))),
+                        Some(_) => {}
+                        None => {
+                            session.browser_binding = Some(bound);
+                            session::put(&tx, &session)?;
+                        }
+                    }
+                    Ok::<_, RecordError>(Some(Ok(session.id)))
+                }
+            })
+            .await?;
+        match found {
+            Some(Ok(session_id)) => Ok(session_id),
+            Some(Err(())) => Err(EngineError::Forbidden("this code is already in use in another browser".into())),
+            None => Err(miss()),
+        }
+    }
+
+    /// Starts the authorization of one provider: PKCE and a single-use `state`
+    /// bound to this session and integration; returns the provider's consent URL.
+    pub async fn begin_authorization(&self, session_id: &str, integration_key: &str, browser_id: Option<&str>) -> EngineResult<String> {
+        let now = self.now();
+        let session = self.session_record(session_id).await?;
+        live(&session, now)?;
+        check_browser(&session, browser_id)?;
+        let requested = session.providers.get(integration_key).ok_or(EngineError::NotFound("integration"))?.clone();
+        let tx = self.inner.store.begin().await?;
+        let found = integration::get(&tx, &session.project_id, integration_key).await?.ok_or(EngineError::NotFound("integration"))?;
+        drop(tx);
+        let plugin = self.inner.plugins.get(&found.provider)?;
+        let target = self.call_target(&found).await?;
+        let state = pkce::random_token();
+        let verifier = plugin.info().supports_pkce.then(pkce::random_token);
+        let params = AuthorizeParams {
+            scopes: requested.scopes.clone(),
+            state: state.expose().to_owned(),
+            code_challenge: verifier.as_ref().map(|v| pkce::s256(v.expose())),
+            login_hint: None,
+        };
+        let url = plugin.authorize_url(&target, params).await?;
+        let vault = self.inner.vault.clone();
+        let (session_id, integration_key) = (session.id.clone(), integration_key.to_owned());
+        self.inner
+            .store
+            .run(|tx| {
+                let (vault, state, verifier, session_id, integration_key) = (vault.clone(), state.clone(), verifier.clone(), session_id.clone(), integration_key.clone());
+                async move {
+                    let mut session = session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
+                    transaction::begin(&tx, &vault, &state, &session_id, &integration_key, verifier.as_ref(), session.expires_at)?;
+                    if let Some(provider) = session.providers.get_mut(&integration_key) {
+                        provider.status = SessionStatus::Authorizing;
+                    }
+                    session.status = SessionStatus::Authorizing;
+                    session::put(&tx, &session)
+                }
+            })
+            .await?;
+        self.session_changed();
+        Ok(url)
+    }
+
+    /// The provider sent the browser back. `state` names the one transaction it
+    /// answers (used once); a code is exchanged only with that transaction's
+    /// provider, and `iss`, when present, must be that provider's issuer.
+    pub async fn oauth_callback(&self, state: &str, code: Option<&str>, error: Option<&str>, iss: Option<&str>) -> EngineResult<CallbackOutcome> {
+        let now = self.now();
+        let vault = self.inner.vault.clone();
+        let state_owned = state.to_owned();
+        let taken = self
+            .inner
+            .store
+            .run(|tx| { let (vault, state) = (vault.clone(), state_owned.clone()); async move { transaction::take(&tx, &vault, &state).await } })
+            .await?;
+        let (oauth_tx, verifier) = taken.ok_or(EngineError::NotFound("authorization"))?;
+        let session = self.session_record(&oauth_tx.session_id).await?;
+        live(&session, now)?;
+        let tx = self.inner.store.begin().await?;
+        let found = integration::get(&tx, &session.project_id, &oauth_tx.integration).await?.ok_or(EngineError::NotFound("integration"))?;
+        drop(tx);
+        if let Some(error) = error {
+            let status = if error == "access_denied" { SessionStatus::Denied } else { SessionStatus::Failed };
+            return self.finish_with(&session, &oauth_tx.integration, status, Some(format!("the provider answered {error}"))).await;
+        }
+        let expected_issuer = found.config.get("issuer").and_then(|v| v.as_str());
+        if let (Some(iss), Some(expected)) = (iss, expected_issuer) {
+            if iss != expected {
+                return Err(EngineError::Forbidden("the authorization response came from another issuer".into()));
+            }
+        }
+        let code = code.filter(|c| !c.is_empty() && c.len() <= 4096).ok_or_else(|| EngineError::Invalid("the callback carries no code".into()))?;
+        let plugin = self.inner.plugins.get(&found.provider)?;
+        let target = self.call_target(&found).await?;
+        let exchanged = async {
+            let issued = plugin.exchange_code(&target, code, verifier.as_ref().map(|v| v.expose())).await?;
+            let who = plugin.identity(&target, &issued.access_token).await?;
+            Ok::<_, EngineError>((issued, who))
+        }
+        .await;
+        let (issued, who) = match exchanged {
+            Ok(done) => done,
+            Err(error) => {
+                tracing::warn!(session = %session.id, %error, "code exchange failed");
+                return self.finish_with(&session, &oauth_tx.integration, SessionStatus::Failed, Some(error.to_string())).await;
+            }
+        };
+        let requested = session.providers.get(&oauth_tx.integration).map(|p| p.scopes.clone()).unwrap_or_default();
+        let tokens = TokenSet {
+            access_token: issued.access_token,
+            refresh_token: issued.refresh_token,
+            id_token: issued.id_token,
+            token_type: issued.token_type,
+            expires_at: issued.expires_in.map(|secs| now.plus_secs(secs.min(i64::MAX as u64 / 1000) as i64)),
+        };
+        let account = Account { id: who.account_id, email: who.email };
+        let scopes = issued.scopes.unwrap_or(requested);
+        let outcome = self.record_grant(&session.id, &oauth_tx.integration, &found.provider, account, scopes, tokens).await?;
+        self.session_changed();
+        Ok(outcome)
+    }
+
+    /// Stores what a provider granted: a device session connects at once; a popup
+    /// session parks the grant until the app confirms with `sxc`.
+    async fn record_grant(&self, session_id: &str, integration_key: &str, provider: &str, account: Account, scopes: Vec<String>, tokens: TokenSet) -> EngineResult<CallbackOutcome> {
+        let now = self.now();
+        let vault = self.inner.vault.clone();
+        let (session_id, integration_key, provider) = (session_id.to_owned(), integration_key.to_owned(), provider.to_owned());
+        Ok(self
+            .inner
+            .store
+            .run(|tx| {
+                let (vault, session_id, integration_key, provider, account, scopes, tokens) =
+                    (vault.clone(), session_id.clone(), integration_key.clone(), provider.clone(), account.clone(), scopes.clone(), tokens.clone());
+                async move {
+                    let mut session = session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
+                    let done = match session.flow {
+                        Flow::Device => {
+                            let draft = ConnectionDraft {
+                                project_id: session.project_id.clone(),
+                                entity_id: session.entity_id.clone(),
+                                integration: integration_key.clone(),
+                                provider,
+                                account,
+                                scopes,
+                                status: ConnectionStatus::Active,
+                                tokens,
+                            };
+                            let (connection, created) = connection::upsert(&tx, &vault, draft, now).await?;
+                            let kind = if created { EventKind::ConnectionCreated } else { EventKind::ConnectionUpdated };
+                            let draft = EventDraft { entity_id: Some(session.entity_id.clone()), session_id: Some(session.id.clone()), connection_id: Some(connection.id.clone()), status: Some("active".into()) };
+                            event::append(&tx, &session.project_id, kind, draft, now).await?;
+                            (SessionStatus::Completed, Some(connection.id))
+                        }
+                        Flow::Popup => {
+                            let pending = PendingGrant::new(&vault, &session.id, &integration_key, &provider, account, scopes, &tokens)?;
+                            grant::put(&tx, &pending)?;
+                            (SessionStatus::AwaitingConfirmation, None)
+                        }
+                    };
+                    if let Some(entry) = session.providers.get_mut(&integration_key) {
+                        entry.status = done.0;
+                        entry.connection_id = done.1;
+                    }
+                    advance(&tx, &mut session, now).await?;
+                    session::put(&tx, &session)?;
+                    Ok::<_, EngineError>(CallbackOutcome { session_id: session.id.clone(), flow: session.flow, status: session.status, origin: session.origin.clone() })
+                }
+            })
+            .await?)
+    }
+
+    /// Ends a session because a provider refused or failed.
+    async fn finish_with(&self, session: &AuthSession, integration_key: &str, status: SessionStatus, reason: Option<String>) -> EngineResult<CallbackOutcome> {
+        let now = self.now();
+        let (session_id, integration_key) = (session.id.clone(), integration_key.to_owned());
+        let outcome = self
+            .inner
+            .store
+            .run(|tx| {
+                let (session_id, integration_key, reason) = (session_id.clone(), integration_key.clone(), reason.clone());
+                async move {
+                    let mut session = session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
+                    if let Some(entry) = session.providers.get_mut(&integration_key) {
+                        entry.status = status;
+                    }
+                    session.status = status;
+                    session.error = reason;
+                    transaction::purge_session(&tx, &session.id).await?;
+                    grant::purge(&tx, &session.id)?;
+                    session::unschedule(&tx, &session)?;
+                    session::release_device_code(&tx, &session)?;
+                    session::put(&tx, &session)?;
+                    let kind = if status == SessionStatus::Denied { EventKind::SessionDenied } else { EventKind::SessionFailed };
+                    let draft = EventDraft { entity_id: Some(session.entity_id.clone()), session_id: Some(session.id.clone()), status: Some(format!("{status:?}").to_lowercase()), ..EventDraft::default() };
+                    event::append(&tx, &session.project_id, kind, draft, now).await?;
+                    Ok::<_, RecordError>(CallbackOutcome { session_id: session.id.clone(), flow: session.flow, status: session.status, origin: session.origin.clone() })
+                }
+            })
+            .await?;
+        self.session_changed();
+        Ok(outcome)
+    }
+
+    /// The user said no on the consent page.
+    pub async fn deny_session(&self, session_id: &str, browser_id: Option<&str>) -> EngineResult<CallbackOutcome> {
+        let session = self.session_record(session_id).await?;
+        live(&session, self.now())?;
+        check_browser(&session, browser_id)?;
+        let first = session.providers.keys().next().cloned().unwrap_or_default();
+        self.finish_with(&session, &first, SessionStatus::Denied, Some("the user declined".into())).await
+    }
+}
+
+/// Moves a session forward once every provider is done: a device session
+/// completes (with its event); a popup session waits for the app's confirmation.
+pub(crate) async fn advance(tx: &crate::store::Tx, session: &mut AuthSession, now: crate::clock::Timestamp) -> Result<(), RecordError> {
+    let all = |status: SessionStatus| session.providers.values().all(|p| p.status == status);
+    if session.flow == Flow::Device && all(SessionStatus::Completed) {
+        session.status = SessionStatus::Completed;
+        session::unschedule(tx, session)?;
+        session::release_device_code(tx, session)?;
+        let draft = EventDraft { entity_id: Some(session.entity_id.clone()), session_id: Some(session.id.clone()), status: Some("completed".into()), ..EventDraft::default() };
+        event::append(tx, &session.project_id, EventKind::SessionCompleted, draft, now).await?;
+    } else if session.flow == Flow::Popup && all(SessionStatus::AwaitingConfirmation) {
+        session.status = SessionStatus::AwaitingConfirmation;
+    }
+    Ok(())
+}
+

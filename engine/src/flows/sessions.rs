@@ -1,0 +1,221 @@
+//! Creating, reading, waiting on and expiring auth sessions.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::admin::Principal;
+use crate::clock::Rfc3339;
+use crate::engine::Engine;
+use crate::error::{EngineError, EngineResult};
+use crate::flows::device_code;
+use crate::flows::views::{SessionCreated, SessionView};
+use crate::model::event::{self, EventDraft, EventKind};
+use crate::model::session::{self, AuthSession, Flow, SessionProvider, SessionStatus};
+use crate::model::{RecordError, grant, ids, integration, project};
+use crate::oauth::{pkce, transaction};
+
+/// What an app asks for (`POST /v1/sessions`).
+#[derive(Debug, Clone, Default)]
+pub struct CreateSession {
+    pub agent_id: String,
+    pub entity_id: String,
+    pub flow: Option<Flow>,
+    /// Integration → requested scopes (empty: the integration's or provider's defaults).
+    pub providers: BTreeMap<String, Vec<String>>,
+    pub sxc_challenge: Option<String>,
+    pub origin: Option<String>,
+    pub expires_in: Option<Duration>,
+}
+
+const MAX_PROVIDERS: usize = 10;
+const MAX_SCOPES: usize = 50;
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+impl Engine {
+    pub async fn create_session(&self, principal: &Principal, request: CreateSession) -> EngineResult<SessionCreated> {
+        let flow = request.flow.ok_or_else(|| EngineError::Invalid("`flow` must be \"popup\" or \"device\"".into()))?;
+        ids::check_app_id(&request.entity_id, "entityId")?;
+        let agent = self.require_agent(&principal.project_id, &request.agent_id).await?;
+        if request.providers.is_empty() || request.providers.len() > MAX_PROVIDERS {
+            return Err(EngineError::Invalid(format!("`providers` must name 1 to {MAX_PROVIDERS} integrations")));
+        }
+        let tx = self.inner.store.begin().await?;
+        let project = project::get(&tx, &principal.project_id).await?.ok_or(EngineError::NotFound("project"))?;
+        let mut providers = BTreeMap::new();
+        for (key, scopes) in &request.providers {
+            if scopes.len() > MAX_SCOPES || scopes.iter().any(|s| s.is_empty() || s.len() > 512 || s.contains(char::is_whitespace)) {
+                return Err(EngineError::Invalid(format!("scopes of {key:?}: at most {MAX_SCOPES}, each 1 to 512 characters without spaces")));
+            }
+            let found = integration::get(&tx, &project.id, key).await?.ok_or(EngineError::NotFound("integration"))?;
+            if !agent.may_use(key) {
+                return Err(EngineError::Forbidden(format!("agent {:?} may not use integration {key:?}", agent.agent_id)));
+            }
+            let scopes = if !scopes.is_empty() {
+                scopes.clone()
+            } else if !found.scopes.is_empty() {
+                found.scopes.clone()
+            } else {
+                self.inner.plugins.get(&found.provider)?.info().default_scopes.clone()
+            };
+            providers.insert(key.clone(), SessionProvider { scopes, status: SessionStatus::Pending, connection_id: None });
+        }
+        drop(tx);
+        let (sxc_challenge, origin) = match flow {
+            Flow::Popup => {
+                let challenge = request.sxc_challenge.clone().ok_or_else(|| EngineError::Invalid("`sxcChallenge` is required for the popup flow".into()))?;
+                if !pkce::is_challenge(&challenge) {
+                    return Err(EngineError::Invalid("`sxcChallenge` must be BASE64URL(SHA256(sxc)): 43 characters".into()));
+                }
+                let origin = request.origin.clone().ok_or_else(|| EngineError::Invalid("`origin` is required for the popup flow".into()))?;
+                if !project.origins.contains(&origin) {
+                    return Err(EngineError::Forbidden(format!("origin {origin:?} is not among the project's allowed origins")));
+                }
+                (Some(challenge), Some(origin))
+            }
+            Flow::Device => (None, None),
+        };
+        let ttl = request.expires_in.unwrap_or(self.inner.settings.session_ttl);
+        if ttl.is_zero() || ttl > self.inner.settings.max_session_ttl {
+            return Err(EngineError::Invalid(format!("`expiresIn` must be 1 to {} seconds", self.inner.settings.max_session_ttl.as_secs())));
+        }
+        let now = self.now();
+        let interval = self.inner.settings.device_interval.as_secs().max(1) as u32;
+        let mut session = AuthSession {
+            id: ids::mint("ses"),
+            project_id: project.id.clone(),
+            agent_id: agent.agent_id.clone(),
+            entity_id: request.entity_id.clone(),
+            flow,
+            status: SessionStatus::Pending,
+            providers,
+            sxc_challenge,
+            origin,
+            device_code: None,
+            interval_secs: interval,
+            browser_binding: None,
+            error: None,
+            created_at: now,
+            expires_at: now.plus_millis(ttl.as_millis() as i64),
+        };
+        // A device code must not collide with a live one: draw again if it does.
+        for _ in 0..8 {
+            session.device_code = (flow == Flow::Device).then(device_code::generate);
+            let candidate = session.clone();
+            let created = self.inner.store.run(|tx| { let s = candidate.clone(); async move { session::create(&tx, &s).await } }).await;
+            match created {
+                Ok(()) => return Ok(self.created_view(&session)),
+                Err(RecordError::AlreadyExists(_)) if flow == Flow::Device => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(EngineError::Internal("could not draw a free device code".into()))
+    }
+
+    fn created_view(&self, session: &AuthSession) -> SessionCreated {
+        let public = &self.inner.settings.public_url;
+        let (auth_url, interval) = match session.flow {
+            Flow::Popup => (format!("{public}/connect/{}", session.id), None),
+            Flow::Device => (format!("{public}/device"), Some(session.interval_secs)),
+        };
+        SessionCreated {
+            session_id: session.id.clone(),
+            flow: session.flow,
+            auth_url,
+            device_auth_code: session.device_code.as_deref().map(device_code::display),
+            interval,
+            expires_at: Rfc3339(session.expires_at),
+        }
+    }
+
+    /// A session of the caller's project; another project's answers `NotFound`.
+    pub(crate) async fn owned_session(&self, principal: &Principal, session_id: &str) -> EngineResult<AuthSession> {
+        let tx = self.inner.store.begin().await?;
+        match session::get(&tx, session_id).await? {
+            Some(session) if session.project_id == principal.project_id => Ok(session),
+            _ => Err(EngineError::NotFound("session")),
+        }
+    }
+
+    /// `GET /v1/sessions/{id}`: the session's status. With `wait`, long-polls up to
+    /// 60 s until the status changes. Short device-flow polls faster than the
+    /// session's interval answer `SlowDown` with a longer interval.
+    pub async fn session_status(&self, principal: &Principal, session_id: &str, wait: Option<Duration>) -> EngineResult<SessionView> {
+        let session = self.owned_session(principal, session_id).await?;
+        let wait = wait.unwrap_or_default().min(MAX_WAIT);
+        if session.flow == Flow::Device && wait.is_zero() {
+            self.inner.actors.session(self, &session.id).await?.poll().await?;
+        }
+        if wait.is_zero() || session.status.is_final() {
+            return Ok(SessionView::from(&session));
+        }
+        let initial = session.status;
+        let mut changes = self.inner.session_changes.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Re-read at least every second: a change made on another node does not notify us.
+            let tick = tokio::time::Instant::now() + Duration::from_secs(1);
+            let _ = tokio::time::timeout_at(deadline.min(tick), changes.changed()).await;
+            let current = self.owned_session(principal, session_id).await?;
+            if current.status != initial || tokio::time::Instant::now() >= deadline {
+                return Ok(SessionView::from(&current));
+            }
+        }
+    }
+
+    pub(crate) fn session_changed(&self) {
+        self.inner.session_changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Expires a session if its time has come: status `expired`, an event, and its
+    /// secrets (PKCE verifiers, pending grants, the device code) purged. Idempotent.
+    pub(crate) async fn expire_session(&self, session_id: &str) -> EngineResult<bool> {
+        let now = self.now();
+        let session_id = session_id.to_owned();
+        let expired = self
+            .inner
+            .store
+            .run(|tx| {
+                let session_id = session_id.clone();
+                async move {
+                    let Some(mut session) = session::get(&tx, &session_id).await? else { return Ok(false) };
+                    if session.status.is_final() {
+                        session::unschedule(&tx, &session)?;
+                        return Ok::<_, RecordError>(false);
+                    }
+                    if session.expires_at > now {
+                        return Ok(false);
+                    }
+                    session.status = SessionStatus::Expired;
+                    for provider in session.providers.values_mut().filter(|p| !p.status.is_final()) {
+                        provider.status = SessionStatus::Expired;
+                    }
+                    transaction::purge_session(&tx, &session.id).await?;
+                    grant::purge(&tx, &session.id)?;
+                    session::unschedule(&tx, &session)?;
+                    session::release_device_code(&tx, &session)?;
+                    session::put(&tx, &session)?;
+                    let draft = EventDraft { entity_id: Some(session.entity_id.clone()), session_id: Some(session.id.clone()), status: Some("expired".into()), ..EventDraft::default() };
+                    event::append(&tx, &session.project_id, EventKind::SessionExpired, draft, now).await?;
+                    Ok(true)
+                }
+            })
+            .await?;
+        if expired {
+            self.session_changed();
+        }
+        Ok(expired)
+    }
+
+    /// Expires every session past its time (the sweeper's work).
+    pub(crate) async fn expire_due_sessions(&self) -> EngineResult<usize> {
+        let now = self.now();
+        let due = self.inner.store.run(|tx| async move { session::due(&tx, now, 256).await }).await?;
+        let mut expired = 0;
+        for session_id in due {
+            if self.expire_session(&session_id).await? {
+                expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+}
