@@ -31,6 +31,8 @@ fn session_record() -> Vec<u8> {
         origin: Some("https://app.example".into()),
         device_code: None,
         interval_secs: 5,
+        browser_binding: None,
+        error: None,
         created_at: Timestamp(1_700_000_000_000),
         expires_at: Timestamp(1_700_000_600_000),
     };

@@ -46,14 +46,25 @@ pub(crate) const HOSTS_FIELD: &str = "__securixHosts";
 
 fn valid_origin(origin: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(origin) else { return false };
-    matches!(url.scheme(), "https" | "http") && url.host_str().is_some() && url.path() == "/" && url.query().is_none() && !origin.ends_with('/')
+    matches!(url.scheme(), "https" | "http")
+        && url.host_str().is_some()
+        && url.path() == "/"
+        && url.query().is_none()
+        && !origin.ends_with('/')
 }
 
 impl Engine {
     pub async fn create_project(&self, name: &str) -> EngineResult<project::Project> {
         let now = self.now();
         let name = name.to_owned();
-        Ok(self.inner.store.run(|tx| { let name = name.clone(); async move { project::create(&tx, &name, now).await } }).await?)
+        Ok(self
+            .inner
+            .store
+            .run(|tx| {
+                let name = name.clone();
+                async move { project::create(&tx, &name, now).await }
+            })
+            .await?)
     }
 
     async fn require_project(&self, project_id: &str) -> EngineResult<project::Project> {
@@ -62,16 +73,34 @@ impl Engine {
     }
 
     /// Issues an API key; the returned secret is the only copy.
-    pub async fn issue_api_key(&self, project_id: &str, name: &str) -> EngineResult<(api_key::ApiKey, SecretString)> {
+    pub async fn issue_api_key(
+        &self,
+        project_id: &str,
+        name: &str,
+    ) -> EngineResult<(api_key::ApiKey, SecretString)> {
         self.require_project(project_id).await?;
         let now = self.now();
         let (project_id, name) = (project_id.to_owned(), name.to_owned());
-        Ok(self.inner.store.run(|tx| { let (p, n) = (project_id.clone(), name.clone()); async move { api_key::issue(&tx, &p, &n, now) } }).await?)
+        Ok(self
+            .inner
+            .store
+            .run(|tx| {
+                let (p, n) = (project_id.clone(), name.clone());
+                async move { api_key::issue(&tx, &p, &n, now) }
+            })
+            .await?)
     }
 
     pub async fn revoke_api_key(&self, project_id: &str, key_id: &str) -> EngineResult<()> {
         let (project_id, key_id) = (project_id.to_owned(), key_id.to_owned());
-        Ok(self.inner.store.run(|tx| { let (p, k) = (project_id.clone(), key_id.clone()); async move { api_key::revoke(&tx, &p, &k).await } }).await?)
+        Ok(self
+            .inner
+            .store
+            .run(|tx| {
+                let (p, k) = (project_id.clone(), key_id.clone());
+                async move { api_key::revoke(&tx, &p, &k).await }
+            })
+            .await?)
     }
 
     /// The project a presented API key belongs to.
@@ -81,11 +110,27 @@ impl Engine {
         Ok(Principal { project_id: key.project_id, api_key_id: key.id })
     }
 
-    pub async fn put_agent(&self, project_id: &str, agent_id: &str, integrations: Option<Vec<String>>) -> EngineResult<Agent> {
+    pub async fn put_agent(
+        &self,
+        project_id: &str,
+        agent_id: &str,
+        integrations: Option<Vec<String>>,
+    ) -> EngineResult<Agent> {
         self.require_project(project_id).await?;
-        let agent = Agent { project_id: project_id.to_owned(), agent_id: agent_id.to_owned(), integrations, created_at: self.now() };
+        let agent = Agent {
+            project_id: project_id.to_owned(),
+            agent_id: agent_id.to_owned(),
+            integrations,
+            created_at: self.now(),
+        };
         let stored = agent.clone();
-        self.inner.store.run(|tx| { let a = stored.clone(); async move { agent::put(&tx, &a) } }).await?;
+        self.inner
+            .store
+            .run(|tx| {
+                let a = stored.clone();
+                async move { agent::put(&tx, &a) }
+            })
+            .await?;
         Ok(agent)
     }
 
@@ -97,11 +142,16 @@ impl Engine {
 
     /// Enables a provider in a project. The plugin checks the configuration first
     /// (and resolves OIDC discovery), so a broken integration is refused up front.
-    pub async fn put_integration(&self, project_id: &str, draft: IntegrationDraft) -> EngineResult<IntegrationView> {
+    pub async fn put_integration(
+        &self,
+        project_id: &str,
+        draft: IntegrationDraft,
+    ) -> EngineResult<IntegrationView> {
         self.require_project(project_id).await?;
         let plugin = self.inner.plugins.get(&draft.provider)?;
         let validated = plugin.validate_config(&draft.config.to_string()).await?;
-        let mut config: serde_json::Value = serde_json::from_str(&validated.config).unwrap_or(serde_json::Value::Null);
+        let mut config: serde_json::Value =
+            serde_json::from_str(&validated.config).unwrap_or(serde_json::Value::Null);
         if let serde_json::Value::Object(map) = &mut config {
             map.insert(HOSTS_FIELD.into(), validated.hosts.into());
         } else {
@@ -123,7 +173,11 @@ impl Engine {
 
     pub async fn list_integrations(&self, project_id: &str) -> EngineResult<Vec<IntegrationView>> {
         let tx = self.inner.store.begin().await?;
-        Ok(integration::list(&tx, project_id).await?.iter().map(|i| IntegrationView::from(i).without_internal_fields()).collect())
+        Ok(integration::list(&tx, project_id)
+            .await?
+            .iter()
+            .map(|i| IntegrationView::from(i).without_internal_fields())
+            .collect())
     }
 
     pub async fn set_origins(&self, project_id: &str, origins: Vec<String>) -> EngineResult<Vec<String>> {
@@ -140,7 +194,9 @@ impl Engine {
             .run(|tx| {
                 let (project_id, origins) = (project_id.clone(), stored.clone());
                 async move {
-                    let mut project = project::get(&tx, &project_id).await?.ok_or(crate::model::RecordError::NotFound("project"))?;
+                    let mut project = project::get(&tx, &project_id)
+                        .await?
+                        .ok_or(crate::model::RecordError::NotFound("project"))?;
                     project.origins = origins;
                     project::put(&tx, &project)
                 }

@@ -31,15 +31,30 @@ pub fn needs_refresh(issued_at: Timestamp, expires_at: Option<Timestamp>, now: T
 }
 
 impl Engine {
-    pub async fn list_connections(&self, principal: &Principal, entity_id: &str) -> EngineResult<Vec<ConnectionView>> {
+    pub async fn list_connections(
+        &self,
+        principal: &Principal,
+        entity_id: &str,
+    ) -> EngineResult<Vec<ConnectionView>> {
         let tx = self.inner.store.begin().await?;
-        Ok(connection::list(&tx, &principal.project_id, entity_id).await?.iter().map(ConnectionView::from).collect())
+        Ok(connection::list(&tx, &principal.project_id, entity_id)
+            .await?
+            .iter()
+            .map(ConnectionView::from)
+            .collect())
     }
 
     /// Revokes at the provider when it can, then deletes the vaulted tokens.
-    pub async fn delete_connection(&self, principal: &Principal, entity_id: &str, connection_id: &str) -> EngineResult<()> {
+    pub async fn delete_connection(
+        &self,
+        principal: &Principal,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<()> {
         let tx = self.inner.store.begin().await?;
-        let found = connection::get(&tx, &principal.project_id, entity_id, connection_id).await?.ok_or(EngineError::NotFound("connection"))?;
+        let found = connection::get(&tx, &principal.project_id, entity_id, connection_id)
+            .await?
+            .ok_or(EngineError::NotFound("connection"))?;
         let integration = integration::get(&tx, &principal.project_id, &found.integration).await?;
         drop(tx);
         if let Some(integration) = integration {
@@ -47,7 +62,9 @@ impl Engine {
                 if plugin.info().supports_revoke {
                     let tokens = found.tokens(&self.inner.vault).await?;
                     let target = self.call_target(&integration).await?;
-                    if let Err(error) = plugin.revoke(&target, &tokens.access_token, tokens.refresh_token.as_ref()).await {
+                    if let Err(error) =
+                        plugin.revoke(&target, &tokens.access_token, tokens.refresh_token.as_ref()).await
+                    {
                         // The tokens are deleted either way; the provider's grant may outlive us.
                         tracing::warn!(connection = %connection_id, %error, "revocation at the provider failed");
                     }
@@ -55,14 +72,21 @@ impl Engine {
             }
         }
         let now = self.now();
-        let (project_id, entity_id, connection_id) = (principal.project_id.clone(), entity_id.to_owned(), connection_id.to_owned());
+        let (project_id, entity_id, connection_id) =
+            (principal.project_id.clone(), entity_id.to_owned(), connection_id.to_owned());
         self.inner
             .store
             .run(|tx| {
-                let (project_id, entity_id, connection_id) = (project_id.clone(), entity_id.clone(), connection_id.clone());
+                let (project_id, entity_id, connection_id) =
+                    (project_id.clone(), entity_id.clone(), connection_id.clone());
                 async move {
                     connection::delete(&tx, &project_id, &entity_id, &connection_id).await?;
-                    let draft = EventDraft { entity_id: Some(entity_id.clone()), connection_id: Some(connection_id.clone()), status: Some("revoked".into()), ..EventDraft::default() };
+                    let draft = EventDraft {
+                        entity_id: Some(entity_id.clone()),
+                        connection_id: Some(connection_id.clone()),
+                        status: Some("revoked".into()),
+                        ..EventDraft::default()
+                    };
                     event::append(&tx, &project_id, EventKind::ConnectionRevoked, draft, now).await?;
                     Ok::<_, RecordError>(())
                 }
@@ -72,20 +96,37 @@ impl Engine {
     }
 
     /// A usable access token, through the entity's actor (which serializes refreshes).
-    pub(crate) async fn access_token(&self, project_id: &str, entity_id: &str, connection_id: &str) -> EngineResult<(Connection, SecretString)> {
+    pub(crate) async fn access_token(
+        &self,
+        project_id: &str,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<(Connection, SecretString)> {
         if !self.inner.placement.owns_entity(project_id, entity_id) {
             return Err(EngineError::Internal("this entity is owned by another node".into()));
         }
-        self.inner.actors.entity(self, project_id, entity_id).await?.access_token(connection_id).await
+        self.inner.actors.access_token(self, project_id, entity_id, connection_id).await
     }
 
-    async fn load_connection(&self, project_id: &str, entity_id: &str, connection_id: &str) -> EngineResult<Connection> {
+    async fn load_connection(
+        &self,
+        project_id: &str,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<Connection> {
         let tx = self.inner.store.begin().await?;
-        connection::get(&tx, project_id, entity_id, connection_id).await?.ok_or(EngineError::NotFound("connection"))
+        connection::get(&tx, project_id, entity_id, connection_id)
+            .await?
+            .ok_or(EngineError::NotFound("connection"))
     }
 
     /// Runs inside the entity actor: see the module documentation.
-    pub(crate) async fn fresh_access_token(&self, project_id: &str, entity_id: &str, connection_id: &str) -> EngineResult<(Connection, SecretString)> {
+    pub(crate) async fn fresh_access_token(
+        &self,
+        project_id: &str,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<(Connection, SecretString)> {
         let mut attempt = 0;
         loop {
             let current = self.load_connection(project_id, entity_id, connection_id).await?;
@@ -104,7 +145,9 @@ impl Engine {
                 return Ok((current, tokens.access_token));
             };
             let tx = self.inner.store.begin().await?;
-            let found = integration::get(&tx, project_id, &current.integration).await?.ok_or(EngineError::NotFound("integration"))?;
+            let found = integration::get(&tx, project_id, &current.integration)
+                .await?
+                .ok_or(EngineError::NotFound("integration"))?;
             drop(tx);
             let plugin = self.inner.plugins.get(&found.provider)?;
             let target = self.call_target(&found).await?;
@@ -116,7 +159,9 @@ impl Engine {
                         refresh_token: issued.refresh_token.or(Some(refresh_token)),
                         id_token: issued.id_token.or(tokens.id_token),
                         token_type: issued.token_type,
-                        expires_at: issued.expires_in.map(|secs| now.plus_secs(secs.min(i64::MAX as u64 / 1000) as i64)),
+                        expires_at: issued
+                            .expires_in
+                            .map(|secs| now.plus_secs(secs.min(i64::MAX as u64 / 1000) as i64)),
                     };
                     let stored = self.store_refreshed(current, renewed.clone(), issued.scopes).await?;
                     return Ok((stored, renewed.access_token));
@@ -125,7 +170,9 @@ impl Engine {
                     // Another worker may have rotated the refresh token under us.
                     let again = self.load_connection(project_id, entity_id, connection_id).await?;
                     let stored_refresh = again.tokens(&self.inner.vault).await?.refresh_token;
-                    if stored_refresh.as_ref().map(SecretString::expose) != Some(refresh_token.expose()) && attempt < REFRESH_ATTEMPTS {
+                    if stored_refresh.as_ref().map(SecretString::expose) != Some(refresh_token.expose())
+                        && attempt < REFRESH_ATTEMPTS
+                    {
                         attempt += 1;
                         continue;
                     }
@@ -141,22 +188,34 @@ impl Engine {
         }
     }
 
-    async fn store_refreshed(&self, current: Connection, renewed: TokenSet, granted: Option<Vec<String>>) -> EngineResult<Connection> {
+    async fn store_refreshed(
+        &self,
+        current: Connection,
+        renewed: TokenSet,
+        granted: Option<Vec<String>>,
+    ) -> EngineResult<Connection> {
         let now = self.now();
         let vault = self.inner.vault.clone();
         Ok(self
             .inner
             .store
             .run(|tx| {
-                let (vault, mut connection, renewed, granted) = (vault.clone(), current.clone(), renewed.clone(), granted.clone());
+                let (vault, mut connection, renewed, granted) =
+                    (vault.clone(), current.clone(), renewed.clone(), granted.clone());
                 async move {
                     connection.set_tokens(&vault, &renewed, now)?;
                     if let Some(scopes) = granted {
                         connection.scopes = scopes;
                     }
                     connection::put(&tx, &connection)?;
-                    let draft = EventDraft { entity_id: Some(connection.entity_id.clone()), connection_id: Some(connection.id.clone()), status: Some("active".into()), ..EventDraft::default() };
-                    event::append(&tx, &connection.project_id, EventKind::ConnectionRefreshed, draft, now).await?;
+                    let draft = EventDraft {
+                        entity_id: Some(connection.entity_id.clone()),
+                        connection_id: Some(connection.id.clone()),
+                        status: Some("active".into()),
+                        ..EventDraft::default()
+                    };
+                    event::append(&tx, &connection.project_id, EventKind::ConnectionRefreshed, draft, now)
+                        .await?;
                     Ok::<_, RecordError>(connection)
                 }
             })
@@ -173,8 +232,20 @@ impl Engine {
                 async move {
                     connection.status = ConnectionStatus::ReauthRequired;
                     connection::put(&tx, &connection)?;
-                    let draft = EventDraft { entity_id: Some(connection.entity_id.clone()), connection_id: Some(connection.id.clone()), status: Some("reauth_required".into()), ..EventDraft::default() };
-                    event::append(&tx, &connection.project_id, EventKind::ConnectionReauthRequired, draft, now).await?;
+                    let draft = EventDraft {
+                        entity_id: Some(connection.entity_id.clone()),
+                        connection_id: Some(connection.id.clone()),
+                        status: Some("reauth_required".into()),
+                        ..EventDraft::default()
+                    };
+                    event::append(
+                        &tx,
+                        &connection.project_id,
+                        EventKind::ConnectionReauthRequired,
+                        draft,
+                        now,
+                    )
+                    .await?;
                     Ok::<_, RecordError>(())
                 }
             })

@@ -149,7 +149,10 @@ impl EngineBuilder {
         let plugins = match self.plugins {
             Some(plugins) => plugins,
             None => {
-                let fetch = FetchPolicy { allow_loopback_http: self.settings.allow_loopback_http, ..FetchPolicy::default() };
+                let fetch = FetchPolicy {
+                    allow_loopback_http: self.settings.allow_loopback_http,
+                    ..FetchPolicy::default()
+                };
                 Arc::new(PluginHost::new(PluginHostOptions { fetch, ..PluginHostOptions::default() })?)
             }
         };
@@ -221,14 +224,18 @@ impl Engine {
     /// Tests only: makes a session's actor panic, as a bug would.
     #[doc(hidden)]
     pub async fn danger_test_crash_session_actor(&self, session_id: &str) -> EngineResult<()> {
-        self.inner.actors.session(self, session_id).await?.crash();
+        self.inner.actors.session(self, session_id, false).await?.crash();
         Ok(())
     }
 
     /// Tests only: makes an entity's actor panic, as a bug would.
     #[doc(hidden)]
-    pub async fn danger_test_crash_entity_actor(&self, project_id: &str, entity_id: &str) -> EngineResult<()> {
-        self.inner.actors.entity(self, project_id, entity_id).await?.crash();
+    pub async fn danger_test_crash_entity_actor(
+        &self,
+        project_id: &str,
+        entity_id: &str,
+    ) -> EngineResult<()> {
+        self.inner.actors.entity(self, project_id, entity_id, false).await?.crash();
         Ok(())
     }
 

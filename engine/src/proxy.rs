@@ -16,13 +16,36 @@ use crate::model::integration;
 
 /// Request headers never forwarded upstream.
 const DROPPED_REQUEST_HEADERS: &[&str] = &[
-    "authorization", "cookie", "host", "content-length", "connection", "keep-alive", "proxy-authorization",
-    "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "forwarded", "x-forwarded-for",
-    "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
+    "authorization",
+    "cookie",
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
 ];
 /// Response headers never passed back.
-const DROPPED_RESPONSE_HEADERS: &[&str] =
-    &["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "set-cookie", "content-length", "proxy-authenticate"];
+const DROPPED_RESPONSE_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "set-cookie",
+    "content-length",
+    "proxy-authenticate",
+];
 
 pub struct ProxyRequest {
     pub method: String,
@@ -73,20 +96,32 @@ pub fn check_path(path: &str) -> EngineResult<()> {
 }
 
 impl Engine {
-    pub async fn proxy(&self, principal: &Principal, agent_id: &str, entity_id: &str, integration_key: &str, request: ProxyRequest) -> EngineResult<ProxyResponse> {
+    pub async fn proxy(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        entity_id: &str,
+        integration_key: &str,
+        request: ProxyRequest,
+    ) -> EngineResult<ProxyResponse> {
         check_path(&request.path)?;
         if let Some(query) = &request.query {
             if query.len() > 8192 || query.bytes().any(|b| b.is_ascii_control() || b == b'#' || b == b' ') {
                 return Err(EngineError::Invalid("proxy query has forbidden characters".into()));
             }
         }
-        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| EngineError::Invalid("bad method".into()))?;
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| EngineError::Invalid("bad method".into()))?;
         let agent = self.require_agent(&principal.project_id, agent_id).await?;
         if !agent.may_use(integration_key) {
-            return Err(EngineError::Forbidden(format!("agent {agent_id:?} may not use integration {integration_key:?}")));
+            return Err(EngineError::Forbidden(format!(
+                "agent {agent_id:?} may not use integration {integration_key:?}"
+            )));
         }
         let tx = self.inner.store.begin().await?;
-        let found = integration::get(&tx, &principal.project_id, integration_key).await?.ok_or(EngineError::NotFound("integration"))?;
+        let found = integration::get(&tx, &principal.project_id, integration_key)
+            .await?
+            .ok_or(EngineError::NotFound("integration"))?;
         let connection_id = match &request.connection_id {
             Some(id) => id.clone(),
             None => {
@@ -98,30 +133,44 @@ impl Engine {
                 match candidates.as_slice() {
                     [] => return Err(EngineError::NotFound("connection")),
                     [only] => only.id.clone(),
-                    _ => return Err(EngineError::Conflict("several accounts are connected: name one with securix-connection-id".into())),
+                    _ => {
+                        return Err(EngineError::Conflict(
+                            "several accounts are connected: name one with securix-connection-id".into(),
+                        ));
+                    }
                 }
             }
         };
         drop(tx);
-        let (connection, access_token) = self.access_token(&principal.project_id, entity_id, &connection_id).await?;
+        let (connection, access_token) =
+            self.access_token(&principal.project_id, entity_id, &connection_id).await?;
         if connection.integration != integration_key {
             return Err(EngineError::NotFound("connection"));
         }
         let plugin = self.inner.plugins.get(&found.provider)?;
         let target = self.call_target(&found).await?;
         let api = plugin.proxy_target(&target, &access_token).await?;
-        let base = reqwest::Url::parse(&api.base_url).map_err(|_| EngineError::Internal("the plugin named a bad base URL".into()))?;
+        let base = reqwest::Url::parse(&api.base_url)
+            .map_err(|_| EngineError::Internal("the plugin named a bad base URL".into()))?;
         let mut url = format!("{}/{}", api.base_url.trim_end_matches('/'), request.path);
         if let Some(query) = request.query.as_deref().filter(|q| !q.is_empty()) {
             url.push('?');
             url.push_str(query);
         }
         let url = reqwest::Url::parse(&url).map_err(|_| EngineError::Invalid("bad proxy path".into()))?;
-        if url.host_str() != base.host_str() || url.port_or_known_default() != base.port_or_known_default() || url.scheme() != base.scheme() {
+        if url.host_str() != base.host_str()
+            || url.port_or_known_default() != base.port_or_known_default()
+            || url.scheme() != base.scheme()
+        {
             return Err(EngineError::Invalid("the proxy path leaves the API".into()));
         }
-        if url.scheme() == "http" && !(self.inner.settings.allow_loopback_http && url.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")) {
-            return Err(EngineError::Forbidden("plain http upstreams are allowed only on loopback in development".into()));
+        if url.scheme() == "http"
+            && !(self.inner.settings.allow_loopback_http
+                && url.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]"))
+        {
+            return Err(EngineError::Forbidden(
+                "plain http upstreams are allowed only on loopback in development".into(),
+            ));
         }
         let mut builder = self.inner.upstream.request(method, url);
         for (name, value) in &request.headers {
@@ -135,7 +184,11 @@ impl Engine {
             builder = builder.header(name.as_str(), value.expose());
         }
         let response = builder.body(request.body).send().await.map_err(|error| {
-            EngineError::Upstream(if error.is_timeout() { "the provider did not answer in time".into() } else { "the provider could not be reached".into() })
+            EngineError::Upstream(if error.is_timeout() {
+                "the provider did not answer in time".into()
+            } else {
+                "the provider could not be reached".into()
+            })
         })?;
         let status = response.status().as_u16();
         let headers = response
@@ -144,7 +197,9 @@ impl Engine {
             .filter(|(name, _)| !DROPPED_RESPONSE_HEADERS.contains(&name.as_str()))
             .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_owned(), v.to_owned())))
             .collect();
-        let body = response.bytes_stream().map(|chunk| chunk.map_err(|_| EngineError::Upstream("the provider's answer broke off".into())));
+        let body = response
+            .bytes_stream()
+            .map(|chunk| chunk.map_err(|_| EngineError::Upstream("the provider's answer broke off".into())));
         Ok(ProxyResponse { status, headers, body: Box::pin(body) })
     }
 }
@@ -158,7 +213,19 @@ mod tests {
         for good in ["gmail/v1/users/me/messages", "user", "a/b%20c/d", "files/list_folder"] {
             assert!(check_path(good).is_ok(), "{good}");
         }
-        for bad in ["../admin", "a/../../b", "a/%2e%2e/b", "a//b", "/etc/passwd", "a%2Fb", "http://evil.example/", "a\r\nb", "a\\b", "%2E%2E/x", "a/%252e%252e"] {
+        for bad in [
+            "../admin",
+            "a/../../b",
+            "a/%2e%2e/b",
+            "a//b",
+            "/etc/passwd",
+            "a%2Fb",
+            "http://evil.example/",
+            "a\r\nb",
+            "a\\b",
+            "%2E%2E/x",
+            "a/%252e%252e",
+        ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::ask;
+use super::{AskError, ask};
 use crate::engine::{Engine, Inner};
 use crate::error::{EngineError, EngineResult};
 use crate::model::connection::Connection;
@@ -18,7 +18,10 @@ const IDLE_CHECK: Duration = Duration::from_secs(30);
 
 pub enum EntityMsg {
     /// A usable access token for one of the entity's connections.
-    AccessToken { connection_id: String, reply: RpcReplyPort<EngineResult<(Connection, SecretString)>> },
+    AccessToken {
+        connection_id: String,
+        reply: RpcReplyPort<EngineResult<(Connection, SecretString)>>,
+    },
     IdleCheck,
     /// Tests only: panic inside the actor.
     Crash,
@@ -44,17 +47,35 @@ impl Actor for EntityActor {
     type State = EntityState;
     type Arguments = EntityArgs;
 
-    async fn pre_start(&self, myself: ActorRef<EntityMsg>, args: EntityArgs) -> Result<EntityState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<EntityMsg>,
+        args: EntityArgs,
+    ) -> Result<EntityState, ActorProcessingErr> {
         myself.send_after(IDLE_CHECK, || EntityMsg::IdleCheck);
-        Ok(EntityState { engine: args.engine, project_id: args.project_id, entity_id: args.entity_id, last_active: Instant::now() })
+        Ok(EntityState {
+            engine: args.engine,
+            project_id: args.project_id,
+            entity_id: args.entity_id,
+            last_active: Instant::now(),
+        })
     }
 
-    async fn handle(&self, myself: ActorRef<EntityMsg>, message: EntityMsg, state: &mut EntityState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<EntityMsg>,
+        message: EntityMsg,
+        state: &mut EntityState,
+    ) -> Result<(), ActorProcessingErr> {
         state.last_active = Instant::now();
         match message {
             EntityMsg::AccessToken { connection_id, reply } => {
                 let answer = match state.engine.upgrade() {
-                    Some(inner) => (Engine { inner }).fresh_access_token(&state.project_id, &state.entity_id, &connection_id).await,
+                    Some(inner) => {
+                        (Engine { inner })
+                            .fresh_access_token(&state.project_id, &state.entity_id, &connection_id)
+                            .await
+                    }
                     None => Err(EngineError::Internal("the engine is shutting down".into())),
                 };
                 let _ = reply.send(answer);
@@ -82,7 +103,10 @@ fn crash() {
 pub struct EntityHandle(pub(super) ActorRef<EntityMsg>);
 
 impl EntityHandle {
-    pub async fn access_token(&self, connection_id: &str) -> EngineResult<(Connection, SecretString)> {
+    pub(crate) async fn access_token(
+        &self,
+        connection_id: &str,
+    ) -> Result<(Connection, SecretString), AskError> {
         let connection_id = connection_id.to_owned();
         ask(&self.0, |reply| EntityMsg::AccessToken { connection_id, reply }).await
     }

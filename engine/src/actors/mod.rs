@@ -17,6 +17,8 @@ use tokio::sync::Mutex;
 
 use crate::engine::{Engine, Inner};
 use crate::error::{EngineError, EngineResult};
+use crate::model::connection::Connection;
+use crate::secret::SecretString;
 
 pub use entity::EntityHandle;
 pub use session::SessionHandle;
@@ -28,15 +30,46 @@ fn alive<M: Message>(actor: &ActorRef<M>) -> bool {
     matches!(actor.get_status(), ActorStatus::Starting | ActorStatus::Running | ActorStatus::Upgrading)
 }
 
+/// Why an actor did not answer.
+pub(crate) enum AskError {
+    /// The actor was gone, or died before answering. Requests to actors are
+    /// idempotent (state lives in the store), so one retry on a fresh actor is safe;
+    /// a request that kills every actor it meets still ends in an error, never a hang.
+    Lost,
+    Failed(EngineError),
+}
+
 /// Sends a request and waits for the answer; a dead or stuck actor is an error.
 pub(crate) async fn ask<M: Message, T: Send + 'static>(
     actor: &ActorRef<M>,
     build: impl FnOnce(ractor::RpcReplyPort<EngineResult<T>>) -> M,
-) -> EngineResult<T> {
+) -> Result<T, AskError> {
     match actor.call(build, Some(CALL_TIMEOUT)).await {
-        Ok(CallResult::Success(answer)) => answer,
-        Ok(CallResult::Timeout) => Err(EngineError::Internal("the actor did not answer in time".into())),
-        Ok(CallResult::SenderError) | Err(_) => Err(EngineError::Internal("the actor failed; it restarts on the next request".into())),
+        Ok(CallResult::Success(answer)) => answer.map_err(AskError::Failed),
+        Ok(CallResult::Timeout) => {
+            Err(AskError::Failed(EngineError::Internal("the actor did not answer in time".into())))
+        }
+        Ok(CallResult::SenderError) | Err(_) => Err(AskError::Lost),
+    }
+}
+
+/// Runs `request` against the actor from `activate`, once more on a fresh actor
+/// (its state reloaded from the store) if the first one was lost.
+async fn with_retry<H, T, F, Fut>(activate: impl Fn(bool) -> F, request: impl Fn(H) -> Fut) -> EngineResult<T>
+where
+    F: std::future::Future<Output = EngineResult<H>>,
+    Fut: std::future::Future<Output = Result<T, AskError>>,
+{
+    match request(activate(false).await?).await {
+        Ok(answer) => Ok(answer),
+        Err(AskError::Failed(error)) => Err(error),
+        Err(AskError::Lost) => match request(activate(true).await?).await {
+            Ok(answer) => Ok(answer),
+            Err(AskError::Failed(error)) => Err(error),
+            Err(AskError::Lost) => {
+                Err(EngineError::Internal("the actor failed twice on this request".into()))
+            }
+        },
     }
 }
 
@@ -52,6 +85,7 @@ pub struct ActorSystem {
 async fn activate<K, A>(
     map: &Mutex<HashMap<K, ActorRef<A::Msg>>>,
     key: K,
+    fresh: bool,
     make: impl FnOnce() -> (A, A::Arguments),
 ) -> EngineResult<ActorRef<A::Msg>>
 where
@@ -59,32 +93,72 @@ where
     A: Actor,
 {
     let mut actors = map.lock().await;
-    if let Some(actor) = actors.get(&key).filter(|a| alive(a)) {
+    if let Some(actor) = actors.get(&key).filter(|a| !fresh && alive(a)) {
         return Ok(actor.clone());
     }
     if actors.len() % 1024 == 1023 {
         actors.retain(|_, actor| alive(actor));
     }
     let (handler, arguments) = make();
-    let (actor, _) = Actor::spawn(None, handler, arguments).await.map_err(|e| EngineError::Internal(format!("cannot start an actor: {e}")))?;
+    let (actor, _) = Actor::spawn(None, handler, arguments)
+        .await
+        .map_err(|e| EngineError::Internal(format!("cannot start an actor: {e}")))?;
     actors.insert(key, actor.clone());
     Ok(actor)
 }
 
 impl ActorSystem {
-    pub(crate) async fn session(&self, engine: &Engine, session_id: &str) -> EngineResult<SessionHandle> {
+    pub(crate) async fn session(
+        &self,
+        engine: &Engine,
+        session_id: &str,
+        fresh: bool,
+    ) -> EngineResult<SessionHandle> {
         let weak: Weak<Inner> = Arc::downgrade(&engine.inner);
         let id = session_id.to_owned();
-        let actor = activate(&self.sessions, id.clone(), || (session::SessionActor, session::SessionArgs { engine: weak, session_id: id })).await?;
+        let actor = activate(&self.sessions, id.clone(), fresh, || {
+            (session::SessionActor, session::SessionArgs { engine: weak, session_id: id })
+        })
+        .await?;
         Ok(SessionHandle(actor))
     }
 
-    pub(crate) async fn entity(&self, engine: &Engine, project_id: &str, entity_id: &str) -> EngineResult<EntityHandle> {
+    pub(crate) async fn entity(
+        &self,
+        engine: &Engine,
+        project_id: &str,
+        entity_id: &str,
+        fresh: bool,
+    ) -> EngineResult<EntityHandle> {
         let weak: Weak<Inner> = Arc::downgrade(&engine.inner);
         let key = (project_id.to_owned(), entity_id.to_owned());
         let args = entity::EntityArgs { engine: weak, project_id: key.0.clone(), entity_id: key.1.clone() };
-        let actor = activate(&self.entities, key, || (entity::EntityActor, args)).await?;
+        let actor = activate(&self.entities, key, fresh, || (entity::EntityActor, args)).await?;
         Ok(EntityHandle(actor))
+    }
+
+    /// A short poll through the session's actor (which enforces the interval).
+    pub(crate) async fn poll_session(&self, engine: &Engine, session_id: &str) -> EngineResult<()> {
+        with_retry(
+            |fresh| self.session(engine, session_id, fresh),
+            |handle| async move { handle.poll().await },
+        )
+        .await
+    }
+
+    /// A fresh access token through the entity's actor (which serializes refreshes).
+    pub(crate) async fn access_token(
+        &self,
+        engine: &Engine,
+        project_id: &str,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<(Connection, SecretString)> {
+        with_retry(
+            |fresh| self.entity(engine, project_id, entity_id, fresh),
+            |handle| async move { handle.access_token(connection_id).await },
+        )
+        .await
     }
 
     /// How many actors are active now (for metrics and benchmarks).

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::ask;
+use super::{AskError, ask};
 use crate::engine::{Engine, Inner};
 use crate::error::{EngineError, EngineResult};
 use crate::model::session;
@@ -45,7 +45,11 @@ impl Actor for SessionActor {
     type State = SessionState;
     type Arguments = SessionArgs;
 
-    async fn pre_start(&self, myself: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        args: SessionArgs,
+    ) -> Result<SessionState, ActorProcessingErr> {
         let engine = args.engine.upgrade().map(|inner| Engine { inner }).ok_or("the engine is gone")?;
         let tx = engine.inner.store.begin().await?;
         let record = session::get(&tx, &args.session_id).await?.ok_or("no such session")?;
@@ -54,15 +58,28 @@ impl Actor for SessionActor {
             myself.send_after(Duration::from_millis(until + 5), || SessionMsg::Expire);
         }
         myself.send_after(IDLE_CHECK, || SessionMsg::IdleCheck);
-        Ok(SessionState { engine: args.engine, session_id: args.session_id, interval: record.interval_secs, last_poll: None, last_active: Instant::now() })
+        Ok(SessionState {
+            engine: args.engine,
+            session_id: args.session_id,
+            interval: record.interval_secs,
+            last_poll: None,
+            last_active: Instant::now(),
+        })
     }
 
-    async fn handle(&self, myself: ActorRef<SessionMsg>, message: SessionMsg, state: &mut SessionState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        message: SessionMsg,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
         state.last_active = Instant::now();
         match message {
             SessionMsg::Poll(reply) => {
                 let now = Instant::now();
-                let too_soon = state.last_poll.is_some_and(|last| now.duration_since(last) < Duration::from_secs(u64::from(state.interval)));
+                let too_soon = state.last_poll.is_some_and(|last| {
+                    now.duration_since(last) < Duration::from_secs(u64::from(state.interval))
+                });
                 let answer = if too_soon {
                     state.interval = (state.interval + 5).min(MAX_INTERVAL);
                     Err(EngineError::SlowDown { interval: state.interval })
@@ -102,7 +119,7 @@ fn crash() {
 pub struct SessionHandle(pub(super) ActorRef<SessionMsg>);
 
 impl SessionHandle {
-    pub async fn poll(&self) -> EngineResult<()> {
+    pub(crate) async fn poll(&self) -> Result<(), AskError> {
         ask(&self.0, SessionMsg::Poll).await
     }
 

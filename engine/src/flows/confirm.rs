@@ -9,25 +9,32 @@ use crate::error::{EngineError, EngineResult};
 use crate::flows::views::{Confirmed, ConnectionView};
 use crate::model::connection::{self, ConnectionDraft, ConnectionStatus};
 use crate::model::event::{self, EventDraft, EventKind};
-use crate::model::session::{self, Flow, SessionStatus};
 use crate::model::grant;
+use crate::model::session::{self, Flow, SessionStatus};
 use crate::oauth::pkce;
 
 const MAX_SXC: usize = 256;
 
 impl Engine {
-    pub async fn confirm_session(&self, principal: &Principal, session_id: &str, sxc: &str) -> EngineResult<Confirmed> {
+    pub async fn confirm_session(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+        sxc: &str,
+    ) -> EngineResult<Confirmed> {
         if sxc.is_empty() || sxc.len() > MAX_SXC {
             return Err(EngineError::Forbidden("wrong sxc".into()));
         }
         let now = self.now();
         let vault = self.inner.vault.clone();
-        let (project_id, session_id, sxc) = (principal.project_id.clone(), session_id.to_owned(), sxc.to_owned());
+        let (project_id, session_id, sxc) =
+            (principal.project_id.clone(), session_id.to_owned(), sxc.to_owned());
         let confirmed = self
             .inner
             .store
             .run(|tx| {
-                let (vault, project_id, session_id, sxc) = (vault.clone(), project_id.clone(), session_id.clone(), sxc.clone());
+                let (vault, project_id, session_id, sxc) =
+                    (vault.clone(), project_id.clone(), session_id.clone(), sxc.clone());
                 async move {
                     let mut session = match session::get(&tx, &session_id).await? {
                         Some(s) if s.project_id == project_id && s.flow == Flow::Popup => s,
@@ -42,7 +49,10 @@ impl Engine {
                     }
                     // The right sxc a second time is a replay: the grants are gone.
                     if session.status != SessionStatus::AwaitingConfirmation {
-                        return Err(EngineError::Forbidden(format!("the session cannot be confirmed: it is {:?}", session.status).to_lowercase()));
+                        return Err(EngineError::Forbidden(
+                            format!("the session cannot be confirmed: it is {:?}", session.status)
+                                .to_lowercase(),
+                        ));
                     }
                     let mut views = Vec::new();
                     for pending in grant::list(&tx, &session.id).await? {
@@ -57,8 +67,14 @@ impl Engine {
                             tokens: pending.tokens(&vault).await?,
                         };
                         let (connection, created) = connection::upsert(&tx, &vault, draft, now).await?;
-                        let kind = if created { EventKind::ConnectionCreated } else { EventKind::ConnectionUpdated };
-                        let event_draft = EventDraft { entity_id: Some(session.entity_id.clone()), session_id: Some(session.id.clone()), connection_id: Some(connection.id.clone()), status: Some("active".into()) };
+                        let kind =
+                            if created { EventKind::ConnectionCreated } else { EventKind::ConnectionUpdated };
+                        let event_draft = EventDraft {
+                            entity_id: Some(session.entity_id.clone()),
+                            session_id: Some(session.id.clone()),
+                            connection_id: Some(connection.id.clone()),
+                            status: Some("active".into()),
+                        };
                         event::append(&tx, &session.project_id, kind, event_draft, now).await?;
                         if let Some(entry) = session.providers.get_mut(&pending.integration) {
                             entry.status = SessionStatus::Completed;
@@ -70,8 +86,15 @@ impl Engine {
                     session.status = SessionStatus::Completed;
                     session::unschedule(&tx, &session)?;
                     session::put(&tx, &session)?;
-                    let draft = EventDraft { entity_id: Some(session.entity_id.clone()), session_id: Some(session.id.clone()), status: Some("completed".into()), ..EventDraft::default() };
-                    event::append(&tx, &session.project_id, EventKind::SessionCompleted, draft, now).await.map_err(EngineError::from)?;
+                    let draft = EventDraft {
+                        entity_id: Some(session.entity_id.clone()),
+                        session_id: Some(session.id.clone()),
+                        status: Some("completed".into()),
+                        ..EventDraft::default()
+                    };
+                    event::append(&tx, &session.project_id, EventKind::SessionCompleted, draft, now)
+                        .await
+                        .map_err(EngineError::from)?;
                     Ok::<_, EngineError>(Confirmed { status: SessionStatus::Completed, connections: views })
                 }
             })
@@ -80,4 +103,3 @@ impl Engine {
         Ok(confirmed)
     }
 }
-

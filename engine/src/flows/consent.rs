@@ -14,7 +14,6 @@ use crate::model::{RecordError, integration, project};
 use crate::oauth::{pkce, transaction};
 use crate::plugins::AuthorizeParams;
 
-
 /// Everything the consent page shows.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -58,7 +57,9 @@ fn live(session: &AuthSession, now: crate::clock::Timestamp) -> EngineResult<()>
         return Err(EngineError::Expired("session"));
     }
     if session.status.is_final() {
-        return Err(EngineError::Conflict(format!("the session is already {:?}", session.status).to_lowercase()));
+        return Err(EngineError::Conflict(
+            format!("the session is already {:?}", session.status).to_lowercase(),
+        ));
     }
     Ok(())
 }
@@ -81,19 +82,34 @@ impl Engine {
     }
 
     /// The consent page's content for a live session.
-    pub async fn consent_context(&self, session_id: &str, browser_id: Option<&str>) -> EngineResult<ConsentContext> {
+    pub async fn consent_context(
+        &self,
+        session_id: &str,
+        browser_id: Option<&str>,
+    ) -> EngineResult<ConsentContext> {
         let session = self.session_record(session_id).await?;
         live(&session, self.now())?;
         check_browser(&session, browser_id)?;
         let tx = self.inner.store.begin().await?;
-        let project = project::get(&tx, &session.project_id).await?.ok_or(EngineError::NotFound("project"))?;
+        let project =
+            project::get(&tx, &session.project_id).await?.ok_or(EngineError::NotFound("project"))?;
         let mut providers = Vec::new();
         for (key, requested) in &session.providers {
             let provider_name = match integration::get(&tx, &session.project_id, key).await? {
-                Some(found) => self.inner.plugins.get(&found.provider).map(|p| p.info().name.clone()).unwrap_or(found.provider),
+                Some(found) => self
+                    .inner
+                    .plugins
+                    .get(&found.provider)
+                    .map(|p| p.info().name.clone())
+                    .unwrap_or(found.provider),
                 None => key.clone(),
             };
-            providers.push(ConsentProvider { integration: key.clone(), provider_name, scopes: requested.scopes.clone(), status: requested.status });
+            providers.push(ConsentProvider {
+                integration: key.clone(),
+                provider_name,
+                scopes: requested.scopes.clone(),
+                status: requested.status,
+            });
         }
         Ok(ConsentContext {
             session_id: session.id.clone(),
@@ -108,7 +124,12 @@ impl Engine {
 
     /// A user typed a device code on `/device`. Wrong codes are rate limited per
     /// client address and globally; the first browser to enter a code owns it.
-    pub async fn enter_device_code(&self, typed: &str, client: &str, browser_id: &str) -> EngineResult<String> {
+    pub async fn enter_device_code(
+        &self,
+        typed: &str,
+        client: &str,
+        browser_id: &str,
+    ) -> EngineResult<String> {
         let guard = &self.inner.device_guard;
         if !guard.allows(client) {
             return Err(EngineError::RateLimited);
@@ -129,7 +150,9 @@ impl Engine {
             .run(|tx| {
                 let (code, bound) = (code.clone(), bound.clone());
                 async move {
-                    let Some(mut session) = session::find_by_device_code(&tx, &code).await? else { return Ok(None) };
+                    let Some(mut session) = session::find_by_device_code(&tx, &code).await? else {
+                        return Ok(None);
+                    };
                     if session.status.is_final() || session.expires_at <= now {
                         return Ok(None);
                     }
@@ -147,21 +170,31 @@ impl Engine {
             .await?;
         match found {
             Some(Ok(session_id)) => Ok(session_id),
-            Some(Err(())) => Err(EngineError::Forbidden("this code is already in use in another browser".into())),
+            Some(Err(())) => {
+                Err(EngineError::Forbidden("this code is already in use in another browser".into()))
+            }
             None => Err(miss()),
         }
     }
 
     /// Starts the authorization of one provider: PKCE and a single-use `state`
     /// bound to this session and integration; returns the provider's consent URL.
-    pub async fn begin_authorization(&self, session_id: &str, integration_key: &str, browser_id: Option<&str>) -> EngineResult<String> {
+    pub async fn begin_authorization(
+        &self,
+        session_id: &str,
+        integration_key: &str,
+        browser_id: Option<&str>,
+    ) -> EngineResult<String> {
         let now = self.now();
         let session = self.session_record(session_id).await?;
         live(&session, now)?;
         check_browser(&session, browser_id)?;
-        let requested = session.providers.get(integration_key).ok_or(EngineError::NotFound("integration"))?.clone();
+        let requested =
+            session.providers.get(integration_key).ok_or(EngineError::NotFound("integration"))?.clone();
         let tx = self.inner.store.begin().await?;
-        let found = integration::get(&tx, &session.project_id, integration_key).await?.ok_or(EngineError::NotFound("integration"))?;
+        let found = integration::get(&tx, &session.project_id, integration_key)
+            .await?
+            .ok_or(EngineError::NotFound("integration"))?;
         drop(tx);
         let plugin = self.inner.plugins.get(&found.provider)?;
         let target = self.call_target(&found).await?;
@@ -179,10 +212,25 @@ impl Engine {
         self.inner
             .store
             .run(|tx| {
-                let (vault, state, verifier, session_id, integration_key) = (vault.clone(), state.clone(), verifier.clone(), session_id.clone(), integration_key.clone());
+                let (vault, state, verifier, session_id, integration_key) = (
+                    vault.clone(),
+                    state.clone(),
+                    verifier.clone(),
+                    session_id.clone(),
+                    integration_key.clone(),
+                );
                 async move {
-                    let mut session = session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
-                    transaction::begin(&tx, &vault, &state, &session_id, &integration_key, verifier.as_ref(), session.expires_at)?;
+                    let mut session =
+                        session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
+                    transaction::begin(
+                        &tx,
+                        &vault,
+                        &state,
+                        &session_id,
+                        &integration_key,
+                        verifier.as_ref(),
+                        session.expires_at,
+                    )?;
                     if let Some(provider) = session.providers.get_mut(&integration_key) {
                         provider.status = SessionStatus::Authorizing;
                     }
@@ -198,32 +246,54 @@ impl Engine {
     /// The provider sent the browser back. `state` names the one transaction it
     /// answers (used once); a code is exchanged only with that transaction's
     /// provider, and `iss`, when present, must be that provider's issuer.
-    pub async fn oauth_callback(&self, state: &str, code: Option<&str>, error: Option<&str>, iss: Option<&str>) -> EngineResult<CallbackOutcome> {
+    pub async fn oauth_callback(
+        &self,
+        state: &str,
+        code: Option<&str>,
+        error: Option<&str>,
+        iss: Option<&str>,
+    ) -> EngineResult<CallbackOutcome> {
         let now = self.now();
         let vault = self.inner.vault.clone();
         let state_owned = state.to_owned();
         let taken = self
             .inner
             .store
-            .run(|tx| { let (vault, state) = (vault.clone(), state_owned.clone()); async move { transaction::take(&tx, &vault, &state).await } })
+            .run(|tx| {
+                let (vault, state) = (vault.clone(), state_owned.clone());
+                async move { transaction::take(&tx, &vault, &state).await }
+            })
             .await?;
         let (oauth_tx, verifier) = taken.ok_or(EngineError::NotFound("authorization"))?;
         let session = self.session_record(&oauth_tx.session_id).await?;
         live(&session, now)?;
         let tx = self.inner.store.begin().await?;
-        let found = integration::get(&tx, &session.project_id, &oauth_tx.integration).await?.ok_or(EngineError::NotFound("integration"))?;
+        let found = integration::get(&tx, &session.project_id, &oauth_tx.integration)
+            .await?
+            .ok_or(EngineError::NotFound("integration"))?;
         drop(tx);
         if let Some(error) = error {
             let status = if error == "access_denied" { SessionStatus::Denied } else { SessionStatus::Failed };
-            return self.finish_with(&session, &oauth_tx.integration, status, Some(format!("the provider answered {error}"))).await;
+            return self
+                .finish_with(
+                    &session,
+                    &oauth_tx.integration,
+                    status,
+                    Some(format!("the provider answered {error}")),
+                )
+                .await;
         }
         let expected_issuer = found.config.get("issuer").and_then(|v| v.as_str());
         if let (Some(iss), Some(expected)) = (iss, expected_issuer) {
             if iss != expected {
-                return Err(EngineError::Forbidden("the authorization response came from another issuer".into()));
+                return Err(EngineError::Forbidden(
+                    "the authorization response came from another issuer".into(),
+                ));
             }
         }
-        let code = code.filter(|c| !c.is_empty() && c.len() <= 4096).ok_or_else(|| EngineError::Invalid("the callback carries no code".into()))?;
+        let code = code
+            .filter(|c| !c.is_empty() && c.len() <= 4096)
+            .ok_or_else(|| EngineError::Invalid("the callback carries no code".into()))?;
         let plugin = self.inner.plugins.get(&found.provider)?;
         let target = self.call_target(&found).await?;
         let exchanged = async {
@@ -236,10 +306,18 @@ impl Engine {
             Ok(done) => done,
             Err(error) => {
                 tracing::warn!(session = %session.id, %error, "code exchange failed");
-                return self.finish_with(&session, &oauth_tx.integration, SessionStatus::Failed, Some(error.to_string())).await;
+                return self
+                    .finish_with(
+                        &session,
+                        &oauth_tx.integration,
+                        SessionStatus::Failed,
+                        Some(error.to_string()),
+                    )
+                    .await;
             }
         };
-        let requested = session.providers.get(&oauth_tx.integration).map(|p| p.scopes.clone()).unwrap_or_default();
+        let requested =
+            session.providers.get(&oauth_tx.integration).map(|p| p.scopes.clone()).unwrap_or_default();
         let tokens = TokenSet {
             access_token: issued.access_token,
             refresh_token: issued.refresh_token,
@@ -249,25 +327,44 @@ impl Engine {
         };
         let account = Account { id: who.account_id, email: who.email };
         let scopes = issued.scopes.unwrap_or(requested);
-        let outcome = self.record_grant(&session.id, &oauth_tx.integration, &found.provider, account, scopes, tokens).await?;
+        let outcome = self
+            .record_grant(&session.id, &oauth_tx.integration, &found.provider, account, scopes, tokens)
+            .await?;
         self.session_changed();
         Ok(outcome)
     }
 
     /// Stores what a provider granted: a device session connects at once; a popup
     /// session parks the grant until the app confirms with `sxc`.
-    async fn record_grant(&self, session_id: &str, integration_key: &str, provider: &str, account: Account, scopes: Vec<String>, tokens: TokenSet) -> EngineResult<CallbackOutcome> {
+    async fn record_grant(
+        &self,
+        session_id: &str,
+        integration_key: &str,
+        provider: &str,
+        account: Account,
+        scopes: Vec<String>,
+        tokens: TokenSet,
+    ) -> EngineResult<CallbackOutcome> {
         let now = self.now();
         let vault = self.inner.vault.clone();
-        let (session_id, integration_key, provider) = (session_id.to_owned(), integration_key.to_owned(), provider.to_owned());
+        let (session_id, integration_key, provider) =
+            (session_id.to_owned(), integration_key.to_owned(), provider.to_owned());
         Ok(self
             .inner
             .store
             .run(|tx| {
-                let (vault, session_id, integration_key, provider, account, scopes, tokens) =
-                    (vault.clone(), session_id.clone(), integration_key.clone(), provider.clone(), account.clone(), scopes.clone(), tokens.clone());
+                let (vault, session_id, integration_key, provider, account, scopes, tokens) = (
+                    vault.clone(),
+                    session_id.clone(),
+                    integration_key.clone(),
+                    provider.clone(),
+                    account.clone(),
+                    scopes.clone(),
+                    tokens.clone(),
+                );
                 async move {
-                    let mut session = session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
+                    let mut session =
+                        session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
                     let done = match session.flow {
                         Flow::Device => {
                             let draft = ConnectionDraft {
@@ -281,13 +378,30 @@ impl Engine {
                                 tokens,
                             };
                             let (connection, created) = connection::upsert(&tx, &vault, draft, now).await?;
-                            let kind = if created { EventKind::ConnectionCreated } else { EventKind::ConnectionUpdated };
-                            let draft = EventDraft { entity_id: Some(session.entity_id.clone()), session_id: Some(session.id.clone()), connection_id: Some(connection.id.clone()), status: Some("active".into()) };
+                            let kind = if created {
+                                EventKind::ConnectionCreated
+                            } else {
+                                EventKind::ConnectionUpdated
+                            };
+                            let draft = EventDraft {
+                                entity_id: Some(session.entity_id.clone()),
+                                session_id: Some(session.id.clone()),
+                                connection_id: Some(connection.id.clone()),
+                                status: Some("active".into()),
+                            };
                             event::append(&tx, &session.project_id, kind, draft, now).await?;
                             (SessionStatus::Completed, Some(connection.id))
                         }
                         Flow::Popup => {
-                            let pending = PendingGrant::new(&vault, &session.id, &integration_key, &provider, account, scopes, &tokens)?;
+                            let pending = PendingGrant::new(
+                                &vault,
+                                &session.id,
+                                &integration_key,
+                                &provider,
+                                account,
+                                scopes,
+                                &tokens,
+                            )?;
                             grant::put(&tx, &pending)?;
                             (SessionStatus::AwaitingConfirmation, None)
                         }
@@ -298,23 +412,36 @@ impl Engine {
                     }
                     advance(&tx, &mut session, now).await?;
                     session::put(&tx, &session)?;
-                    Ok::<_, EngineError>(CallbackOutcome { session_id: session.id.clone(), flow: session.flow, status: session.status, origin: session.origin.clone() })
+                    Ok::<_, EngineError>(CallbackOutcome {
+                        session_id: session.id.clone(),
+                        flow: session.flow,
+                        status: session.status,
+                        origin: session.origin.clone(),
+                    })
                 }
             })
             .await?)
     }
 
     /// Ends a session because a provider refused or failed.
-    async fn finish_with(&self, session: &AuthSession, integration_key: &str, status: SessionStatus, reason: Option<String>) -> EngineResult<CallbackOutcome> {
+    async fn finish_with(
+        &self,
+        session: &AuthSession,
+        integration_key: &str,
+        status: SessionStatus,
+        reason: Option<String>,
+    ) -> EngineResult<CallbackOutcome> {
         let now = self.now();
         let (session_id, integration_key) = (session.id.clone(), integration_key.to_owned());
         let outcome = self
             .inner
             .store
             .run(|tx| {
-                let (session_id, integration_key, reason) = (session_id.clone(), integration_key.clone(), reason.clone());
+                let (session_id, integration_key, reason) =
+                    (session_id.clone(), integration_key.clone(), reason.clone());
                 async move {
-                    let mut session = session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
+                    let mut session =
+                        session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
                     if let Some(entry) = session.providers.get_mut(&integration_key) {
                         entry.status = status;
                     }
@@ -325,10 +452,24 @@ impl Engine {
                     session::unschedule(&tx, &session)?;
                     session::release_device_code(&tx, &session)?;
                     session::put(&tx, &session)?;
-                    let kind = if status == SessionStatus::Denied { EventKind::SessionDenied } else { EventKind::SessionFailed };
-                    let draft = EventDraft { entity_id: Some(session.entity_id.clone()), session_id: Some(session.id.clone()), status: Some(format!("{status:?}").to_lowercase()), ..EventDraft::default() };
+                    let kind = if status == SessionStatus::Denied {
+                        EventKind::SessionDenied
+                    } else {
+                        EventKind::SessionFailed
+                    };
+                    let draft = EventDraft {
+                        entity_id: Some(session.entity_id.clone()),
+                        session_id: Some(session.id.clone()),
+                        status: Some(format!("{status:?}").to_lowercase()),
+                        ..EventDraft::default()
+                    };
                     event::append(&tx, &session.project_id, kind, draft, now).await?;
-                    Ok::<_, RecordError>(CallbackOutcome { session_id: session.id.clone(), flow: session.flow, status: session.status, origin: session.origin.clone() })
+                    Ok::<_, RecordError>(CallbackOutcome {
+                        session_id: session.id.clone(),
+                        flow: session.flow,
+                        status: session.status,
+                        origin: session.origin.clone(),
+                    })
                 }
             })
             .await?;
@@ -337,7 +478,11 @@ impl Engine {
     }
 
     /// The user said no on the consent page.
-    pub async fn deny_session(&self, session_id: &str, browser_id: Option<&str>) -> EngineResult<CallbackOutcome> {
+    pub async fn deny_session(
+        &self,
+        session_id: &str,
+        browser_id: Option<&str>,
+    ) -> EngineResult<CallbackOutcome> {
         let session = self.session_record(session_id).await?;
         live(&session, self.now())?;
         check_browser(&session, browser_id)?;
@@ -348,17 +493,25 @@ impl Engine {
 
 /// Moves a session forward once every provider is done: a device session
 /// completes (with its event); a popup session waits for the app's confirmation.
-pub(crate) async fn advance(tx: &crate::store::Tx, session: &mut AuthSession, now: crate::clock::Timestamp) -> Result<(), RecordError> {
+pub(crate) async fn advance(
+    tx: &crate::store::Tx,
+    session: &mut AuthSession,
+    now: crate::clock::Timestamp,
+) -> Result<(), RecordError> {
     let all = |status: SessionStatus| session.providers.values().all(|p| p.status == status);
     if session.flow == Flow::Device && all(SessionStatus::Completed) {
         session.status = SessionStatus::Completed;
         session::unschedule(tx, session)?;
         session::release_device_code(tx, session)?;
-        let draft = EventDraft { entity_id: Some(session.entity_id.clone()), session_id: Some(session.id.clone()), status: Some("completed".into()), ..EventDraft::default() };
+        let draft = EventDraft {
+            entity_id: Some(session.entity_id.clone()),
+            session_id: Some(session.id.clone()),
+            status: Some("completed".into()),
+            ..EventDraft::default()
+        };
         event::append(tx, &session.project_id, EventKind::SessionCompleted, draft, now).await?;
     } else if session.flow == Flow::Popup && all(SessionStatus::AwaitingConfirmation) {
         session.status = SessionStatus::AwaitingConfirmation;
     }
     Ok(())
 }
-

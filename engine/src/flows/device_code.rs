@@ -26,7 +26,8 @@ pub fn normalize(typed: &str) -> Option<String> {
     if typed.len() > 64 {
         return None;
     }
-    let code: String = typed.chars().filter(|c| !matches!(c, ' ' | '-' | '\t')).map(|c| c.to_ascii_uppercase()).collect();
+    let code: String =
+        typed.chars().filter(|c| !matches!(c, ' ' | '-' | '\t')).map(|c| c.to_ascii_uppercase()).collect();
     (code.len() == LENGTH && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
 }
 

@@ -36,7 +36,9 @@ impl DeviceGuard {
 
     /// Whether `client` may try a code now.
     pub fn allows(&self, client: &str) -> bool {
-        self.with_state(|s| s.global_misses < self.global && s.misses.get(client).copied().unwrap_or(0) < self.per_client)
+        self.with_state(|s| {
+            s.global_misses < self.global && s.misses.get(client).copied().unwrap_or(0) < self.per_client
+        })
     }
 
     /// Counts a wrong code.

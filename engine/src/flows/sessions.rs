@@ -32,23 +32,40 @@ const MAX_SCOPES: usize = 50;
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
 impl Engine {
-    pub async fn create_session(&self, principal: &Principal, request: CreateSession) -> EngineResult<SessionCreated> {
-        let flow = request.flow.ok_or_else(|| EngineError::Invalid("`flow` must be \"popup\" or \"device\"".into()))?;
+    pub async fn create_session(
+        &self,
+        principal: &Principal,
+        request: CreateSession,
+    ) -> EngineResult<SessionCreated> {
+        let flow = request
+            .flow
+            .ok_or_else(|| EngineError::Invalid("`flow` must be \"popup\" or \"device\"".into()))?;
         ids::check_app_id(&request.entity_id, "entityId")?;
         let agent = self.require_agent(&principal.project_id, &request.agent_id).await?;
         if request.providers.is_empty() || request.providers.len() > MAX_PROVIDERS {
-            return Err(EngineError::Invalid(format!("`providers` must name 1 to {MAX_PROVIDERS} integrations")));
+            return Err(EngineError::Invalid(format!(
+                "`providers` must name 1 to {MAX_PROVIDERS} integrations"
+            )));
         }
         let tx = self.inner.store.begin().await?;
-        let project = project::get(&tx, &principal.project_id).await?.ok_or(EngineError::NotFound("project"))?;
+        let project =
+            project::get(&tx, &principal.project_id).await?.ok_or(EngineError::NotFound("project"))?;
         let mut providers = BTreeMap::new();
         for (key, scopes) in &request.providers {
-            if scopes.len() > MAX_SCOPES || scopes.iter().any(|s| s.is_empty() || s.len() > 512 || s.contains(char::is_whitespace)) {
-                return Err(EngineError::Invalid(format!("scopes of {key:?}: at most {MAX_SCOPES}, each 1 to 512 characters without spaces")));
+            if scopes.len() > MAX_SCOPES
+                || scopes.iter().any(|s| s.is_empty() || s.len() > 512 || s.contains(char::is_whitespace))
+            {
+                return Err(EngineError::Invalid(format!(
+                    "scopes of {key:?}: at most {MAX_SCOPES}, each 1 to 512 characters without spaces"
+                )));
             }
-            let found = integration::get(&tx, &project.id, key).await?.ok_or(EngineError::NotFound("integration"))?;
+            let found =
+                integration::get(&tx, &project.id, key).await?.ok_or(EngineError::NotFound("integration"))?;
             if !agent.may_use(key) {
-                return Err(EngineError::Forbidden(format!("agent {:?} may not use integration {key:?}", agent.agent_id)));
+                return Err(EngineError::Forbidden(format!(
+                    "agent {:?} may not use integration {key:?}",
+                    agent.agent_id
+                )));
             }
             let scopes = if !scopes.is_empty() {
                 scopes.clone()
@@ -57,18 +74,30 @@ impl Engine {
             } else {
                 self.inner.plugins.get(&found.provider)?.info().default_scopes.clone()
             };
-            providers.insert(key.clone(), SessionProvider { scopes, status: SessionStatus::Pending, connection_id: None });
+            providers.insert(
+                key.clone(),
+                SessionProvider { scopes, status: SessionStatus::Pending, connection_id: None },
+            );
         }
         drop(tx);
         let (sxc_challenge, origin) = match flow {
             Flow::Popup => {
-                let challenge = request.sxc_challenge.clone().ok_or_else(|| EngineError::Invalid("`sxcChallenge` is required for the popup flow".into()))?;
+                let challenge = request.sxc_challenge.clone().ok_or_else(|| {
+                    EngineError::Invalid("`sxcChallenge` is required for the popup flow".into())
+                })?;
                 if !pkce::is_challenge(&challenge) {
-                    return Err(EngineError::Invalid("`sxcChallenge` must be BASE64URL(SHA256(sxc)): 43 characters".into()));
+                    return Err(EngineError::Invalid(
+                        "`sxcChallenge` must be BASE64URL(SHA256(sxc)): 43 characters".into(),
+                    ));
                 }
-                let origin = request.origin.clone().ok_or_else(|| EngineError::Invalid("`origin` is required for the popup flow".into()))?;
+                let origin = request
+                    .origin
+                    .clone()
+                    .ok_or_else(|| EngineError::Invalid("`origin` is required for the popup flow".into()))?;
                 if !project.origins.contains(&origin) {
-                    return Err(EngineError::Forbidden(format!("origin {origin:?} is not among the project's allowed origins")));
+                    return Err(EngineError::Forbidden(format!(
+                        "origin {origin:?} is not among the project's allowed origins"
+                    )));
                 }
                 (Some(challenge), Some(origin))
             }
@@ -76,7 +105,10 @@ impl Engine {
         };
         let ttl = request.expires_in.unwrap_or(self.inner.settings.session_ttl);
         if ttl.is_zero() || ttl > self.inner.settings.max_session_ttl {
-            return Err(EngineError::Invalid(format!("`expiresIn` must be 1 to {} seconds", self.inner.settings.max_session_ttl.as_secs())));
+            return Err(EngineError::Invalid(format!(
+                "`expiresIn` must be 1 to {} seconds",
+                self.inner.settings.max_session_ttl.as_secs()
+            )));
         }
         let now = self.now();
         let interval = self.inner.settings.device_interval.as_secs().max(1) as u32;
@@ -101,7 +133,14 @@ impl Engine {
         for _ in 0..8 {
             session.device_code = (flow == Flow::Device).then(device_code::generate);
             let candidate = session.clone();
-            let created = self.inner.store.run(|tx| { let s = candidate.clone(); async move { session::create(&tx, &s).await } }).await;
+            let created = self
+                .inner
+                .store
+                .run(|tx| {
+                    let s = candidate.clone();
+                    async move { session::create(&tx, &s).await }
+                })
+                .await;
             match created {
                 Ok(()) => return Ok(self.created_view(&session)),
                 Err(RecordError::AlreadyExists(_)) if flow == Flow::Device => continue,
@@ -128,7 +167,11 @@ impl Engine {
     }
 
     /// A session of the caller's project; another project's answers `NotFound`.
-    pub(crate) async fn owned_session(&self, principal: &Principal, session_id: &str) -> EngineResult<AuthSession> {
+    pub(crate) async fn owned_session(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+    ) -> EngineResult<AuthSession> {
         let tx = self.inner.store.begin().await?;
         match session::get(&tx, session_id).await? {
             Some(session) if session.project_id == principal.project_id => Ok(session),
@@ -139,11 +182,16 @@ impl Engine {
     /// `GET /v1/sessions/{id}`: the session's status. With `wait`, long-polls up to
     /// 60 s until the status changes. Short device-flow polls faster than the
     /// session's interval answer `SlowDown` with a longer interval.
-    pub async fn session_status(&self, principal: &Principal, session_id: &str, wait: Option<Duration>) -> EngineResult<SessionView> {
+    pub async fn session_status(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+        wait: Option<Duration>,
+    ) -> EngineResult<SessionView> {
         let session = self.owned_session(principal, session_id).await?;
         let wait = wait.unwrap_or_default().min(MAX_WAIT);
         if session.flow == Flow::Device && wait.is_zero() {
-            self.inner.actors.session(self, &session.id).await?.poll().await?;
+            self.inner.actors.poll_session(self, &session.id).await?;
         }
         if wait.is_zero() || session.status.is_final() {
             return Ok(SessionView::from(&session));
@@ -194,7 +242,12 @@ impl Engine {
                     session::unschedule(&tx, &session)?;
                     session::release_device_code(&tx, &session)?;
                     session::put(&tx, &session)?;
-                    let draft = EventDraft { entity_id: Some(session.entity_id.clone()), session_id: Some(session.id.clone()), status: Some("expired".into()), ..EventDraft::default() };
+                    let draft = EventDraft {
+                        entity_id: Some(session.entity_id.clone()),
+                        session_id: Some(session.id.clone()),
+                        status: Some("expired".into()),
+                        ..EventDraft::default()
+                    };
                     event::append(&tx, &session.project_id, EventKind::SessionExpired, draft, now).await?;
                     Ok(true)
                 }

@@ -48,7 +48,12 @@ impl From<&AuthSession> for SessionView {
             providers: session
                 .providers
                 .iter()
-                .map(|(key, p)| (key.clone(), ProviderProgress { status: p.status, connection_id: p.connection_id.clone() }))
+                .map(|(key, p)| {
+                    (
+                        key.clone(),
+                        ProviderProgress { status: p.status, connection_id: p.connection_id.clone() },
+                    )
+                })
                 .collect(),
             expires_at: Rfc3339(session.expires_at),
         }

@@ -108,7 +108,11 @@ impl TokenSet {
         Ok(sealed?)
     }
 
-    pub(crate) async fn open(vault: &Vault, aad: &[u8], sealed: &Ciphertext) -> Result<TokenSet, RecordError> {
+    pub(crate) async fn open(
+        vault: &Vault,
+        aad: &[u8],
+        sealed: &Ciphertext,
+    ) -> Result<TokenSet, RecordError> {
         let plain = vault.decrypt(aad, sealed).await?;
         let layout: TokenSetV1 = serde_json::from_slice(plain.expose())
             .map_err(|_| RecordError::Corrupt { what: WHAT, detail: "sealed tokens do not parse".into() })?;

@@ -68,4 +68,3 @@ pub fn purge(tx: &Tx, session_id: &str) -> Result<(), RecordError> {
     tx.clear_range(&begin, &end)?;
     Ok(())
 }
-

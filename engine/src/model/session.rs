@@ -99,7 +99,10 @@ pub async fn due(tx: &Tx, now: Timestamp, limit: usize) -> Result<Vec<String>, R
     let (begin, _) = space.range();
     let end = space.pack(&(now.0.saturating_add(1),));
     let pairs = tx.get_range(&begin, &end, crate::store::RangeOptions::limit(limit)).await?;
-    Ok(pairs.iter().filter_map(|pair| space.unpack::<(i64, String)>(&pair.key).ok().map(|(_, id)| id)).collect())
+    Ok(pairs
+        .iter()
+        .filter_map(|pair| space.unpack::<(i64, String)>(&pair.key).ok().map(|(_, id)| id))
+        .collect())
 }
 
 /// Takes a session off the expiry index (it reached a final status).

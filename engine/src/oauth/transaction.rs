@@ -41,7 +41,12 @@ pub fn begin(
 ) -> Result<(), RecordError> {
     let key = record_key(state.expose());
     let verifier = verifier.map(|v| vault.encrypt(&key, v.expose().as_bytes())).transpose()?;
-    let record = OAuthTransaction { session_id: session_id.to_owned(), integration: integration.to_owned(), verifier, expires_at };
+    let record = OAuthTransaction {
+        session_id: session_id.to_owned(),
+        integration: integration.to_owned(),
+        verifier,
+        expires_at,
+    };
     put_json(tx, &key, &record, WHAT)?;
     tx.set(&session_index_key(session_id, state.expose()), b"")?;
     Ok(())
@@ -49,7 +54,11 @@ pub fn begin(
 
 /// Takes the transaction named by `state`: it is deleted in the same commit, so
 /// a replayed callback finds nothing.
-pub async fn take(tx: &Tx, vault: &Vault, state: &str) -> Result<Option<(OAuthTransaction, Option<SecretString>)>, RecordError> {
+pub async fn take(
+    tx: &Tx,
+    vault: &Vault,
+    state: &str,
+) -> Result<Option<(OAuthTransaction, Option<SecretString>)>, RecordError> {
     if state.is_empty() || state.len() > 128 {
         return Ok(None);
     }

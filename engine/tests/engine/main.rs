@@ -4,6 +4,7 @@
 
 mod conformance;
 mod durability;
+mod flows;
 mod plugin_host;
 mod providers;
 mod records;

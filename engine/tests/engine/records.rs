@@ -193,6 +193,8 @@ async fn device_codes_index_live_sessions_only() {
         origin: None,
         device_code: Some("BCDFGHJK".into()),
         interval_secs: 5,
+        browser_binding: None,
+        error: None,
         created_at: NOW,
         expires_at: NOW.plus_secs(600),
     };

@@ -1,0 +1,562 @@
+//! Both flows end to end through the engine against a scripted OAuth provider,
+//! every rejection path, refresh under concurrency, actor crashes and restarts.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use securix_engine::clock::{ManualClock, Timestamp};
+use securix_engine::flows::sessions::CreateSession;
+use securix_engine::model::event;
+use securix_engine::model::integration::IntegrationDraft;
+use securix_engine::model::session::{Flow, SessionStatus};
+use securix_engine::oauth::pkce;
+use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions, PluginLimits};
+use securix_engine::proxy::ProxyRequest;
+use securix_engine::secret::SecretString;
+use securix_engine::store::Store;
+use securix_engine::vault::MasterKey;
+use securix_engine::{Engine, EngineError, EngineSettings, Principal};
+use serde_json::json;
+
+use crate::support::scripted::{Response, ScriptedServer};
+
+const CLIENT_SECRET: &str = "flow-client-secret";
+const BROWSER: &str = "browser-0123456789abcdef";
+const START: Timestamp = Timestamp(1_800_000_000_000);
+
+/// The provider's side: counts refreshes, rotates refresh tokens, echoes API calls.
+struct Provider {
+    server: ScriptedServer,
+    refreshes: Arc<AtomicUsize>,
+    /// When set, refresh answers `invalid_grant`.
+    dead_grant: Arc<Mutex<bool>>,
+}
+
+async fn provider(token_lifetime: u64) -> Provider {
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let dead_grant = Arc::new(Mutex::new(false));
+    let (counter, dead) = (refreshes.clone(), dead_grant.clone());
+    let server = ScriptedServer::start(move |r| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", "/token") => {
+            let form = r.form();
+            if form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET) {
+                return Response::json(401, json!({"error": "invalid_client"}));
+            }
+            match form.get("grant_type").map(String::as_str) {
+                Some("authorization_code") if form.get("code").map(String::as_str) == Some("good-code") => Response::json(200, json!({
+                    "access_token": "at-0", "refresh_token": "rt-0", "expires_in": token_lifetime, "token_type": "Bearer", "scope": "profile email"
+                })),
+                Some("refresh_token") if *dead.lock().unwrap() => Response::json(400, json!({"error": "invalid_grant"})),
+                Some("refresh_token") => {
+                    // Slow enough that concurrent callers really pile up behind the refresh.
+                    std::thread::sleep(Duration::from_millis(50));
+                    let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                    let expected = format!("rt-{}", n - 1);
+                    if form.get("refresh_token") != Some(&expected) {
+                        return Response::json(400, json!({"error": "invalid_grant", "error_description": "stale refresh token"}));
+                    }
+                    Response::json(200, json!({"access_token": format!("at-{n}"), "refresh_token": format!("rt-{n}"), "expires_in": token_lifetime}))
+                }
+                _ => Response::json(400, json!({"error": "invalid_grant"})),
+            }
+        }
+        ("GET", "/userinfo") => Response::json(200, json!({"sub": "acct-1", "email": "jo@example.com"})),
+        (_, path) if path.starts_with("/api/") => Response::json(200, json!({
+            "path": path,
+            "authorization": r.header("authorization"),
+            "cookie": r.header("cookie"),
+            "custom": r.header("x-custom"),
+            "body": String::from_utf8_lossy(&r.body),
+        })),
+        _ => Response::json(404, json!({})),
+    })
+    .await;
+    Provider { server, refreshes, dead_grant }
+}
+
+struct Setup {
+    engine: Engine,
+    principal: Principal,
+    clock: ManualClock,
+}
+
+async fn plugin_host() -> Arc<PluginHost> {
+    let cache_dir =
+        Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasmtime-test-cache"));
+    let fetch = FetchPolicy { allow_loopback_http: true, ..FetchPolicy::default() };
+    let host =
+        PluginHost::new(PluginHostOptions { limits: PluginLimits::danger_test_minimum(), fetch, cache_dir })
+            .unwrap();
+    let (_, wasm) = securix_plugins::FIRST_PARTY.iter().find(|(id, _)| *id == "oauth2").unwrap();
+    host.load(wasm).await.unwrap();
+    Arc::new(host)
+}
+
+fn settings() -> EngineSettings {
+    EngineSettings {
+        public_url: "https://securix.test".into(),
+        allow_loopback_http: true,
+        wrong_codes_per_client: 3,
+        ..EngineSettings::default()
+    }
+}
+
+async fn engine_on(store: Store, master: MasterKey, clock: ManualClock) -> Engine {
+    Engine::builder()
+        .store(store)
+        .master_key(master)
+        .plugins(plugin_host().await)
+        .clock(Arc::new(clock))
+        .settings(settings())
+        .build()
+        .await
+        .unwrap()
+}
+
+async fn setup_on(provider: &Provider, store: Store, master: MasterKey) -> Setup {
+    let clock = ManualClock::new(START);
+    let engine = engine_on(store, master, clock.clone()).await;
+    let project = engine.create_project("Acme Inc").await.unwrap();
+    let (_, key) = engine.issue_api_key(&project.id, "backend").await.unwrap();
+    let principal = engine.authenticate(key.expose()).await.unwrap();
+    engine.put_agent(&project.id, "cli", None).await.unwrap();
+    engine.put_agent(&project.id, "restricted", Some(vec!["other".into()])).await.unwrap();
+    let base = &provider.server.base_url;
+    let draft = IntegrationDraft {
+        key: "acme".into(),
+        provider: "oauth2".into(),
+        client_id: "client-1".into(),
+        client_secret: SecretString::new(CLIENT_SECRET),
+        scopes: vec!["profile".into()],
+        config: json!({
+            "authorizationEndpoint": format!("{base}/authorize"),
+            "tokenEndpoint": format!("{base}/token"),
+            "userinfoEndpoint": format!("{base}/userinfo"),
+            "apiBaseUrl": format!("{base}/api"),
+            "issuer": base,
+        }),
+    };
+    let view = engine.put_integration(&project.id, draft).await.unwrap();
+    assert!(!serde_json::to_string(&view).unwrap().contains(CLIENT_SECRET));
+    engine.set_origins(&project.id, vec!["https://app.example".into()]).await.unwrap();
+    Setup { engine, principal, clock }
+}
+
+async fn setup(provider: &Provider) -> Setup {
+    setup_on(provider, Store::memory(), MasterKey::generate()).await
+}
+
+fn device_request() -> CreateSession {
+    CreateSession {
+        agent_id: "cli".into(),
+        entity_id: "user_123".into(),
+        flow: Some(Flow::Device),
+        providers: [("acme".to_string(), vec![])].into_iter().collect(),
+        ..CreateSession::default()
+    }
+}
+
+fn popup_request(sxc: &str) -> CreateSession {
+    CreateSession {
+        flow: Some(Flow::Popup),
+        sxc_challenge: Some(pkce::s256(sxc)),
+        origin: Some("https://app.example".into()),
+        ..device_request()
+    }
+}
+
+fn query_param(url: &str, name: &str) -> String {
+    crate::support::scripted::parse_pairs(url.split_once('?').unwrap().1).remove(name).unwrap()
+}
+
+/// The user's browser: consent at the provider, which redirects back with a code.
+async fn authorize(s: &Setup, session_id: &str, browser: Option<&str>) -> String {
+    let url = s.engine.begin_authorization(session_id, "acme", browser).await.unwrap();
+    assert_eq!(query_param(&url, "redirect_uri"), "https://securix.test/oauth/callback");
+    assert_eq!(query_param(&url, "code_challenge_method"), "S256");
+    query_param(&url, "state")
+}
+
+async fn connected_device_session(s: &Setup) -> String {
+    let created = s.engine.create_session(&s.principal, device_request()).await.unwrap();
+    let code = created.device_auth_code.unwrap();
+    let session_id = s.engine.enter_device_code(&code, "10.0.0.1", BROWSER).await.unwrap();
+    let state = authorize(s, &session_id, Some(BROWSER)).await;
+    s.engine.oauth_callback(&state, Some("good-code"), None, None).await.unwrap();
+    session_id
+}
+
+async fn proxy_get(s: &Setup, path: &str) -> Result<(u16, serde_json::Value), EngineError> {
+    let request = ProxyRequest {
+        method: "GET".into(),
+        path: path.into(),
+        query: Some("limit=5".into()),
+        headers: vec![
+            ("authorization".into(), "Bearer the-apps-own-key".into()),
+            ("cookie".into(), "session=abc".into()),
+            ("x-custom".into(), "kept".into()),
+        ],
+        body: reqwest::Body::from(Vec::new()),
+        connection_id: None,
+    };
+    let response = s.engine.proxy(&s.principal, "cli", "user_123", "acme", request).await?;
+    let mut body = Vec::new();
+    let mut stream = response.body;
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk?);
+    }
+    Ok((response.status, serde_json::from_slice(&body).unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_flow_end_to_end_then_proxy() {
+    let p = provider(3600).await;
+    let s = setup(&p).await;
+    let created = s.engine.create_session(&s.principal, device_request()).await.unwrap();
+    assert_eq!(created.interval, Some(5));
+    assert_eq!(created.auth_url, "https://securix.test/device");
+    let code = created.device_auth_code.clone().unwrap();
+    assert!(code.len() == 9 && code.as_bytes()[4] == b'-', "{code}");
+    // Typed in lower case with spaces: still the code.
+    let typed = format!(" {} ", code.to_lowercase().replace('-', " - "));
+    let session_id = s.engine.enter_device_code(&typed, "10.0.0.1", BROWSER).await.unwrap();
+    assert_eq!(session_id, created.session_id);
+    let context = s.engine.consent_context(&session_id, Some(BROWSER)).await.unwrap();
+    assert_eq!(
+        (context.project_name.as_str(), context.agent_id.as_str(), context.entity_id.as_str()),
+        ("Acme Inc", "cli", "user_123")
+    );
+    assert_eq!(context.providers[0].scopes, ["profile"]);
+
+    let url = s.engine.begin_authorization(&session_id, "acme", Some(BROWSER)).await.unwrap();
+    let state = query_param(&url, "state");
+    let challenge = query_param(&url, "code_challenge");
+    let outcome = s.engine.oauth_callback(&state, Some("good-code"), None, None).await.unwrap();
+    assert_eq!(outcome.status, SessionStatus::Completed);
+    // PKCE: the verifier the provider got hashes to the challenge the browser carried.
+    let verifier = p.server.only("/token").form().remove("code_verifier").unwrap();
+    assert_eq!(pkce::s256(&verifier), challenge);
+
+    let status =
+        s.engine.session_status(&s.principal, &session_id, Some(Duration::from_secs(1))).await.unwrap();
+    assert_eq!(status.status, SessionStatus::Completed);
+    let connection_id = status.providers["acme"].connection_id.clone().unwrap();
+    let listed = s.engine.list_connections(&s.principal, "user_123").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].connection_id, connection_id);
+    assert_eq!(listed[0].scopes, ["profile", "email"], "granted scopes recorded");
+    let shown = serde_json::to_string(&listed).unwrap() + &serde_json::to_string(&status).unwrap();
+    assert!(!shown.contains("at-0") && !shown.contains("rt-0"), "{shown}");
+
+    let tx = s.engine.store().begin().await.unwrap();
+    let events = event::list(&tx, &s.principal.project_id, None, 100).await.unwrap();
+    let kinds: Vec<String> =
+        events.iter().map(|e| serde_json::to_value(e.kind).unwrap().as_str().unwrap().to_owned()).collect();
+    assert_eq!(kinds, ["connection.created", "session.completed"]);
+    assert!(!serde_json::to_string(&events).unwrap().contains("at-0"));
+
+    let (status, echoed) = proxy_get(&s, "me/profile").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(echoed["path"], "/api/me/profile");
+    assert_eq!(echoed["authorization"], "Bearer at-0", "the vaulted token, not the caller's");
+    assert_eq!(echoed["cookie"], serde_json::Value::Null, "the caller's cookie is dropped");
+    assert_eq!(echoed["custom"], "kept");
+    for bad in ["../token", "a//b", "a%2Fb", "%2e%2e/token"] {
+        assert!(matches!(proxy_get(&s, bad).await, Err(EngineError::Invalid(_))), "{bad}");
+    }
+    let restricted = s
+        .engine
+        .proxy(
+            &s.principal,
+            "restricted",
+            "user_123",
+            "acme",
+            ProxyRequest {
+                method: "GET".into(),
+                path: "me".into(),
+                query: None,
+                headers: vec![],
+                body: reqwest::Body::from(Vec::new()),
+                connection_id: None,
+            },
+        )
+        .await;
+    assert!(matches!(restricted, Err(EngineError::Forbidden(_))));
+
+    // Reconnecting the same account updates the connection instead of duplicating it.
+    connected_device_session(&s).await;
+    let again = s.engine.list_connections(&s.principal, "user_123").await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].connection_id, connection_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_flow_rejections() {
+    let p = provider(3600).await;
+    let s = setup(&p).await;
+    let created = s.engine.create_session(&s.principal, device_request()).await.unwrap();
+    let code = created.device_auth_code.clone().unwrap();
+
+    // Polling faster than the interval slows the client down.
+    s.engine.session_status(&s.principal, &created.session_id, None).await.unwrap();
+    let fast = s.engine.session_status(&s.principal, &created.session_id, None).await.unwrap_err();
+    assert!(matches!(fast, EngineError::SlowDown { interval: 10 }), "{fast}");
+
+    // The first browser to enter the code owns it.
+    s.engine.enter_device_code(&code, "10.0.0.1", BROWSER).await.unwrap();
+    let other =
+        s.engine.enter_device_code(&code, "10.0.0.9", "another-browser-0123456789").await.unwrap_err();
+    assert!(matches!(other, EngineError::Forbidden(_)), "{other}");
+    let hijack = s
+        .engine
+        .begin_authorization(&created.session_id, "acme", Some("another-browser-0123456789"))
+        .await
+        .unwrap_err();
+    assert!(matches!(hijack, EngineError::Forbidden(_)));
+
+    // Wrong codes are counted per client address.
+    for wrong in ["BBBB-BBBB", "not a code", "CCCC-CCCC"] {
+        assert!(matches!(
+            s.engine.enter_device_code(wrong, "10.6.6.6", BROWSER).await,
+            Err(EngineError::NotFound(_))
+        ));
+    }
+    let limited = s.engine.enter_device_code(&code, "10.6.6.6", BROWSER).await.unwrap_err();
+    assert!(matches!(limited, EngineError::RateLimited), "{limited}");
+
+    // A state is used once; a made-up state finds nothing.
+    let state = authorize(&s, &created.session_id, Some(BROWSER)).await;
+    assert!(matches!(
+        s.engine.oauth_callback("made-up", Some("good-code"), None, None).await,
+        Err(EngineError::NotFound(_))
+    ));
+    let base = p.server.base_url.clone();
+    let mixup = s
+        .engine
+        .oauth_callback(&state, Some("good-code"), None, Some("https://evil.example"))
+        .await
+        .unwrap_err();
+    assert!(matches!(mixup, EngineError::Forbidden(_)), "a response from another issuer is refused: {mixup}");
+    let state = authorize(&s, &created.session_id, Some(BROWSER)).await;
+    s.engine.oauth_callback(&state, Some("good-code"), None, Some(&base)).await.unwrap();
+    assert!(
+        matches!(
+            s.engine.oauth_callback(&state, Some("good-code"), None, None).await,
+            Err(EngineError::NotFound(_))
+        ),
+        "replayed state"
+    );
+
+    // Sessions expire on their own; their secrets go with them.
+    let late = s.engine.create_session(&s.principal, device_request()).await.unwrap();
+    let late_code = late.device_auth_code.unwrap();
+    s.engine.enter_device_code(&late_code, "10.0.0.2", BROWSER).await.unwrap();
+    let late_state = authorize(&s, &late.session_id, Some(BROWSER)).await;
+    s.clock.advance_millis(601_000);
+    assert!(s.engine.sweep_expired().await.unwrap() >= 1);
+    let status = s.engine.session_status(&s.principal, &late.session_id, None).await.unwrap();
+    assert_eq!(status.status, SessionStatus::Expired);
+    assert!(
+        matches!(
+            s.engine.oauth_callback(&late_state, Some("good-code"), None, None).await,
+            Err(EngineError::NotFound(_))
+        ),
+        "the verifier was purged"
+    );
+    assert!(matches!(
+        s.engine.enter_device_code(&late_code, "10.0.0.2", BROWSER).await,
+        Err(EngineError::NotFound(_))
+    ));
+    let tx = s.engine.store().begin().await.unwrap();
+    let kinds: Vec<_> = event::list(&tx, &s.principal.project_id, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.contains(&event::EventKind::SessionExpired));
+
+    // A session of another project is not found, like an unknown one.
+    let other_project = s.engine.create_project("Other").await.unwrap();
+    let (_, other_key) = s.engine.issue_api_key(&other_project.id, "k").await.unwrap();
+    let stranger = s.engine.authenticate(other_key.expose()).await.unwrap();
+    assert!(matches!(
+        s.engine.session_status(&stranger, &created.session_id, None).await,
+        Err(EngineError::NotFound(_))
+    ));
+    assert!(s.engine.list_connections(&stranger, "user_123").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn popup_flow_with_the_sxc_handshake() {
+    let p = provider(3600).await;
+    let s = setup(&p).await;
+    let sxc = pkce::random_token();
+    let bad_origin =
+        CreateSession { origin: Some("https://evil.example".into()), ..popup_request(sxc.expose()) };
+    assert!(matches!(
+        s.engine.create_session(&s.principal, bad_origin).await,
+        Err(EngineError::Forbidden(_))
+    ));
+    let no_challenge = CreateSession { sxc_challenge: None, ..popup_request(sxc.expose()) };
+    assert!(matches!(
+        s.engine.create_session(&s.principal, no_challenge).await,
+        Err(EngineError::Invalid(_))
+    ));
+
+    let created = s.engine.create_session(&s.principal, popup_request(sxc.expose())).await.unwrap();
+    assert_eq!(created.auth_url, format!("https://securix.test/connect/{}", created.session_id));
+    let other_sxc = pkce::random_token();
+    let other = s.engine.create_session(&s.principal, popup_request(other_sxc.expose())).await.unwrap();
+    let state = authorize(&s, &created.session_id, None).await;
+    let outcome = s.engine.oauth_callback(&state, Some("good-code"), None, None).await.unwrap();
+    assert_eq!(outcome.status, SessionStatus::AwaitingConfirmation);
+    assert_eq!(outcome.origin.as_deref(), Some("https://app.example"));
+    assert!(
+        s.engine.list_connections(&s.principal, "user_123").await.unwrap().is_empty(),
+        "nothing is active before confirm"
+    );
+
+    let wrong = s.engine.confirm_session(&s.principal, &created.session_id, "not-the-sxc").await.unwrap_err();
+    assert!(matches!(wrong, EngineError::Forbidden(_)));
+    let cross =
+        s.engine.confirm_session(&s.principal, &created.session_id, other_sxc.expose()).await.unwrap_err();
+    assert!(matches!(cross, EngineError::Forbidden(_)), "another session's sxc");
+    assert!(s.engine.list_connections(&s.principal, "user_123").await.unwrap().is_empty());
+
+    let confirmed = s.engine.confirm_session(&s.principal, &created.session_id, sxc.expose()).await.unwrap();
+    assert_eq!(confirmed.status, SessionStatus::Completed);
+    assert_eq!(confirmed.connections.len(), 1);
+    assert!(!serde_json::to_string(&confirmed).unwrap().contains("at-0"));
+    let replay = s.engine.confirm_session(&s.principal, &created.session_id, sxc.expose()).await.unwrap_err();
+    assert!(matches!(replay, EngineError::Forbidden(_)), "a replayed sxc: {replay}");
+    assert_eq!(s.engine.list_connections(&s.principal, "user_123").await.unwrap().len(), 1);
+
+    // Confirming too late activates nothing.
+    let other_state = authorize(&s, &other.session_id, None).await;
+    s.engine.oauth_callback(&other_state, Some("good-code"), None, None).await.unwrap();
+    s.clock.advance_millis(601_000);
+    let late =
+        s.engine.confirm_session(&s.principal, &other.session_id, other_sxc.expose()).await.unwrap_err();
+    assert!(matches!(late, EngineError::Expired(_)), "{late}");
+
+    // A user who says no ends the session as denied.
+    let sxc3 = pkce::random_token();
+    let denied = s.engine.create_session(&s.principal, popup_request(sxc3.expose())).await.unwrap();
+    let state = authorize(&s, &denied.session_id, None).await;
+    let outcome = s.engine.oauth_callback(&state, None, Some("access_denied"), None).await.unwrap();
+    assert_eq!(outcome.status, SessionStatus::Denied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_proxy_calls_on_an_expired_token_refresh_once() {
+    let p = provider(60).await;
+    let s = setup(&p).await;
+    connected_device_session(&s).await;
+    s.clock.advance_millis(61_000);
+    let calls = (0..50).map(|_| {
+        let s = Setup { engine: s.engine.clone(), principal: s.principal.clone(), clock: s.clock.clone() };
+        tokio::spawn(async move {
+            proxy_get(&s, "me")
+                .await
+                .map(|(_, body)| body["authorization"].as_str().unwrap_or_default().to_owned())
+        })
+    });
+    let seen: Vec<String> =
+        futures_util::future::join_all(calls).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    assert_eq!(p.refreshes.load(Ordering::SeqCst), 1, "exactly one refresh at the provider");
+    assert!(seen.iter().all(|auth| auth == "Bearer at-1"), "{seen:?}");
+
+    // The rotated refresh token was stored: the next refresh presents rt-1 and succeeds.
+    s.clock.advance_millis(61_000);
+    assert_eq!(proxy_get(&s, "me").await.unwrap().1["authorization"], "Bearer at-2");
+    assert_eq!(p.refreshes.load(Ordering::SeqCst), 2);
+
+    // A dead grant: reauth_required, with its event, and the proxy says so.
+    *p.dead_grant.lock().unwrap() = true;
+    s.clock.advance_millis(61_000);
+    assert!(matches!(proxy_get(&s, "me").await, Err(EngineError::ReauthRequired)));
+    let listed = s.engine.list_connections(&s.principal, "user_123").await.unwrap();
+    assert_eq!(serde_json::to_value(listed[0].status).unwrap(), "reauth_required");
+    let tx = s.engine.store().begin().await.unwrap();
+    let events = event::list(&tx, &s.principal.project_id, None, 100).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == event::EventKind::ConnectionReauthRequired));
+    assert_eq!(events.iter().filter(|e| e.kind == event::EventKind::ConnectionRefreshed).count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_actor_restarts_and_the_flow_completes() {
+    let p = provider(60).await;
+    let s = setup(&p).await;
+    let created = s.engine.create_session(&s.principal, device_request()).await.unwrap();
+    s.engine
+        .enter_device_code(created.device_auth_code.as_deref().unwrap(), "10.0.0.1", BROWSER)
+        .await
+        .unwrap();
+    let state = authorize(&s, &created.session_id, Some(BROWSER)).await;
+    s.engine.danger_test_crash_session_actor(&created.session_id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.engine.oauth_callback(&state, Some("good-code"), None, None).await.unwrap();
+    // The session actor comes back with its state from the store.
+    let view = s.engine.session_status(&s.principal, &created.session_id, None).await.unwrap();
+    assert_eq!(view.status, SessionStatus::Completed);
+
+    s.engine.danger_test_crash_entity_actor(&s.principal.project_id, "user_123").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.clock.advance_millis(61_000);
+    assert_eq!(proxy_get(&s, "me").await.unwrap().1["authorization"], "Bearer at-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_process_continues_the_session() {
+    let p = provider(3600).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("securix.redb");
+    let master = MasterKey::generate();
+    let store = Store::open_redb(&path, Default::default()).unwrap();
+    let s = setup_on(&p, store, master.clone()).await;
+    let created = s.engine.create_session(&s.principal, device_request()).await.unwrap();
+    s.engine
+        .enter_device_code(created.device_auth_code.as_deref().unwrap(), "10.0.0.1", BROWSER)
+        .await
+        .unwrap();
+    let state = authorize(&s, &created.session_id, Some(BROWSER)).await;
+    let principal = s.principal.clone();
+    s.engine.shutdown().await;
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // A new process on the same file and key.
+    let store = Store::open_redb(&path, Default::default()).unwrap();
+    let engine = engine_on(store, master, ManualClock::new(START)).await;
+    engine.oauth_callback(&state, Some("good-code"), None, None).await.unwrap();
+    let view = engine.session_status(&principal, &created.session_id, None).await.unwrap();
+    assert_eq!(view.status, SessionStatus::Completed);
+    assert_eq!(engine.list_connections(&principal, "user_123").await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_engine_refuses_token_work() {
+    let p = provider(3600).await;
+    let engine = Engine::builder()
+        .store(Store::memory())
+        .plugins(plugin_host().await)
+        .settings(settings())
+        .build()
+        .await
+        .unwrap();
+    let project = engine.create_project("Sealed").await.unwrap();
+    let draft = IntegrationDraft {
+        key: "acme".into(),
+        provider: "oauth2".into(),
+        client_id: "c".into(),
+        client_secret: SecretString::new(CLIENT_SECRET),
+        scopes: vec![],
+        config: json!({"authorizationEndpoint": format!("{}/authorize", p.server.base_url), "tokenEndpoint": format!("{}/token", p.server.base_url)}),
+    };
+    let error = engine.put_integration(&project.id, draft).await.unwrap_err();
+    assert!(error.to_string().contains("sealed"), "{error}");
+    assert!(!error.to_string().contains(CLIENT_SECRET));
+}
