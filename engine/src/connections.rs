@@ -57,18 +57,17 @@ impl Engine {
             .ok_or(EngineError::NotFound("connection"))?;
         let integration = integration::get(&tx, &principal.project_id, &found.integration).await?;
         drop(tx);
-        if let Some(integration) = integration {
-            if let Ok(plugin) = self.inner.plugins.get(&integration.provider) {
-                if plugin.info().supports_revoke {
-                    let tokens = found.tokens(&self.inner.vault).await?;
-                    let target = self.call_target(&integration).await?;
-                    if let Err(error) =
-                        plugin.revoke(&target, &tokens.access_token, tokens.refresh_token.as_ref()).await
-                    {
-                        // The tokens are deleted either way; the provider's grant may outlive us.
-                        tracing::warn!(connection = %connection_id, %error, "revocation at the provider failed");
-                    }
-                }
+        let plugin = integration.as_ref().and_then(|i| self.inner.plugins.get(&i.provider).ok());
+        if let (Some(integration), Some(plugin)) = (&integration, plugin)
+            && plugin.info().supports_revoke
+        {
+            let tokens = found.tokens(&self.inner.vault).await?;
+            let target = self.call_target(integration).await?;
+            if let Err(error) =
+                plugin.revoke(&target, &tokens.access_token, tokens.refresh_token.as_ref()).await
+            {
+                // The tokens are deleted either way; the provider's grant may outlive us.
+                tracing::warn!(connection = %connection_id, %error, "revocation at the provider failed");
             }
         }
         let now = self.now();

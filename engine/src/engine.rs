@@ -216,6 +216,12 @@ impl Engine {
         self.expire_due_sessions().await
     }
 
+    /// A round trip to an entity's actor, activating it if it sleeps (warm-up,
+    /// health checks, benchmarks).
+    pub async fn ping_entity(&self, project_id: &str, entity_id: &str) -> EngineResult<()> {
+        self.inner.actors.ping_entity(self, project_id, entity_id).await
+    }
+
     /// Active (session, entity) actors on this node.
     pub async fn active_actors(&self) -> (usize, usize) {
         self.inner.actors.active().await

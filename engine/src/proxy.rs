@@ -105,10 +105,10 @@ impl Engine {
         request: ProxyRequest,
     ) -> EngineResult<ProxyResponse> {
         check_path(&request.path)?;
-        if let Some(query) = &request.query {
-            if query.len() > 8192 || query.bytes().any(|b| b.is_ascii_control() || b == b'#' || b == b' ') {
-                return Err(EngineError::Invalid("proxy query has forbidden characters".into()));
-            }
+        if let Some(query) = &request.query
+            && (query.len() > 8192 || query.bytes().any(|b| b.is_ascii_control() || b == b'#' || b == b' '))
+        {
+            return Err(EngineError::Invalid("proxy query has forbidden characters".into()));
         }
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| EngineError::Invalid("bad method".into()))?;

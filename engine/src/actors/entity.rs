@@ -22,6 +22,8 @@ pub enum EntityMsg {
         connection_id: String,
         reply: RpcReplyPort<EngineResult<(Connection, SecretString)>>,
     },
+    /// A round trip that does no work (health checks, benchmarks).
+    Ping(RpcReplyPort<EngineResult<()>>),
     IdleCheck,
     /// Tests only: panic inside the actor.
     Crash,
@@ -80,6 +82,9 @@ impl Actor for EntityActor {
                 };
                 let _ = reply.send(answer);
             }
+            EntityMsg::Ping(reply) => {
+                let _ = reply.send(Ok(()));
+            }
             EntityMsg::IdleCheck => {
                 let idle = state.engine.upgrade().map(|inner| inner.settings.actor_idle).unwrap_or_default();
                 if state.last_active.elapsed() >= idle {
@@ -109,6 +114,10 @@ impl EntityHandle {
     ) -> Result<(Connection, SecretString), AskError> {
         let connection_id = connection_id.to_owned();
         ask(&self.0, |reply| EntityMsg::AccessToken { connection_id, reply }).await
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), AskError> {
+        ask(&self.0, EntityMsg::Ping).await
     }
 
     pub fn crash(&self) {

@@ -8,14 +8,14 @@ pub mod entity;
 pub mod session;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, ActorStatus, Message};
 use tokio::sync::Mutex;
 
-use crate::engine::{Engine, Inner};
+use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::model::connection::Connection;
 use crate::secret::SecretString;
@@ -76,35 +76,66 @@ where
 /// The live actors of this node.
 #[derive(Default)]
 pub struct ActorSystem {
-    sessions: Mutex<HashMap<String, ActorRef<session::SessionMsg>>>,
-    entities: Mutex<HashMap<(String, String), ActorRef<entity::EntityMsg>>>,
+    sessions: Registry<session::SessionMsg>,
+    entities: Registry<entity::EntityMsg>,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
-/// Activates (or finds) the actor for `key` in `map`.
-async fn activate<K, A>(
-    map: &Mutex<HashMap<K, ActorRef<A::Msg>>>,
-    key: K,
-    fresh: bool,
-    make: impl FnOnce() -> (A, A::Arguments),
-) -> EngineResult<ActorRef<A::Msg>>
-where
-    K: std::hash::Hash + Eq + Clone,
-    A: Actor,
-{
-    let mut actors = map.lock().await;
-    if let Some(actor) = actors.get(&key).filter(|a| !fresh && alive(a)) {
-        return Ok(actor.clone());
+/// Actors by key: lookups take a read lock; activations are serialized so one
+/// key never gets two actors.
+struct Registry<M: Message> {
+    actors: std::sync::RwLock<HashMap<String, ActorRef<M>>>,
+    spawning: Mutex<()>,
+}
+
+impl<M: Message> Default for Registry<M> {
+    fn default() -> Self {
+        Registry { actors: std::sync::RwLock::new(HashMap::new()), spawning: Mutex::new(()) }
     }
-    if actors.len() % 1024 == 1023 {
-        actors.retain(|_, actor| alive(actor));
+}
+
+impl<M: Message> Registry<M> {
+    fn live(&self, key: &str) -> Option<ActorRef<M>> {
+        let actors = self.actors.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        actors.get(key).filter(|a| alive(a)).cloned()
     }
-    let (handler, arguments) = make();
-    let (actor, _) = Actor::spawn(None, handler, arguments)
-        .await
-        .map_err(|e| EngineError::Internal(format!("cannot start an actor: {e}")))?;
-    actors.insert(key, actor.clone());
-    Ok(actor)
+
+    /// Finds the live actor for `key`, or starts one (always a new one if `fresh`).
+    async fn activate<A: Actor<Msg = M>>(
+        &self,
+        key: &str,
+        fresh: bool,
+        make: impl FnOnce() -> (A, A::Arguments),
+    ) -> EngineResult<ActorRef<M>> {
+        if let Some(actor) = self.live(key).filter(|_| !fresh) {
+            return Ok(actor);
+        }
+        let _one_at_a_time = self.spawning.lock().await;
+        if let Some(actor) = self.live(key).filter(|_| !fresh) {
+            return Ok(actor);
+        }
+        let (handler, arguments) = make();
+        let (actor, _) = Actor::spawn(None, handler, arguments)
+            .await
+            .map_err(|e| EngineError::Internal(format!("cannot start an actor: {e}")))?;
+        let mut actors = self.actors.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if actors.len() % 4096 == 4095 {
+            actors.retain(|_, actor| alive(actor));
+        }
+        actors.insert(key.to_owned(), actor.clone());
+        Ok(actor)
+    }
+
+    fn count_alive(&self) -> usize {
+        self.actors.read().map(|actors| actors.values().filter(|a| alive(a)).count()).unwrap_or(0)
+    }
+
+    fn stop_all(&self) {
+        let mut actors = self.actors.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (_, actor) in actors.drain() {
+            actor.stop(None);
+        }
+    }
 }
 
 impl ActorSystem {
@@ -114,12 +145,16 @@ impl ActorSystem {
         session_id: &str,
         fresh: bool,
     ) -> EngineResult<SessionHandle> {
-        let weak: Weak<Inner> = Arc::downgrade(&engine.inner);
-        let id = session_id.to_owned();
-        let actor = activate(&self.sessions, id.clone(), fresh, || {
-            (session::SessionActor, session::SessionArgs { engine: weak, session_id: id })
-        })
-        .await?;
+        let actor = self
+            .sessions
+            .activate(session_id, fresh, || {
+                let args = session::SessionArgs {
+                    engine: Arc::downgrade(&engine.inner),
+                    session_id: session_id.to_owned(),
+                };
+                (session::SessionActor, args)
+            })
+            .await?;
         Ok(SessionHandle(actor))
     }
 
@@ -130,10 +165,19 @@ impl ActorSystem {
         entity_id: &str,
         fresh: bool,
     ) -> EngineResult<EntityHandle> {
-        let weak: Weak<Inner> = Arc::downgrade(&engine.inner);
-        let key = (project_id.to_owned(), entity_id.to_owned());
-        let args = entity::EntityArgs { engine: weak, project_id: key.0.clone(), entity_id: key.1.clone() };
-        let actor = activate(&self.entities, key, fresh, || (entity::EntityActor, args)).await?;
+        // Entity ids never contain '/' (see `ids::check_app_id`), so the key is unambiguous.
+        let key = format!("{project_id}/{entity_id}");
+        let actor = self
+            .entities
+            .activate(&key, fresh, || {
+                let args = entity::EntityArgs {
+                    engine: Arc::downgrade(&engine.inner),
+                    project_id: project_id.to_owned(),
+                    entity_id: entity_id.to_owned(),
+                };
+                (entity::EntityActor, args)
+            })
+            .await?;
         Ok(EntityHandle(actor))
     }
 
@@ -142,6 +186,20 @@ impl ActorSystem {
         with_retry(
             |fresh| self.session(engine, session_id, fresh),
             |handle| async move { handle.poll().await },
+        )
+        .await
+    }
+
+    /// A round trip to the entity's actor, activating it if needed.
+    pub(crate) async fn ping_entity(
+        &self,
+        engine: &Engine,
+        project_id: &str,
+        entity_id: &str,
+    ) -> EngineResult<()> {
+        with_retry(
+            |fresh| self.entity(engine, project_id, entity_id, fresh),
+            |handle| async move { handle.ping().await },
         )
         .await
     }
@@ -163,9 +221,7 @@ impl ActorSystem {
 
     /// How many actors are active now (for metrics and benchmarks).
     pub async fn active(&self) -> (usize, usize) {
-        let sessions = self.sessions.lock().await.values().filter(|a| alive(a)).count();
-        let entities = self.entities.lock().await.values().filter(|a| alive(a)).count();
-        (sessions, entities)
+        (self.sessions.count_alive(), self.entities.count_alive())
     }
 
     pub(crate) fn keep_task(&self, handle: tokio::task::JoinHandle<()>) {
@@ -175,12 +231,8 @@ impl ActorSystem {
     }
 
     pub(crate) async fn stop_all(&self) {
-        for (_, actor) in self.sessions.lock().await.drain() {
-            actor.stop(None);
-        }
-        for (_, actor) in self.entities.lock().await.drain() {
-            actor.stop(None);
-        }
+        self.sessions.stop_all();
+        self.entities.stop_all();
         if let Ok(mut tasks) = self.tasks.lock() {
             for task in tasks.drain(..) {
                 task.abort();

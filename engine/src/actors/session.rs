@@ -90,10 +90,10 @@ impl Actor for SessionActor {
                 let _ = reply.send(answer);
             }
             SessionMsg::Expire => {
-                if let Some(inner) = state.engine.upgrade() {
-                    if let Err(error) = (Engine { inner }).expire_session(&state.session_id).await {
-                        tracing::warn!(session = %state.session_id, %error, "expiring a session failed; the sweeper retries");
-                    }
+                if let Some(inner) = state.engine.upgrade()
+                    && let Err(error) = (Engine { inner }).expire_session(&state.session_id).await
+                {
+                    tracing::warn!(session = %state.session_id, %error, "expiring a session failed; the sweeper retries");
                 }
             }
             SessionMsg::IdleCheck => {

@@ -284,12 +284,10 @@ impl Engine {
                 .await;
         }
         let expected_issuer = found.config.get("issuer").and_then(|v| v.as_str());
-        if let (Some(iss), Some(expected)) = (iss, expected_issuer) {
-            if iss != expected {
-                return Err(EngineError::Forbidden(
-                    "the authorization response came from another issuer".into(),
-                ));
-            }
+        if let (Some(iss), Some(expected)) = (iss, expected_issuer)
+            && iss != expected
+        {
+            return Err(EngineError::Forbidden("the authorization response came from another issuer".into()));
         }
         let code = code
             .filter(|c| !c.is_empty() && c.len() <= 4096)
@@ -349,8 +347,7 @@ impl Engine {
         let vault = self.inner.vault.clone();
         let (session_id, integration_key, provider) =
             (session_id.to_owned(), integration_key.to_owned(), provider.to_owned());
-        Ok(self
-            .inner
+        self.inner
             .store
             .run(|tx| {
                 let (vault, session_id, integration_key, provider, account, scopes, tokens) = (
@@ -420,7 +417,7 @@ impl Engine {
                     })
                 }
             })
-            .await?)
+            .await
     }
 
     /// Ends a session because a provider refused or failed.
