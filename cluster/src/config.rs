@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use securix_engine::secret::SecretString;
 use securix_engine::vault::MasterKey;
 
 #[derive(clap::Args, Debug)]
@@ -18,6 +19,9 @@ pub struct ServeArgs {
     /// Extra provider plugins (`*.wasm`), loaded after the bundled first-party ones.
     #[arg(long, env = "SECURIX_PLUGINS_DIR")]
     pub plugins_dir: Option<PathBuf>,
+    /// The URL users and providers reach (builds `authUrl` and the redirect URI).
+    #[arg(long, env = "SECURIX_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// `1` lets plugins and webhooks use plain http to loopback addresses (development and tests only).
     #[arg(long, env = "SECURIX_ALLOW_LOOPBACK_HTTP", value_parser = parse_flag, default_value = "0")]
     pub allow_loopback_http: bool,
@@ -38,6 +42,8 @@ pub struct ServeConfig {
     pub master_key: MasterKey,
     pub plugins_dir: Option<PathBuf>,
     pub allow_loopback_http: bool,
+    pub public_url: String,
+    pub admin_token: Option<SecretString>,
 }
 
 impl ServeConfig {
@@ -58,7 +64,19 @@ impl ServeConfig {
                 key
             }
         };
+        let public_url = args
+            .public_url
+            .unwrap_or_else(|| format!("http://{}", args.listen))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+            anyhow::bail!("SECURIX_PUBLIC_URL must be an http(s) URL");
+        }
+        let admin_token =
+            std::env::var("SECURIX_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::new);
         Ok(ServeConfig {
+            public_url,
+            admin_token,
             listen: args.listen,
             data_dir: args.data_dir,
             master_key,

@@ -1,6 +1,9 @@
 //! `securix`: the SecuriX server and command-line tool.
 
+mod admin_token;
+mod api;
 mod config;
+mod pages;
 mod server;
 
 use clap::{Parser, Subcommand};

@@ -1,21 +1,27 @@
-//! The HTTP server: opens the engine's store and vault and serves the routes.
+//! Starting the server: the engine over the embedded store, the plugins, the admin
+//! token, and the actix app with its limits and error mapping.
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use actix_web::dev::Service;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
-use std::sync::Arc;
-
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use securix_engine::store::{RedbOptions, Store};
-use securix_engine::vault::Vault;
+use securix_engine::{Engine, EngineSettings};
 
+use crate::api::{self, ops::Metrics, problem::ApiError};
 use crate::config::ServeConfig;
 
+/// The most a JSON body may weigh.
+const MAX_JSON_BODY: usize = 64 << 10;
+
 /// What every handler shares.
-#[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub vault: Vault,
-    pub plugins: Arc<PluginHost>,
+    pub engine: Engine,
+    pub admin_token_hash: [u8; 32],
+    pub metrics: Metrics,
 }
 
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
@@ -27,21 +33,105 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let store = Store::open_redb(&store_path, RedbOptions::default())
         .with_context(|| format!("cannot open the store at {}", store_path.display()))?;
     let plugins = Arc::new(load_plugins(&config).await?);
-    let vault = Vault::open(store.clone(), config.master_key).await?;
-    let state = AppState { store, vault, plugins };
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(state.clone()))
-            .route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(readyz))
-    })
-    .bind(config.listen)
-    .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let settings = EngineSettings {
+        public_url: config.public_url.clone(),
+        allow_loopback_http: config.allow_loopback_http,
+        ..EngineSettings::default()
+    };
+    let engine = Engine::builder()
+        .store(store)
+        .master_key(config.master_key.clone())
+        .plugins(plugins)
+        .settings(settings)
+        .build()
+        .await?;
+    let admin_token_hash = crate::admin_token::establish(&engine, config.admin_token.as_ref()).await?;
+    let state =
+        web::Data::new(AppState { engine: engine.clone(), admin_token_hash, metrics: Metrics::default() });
+    let server = HttpServer::new(move || app(state.clone()))
+        .max_connection_rate(1024)
+        .client_request_timeout(std::time::Duration::from_secs(30))
+        .bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     for address in server.addrs() {
         tracing::info!(%address, "SecuriX is listening");
-        println!("SecuriX listening on http://{address}");
+        println!("SecuriX listening on http://{address} (public URL {})", config.public_url);
     }
-    server.run().await.context("the HTTP server failed")
+    // actix stops gracefully on SIGTERM and SIGINT: in-flight requests finish first.
+    server.run().await.context("the HTTP server failed")?;
+    engine.shutdown().await;
+    Ok(())
+}
+
+/// The app: routes, body limits, problem+json for every malformed input, metrics.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let json = web::JsonConfig::default().limit(MAX_JSON_BODY).error_handler(|error, _| match error {
+        actix_web::error::JsonPayloadError::Overflow { .. }
+        | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::too_large(format!("JSON bodies are limited to {MAX_JSON_BODY} bytes")).into()
+        }
+        actix_web::error::JsonPayloadError::ContentType => {
+            ApiError::bad_request("send JSON with content-type: application/json").into()
+        }
+        other => ApiError::bad_request(format!("malformed JSON: {other}")).into(),
+    });
+    let path = web::PathConfig::default()
+        .error_handler(|error, _| ApiError::bad_request(format!("bad path: {error}")).into());
+    let query = web::QueryConfig::default()
+        .error_handler(|error, _| ApiError::bad_request(format!("bad query: {error}")).into());
+    let form = web::FormConfig::default()
+        .limit(16 << 10)
+        .error_handler(|error, _| ApiError::bad_request(format!("bad form: {error}")).into());
+    let metrics_state = state.clone();
+    App::new()
+        .app_data(state)
+        .app_data(json)
+        .app_data(path)
+        .app_data(query)
+        .app_data(form)
+        .wrap_fn(move |request, service| {
+            let state = metrics_state.clone();
+            let request_id = securix_engine::oauth::pkce::random_token().expose().chars().take(16).collect::<String>();
+            let span = tracing::info_span!("http", method = %request.method(), path = %request.path(), request_id = %request_id);
+            let future = service.call(request);
+            async move {
+                let _entered = span.enter();
+                let mut response = future.await?;
+                state.metrics.requests.fetch_add(1, Ordering::Relaxed);
+                let status = response.status();
+                if status.is_client_error() {
+                    state.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+                } else if status.is_server_error() {
+                    state.metrics.server_errors.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
+                    response.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), value);
+                }
+                Ok(response)
+            }
+        })
+        .configure(api::configure)
+        .default_service(web::to(|| async { ApiError::not_found("no such route").error_response_owned() }))
+}
+
+trait OwnedResponse {
+    fn error_response_owned(self) -> HttpResponse;
+}
+
+impl OwnedResponse for ApiError {
+    fn error_response_owned(self) -> HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
 }
 
 /// The bundled first-party plugins, then the operator's plugins directory.
@@ -61,21 +151,4 @@ async fn load_plugins(config: &ServeConfig) -> anyhow::Result<PluginHost> {
     let ids: Vec<String> = host.list().into_iter().map(|p| format!("{}@{}", p.id, p.wit)).collect();
     println!("SecuriX loaded {} provider plugins: {}", ids.len(), ids.join(", "));
     Ok(host)
-}
-
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain").body("ok\n")
-}
-
-/// Ready when the store answers, the vault is unsealed and providers are loaded.
-async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let store_ok = match state.store.begin().await {
-        Ok(tx) => tx.get(b"readyz").await.is_ok(),
-        Err(_) => false,
-    };
-    if store_ok && !state.vault.is_sealed() && !state.plugins.list().is_empty() {
-        HttpResponse::Ok().content_type("text/plain").body("ready\n")
-    } else {
-        HttpResponse::ServiceUnavailable().content_type("text/plain").body("not ready\n")
-    }
 }

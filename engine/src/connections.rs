@@ -36,6 +36,7 @@ impl Engine {
         principal: &Principal,
         entity_id: &str,
     ) -> EngineResult<Vec<ConnectionView>> {
+        crate::model::ids::check_app_id(entity_id, "entity id")?;
         let tx = self.inner.store.begin().await?;
         Ok(connection::list(&tx, &principal.project_id, entity_id)
             .await?
@@ -51,6 +52,7 @@ impl Engine {
         entity_id: &str,
         connection_id: &str,
     ) -> EngineResult<()> {
+        crate::model::ids::check_app_id(entity_id, "entity id")?;
         let tx = self.inner.store.begin().await?;
         let found = connection::get(&tx, &principal.project_id, entity_id, connection_id)
             .await?

@@ -27,6 +27,8 @@ pub struct Server {
     pub base_url: String,
     /// What the server printed on standard output, line by line, as it runs.
     pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// What it logged on standard error.
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     pub data_dir: tempfile::TempDir,
     child: Child,
 }
@@ -49,7 +51,7 @@ impl Server {
             .env("SECURIX_LISTEN", format!("127.0.0.1:{port}"))
             .env("SECURIX_DATA_DIR", data_dir.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(Stdio::piped());
         for (key, value) in env {
             command.env(key, value);
         }
@@ -63,7 +65,16 @@ impl Server {
                 lines.lock().unwrap().push(line);
             }
         });
-        let server = Server { base_url: format!("http://127.0.0.1:{port}"), stdout, data_dir, child };
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log_lines = stderr.clone();
+        let log_pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(log_pipe).lines().map_while(Result::ok) {
+                log_lines.lock().unwrap().push(line);
+            }
+        });
+        let server = Server { base_url: format!("http://127.0.0.1:{port}"), stdout, stderr, data_dir, child };
         server.wait_ready().await;
         server
     }

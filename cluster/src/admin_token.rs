@@ -1,0 +1,41 @@
+//! The admin token: `SECURIX_ADMIN_TOKEN` when set; otherwise one is generated on
+//! first start, printed once, and only its SHA-256 is kept in the store.
+
+use securix_engine::Engine;
+use securix_engine::secret::SecretString;
+use securix_engine::store::{StoreError, pack};
+
+use crate::api::identity::token_hash;
+
+fn stored_key() -> Vec<u8> {
+    pack(&("admin", "token_sha256"))
+}
+
+pub async fn establish(engine: &Engine, configured: Option<&SecretString>) -> anyhow::Result<[u8; 32]> {
+    if let Some(token) = configured {
+        if token.expose().len() < 16 {
+            anyhow::bail!("SECURIX_ADMIN_TOKEN must be at least 16 characters");
+        }
+        return Ok(token_hash(token.expose()));
+    }
+    let fresh = securix_engine::oauth::pkce::random_token();
+    let candidate = format!("sxa_{}", fresh.expose());
+    let candidate_hash = token_hash(&candidate);
+    let (hash, created) = engine
+        .store()
+        .run(|tx| async move {
+            if let Some(existing) = tx.get(&stored_key()).await? {
+                let hash: [u8; 32] = existing
+                    .try_into()
+                    .map_err(|_| StoreError::Invalid("stored admin token hash is corrupt".into()))?;
+                return Ok::<_, StoreError>((hash, false));
+            }
+            tx.set(&stored_key(), &candidate_hash)?;
+            Ok((candidate_hash, true))
+        })
+        .await?;
+    if created {
+        println!("Admin token (shown once; set SECURIX_ADMIN_TOKEN to choose your own): {candidate}");
+    }
+    Ok(hash)
+}

@@ -1,0 +1,53 @@
+//! Operations: liveness, readiness, Prometheus metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::{HttpResponse, web};
+
+use crate::server::AppState;
+
+/// Counters exported at `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub client_errors: AtomicU64,
+    pub server_errors: AtomicU64,
+    pub proxy_calls: AtomicU64,
+}
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
+}
+
+/// Ready when the store answers, the vault is unsealed and providers are loaded.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let store_ok = match state.engine.store().begin().await {
+        Ok(tx) => tx.get(b"readyz").await.is_ok(),
+        Err(_) => false,
+    };
+    let ready = store_ok && !state.engine.vault().is_sealed() && !state.engine.plugins().list().is_empty();
+    if ready {
+        HttpResponse::Ok().content_type("text/plain").body("ready\n")
+    } else {
+        HttpResponse::ServiceUnavailable().content_type("text/plain").body("not ready\n")
+    }
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let m = &state.metrics;
+    let (sessions, entities) = state.engine.active_actors().await;
+    let text = format!(
+        "# HELP securix_http_requests_total HTTP requests served.\n# TYPE securix_http_requests_total counter\nsecurix_http_requests_total {}\n\
+         # HELP securix_http_client_errors_total Answers with a 4xx status.\n# TYPE securix_http_client_errors_total counter\nsecurix_http_client_errors_total {}\n\
+         # HELP securix_http_server_errors_total Answers with a 5xx status.\n# TYPE securix_http_server_errors_total counter\nsecurix_http_server_errors_total {}\n\
+         # HELP securix_proxy_calls_total Calls proxied to providers.\n# TYPE securix_proxy_calls_total counter\nsecurix_proxy_calls_total {}\n\
+         # HELP securix_active_actors Active actors on this node.\n# TYPE securix_active_actors gauge\nsecurix_active_actors{{kind=\"session\"}} {sessions}\nsecurix_active_actors{{kind=\"entity\"}} {entities}\n\
+         # HELP securix_provider_plugins Loaded provider plugins.\n# TYPE securix_provider_plugins gauge\nsecurix_provider_plugins {}\n",
+        m.requests.load(Ordering::Relaxed),
+        m.client_errors.load(Ordering::Relaxed),
+        m.server_errors.load(Ordering::Relaxed),
+        m.proxy_calls.load(Ordering::Relaxed),
+        state.engine.plugins().list().len(),
+    );
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
+}

@@ -1,0 +1,131 @@
+//! RFC 9457 problem documents: one mapping from engine errors to HTTP, with stable
+//! `type`s and no internals in the body (details go to the log).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use securix_engine::EngineError;
+use securix_engine::plugins::PluginError;
+use serde::Serialize;
+
+const TYPE_BASE: &str = "https://securix.dev/problems/";
+
+#[derive(Debug, Serialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval: Option<u32>,
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+    interval: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ApiError { status, slug, title, detail: detail.into(), interval: None }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid-request", "Invalid request", detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Request too large", detail)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let problem = Problem {
+            kind: format!("{TYPE_BASE}{}", self.slug),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            interval: self.interval,
+        };
+        HttpResponse::build(self.status).content_type("application/problem+json").json(problem)
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
+        use StatusCode as S;
+        let detail = error.to_string();
+        match &error {
+            EngineError::NotFound(_) => Self::new(S::NOT_FOUND, "not-found", "Not found", detail),
+            EngineError::Invalid(_) => {
+                Self::new(S::BAD_REQUEST, "invalid-request", "Invalid request", detail)
+            }
+            EngineError::Unauthorized => Self::new(S::UNAUTHORIZED, "unauthorized", "Unauthorized", detail),
+            EngineError::Forbidden(_) => Self::new(S::FORBIDDEN, "forbidden", "Forbidden", detail),
+            EngineError::Conflict(_) => Self::new(S::CONFLICT, "conflict", "Conflict", detail),
+            EngineError::Expired(_) => Self::new(S::GONE, "expired", "Expired", detail),
+            EngineError::SlowDown { interval } => {
+                let mut problem = Self::new(S::TOO_MANY_REQUESTS, "slow_down", "Slow down", detail);
+                problem.interval = Some(*interval);
+                problem
+            }
+            EngineError::RateLimited => {
+                Self::new(S::TOO_MANY_REQUESTS, "rate-limited", "Too many requests", detail)
+            }
+            EngineError::ReauthRequired => {
+                Self::new(S::CONFLICT, "reauth-required", "Authorization required again", detail)
+            }
+            EngineError::Provider(PluginError::UnknownPlugin(_)) => {
+                Self::new(S::BAD_REQUEST, "unknown-provider", "Unknown provider", detail)
+            }
+            EngineError::Provider(PluginError::Provider { .. }) => {
+                Self::new(S::BAD_GATEWAY, "provider-error", "The provider refused", detail)
+            }
+            EngineError::Provider(_) => {
+                Self::new(S::BAD_GATEWAY, "plugin-error", "The provider plugin failed", detail)
+            }
+            EngineError::Upstream(_) => Self::new(S::BAD_GATEWAY, "upstream-error", "Upstream error", detail),
+            EngineError::Vault(securix_engine::vault::VaultError::Sealed) => {
+                Self::new(S::SERVICE_UNAVAILABLE, "sealed", "The vault is sealed", detail)
+            }
+            EngineError::Vault(_) | EngineError::Store(_) | EngineError::Internal(_) => {
+                tracing::error!(%error, "internal error");
+                Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "something went wrong; the server log has the details",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The pages' shared frame: escaping, the layout, and the security headers every
+//! page sends (a strict CSP with `frame-ancestors 'none'`, no third-party assets).
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#1b1b1f;line-height:1.5}\
+h1{font-size:1.4rem}.card{border:1px solid #d0d0d7;border-radius:.6rem;padding:1rem;margin:1rem 0}\
+button,input{font:inherit;padding:.5rem .9rem;border-radius:.4rem;border:1px solid #888}\
+button.primary{background:#2747d6;color:#fff;border-color:#2747d6}code{background:#f1f1f4;padding:0 .3rem}\
+.muted{color:#5a5a66;font-size:.9rem}ul{padding-left:1.2rem}";
+
+/// A complete page. `script` is inline JavaScript allowed by a per-response nonce.
+pub fn page(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    script: Option<&str>,
+    form_targets: &str,
+) -> HttpResponse {
+    let nonce = securix_engine::oauth::pkce::random_token();
+    let script_tag =
+        script.map(|js| format!("<script nonce=\"{}\">{js}</script>", nonce.expose())).unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{} · SecuriX</title><style nonce=\"{}\">{STYLE}</style></head><body><main>{body}</main>{script_tag}</body></html>",
+        escape(title),
+        nonce.expose()
+    );
+    let csp = format!(
+        "default-src 'none'; style-src 'nonce-{n}'; script-src 'nonce-{n}'; form-action 'self' {form_targets}; frame-ancestors 'none'; base-uri 'none'",
+        n = nonce.expose()
+    );
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("content-security-policy", csp))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .insert_header(("x-frame-options", "DENY"))
+        .insert_header(("cache-control", "no-store"))
+        .insert_header(("referrer-policy", "no-referrer"))
+        .body(html)
+}
+
+/// A page that says what went wrong, in words for a person.
+pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
+    page(
+        status,
+        "Something went wrong",
+        &format!("<h1>Something went wrong</h1><p>{}</p>", escape(message)),
+        None,
+        "",
+    )
+}

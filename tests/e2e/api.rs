@@ -1,0 +1,548 @@
+//! The HTTP API end to end: a device flow and a popup flow against a real OAuth
+//! server (oauth2-mock-server) through the generic `oauth2` plugin, a proxy call,
+//! revocation; tenant isolation; a corpus of bad input; and a scan of everything
+//! the tests saw for secrets.
+
+use std::sync::{Arc, Mutex};
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::peers::MockOAuth;
+use crate::support::Server;
+
+pub const ADMIN_TOKEN: &str = "admin-token-for-the-e2e-tests";
+const CLIENT_SECRET: &str = "e2e-client-secret-never-shown";
+
+/// A client that records every answer it sees, for the secrets scan.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    pub base: String,
+    pub seen: Arc<Mutex<Vec<String>>>,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    pub fn location(&self) -> String {
+        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    }
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Client { http, base: base.to_owned(), seen: Arc::default() }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+        content_type: Option<&str>,
+    ) -> Answer {
+        let url = if url.starts_with("http") { url.to_owned() } else { format!("{}{url}", self.base) };
+        let mut request = self.http.request(method, url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        self.seen.lock().unwrap().push(format!("{status} {headers:?} {text}"));
+        Answer { status, headers, text }
+    }
+
+    pub async fn json(&self, method: Method, url: &str, headers: &[(&str, &str)], body: Value) -> Answer {
+        self.send(method, url, headers, Some(body.to_string().into_bytes()), Some("application/json")).await
+    }
+
+    pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Answer {
+        self.send(Method::GET, url, headers, None, None).await
+    }
+}
+
+/// A server, a mock provider, and a project set up through the admin API.
+pub struct World {
+    pub server: Server,
+    /// Kept alive for the test's length.
+    pub _mock: MockOAuth,
+    pub client: Client,
+    pub api_key: String,
+}
+
+pub async fn world() -> World {
+    let mock = MockOAuth::start().await;
+    let server =
+        Server::start(&[("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN), ("SECURIX_ALLOW_LOOPBACK_HTTP", "1")]).await;
+    let client = Client::new(&server.base_url);
+    let admin = [("securix-admin-token", ADMIN_TOKEN)];
+    let project = client.json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Acme Corp"})).await;
+    assert_eq!(project.status, 201, "{}", project.text);
+    let project_id = project.json()["projectId"].as_str().unwrap().to_owned();
+    let key = client
+        .json(
+            Method::POST,
+            &format!("/v1/admin/projects/{project_id}/api-keys"),
+            &admin,
+            json!({"name": "backend"}),
+        )
+        .await;
+    let api_key = key.json()["apiKey"].as_str().unwrap().to_owned();
+    let agent = client
+        .json(
+            Method::POST,
+            &format!("/v1/admin/projects/{project_id}/agents"),
+            &admin,
+            json!({"agentId": "cli"}),
+        )
+        .await;
+    assert_eq!(agent.status, 201, "{}", agent.text);
+    let integration = client
+        .json(Method::PUT, &format!("/v1/admin/projects/{project_id}/integrations/mock"), &admin, json!({
+            "provider": "oauth2",
+            "clientId": "securix-e2e",
+            "clientSecret": CLIENT_SECRET,
+            "scopes": ["openid", "profile"],
+            "config": {"discoveryUrl": format!("{}/.well-known/openid-configuration", mock.base_url), "apiBaseUrl": mock.base_url}
+        }))
+        .await;
+    assert_eq!(integration.status, 200, "{}", integration.text);
+    assert!(!integration.text.contains(CLIENT_SECRET), "the secret is never echoed");
+    let origins = client
+        .json(
+            Method::PUT,
+            &format!("/v1/admin/projects/{project_id}/origins"),
+            &admin,
+            json!({"origins": ["https://app.example"]}),
+        )
+        .await;
+    assert_eq!(origins.status, 200, "{}", origins.text);
+    World { server, _mock: mock, client, api_key }
+}
+
+impl World {
+    pub fn app_headers(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("securix-api-key", self.api_key.as_str()),
+            ("securix-agent-id", "cli"),
+            ("securix-entity-id", "user_123"),
+        ]
+    }
+
+    /// The user's browser from the consent page to the callback. Returns the final page.
+    pub async fn consent(&self, session_id: &str, cookie: Option<&str>) -> Answer {
+        let cookie_header: Vec<(&str, &str)> = cookie.map(|c| vec![("cookie", c)]).unwrap_or_default();
+        let page = self.client.get(&format!("/connect/{session_id}"), &cookie_header).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let csp = page.headers["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(
+            page.text.contains("Acme Corp")
+                && page.text.contains("cli")
+                && page.text.contains("user_123")
+                && page.text.contains("openid")
+        );
+        let form = self
+            .client
+            .send(
+                Method::POST,
+                &format!("/connect/{session_id}/authorize"),
+                &cookie_header,
+                Some(b"integration=mock".to_vec()),
+                Some("application/x-www-form-urlencoded"),
+            )
+            .await;
+        assert_eq!(form.status, 303, "{}", form.text);
+        let at_provider = self.client.get(&form.location(), &[]).await;
+        assert_eq!(at_provider.status, 302, "the mock provider approves and redirects back");
+        let callback = at_provider.location();
+        assert!(callback.starts_with(&format!("{}/oauth/callback?", self.server.base_url)), "{callback}");
+        let done = self.client.get(&callback, &cookie_header).await;
+        assert_eq!(done.headers["referrer-policy"], "no-referrer");
+        done
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_flow_then_proxy_then_revocation() {
+    let w = world().await;
+    let headers = w.app_headers();
+    let created = w
+        .client
+        .json(
+            Method::POST,
+            "/v1/sessions",
+            &headers,
+            json!({"entityId": "user_123", "flow": "device", "providers": {"mock": {}}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let body = created.json();
+    let session_id = body["sessionId"].as_str().unwrap().to_owned();
+    assert_eq!(body["authUrl"], format!("{}/device", w.server.base_url));
+    assert!(body["expiresAt"].as_str().unwrap().ends_with('Z'));
+    let code = body["deviceAuthCode"].as_str().unwrap().to_owned();
+
+    let entered = w
+        .client
+        .send(
+            Method::POST,
+            "/device",
+            &[],
+            Some(format!("code={}", code.to_lowercase()).into_bytes()),
+            Some("application/x-www-form-urlencoded"),
+        )
+        .await;
+    assert_eq!(entered.status, 303, "{}", entered.text);
+    assert_eq!(entered.location(), format!("/connect/{session_id}"));
+    let set_cookie = entered.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    // Another browser (no cookie) cannot drive this session.
+    assert_eq!(w.client.get(&format!("/connect/{session_id}"), &[]).await.status, 403);
+    let done = w.consent(&session_id, Some(&cookie)).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+
+    let status = w.client.get(&format!("/v1/sessions/{session_id}?wait=5"), &headers).await;
+    assert_eq!(status.json()["status"], "completed", "{}", status.text);
+    let connections = w.client.get("/v1/entities/user_123/connections", &headers).await;
+    let list = connections.json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{}", connections.text);
+    let connection_id = list[0]["connectionId"].as_str().unwrap().to_owned();
+    assert_eq!(list[0]["integration"], "mock");
+    assert!(list[0]["account"]["id"].as_str().is_some_and(|id| !id.is_empty()));
+
+    // The proxy: the mock's userinfo answers only with a valid bearer token, which
+    // SecuriX injected; the caller's own Authorization header never got through.
+    let mut proxy_headers = headers.clone();
+    proxy_headers.push(("authorization", "Bearer the-apps-own-credential"));
+    let proxied = w.client.get("/v1/proxy/mock/userinfo", &proxy_headers).await;
+    assert_eq!(proxied.status, 200, "{}", proxied.text);
+    assert_eq!(proxied.json()["sub"], list[0]["account"]["id"]);
+
+    let events = w.client.get("/v1/events", &headers).await;
+    let kinds: Vec<String> =
+        events.json().as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(kinds, ["connection.created", "session.completed"]);
+
+    let revoked = w
+        .client
+        .send(
+            Method::DELETE,
+            &format!("/v1/entities/user_123/connections/{connection_id}"),
+            &headers,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, 204, "{}", revoked.text);
+    assert_eq!(w.client.get("/v1/entities/user_123/connections", &headers).await.json(), json!([]));
+    assert_eq!(w.client.get("/v1/proxy/mock/userinfo", &headers).await.status, 404);
+    scan_for_secrets(&w, &[CLIENT_SECRET]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn popup_flow_over_http_with_confirm() {
+    let w = world().await;
+    let headers = w.app_headers();
+    let sxc = "a-random-sxc-the-button-made-0123456789ab";
+    let challenge = securix_engine::oauth::pkce::s256(sxc);
+    let request = json!({"entityId": "user_123", "flow": "popup", "providers": {"mock": {"scopes": ["openid"]}}, "sxcChallenge": challenge, "origin": "https://app.example"});
+    let created = w.client.json(Method::POST, "/v1/sessions", &headers, request).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let session_id = created.json()["sessionId"].as_str().unwrap().to_owned();
+    assert_eq!(created.json()["authUrl"], format!("{}/connect/{session_id}", w.server.base_url));
+
+    let done = w.consent(&session_id, None).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    // The popup posts to the app's exact origin, never '*', and carries no secret.
+    assert!(
+        done.text.contains("postMessage(") && done.text.contains("\"https://app.example\""),
+        "{}",
+        done.text
+    );
+    assert!(!done.text.contains("\"*\""));
+    assert_eq!(
+        w.client.get(&format!("/v1/sessions/{session_id}"), &headers).await.json()["status"],
+        "awaiting_confirmation"
+    );
+    assert_eq!(w.client.get("/v1/entities/user_123/connections", &headers).await.json(), json!([]));
+
+    let wrong = w
+        .client
+        .json(Method::POST, &format!("/v1/sessions/{session_id}/confirm"), &headers, json!({"sxc": "wrong"}))
+        .await;
+    assert_eq!(wrong.status, 403);
+    assert_eq!(wrong.headers["content-type"], "application/problem+json");
+    let confirmed = w
+        .client
+        .json(Method::POST, &format!("/v1/sessions/{session_id}/confirm"), &headers, json!({"sxc": sxc}))
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    assert_eq!(confirmed.json()["status"], "completed");
+    let replay = w
+        .client
+        .json(Method::POST, &format!("/v1/sessions/{session_id}/confirm"), &headers, json!({"sxc": sxc}))
+        .await;
+    assert_eq!(replay.status, 403);
+    assert_eq!(
+        w.client.get("/v1/entities/user_123/connections", &headers).await.json().as_array().unwrap().len(),
+        1
+    );
+    scan_for_secrets(&w, &[CLIENT_SECRET, sxc]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_are_isolated_and_identity_headers_are_required() {
+    let w = world().await;
+    let admin = [("securix-admin-token", ADMIN_TOKEN)];
+    let other = w
+        .client
+        .json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Other"}))
+        .await
+        .json()["projectId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other_key = w
+        .client
+        .json(Method::POST, &format!("/v1/admin/projects/{other}/api-keys"), &admin, json!({"name": "k"}))
+        .await
+        .json()["apiKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let headers = w.app_headers();
+    let created = w
+        .client
+        .json(
+            Method::POST,
+            "/v1/sessions",
+            &headers,
+            json!({"entityId": "user_123", "flow": "device", "providers": {"mock": {}}}),
+        )
+        .await;
+    let session_id = created.json()["sessionId"].as_str().unwrap().to_owned();
+    let foreign = [("securix-api-key", other_key.as_str()), ("securix-agent-id", "cli")];
+    let stranger = w.client.get(&format!("/v1/sessions/{session_id}"), &foreign).await;
+    let unknown = w.client.get("/v1/sessions/ses_aaaaaaaaaaaaaaaaaaaaaaaaaa", &headers).await;
+    assert_eq!(
+        (stranger.status, unknown.status),
+        (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND),
+        "a foreign id answers like an unknown one"
+    );
+    assert_eq!(
+        w.client
+            .json(
+                Method::POST,
+                "/v1/sessions",
+                &foreign,
+                json!({"entityId": "u", "flow": "device", "providers": {"mock": {}}})
+            )
+            .await
+            .status,
+        404
+    );
+
+    assert_eq!(w.client.get("/v1/integrations", &[]).await.status, 401);
+    assert_eq!(w.client.get("/v1/integrations", &[("securix-api-key", "sxk_wrong")]).await.status, 401);
+    assert_eq!(
+        w.client
+            .json(
+                Method::POST,
+                "/v1/admin/projects",
+                &[("securix-admin-token", "wrong")],
+                json!({"name": "x"})
+            )
+            .await
+            .status,
+        401
+    );
+    let no_agent = w
+        .client
+        .json(
+            Method::POST,
+            "/v1/sessions",
+            &[("securix-api-key", w.api_key.as_str())],
+            json!({"entityId": "u", "flow": "device", "providers": {"mock": {}}}),
+        )
+        .await;
+    assert_eq!(no_agent.status, 400, "{}", no_agent.text);
+    let no_entity = w
+        .client
+        .get(
+            "/v1/proxy/mock/userinfo",
+            &[("securix-api-key", w.api_key.as_str()), ("securix-agent-id", "cli")],
+        )
+        .await;
+    assert_eq!(no_entity.status, 400);
+    let unknown_agent = w
+        .client
+        .json(
+            Method::POST,
+            "/v1/sessions",
+            &[("securix-api-key", w.api_key.as_str()), ("securix-agent-id", "ghost")],
+            json!({"entityId": "u", "flow": "device", "providers": {"mock": {}}}),
+        )
+        .await;
+    assert_eq!(unknown_agent.status, 404);
+
+    // A deleted key stops working at once.
+    let key_id = w
+        .client
+        .json(
+            Method::POST,
+            &format!("/v1/admin/projects/{other}/api-keys"),
+            &admin,
+            json!({"name": "doomed"}),
+        )
+        .await
+        .json();
+    let doomed = key_id["apiKey"].as_str().unwrap().to_owned();
+    assert_eq!(w.client.get("/v1/integrations", &[("securix-api-key", doomed.as_str())]).await.status, 200);
+    let deleted = w
+        .client
+        .send(
+            Method::DELETE,
+            &format!("/v1/admin/projects/{other}/api-keys/{}", key_id["apiKeyId"].as_str().unwrap()),
+            &admin,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(w.client.get("/v1/integrations", &[("securix-api-key", doomed.as_str())]).await.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_4xx_and_the_server_stays_healthy() {
+    let w = world().await;
+    let headers = w.app_headers();
+    let deep = format!("{}{}", "[".repeat(2000), "]".repeat(2000));
+    type Case = (Method, String, Option<Vec<u8>>, Option<&'static str>);
+    let corpus: Vec<Case> = vec![
+        (Method::POST, "/v1/sessions".into(), Some(b"{not json".to_vec()), Some("application/json")),
+        (Method::POST, "/v1/sessions".into(), Some(vec![0xff, 0xfe, 0x00, 0x7b]), Some("application/json")),
+        (Method::POST, "/v1/sessions".into(), Some(deep.into_bytes()), Some("application/json")),
+        (Method::POST, "/v1/sessions".into(), Some(vec![b' '; 200_000]), Some("application/json")),
+        (
+            Method::POST,
+            "/v1/sessions".into(),
+            Some(br#"{"entityId":"a b","flow":"device","providers":{"mock":{}}}"#.to_vec()),
+            Some("application/json"),
+        ),
+        (
+            Method::POST,
+            "/v1/sessions".into(),
+            Some(br#"{"entityId":"u","flow":"teleport","providers":{}}"#.to_vec()),
+            Some("application/json"),
+        ),
+        (
+            Method::POST,
+            "/v1/sessions".into(),
+            Some(br#"{"entityId":"u","flow":"device","providers":{"mock":{}},"surprise":1}"#.to_vec()),
+            Some("application/json"),
+        ),
+        (
+            Method::POST,
+            "/v1/sessions".into(),
+            Some(br#"{"entityId":"u","flow":"device","providers":{}}"#.to_vec()),
+            Some("text/plain"),
+        ),
+        (Method::GET, "/v1/sessions/..%2F..%2Fetc".into(), None, None),
+        (Method::GET, "/v1/sessions/ses_x?wait=forever".into(), None, None),
+        (Method::GET, "/v1/proxy/mock/../../v1/admin".into(), None, None),
+        (Method::GET, "/v1/proxy/mock/a//b".into(), None, None),
+        (Method::GET, "/v1/proxy/mock/a%2Fb".into(), None, None),
+        (Method::GET, "/v1/proxy/mock/http://evil.example/".into(), None, None),
+        (Method::GET, "/v1/proxy/mock/%2e%2e/token".into(), None, None),
+        (Method::GET, "/v1/entities/a%0Db/connections".into(), None, None),
+        (Method::GET, "/nowhere".into(), None, None),
+    ];
+    for (method, path, body, content_type) in corpus {
+        let answer = w.client.send(method.clone(), &path, &headers, body, content_type).await;
+        assert!(
+            answer.status.is_client_error(),
+            "{method} {path} answered {}: {}",
+            answer.status,
+            answer.text
+        );
+        assert!(
+            answer.headers.get("content-type").is_some_and(|ct| ct == "application/problem+json"),
+            "{method} {path}: {:?}",
+            answer.headers
+        );
+        let problem = answer.json();
+        assert!(
+            problem["type"].as_str().unwrap_or_default().starts_with("https://securix.dev/problems/")
+                && problem["detail"].is_string(),
+            "{}",
+            answer.text
+        );
+    }
+    // Headers: CRLF cannot even be sent; a huge header is refused, not a crash.
+    let huge = "x".repeat(64 * 1024);
+    let big_header = reqwest::Client::new()
+        .get(format!("{}/v1/integrations", w.server.base_url))
+        .header("x-huge", huge)
+        .send()
+        .await;
+    let status = big_header.as_ref().map(|r| r.status());
+    assert!(status.is_ok_and(|s| s.is_client_error()), "a huge header is refused with a 4xx: {status:?}");
+    let device_page = w
+        .client
+        .send(
+            Method::POST,
+            "/device",
+            &[],
+            Some(b"code=%FF%FE".to_vec()),
+            Some("application/x-www-form-urlencoded"),
+        )
+        .await;
+    assert!(device_page.status.is_client_error());
+    assert_eq!(w.client.get("/healthz", &[]).await.status, 200, "still healthy");
+    assert_eq!(w.client.get("/readyz", &[]).await.status, 200);
+    let metrics = w.client.get("/metrics", &[]).await;
+    assert!(
+        metrics.text.contains("securix_http_client_errors_total")
+            && !metrics.text.contains("securix_http_server_errors_total 1")
+    );
+    let openapi = w.client.get("/openapi.json", &[]).await.json();
+    assert!(
+        openapi["paths"]["/v1/sessions"]["post"].is_object()
+            && openapi["paths"]["/v1/proxy/{integration}/{path}"]["get"].is_object()
+    );
+}
+
+/// Nothing the tests saw, nor anything the server logged, carries a secret.
+fn scan_for_secrets(w: &World, secrets: &[&str]) {
+    let seen = w.client.seen.lock().unwrap().join("\n");
+    let printed = w.server.stdout.lock().unwrap().join("\n") + &w.server.stderr.lock().unwrap().join("\n");
+    for secret in secrets.iter().chain([&w.api_key.as_str()]) {
+        let in_answers = seen.matches(secret).count();
+        // The API key appears once: in the answer that created it.
+        let allowed = usize::from(*secret == w.api_key.as_str());
+        assert!(in_answers <= allowed, "{secret} appeared {in_answers} times in answers");
+        assert!(!printed.contains(secret), "{secret} appeared in the server's output");
+    }
+}
