@@ -2,6 +2,7 @@
 
 mod admin_token;
 mod api;
+mod cli;
 mod config;
 mod pages;
 mod server;
@@ -23,6 +24,58 @@ struct Cli {
 enum Command {
     /// Run the server (embedded store, no configuration needed).
     Serve(config::ServeArgs),
+    /// Projects (admin).
+    Project {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        auth: cli::AdminAuth,
+        #[command(subcommand)]
+        command: cli::ProjectCommand,
+    },
+    /// API keys of a project (admin).
+    ApiKey {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        auth: cli::AdminAuth,
+        #[command(subcommand)]
+        command: cli::ApiKeyCommand,
+    },
+    /// Agents of a project (admin).
+    Agent {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        auth: cli::AdminAuth,
+        #[command(subcommand)]
+        command: cli::AgentCommand,
+    },
+    /// Integrations: providers enabled in a project (admin).
+    Integration {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        auth: cli::AdminAuth,
+        #[command(subcommand)]
+        command: cli::IntegrationCommand,
+    },
+    /// Origins allowed to open the popup flow (admin).
+    Origins {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        auth: cli::AdminAuth,
+        #[command(subcommand)]
+        command: cli::OriginsCommand,
+    },
+    /// Connect an entity to a provider from the terminal (device flow).
+    Connect {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        args: cli::ConnectArgs,
+    },
 }
 
 fn main() {
@@ -32,12 +85,28 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    let outcome = match cli.command {
+    let outcome = match Cli::parse().command {
         Command::Serve(args) => config::ServeConfig::resolve(args).and_then(server::run),
+        other => remote(other),
     };
     if let Err(error) = outcome {
         eprintln!("securix: {error:#}");
         std::process::exit(1);
     }
+}
+
+/// The commands that talk to a running server.
+fn remote(command: Command) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match command {
+            Command::Serve(_) => Ok(()),
+            Command::Project { remote, auth, command } => cli::project(remote, auth, command).await,
+            Command::ApiKey { remote, auth, command } => cli::api_key(remote, auth, command).await,
+            Command::Agent { remote, auth, command } => cli::agent(remote, auth, command).await,
+            Command::Integration { remote, auth, command } => cli::integration(remote, auth, command).await,
+            Command::Origins { remote, auth, command } => cli::origins(remote, auth, command).await,
+            Command::Connect { remote, args } => cli::connect(remote, args).await,
+        }
+    })
 }

@@ -149,38 +149,64 @@ impl World {
         ]
     }
 
-    /// The user's browser from the consent page to the callback. Returns the final page.
+    /// The user's browser from the consent page to the callback.
     pub async fn consent(&self, session_id: &str, cookie: Option<&str>) -> Answer {
-        let cookie_header: Vec<(&str, &str)> = cookie.map(|c| vec![("cookie", c)]).unwrap_or_default();
-        let page = self.client.get(&format!("/connect/{session_id}"), &cookie_header).await;
-        assert_eq!(page.status, 200, "{}", page.text);
-        let csp = page.headers["content-security-policy"].to_str().unwrap().to_owned();
-        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-        assert!(
-            page.text.contains("Acme Corp")
-                && page.text.contains("cli")
-                && page.text.contains("user_123")
-                && page.text.contains("openid")
-        );
-        let form = self
-            .client
-            .send(
-                Method::POST,
-                &format!("/connect/{session_id}/authorize"),
-                &cookie_header,
-                Some(b"integration=mock".to_vec()),
-                Some("application/x-www-form-urlencoded"),
-            )
-            .await;
-        assert_eq!(form.status, 303, "{}", form.text);
-        let at_provider = self.client.get(&form.location(), &[]).await;
-        assert_eq!(at_provider.status, 302, "the mock provider approves and redirects back");
-        let callback = at_provider.location();
-        assert!(callback.starts_with(&format!("{}/oauth/callback?", self.server.base_url)), "{callback}");
-        let done = self.client.get(&callback, &cookie_header).await;
-        assert_eq!(done.headers["referrer-policy"], "no-referrer");
-        done
+        browser_consent(&self.client, &self.server.base_url, session_id, cookie).await
     }
+}
+
+/// The user's browser from the consent page to the callback. Returns the final page.
+pub async fn browser_consent(
+    client: &Client,
+    server_base: &str,
+    session_id: &str,
+    cookie: Option<&str>,
+) -> Answer {
+    let cookie_header: Vec<(&str, &str)> = cookie.map(|c| vec![("cookie", c)]).unwrap_or_default();
+    let page = client.get(&format!("/connect/{session_id}"), &cookie_header).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let csp = page.headers["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        page.text.contains("Acme Corp") && page.text.contains("cli") && page.text.contains("openid"),
+        "{}",
+        page.text
+    );
+    let form = client
+        .send(
+            Method::POST,
+            &format!("/connect/{session_id}/authorize"),
+            &cookie_header,
+            Some(b"integration=mock".to_vec()),
+            Some("application/x-www-form-urlencoded"),
+        )
+        .await;
+    assert_eq!(form.status, 303, "{}", form.text);
+    let at_provider = client.get(&form.location(), &[]).await;
+    assert_eq!(at_provider.status, 302, "the mock provider approves and redirects back");
+    let callback = at_provider.location();
+    assert!(callback.starts_with(&format!("{server_base}/oauth/callback?")), "{callback}");
+    let done = client.get(&callback, &cookie_header).await;
+    assert_eq!(done.headers["referrer-policy"], "no-referrer");
+    done
+}
+
+/// Enters a device code as a browser; returns the session id and the browser cookie.
+pub async fn enter_code(client: &Client, code: &str) -> (String, String) {
+    let entered = client
+        .send(
+            Method::POST,
+            "/device",
+            &[],
+            Some(format!("code={}", code.to_lowercase()).into_bytes()),
+            Some("application/x-www-form-urlencoded"),
+        )
+        .await;
+    assert_eq!(entered.status, 303, "{}", entered.text);
+    let set_cookie = entered.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    let session_id = entered.location().trim_start_matches("/connect/").to_owned();
+    (session_id, set_cookie.split(';').next().unwrap().to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

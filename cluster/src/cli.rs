@@ -1,0 +1,266 @@
+//! The administration and `connect` commands: thin wrappers over the HTTP API via
+//! `securix-client`, with one clear line on error and a non-zero exit.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use securix_client::{Client, NewSession, ProviderRequest};
+use serde_json::{Value, json};
+
+#[derive(Args, Debug)]
+pub struct Remote {
+    /// The SecuriX server.
+    #[arg(long, env = "SECURIX_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    pub url: String,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AdminAuth {
+    /// The admin token.
+    #[arg(long, env = "SECURIX_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProjectCommand {
+    /// Create a project.
+    Create { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeyCommand {
+    /// Create an API key (shown once).
+    Create {
+        #[arg(long)]
+        project: String,
+        name: String,
+    },
+    /// Delete an API key, effective at once.
+    Delete {
+        #[arg(long)]
+        project: String,
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentCommand {
+    /// Create or replace an agent.
+    Create {
+        #[arg(long)]
+        project: String,
+        agent_id: String,
+        /// Integrations it may use (all when none are named).
+        #[arg(long = "integration")]
+        integrations: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IntegrationCommand {
+    /// Enable a provider in a project with the project's OAuth client.
+    Put {
+        #[arg(long)]
+        project: String,
+        key: String,
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        client_id: String,
+        /// The client secret; prefer the environment variable.
+        #[arg(long, env = "SECURIX_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Provider configuration as JSON (endpoints, discoveryUrl, tenant…).
+        #[arg(long)]
+        config: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OriginsCommand {
+    /// Set the origins allowed to open the popup flow.
+    Set {
+        #[arg(long)]
+        project: String,
+        origins: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// `device` (a code to type in any browser).
+    #[arg(long, default_value = "device")]
+    pub flow: String,
+    #[arg(long)]
+    pub entity: String,
+    /// The integration(s) to connect.
+    #[arg(long = "provider", required = true)]
+    pub providers: Vec<String>,
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    #[arg(long, env = "SECURIX_AGENT_ID", default_value = "cli")]
+    pub agent: String,
+    #[arg(long, env = "SECURIX_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+}
+
+fn print(json_mode: bool, value: &Value, text: impl FnOnce() -> String) {
+    if json_mode {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+fn admin(remote: &Remote, auth: &AdminAuth) -> anyhow::Result<Client> {
+    Ok(Client::new(&remote.url)?.admin_token(&auth.admin_token))
+}
+
+pub async fn project(remote: Remote, auth: AdminAuth, command: ProjectCommand) -> anyhow::Result<()> {
+    let ProjectCommand::Create { name } = command;
+    let answer = admin(&remote, &auth)?
+        .call(Method::POST, "/v1/admin/projects", Some(&json!({ "name": name })))
+        .await?;
+    print(remote.json, &answer, || {
+        format!("Created project {}", answer["projectId"].as_str().unwrap_or_default())
+    });
+    Ok(())
+}
+
+pub async fn api_key(remote: Remote, auth: AdminAuth, command: ApiKeyCommand) -> anyhow::Result<()> {
+    let client = admin(&remote, &auth)?;
+    match command {
+        ApiKeyCommand::Create { project, name } => {
+            let answer = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/projects/{project}/api-keys"),
+                    Some(&json!({ "name": name })),
+                )
+                .await?;
+            print(remote.json, &answer, || {
+                format!(
+                    "API key {} (shown once, store it now):\n{}",
+                    answer["apiKeyId"].as_str().unwrap_or_default(),
+                    answer["apiKey"].as_str().unwrap_or_default()
+                )
+            });
+        }
+        ApiKeyCommand::Delete { project, id } => {
+            client.call(Method::DELETE, &format!("/v1/admin/projects/{project}/api-keys/{id}"), None).await?;
+            print(remote.json, &json!({ "deleted": id }), || format!("Deleted API key {id}"));
+        }
+    }
+    Ok(())
+}
+
+pub async fn agent(remote: Remote, auth: AdminAuth, command: AgentCommand) -> anyhow::Result<()> {
+    let AgentCommand::Create { project, agent_id, integrations } = command;
+    let body = json!({ "agentId": agent_id, "integrations": if integrations.is_empty() { Value::Null } else { json!(integrations) } });
+    let answer = admin(&remote, &auth)?
+        .call(Method::POST, &format!("/v1/admin/projects/{project}/agents"), Some(&body))
+        .await?;
+    print(remote.json, &answer, || format!("Agent {agent_id} ready"));
+    Ok(())
+}
+
+pub async fn integration(remote: Remote, auth: AdminAuth, command: IntegrationCommand) -> anyhow::Result<()> {
+    let IntegrationCommand::Put { project, key, provider, client_id, client_secret, scopes, config } =
+        command;
+    let config: Value = match config {
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--config is not JSON: {e}"))?
+        }
+        None => json!({}),
+    };
+    let body = json!({ "provider": provider, "clientId": client_id, "clientSecret": client_secret, "scopes": scopes, "config": config });
+    let answer = admin(&remote, &auth)?
+        .call(Method::PUT, &format!("/v1/admin/projects/{project}/integrations/{key}"), Some(&body))
+        .await?;
+    print(remote.json, &answer, || {
+        format!("Integration {key} uses provider {}", answer["provider"].as_str().unwrap_or_default())
+    });
+    Ok(())
+}
+
+pub async fn origins(remote: Remote, auth: AdminAuth, command: OriginsCommand) -> anyhow::Result<()> {
+    let OriginsCommand::Set { project, origins } = command;
+    let answer = admin(&remote, &auth)?
+        .call(
+            Method::PUT,
+            &format!("/v1/admin/projects/{project}/origins"),
+            Some(&json!({ "origins": origins })),
+        )
+        .await?;
+    print(remote.json, &answer, || format!("Allowed origins: {}", origins.join(", ")));
+    Ok(())
+}
+
+/// `securix connect`: shows the URL and code, waits (long-polling, with a spinner
+/// on a terminal) and exits 0 once the connection is ready, like `gh auth login`.
+pub async fn connect(remote: Remote, args: ConnectArgs) -> anyhow::Result<()> {
+    if args.flow != "device" {
+        anyhow::bail!("only --flow device is available from a terminal (the popup flow needs a browser app)");
+    }
+    let client = Client::new(&remote.url)?.api_key(&args.api_key).agent(&args.agent);
+    let names: Vec<&str> = args.providers.iter().map(String::as_str).collect();
+    let mut request = NewSession::device(&args.entity, &names);
+    for provider in request.providers.values_mut() {
+        *provider = ProviderRequest { scopes: args.scopes.clone() };
+    }
+    let session = client.create_session(&request).await?;
+    let code = session.device_auth_code.clone().unwrap_or_default();
+    if remote.json {
+        println!(
+            "{}",
+            json!({ "sessionId": session.session_id, "authUrl": session.auth_url, "deviceAuthCode": code, "expiresAt": session.expires_at })
+        );
+    } else {
+        println!("Open:  {}\nCode:  {code}", session.auth_url);
+    }
+    std::io::stdout().flush()?;
+    let spinner = std::io::stderr().is_terminal() && !remote.json;
+    let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+    let started = Instant::now();
+    let mut frame = 0;
+    let status = loop {
+        if spinner {
+            eprint!(
+                "\r{} Waiting for you to finish in the browser… {}s",
+                frames[frame % frames.len()],
+                started.elapsed().as_secs()
+            );
+            frame += 1;
+        }
+        match client.session(&session.session_id, Some(5)).await {
+            Ok(status) if status.is_final() => break status,
+            Ok(_) => {}
+            Err(error) if error.problem() == Some("slow_down") => {
+                tokio::time::sleep(Duration::from_secs(5)).await
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
+    if spinner {
+        eprintln!();
+    }
+    if status.status != "completed" {
+        anyhow::bail!("the connection was not made: the session is {}", status.status);
+    }
+    let connections: Vec<String> = status
+        .providers
+        .iter()
+        .map(|(key, p)| format!("{key} ({})", p["connectionId"].as_str().unwrap_or("?")))
+        .collect();
+    print(remote.json, &json!({ "status": status.status, "providers": status.providers }), || {
+        format!("Connected: {}", connections.join(", "))
+    });
+    Ok(())
+}

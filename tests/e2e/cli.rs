@@ -1,0 +1,119 @@
+//! The `securix` CLI end to end: administration with `--json`, then `securix
+//! connect --flow device` waiting while a browser completes the flow against
+//! oauth2-mock-server; and a clear one-line error with a non-zero exit.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::api::{ADMIN_TOKEN, Client, browser_consent, enter_code};
+use crate::peers::MockOAuth;
+use crate::support::{Server, securix_binary};
+
+fn cli(server: &Server, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut command = Command::new(securix_binary());
+    command
+        .args(args)
+        .env("SECURIX_URL", &server.base_url)
+        .env("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env_remove("SECURIX_API_KEY");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn json_of(out: &(bool, String, String)) -> Value {
+    assert!(out.0, "the command failed: {}", out.2);
+    serde_json::from_str(out.1.lines().last().unwrap_or_default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_from_the_terminal_with_the_device_flow() {
+    let mock = MockOAuth::start().await;
+    let server =
+        Server::start(&[("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN), ("SECURIX_ALLOW_LOOPBACK_HTTP", "1")]).await;
+    let project = json_of(&cli(&server, &["project", "create", "Acme Corp", "--json"], &[]));
+    let project_id = project["projectId"].as_str().unwrap().to_owned();
+    let key =
+        json_of(&cli(&server, &["api-key", "create", "--project", &project_id, "terminal", "--json"], &[]));
+    let api_key = key["apiKey"].as_str().unwrap().to_owned();
+    json_of(&cli(&server, &["agent", "create", "--project", &project_id, "cli", "--json"], &[]));
+    let config = format!(
+        r#"{{"discoveryUrl": "{0}/.well-known/openid-configuration", "apiBaseUrl": "{0}"}}"#,
+        mock.base_url
+    );
+    let integration = cli(
+        &server,
+        &[
+            "integration",
+            "put",
+            "--project",
+            &project_id,
+            "mock",
+            "--provider",
+            "oauth2",
+            "--client-id",
+            "securix-cli",
+            "--scope",
+            "openid",
+            "--config",
+            &config,
+            "--json",
+        ],
+        &[("SECURIX_CLIENT_SECRET", "cli-client-secret")],
+    );
+    let view = json_of(&integration);
+    assert_eq!(view["provider"], "oauth2");
+    assert!(!integration.1.contains("cli-client-secret"));
+
+    let mut connect = Command::new(securix_binary())
+        .args(["connect", "--flow", "device", "--entity", "user_9", "--provider", "mock", "--json"])
+        .env("SECURIX_URL", &server.base_url)
+        .env("SECURIX_API_KEY", &api_key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(connect.stdout.take().unwrap()).lines();
+    let shown: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(shown["authUrl"], format!("{}/device", server.base_url));
+    let code = shown["deviceAuthCode"].as_str().unwrap().to_owned();
+
+    let browser = Client::new(&server.base_url);
+    let (session_id, cookie) = enter_code(&browser, &code).await;
+    assert_eq!(session_id, shown["sessionId"].as_str().unwrap());
+    let done = browser_consent(&browser, &server.base_url, &session_id, Some(&cookie)).await;
+    assert_eq!(done.status, 200);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = connect.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "securix connect did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "securix connect exits 0 when the connection is ready");
+    let last: Value = serde_json::from_str(&lines.last().unwrap().unwrap()).unwrap();
+    assert_eq!(last["status"], "completed");
+
+    // One clear line and a non-zero exit for a wrong key.
+    let wrong = cli(
+        &server,
+        &["connect", "--entity", "user_9", "--provider", "mock"],
+        &[("SECURIX_API_KEY", "sxk_nope")],
+    );
+    assert!(!wrong.0);
+    assert_eq!(wrong.2.trim().lines().count(), 1, "{}", wrong.2);
+    assert!(wrong.2.starts_with("securix: ") && wrong.2.contains("API key"), "{}", wrong.2);
+    let help = cli(&server, &["connect", "--help"], &[]);
+    assert!(help.0 && help.1.contains("--provider"));
+}
