@@ -22,6 +22,7 @@ use crate::secret::SecretString;
 pub const CLIENT_SECRET_PLACEHOLDER: &str = "__securix_client_secret__";
 
 const MAX_HEADERS: usize = 64;
+const MIN_SCRUBBED_SECRET: usize = 8;
 const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",
@@ -79,7 +80,9 @@ impl FetchScope {
         let raw = secret.expose();
         let json = serde_json::to_string(raw).unwrap_or_default();
         let mut forms = vec![raw.to_owned(), form_encode(raw), json.trim_matches('"').to_owned()];
-        forms.retain(|form| !form.is_empty());
+        // Scrubbing a very short secret would mangle ordinary text (and such a
+        // secret guards little anyway).
+        forms.retain(|form| form.len() >= MIN_SCRUBBED_SECRET);
         forms.dedup();
         forms
     }
