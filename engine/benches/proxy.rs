@@ -42,7 +42,11 @@ async fn upstream() -> std::io::Result<String> {
                         continue;
                     };
                     let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-                    let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
                     while buffer.len() < end + 4 + length {
                         match socket.read(&mut chunk).await {
                             Ok(0) | Err(_) => return,
@@ -56,7 +60,10 @@ async fn upstream() -> std::io::Result<String> {
                         "/userinfo" => r#"{"sub":"bench-user"}"#.to_owned(),
                         _ => api_body.clone(),
                     };
-                    let answer = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
                     if socket.write_all(answer.as_bytes()).await.is_err() {
                         return;
                     }
@@ -76,11 +83,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let base = upstream().await?;
-        let plugins = PluginHost::new(PluginHostOptions { fetch: FetchPolicy { allow_loopback_http: true, ..FetchPolicy::default() }, ..PluginHostOptions::default() })?;
-        let (_, wasm) = securix_plugins::FIRST_PARTY.iter().find(|(id, _)| *id == "oauth2").ok_or("no oauth2 plugin")?;
+        let plugins = PluginHost::new(PluginHostOptions {
+            fetch: FetchPolicy { allow_loopback_http: true, ..FetchPolicy::default() },
+            ..PluginHostOptions::default()
+        })?;
+        let (_, wasm) =
+            securix_plugins::FIRST_PARTY.iter().find(|(id, _)| *id == "oauth2").ok_or("no oauth2 plugin")?;
         plugins.load(wasm).await?;
         let settings = EngineSettings { allow_loopback_http: true, ..EngineSettings::default() };
-        let engine = Engine::builder().store(Store::memory()).master_key(MasterKey::generate()).plugins(Arc::new(plugins)).settings(settings).build().await?;
+        let engine = Engine::builder()
+            .store(Store::memory())
+            .master_key(MasterKey::generate())
+            .plugins(Arc::new(plugins))
+            .settings(settings)
+            .build()
+            .await?;
         let project = engine.create_project("Bench").await?;
         let (_, key) = engine.issue_api_key(&project.id, "bench").await?;
         engine.put_agent(&project.id, "agent", None).await?;
@@ -88,15 +105,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "authorizationEndpoint": format!("{base}/authorize"), "tokenEndpoint": format!("{base}/token"),
             "userinfoEndpoint": format!("{base}/userinfo"), "apiBaseUrl": format!("{base}/api"),
         });
-        let draft = IntegrationDraft { key: "up".into(), provider: "oauth2".into(), client_id: "c".into(), client_secret: SecretString::new("bench-client-secret"), scopes: vec![], config };
+        let draft = IntegrationDraft {
+            key: "up".into(),
+            provider: "oauth2".into(),
+            client_id: "c".into(),
+            client_secret: SecretString::new("bench-client-secret"),
+            scopes: vec![],
+            config,
+        };
         engine.put_integration(&project.id, draft).await?;
         let app = engine.authenticate(key.expose()).await?;
-        let request = CreateSession { agent_id: "agent".into(), entity_id: "e1".into(), flow: Some(Flow::Device), providers: [("up".to_string(), vec![])].into_iter().collect(), ..CreateSession::default() };
+        let request = CreateSession {
+            agent_id: "agent".into(),
+            entity_id: "e1".into(),
+            flow: Some(Flow::Device),
+            providers: [("up".to_string(), vec![])].into_iter().collect(),
+            ..CreateSession::default()
+        };
         let session = engine.create_session(&app, request).await?;
         let browser = "bench-browser-0123456789";
-        let id = engine.enter_device_code(session.device_auth_code.as_deref().unwrap_or_default(), "127.0.0.1", browser).await?;
+        let id = engine
+            .enter_device_code(session.device_auth_code.as_deref().unwrap_or_default(), "127.0.0.1", browser)
+            .await?;
         let url = engine.begin_authorization(&id, "up", Some(browser)).await?;
-        let state = url.split(['?', '&']).find_map(|p| p.strip_prefix("state=")).unwrap_or_default().to_owned();
+        let state =
+            url.split(['?', '&']).find_map(|p| p.strip_prefix("state=")).unwrap_or_default().to_owned();
         engine.oauth_callback(&state, Some("code"), None, None).await?;
 
         let direct = reqwest::Client::new();
@@ -105,10 +138,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut proxy_samples = Vec::with_capacity(SAMPLES);
         for round in 0..SAMPLES + 200 {
             let started = Instant::now();
-            let body = direct.get(&target).header("authorization", "Bearer bench-at").send().await?.bytes().await?;
+            let body =
+                direct.get(&target).header("authorization", "Bearer bench-at").send().await?.bytes().await?;
             let direct_time = started.elapsed();
             let started = Instant::now();
-            let call = ProxyRequest { method: "GET".into(), path: "items".into(), query: None, headers: vec![], body: reqwest::Body::from(Vec::new()), connection_id: None };
+            let call = ProxyRequest {
+                method: "GET".into(),
+                path: "items".into(),
+                query: None,
+                headers: vec![],
+                body: reqwest::Body::from(Vec::new()),
+                connection_id: None,
+            };
             let response = engine.proxy(&app, "agent", "e1", "up", call).await?;
             let mut stream = response.body;
             let mut size = 0;
@@ -126,7 +167,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (p50, p99) = (percentile(&mut proxy_samples, 0.5), percentile(&mut proxy_samples, 0.99));
         println!("direct to upstream: p50 {d50:>7.1} µs, p99 {d99:>7.1} µs");
         println!("through the proxy:  p50 {p50:>7.1} µs, p99 {p99:>7.1} µs");
-        println!("added by SecuriX's proxy core: p50 {:.1} µs, p99 {:.1} µs (targets: 150 µs, 1 ms)", p50 - d50, p99 - d99);
+        println!(
+            "added by SecuriX's proxy core: p50 {:.1} µs, p99 {:.1} µs (targets: 150 µs, 1 ms)",
+            p50 - d50,
+            p99 - d99
+        );
         engine.shutdown().await;
         Ok::<_, Box<dyn std::error::Error>>(())
     })

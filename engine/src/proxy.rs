@@ -12,7 +12,7 @@ use crate::admin::Principal;
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::model::connection::{self, ConnectionStatus};
-use crate::model::integration;
+use crate::model::{audit, integration};
 
 /// Request headers never forwarded upstream.
 const DROPPED_REQUEST_HEADERS: &[&str] = &[
@@ -172,6 +172,14 @@ impl Engine {
                 "plain http upstreams are allowed only on loopback in development".into(),
             ));
         }
+        self.audit_token_use(
+            principal,
+            agent_id,
+            entity_id,
+            &connection,
+            method.as_str(),
+            url.host_str().unwrap_or_default(),
+        );
         let mut builder = self.inner.upstream.request(method, url);
         for (name, value) in &request.headers {
             let lower = name.to_ascii_lowercase();
@@ -201,6 +209,54 @@ impl Engine {
             .bytes_stream()
             .map(|chunk| chunk.map_err(|_| EngineError::Upstream("the provider's answer broke off".into())));
         Ok(ProxyResponse { status, headers, body: Box::pin(body) })
+    }
+}
+
+impl Engine {
+    /// Records a token use. Written off the request's path: the proxy does not wait
+    /// for the commit (a failure is logged).
+    fn audit_token_use(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        entity_id: &str,
+        connection: &crate::model::connection::Connection,
+        method: &str,
+        host: &str,
+    ) {
+        let record = audit::AuditRecord {
+            at: self.now(),
+            agent_id: agent_id.to_owned(),
+            connection_id: connection.id.clone(),
+            integration: connection.integration.clone(),
+            method: method.to_owned(),
+            host: host.to_owned(),
+        };
+        let (store, project_id, entity_id) =
+            (self.inner.store.clone(), principal.project_id.clone(), entity_id.to_owned());
+        tokio::spawn(async move {
+            let written = store
+                .run(|tx| {
+                    let (record, project_id, entity_id) =
+                        (record.clone(), project_id.clone(), entity_id.clone());
+                    async move { audit::append(&tx, &project_id, &entity_id, &record) }
+                })
+                .await;
+            if let Err(error) = written {
+                tracing::error!(%error, "writing an audit record failed");
+            }
+        });
+    }
+
+    /// An entity's audit trail, newest first.
+    pub async fn audit_trail(
+        &self,
+        principal: &Principal,
+        entity_id: &str,
+        limit: usize,
+    ) -> EngineResult<Vec<audit::AuditRecord>> {
+        let tx = self.inner.store.begin().await?;
+        Ok(audit::list(&tx, &principal.project_id, entity_id, limit.clamp(1, 1000)).await?)
     }
 }
 

@@ -266,6 +266,18 @@ async fn device_flow_then_proxy_then_revocation() {
     assert_eq!(proxied.status, 200, "{}", proxied.text);
     assert_eq!(proxied.json()["sub"], list[0]["account"]["id"]);
 
+    // The audit record is committed off the request's path: give it a moment.
+    let mut audit = Value::Null;
+    for _ in 0..50 {
+        audit = w.client.get("/v1/entities/user_123/audit", &headers).await.json();
+        if audit.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(audit[0]["agentId"], "cli", "{audit}");
+    assert_eq!(audit[0]["host"], "localhost");
+    assert_eq!(audit[0]["connectionId"], list[0]["connectionId"]);
     let events = w.client.get("/v1/events", &headers).await;
     let kinds: Vec<String> =
         events.json().as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect();

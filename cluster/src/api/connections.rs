@@ -23,3 +23,23 @@ pub async fn delete(
     state.engine.delete_connection(&principal, &entity, &connection).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(serde::Deserialize)]
+pub struct AuditQuery {
+    limit: Option<usize>,
+}
+
+/// Every use of the entity's tokens: agent, connection, host, time; newest first.
+pub async fn audit(
+    state: web::Data<AppState>,
+    App(principal): App,
+    entity: web::Path<String>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let trail = state.engine.audit_trail(&principal, &entity, query.limit.unwrap_or(100)).await?;
+    let records: Vec<serde_json::Value> = trail
+        .iter()
+        .map(|r| serde_json::json!({ "at": r.at.rfc3339(), "agentId": r.agent_id, "connectionId": r.connection_id, "integration": r.integration, "method": r.method, "host": r.host }))
+        .collect();
+    Ok(HttpResponse::Ok().json(records))
+}

@@ -54,6 +54,7 @@ routes! {
     post "/v1/sessions/{id}/confirm" ApiKey sessions::confirm, "Confirm a popup session with its sxc";
     get "/v1/entities/{entityId}/connections" ApiKey connections::list, "List an entity's connections (never a token)";
     delete "/v1/entities/{entityId}/connections/{connectionId}" ApiKey connections::delete, "Revoke and delete a connection";
+    get "/v1/entities/{entityId}/audit" ApiKey connections::audit, "Every use of the entity's tokens, newest first";
     route "/v1/proxy/{integration}/{path}" ApiKey proxy::forward, "Call a provider API through SecuriX";
     get "/v1/integrations" ApiKey catalog::integrations, "The project's integrations";
     get "/v1/providers" ApiKey catalog::providers, "The loaded provider plugins";

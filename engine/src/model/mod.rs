@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod api_key;
+pub mod audit;
 pub mod connection;
 pub mod entity;
 pub mod event;
