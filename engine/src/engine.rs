@@ -48,6 +48,10 @@ pub struct EngineSettings {
     /// Device codes: wrong guesses allowed per client address and globally, per minute.
     pub wrong_codes_per_client: u32,
     pub wrong_codes_global: u32,
+    /// Webhooks: the wait after each failed attempt, and how often the outbox is polled.
+    pub webhook_schedule: Vec<Duration>,
+    pub webhook_poll: Duration,
+    pub webhook_timeout: Duration,
 }
 
 impl Default for EngineSettings {
@@ -63,6 +67,9 @@ impl Default for EngineSettings {
             sweep_every: Duration::from_secs(1),
             wrong_codes_per_client: 10,
             wrong_codes_global: 1000,
+            webhook_schedule: crate::webhooks::delivery::default_schedule(),
+            webhook_poll: Duration::from_millis(250),
+            webhook_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -76,6 +83,7 @@ pub(crate) struct Inner {
     pub placement: Arc<dyn Placement>,
     pub device_guard: DeviceGuard,
     pub upstream: reqwest::Client,
+    pub webhook_client: reqwest::Client,
     pub actors: ActorSystem,
     pub session_changes: tokio::sync::watch::Sender<u64>,
 }
@@ -162,6 +170,12 @@ impl EngineBuilder {
             .timeout(self.settings.upstream_timeout)
             .build()
             .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let webhook_client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(self.settings.webhook_timeout)
+            .user_agent("SecuriX-Webhooks")
+            .build()
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
         let settings = self.settings;
         let inner = Arc::new(Inner {
             device_guard: DeviceGuard::new(settings.wrong_codes_per_client, settings.wrong_codes_global),
@@ -174,9 +188,11 @@ impl EngineBuilder {
             clock,
             settings,
             upstream,
+            webhook_client,
         });
         let engine = Engine { inner };
         engine.start_sweeper();
+        engine.start_delivery_worker();
         Ok(engine)
     }
 }

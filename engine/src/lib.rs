@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod secret;
 pub mod store;
 pub mod vault;
+pub mod webhooks;
 
 pub use admin::Principal;
 pub use engine::{Engine, EngineBuilder, EngineSettings};

@@ -87,6 +87,7 @@ pub struct World {
     /// Kept alive for the test's length.
     pub _mock: MockOAuth,
     pub client: Client,
+    pub project_id: String,
     pub api_key: String,
 }
 
@@ -137,7 +138,7 @@ pub async fn world() -> World {
         )
         .await;
     assert_eq!(origins.status, 200, "{}", origins.text);
-    World { server, _mock: mock, client, api_key }
+    World { server, _mock: mock, client, project_id, api_key }
 }
 
 impl World {

@@ -6,3 +6,4 @@ mod cli;
 mod peers;
 mod serve;
 mod support;
+mod webhooks;

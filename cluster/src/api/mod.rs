@@ -10,6 +10,7 @@ pub mod ops;
 pub mod problem;
 pub mod proxy;
 pub mod sessions;
+pub mod webhooks;
 
 use actix_web::{HttpResponse, web};
 
@@ -59,6 +60,9 @@ routes! {
     get "/v1/integrations" ApiKey catalog::integrations, "The project's integrations";
     get "/v1/providers" ApiKey catalog::providers, "The loaded provider plugins";
     get "/v1/events" ApiKey catalog::events, "The project's event log, oldest first (?after=&limit=)";
+    get "/v1/webhooks/keys" ApiKey webhooks::keys, "The public keys webhooks are signed with (whpk_…)";
+    post "/v1/admin/projects/{projectId}/webhook-endpoints" Admin webhooks::create_endpoint, "Register a webhook endpoint";
+    post "/v1/admin/webhook-keys/rotate" Admin webhooks::rotate, "Add a signing key; the old ones sign alongside until retired";
     post "/v1/admin/projects" Admin admin::create_project, "Create a project";
     post "/v1/admin/projects/{projectId}/api-keys" Admin admin::create_api_key, "Create an API key (shown once)";
     delete "/v1/admin/projects/{projectId}/api-keys/{apiKeyId}" Admin admin::delete_api_key, "Delete an API key, effective at once";

@@ -73,6 +73,9 @@ pub struct OutboxEntry {
     pub seq: u64,
     pub attempts: u32,
     pub due_at: Timestamp,
+    /// After a first attempt: the endpoints still owed this event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_endpoints: Option<Vec<String>>,
 }
 
 fn log_key(project_id: &str, seq: u64) -> Vec<u8> {
@@ -119,9 +122,15 @@ pub async fn append(
         seq,
         attempts: 0,
         due_at: now,
+        remaining_endpoints: None,
     };
     put_json(tx, &keys::outbox(shard).pack(&(event.id.as_str(),)), &entry, WHAT)?;
     Ok(event)
+}
+
+/// One event by its position in the project's log.
+pub async fn get(tx: &Tx, project_id: &str, seq: u64) -> Result<Option<Event>, RecordError> {
+    get_json(tx, &log_key(project_id, seq), WHAT).await
 }
 
 /// The project's events after `after` (an event id; `None` = from the start), oldest first.

@@ -9,3 +9,4 @@ mod plugin_host;
 mod providers;
 mod records;
 mod support;
+mod webhooks;

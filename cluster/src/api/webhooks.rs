@@ -1,0 +1,36 @@
+//! Webhook endpoints (admin) and the public signing keys apps verify with.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::identity::{Admin, App};
+use super::problem::ApiError;
+use crate::server::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointBody {
+    url: String,
+    events: Option<Vec<String>>,
+}
+
+pub async fn create_endpoint(
+    state: web::Data<AppState>,
+    _: Admin,
+    project: web::Path<String>,
+    body: web::Json<EndpointBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let endpoint = state.engine.add_webhook_endpoint(&project, &body.url, body.events).await?;
+    Ok(HttpResponse::Created().json(
+        serde_json::json!({ "endpointId": endpoint.id, "url": endpoint.url, "events": endpoint.events }),
+    ))
+}
+
+pub async fn keys(state: web::Data<AppState>, _app: App) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": state.engine.webhook_keys().await? })))
+}
+
+pub async fn rotate(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.engine.rotate_webhook_key().await?))
+}

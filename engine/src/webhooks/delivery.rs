@@ -1,0 +1,317 @@
+//! The delivery worker: drains the outbox of the shards this node owns. At least
+//! once: an outbox entry leaves only when every endpoint it owes took it (2xx);
+//! every attempt carries the same `webhook-id` with a fresh timestamp and
+//! signature; failures wait per the schedule (with jitter, or the receiver's
+//! `Retry-After` when longer); 410 disables the endpoint; an endpoint failing past
+//! the schedule's end is disabled and an `endpoint.disabled` event says so.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::{endpoints, keyring, signing};
+use crate::clock::Rfc3339;
+use crate::engine::Engine;
+use crate::error::EngineResult;
+use crate::model::RecordError;
+use crate::model::event::{self, Event, EventDraft, EventKind, OutboxEntry};
+use crate::model::keys::{self, SHARDS};
+
+/// When to try again after the n-th failure: about a day in all.
+pub fn default_schedule() -> Vec<Duration> {
+    [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000].into_iter().map(Duration::from_secs).collect()
+}
+
+/// What one attempt at one endpoint came to.
+enum Attempt {
+    Delivered,
+    Retry { after: Option<Duration> },
+    Gone,
+}
+
+/// The thin payload: ids, type, status, times — never a token.
+pub fn payload(event: &Event) -> Vec<u8> {
+    let data = serde_json::json!({
+        "eventId": event.id,
+        "entityId": event.entity_id,
+        "sessionId": event.session_id,
+        "connectionId": event.connection_id,
+        "status": event.status,
+    });
+    let kind = serde_json::to_value(event.kind).unwrap_or_default();
+    serde_json::json!({ "type": kind, "timestamp": Rfc3339(event.created_at), "data": data })
+        .to_string()
+        .into_bytes()
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response.headers().get("retry-after")?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(|secs| Duration::from_secs(secs.min(86_400)))
+}
+
+impl Engine {
+    /// Delivers every outbox entry that is due, on the shards this node owns.
+    pub async fn deliver_due_webhooks(&self) -> EngineResult<usize> {
+        let now = self.now();
+        let mut delivered = 0;
+        for shard in (0..SHARDS).filter(|s| self.inner.placement.owns(*s)) {
+            let tx = self.inner.store.begin().await?;
+            let entries = event::outbox(&tx, shard, 256).await?;
+            drop(tx);
+            for entry in entries.into_iter().filter(|e| e.due_at <= now) {
+                if self.deliver_entry(shard, entry).await? {
+                    delivered += 1;
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
+    async fn send_once(
+        &self,
+        url: &str,
+        event: &Event,
+        body: &[u8],
+        signing_keys: &[ed25519_dalek::SigningKey],
+    ) -> Attempt {
+        let allow_loopback = self.inner.settings.allow_loopback_http;
+        if endpoints::check_url(url, allow_loopback).is_err() {
+            return Attempt::Gone;
+        }
+        // Check where the name points now, not only when it was registered.
+        if let Ok(parsed) = reqwest::Url::parse(url) {
+            let host = parsed.host_str().unwrap_or_default().to_owned();
+            let port = parsed.port_or_known_default().unwrap_or(443);
+            if let Ok(addresses) = tokio::net::lookup_host((host.trim_matches(['[', ']']), port)).await
+                && addresses
+                    .into_iter()
+                    .any(|a| endpoints::is_internal(a.ip()) && !(allow_loopback && a.ip().is_loopback()))
+            {
+                return Attempt::Retry { after: None };
+            }
+        }
+        let timestamp = self.now().0 / 1000;
+        let signatures: Vec<String> =
+            signing_keys.iter().map(|key| signing::sign(key, &event.id, timestamp, body)).collect();
+        let sent = self
+            .inner
+            .webhook_client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &event.id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signatures.join(" "))
+            .body(body.to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => Attempt::Delivered,
+            Ok(response) if response.status().as_u16() == 410 => Attempt::Gone,
+            Ok(response) => Attempt::Retry { after: retry_after(&response) },
+            Err(_) => Attempt::Retry { after: None },
+        }
+    }
+
+    /// One outbox entry: send to every endpoint still owed, then record the outcome.
+    async fn deliver_entry(&self, shard: u32, entry: OutboxEntry) -> EngineResult<bool> {
+        let tx = self.inner.store.begin().await?;
+        let Some(event) = event::get(&tx, &entry.project_id, entry.seq).await? else {
+            drop(tx);
+            self.clear_outbox(shard, &entry.event_id).await?;
+            return Ok(false);
+        };
+        let all_endpoints = endpoints::list(&tx, &entry.project_id).await?;
+        let signing_keys = keyring::signing_keys(&tx, &self.inner.vault).await?;
+        drop(tx);
+        let kind = serde_json::to_value(event.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let owed: Vec<endpoints::Endpoint> = all_endpoints
+            .into_iter()
+            .filter(|e| {
+                e.wants(&kind) && entry.remaining_endpoints.as_ref().is_none_or(|ids| ids.contains(&e.id))
+            })
+            .collect();
+        let body = payload(&event);
+        let mut failed = Vec::new();
+        let mut gone = Vec::new();
+        let mut longest_wait: Option<Duration> = None;
+        for endpoint in &owed {
+            match self.send_once(&endpoint.url, &event, &body, &signing_keys).await {
+                Attempt::Delivered => {}
+                Attempt::Gone => gone.push(endpoint.id.clone()),
+                Attempt::Retry { after } => {
+                    failed.push(endpoint.id.clone());
+                    longest_wait = longest_wait.max(after);
+                }
+            }
+        }
+        self.record_attempt(shard, entry, &owed, failed.clone(), gone, longest_wait).await?;
+        Ok(failed.is_empty())
+    }
+
+    async fn clear_outbox(&self, shard: u32, event_id: &str) -> EngineResult<()> {
+        let key = keys::outbox(shard).pack(&(event_id,));
+        self.inner
+            .store
+            .run(|tx| {
+                let key = key.clone();
+                async move { tx.clear(&key) }
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn record_attempt(
+        &self,
+        shard: u32,
+        entry: OutboxEntry,
+        owed: &[endpoints::Endpoint],
+        failed: Vec<String>,
+        gone: Vec<String>,
+        retry_after: Option<Duration>,
+    ) -> EngineResult<()> {
+        let now = self.now();
+        let schedule = &self.inner.settings.webhook_schedule;
+        let attempts = entry.attempts + 1;
+        let exhausted = attempts as usize >= schedule.len().max(1);
+        let wait = schedule.get(attempts as usize).copied().unwrap_or_default();
+        let jitter =
+            if wait.is_zero() { 0 } else { rand::thread_rng().gen_range(0..=wait.as_millis() as i64 / 10) };
+        let wait_ms = (wait.as_millis() as i64 + jitter).max(retry_after.map_or(0, |d| d.as_millis() as i64));
+        let owed = owed.to_vec();
+        self.inner
+            .store
+            .run(|tx| {
+                let (entry, failed, gone, owed) = (entry.clone(), failed.clone(), gone.clone(), owed.clone());
+                async move {
+                    let key = keys::outbox(shard).pack(&(entry.event_id.as_str(),));
+                    // Endpoints that said 410, or that failed to the schedule's end, are disabled.
+                    let disable: Vec<&endpoints::Endpoint> = owed
+                        .iter()
+                        .filter(|e| gone.contains(&e.id) || (exhausted && failed.contains(&e.id)))
+                        .collect();
+                    for endpoint in &disable {
+                        let mut endpoint = (*endpoint).clone();
+                        endpoint.enabled = false;
+                        endpoints::put(&tx, &endpoint)?;
+                        let draft = EventDraft {
+                            status: Some(format!("disabled {}", endpoint.id)),
+                            ..EventDraft::default()
+                        };
+                        event::append(&tx, &endpoint.project_id, EventKind::EndpointDisabled, draft, now)
+                            .await?;
+                    }
+                    for endpoint in owed.iter().filter(|e| !gone.contains(&e.id)) {
+                        let failing = failed.contains(&endpoint.id);
+                        if failing != endpoint.failing_since.is_some() {
+                            let mut endpoint = endpoint.clone();
+                            endpoint.failing_since = failing.then_some(now);
+                            if !disable.iter().any(|d| d.id == endpoint.id) {
+                                endpoints::put(&tx, &endpoint)?;
+                            }
+                        }
+                    }
+                    if failed.is_empty() || exhausted {
+                        tx.clear(&key)?;
+                    } else {
+                        let next = OutboxEntry {
+                            attempts,
+                            due_at: now.plus_millis(wait_ms),
+                            remaining_endpoints: Some(failed),
+                            ..entry
+                        };
+                        crate::model::put_json(&tx, &key, &next, "outbox entry")?;
+                    }
+                    Ok::<_, RecordError>(())
+                }
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Runs the delivery worker until the engine is dropped.
+    pub(crate) fn start_delivery_worker(&self) {
+        let weak = std::sync::Arc::downgrade(&self.inner);
+        let every = self.inner.settings.webhook_poll;
+        let handle = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(error) = (Engine { inner }).deliver_due_webhooks().await {
+                    tracing::warn!(%error, "webhook delivery round failed");
+                }
+            }
+        });
+        self.inner.actors.keep_task(handle);
+    }
+
+    /// Registers a webhook endpoint for a project.
+    pub async fn add_webhook_endpoint(
+        &self,
+        project_id: &str,
+        url: &str,
+        events: Option<Vec<String>>,
+    ) -> EngineResult<endpoints::Endpoint> {
+        endpoints::check_url(url, self.inner.settings.allow_loopback_http)
+            .map_err(crate::EngineError::Invalid)?;
+        if url.len() > 2048 {
+            return Err(crate::EngineError::Invalid("the URL is too long".into()));
+        }
+        let now = self.now();
+        let (project_id, url) = (project_id.to_owned(), url.to_owned());
+        let tx = self.inner.store.begin().await?;
+        crate::model::project::get(&tx, &project_id).await?.ok_or(crate::EngineError::NotFound("project"))?;
+        drop(tx);
+        Ok(self
+            .inner
+            .store
+            .run(|tx| {
+                let (p, u, e) = (project_id.clone(), url.clone(), events.clone());
+                async move { endpoints::create(&tx, &p, &u, e, now) }
+            })
+            .await?)
+    }
+
+    /// The public signing keys (`whpk_…`), creating the first on first use.
+    pub async fn webhook_keys(&self) -> EngineResult<Vec<keyring::KeyView>> {
+        let (vault, now) = (self.inner.vault.clone(), self.now());
+        Ok(self
+            .inner
+            .store
+            .run(|tx| {
+                let vault = vault.clone();
+                async move {
+                    keyring::ensure(&tx, &vault, now).await?;
+                    keyring::list(&tx).await
+                }
+            })
+            .await?)
+    }
+
+    /// Adds a signing key; the old ones keep signing alongside until retired.
+    pub async fn rotate_webhook_key(&self) -> EngineResult<keyring::KeyView> {
+        let (vault, now) = (self.inner.vault.clone(), self.now());
+        Ok(self
+            .inner
+            .store
+            .run(|tx| {
+                let vault = vault.clone();
+                async move { keyring::add(&tx, &vault, now).await }
+            })
+            .await?)
+    }
+
+    pub async fn retire_webhook_key(&self, key_id: &str) -> EngineResult<()> {
+        let key_id = key_id.to_owned();
+        Ok(self
+            .inner
+            .store
+            .run(|tx| {
+                let id = key_id.clone();
+                async move { keyring::retire(&tx, &id).await }
+            })
+            .await?)
+    }
+}

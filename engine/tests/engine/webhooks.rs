@@ -1,0 +1,161 @@
+//! Webhook delivery against a scripted receiver, on a manual clock: the schedule,
+//! the same `webhook-id` with fresh signed timestamps, `Retry-After`, 410.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use securix_engine::clock::{ManualClock, Timestamp};
+use securix_engine::model::event::{self, EventDraft, EventKind};
+use securix_engine::model::keys::SHARDS;
+use securix_engine::store::Store;
+use securix_engine::vault::MasterKey;
+use securix_engine::webhooks::signing;
+use securix_engine::{Engine, EngineSettings};
+use serde_json::json;
+
+use crate::support::scripted::{Response, ScriptedServer};
+
+const START: Timestamp = Timestamp(1_800_000_000_000);
+
+async fn engine(clock: &ManualClock) -> Engine {
+    let settings = EngineSettings {
+        allow_loopback_http: true,
+        webhook_poll: Duration::from_secs(3600),
+        ..EngineSettings::default()
+    };
+    Engine::builder()
+        .store(Store::memory())
+        .master_key(MasterKey::generate())
+        .clock(Arc::new(clock.clone()))
+        .settings(settings)
+        .build()
+        .await
+        .unwrap()
+}
+
+async fn outbox_len(engine: &Engine) -> usize {
+    let tx = engine.store().begin().await.unwrap();
+    let mut total = 0;
+    for shard in 0..SHARDS {
+        total += event::outbox(&tx, shard, 100).await.unwrap().len();
+    }
+    total
+}
+
+async fn emit(engine: &Engine, project_id: &str) {
+    let now = START;
+    let project_id = project_id.to_owned();
+    engine
+        .store()
+        .run(|tx| {
+            let project_id = project_id.clone();
+            async move {
+                let draft = EventDraft {
+                    entity_id: Some("user_1".into()),
+                    connection_id: Some("con_x".into()),
+                    status: Some("active".into()),
+                    ..EventDraft::default()
+                };
+                event::append(&tx, &project_id, EventKind::ConnectionCreated, draft, now).await
+            }
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_follow_the_schedule_with_the_same_id_and_fresh_signatures() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counter = attempts.clone();
+    let receiver = ScriptedServer::start(move |_| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        if n < 2 { Response::json(500, json!({})) } else { Response::json(200, json!({})) }
+    })
+    .await;
+    let clock = ManualClock::new(START);
+    let engine = engine(&clock).await;
+    let project = engine.create_project("Hooks").await.unwrap();
+    let keys = engine.webhook_keys().await.unwrap();
+    let public = signing::parse_public_key(&keys[0].public_key).unwrap();
+    engine.add_webhook_endpoint(&project.id, &format!("{}/hook", receiver.base_url), None).await.unwrap();
+    emit(&engine, &project.id).await;
+
+    engine.deliver_due_webhooks().await.unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 1, "sent at once");
+    engine.deliver_due_webhooks().await.unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 1, "not again before 5 s");
+    clock.advance_millis(5_600);
+    engine.deliver_due_webhooks().await.unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "the 5 s retry");
+    clock.advance_millis(200_000);
+    engine.deliver_due_webhooks().await.unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "the next wait is 5 minutes");
+    clock.advance_millis(10 * 3_600_000);
+    engine.deliver_due_webhooks().await.unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+    assert_eq!(outbox_len(&engine).await, 0, "delivered, so it leaves the outbox");
+
+    let requests = receiver.requests();
+    let ids: Vec<&str> = requests.iter().map(|r| r.header("webhook-id").unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "the same webhook-id on every attempt: {ids:?}");
+    let stamps: Vec<&str> = requests.iter().map(|r| r.header("webhook-timestamp").unwrap()).collect();
+    assert_ne!(stamps[0], stamps[2], "a fresh timestamp on every attempt");
+    for request in &requests {
+        let stamp = request.header("webhook-timestamp").unwrap();
+        let now = stamp.parse::<i64>().unwrap();
+        // A retry 10 hours later still verifies, against its own fresh timestamp.
+        signing::verify(
+            &[public],
+            ids[0],
+            stamp,
+            request.header("webhook-signature").unwrap(),
+            &request.body,
+            now,
+        )
+        .unwrap();
+        let body = String::from_utf8_lossy(&request.body);
+        assert!(body.contains("\"connection.created\"") && body.contains("con_x"), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_disables_and_retry_after_is_honoured() {
+    let gone = ScriptedServer::start(|_| Response::json(410, json!({}))).await;
+    let busy = ScriptedServer::start(|_| Response {
+        status: 503,
+        headers: vec![("retry-after".into(), "3600".into())],
+        body: vec![],
+    })
+    .await;
+    let clock = ManualClock::new(START);
+    let engine = engine(&clock).await;
+    let project = engine.create_project("Hooks").await.unwrap();
+    engine.add_webhook_endpoint(&project.id, &format!("{}/gone", gone.base_url), None).await.unwrap();
+    engine
+        .add_webhook_endpoint(
+            &project.id,
+            &format!("{}/busy", busy.base_url),
+            Some(vec!["connection.created".into()]),
+        )
+        .await
+        .unwrap();
+    emit(&engine, &project.id).await;
+    engine.deliver_due_webhooks().await.unwrap();
+    assert_eq!(gone.requests().len(), 1);
+    assert_eq!(busy.requests().len(), 1);
+    // Five minutes later is the schedule's second step, but the receiver asked for an hour.
+    clock.advance_millis(10_000);
+    engine.deliver_due_webhooks().await.unwrap();
+    assert_eq!(busy.requests().len(), 1, "Retry-After: 3600 is honoured");
+    clock.advance_millis(3_600_000);
+    engine.deliver_due_webhooks().await.unwrap();
+    assert_eq!(busy.requests().len(), 2);
+    assert_eq!(gone.requests().len(), 1, "410 disabled that endpoint");
+    let tx = engine.store().begin().await.unwrap();
+    let kinds: Vec<_> =
+        event::list(&tx, &project.id, None, 100).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&EventKind::EndpointDisabled), "{kinds:?}");
+    // Endpoints on private addresses are refused at registration.
+    assert!(engine.add_webhook_endpoint(&project.id, "https://192.168.1.10/hook", None).await.is_err());
+}

@@ -1,0 +1,104 @@
+//! Webhooks end to end: a receiver that verifies with Node's ed25519 (not ours)
+//! gets the events of a device flow, signed and thin; changed bytes do not verify.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api::{ADMIN_TOKEN, browser_consent, enter_code, world};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_webhooks_verify_with_another_ed25519_implementation() {
+    let w = world().await;
+    let headers = w.app_headers();
+    let keys = w.client.get("/v1/webhooks/keys", &headers).await.json();
+    let public_key = keys["keys"][0]["publicKey"].as_str().unwrap().to_owned();
+    assert!(public_key.starts_with("whpk_"), "{keys}");
+
+    let port = crate::support::free_port();
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node/receiver.mjs");
+    let mut receiver = Command::new("node")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(&public_key)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let collected = lines.clone();
+    let stdout = receiver.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(value) = serde_json::from_str(&line) {
+                collected.lock().unwrap().push(value);
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the receiver did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let admin = [("securix-admin-token", ADMIN_TOKEN)];
+    let endpoint = w
+        .client
+        .json(
+            Method::POST,
+            &format!("/v1/admin/projects/{}/webhook-endpoints", w.project_id),
+            &admin,
+            json!({"url": format!("http://127.0.0.1:{port}/hooks")}),
+        )
+        .await;
+    assert_eq!(endpoint.status, 201, "{}", endpoint.text);
+    let private = w
+        .client
+        .json(
+            Method::POST,
+            &format!("/v1/admin/projects/{}/webhook-endpoints", w.project_id),
+            &admin,
+            json!({"url": "https://10.1.2.3/hooks"}),
+        )
+        .await;
+    assert_eq!(private.status, 400, "private addresses are refused: {}", private.text);
+
+    let created = w
+        .client
+        .json(
+            Method::POST,
+            "/v1/sessions",
+            &headers,
+            json!({"entityId": "user_123", "flow": "device", "providers": {"mock": {}}}),
+        )
+        .await;
+    let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
+    let (session_id, cookie) = enter_code(&w.client, &code).await;
+    browser_consent(&w.client, &w.server.base_url, &session_id, Some(&cookie)).await;
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let deliveries = loop {
+        let got: Vec<Value> =
+            lines.lock().unwrap().iter().filter(|l| l.get("id").is_some()).cloned().collect();
+        if got.len() >= 2 || Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    let types: Vec<&str> = deliveries.iter().filter_map(|d| d["type"].as_str()).collect();
+    assert!(types.contains(&"connection.created") && types.contains(&"session.completed"), "{deliveries:?}");
+    for delivery in &deliveries {
+        assert_eq!(delivery["valid"], true, "{delivery}");
+        assert_eq!(delivery["tamperedIdValid"], false);
+        let body = delivery["body"].as_str().unwrap();
+        if body.contains("connection") {
+            assert_eq!(delivery["tamperedBodyValid"], false);
+        }
+        assert!(!body.contains("access_token") && !body.contains("refresh"), "thin payloads: {body}");
+    }
+}
