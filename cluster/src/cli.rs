@@ -264,3 +264,52 @@ pub async fn connect(remote: Remote, args: ConnectArgs) -> anyhow::Result<()> {
     });
     Ok(())
 }
+
+#[derive(Subcommand, Debug)]
+pub enum WebhooksCommand {
+    /// Verify a delivery (body from a file, or standard input with `-`).
+    Verify {
+        /// A `whpk_…` public key; repeat during a rotation.
+        #[arg(long = "public-key", required = true)]
+        public_keys: Vec<String>,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        timestamp: String,
+        #[arg(long)]
+        signature: String,
+        #[arg(long, default_value = "-")]
+        body: String,
+        /// Check the timestamp against this time (seconds) instead of now.
+        #[arg(long)]
+        now: Option<i64>,
+    },
+}
+
+/// `securix webhooks verify`: exit 0 and "valid", or one line saying why not.
+pub fn webhooks(command: WebhooksCommand) -> anyhow::Result<()> {
+    let WebhooksCommand::Verify { public_keys, id, timestamp, signature, body, now } = command;
+    let keys = public_keys
+        .iter()
+        .map(|k| {
+            securix_client::webhooks::parse_public_key(k)
+                .ok_or_else(|| anyhow::anyhow!("{k:?} is not a whpk_ public key"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let body = if body == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
+        bytes
+    } else {
+        std::fs::read(&body).map_err(|e| anyhow::anyhow!("cannot read {body}: {e}"))?
+    };
+    let now = now.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    });
+    securix_client::webhooks::verify(&keys, &id, &timestamp, &signature, &body, now)?;
+    println!("valid");
+    Ok(())
+}

@@ -22,6 +22,9 @@ pub struct ServeArgs {
     /// The URL users and providers reach (builds `authUrl` and the redirect URI).
     #[arg(long, env = "SECURIX_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Webhook retry waits in seconds, comma-separated (default: 0,5,300,1800,7200,18000,36000,36000).
+    #[arg(long, env = "SECURIX_WEBHOOK_SCHEDULE", value_delimiter = ',')]
+    pub webhook_schedule: Option<Vec<u64>>,
     /// `1` lets plugins and webhooks use plain http to loopback addresses (development and tests only).
     #[arg(long, env = "SECURIX_ALLOW_LOOPBACK_HTTP", value_parser = parse_flag, default_value = "0")]
     pub allow_loopback_http: bool,
@@ -44,6 +47,7 @@ pub struct ServeConfig {
     pub allow_loopback_http: bool,
     pub public_url: String,
     pub admin_token: Option<SecretString>,
+    pub webhook_schedule: Option<Vec<std::time::Duration>>,
 }
 
 impl ServeConfig {
@@ -74,7 +78,10 @@ impl ServeConfig {
         }
         let admin_token =
             std::env::var("SECURIX_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::new);
+        let webhook_schedule =
+            args.webhook_schedule.map(|secs| secs.into_iter().map(std::time::Duration::from_secs).collect());
         Ok(ServeConfig {
+            webhook_schedule,
             public_url,
             admin_token,
             listen: args.listen,

@@ -69,6 +69,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::OriginsCommand,
     },
+    /// Webhook tools.
+    Webhooks {
+        #[command(subcommand)]
+        command: cli::WebhooksCommand,
+    },
     /// Connect an entity to a provider from the terminal (device flow).
     Connect {
         #[command(flatten)]
@@ -87,6 +92,7 @@ fn main() {
         .init();
     let outcome = match Cli::parse().command {
         Command::Serve(args) => config::ServeConfig::resolve(args).and_then(server::run),
+        Command::Webhooks { command } => cli::webhooks(command),
         other => remote(other),
     };
     if let Err(error) = outcome {
@@ -100,7 +106,7 @@ fn remote(command: Command) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         match command {
-            Command::Serve(_) => Ok(()),
+            Command::Serve(_) | Command::Webhooks { .. } => Ok(()),
             Command::Project { remote, auth, command } => cli::project(remote, auth, command).await,
             Command::ApiKey { remote, auth, command } => cli::api_key(remote, auth, command).await,
             Command::Agent { remote, auth, command } => cli::agent(remote, auth, command).await,

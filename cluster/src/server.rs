@@ -33,11 +33,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let store = Store::open_redb(&store_path, RedbOptions::default())
         .with_context(|| format!("cannot open the store at {}", store_path.display()))?;
     let plugins = Arc::new(load_plugins(&config).await?);
-    let settings = EngineSettings {
+    let mut settings = EngineSettings {
         public_url: config.public_url.clone(),
         allow_loopback_http: config.allow_loopback_http,
         ..EngineSettings::default()
     };
+    if let Some(schedule) = config.webhook_schedule.clone().filter(|s| !s.is_empty()) {
+        settings.webhook_schedule = schedule;
+    }
     let engine = Engine::builder()
         .store(store)
         .master_key(config.master_key.clone())

@@ -91,10 +91,16 @@ pub struct World {
     pub api_key: String,
 }
 
+/// The server settings of every world: webhook retries compressed to a second.
+pub const WORLD_ENV: &[(&str, &str)] = &[
+    ("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN),
+    ("SECURIX_ALLOW_LOOPBACK_HTTP", "1"),
+    ("SECURIX_WEBHOOK_SCHEDULE", "0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1"),
+];
+
 pub async fn world() -> World {
     let mock = MockOAuth::start().await;
-    let server =
-        Server::start(&[("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN), ("SECURIX_ALLOW_LOOPBACK_HTTP", "1")]).await;
+    let server = Server::start(WORLD_ENV).await;
     let client = Client::new(&server.base_url);
     let admin = [("securix-admin-token", ADMIN_TOKEN)];
     let project = client.json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Acme Corp"})).await;

@@ -117,3 +117,43 @@ async fn connect_from_the_terminal_with_the_device_flow() {
     let help = cli(&server, &["connect", "--help"], &[]);
     assert!(help.0 && help.1.contains("--provider"));
 }
+
+#[test]
+fn webhooks_verify_checks_the_published_test_vector() {
+    let vector: Value = serde_json::from_str(include_str!("../../docs/webhook-test-vector.json")).unwrap();
+    let text = |k: &str| vector[k].as_str().unwrap().to_owned();
+    let run = |id: &str, body: &str| {
+        let mut child = Command::new(securix_binary())
+            .args([
+                "webhooks",
+                "verify",
+                "--public-key",
+                &text("publicKey"),
+                "--id",
+                id,
+                "--timestamp",
+                &text("timestamp"),
+                "--signature",
+                &text("signature"),
+                "--now",
+                &text("timestamp"),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), body.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let good = run(&text("id"), &text("body"));
+    assert!(good.0 && good.1.trim() == "valid", "{good:?}");
+    let changed_body = run(&text("id"), &text("body").replacen("user_123", "user_124", 1));
+    assert!(!changed_body.0 && changed_body.2.starts_with("securix: "), "{changed_body:?}");
+    assert!(!run("evt_other", &text("body")).0, "a changed id fails");
+}

@@ -11,6 +11,36 @@ use serde_json::{Value, json};
 
 use crate::api::{ADMIN_TOKEN, browser_consent, enter_code, world};
 
+type Lines = Arc<Mutex<Vec<Value>>>;
+
+/// The Node receiver (tests/node/receiver.mjs) on `port`, and the lines it prints.
+async fn start_receiver(port: u16, public_key: &str) -> (std::process::Child, Lines) {
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node/receiver.mjs");
+    let mut receiver = Command::new("node")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(public_key)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines: Lines = Arc::default();
+    let collected = lines.clone();
+    let stdout = receiver.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(value) = serde_json::from_str(&line) {
+                collected.lock().unwrap().push(value);
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the receiver did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (receiver, lines)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_webhooks_verify_with_another_ed25519_implementation() {
     let w = world().await;
@@ -101,4 +131,75 @@ async fn signed_webhooks_verify_with_another_ed25519_implementation() {
         }
         assert!(!body.contains("access_token") && !body.contains("refresh"), "thin payloads: {body}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_webhooks_survive_a_sigkill() {
+    const EVENTS: usize = 1000;
+    let w = world().await;
+    let headers = w.app_headers();
+    let public_key = w.client.get("/v1/webhooks/keys", &headers).await.json()["keys"][0]["publicKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = [("securix-admin-token", ADMIN_TOKEN)];
+    // The receiver is down for now: every event stays queued.
+    let port = crate::support::free_port();
+    let endpoint = w
+        .client
+        .json(
+            Method::POST,
+            &format!("/v1/admin/projects/{}/webhook-endpoints", w.project_id),
+            &admin,
+            json!({"url": format!("http://127.0.0.1:{port}/hooks")}),
+        )
+        .await;
+    assert_eq!(endpoint.status, 201);
+    // 1,000 sessions that expire within a second: 1,000 session.expired events.
+    let mut tasks = Vec::new();
+    for chunk in 0..20 {
+        let (client, api_key) = (w.client.clone(), w.api_key.clone());
+        tasks.push(tokio::spawn(async move {
+            let headers = [("securix-api-key", api_key.as_str()), ("securix-agent-id", "cli")];
+            for n in 0..EVENTS / 20 {
+                let body = json!({"entityId": format!("user_{chunk}_{n}"), "flow": "device", "providers": {"mock": {}}, "expiresIn": 1});
+                assert_eq!(client.json(Method::POST, "/v1/sessions", &headers, body).await.status, 201);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let events = w.client.get("/v1/events?limit=1000", &headers).await.json();
+        let expired =
+            events.as_array().map_or(0, |e| e.iter().filter(|e| e["type"] == "session.expired").count());
+        if expired >= EVENTS {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {expired} sessions expired");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // SIGKILL with every event still owed, then the receiver comes up and the server restarts.
+    let client = w.client.clone();
+    let data_dir = w.server.stop();
+    let (mut receiver, lines) = start_receiver(port, &public_key).await;
+    let server = crate::support::Server::start_in(data_dir, crate::api::WORLD_ENV).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let unique = loop {
+        let ids: std::collections::HashSet<String> =
+            lines.lock().unwrap().iter().filter_map(|l| l["id"].as_str().map(str::to_owned)).collect();
+        if ids.len() >= EVENTS || Instant::now() > deadline {
+            break ids;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    drop(server);
+    drop(client);
+    assert_eq!(unique.len(), EVENTS, "every queued event was delivered after the restart");
+    let deliveries = lines.lock().unwrap().clone();
+    assert!(deliveries.iter().filter(|l| l.get("id").is_some()).all(|l| l["valid"] == true));
 }

@@ -1,7 +1,7 @@
 //! Webhooks: Standard Webhooks with the asymmetric (`v1a`, ed25519) scheme, from a
 //! durable outbox, at least once.
 //!
-//! - `signing.rs`: the signature format, and `verify` for apps (pure, no engine).
+//! - `signing`: the signature format and `verify` (from `securix-client`).
 //! - `keyring.rs`: the signing keys, sealed by the vault; rotation signs with old
 //!   and new side by side until the old one is retired.
 //! - `endpoints.rs`: where a project wants its events.
@@ -10,4 +10,7 @@
 pub mod delivery;
 pub mod endpoints;
 pub mod keyring;
-pub mod signing;
+
+/// Signing and verification live in the client crate, so apps verify with the
+/// very code SecuriX signs with.
+pub use securix_client::webhooks as signing;

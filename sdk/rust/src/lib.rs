@@ -11,6 +11,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod webhooks;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

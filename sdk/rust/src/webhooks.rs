@@ -1,3 +1,5 @@
+//! Verifying SecuriX webhooks (and, for the server, signing them).
+//!
 //! The Standard Webhooks signature, asymmetric variant: `webhook-signature:
 //! v1a,<base64 ed25519 signature of "{id}.{timestamp}.{body}">`, several
 //! space-separated during a key rotation. Keys are shown as `whpk_…` (public)
@@ -73,7 +75,7 @@ pub fn verify(
 mod tests {
     use super::*;
 
-    /// The published test vector (docs/webhooks.md): secret key bytes 0..32.
+    /// The published test vector (`docs/webhooks.md`): secret key bytes 0..32.
     fn vector_key() -> SigningKey {
         let bytes: [u8; 32] = std::array::from_fn(|i| i as u8);
         SigningKey::from_bytes(&bytes)
@@ -112,5 +114,25 @@ mod tests {
             verify(&[new_key.verifying_key()], "evt_1", "1800000000", &both, body, 1_800_000_000).is_ok()
         );
         assert_eq!(parse_public_key(&public_key_text(&public)), Some(public));
+    }
+
+    #[test]
+    fn the_published_test_vector_verifies() {
+        let vector: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/webhook-test-vector.json")).unwrap();
+        let text = |k: &str| vector[k].as_str().unwrap().to_owned();
+        let key = parse_public_key(&text("publicKey")).unwrap();
+        assert_eq!(key, vector_key().verifying_key());
+        let timestamp: i64 = text("timestamp").parse().unwrap();
+        assert_eq!(sign(&vector_key(), &text("id"), timestamp, text("body").as_bytes()), text("signature"));
+        verify(
+            &[key],
+            &text("id"),
+            &text("timestamp"),
+            &text("signature"),
+            text("body").as_bytes(),
+            timestamp,
+        )
+        .unwrap();
     }
 }
