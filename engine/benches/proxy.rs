@@ -18,60 +18,21 @@ use securix_engine::secret::SecretString;
 use securix_engine::store::Store;
 use securix_engine::vault::MasterKey;
 use securix_engine::{Engine, EngineSettings};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "support/keepalive.rs"]
+mod keepalive;
 
 const SAMPLES: usize = 3000;
 
-/// A keep-alive HTTP/1.1 upstream: OAuth endpoints for the setup, 1 KB for the API.
+/// The upstream: OAuth endpoints for the setup, 1 KB for the API.
 async fn upstream() -> std::io::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
     let api_body = format!("{{\"data\":\"{}\"}}", "x".repeat(1000));
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let api_body = api_body.clone();
-            tokio::spawn(async move {
-                let mut buffer = Vec::new();
-                let mut chunk = [0u8; 8192];
-                loop {
-                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                        }
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    while buffer.len() < end + 4 + length {
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                    buffer.drain(..end + 4 + length);
-                    let body = match path.as_str() {
-                        "/token" => r#"{"access_token":"bench-at","refresh_token":"bench-rt","expires_in":86400,"token_type":"Bearer"}"#.to_owned(),
-                        "/userinfo" => r#"{"sub":"bench-user"}"#.to_owned(),
-                        _ => api_body.clone(),
-                    };
-                    let answer = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if socket.write_all(answer.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    Ok(base)
+    keepalive::serve(move |path| match path {
+        "/token" => r#"{"access_token":"bench-at","refresh_token":"bench-rt","expires_in":86400,"token_type":"Bearer"}"#.to_owned(),
+        "/userinfo" => r#"{"sub":"bench-user"}"#.to_owned(),
+        _ => api_body.clone(),
+    })
+    .await
 }
 
 fn percentile(samples: &mut [Duration], p: f64) -> f64 {

@@ -118,6 +118,26 @@ async fn signed_webhooks_verify_with_another_ed25519_implementation() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // Redelivery of one event: the same webhook-id arrives again.
+    let first_id = deliveries[0]["id"].as_str().unwrap().to_owned();
+    let queued =
+        w.client.json(Method::POST, "/v1/events/redeliver", &headers, json!({"eventId": first_id})).await;
+    assert_eq!(queued.json()["queued"], 1, "{}", queued.text);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines.lock().unwrap().iter().filter(|l| l["id"] == first_id.as_str()).count() < 2 {
+        assert!(Instant::now() < deadline, "the redelivery did not arrive");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let unknown = w
+        .client
+        .json(
+            Method::POST,
+            "/v1/events/redeliver",
+            &headers,
+            json!({"eventId": "evt_aaaaaaaaaaaaaaaaaaaaaaaaaa"}),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
     let _ = receiver.kill();
     let _ = receiver.wait();
     let types: Vec<&str> = deliveries.iter().filter_map(|d| d["type"].as_str()).collect();

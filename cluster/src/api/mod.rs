@@ -61,6 +61,7 @@ routes! {
     get "/v1/providers" ApiKey catalog::providers, "The loaded provider plugins";
     get "/v1/events" ApiKey catalog::events, "The project's event log, oldest first (?after=&limit=)";
     get "/v1/webhooks/keys" ApiKey webhooks::keys, "The public keys webhooks are signed with (whpk_…)";
+    post "/v1/events/redeliver" ApiKey webhooks::redeliver, "Deliver an event, or a time range of events, again";
     post "/v1/admin/projects/{projectId}/webhook-endpoints" Admin webhooks::create_endpoint, "Register a webhook endpoint";
     post "/v1/admin/webhook-keys/rotate" Admin webhooks::rotate, "Add a signing key; the old ones sign alongside until retired";
     post "/v1/admin/projects" Admin admin::create_project, "Create a project";

@@ -34,3 +34,27 @@ pub async fn keys(state: web::Data<AppState>, _app: App) -> Result<HttpResponse,
 pub async fn rotate(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.engine.rotate_webhook_key().await?))
 }
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedeliverBody {
+    event_id: Option<String>,
+    /// RFC 3339 is not parsed here: milliseconds since the epoch.
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+}
+
+/// Queues one event (`eventId`) or a time range (`fromMs`, `toMs`) for delivery again.
+pub async fn redeliver(
+    state: web::Data<AppState>,
+    App(principal): App,
+    body: web::Json<RedeliverBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let (from, to) = (
+        body.from_ms.map(securix_engine::clock::Timestamp),
+        body.to_ms.map(securix_engine::clock::Timestamp),
+    );
+    let queued = state.engine.redeliver(&principal.project_id, body.event_id.as_deref(), from, to).await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "queued": queued })))
+}

@@ -128,6 +128,32 @@ pub async fn append(
     Ok(event)
 }
 
+/// Queues an existing event for delivery again (to every endpoint that wants it).
+pub async fn requeue(tx: &Tx, event: &Event, now: Timestamp) -> Result<(), RecordError> {
+    let shard_key = event.entity_id.as_deref().or(event.session_id.as_deref()).unwrap_or("");
+    let shard = keys::shard_of(&event.project_id, shard_key);
+    let entry = OutboxEntry {
+        project_id: event.project_id.clone(),
+        event_id: event.id.clone(),
+        seq: event.seq,
+        attempts: 0,
+        due_at: now,
+        remaining_endpoints: None,
+    };
+    put_json(tx, &keys::outbox(shard).pack(&(event.id.as_str(),)), &entry, WHAT)
+}
+
+/// One event by its id.
+pub async fn find(tx: &Tx, project_id: &str, event_id: &str) -> Result<Option<Event>, RecordError> {
+    if ids::check_minted("evt", event_id, "event id").is_err() {
+        return Ok(None);
+    }
+    match get_json::<u64>(tx, &id_index_key(project_id, event_id), WHAT).await? {
+        Some(seq) => get(tx, project_id, seq).await,
+        None => Ok(None),
+    }
+}
+
 /// One event by its position in the project's log.
 pub async fn get(tx: &Tx, project_id: &str, seq: u64) -> Result<Option<Event>, RecordError> {
     get_json(tx, &log_key(project_id, seq), WHAT).await

@@ -5,12 +5,13 @@
 //! `Retry-After` when longer); 410 disables the endpoint; an endpoint failing past
 //! the schedule's end is disabled and an `endpoint.disabled` event says so.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use rand::Rng;
 
 use super::{endpoints, keyring, signing};
-use crate::clock::Rfc3339;
+use crate::clock::{Rfc3339, Timestamp};
 use crate::engine::Engine;
 use crate::error::EngineResult;
 use crate::model::RecordError;
@@ -20,6 +21,12 @@ use crate::model::keys::{self, SHARDS};
 /// When to try again after the n-th failure: about a day in all.
 pub fn default_schedule() -> Vec<Duration> {
     [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000].into_iter().map(Duration::from_secs).collect()
+}
+
+/// What one delivery round loads once.
+struct Round {
+    signing_keys: Option<Vec<ed25519_dalek::SigningKey>>,
+    endpoints: HashMap<String, Vec<endpoints::Endpoint>>,
 }
 
 /// What one attempt at one endpoint came to.
@@ -54,12 +61,14 @@ impl Engine {
     pub async fn deliver_due_webhooks(&self) -> EngineResult<usize> {
         let now = self.now();
         let mut delivered = 0;
+        // Loaded once per round: the signing keys and each project's endpoints.
+        let mut round = Round { signing_keys: None, endpoints: HashMap::new() };
         for shard in (0..SHARDS).filter(|s| self.inner.placement.owns(*s)) {
             let tx = self.inner.store.begin().await?;
             let entries = event::outbox(&tx, shard, 256).await?;
             drop(tx);
             for entry in entries.into_iter().filter(|e| e.due_at <= now) {
-                if self.deliver_entry(shard, entry).await? {
+                if self.deliver_entry(shard, entry, &mut round).await? {
                     delivered += 1;
                 }
             }
@@ -78,8 +87,12 @@ impl Engine {
         if endpoints::check_url(url, allow_loopback).is_err() {
             return Attempt::Gone;
         }
-        // Check where the name points now, not only when it was registered.
-        if let Ok(parsed) = reqwest::Url::parse(url) {
+        // Check where a name points now, not only when it was registered (an IP
+        // literal was checked by `check_url` already).
+        let named = reqwest::Url::parse(url).ok().filter(|u| {
+            u.host_str().is_some_and(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_err())
+        });
+        if let Some(parsed) = named {
             let host = parsed.host_str().unwrap_or_default().to_owned();
             let port = parsed.port_or_known_default().unwrap_or(443);
             if let Ok(addresses) = tokio::net::lookup_host((host.trim_matches(['[', ']']), port)).await
@@ -113,15 +126,21 @@ impl Engine {
     }
 
     /// One outbox entry: send to every endpoint still owed, then record the outcome.
-    async fn deliver_entry(&self, shard: u32, entry: OutboxEntry) -> EngineResult<bool> {
+    async fn deliver_entry(&self, shard: u32, entry: OutboxEntry, round: &mut Round) -> EngineResult<bool> {
         let tx = self.inner.store.begin().await?;
         let Some(event) = event::get(&tx, &entry.project_id, entry.seq).await? else {
             drop(tx);
             self.clear_outbox(shard, &entry.event_id).await?;
             return Ok(false);
         };
-        let all_endpoints = endpoints::list(&tx, &entry.project_id).await?;
-        let signing_keys = keyring::signing_keys(&tx, &self.inner.vault).await?;
+        if !round.endpoints.contains_key(&entry.project_id) {
+            round.endpoints.insert(entry.project_id.clone(), endpoints::list(&tx, &entry.project_id).await?);
+        }
+        let all_endpoints = round.endpoints.get(&entry.project_id).cloned().unwrap_or_default();
+        if round.signing_keys.is_none() {
+            round.signing_keys = Some(keyring::signing_keys(&tx, &self.inner.vault).await?);
+        }
+        let signing_keys = round.signing_keys.clone().unwrap_or_default();
         drop(tx);
         let kind = serde_json::to_value(event.kind)
             .ok()
@@ -245,6 +264,50 @@ impl Engine {
             }
         });
         self.inner.actors.keep_task(handle);
+    }
+
+    /// Delivers an event again, or every event created in `[from, to]` when
+    /// `event_id` is `None`. Returns how many were queued.
+    pub async fn redeliver(
+        &self,
+        project_id: &str,
+        event_id: Option<&str>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> EngineResult<usize> {
+        let now = self.now();
+        let (project_id, event_id) = (project_id.to_owned(), event_id.map(str::to_owned));
+        let queued = self
+            .inner
+            .store
+            .run(|tx| {
+                let (project_id, event_id) = (project_id.clone(), event_id.clone());
+                async move {
+                    let chosen: Vec<Event> = match &event_id {
+                        Some(id) => vec![
+                            event::find(&tx, &project_id, id)
+                                .await?
+                                .ok_or(crate::EngineError::NotFound("event"))?,
+                        ],
+                        None => {
+                            let (from, to) = (from.unwrap_or(Timestamp(0)), to.unwrap_or(now));
+                            // A bounded batch per call: large ranges are redelivered in steps.
+                            event::list(&tx, &project_id, None, 10_000)
+                                .await?
+                                .into_iter()
+                                .filter(|e| e.created_at >= from && e.created_at <= to)
+                                .take(1000)
+                                .collect()
+                        }
+                    };
+                    for chosen_event in &chosen {
+                        event::requeue(&tx, chosen_event, now).await?;
+                    }
+                    Ok::<_, crate::EngineError>(chosen.len())
+                }
+            })
+            .await?;
+        Ok(queued)
     }
 
     /// Registers a webhook endpoint for a project.
