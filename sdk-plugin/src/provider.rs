@@ -138,19 +138,7 @@ pub trait Provider {
         client: &Client,
         grant: &[(&str, &str)],
     ) -> Result<Response, ProviderError> {
-        let endpoints = Self::endpoints(config)?;
-        let mut fields: Vec<(&str, &str)> = grant.to_vec();
-        let mut headers: Vec<Header> = Vec::new();
-        match Self::client_auth(config) {
-            ClientAuth::ClientSecretPost => {
-                fields.push(("client_id", &client.client_id));
-                fields.push(("client_secret", &client.client_secret));
-            }
-            ClientAuth::ClientSecretBasic => {
-                headers.push(http::basic(&client.client_id, &client.client_secret))
-            }
-        }
-        http::post_form(&endpoints.token, &fields, headers)
+        Self::token_request_to(config, client, &Self::endpoints(config)?.token, grant)
     }
 
     fn exchange_code(config: &Config, request: &CodeExchange) -> Result<TokenSet, ProviderError> {
