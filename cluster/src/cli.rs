@@ -284,11 +284,39 @@ pub enum WebhooksCommand {
         #[arg(long)]
         now: Option<i64>,
     },
+    /// Deliver an event again, or every event of a time range.
+    Redeliver {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long, env = "SECURIX_API_KEY", hide_env_values = true)]
+        api_key: String,
+        /// The event id (`evt_…`).
+        #[arg(long, conflicts_with_all = ["from_ms", "to_ms"])]
+        event: Option<String>,
+        /// Range start, milliseconds since the epoch.
+        #[arg(long)]
+        from_ms: Option<i64>,
+        /// Range end, milliseconds since the epoch.
+        #[arg(long)]
+        to_ms: Option<i64>,
+    },
 }
 
-/// `securix webhooks verify`: exit 0 and "valid", or one line saying why not.
-pub fn webhooks(command: WebhooksCommand) -> anyhow::Result<()> {
-    let WebhooksCommand::Verify { public_keys, id, timestamp, signature, body, now } = command;
+/// `securix webhooks verify`: exit 0 and "valid", or one line saying why not;
+/// `securix webhooks redeliver`: queue events for delivery again.
+pub async fn webhooks(command: WebhooksCommand) -> anyhow::Result<()> {
+    let (public_keys, id, timestamp, signature, body, now) = match command {
+        WebhooksCommand::Verify { public_keys, id, timestamp, signature, body, now } => {
+            (public_keys, id, timestamp, signature, body, now)
+        }
+        WebhooksCommand::Redeliver { remote, api_key, event, from_ms, to_ms } => {
+            let client = Client::new(&remote.url)?.api_key(&api_key);
+            let body = json!({ "eventId": event, "fromMs": from_ms, "toMs": to_ms });
+            let answer = client.call(Method::POST, "/v1/events/redeliver", Some(&body)).await?;
+            print(remote.json, &answer, || format!("Queued {} event(s) for delivery", answer["queued"]));
+            return Ok(());
+        }
+    };
     let keys = public_keys
         .iter()
         .map(|k| {

@@ -92,7 +92,6 @@ fn main() {
         .init();
     let outcome = match Cli::parse().command {
         Command::Serve(args) => config::ServeConfig::resolve(args).and_then(server::run),
-        Command::Webhooks { command } => cli::webhooks(command),
         other => remote(other),
     };
     if let Err(error) = outcome {
@@ -106,7 +105,8 @@ fn remote(command: Command) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         match command {
-            Command::Serve(_) | Command::Webhooks { .. } => Ok(()),
+            Command::Serve(_) => Ok(()),
+            Command::Webhooks { command } => cli::webhooks(command).await,
             Command::Project { remote, auth, command } => cli::project(remote, auth, command).await,
             Command::ApiKey { remote, auth, command } => cli::api_key(remote, auth, command).await,
             Command::Agent { remote, auth, command } => cli::agent(remote, auth, command).await,

@@ -35,6 +35,16 @@ pub async fn rotate(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(state.engine.rotate_webhook_key().await?))
 }
 
+/// Stops signing with a key once receivers trust its successor.
+pub async fn retire(
+    state: web::Data<AppState>,
+    _: Admin,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.engine.retire_webhook_key(&key).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RedeliverBody {

@@ -5,6 +5,7 @@
 //! only serialize work and hold timers.
 
 pub mod entity;
+pub mod outbox;
 pub mod session;
 
 use std::collections::HashMap;
@@ -78,6 +79,7 @@ where
 pub struct ActorSystem {
     sessions: Registry<session::SessionMsg>,
     entities: Registry<entity::EntityMsg>,
+    outboxes: Registry<outbox::OutboxMsg>,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -181,6 +183,22 @@ impl ActorSystem {
         Ok(EntityHandle(actor))
     }
 
+    /// Ticks the delivery actor of every shard this node owns (starting any that is
+    /// not running: a crashed one is replaced here).
+    pub(crate) async fn tick_outboxes(&self, engine: &Engine) -> EngineResult<()> {
+        for shard in (0..crate::model::keys::SHARDS).filter(|s| engine.inner.placement.owns(*s)) {
+            let actor = self
+                .outboxes
+                .activate(&shard.to_string(), false, || {
+                    (outbox::OutboxActor, outbox::OutboxArgs { engine: Arc::downgrade(&engine.inner), shard })
+                })
+                .await?;
+            // A busy actor still has a tick queued; one more is enough.
+            let _ = actor.cast(outbox::OutboxMsg::Tick);
+        }
+        Ok(())
+    }
+
     /// A short poll through the session's actor (which enforces the interval).
     pub(crate) async fn poll_session(&self, engine: &Engine, session_id: &str) -> EngineResult<()> {
         with_retry(
@@ -233,6 +251,7 @@ impl ActorSystem {
     pub(crate) async fn stop_all(&self) {
         self.sessions.stop_all();
         self.entities.stop_all();
+        self.outboxes.stop_all();
         if let Ok(mut tasks) = self.tasks.lock() {
             for task in tasks.drain(..) {
                 task.abort();

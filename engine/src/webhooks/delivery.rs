@@ -59,18 +59,25 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 impl Engine {
     /// Delivers every outbox entry that is due, on the shards this node owns.
     pub async fn deliver_due_webhooks(&self) -> EngineResult<usize> {
+        let mut delivered = 0;
+        for shard in (0..SHARDS).filter(|s| self.inner.placement.owns(*s)) {
+            delivered += self.deliver_shard(shard).await?;
+        }
+        Ok(delivered)
+    }
+
+    /// Delivers the due entries of one shard's outbox (what its actor runs).
+    pub(crate) async fn deliver_shard(&self, shard: u32) -> EngineResult<usize> {
         let now = self.now();
         let mut delivered = 0;
         // Loaded once per round: the signing keys and each project's endpoints.
         let mut round = Round { signing_keys: None, endpoints: HashMap::new() };
-        for shard in (0..SHARDS).filter(|s| self.inner.placement.owns(*s)) {
-            let tx = self.inner.store.begin().await?;
-            let entries = event::outbox(&tx, shard, 256).await?;
-            drop(tx);
-            for entry in entries.into_iter().filter(|e| e.due_at <= now) {
-                if self.deliver_entry(shard, entry, &mut round).await? {
-                    delivered += 1;
-                }
+        let tx = self.inner.store.begin().await?;
+        let entries = event::outbox(&tx, shard, 256).await?;
+        drop(tx);
+        for entry in entries.into_iter().filter(|e| e.due_at <= now) {
+            if self.deliver_entry(shard, entry, &mut round).await? {
+                delivered += 1;
             }
         }
         Ok(delivered)
@@ -250,7 +257,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs the delivery worker until the engine is dropped.
+    /// Ticks the per-shard delivery actors until the engine is dropped.
     pub(crate) fn start_delivery_worker(&self) {
         let weak = std::sync::Arc::downgrade(&self.inner);
         let every = self.inner.settings.webhook_poll;
@@ -258,8 +265,9 @@ impl Engine {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(inner) = weak.upgrade() else { return };
-                if let Err(error) = (Engine { inner }).deliver_due_webhooks().await {
-                    tracing::warn!(%error, "webhook delivery round failed");
+                let engine = Engine { inner };
+                if let Err(error) = engine.inner.actors.tick_outboxes(&engine).await {
+                    tracing::warn!(%error, "starting the delivery actors failed");
                 }
             }
         });

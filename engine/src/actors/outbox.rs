@@ -1,0 +1,58 @@
+//! One delivery actor per shard this node owns: on each tick it drains its shard's
+//! webhook outbox. A shard's deliveries never run twice at once on this node, and a
+//! crashed actor is replaced on the next tick of the supervisor loop.
+
+use std::sync::Weak;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+
+use crate::engine::{Engine, Inner};
+
+pub enum OutboxMsg {
+    Tick,
+}
+
+pub struct OutboxArgs {
+    pub engine: Weak<Inner>,
+    pub shard: u32,
+}
+
+pub struct OutboxState {
+    engine: Weak<Inner>,
+    shard: u32,
+}
+
+pub struct OutboxActor;
+
+impl Actor for OutboxActor {
+    type Msg = OutboxMsg;
+    type State = OutboxState;
+    type Arguments = OutboxArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<OutboxMsg>,
+        args: OutboxArgs,
+    ) -> Result<OutboxState, ActorProcessingErr> {
+        Ok(OutboxState { engine: args.engine, shard: args.shard })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<OutboxMsg>,
+        _message: OutboxMsg,
+        state: &mut OutboxState,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(inner) = state.engine.upgrade() else {
+            myself.stop(None);
+            return Ok(());
+        };
+        let engine = Engine { inner };
+        if engine.inner.placement.owns(state.shard)
+            && let Err(error) = engine.deliver_shard(state.shard).await
+        {
+            tracing::warn!(shard = state.shard, %error, "webhook delivery round failed");
+        }
+        Ok(())
+    }
+}
