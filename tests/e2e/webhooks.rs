@@ -145,6 +145,7 @@ async fn signed_webhooks_verify_with_another_ed25519_implementation() {
     for delivery in &deliveries {
         assert_eq!(delivery["valid"], true, "{delivery}");
         assert_eq!(delivery["tamperedIdValid"], false);
+        assert_eq!(delivery["tamperedTimestampValid"], false);
         let body = delivery["body"].as_str().unwrap();
         if body.contains("connection") {
             assert_eq!(delivery["tamperedBodyValid"], false);

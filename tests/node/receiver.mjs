@@ -1,6 +1,6 @@
 // A webhook receiver that verifies Standard Webhooks v1a signatures with Node's own
 // ed25519 (crypto.verify), not SecuriX's code. Usage: node receiver.mjs PORT WHPK_KEY
-// It prints one JSON line per delivery: {id, type, valid, tamperedBodyValid, tamperedIdValid}.
+// It prints one JSON line per delivery: {id, type, valid, tamperedBodyValid, tamperedIdValid, tamperedTimestampValid}.
 import http from "node:http";
 import crypto from "node:crypto";
 
@@ -30,9 +30,10 @@ http
       const valid = fresh && verify(id, timestamp, body, signature);
       const tamperedBodyValid = verify(id, timestamp, body.replace("connection", "c0nnection"), signature);
       const tamperedIdValid = verify(id + "x", timestamp, body, signature);
+      const tamperedTimestampValid = verify(id, String(Number(timestamp) + 1), body, signature);
       let type = null;
       try { type = JSON.parse(body).type; } catch {}
-      console.log(JSON.stringify({ id, type, valid, tamperedBodyValid, tamperedIdValid, body }));
+      console.log(JSON.stringify({ id, type, valid, tamperedBodyValid, tamperedIdValid, tamperedTimestampValid, body }));
       response.writeHead(valid ? 204 : 400).end();
     });
   })
