@@ -156,6 +156,12 @@ impl World {
         ]
     }
 
+    /// `POST /v1/sessions` for a device flow of `user_123` with the mock provider.
+    pub async fn device_session(&self, headers: &[(&str, &str)]) -> Answer {
+        let body = json!({"entityId": "user_123", "flow": "device", "providers": {"mock": {}}});
+        self.client.json(Method::POST, "/v1/sessions", headers, body).await
+    }
+
     /// The user's browser from the consent page to the callback.
     pub async fn consent(&self, session_id: &str, cookie: Option<&str>) -> Answer {
         browser_consent(&self.client, &self.server.base_url, session_id, cookie).await
@@ -220,15 +226,7 @@ pub async fn enter_code(client: &Client, code: &str) -> (String, String) {
 async fn device_flow_then_proxy_then_revocation() {
     let w = world().await;
     let headers = w.app_headers();
-    let created = w
-        .client
-        .json(
-            Method::POST,
-            "/v1/sessions",
-            &headers,
-            json!({"entityId": "user_123", "flow": "device", "providers": {"mock": {}}}),
-        )
-        .await;
+    let created = w.device_session(&headers).await;
     assert_eq!(created.status, 201, "{}", created.text);
     let body = created.json();
     let session_id = body["sessionId"].as_str().unwrap().to_owned();
@@ -378,15 +376,7 @@ async fn tenants_are_isolated_and_identity_headers_are_required() {
         .unwrap()
         .to_owned();
     let headers = w.app_headers();
-    let created = w
-        .client
-        .json(
-            Method::POST,
-            "/v1/sessions",
-            &headers,
-            json!({"entityId": "user_123", "flow": "device", "providers": {"mock": {}}}),
-        )
-        .await;
+    let created = w.device_session(&headers).await;
     let session_id = created.json()["sessionId"].as_str().unwrap().to_owned();
     let foreign = [("securix-api-key", other_key.as_str()), ("securix-agent-id", "cli")];
     let stranger = w.client.get(&format!("/v1/sessions/{session_id}"), &foreign).await;

@@ -96,15 +96,7 @@ async fn signed_webhooks_verify_with_another_ed25519_implementation() {
         .await;
     assert_eq!(private.status, 400, "private addresses are refused: {}", private.text);
 
-    let created = w
-        .client
-        .json(
-            Method::POST,
-            "/v1/sessions",
-            &headers,
-            json!({"entityId": "user_123", "flow": "device", "providers": {"mock": {}}}),
-        )
-        .await;
+    let created = w.device_session(&headers).await;
     let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
     let (session_id, cookie) = enter_code(&w.client, &code).await;
     browser_consent(&w.client, &w.server.base_url, &session_id, Some(&cookie)).await;

@@ -74,6 +74,14 @@ impl Plugin {
         }
     }
 
+    fn token_request(target: &CallTarget, access_token: &SecretString) -> wit::TokenRequest {
+        wit::TokenRequest {
+            config: target.config.clone(),
+            client: Self::client(target),
+            access_token: access_token.expose().to_owned(),
+        }
+    }
+
     /// The hosts a call for `target` may reach: the plugin's own and its configuration's.
     fn scope(&self, target: &CallTarget, with_secret: bool) -> FetchScope {
         let hosts =
@@ -270,11 +278,7 @@ impl Plugin {
         target: &CallTarget,
         access_token: &SecretString,
     ) -> Result<AccountIdentity, PluginError> {
-        let request = wit::TokenRequest {
-            config: target.config.clone(),
-            client: Self::client(target),
-            access_token: access_token.expose().to_owned(),
-        };
+        let request = Self::token_request(target, access_token);
         let (result, store) = self
             .run(self.scope(target, false), vec![access_token.clone()], |store, plugin| {
                 Box::pin(
@@ -292,11 +296,7 @@ impl Plugin {
         target: &CallTarget,
         access_token: &SecretString,
     ) -> Result<ApiTarget, PluginError> {
-        let request = wit::TokenRequest {
-            config: target.config.clone(),
-            client: Self::client(target),
-            access_token: access_token.expose().to_owned(),
-        };
+        let request = Self::token_request(target, access_token);
         let (result, store) = self
             .run(self.scope(target, false), vec![access_token.clone()], |store, plugin| {
                 Box::pin(async move {
