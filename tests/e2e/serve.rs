@@ -41,15 +41,7 @@ async fn plugins_from_the_plugins_directory_are_loaded_too_and_bad_ones_stop_the
     drop(server);
 
     std::fs::write(plugins.path().join("broken.wasm"), b"definitely not wasm").unwrap();
-    let output = std::process::Command::new(crate::support::securix_binary())
-        .arg("serve")
-        .env("SECURIX_PLUGINS_DIR", dir)
-        .env("SECURIX_DATA_DIR", tempfile::tempdir().unwrap().path())
-        .env("SECURIX_LISTEN", "127.0.0.1:0")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = crate::support::serve_refuses(&[("SECURIX_PLUGINS_DIR", dir)]);
     assert!(stderr.contains("broken.wasm") && stderr.contains("PL0007"), "{stderr}");
 }
 
@@ -63,15 +55,7 @@ async fn a_master_key_from_the_environment_wins_and_a_bad_one_is_refused() {
     );
     drop(server);
 
-    let output = std::process::Command::new(crate::support::securix_binary())
-        .arg("serve")
-        .env("SECURIX_MASTER_KEY", "too-short")
-        .env("SECURIX_DATA_DIR", tempfile::tempdir().unwrap().path())
-        .env("SECURIX_LISTEN", "127.0.0.1:0")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = crate::support::serve_refuses(&[("SECURIX_MASTER_KEY", "too-short")]);
     assert!(stderr.contains("SECURIX_MASTER_KEY") && stderr.contains("VA0002"), "{stderr}");
     assert!(!stderr.contains("too-short"), "the bad key itself is not echoed");
 }

@@ -107,3 +107,17 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `securix serve` with `env` (and throwaway data dir and port), expecting it
+/// to refuse to start; returns what it printed on standard error.
+pub fn serve_refuses(env: &[(&str, &str)]) -> String {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(securix_binary());
+    command.arg("serve").env("SECURIX_DATA_DIR", data_dir.path()).env("SECURIX_LISTEN", "127.0.0.1:0");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    assert!(!output.status.success(), "securix serve started although it should not");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

@@ -50,29 +50,7 @@ async fn signed_webhooks_verify_with_another_ed25519_implementation() {
     assert!(public_key.starts_with("whpk_"), "{keys}");
 
     let port = crate::support::free_port();
-    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node/receiver.mjs");
-    let mut receiver = Command::new("node")
-        .arg(script)
-        .arg(port.to_string())
-        .arg(&public_key)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::<Value>::new()));
-    let collected = lines.clone();
-    let stdout = receiver.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(value) = serde_json::from_str(&line) {
-                collected.lock().unwrap().push(value);
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while lines.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the receiver did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (mut receiver, lines) = start_receiver(port, &public_key).await;
 
     let admin = [("securix-admin-token", ADMIN_TOKEN)];
     let endpoint = w
