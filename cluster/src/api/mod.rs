@@ -77,6 +77,7 @@ routes! {
     get "/device" Public pages::device::show, "Device code entry";
     post "/device" Public pages::device::enter, "Submit a device code";
     get "/oauth/callback" Public pages::callback::receive, "The redirect URI registered at providers";
+    get "/sdk/securix.js" Public pages::browser_sdk::script, "The browser SDK (connect()) as one ES module";
     get "/healthz" Public ops::healthz, "Alive";
     get "/readyz" Public ops::readyz, "Store reachable, vault unsealed, providers loaded";
     get "/metrics" Public ops::metrics, "Prometheus metrics";

@@ -1,6 +1,7 @@
 //! The end-user pages: the popup's consent page, device code entry, the OAuth
 //! callback. Small, accessible, no third-party assets.
 
+pub mod browser_sdk;
 pub mod callback;
 pub mod consent;
 pub mod device;

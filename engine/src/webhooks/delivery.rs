@@ -145,7 +145,13 @@ impl Engine {
         }
         let all_endpoints = round.endpoints.get(&entry.project_id).cloned().unwrap_or_default();
         if round.signing_keys.is_none() {
-            round.signing_keys = Some(keyring::signing_keys(&tx, &self.inner.vault).await?);
+            let mut keys = keyring::signing_keys(&tx, &self.inner.vault).await?;
+            if keys.is_empty() {
+                // Never send unsigned: make the first key, as `GET /v1/webhooks/keys` would.
+                self.webhook_keys().await?;
+                keys = keyring::signing_keys(&self.inner.store.begin().await?, &self.inner.vault).await?;
+            }
+            round.signing_keys = Some(keys);
         }
         let signing_keys = round.signing_keys.clone().unwrap_or_default();
         drop(tx);
@@ -339,8 +345,12 @@ impl Engine {
             .inner
             .store
             .run(|tx| {
-                let (p, u, e) = (project_id.clone(), url.clone(), events.clone());
-                async move { endpoints::create(&tx, &p, &u, e, now) }
+                let (p, u, e, vault) = (project_id.clone(), url.clone(), events.clone(), self.inner.vault.clone());
+                async move {
+                    // Receivers fetch the public keys right after registering.
+                    keyring::ensure(&tx, &vault, now).await?;
+                    endpoints::create(&tx, &p, &u, e, now)
+                }
             })
             .await?)
     }

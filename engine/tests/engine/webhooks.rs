@@ -159,3 +159,31 @@ async fn gone_disables_and_retry_after_is_honoured() {
     // Endpoints on private addresses are refused at registration.
     assert!(engine.add_webhook_endpoint(&project.id, "https://192.168.1.10/hook", None).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_are_signed_even_when_no_one_asked_for_the_keys_first() {
+    let receiver = ScriptedServer::start(|_| Response::json(204, json!({}))).await;
+    let clock = ManualClock::new(START);
+    let engine = engine(&clock).await;
+    let project = engine.create_project("Fresh").await.unwrap();
+    engine.add_webhook_endpoint(&project.id, &format!("{}/hook", receiver.base_url), None).await.unwrap();
+    emit(&engine, &project.id).await;
+    engine.deliver_due_webhooks().await.unwrap();
+
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    let keys = engine.webhook_keys().await.unwrap();
+    assert_eq!(keys.len(), 1, "registering the endpoint made the first key");
+    let public = signing::parse_public_key(&keys[0].public_key).unwrap();
+    let request = &requests[0];
+    let stamp = request.header("webhook-timestamp").unwrap();
+    signing::verify(
+        &[public],
+        request.header("webhook-id").unwrap(),
+        stamp,
+        request.header("webhook-signature").unwrap(),
+        &request.body,
+        stamp.parse().unwrap(),
+    )
+    .unwrap();
+}

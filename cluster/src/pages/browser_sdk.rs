@@ -1,0 +1,17 @@
+//! `/sdk/securix.js`: `connect()` from `@securix/client` as one ES module, for pages
+//! that load it straight from SecuriX instead of bundling the npm package.
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+
+/// The package's own file: it imports nothing, so it is the browser build as it is.
+const SCRIPT: &str = include_str!("../../../sdk/js/packages/client/src/connect.js");
+
+pub async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .body(SCRIPT)
+}

@@ -1,0 +1,41 @@
+/** Scopes asked for each integration key of the project (`gmail`, `github`, …). */
+export type Providers = Record<string, { scopes?: string[] }>;
+
+export interface ConnectOptions {
+  /** The end user the connections belong to; the app backend may override it. */
+  entityId: string;
+  providers: Providers;
+  /** App-backend routes (see @securix/core). Defaults: /api/securix/{init,status,confirm}. */
+  initUrl?: string;
+  statusUrl?: string;
+  confirmUrl?: string;
+  /** Extra headers for the app-backend calls, e.g. a CSRF token. */
+  headers?: Record<string, string>;
+  popup?: { width?: number; height?: number };
+}
+
+export type FailureReason =
+  | "popup_blocked"
+  | "closed"
+  | "denied"
+  | "expired"
+  | "failed"
+  | "error";
+
+export interface ConnectResult {
+  success: boolean;
+  sessionId?: string;
+  /** Why `success` is false. */
+  reason?: FailureReason;
+  /** The message of an `error`. */
+  error?: string;
+  /** The confirmed connections (ids and providers, never tokens). */
+  connections?: unknown[];
+}
+
+/** Opens the popup at once: call it synchronously inside a click handler. Never rejects. */
+export function connect(options: ConnectOptions): Promise<ConnectResult>;
+/** 32 random bytes, base64url. */
+export function createSxc(): string;
+/** BASE64URL(SHA256(sxc)). */
+export function sxcChallenge(sxc: string): Promise<string>;

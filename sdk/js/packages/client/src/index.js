@@ -1,0 +1,2 @@
+export { connect, createSxc, sxcChallenge } from "./connect.js";
+export { SecurixButton } from "./button.js";

@@ -1,0 +1,132 @@
+export type Providers = Record<string, { scopes?: string[] }>;
+export type SessionStatus =
+  | "pending"
+  | "authorizing"
+  | "awaiting_confirmation"
+  | "completed"
+  | "denied"
+  | "expired"
+  | "failed";
+
+export interface SecurixOptions {
+  /** Default: SECURIX_URL, else http://127.0.0.1:8080. */
+  baseUrl?: string;
+  /** Default: SECURIX_API_KEY. */
+  apiKey?: string;
+  /** Default: SECURIX_AGENT_ID, else "default". */
+  agentId?: string;
+  /** Per call; long-polls add their wait. Default 30 000. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface CreateSessionRequest {
+  entityId: string;
+  flow: "popup" | "device";
+  providers: Providers;
+  /** BASE64URL(SHA256(sxc)); required for the popup flow. */
+  sxcChallenge?: string;
+  /** The app page's origin the popup reports to (must be an allowed origin). */
+  origin?: string;
+  /** Seconds. */
+  expiresIn?: number;
+}
+
+export interface CreatedSession {
+  sessionId: string;
+  flow: "popup" | "device";
+  authUrl: string;
+  deviceAuthCode?: string;
+  interval?: number;
+  expiresAt: string;
+}
+
+export interface SessionView {
+  sessionId: string;
+  status: SessionStatus;
+  providers: Record<string, { status: string; connectionId?: string }>;
+}
+
+export interface Connection {
+  connectionId: string;
+  integration: string;
+  provider: string;
+  account: { id: string; email?: string };
+  scopes: string[];
+  status: string;
+  createdAt: string;
+  refreshedAt?: string;
+}
+
+export interface WebhookEvent {
+  type: string;
+  timestamp: string;
+  data: {
+    eventId: string;
+    entityId?: string | null;
+    sessionId?: string | null;
+    connectionId?: string | null;
+    status?: string | null;
+  };
+}
+
+export interface VerifyOptions {
+  /** The raw body, exactly as received. */
+  payload: string | Uint8Array;
+  headers: Record<string, string | string[] | undefined> | Headers;
+  /** `whpk_…` keys; default: the keys SecuriX serves. */
+  publicKeys?: string[];
+  toleranceSeconds?: number;
+  /** Seconds since the epoch. */
+  now?: number;
+}
+
+export interface ProxyOptions {
+  entityId: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: BodyInit;
+  connectionId?: string;
+  signal?: AbortSignal;
+}
+
+export class SecurixError extends Error {
+  status?: number;
+  type?: string;
+  detail?: string;
+}
+export class WebhookVerificationError extends Error {}
+
+export function verifyWebhook(options: VerifyOptions & { publicKeys: string[] }): WebhookEvent;
+
+declare class Auth {
+  createSession(request: CreateSessionRequest): Promise<CreatedSession>;
+  getSession(sessionId: string, options?: { wait?: number; signal?: AbortSignal }): Promise<SessionView>;
+  waitForSession(sessionId: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<SessionView>;
+  confirm(sessionId: string, sxc: string): Promise<{ status: "completed"; connections: unknown[] }>;
+}
+declare class Connections {
+  list(entityId: string): Promise<Connection[]>;
+  delete(entityId: string, connectionId: string): Promise<void>;
+}
+declare class Webhooks {
+  keys(): Promise<string[]>;
+  verify(options: VerifyOptions): Promise<WebhookEvent>;
+}
+
+export class Securix {
+  constructor(options?: SecurixOptions);
+  readonly baseUrl: string;
+  readonly auth: Auth;
+  readonly connections: Connections;
+  readonly webhooks: Webhooks;
+  proxy(integration: string, path: string, options: ProxyOptions): Promise<Response>;
+  request(method: string, path: string, options?: { json?: unknown; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal }): Promise<any>;
+
+  /** The instance configured from SECURIX_URL, SECURIX_API_KEY and SECURIX_AGENT_ID. */
+  static readonly default: Securix;
+  static readonly auth: Auth;
+  static readonly connections: Connections;
+  static readonly webhooks: Webhooks;
+  static proxy(integration: string, path: string, options: ProxyOptions): Promise<Response>;
+}
