@@ -345,7 +345,8 @@ impl Engine {
             .inner
             .store
             .run(|tx| {
-                let (p, u, e, vault) = (project_id.clone(), url.clone(), events.clone(), self.inner.vault.clone());
+                let (p, u, e, vault) =
+                    (project_id.clone(), url.clone(), events.clone(), self.inner.vault.clone());
                 async move {
                     // Receivers fetch the public keys right after registering.
                     keyring::ensure(&tx, &vault, now).await?;

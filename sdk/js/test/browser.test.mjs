@@ -108,7 +108,8 @@ describe("the popup flow in chromium", { skip: !fs.existsSync(CHROMIUM) && `${CH
   });
 
   test("a blocked popup gives onResult(false) at once", async () => {
-    // connect() called on load, outside any click: Chromium's popup blocker refuses it.
+    // connect() from SecuriX's /sdk/securix.js, called on load, outside any click:
+    // Chromium's popup blocker refuses it.
     const { context, page } = await openApp("?autoconnect=1");
     const outcome = await result(page);
     assert.deepEqual(outcome, { success: false, reason: "popup_blocked" });

@@ -69,6 +69,29 @@ impl NewSession {
             origin: None,
         }
     }
+
+    /// A popup session: `sxc_challenge` is BASE64URL(SHA256(sxc)) of the browser's secret.
+    pub fn popup(entity_id: &str, integrations: &[&str], sxc_challenge: &str, origin: &str) -> Self {
+        NewSession {
+            flow: "popup".into(),
+            sxc_challenge: Some(sxc_challenge.to_owned()),
+            origin: Some(origin.to_owned()),
+            ..NewSession::device(entity_id, integrations)
+        }
+    }
+}
+
+/// One of an entity's connections: who and what, never a token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub connection_id: String,
+    pub integration: String,
+    pub provider: String,
+    pub account: Value,
+    pub scopes: Vec<String>,
+    pub status: String,
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,10 +166,9 @@ impl Client {
         self
     }
 
-    /// Any call: JSON in, JSON out, problem documents as errors.
-    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ClientError> {
-        let url = format!("{}{path}", self.base);
-        let mut request = self.http.request(method, &url);
+    /// A request to `path` with the client's identity headers.
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
         for (name, value) in [
             ("securix-api-key", &self.api_key),
             ("securix-admin-token", &self.admin_token),
@@ -156,13 +178,23 @@ impl Client {
                 request = request.header(name, value);
             }
         }
+        request
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        request.send().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: e.without_url().to_string(),
+        })
+    }
+
+    /// Any call: JSON in, JSON out, problem documents as errors.
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ClientError> {
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| ClientError::Unreachable {
-            url: self.base.clone(),
-            reason: e.without_url().to_string(),
-        })?;
+        let response = self.send(request).await?;
         let status = response.status();
         let text = response.text().await.map_err(|e| ClientError::Protocol(e.without_url().to_string()))?;
         if status == StatusCode::NO_CONTENT {
@@ -173,8 +205,7 @@ impl Client {
         if status.is_success() {
             return Ok(json);
         }
-        let text_of = |key: &str| json.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
-        Err(ClientError::Api { status: status.as_u16(), kind: text_of("type"), detail: text_of("detail") })
+        Err(problem_error(status.as_u16(), &json))
     }
 
     fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ClientError> {
@@ -201,7 +232,70 @@ impl Client {
         .await
     }
 
-    pub async fn connections(&self, entity_id: &str) -> Result<Value, ClientError> {
-        self.call(Method::GET, &format!("/v1/entities/{entity_id}/connections"), None).await
+    pub async fn connections(&self, entity_id: &str) -> Result<Vec<Connection>, ClientError> {
+        let path = format!("/v1/entities/{}/connections", segment(entity_id));
+        Self::decode(self.call(Method::GET, &path, None).await?)
     }
+
+    /// Revokes at the provider (when it can) and deletes the vaulted tokens.
+    pub async fn delete_connection(&self, entity_id: &str, connection_id: &str) -> Result<(), ClientError> {
+        let path = format!("/v1/entities/{}/connections/{}", segment(entity_id), segment(connection_id));
+        self.call(Method::DELETE, &path, None).await.map(drop)
+    }
+
+    /// The public keys webhooks are signed with (`whpk_…`), active ones only.
+    pub async fn webhook_keys(&self) -> Result<Vec<String>, ClientError> {
+        let answer = self.call(Method::GET, "/v1/webhooks/keys", None).await?;
+        let keys = answer.get("keys").and_then(Value::as_array).cloned().unwrap_or_default();
+        Ok(keys
+            .iter()
+            .filter(|key| key.get("status").and_then(Value::as_str) == Some("active"))
+            .filter_map(|key| key.get("publicKey").and_then(Value::as_str).map(str::to_owned))
+            .collect())
+    }
+
+    /// Calls a provider API as `entity_id`; SecuriX adds the token. The provider's answer
+    /// comes back as it is (any status); SecuriX's own refusals are errors.
+    pub async fn proxy(
+        &self,
+        method: Method,
+        integration: &str,
+        path: &str,
+        entity_id: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let path = format!("/v1/proxy/{}/{}", segment(integration), path.trim_start_matches('/'));
+        let mut request = self.request(method, &path).header("securix-entity-id", entity_id);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = self.send(request).await?;
+        let from_securix = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        if !from_securix {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        Err(problem_error(status, &response.json().await.unwrap_or_default()))
+    }
+}
+
+fn problem_error(status: u16, problem: &Value) -> ClientError {
+    let text_of = |key: &str| problem.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    ClientError::Api { status, kind: text_of("type"), detail: text_of("detail") }
+}
+
+/// One path segment, percent-encoded (like JavaScript's `encodeURIComponent`).
+fn segment(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }

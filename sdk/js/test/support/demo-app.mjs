@@ -31,7 +31,7 @@ const PAGE = `<!doctype html>
 </head><body>
 <div id="root"></div><p id="result">idle</p>
 <script type="module">
-  import { SecurixButton, connect } from "/client/index.js";
+  import { SecurixButton } from "/client/index.js";
   const providers = { mock: { scopes: ["openid"] } };
   const report = (success, details) => {
     window.results.push({ success, ...details });
@@ -41,8 +41,11 @@ const PAGE = `<!doctype html>
   ReactDOM.createRoot(document.getElementById("root")).render(
     React.createElement(SecurixButton, { id: "connect", entityId: "user_123", providers, onResult: report }, "Connect Securely"),
   );
+  // ?autoconnect: connect() outside any click, loaded the way a bundler-free page does,
+  // from SecuriX's /sdk/securix.js.
   if (new URLSearchParams(location.search).has("autoconnect")) {
-    connect({ entityId: "user_123", providers }).then((result) => report(result.success, result));
+    const served = await import("SECURIX_URL/sdk/securix.js");
+    served.connect({ entityId: "user_123", providers }).then((result) => report(result.success, result));
   }
 </script>
 </body></html>`;
@@ -71,7 +74,7 @@ export async function startDemoApp() {
     if (url.pathname === "/") {
       const headers = { "content-type": "text/html; charset=utf-8" };
       if (url.searchParams.has("coop")) headers["cross-origin-opener-policy"] = "same-origin";
-      return new Response(PAGE, { headers });
+      return new Response(PAGE.replace("SECURIX_URL", securix.baseUrl), { headers });
     }
     if (url.pathname === "/vendor/react-shim.js") {
       return new Response(REACT_SHIM, { headers: { "content-type": "text/javascript" } });

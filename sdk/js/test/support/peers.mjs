@@ -142,3 +142,29 @@ export async function waitUntil(check, timeoutMs, what) {
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/**
+ * The user's side of a device flow without a browser engine: types the code at
+ * `/device`, continues to the provider (which approves) and follows it back.
+ */
+export async function completeDeviceFlow(securix, deviceAuthCode, integration = "mock") {
+  const form = (body) => ({ "content-type": "application/x-www-form-urlencoded", ...body });
+  const entered = await fetch(`${securix.baseUrl}/device`, {
+    method: "POST",
+    headers: form(),
+    body: `code=${encodeURIComponent(deviceAuthCode)}`,
+    redirect: "manual",
+  });
+  const cookie = entered.headers.get("set-cookie")?.split(";")[0];
+  const consentPath = entered.headers.get("location");
+  if (entered.status !== 303 || !cookie) throw new Error(`code entry answered ${entered.status}`);
+  const authorized = await fetch(`${securix.baseUrl}${consentPath}/authorize`, {
+    method: "POST",
+    headers: form({ cookie }),
+    body: `integration=${integration}`,
+    redirect: "manual",
+  });
+  const atProvider = await fetch(authorized.headers.get("location"), { redirect: "manual" });
+  const callback = await fetch(atProvider.headers.get("location"), { headers: { cookie }, redirect: "manual" });
+  if (!callback.ok) throw new Error(`the callback answered ${callback.status}`);
+}

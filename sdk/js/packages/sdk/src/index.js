@@ -111,7 +111,7 @@ class Auth {
    * Starts a popup or device session. Answers `{sessionId, flow, authUrl, expiresAt}` and,
    * for the device flow, `deviceAuthCode` and `interval` (seconds).
    */
-  createSession({ entityId, flow, providers, sxcChallenge, origin, expiresIn }) {
+  async createSession({ entityId, flow, providers, sxcChallenge, origin, expiresIn }) {
     requireText(entityId, "entityId");
     if (flow !== "popup" && flow !== "device") throw new SecurixError('flow must be "popup" or "device"');
     if (flow === "popup") requireText(sxcChallenge, "sxcChallenge");
@@ -140,7 +140,7 @@ class Auth {
   }
 
   /** Activates a popup session's connections with the browser's `sxc` (once). */
-  confirm(sessionId, sxc) {
+  async confirm(sessionId, sxc) {
     requireText(sxc, "sxc");
     return this.client.request("POST", `/v1/sessions/${encodeURIComponent(sessionId)}/confirm`, {
       json: { sxc },
@@ -154,12 +154,12 @@ class Connections {
   }
 
   /** The entity's connections: ids, provider, account and scopes; never a token. */
-  list(entityId) {
+  async list(entityId) {
     return this.client.request("GET", `/v1/entities/${encodeURIComponent(requireText(entityId, "entityId"))}/connections`);
   }
 
   /** Revokes at the provider (when it can) and deletes the vaulted tokens. */
-  delete(entityId, connectionId) {
+  async delete(entityId, connectionId) {
     const entity = encodeURIComponent(requireText(entityId, "entityId"));
     const connection = encodeURIComponent(requireText(connectionId, "connectionId"));
     return this.client.request("DELETE", `/v1/entities/${entity}/connections/${connection}`);
