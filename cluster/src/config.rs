@@ -2,20 +2,25 @@
 //! environment variable (API.md, "Running the server"), with embedded defaults.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use securix_engine::secret::SecretString;
 use securix_engine::vault::MasterKey;
 
+/// `serve`'s flags. Each also reads its `SECURIX_*` variable; a flag or variable wins
+/// over the `--config` file, which wins over the defaults.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "SECURIX_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    /// Where the embedded store and generated keys live.
-    #[arg(long, env = "SECURIX_DATA_DIR", default_value = "securix-data")]
-    pub data_dir: PathBuf,
+    /// A TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "SECURIX_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SECURIX_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Where the embedded store and generated keys live [default: securix-data].
+    #[arg(long, env = "SECURIX_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Extra provider plugins (`*.wasm`), loaded after the bundled first-party ones.
     #[arg(long, env = "SECURIX_PLUGINS_DIR")]
     pub plugins_dir: Option<PathBuf>,
@@ -26,8 +31,31 @@ pub struct ServeArgs {
     #[arg(long, env = "SECURIX_WEBHOOK_SCHEDULE", value_delimiter = ',')]
     pub webhook_schedule: Option<Vec<u64>>,
     /// `1` lets plugins and webhooks use plain http to loopback addresses (development and tests only).
-    #[arg(long, env = "SECURIX_ALLOW_LOOPBACK_HTTP", value_parser = parse_flag, default_value = "0")]
-    pub allow_loopback_http: bool,
+    #[arg(long, env = "SECURIX_ALLOW_LOOPBACK_HTTP", value_parser = parse_flag)]
+    pub allow_loopback_http: Option<bool>,
+}
+
+/// The `--config` file: the same settings, plus the two secrets for operators who
+/// keep them in a protected file rather than the environment.
+#[derive(serde::Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    plugins_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    webhook_schedule: Option<Vec<u64>>,
+    allow_loopback_http: Option<bool>,
+    master_key: Option<String>,
+    admin_token: Option<String>,
+}
+
+impl FileConfig {
+    fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("the config file {} is invalid", path.display()))
+    }
 }
 
 fn parse_flag(text: &str) -> Result<bool, String> {
@@ -52,12 +80,17 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&args.data_dir)
-            .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
-        let master_key = match std::env::var("SECURIX_MASTER_KEY") {
-            Ok(text) => MasterKey::from_base64(&text).context("SECURIX_MASTER_KEY")?,
-            Err(_) => {
-                let path = args.data_dir.join("master.key");
+        let file = match &args.config {
+            Some(path) => FileConfig::read(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("securix-data"));
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+        let master_key = match env_secret("SECURIX_MASTER_KEY").or(file.master_key) {
+            Some(text) => MasterKey::from_base64(&text).context("SECURIX_MASTER_KEY")?,
+            None => {
+                let path = data_dir.join("master.key");
                 let (key, created) = MasterKey::load_or_create(&path)?;
                 if created {
                     tracing::warn!(
@@ -68,27 +101,35 @@ impl ServeConfig {
                 key
             }
         };
+        let listen = args.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
         let public_url = args
             .public_url
-            .unwrap_or_else(|| format!("http://{}", args.listen))
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
             .trim_end_matches('/')
             .to_owned();
         if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
             anyhow::bail!("SECURIX_PUBLIC_URL must be an http(s) URL");
         }
-        let admin_token =
-            std::env::var("SECURIX_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretString::new);
-        let webhook_schedule =
-            args.webhook_schedule.map(|secs| secs.into_iter().map(std::time::Duration::from_secs).collect());
+        let admin_token = env_secret("SECURIX_ADMIN_TOKEN").or(file.admin_token).map(SecretString::new);
+        let webhook_schedule = args
+            .webhook_schedule
+            .or(file.webhook_schedule)
+            .map(|secs| secs.into_iter().map(std::time::Duration::from_secs).collect());
         Ok(ServeConfig {
             webhook_schedule,
             public_url,
             admin_token,
-            listen: args.listen,
-            data_dir: args.data_dir,
+            listen,
+            data_dir,
             master_key,
-            plugins_dir: args.plugins_dir,
-            allow_loopback_http: args.allow_loopback_http,
+            plugins_dir: args.plugins_dir.or(file.plugins_dir),
+            allow_loopback_http: args.allow_loopback_http.or(file.allow_loopback_http).unwrap_or(false),
         })
     }
+}
+
+/// A secret from the environment; empty counts as unset.
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
 }

@@ -59,3 +59,40 @@ async fn a_master_key_from_the_environment_wins_and_a_bad_one_is_refused() {
     assert!(stderr.contains("SECURIX_MASTER_KEY") && stderr.contains("VA0002"), "{stderr}");
     assert!(!stderr.contains("too-short"), "the bad key itself is not echoed");
 }
+
+#[tokio::test]
+async fn a_config_file_sets_what_the_environment_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("securix.toml");
+    let key = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+    std::fs::write(
+        &path,
+        format!("admin_token = \"from-the-file-0123456789\"\nmaster_key = \"{key}\"\npublic_url = \"https://auth.example\"\n"),
+    )
+    .unwrap();
+    let config = path.to_str().unwrap();
+    let server = Server::start(&[("SECURIX_CONFIG", config)]).await;
+    let client = reqwest::Client::new();
+    let create = |server: &Server, token: &'static str| {
+        client
+            .post(format!("{}/v1/admin/projects", server.base_url))
+            .header("securix-admin-token", token)
+            .json(&serde_json::json!({"name": "p"}))
+            .send()
+    };
+    assert_eq!(create(&server, "from-the-file-0123456789").await.unwrap().status(), 201);
+    assert!(!server.data_dir.path().join("master.key").exists(), "the file's master key is used");
+    drop(server);
+
+    // The environment wins over the file.
+    let server =
+        Server::start(&[("SECURIX_CONFIG", config), ("SECURIX_ADMIN_TOKEN", "from-the-env-0123456789")])
+            .await;
+    assert_eq!(create(&server, "from-the-env-0123456789").await.unwrap().status(), 201);
+    assert_eq!(create(&server, "from-the-file-0123456789").await.unwrap().status(), 401);
+    drop(server);
+
+    std::fs::write(&path, "listen = \"127.0.0.1:0\"\nadmin_tokn = \"typo\"\n").unwrap();
+    let stderr = crate::support::serve_refuses(&[("SECURIX_CONFIG", config)]);
+    assert!(stderr.contains("securix.toml") && stderr.contains("admin_tokn"), "{stderr}");
+}
