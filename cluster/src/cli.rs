@@ -93,6 +93,25 @@ pub enum OriginsCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Register an endpoint that receives the project's events.
+    Add {
+        #[arg(long)]
+        project: String,
+        /// Where deliveries go (https; loopback http when the server allows it).
+        #[arg(value_name = "URL")]
+        endpoint_url: String,
+        /// Only these event types (repeatable; default: all).
+        #[arg(long = "event")]
+        events: Vec<String>,
+    },
+    /// Add a signing key; the old ones keep signing alongside until retired.
+    RotateKey,
+    /// Stop signing with a key (`whk_…`).
+    RetireKey { key_id: String },
+}
+
 #[derive(Args, Debug)]
 pub struct ConnectArgs {
     /// `device` (a code to type in any browser).
@@ -200,6 +219,37 @@ pub async fn origins(remote: Remote, auth: AdminAuth, command: OriginsCommand) -
         )
         .await?;
     print(remote.json, &answer, || format!("Allowed origins: {}", origins.join(", ")));
+    Ok(())
+}
+
+pub async fn webhook(remote: Remote, auth: AdminAuth, command: WebhookCommand) -> anyhow::Result<()> {
+    let client = admin(&remote, &auth)?;
+    match command {
+        WebhookCommand::Add { project, endpoint_url, events } => {
+            let events = (!events.is_empty()).then_some(events);
+            let body = json!({ "url": endpoint_url, "events": events });
+            let path = format!("/v1/admin/projects/{project}/webhook-endpoints");
+            let answer = client.call(Method::POST, &path, Some(&body)).await?;
+            print(remote.json, &answer, || {
+                format!("Registered endpoint {}", answer["endpointId"].as_str().unwrap_or_default())
+            });
+        }
+        WebhookCommand::RotateKey => {
+            let answer = client.call(Method::POST, "/v1/admin/webhook-keys/rotate", None).await?;
+            print(remote.json, &answer, || {
+                format!(
+                    "New signing key {} ({})",
+                    answer["id"].as_str().unwrap_or_default(),
+                    answer["publicKey"].as_str().unwrap_or_default()
+                )
+            });
+        }
+        WebhookCommand::RetireKey { key_id } => {
+            let path = format!("/v1/admin/webhook-keys/{key_id}/retire");
+            client.call(Method::POST, &path, None).await?;
+            print(remote.json, &json!({ "id": key_id, "status": "retired" }), || format!("Retired {key_id}"));
+        }
+    }
     Ok(())
 }
 

@@ -69,7 +69,16 @@ enum Command {
         #[command(subcommand)]
         command: cli::OriginsCommand,
     },
-    /// Webhook tools.
+    /// Webhook endpoints and signing keys (admin).
+    Webhook {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        auth: cli::AdminAuth,
+        #[command(subcommand)]
+        command: cli::WebhookCommand,
+    },
+    /// Webhook tools: verify a delivery, redeliver events.
     Webhooks {
         #[command(subcommand)]
         command: cli::WebhooksCommand,
@@ -112,6 +121,7 @@ fn remote(command: Command) -> anyhow::Result<()> {
             Command::Agent { remote, auth, command } => cli::agent(remote, auth, command).await,
             Command::Integration { remote, auth, command } => cli::integration(remote, auth, command).await,
             Command::Origins { remote, auth, command } => cli::origins(remote, auth, command).await,
+            Command::Webhook { remote, auth, command } => cli::webhook(remote, auth, command).await,
             Command::Connect { remote, args } => cli::connect(remote, args).await,
         }
     })

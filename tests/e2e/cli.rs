@@ -157,3 +157,25 @@ fn webhooks_verify_checks_the_published_test_vector() {
     assert!(!changed_body.0 && changed_body.2.starts_with("securix: "), "{changed_body:?}");
     assert!(!run("evt_other", &text("body")).0, "a changed id fails");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_endpoints_and_keys_from_the_terminal() {
+    let server =
+        Server::start(&[("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN), ("SECURIX_ALLOW_LOOPBACK_HTTP", "1")]).await;
+    let project = json_of(&cli(&server, &["project", "create", "Hooks", "--json"], &[]));
+    let project_id = project["projectId"].as_str().unwrap();
+    let args = ["webhook", "add", "--project", project_id, "http://127.0.0.1:9/hook", "--event"];
+    let added = json_of(&cli(&server, &[&args[..], &["connection.created", "--json"]].concat(), &[]));
+    assert!(added["endpointId"].as_str().unwrap().starts_with("whe_"), "{added}");
+    let refused = cli(&server, &["webhook", "add", "--project", project_id, "ftp://example.com/"], &[]);
+    assert!(!refused.0 && refused.2.trim().lines().count() == 1, "{}", refused.2);
+
+    let first = json_of(&cli(&server, &["webhook", "rotate-key", "--json"], &[]));
+    let second = json_of(&cli(&server, &["webhook", "rotate-key", "--json"], &[]));
+    assert!(second["publicKey"].as_str().unwrap().starts_with("whpk_"));
+    let key_id = first["id"].as_str().unwrap();
+    let retired = json_of(&cli(&server, &["webhook", "retire-key", key_id, "--json"], &[]));
+    assert_eq!(retired["status"], "retired");
+    let text = cli(&server, &["webhook", "rotate-key"], &[]);
+    assert!(text.0 && text.1.starts_with("New signing key whk_"), "{}", text.1);
+}
