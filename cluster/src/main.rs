@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod pages;
 mod server;
+mod telemetry;
 
 use clap::{Parser, Subcommand};
 
@@ -93,16 +94,13 @@ enum Command {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SECURIX_LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let telemetry = telemetry::init();
     let outcome = match Cli::parse().command {
         Command::Serve(args) => config::ServeConfig::resolve(args).and_then(server::run),
         other => remote(other),
     };
+    // Flushes the traces still batched before the process ends.
+    drop(telemetry);
     if let Err(error) = outcome {
         eprintln!("securix: {error:#}");
         std::process::exit(1);

@@ -10,6 +10,7 @@ use anyhow::Context;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use securix_engine::store::{RedbOptions, Store};
 use securix_engine::{Engine, EngineSettings};
+use tracing::Instrument;
 
 use crate::api::{self, ops::Metrics, problem::ApiError};
 use crate::config::ServeConfig;
@@ -106,9 +107,8 @@ pub fn app(
             let state = metrics_state.clone();
             let request_id = securix_engine::oauth::pkce::random_token().expose().chars().take(16).collect::<String>();
             let span = tracing::info_span!("http", method = %request.method(), path = %request.path(), request_id = %request_id);
-            let future = service.call(request);
+            let future = span.in_scope(|| service.call(request)).instrument(span);
             async move {
-                let _entered = span.enter();
                 let mut response = future.await?;
                 state.metrics.requests.fetch_add(1, Ordering::Relaxed);
                 let status = response.status();

@@ -7,4 +7,5 @@ mod client;
 mod peers;
 mod serve;
 mod support;
+mod telemetry;
 mod webhooks;

@@ -63,6 +63,7 @@ impl Actor for EntityActor {
         })
     }
 
+    #[tracing::instrument(name = "actor.entity", skip_all, fields(entity = %state.entity_id))]
     async fn handle(
         &self,
         myself: ActorRef<EntityMsg>,

@@ -67,6 +67,7 @@ impl Actor for SessionActor {
         })
     }
 
+    #[tracing::instrument(name = "actor.session", skip_all, fields(session = %state.session_id))]
     async fn handle(
         &self,
         myself: ActorRef<SessionMsg>,

@@ -153,6 +153,7 @@ impl Plugin {
 
     /// Checks an integration's configuration. The plugin may fetch only its static
     /// hosts and, if the configuration names one, the OIDC `discoveryUrl`.
+    #[tracing::instrument(name = "plugin.validate_config", skip_all, fields(plugin = %self.info.id))]
     pub async fn validate_config(&self, config: &str) -> Result<ValidatedConfig, PluginError> {
         let discovery = serde_json::from_str::<serde_json::Value>(config)
             .ok()
@@ -179,6 +180,7 @@ impl Plugin {
 
     /// The consent URL. It must be https (or allowed loopback http) on a host this
     /// integration declared, so a plugin cannot send users elsewhere.
+    #[tracing::instrument(name = "plugin.authorize_url", skip_all, fields(plugin = %self.info.id))]
     pub async fn authorize_url(
         &self,
         target: &CallTarget,
@@ -228,6 +230,7 @@ impl Plugin {
         }
     }
 
+    #[tracing::instrument(name = "plugin.exchange_code", skip_all, fields(plugin = %self.info.id))]
     pub async fn exchange_code(
         &self,
         target: &CallTarget,
@@ -251,6 +254,7 @@ impl Plugin {
         result.map(tokens).map_err(|e| failure(&self.info.id, e, store.data()))
     }
 
+    #[tracing::instrument(name = "plugin.refresh", skip_all, fields(plugin = %self.info.id))]
     pub async fn refresh(
         &self,
         target: &CallTarget,
@@ -273,6 +277,7 @@ impl Plugin {
         result.map(tokens).map_err(|e| failure(&self.info.id, e, store.data()))
     }
 
+    #[tracing::instrument(name = "plugin.identity", skip_all, fields(plugin = %self.info.id))]
     pub async fn identity(
         &self,
         target: &CallTarget,
@@ -291,6 +296,7 @@ impl Plugin {
     }
 
     /// Where to send proxied calls; the base URL must be on a declared host.
+    #[tracing::instrument(name = "plugin.proxy_target", skip_all, fields(plugin = %self.info.id))]
     pub async fn proxy_target(
         &self,
         target: &CallTarget,
@@ -310,6 +316,7 @@ impl Plugin {
         Ok(ApiTarget { base_url: api.base_url, headers })
     }
 
+    #[tracing::instrument(name = "plugin.revoke", skip_all, fields(plugin = %self.info.id))]
     pub async fn revoke(
         &self,
         target: &CallTarget,

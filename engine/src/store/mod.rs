@@ -33,6 +33,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 pub use backend::{Backend, Commit, KeyRange, Mutation, Snapshot};
 pub use error::{StoreError, TxError};
 #[cfg(feature = "fdb")]
@@ -126,7 +128,10 @@ impl Store {
         loop {
             attempts += 1;
             let remaining = self.policy.timeout.saturating_sub(started.elapsed());
-            let error = match tokio::time::timeout(remaining, self.attempt(&mut body)).await {
+            let span =
+                tracing::info_span!("store.transaction", backend = self.backend_name(), attempt = attempts);
+            let error = match tokio::time::timeout(remaining, self.attempt(&mut body).instrument(span)).await
+            {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(error)) => error,
                 Err(_) => {

@@ -83,6 +83,7 @@ impl Engine {
         Ok(delivered)
     }
 
+    #[tracing::instrument(name = "webhook.send", skip_all, fields(event = %event.id))]
     async fn send_once(
         &self,
         url: &str,
