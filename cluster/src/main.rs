@@ -4,6 +4,7 @@ mod admin_token;
 mod api;
 mod cli;
 mod config;
+mod demo;
 mod pages;
 mod server;
 mod telemetry;
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Run the server (embedded store, no configuration needed).
     Serve(config::ServeArgs),
+    /// Try SecuriX in a browser: the server, a local demo OAuth provider and a demo app.
+    Demo(demo::DemoArgs),
     /// Projects (admin).
     Project {
         #[command(flatten)]
@@ -97,6 +100,7 @@ fn main() {
     let telemetry = telemetry::init();
     let outcome = match Cli::parse().command {
         Command::Serve(args) => config::ServeConfig::resolve(args).and_then(server::run),
+        Command::Demo(args) => demo::run(args),
         other => remote(other),
     };
     // Flushes the traces still batched before the process ends.
@@ -112,7 +116,7 @@ fn remote(command: Command) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         match command {
-            Command::Serve(_) => Ok(()),
+            Command::Serve(_) | Command::Demo(_) => Ok(()),
             Command::Webhooks { command } => cli::webhooks(command).await,
             Command::Project { remote, auth, command } => cli::project(remote, auth, command).await,
             Command::ApiKey { remote, auth, command } => cli::api_key(remote, auth, command).await,

@@ -29,7 +29,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(serve(config))
 }
 
-async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let store_path = config.data_dir.join("securix.redb");
     let store = Store::open_redb(&store_path, RedbOptions::default())
         .with_context(|| format!("cannot open the store at {}", store_path.display()))?;

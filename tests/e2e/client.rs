@@ -25,9 +25,9 @@ async fn the_rust_client_runs_a_device_flow_then_proxies_and_disconnects() {
     assert_eq!(connections.len(), 1);
     assert_eq!((connections[0].integration.as_str(), connections[0].status.as_str()), ("mock", "active"));
 
-    let userinfo = securix.proxy(Method::GET, "mock", "/userinfo", "rust_user", None).await.unwrap();
+    let userinfo = securix.proxy(Method::GET, "mock", "/userinfo", "rust_user", None, None).await.unwrap();
     assert_eq!(userinfo.status(), 200);
-    let refused = securix.proxy(Method::GET, "mock", "userinfo", "nobody", None).await.unwrap_err();
+    let refused = securix.proxy(Method::GET, "mock", "userinfo", "nobody", None, None).await.unwrap_err();
     assert!(matches!(refused, ClientError::Api { status: 404, .. }), "{refused:?}");
 
     assert!(securix.webhook_keys().await.unwrap().iter().all(|k| k.starts_with("whpk_")));

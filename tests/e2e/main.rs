@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod client;
+mod demo;
 mod peers;
 mod serve;
 mod support;

@@ -34,6 +34,21 @@ pub fn page(
     script: Option<&str>,
     form_targets: &str,
 ) -> HttpResponse {
+    page_with_policy(status, title, body, script, |nonce| {
+        format!(
+            "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; form-action 'self' {form_targets}; frame-ancestors 'none'; base-uri 'none'"
+        )
+    })
+}
+
+/// A complete page whose Content-Security-Policy `policy(nonce)` writes.
+pub fn page_with_policy(
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    script: Option<&str>,
+    policy: impl FnOnce(&str) -> String,
+) -> HttpResponse {
     let nonce = securix_engine::oauth::pkce::random_token();
     let script_tag =
         script.map(|js| format!("<script nonce=\"{}\">{js}</script>", nonce.expose())).unwrap_or_default();
@@ -43,13 +58,9 @@ pub fn page(
         escape(title),
         nonce.expose()
     );
-    let csp = format!(
-        "default-src 'none'; style-src 'nonce-{n}'; script-src 'nonce-{n}'; form-action 'self' {form_targets}; frame-ancestors 'none'; base-uri 'none'",
-        n = nonce.expose()
-    );
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .insert_header(("content-security-policy", csp))
+        .insert_header(("content-security-policy", policy(nonce.expose())))
         .insert_header(("x-content-type-options", "nosniff"))
         .insert_header(("x-frame-options", "DENY"))
         .insert_header(("cache-control", "no-store"))

@@ -5,7 +5,7 @@ pub mod browser_sdk;
 pub mod callback;
 pub mod consent;
 pub mod device;
-mod html;
+pub mod html;
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};

@@ -3,17 +3,13 @@
 // webhook → the connection listed. Skipped when chromium is not installed.
 
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 
-import { chromium } from "playwright-core";
-
+import { launchChromium, noBrowser } from "./support/browser.mjs";
 import { startDemoApp, startForeignSite } from "./support/demo-app.mjs";
 import { CLIENT_SECRET, provision, startMockOAuth, startSecurix, waitUntil } from "./support/peers.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-describe("the popup flow in chromium", { skip: !fs.existsSync(CHROMIUM) && `${CHROMIUM} is missing` }, () => {
+describe("the popup flow in chromium", { skip: noBrowser }, () => {
   let securix, oauth, app, foreign, browser, client, apiKey;
   const seenByBrowser = [];
 
@@ -26,12 +22,7 @@ describe("the popup flow in chromium", { skip: !fs.existsSync(CHROMIUM) && `${CH
     });
     apiKey = project.apiKey;
     client = app.useSecurix({ baseUrl: securix.baseUrl, apiKey, agentId: project.agentId });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-      // Playwright turns the popup blocker off by default; the blocked-popup test needs it.
-      ignoreDefaultArgs: ["--disable-popup-blocking"],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -254,18 +254,23 @@ impl Client {
             .collect())
     }
 
-    /// Calls a provider API as `entity_id`; SecuriX adds the token. The provider's answer
-    /// comes back as it is (any status); SecuriX's own refusals are errors.
+    /// Calls a provider API as `entity_id`; SecuriX adds the token. `connection_id` picks
+    /// one of several accounts. The provider's answer comes back as it is (any status);
+    /// SecuriX's own refusals are errors.
     pub async fn proxy(
         &self,
         method: Method,
         integration: &str,
         path: &str,
         entity_id: &str,
+        connection_id: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> Result<reqwest::Response, ClientError> {
         let path = format!("/v1/proxy/{}/{}", segment(integration), path.trim_start_matches('/'));
         let mut request = self.request(method, &path).header("securix-entity-id", entity_id);
+        if let Some(connection_id) = connection_id {
+            request = request.header("securix-connection-id", connection_id);
+        }
         if let Some(body) = body {
             request = request.body(body);
         }
