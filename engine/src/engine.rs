@@ -86,6 +86,7 @@ pub(crate) struct Inner {
     pub webhook_client: reqwest::Client,
     pub actors: ActorSystem,
     pub session_changes: tokio::sync::watch::Sender<u64>,
+    pub audit: crate::audit_log::AuditLog,
 }
 
 /// See the module documentation. Cheap to clone.
@@ -177,7 +178,9 @@ impl EngineBuilder {
             .build()
             .map_err(|e| EngineError::Internal(e.to_string()))?;
         let settings = self.settings;
+        let (audit, audit_writer) = crate::audit_log::AuditLog::start(store.clone());
         let inner = Arc::new(Inner {
+            audit,
             device_guard: DeviceGuard::new(settings.wrong_codes_per_client, settings.wrong_codes_global),
             placement: self.placement.unwrap_or_else(|| Arc::new(SingleNode)),
             actors: ActorSystem::default(),
@@ -191,6 +194,7 @@ impl EngineBuilder {
             webhook_client,
         });
         let engine = Engine { inner };
+        engine.inner.actors.keep_task(audit_writer);
         engine.start_sweeper();
         engine.start_delivery_worker();
         Ok(engine)
@@ -263,6 +267,7 @@ impl Engine {
 
     /// Stops every actor and the sweeper; the store can then be closed.
     pub async fn shutdown(&self) {
+        self.flush_audit_log().await;
         self.inner.actors.stop_all().await;
     }
 

@@ -6,6 +6,7 @@
 
 mod actors;
 pub mod admin;
+mod audit_log;
 pub mod clock;
 pub mod connections;
 mod engine;

@@ -14,12 +14,13 @@ use crate::error::{EngineError, EngineResult};
 use crate::model::connection::{self, ConnectionStatus};
 use crate::model::{audit, integration};
 
-/// Request headers never forwarded upstream.
+/// Request headers never forwarded upstream. `content-length` goes through: the
+/// upstream then gets a sized body instead of a chunked one, and the HTTP client
+/// fails the request if the body does not match it.
 const DROPPED_REQUEST_HEADERS: &[&str] = &[
     "authorization",
     "cookie",
     "host",
-    "content-length",
     "connection",
     "keep-alive",
     "proxy-authorization",
@@ -179,7 +180,8 @@ impl Engine {
             &connection,
             method.as_str(),
             url.host_str().unwrap_or_default(),
-        );
+        )
+        .await;
         let mut builder = self.inner.upstream.request(method, url);
         for (name, value) in &request.headers {
             let lower = name.to_ascii_lowercase();
@@ -213,9 +215,9 @@ impl Engine {
 }
 
 impl Engine {
-    /// Records a token use. Written off the request's path: the proxy does not wait
-    /// for the commit (a failure is logged).
-    fn audit_token_use(
+    /// Records a token use. The audit log commits it in a batch, off the request's
+    /// path; this waits only when the log's queue is full.
+    async fn audit_token_use(
         &self,
         principal: &Principal,
         agent_id: &str,
@@ -232,20 +234,17 @@ impl Engine {
             method: method.to_owned(),
             host: host.to_owned(),
         };
-        let (store, project_id, entity_id) =
-            (self.inner.store.clone(), principal.project_id.clone(), entity_id.to_owned());
-        tokio::spawn(async move {
-            let written = store
-                .run(|tx| {
-                    let (record, project_id, entity_id) =
-                        (record.clone(), project_id.clone(), entity_id.clone());
-                    async move { audit::append(&tx, &project_id, &entity_id, &record) }
-                })
-                .await;
-            if let Err(error) = written {
-                tracing::error!(%error, "writing an audit record failed");
-            }
-        });
+        let entry = crate::audit_log::Entry {
+            project_id: principal.project_id.clone(),
+            entity_id: entity_id.to_owned(),
+            record,
+        };
+        self.inner.audit.append(entry).await;
+    }
+
+    /// Waits until every token use recorded so far is committed to the audit trail.
+    pub async fn flush_audit_log(&self) {
+        self.inner.audit.flush().await;
     }
 
     /// An entity's audit trail, newest first.

@@ -12,6 +12,9 @@ use crate::server::AppState;
 
 /// The most a proxied request body may carry.
 pub const MAX_PROXY_BODY: usize = 10 << 20;
+/// Bodies up to this size (and of a declared length) are read whole before the
+/// upstream call: no relay task, one write upstream.
+const BUFFERED_BODY: usize = 64 << 10;
 
 pub async fn forward(
     state: web::Data<AppState>,
@@ -31,23 +34,17 @@ pub async fn forward(
         .iter()
         .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_owned(), v.to_owned())))
         .collect();
-    // actix's payload lives on this thread; relay it through a channel to the upstream client.
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
-    actix_web::rt::spawn(async move {
-        let mut total = 0usize;
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-            if let Ok(bytes) = &chunk {
-                total += bytes.len();
-            }
-            let over = total > MAX_PROXY_BODY;
-            let message = if over { Err(std::io::Error::other("request body too large")) } else { chunk };
-            if sender.send(message).await.is_err() || over {
-                break;
-            }
-        }
-    });
-    let body = reqwest::Body::wrap_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
+    let declared = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_PROXY_BODY) {
+        return Err(ApiError::too_large(format!("proxied bodies are limited to {MAX_PROXY_BODY} bytes")));
+    }
+    let body = match declared {
+        Some(length) if length <= BUFFERED_BODY => buffered(&mut payload, length).await?,
+        _ => relayed(payload),
+    };
     let proxied = ProxyRequest {
         method: request.method().as_str().to_owned(),
         path: raw_path,
@@ -66,4 +63,38 @@ pub async fn forward(
     Ok(response.streaming(
         answer.body.map(|chunk| chunk.map_err(|e| actix_web::error::ErrorBadGateway(e.to_string()))),
     ))
+}
+
+/// A small body of declared length, read whole.
+async fn buffered(payload: &mut web::Payload, length: usize) -> Result<reqwest::Body, ApiError> {
+    let mut body = bytes::BytesMut::with_capacity(length);
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("the request body broke off: {e}")))?;
+        if body.len() + chunk.len() > length {
+            return Err(ApiError::bad_request("the body is longer than its content-length"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(reqwest::Body::from(body.freeze()))
+}
+
+/// A large or unsized body, relayed chunk by chunk: actix's payload lives on this
+/// thread, so a task forwards it through a channel to the upstream client.
+fn relayed(mut payload: web::Payload) -> reqwest::Body {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+    actix_web::rt::spawn(async move {
+        let mut total = 0usize;
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
+            if let Ok(bytes) = &chunk {
+                total += bytes.len();
+            }
+            let over = total > MAX_PROXY_BODY;
+            let message = if over { Err(std::io::Error::other("request body too large")) } else { chunk };
+            if sender.send(message).await.is_err() || over {
+                break;
+            }
+        }
+    });
+    reqwest::Body::wrap_stream(tokio_stream::wrappers::ReceiverStream::new(receiver))
 }

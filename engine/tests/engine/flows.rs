@@ -468,6 +468,10 @@ async fn fifty_concurrent_proxy_calls_on_an_expired_token_refresh_once() {
         futures_util::future::join_all(calls).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
     assert_eq!(p.refreshes.load(Ordering::SeqCst), 1, "exactly one refresh at the provider");
     assert!(seen.iter().all(|auth| auth == "Bearer at-1"), "{seen:?}");
+    // Every token use is audited; the batched audit log has them all once flushed.
+    s.engine.flush_audit_log().await;
+    let audit = s.engine.audit_trail(&s.principal, "user_123", 1000).await.unwrap();
+    assert_eq!(audit.len(), 50, "one audit record per proxy call");
 
     // The rotated refresh token was stored: the next refresh presents rt-1 and succeeds.
     s.clock.advance_millis(61_000);
