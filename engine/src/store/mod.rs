@@ -24,6 +24,8 @@ mod fdb;
 mod keys;
 pub mod limits;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod redb;
 mod resolver;
 mod tx;
@@ -41,6 +43,8 @@ pub use error::{StoreError, TxError};
 pub use fdb::FdbBackend;
 pub use keys::{Subspace, TupleError, pack, unpack};
 pub use memory::MemoryBackend;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresBackend;
 pub use redb::{RedbBackend, RedbOptions};
 pub use tx::{RangeOptions, Tx};
 

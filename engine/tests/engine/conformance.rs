@@ -301,3 +301,24 @@ conformance!(fdb, {
         (Store::new(backend), Box::new(()) as Box<dyn std::any::Any + Send>)
     })
 });
+
+/// The whole suite on one PostgreSQL server (started once: initdb is slow), each
+/// check on a fresh connection pool.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_passes_the_whole_suite() {
+    use securix_engine::store::PostgresBackend;
+
+    let server = crate::support::postgres::Postgres::start();
+    let ctx = || async {
+        let backend = PostgresBackend::connect(&server.url, 16).await.unwrap();
+        Ctx::new(Store::new(backend))
+    };
+    commit_is_atomic(&ctx().await).await;
+    concurrent_increments_lose_nothing(&ctx().await).await;
+    atomic_add_never_conflicts(&ctx().await).await;
+    ranges_are_ordered_limited_and_reversible(&ctx().await).await;
+    conflicting_transaction_retries_and_succeeds(&ctx().await).await;
+    oversize_writes_are_refused(&ctx().await).await;
+    read_your_writes(&ctx().await).await;
+}

@@ -1,4 +1,6 @@
 //! Test helpers: a scripted HTTP peer and the test plugins' builder.
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod scripted;
 pub mod test_plugins;

@@ -1,0 +1,264 @@
+//! The PostgreSQL backend (feature `postgres`): the store trait over one table,
+//! `kv(key bytea primary key, value bytea)`, in SERIALIZABLE transactions.
+//!
+//! PostgreSQL's serializable snapshot isolation does what our resolver does for the
+//! embedded backends: it tracks what a transaction read and fails the commit with
+//! SQLSTATE 40001 when a concurrent commit invalidated it; that becomes
+//! `StoreError::Conflict` and `Store::run` retries.
+//!
+//! Atomic adds must not conflict (FoundationDB's ADD adds no read), but two
+//! SERIALIZABLE updates of one row always do. So an add is a blind insert of a delta
+//! row into `kv_add`; a read folds a key's deltas into its value, and a set or clear
+//! of the key deletes the deltas it saw. Deltas a concurrent adder inserted after the
+//! snapshot stay, which is exactly the serial order PostgreSQL reports. A background
+//! task folds long delta chains into `kv`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio::sync::Mutex;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+
+use super::backend::{Backend, Commit, KeyRange, Mutation, Snapshot, add_le};
+use super::limits::MAX_TRANSACTION_AGE;
+use super::{KeyValue, StoreError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS kv (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS kv_add (id bigserial PRIMARY KEY, key bytea NOT NULL, delta bigint NOT NULL);
+CREATE INDEX IF NOT EXISTS kv_add_by_key ON kv_add (key);";
+
+/// A key's value with its pending deltas (their sum as text: it may exceed 64 bits).
+const GET: &str = "SELECT (SELECT value FROM kv WHERE key = $1),
+    (SELECT sum(delta)::text FROM kv_add WHERE key = $1)";
+
+/// Keys of `[begin, end)` from either table, each with its value and summed deltas.
+const RANGE: &str = "
+WITH deltas AS (SELECT key, sum(delta)::text AS delta FROM kv_add WHERE key >= $1 AND key < $2 GROUP BY key),
+     base AS (SELECT key, value FROM kv WHERE key >= $1 AND key < $2)
+SELECT coalesce(base.key, deltas.key) AS key, base.value, deltas.delta
+FROM base FULL OUTER JOIN deltas ON base.key = deltas.key";
+
+/// Delta chains longer than this are folded into `kv` by the background task.
+const FOLD_THRESHOLD: i64 = 32;
+const FOLD_EVERY: Duration = Duration::from_secs(10);
+
+/// See the module documentation.
+pub struct PostgresBackend {
+    pool: Pool,
+}
+
+impl PostgresBackend {
+    /// Connects to `url` (`postgres://user:password@host:port/database`), creates the
+    /// tables if needed and starts the delta folder. Needs a Tokio runtime.
+    pub async fn connect(url: &str, max_connections: usize) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Backend(format!("bad PostgreSQL URL: {e}")))?;
+        config.connect_timeout(Duration::from_secs(10));
+        // A statement never outlives the store's transaction limit.
+        config.options(format!("-c statement_timeout={}", MAX_TRANSACTION_AGE.as_millis()));
+        let manager =
+            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(max_connections.max(1))
+            .wait_timeout(Some(MAX_TRANSACTION_AGE))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Backend(format!("PostgreSQL pool: {e}")))?;
+        let client = checkout(&pool).await?;
+        client.batch_execute(SCHEMA).await.map_err(pg_error)?;
+        drop(client);
+        tokio::spawn(fold_deltas_forever(pool.clone()));
+        Ok(PostgresBackend { pool })
+    }
+}
+
+async fn checkout(pool: &Pool) -> Result<Object, StoreError> {
+    pool.get().await.map_err(|e| StoreError::Transient(format!("no PostgreSQL connection: {e}")))
+}
+
+/// SQLSTATE → the store's errors: serialization failures and deadlocks are conflicts.
+fn pg_error(error: tokio_postgres::Error) -> StoreError {
+    match error.code() {
+        Some(code)
+            if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            StoreError::Conflict
+        }
+        Some(code) if *code == SqlState::QUERY_CANCELED => {
+            StoreError::TimedOut { elapsed_ms: MAX_TRANSACTION_AGE.as_millis() as u64 }
+        }
+        Some(code) => StoreError::Backend(format!("PostgreSQL {}: {}", code.code(), error)),
+        None if error.is_closed() => StoreError::Transient("the PostgreSQL connection closed".into()),
+        None => StoreError::Transient(format!("PostgreSQL: {error}")),
+    }
+}
+
+#[async_trait]
+impl Backend for PostgresBackend {
+    async fn begin(&self) -> Result<Box<dyn Snapshot>, StoreError> {
+        let client = checkout(&self.pool).await?;
+        client.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE").await.map_err(pg_error)?;
+        Ok(Box::new(PostgresSnapshot { client: Mutex::new(Some(client)) }))
+    }
+
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+/// One open SERIALIZABLE transaction on a pooled connection.
+struct PostgresSnapshot {
+    /// `None` once committed; a snapshot dropped with an open transaction rolls back.
+    client: Mutex<Option<Object>>,
+}
+
+impl Drop for PostgresSnapshot {
+    fn drop(&mut self) {
+        let Some(client) = self.client.get_mut().take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            // The connection goes back to the pool only once it is out of the transaction.
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if client.batch_execute("ROLLBACK").await.is_err() {
+                        drop(Object::take(client));
+                    }
+                });
+            }
+            Err(_) => drop(Object::take(client)),
+        }
+    }
+}
+
+/// The value a key's base and summed deltas make.
+fn fold(value: Option<Vec<u8>>, delta: Option<String>) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(delta) = delta else { return Ok(value) };
+    let sum: i128 = delta.parse().map_err(|_| StoreError::Backend(format!("bad delta sum {delta:?}")))?;
+    // Wrapping, like FoundationDB's ADD on 8 bytes.
+    Ok(Some(add_le(value.as_deref(), sum as i64)))
+}
+
+fn folded_pair(row: &Row) -> Result<Option<KeyValue>, StoreError> {
+    let key: Vec<u8> = row.try_get(0).map_err(pg_error)?;
+    let value = fold(row.try_get(1).map_err(pg_error)?, row.try_get(2).map_err(pg_error)?)?;
+    Ok(value.map(|value| KeyValue { key, value }))
+}
+
+#[async_trait]
+impl Snapshot for PostgresSnapshot {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let guard = self.client.lock().await;
+        let client =
+            guard.as_ref().ok_or_else(|| StoreError::Invalid("transaction already committed".into()))?;
+        let row = client.query_one(GET, &[&key]).await.map_err(pg_error)?;
+        fold(row.try_get(0).map_err(pg_error)?, row.try_get(1).map_err(pg_error)?)
+    }
+
+    async fn get_range(
+        &self,
+        range: &KeyRange,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, StoreError> {
+        let guard = self.client.lock().await;
+        let client =
+            guard.as_ref().ok_or_else(|| StoreError::Invalid("transaction already committed".into()))?;
+        let order = if reverse { "DESC" } else { "ASC" };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let query = format!("{RANGE} ORDER BY 1 {order} LIMIT $3");
+        let rows = client.query(&query, &[&range.begin, &range.end, &limit]).await.map_err(pg_error)?;
+        let mut pairs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            pairs.extend(folded_pair(row)?);
+        }
+        Ok(pairs)
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        let client = self
+            .client
+            .lock()
+            .await
+            .take()
+            .ok_or_else(|| StoreError::Invalid("transaction already committed".into()))?;
+        match apply(&client, &commit.mutations).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                if client.batch_execute("ROLLBACK").await.is_err() {
+                    drop(Object::take(client));
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The writes, then COMMIT. PostgreSQL tracked the reads itself.
+async fn apply(client: &Object, mutations: &[Mutation]) -> Result<(), StoreError> {
+    for mutation in mutations {
+        let done = match mutation {
+            Mutation::Set { key, value } => {
+                let statement = "WITH gone AS (DELETE FROM kv_add WHERE key = $1)
+                    INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
+                client.execute(statement, &[key, value]).await
+            }
+            Mutation::Clear { key } => {
+                let statement =
+                    "WITH gone AS (DELETE FROM kv_add WHERE key = $1) DELETE FROM kv WHERE key = $1";
+                client.execute(statement, &[key]).await
+            }
+            Mutation::ClearRange(range) => {
+                let statement = "WITH gone AS (DELETE FROM kv_add WHERE key >= $1 AND key < $2)
+                    DELETE FROM kv WHERE key >= $1 AND key < $2";
+                client.execute(statement, &[&range.begin, &range.end]).await
+            }
+            Mutation::Add { key, delta } => {
+                client.execute("INSERT INTO kv_add (key, delta) VALUES ($1, $2)", &[key, delta]).await
+            }
+        };
+        done.map_err(pg_error)?;
+    }
+    client.batch_execute("COMMIT").await.map_err(pg_error)
+}
+
+/// Folds long delta chains into `kv`, so reads of busy counters stay short.
+async fn fold_deltas_forever(pool: Pool) {
+    loop {
+        tokio::time::sleep(FOLD_EVERY).await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(error) = fold_long_chains(&pool).await {
+            tracing::debug!(%error, "folding atomic-add deltas failed; retried later");
+        }
+    }
+}
+
+async fn fold_long_chains(pool: &Pool) -> Result<(), StoreError> {
+    let client = checkout(pool).await?;
+    let long = "SELECT key FROM kv_add GROUP BY key HAVING count(*) > $1 LIMIT 100";
+    let keys: Vec<Vec<u8>> = client
+        .query(long, &[&FOLD_THRESHOLD])
+        .await
+        .map_err(pg_error)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    drop(client);
+    let backend = PostgresBackend { pool: pool.clone() };
+    for key in keys {
+        // Read-fold-write in one serializable transaction: concurrent adds either
+        // land before it (and are folded) or after it (and stay as deltas).
+        let snapshot = backend.begin().await?;
+        let value = snapshot.get(&key).await?;
+        if let Some(value) = value {
+            snapshot
+                .commit(Commit { reads: Vec::new(), mutations: vec![Mutation::Set { key, value }] })
+                .await?;
+        }
+    }
+    Ok(())
+}
