@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// `1` lets plugins and webhooks use plain http to loopback addresses (development and tests only).
     #[arg(long, env = "SECURIX_ALLOW_LOOPBACK_HTTP", value_parser = parse_flag)]
     pub allow_loopback_http: Option<bool>,
+    /// `redb` (the embedded default), `postgres://…`, or `fdb:` / `fdb:/path/to/fdb.cluster`.
+    #[arg(long, env = "SECURIX_STORE", hide_env_values = true)]
+    pub store: Option<String>,
 }
 
 /// The `--config` file: the same settings, plus the two secrets for operators who
@@ -48,6 +51,7 @@ struct FileConfig {
     allow_loopback_http: Option<bool>,
     master_key: Option<String>,
     admin_token: Option<String>,
+    store: Option<String>,
 }
 
 impl FileConfig {
@@ -67,6 +71,31 @@ fn parse_flag(text: &str) -> Result<bool, String> {
 }
 
 /// Everything `serve` needs, resolved and validated.
+/// Where the state lives.
+pub enum StoreChoice {
+    /// The embedded store, one file in the data directory.
+    Redb,
+    /// A PostgreSQL URL (it may carry a password: never logged).
+    Postgres(SecretString),
+    /// FoundationDB, with this cluster file or the default one.
+    Fdb(Option<String>),
+}
+
+impl StoreChoice {
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        let text = text.trim();
+        if text.is_empty() || text == "redb" {
+            Ok(StoreChoice::Redb)
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Ok(StoreChoice::Postgres(SecretString::new(text.to_owned())))
+        } else if let Some(path) = text.strip_prefix("fdb:") {
+            Ok(StoreChoice::Fdb(Some(path.to_owned()).filter(|p| !p.is_empty())))
+        } else {
+            anyhow::bail!("SECURIX_STORE must be redb, postgres://… or fdb:[cluster file]")
+        }
+    }
+}
+
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
@@ -76,6 +105,7 @@ pub struct ServeConfig {
     pub public_url: String,
     pub admin_token: Option<SecretString>,
     pub webhook_schedule: Option<Vec<std::time::Duration>>,
+    pub store: StoreChoice,
 }
 
 impl ServeConfig {
@@ -116,7 +146,9 @@ impl ServeConfig {
             .webhook_schedule
             .or(file.webhook_schedule)
             .map(|secs| secs.into_iter().map(std::time::Duration::from_secs).collect());
+        let store = StoreChoice::parse(args.store.or(file.store).as_deref().unwrap_or("redb"))?;
         Ok(ServeConfig {
+            store,
             webhook_schedule,
             public_url,
             admin_token,

@@ -8,12 +8,15 @@ use actix_web::dev::Service;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
-use securix_engine::store::{RedbOptions, Store};
+use securix_engine::store::{PostgresBackend, RedbOptions, Store};
 use securix_engine::{Engine, EngineSettings};
 use tracing::Instrument;
 
 use crate::api::{self, ops::Metrics, problem::ApiError};
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, StoreChoice};
+
+/// Connections each node keeps to PostgreSQL.
+const POSTGRES_CONNECTIONS: usize = 32;
 
 /// The most a JSON body may weigh.
 const MAX_JSON_BODY: usize = 64 << 10;
@@ -30,9 +33,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
 }
 
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let store_path = config.data_dir.join("securix.redb");
-    let store = Store::open_redb(&store_path, RedbOptions::default())
-        .with_context(|| format!("cannot open the store at {}", store_path.display()))?;
+    let store = open_store(&config).await?;
     let plugins = Arc::new(load_plugins(&config).await?);
     let mut settings = EngineSettings {
         public_url: config.public_url.clone(),
@@ -134,6 +135,34 @@ trait OwnedResponse {
 impl OwnedResponse for ApiError {
     fn error_response_owned(self) -> HttpResponse {
         actix_web::ResponseError::error_response(&self)
+    }
+}
+
+/// The store `SECURIX_STORE` names.
+async fn open_store(config: &ServeConfig) -> anyhow::Result<Store> {
+    match &config.store {
+        StoreChoice::Redb => {
+            let path = config.data_dir.join("securix.redb");
+            Store::open_redb(&path, RedbOptions::default())
+                .with_context(|| format!("cannot open the store at {}", path.display()))
+        }
+        StoreChoice::Postgres(url) => {
+            let backend = PostgresBackend::connect(url.expose(), POSTGRES_CONNECTIONS)
+                .await
+                .context("cannot open the PostgreSQL store")?;
+            Ok(Store::new(backend))
+        }
+        #[cfg(feature = "fdb")]
+        StoreChoice::Fdb(cluster_file) => {
+            let backend = securix_engine::store::FdbBackend::open(cluster_file.as_deref())
+                .context("cannot open the FoundationDB store")?;
+            Ok(Store::new(backend))
+        }
+        #[cfg(not(feature = "fdb"))]
+        StoreChoice::Fdb(cluster_file) => anyhow::bail!(
+            "this build has no FoundationDB support (cargo feature fdb), so it cannot open {}",
+            cluster_file.as_deref().unwrap_or("the default cluster file")
+        ),
     }
 }
 

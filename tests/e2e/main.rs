@@ -7,6 +7,7 @@ mod client;
 mod demo;
 mod peers;
 mod serve;
+mod stores;
 mod support;
 mod telemetry;
 mod webhooks;

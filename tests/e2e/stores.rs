@@ -1,0 +1,53 @@
+//! `SECURIX_STORE`: the server on PostgreSQL, where state outlives a node and two
+//! nodes see the same data; bad values are refused.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::api::{ADMIN_TOKEN, Client};
+use crate::support::Server;
+
+#[path = "../../engine/tests/engine/support/postgres.rs"]
+mod postgres;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_runs_on_postgresql_and_its_state_is_shared() {
+    let pg = postgres::Postgres::start();
+    // trust authentication accepts any password: this one must never be printed.
+    let url = pg.url.replace("securix@", "securix:pg-password-never-logged@");
+    let key = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+    let env = [("SECURIX_STORE", url.as_str()), ("SECURIX_MASTER_KEY", key), ("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN)];
+    let admin = [("securix-admin-token", ADMIN_TOKEN)];
+
+    let first = Server::start(&env).await;
+    let client = Client::new(&first.base_url);
+    let project = client.json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Shared"})).await;
+    assert_eq!(project.status, 201, "{}", project.text);
+    let project_id = project.json()["projectId"].as_str().unwrap().to_owned();
+    assert!(!first.data_dir.path().join("securix.redb").exists(), "no embedded store when PostgreSQL is used");
+
+    // A second node on the same database sees the project and can issue keys for it.
+    let second = Server::start(&env).await;
+    let other = Client::new(&second.base_url);
+    let path = format!("/v1/admin/projects/{project_id}/api-keys");
+    let issued = other.json(Method::POST, &path, &admin, json!({"name": "from node two"})).await;
+    assert_eq!(issued.status, 201, "{}", issued.text);
+    let api_key = issued.json()["apiKey"].as_str().unwrap().to_owned();
+    let listed = client.get("/v1/integrations", &[("securix-api-key", api_key.as_str())]).await;
+    assert_eq!(listed.status, 200, "node one accepts the key node two issued: {}", listed.text);
+
+    for server in [&first, &second] {
+        let logs = [server.stdout.lock().unwrap().join("\n"), server.stderr.lock().unwrap().join("\n")].concat();
+        assert!(!logs.contains("pg-password-never-logged"), "the store URL's password leaked");
+    }
+}
+
+#[test]
+fn a_bad_store_is_refused_with_a_clear_error() {
+    let stderr = crate::support::serve_refuses(&[("SECURIX_STORE", "mysql://nope")]);
+    assert!(stderr.contains("SECURIX_STORE must be"), "{stderr}");
+    let stderr =
+        crate::support::serve_refuses(&[("SECURIX_STORE", "postgres://securix:hunter2-secret@127.0.0.1:1/db")]);
+    assert!(stderr.contains("PostgreSQL"), "{stderr}");
+    assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+}
