@@ -16,7 +16,8 @@ async fn the_server_runs_on_postgresql_and_its_state_is_shared() {
     // trust authentication accepts any password: this one must never be printed.
     let url = pg.url.replace("securix@", "securix:pg-password-never-logged@");
     let key = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
-    let env = [("SECURIX_STORE", url.as_str()), ("SECURIX_MASTER_KEY", key), ("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN)];
+    let env =
+        [("SECURIX_STORE", url.as_str()), ("SECURIX_MASTER_KEY", key), ("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN)];
     let admin = [("securix-admin-token", ADMIN_TOKEN)];
 
     let first = Server::start(&env).await;
@@ -24,7 +25,10 @@ async fn the_server_runs_on_postgresql_and_its_state_is_shared() {
     let project = client.json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Shared"})).await;
     assert_eq!(project.status, 201, "{}", project.text);
     let project_id = project.json()["projectId"].as_str().unwrap().to_owned();
-    assert!(!first.data_dir.path().join("securix.redb").exists(), "no embedded store when PostgreSQL is used");
+    assert!(
+        !first.data_dir.path().join("securix.redb").exists(),
+        "no embedded store when PostgreSQL is used"
+    );
 
     // A second node on the same database sees the project and can issue keys for it.
     let second = Server::start(&env).await;
@@ -37,7 +41,8 @@ async fn the_server_runs_on_postgresql_and_its_state_is_shared() {
     assert_eq!(listed.status, 200, "node one accepts the key node two issued: {}", listed.text);
 
     for server in [&first, &second] {
-        let logs = [server.stdout.lock().unwrap().join("\n"), server.stderr.lock().unwrap().join("\n")].concat();
+        let logs =
+            [server.stdout.lock().unwrap().join("\n"), server.stderr.lock().unwrap().join("\n")].concat();
         assert!(!logs.contains("pg-password-never-logged"), "the store URL's password leaked");
     }
 }
@@ -46,8 +51,10 @@ async fn the_server_runs_on_postgresql_and_its_state_is_shared() {
 fn a_bad_store_is_refused_with_a_clear_error() {
     let stderr = crate::support::serve_refuses(&[("SECURIX_STORE", "mysql://nope")]);
     assert!(stderr.contains("SECURIX_STORE must be"), "{stderr}");
-    let stderr =
-        crate::support::serve_refuses(&[("SECURIX_STORE", "postgres://securix:hunter2-secret@127.0.0.1:1/db")]);
+    let stderr = crate::support::serve_refuses(&[(
+        "SECURIX_STORE",
+        "postgres://securix:hunter2-secret@127.0.0.1:1/db",
+    )]);
     assert!(stderr.contains("PostgreSQL"), "{stderr}");
     assert!(!stderr.contains("hunter2-secret"), "{stderr}");
 }

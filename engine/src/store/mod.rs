@@ -44,7 +44,7 @@ pub use fdb::FdbBackend;
 pub use keys::{Subspace, TupleError, pack, unpack};
 pub use memory::MemoryBackend;
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresBackend;
+pub use postgres::{PostgresBackend, sql as postgres_sql};
 pub use redb::{RedbBackend, RedbOptions};
 pub use tx::{RangeOptions, Tx};
 

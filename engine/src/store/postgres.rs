@@ -19,27 +19,40 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio::sync::Mutex;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::backend::{Backend, Commit, KeyRange, Mutation, Snapshot, add_le};
 use super::limits::MAX_TRANSACTION_AGE;
 use super::{KeyValue, StoreError};
 
-const SCHEMA: &str = "
+/// The statements, public so the benchmark can send the very same ones bare.
+pub mod sql {
+    pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS kv (key bytea PRIMARY KEY, value bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS kv_add (id bigserial PRIMARY KEY, key bytea NOT NULL, delta bigint NOT NULL);
 CREATE INDEX IF NOT EXISTS kv_add_by_key ON kv_add (key);";
 
-/// A key's value with its pending deltas (their sum as text: it may exceed 64 bits).
-const GET: &str = "SELECT (SELECT value FROM kv WHERE key = $1),
+    pub const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+
+    /// A key's value with its pending deltas (their sum as text: it may exceed 64 bits).
+    pub const GET: &str = "SELECT (SELECT value FROM kv WHERE key = $1),
     (SELECT sum(delta)::text FROM kv_add WHERE key = $1)";
 
-/// Keys of `[begin, end)` from either table, each with its value and summed deltas.
-const RANGE: &str = "
+    /// Keys of `[$1, $2)` from either table, each with its value and summed deltas.
+    pub const RANGE: &str = "
 WITH deltas AS (SELECT key, sum(delta)::text AS delta FROM kv_add WHERE key >= $1 AND key < $2 GROUP BY key),
      base AS (SELECT key, value FROM kv WHERE key >= $1 AND key < $2)
 SELECT coalesce(base.key, deltas.key) AS key, base.value, deltas.delta
 FROM base FULL OUTER JOIN deltas ON base.key = deltas.key";
+
+    pub const SET: &str = "WITH gone AS (DELETE FROM kv_add WHERE key = $1)
+    INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
+    pub const CLEAR: &str = "WITH gone AS (DELETE FROM kv_add WHERE key = $1) DELETE FROM kv WHERE key = $1";
+    pub const CLEAR_RANGE: &str = "WITH gone AS (DELETE FROM kv_add WHERE key >= $1 AND key < $2)
+    DELETE FROM kv WHERE key >= $1 AND key < $2";
+    pub const ADD: &str = "INSERT INTO kv_add (key, delta) VALUES ($1, $2)";
+}
 
 /// Delta chains longer than this are folded into `kv` by the background task.
 const FOLD_THRESHOLD: i64 = 32;
@@ -69,7 +82,7 @@ impl PostgresBackend {
             .build()
             .map_err(|e| StoreError::Backend(format!("PostgreSQL pool: {e}")))?;
         let client = checkout(&pool).await?;
-        client.batch_execute(SCHEMA).await.map_err(pg_error)?;
+        client.batch_execute(sql::SCHEMA).await.map_err(pg_error)?;
         drop(client);
         tokio::spawn(fold_deltas_forever(pool.clone()));
         Ok(PostgresBackend { pool })
@@ -101,7 +114,7 @@ fn pg_error(error: tokio_postgres::Error) -> StoreError {
 impl Backend for PostgresBackend {
     async fn begin(&self) -> Result<Box<dyn Snapshot>, StoreError> {
         let client = checkout(&self.pool).await?;
-        client.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE").await.map_err(pg_error)?;
+        client.batch_execute(sql::BEGIN).await.map_err(pg_error)?;
         Ok(Box::new(PostgresSnapshot { client: Mutex::new(Some(client)) }))
     }
 
@@ -153,7 +166,8 @@ impl Snapshot for PostgresSnapshot {
         let guard = self.client.lock().await;
         let client =
             guard.as_ref().ok_or_else(|| StoreError::Invalid("transaction already committed".into()))?;
-        let row = client.query_one(GET, &[&key]).await.map_err(pg_error)?;
+        let statement = client.prepare_cached(sql::GET).await.map_err(pg_error)?;
+        let row = client.query_one(&statement, &[&key]).await.map_err(pg_error)?;
         fold(row.try_get(0).map_err(pg_error)?, row.try_get(1).map_err(pg_error)?)
     }
 
@@ -168,8 +182,9 @@ impl Snapshot for PostgresSnapshot {
             guard.as_ref().ok_or_else(|| StoreError::Invalid("transaction already committed".into()))?;
         let order = if reverse { "DESC" } else { "ASC" };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let query = format!("{RANGE} ORDER BY 1 {order} LIMIT $3");
-        let rows = client.query(&query, &[&range.begin, &range.end, &limit]).await.map_err(pg_error)?;
+        let query = format!("{} ORDER BY 1 {order} LIMIT $3", sql::RANGE);
+        let statement = client.prepare_cached(&query).await.map_err(pg_error)?;
+        let rows = client.query(&statement, &[&range.begin, &range.end, &limit]).await.map_err(pg_error)?;
         let mut pairs = Vec::with_capacity(rows.len());
         for row in &rows {
             pairs.extend(folded_pair(row)?);
@@ -199,29 +214,26 @@ impl Snapshot for PostgresSnapshot {
 /// The writes, then COMMIT. PostgreSQL tracked the reads itself.
 async fn apply(client: &Object, mutations: &[Mutation]) -> Result<(), StoreError> {
     for mutation in mutations {
-        let done = match mutation {
-            Mutation::Set { key, value } => {
-                let statement = "WITH gone AS (DELETE FROM kv_add WHERE key = $1)
-                    INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
-                client.execute(statement, &[key, value]).await
-            }
-            Mutation::Clear { key } => {
-                let statement =
-                    "WITH gone AS (DELETE FROM kv_add WHERE key = $1) DELETE FROM kv WHERE key = $1";
-                client.execute(statement, &[key]).await
-            }
+        match mutation {
+            Mutation::Set { key, value } => execute(client, sql::SET, &[key, value]).await?,
+            Mutation::Clear { key } => execute(client, sql::CLEAR, &[key]).await?,
             Mutation::ClearRange(range) => {
-                let statement = "WITH gone AS (DELETE FROM kv_add WHERE key >= $1 AND key < $2)
-                    DELETE FROM kv WHERE key >= $1 AND key < $2";
-                client.execute(statement, &[&range.begin, &range.end]).await
+                execute(client, sql::CLEAR_RANGE, &[&range.begin, &range.end]).await?
             }
-            Mutation::Add { key, delta } => {
-                client.execute("INSERT INTO kv_add (key, delta) VALUES ($1, $2)", &[key, delta]).await
-            }
+            Mutation::Add { key, delta } => execute(client, sql::ADD, &[key, delta]).await?,
         };
-        done.map_err(pg_error)?;
     }
     client.batch_execute("COMMIT").await.map_err(pg_error)
+}
+
+/// One statement, prepared once per connection.
+async fn execute(
+    client: &Object,
+    statement: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, StoreError> {
+    let prepared = client.prepare_cached(statement).await.map_err(pg_error)?;
+    client.execute(&prepared, params).await.map_err(pg_error)
 }
 
 /// Folds long delta chains into `kv`, so reads of busy counters stay short.
