@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! A real PostgreSQL for tests: `DATABASE_URL` when given, otherwise a private server
 //! started here (initdb in a temporary directory, a free port; as the `postgres` user
 //! when the tests run as root, since initdb refuses root) and stopped on drop.
