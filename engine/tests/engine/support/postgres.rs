@@ -5,12 +5,13 @@
 //! Shared with the cluster tests (`tests/e2e`) through `#[path]`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Postgres {
     pub url: String,
-    server: Option<(tempfile::TempDir, PathBuf)>,
+    /// The directory, the data directory in it, and the process that started the server.
+    server: Option<(tempfile::TempDir, PathBuf, Child)>,
 }
 
 impl Postgres {
@@ -52,20 +53,20 @@ impl Postgres {
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // The postmaster runs detached from this handle; it is stopped through its pid file.
-        server.spawn().unwrap();
+        // Stopped through its pid file: under runuser, the child is not the postmaster.
+        let child = server.spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while !ready(&bin, port) {
             assert!(Instant::now() < deadline, "PostgreSQL did not start on port {port}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Postgres { url: format!("postgres://securix@127.0.0.1:{port}/postgres"), server: Some((dir, data)) }
+        Postgres { url: format!("postgres://securix@127.0.0.1:{port}/postgres"), server: Some((dir, data, child)) }
     }
 }
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let Some((_dir, data)) = &self.server else { return };
+        let Some((_dir, data, child)) = &mut self.server else { return };
         // SIGINT: PostgreSQL's fast shutdown.
         if let Ok(pid_file) = std::fs::read_to_string(data.join("postmaster.pid"))
             && let Some(pid) = pid_file.lines().next()
@@ -76,6 +77,8 @@ impl Drop for Postgres {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
