@@ -60,7 +60,10 @@ impl Postgres {
             assert!(Instant::now() < deadline, "PostgreSQL did not start on port {port}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Postgres { url: format!("postgres://securix@127.0.0.1:{port}/postgres"), server: Some((dir, data, child)) }
+        Postgres {
+            url: format!("postgres://securix@127.0.0.1:{port}/postgres"),
+            server: Some((dir, data, child)),
+        }
     }
 }
 
