@@ -16,10 +16,25 @@ use crate::error::{EngineError, EngineResult};
 use crate::flows::views::ConnectionView;
 use crate::model::connection::{self, Connection, ConnectionStatus, TokenSet};
 use crate::model::event::{self, EventDraft, EventKind};
-use crate::model::{RecordError, integration};
+use crate::model::{RecordError, integration, refresh_lock};
 use crate::secret::SecretString;
 
 const REFRESH_ATTEMPTS: u32 = 3;
+
+/// What trying to take a connection's refresh lock found.
+enum Claim {
+    /// This engine holds it: refresh.
+    Mine,
+    /// Another engine holds it: wait for its result.
+    Busy,
+    /// The connection changed since it was read: read it again.
+    Stale,
+}
+/// How long a refresh may hold a connection's cluster-wide lock.
+const REFRESH_LOCK: Duration = Duration::from_secs(15);
+/// How long a caller waits for another engine's refresh, and how often it looks.
+const REFRESH_WAIT: Duration = Duration::from_secs(20);
+const REFRESH_POLL: Duration = Duration::from_millis(50);
 
 /// Whether a token that expires at `expires_at` (issued at `issued_at`) should be
 /// refreshed now.
@@ -103,9 +118,8 @@ impl Engine {
         entity_id: &str,
         connection_id: &str,
     ) -> EngineResult<(Connection, SecretString)> {
-        if !self.inner.placement.owns_entity(project_id, entity_id) {
-            return Err(EngineError::Internal("this entity is owned by another node".into()));
-        }
+        // The local actor serializes this engine's callers; the store's refresh lock
+        // serializes refreshes across engines, so any node may serve any entity.
         self.inner.actors.access_token(self, project_id, entity_id, connection_id).await
     }
 
@@ -129,6 +143,7 @@ impl Engine {
         connection_id: &str,
     ) -> EngineResult<(Connection, SecretString)> {
         let mut attempt = 0;
+        let mut waited = Duration::ZERO;
         loop {
             let current = self.load_connection(project_id, entity_id, connection_id).await?;
             match current.status {
@@ -145,6 +160,22 @@ impl Engine {
                 // Nothing to refresh with: let the provider judge the token.
                 return Ok((current, tokens.access_token));
             };
+            // One refresh per connection cluster-wide: the lock's holder refreshes;
+            // everyone else waits, then reads its result from the store.
+            match self.claim_refresh(&current).await? {
+                Claim::Mine => {}
+                Claim::Stale => continue,
+                Claim::Busy if waited >= REFRESH_WAIT => {
+                    return Err(EngineError::Upstream(
+                        "another node is still refreshing this connection".into(),
+                    ));
+                }
+                Claim::Busy => {
+                    tokio::time::sleep(REFRESH_POLL).await;
+                    waited += REFRESH_POLL;
+                    continue;
+                }
+            }
             let tx = self.inner.store.begin().await?;
             let found = integration::get(&tx, project_id, &current.integration)
                 .await?
@@ -178,14 +209,54 @@ impl Engine {
                         continue;
                     }
                     self.mark_reauth_required(&again).await?;
+                    self.release_refresh(&again).await;
                     return Err(EngineError::ReauthRequired);
                 }
                 Err(error) if error.is_transient() && attempt + 1 < REFRESH_ATTEMPTS => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => {
+                    self.release_refresh(&current).await;
+                    return Err(error.into());
+                }
             }
+        }
+    }
+
+    /// Takes the connection's cluster-wide refresh lock, in one transaction with a
+    /// check that nobody refreshed the connection since `connection` was read.
+    async fn claim_refresh(&self, connection: &Connection) -> EngineResult<Claim> {
+        let (holder, now) = (self.inner.instance_id.as_str(), self.now());
+        let expires_at = now.plus_millis(REFRESH_LOCK.as_millis() as i64);
+        let (project_id, entity_id, id) = (&connection.project_id, &connection.entity_id, &connection.id);
+        Ok(self
+            .inner
+            .store
+            .run(|tx| async move {
+                let stored = connection::get(&tx, project_id, entity_id, id).await?;
+                if stored.map(|c| c.refreshed_at) != Some(connection.refreshed_at) {
+                    return Ok(Claim::Stale);
+                }
+                let mine =
+                    refresh_lock::claim(&tx, project_id, entity_id, id, holder, now, expires_at).await?;
+                Ok::<_, RecordError>(if mine { Claim::Mine } else { Claim::Busy })
+            })
+            .await?)
+    }
+
+    /// Gives the lock back after a failed refresh (a successful one releases it
+    /// with the new tokens). A failure here only delays others until it expires.
+    async fn release_refresh(&self, connection: &Connection) {
+        let released = self
+            .inner
+            .store
+            .run(|tx| async move {
+                refresh_lock::release(&tx, &connection.project_id, &connection.entity_id, &connection.id)
+            })
+            .await;
+        if let Err(error) = released {
+            tracing::warn!(%error, "releasing a refresh lock failed; it expires on its own");
         }
     }
 
@@ -205,6 +276,12 @@ impl Engine {
                     (vault.clone(), current.clone(), renewed.clone(), granted.clone());
                 async move {
                     connection.set_tokens(&vault, &renewed, now)?;
+                    refresh_lock::release(
+                        &tx,
+                        &connection.project_id,
+                        &connection.entity_id,
+                        &connection.id,
+                    )?;
                     if let Some(scopes) = granted {
                         connection.scopes = scopes;
                     }

@@ -87,6 +87,8 @@ pub(crate) struct Inner {
     pub actors: ActorSystem,
     pub session_changes: tokio::sync::watch::Sender<u64>,
     pub audit: crate::audit_log::AuditLog,
+    /// This engine's name in cluster-wide locks.
+    pub instance_id: String,
 }
 
 /// See the module documentation. Cheap to clone.
@@ -180,6 +182,7 @@ impl EngineBuilder {
         let settings = self.settings;
         let (audit, audit_writer) = crate::audit_log::AuditLog::start(store.clone());
         let inner = Arc::new(Inner {
+            instance_id: crate::model::ids::mint("eng"),
             audit,
             device_guard: DeviceGuard::new(settings.wrong_codes_per_client, settings.wrong_codes_global),
             placement: self.placement.unwrap_or_else(|| Arc::new(SingleNode)),

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod integration;
 pub mod keys;
 pub mod project;
+pub mod refresh_lock;
 pub mod session;
 
 use serde::Serialize;

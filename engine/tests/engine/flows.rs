@@ -564,3 +564,31 @@ async fn a_sealed_engine_refuses_token_work() {
     assert!(error.to_string().contains("sealed"), "{error}");
     assert!(!error.to_string().contains(CLIENT_SECRET));
 }
+
+/// Three engines on one store stand for three nodes: calls spread over all of them
+/// on an expired token still cause exactly one refresh at the provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_engines_on_one_store_refresh_a_connection_once() {
+    let p = provider(60).await;
+    let (store, master) = (Store::memory(), MasterKey::generate());
+    let s = setup_on(&p, store.clone(), master.clone()).await;
+    connected_device_session(&s).await;
+    let mut nodes = vec![s.engine.clone()];
+    for _ in 0..2 {
+        nodes.push(engine_on(store.clone(), master.clone(), s.clock.clone()).await);
+    }
+    s.clock.advance_millis(61_000);
+    let calls = (0..48).map(|i| {
+        let node =
+            Setup { engine: nodes[i % 3].clone(), principal: s.principal.clone(), clock: s.clock.clone() };
+        tokio::spawn(async move {
+            proxy_get(&node, "me")
+                .await
+                .map(|(_, body)| body["authorization"].as_str().unwrap_or_default().to_owned())
+        })
+    });
+    let seen: Vec<String> =
+        futures_util::future::join_all(calls).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    assert_eq!(p.refreshes.load(Ordering::SeqCst), 1, "exactly one refresh, cluster-wide");
+    assert!(seen.iter().all(|auth| auth == "Bearer at-1"), "{seen:?}");
+}
