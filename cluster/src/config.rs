@@ -8,6 +8,8 @@ use anyhow::Context;
 use securix_engine::secret::SecretString;
 use securix_engine::vault::MasterKey;
 
+use crate::membership::NodeSettings;
+
 /// `serve`'s flags. Each also reads its `SECURIX_*` variable; a flag or variable wins
 /// over the `--config` file, which wins over the defaults.
 #[derive(clap::Args, Debug)]
@@ -36,6 +38,12 @@ pub struct ServeArgs {
     /// `redb` (the embedded default), `postgres://…`, or `fdb:` / `fdb:/path/to/fdb.cluster`.
     #[arg(long, env = "SECURIX_STORE", hide_env_values = true)]
     pub store: Option<String>,
+    /// This node's stable name in a cluster (on a shared store) [default: node-<port>].
+    #[arg(long, env = "SECURIX_NODE_ID")]
+    pub node_id: Option<String>,
+    /// How long a node's lease lasts without renewal, in milliseconds [default: 5000].
+    #[arg(long, env = "SECURIX_NODE_LEASE_MS")]
+    pub node_lease_ms: Option<u64>,
 }
 
 /// The `--config` file: the same settings, plus the two secrets for operators who
@@ -52,6 +60,8 @@ struct FileConfig {
     master_key: Option<String>,
     admin_token: Option<String>,
     store: Option<String>,
+    node_id: Option<String>,
+    node_lease_ms: Option<u64>,
 }
 
 impl FileConfig {
@@ -106,6 +116,8 @@ pub struct ServeConfig {
     pub admin_token: Option<SecretString>,
     pub webhook_schedule: Option<Vec<std::time::Duration>>,
     pub store: StoreChoice,
+    /// Set when the store is shared: this node then takes part in a cluster.
+    pub node: Option<NodeSettings>,
 }
 
 impl ServeConfig {
@@ -147,7 +159,18 @@ impl ServeConfig {
             .or(file.webhook_schedule)
             .map(|secs| secs.into_iter().map(std::time::Duration::from_secs).collect());
         let store = StoreChoice::parse(args.store.or(file.store).as_deref().unwrap_or("redb"))?;
+        let node = match store {
+            StoreChoice::Redb => None,
+            _ => Some(NodeSettings {
+                node_id: args.node_id.or(file.node_id).unwrap_or_else(|| format!("node-{}", listen.port())),
+                address: public_url.clone(),
+                lease: std::time::Duration::from_millis(
+                    args.node_lease_ms.or(file.node_lease_ms).unwrap_or(5000).max(200),
+                ),
+            }),
+        };
         Ok(ServeConfig {
+            node,
             store,
             webhook_schedule,
             public_url,

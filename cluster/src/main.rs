@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod config;
 mod demo;
+mod membership;
 mod pages;
 mod server;
 mod telemetry;

@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use crate::api::{self, ops::Metrics, problem::ApiError};
 use crate::config::{ServeConfig, StoreChoice};
+use crate::membership::Membership;
 
 /// Connections each node keeps to PostgreSQL.
 const POSTGRES_CONNECTIONS: usize = 32;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub engine: Engine,
     pub admin_token_hash: [u8; 32],
     pub metrics: Metrics,
+    /// Set when this node is part of a cluster.
+    pub membership: Option<Arc<Membership>>,
 }
 
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
@@ -43,16 +46,27 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(schedule) = config.webhook_schedule.clone().filter(|s| !s.is_empty()) {
         settings.webhook_schedule = schedule;
     }
-    let engine = Engine::builder()
-        .store(store)
-        .master_key(config.master_key.clone())
-        .plugins(plugins)
-        .settings(settings)
-        .build()
-        .await?;
+    let mut builder = Engine::builder().store(store.clone()).master_key(config.master_key.clone());
+    let membership = match &config.node {
+        Some(node) => {
+            let membership = Membership::new(node.clone(), store);
+            // One round before serving: the lease is on record and shards are known.
+            membership.tick().await.context("cannot join the cluster")?;
+            membership.start();
+            builder = builder.placement(membership.placement());
+            println!("SecuriX node {} joined the cluster", node.node_id);
+            Some(membership)
+        }
+        None => None,
+    };
+    let engine = builder.plugins(plugins).settings(settings).build().await?;
     let admin_token_hash = crate::admin_token::establish(&engine, config.admin_token.as_ref()).await?;
-    let state =
-        web::Data::new(AppState { engine: engine.clone(), admin_token_hash, metrics: Metrics::default() });
+    let state = web::Data::new(AppState {
+        engine: engine.clone(),
+        admin_token_hash,
+        metrics: Metrics::default(),
+        membership,
+    });
     let server = HttpServer::new(move || app(state.clone()))
         .max_connection_rate(1024)
         .client_request_timeout(std::time::Duration::from_secs(30))

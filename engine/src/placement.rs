@@ -2,11 +2,23 @@
 //! says which shards this node owns. For now one node owns them all; the cluster
 //! plugs in its own placement without changing the actors.
 
-use crate::model::keys::{SHARDS, shard_of};
+use async_trait::async_trait;
 
+use crate::error::EngineResult;
+use crate::model::keys::{SHARDS, shard_of};
+use crate::store::Tx;
+
+#[async_trait]
 pub trait Placement: Send + Sync + 'static {
     /// Whether this node owns `shard`.
     fn owns(&self, shard: u32) -> bool;
+
+    /// Inside `tx`, checks that this node still owns `shard` at the epoch it took
+    /// it with, so the commit fails if the shard changed hands meanwhile. A single
+    /// node always owns every shard.
+    async fn fence(&self, _tx: &Tx, _shard: u32) -> EngineResult<()> {
+        Ok(())
+    }
 
     /// Whether this node runs the entity's actor.
     fn owns_entity(&self, project_id: &str, entity_id: &str) -> bool {
@@ -18,6 +30,7 @@ pub trait Placement: Send + Sync + 'static {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SingleNode;
 
+#[async_trait]
 impl Placement for SingleNode {
     fn owns(&self, shard: u32) -> bool {
         shard < SHARDS

@@ -4,8 +4,11 @@
 mod api;
 mod cli;
 mod client;
+mod cluster;
 mod demo;
 mod peers;
+#[path = "../../engine/tests/engine/support/postgres.rs"]
+mod postgres;
 mod serve;
 mod stores;
 mod support;

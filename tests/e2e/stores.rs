@@ -7,12 +7,9 @@ use serde_json::json;
 use crate::api::{ADMIN_TOKEN, Client};
 use crate::support::Server;
 
-#[path = "../../engine/tests/engine/support/postgres.rs"]
-mod postgres;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_runs_on_postgresql_and_its_state_is_shared() {
-    let pg = postgres::Postgres::start();
+    let pg = crate::postgres::Postgres::start();
     // trust authentication accepts any password: this one must never be printed.
     let url = pg.url.replace("securix@", "securix:pg-password-never-logged@");
     let key = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use crate::api::{ADMIN_TOKEN, browser_consent, enter_code, world};
 
-type Lines = Arc<Mutex<Vec<Value>>>;
+pub type Lines = Arc<Mutex<Vec<Value>>>;
 
 /// The Node receiver (tests/node/receiver.mjs) on `port`, and the lines it prints.
-async fn start_receiver(port: u16, public_key: &str) -> (std::process::Child, Lines) {
+pub async fn start_receiver(port: u16, public_key: &str) -> (std::process::Child, Lines) {
     let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node/receiver.mjs");
     let mut receiver = Command::new("node")
         .arg(script)

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod cluster;
 pub mod connections;
 pub mod identity;
 pub mod ops;
@@ -71,6 +72,7 @@ routes! {
     post "/v1/admin/projects/{projectId}/agents" Admin admin::create_agent, "Create or replace an agent";
     put "/v1/admin/projects/{projectId}/integrations/{key}" Admin admin::put_integration, "Enable a provider with the project's OAuth client";
     put "/v1/admin/projects/{projectId}/origins" Admin admin::put_origins, "Set the allowed popup origins";
+    get "/v1/admin/cluster" Admin cluster::view, "The cluster's nodes, their leases and the shards each owns";
     get "/connect/{sessionId}" Public pages::consent::show, "The consent page";
     post "/connect/{sessionId}/authorize" Public pages::consent::authorize, "Continue to a provider";
     post "/connect/{sessionId}/deny" Public pages::consent::deny, "Decline";

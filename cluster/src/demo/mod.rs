@@ -48,6 +48,7 @@ async fn demo(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<()
         admin_token: Some(SecretString::new(admin_token.expose().to_owned())),
         webhook_schedule: None,
         store: crate::config::StoreChoice::Redb,
+        node: None,
     };
     let server = actix_web::rt::spawn(crate::server::serve(config));
     wait_ready(&format!("{public_url}/readyz")).await?;

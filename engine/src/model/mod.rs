@@ -13,9 +13,11 @@ pub mod grant;
 pub mod ids;
 pub mod integration;
 pub mod keys;
+pub mod node;
 pub mod project;
 pub mod refresh_lock;
 pub mod session;
+pub mod shard_owner;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

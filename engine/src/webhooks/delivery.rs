@@ -14,7 +14,6 @@ use super::{endpoints, keyring, signing};
 use crate::clock::{Rfc3339, Timestamp};
 use crate::engine::Engine;
 use crate::error::EngineResult;
-use crate::model::RecordError;
 use crate::model::event::{self, Event, EventDraft, EventKind, OutboxEntry};
 use crate::model::keys::{self, SHARDS};
 
@@ -186,14 +185,17 @@ impl Engine {
 
     async fn clear_outbox(&self, shard: u32, event_id: &str) -> EngineResult<()> {
         let key = keys::outbox(shard).pack(&(event_id,));
+        let placement = &self.inner.placement;
         self.inner
             .store
             .run(|tx| {
                 let key = key.clone();
-                async move { tx.clear(&key) }
+                async move {
+                    placement.fence(&tx, shard).await?;
+                    Ok::<_, crate::EngineError>(tx.clear(&key)?)
+                }
             })
-            .await?;
-        Ok(())
+            .await
     }
 
     async fn record_attempt(
@@ -214,11 +216,13 @@ impl Engine {
             if wait.is_zero() { 0 } else { rand::thread_rng().gen_range(0..=wait.as_millis() as i64 / 10) };
         let wait_ms = (wait.as_millis() as i64 + jitter).max(retry_after.map_or(0, |d| d.as_millis() as i64));
         let owed = owed.to_vec();
+        let placement = &self.inner.placement;
         self.inner
             .store
             .run(|tx| {
                 let (entry, failed, gone, owed) = (entry.clone(), failed.clone(), gone.clone(), owed.clone());
                 async move {
+                    placement.fence(&tx, shard).await?;
                     let key = keys::outbox(shard).pack(&(entry.event_id.as_str(),));
                     // Endpoints that said 410, or that failed to the schedule's end, are disabled.
                     let disable: Vec<&endpoints::Endpoint> = owed
@@ -257,7 +261,7 @@ impl Engine {
                         };
                         crate::model::put_json(&tx, &key, &next, "outbox entry")?;
                     }
-                    Ok::<_, RecordError>(())
+                    Ok::<_, crate::EngineError>(())
                 }
             })
             .await?;

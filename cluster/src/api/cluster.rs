@@ -1,0 +1,23 @@
+//! `GET /v1/admin/cluster`: the nodes, their leases and the shards each owns. A
+//! server on the embedded store is a cluster of one that owns every shard.
+
+use actix_web::{HttpResponse, web};
+use securix_engine::EngineError;
+use securix_engine::model::keys::SHARDS;
+
+use super::identity::Admin;
+use super::problem::ApiError;
+use crate::server::AppState;
+
+pub async fn view(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
+    let Some(membership) = &state.membership else {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "nodeId": null,
+            "nodes": [],
+            "shards": (0..SHARDS).map(|shard| serde_json::json!({ "shard": shard, "nodeId": null, "epoch": 0 })).collect::<Vec<_>>(),
+            "single": true,
+        })));
+    };
+    let view = membership.view().await.map_err(EngineError::from)?;
+    Ok(HttpResponse::Ok().json(view))
+}

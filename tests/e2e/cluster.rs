@@ -1,0 +1,150 @@
+//! Three `securix` nodes on one PostgreSQL: a flow spread over all three, a node
+//! killed with SIGKILL while webhooks wait in its shards, the survivors taking over
+//! within the lease, and the node rejoining.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api::{ADMIN_TOKEN, Client, browser_consent, enter_code};
+use crate::peers::MockOAuth;
+use crate::support::{Server, free_port};
+
+const LEASE_MS: u64 = 1500;
+const MASTER_KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+
+async fn node(url: &str, id: &str) -> Server {
+    let lease = LEASE_MS.to_string();
+    Server::start(&[
+        ("SECURIX_STORE", url),
+        ("SECURIX_NODE_ID", id),
+        ("SECURIX_NODE_LEASE_MS", lease.as_str()),
+        ("SECURIX_MASTER_KEY", MASTER_KEY),
+        ("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN),
+        ("SECURIX_ALLOW_LOOPBACK_HTTP", "1"),
+        ("SECURIX_WEBHOOK_SCHEDULE", "0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1"),
+    ])
+    .await
+}
+
+async fn cluster_view(client: &Client) -> Value {
+    client.get("/v1/admin/cluster", &[("securix-admin-token", ADMIN_TOKEN)]).await.json()
+}
+
+/// Shards per owner in a view.
+fn owners(view: &Value) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for shard in view["shards"].as_array().into_iter().flatten() {
+        *counts.entry(shard["nodeId"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Waits until every shard is owned and exactly `nodes` own them.
+async fn until_owned_by(client: &Client, nodes: &[&str], within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let view = cluster_view(client).await;
+        let counts = owners(&view);
+        let all = counts.values().sum::<usize>() == 64;
+        if all && counts.keys().map(String::as_str).eq(nodes.iter().copied()) {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "shards never settled on {nodes:?}: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
+    let pg = crate::postgres::Postgres::start();
+    let mock = MockOAuth::start().await;
+    let a = node(&pg.url, "a").await;
+    let mut b = Some(node(&pg.url, "b").await);
+    let c = node(&pg.url, "c").await;
+    let (on_a, on_c) = (Client::new(&a.base_url), Client::new(&c.base_url));
+    let on_b = Client::new(&b.as_ref().unwrap().base_url);
+    until_owned_by(&on_a, &["a", "b", "c"], Duration::from_secs(15)).await;
+    let view = cluster_view(&on_c).await;
+    assert_eq!(view["nodes"].as_array().unwrap().len(), 3, "{view}");
+    assert!(view["nodes"].as_array().unwrap().iter().all(|n| n["live"] == true), "{view}");
+
+    // Set-up through node A.
+    let admin = [("securix-admin-token", ADMIN_TOKEN)];
+    let project = on_a.json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Acme Corp"})).await;
+    let project_id = project.json()["projectId"].as_str().unwrap().to_owned();
+    let key_path = format!("/v1/admin/projects/{project_id}/api-keys");
+    let key = on_a.json(Method::POST, &key_path, &admin, json!({"name": "k"})).await.json();
+    let api_key = key["apiKey"].as_str().unwrap().to_owned();
+    on_a.json(
+        Method::POST,
+        &format!("/v1/admin/projects/{project_id}/agents"),
+        &admin,
+        json!({"agentId": "cli"}),
+    )
+    .await;
+    let integration = json!({
+        "provider": "oauth2", "clientId": "cluster", "clientSecret": "cluster-secret",
+        "config": {"discoveryUrl": format!("{}/.well-known/openid-configuration", mock.base_url), "apiBaseUrl": mock.base_url}
+    });
+    let path = format!("/v1/admin/projects/{project_id}/integrations/mock");
+    assert_eq!(on_a.json(Method::PUT, &path, &admin, integration).await.status, 200);
+    // Webhooks go to a receiver that is not there yet: they wait in the outbox.
+    let receiver_port = free_port();
+    let hook = json!({"url": format!("http://127.0.0.1:{receiver_port}/hook")});
+    on_a.json(Method::POST, &format!("/v1/admin/projects/{project_id}/webhook-endpoints"), &admin, hook)
+        .await;
+    let app = [("securix-api-key", api_key.as_str()), ("securix-agent-id", "cli")];
+
+    // Device sessions created on A, completed through B's pages, polled on C.
+    let users = ["u1", "u2", "u3", "u4", "u5"];
+    for user in users {
+        let body = json!({"entityId": user, "flow": "device", "providers": {"mock": {}}});
+        let created = on_a.json(Method::POST, "/v1/sessions", &app, body).await.json();
+        let session_id = created["sessionId"].as_str().unwrap().to_owned();
+        let (entered, cookie) = enter_code(&on_b, created["deviceAuthCode"].as_str().unwrap()).await;
+        assert_eq!(entered, session_id);
+        let done = browser_consent(&on_b, &on_b.base, &session_id, Some(&cookie)).await;
+        assert_eq!(done.status, 200, "{}", done.text);
+        let status = on_c.get(&format!("/v1/sessions/{session_id}"), &app).await.json();
+        assert_eq!(status["status"], "completed", "{status}");
+    }
+
+    // SIGKILL node B; A and C take its shards within the lease.
+    let killed_at = Instant::now();
+    drop(b.take());
+    let took_over = until_owned_by(&on_a, &["a", "c"], Duration::from_secs(10)).await;
+    let limit =
+        Duration::from_millis(LEASE_MS) + Duration::from_secs(1) + Duration::from_millis(LEASE_MS / 4);
+    eprintln!("B's shards were taken over {:?} after its death (lease {LEASE_MS} ms)", killed_at.elapsed());
+    assert!(took_over <= limit, "took {took_over:?}, more than lease + 1 s");
+
+    // The receiver comes up: every event, including those queued in B's shards, arrives once verified.
+    let keys = on_a.get("/v1/webhooks/keys", &app).await.json();
+    let public_key = keys["keys"][0]["publicKey"].as_str().unwrap().to_owned();
+    let (mut receiver, lines) = crate::webhooks::start_receiver(receiver_port, &public_key).await;
+    let expected = users.len() * 2;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let delivered = loop {
+        let ids: std::collections::BTreeSet<String> = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l["valid"] == true)
+            .map(|l| l["id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        if ids.len() >= expected || Instant::now() > deadline {
+            break ids;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = receiver.kill();
+    assert_eq!(delivered.len(), expected, "every event delivered after the failover: {delivered:?}");
+    let connections = on_c.get("/v1/entities/u2/connections", &app).await.json();
+    assert_eq!(connections.as_array().unwrap().len(), 1, "one connection, not duplicated: {connections}");
+
+    // B comes back under its name and gets shards again.
+    let _b = node(&pg.url, "b").await;
+    until_owned_by(&on_c, &["a", "b", "c"], Duration::from_secs(15)).await;
+}
