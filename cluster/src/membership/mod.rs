@@ -229,3 +229,6 @@ fn rendezvous<'a>(shard: u32, live: &[&'a str]) -> Option<&'a str> {
         .max()
         .map(|(_, node)| node)
 }
+
+#[cfg(test)]
+mod tests;
