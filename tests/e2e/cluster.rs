@@ -111,6 +111,33 @@ async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
         assert_eq!(status["status"], "completed", "{status}");
     }
 
+    // A flow begun on B, and proxy calls to A and C that keep going through the kill.
+    let body = json!({"entityId": "u6", "flow": "device", "providers": {"mock": {}}});
+    let in_flight = on_b.json(Method::POST, "/v1/sessions", &app, body).await.json();
+    let proxying = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let callers: Vec<_> = [a.base_url.clone(), c.base_url.clone()]
+        .into_iter()
+        .map(|base| {
+            let (keep_going, api_key) = (proxying.clone(), api_key.clone());
+            tokio::spawn(async move {
+                let client = Client::new(&base);
+                let headers = [
+                    ("securix-api-key", api_key.as_str()),
+                    ("securix-agent-id", "cli"),
+                    ("securix-entity-id", "u1"),
+                ];
+                let (mut ok, mut failed) = (0, 0);
+                while keep_going.load(std::sync::atomic::Ordering::Relaxed) {
+                    match client.get("/v1/proxy/mock/userinfo", &headers).await.status.as_u16() {
+                        200 => ok += 1,
+                        _ => failed += 1,
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+
     // SIGKILL node B; A and C take its shards within the lease.
     let killed_at = Instant::now();
     drop(b.take());
@@ -119,12 +146,25 @@ async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
         Duration::from_millis(LEASE_MS) + Duration::from_secs(1) + Duration::from_millis(LEASE_MS / 4);
     eprintln!("B's shards were taken over {:?} after its death (lease {LEASE_MS} ms)", killed_at.elapsed());
     assert!(took_over <= limit, "took {took_over:?}, more than lease + 1 s");
+    proxying.store(false, std::sync::atomic::Ordering::Relaxed);
+    for caller in callers {
+        let (ok, failed) = caller.await.unwrap();
+        assert!(ok > 0 && failed == 0, "proxy calls through the kill: {ok} answered, {failed} failed");
+    }
+    // The flow B began completes through A's pages and is polled on C.
+    let session_id = in_flight["sessionId"].as_str().unwrap();
+    let (entered, cookie) = enter_code(&on_a, in_flight["deviceAuthCode"].as_str().unwrap()).await;
+    assert_eq!(entered, session_id);
+    assert_eq!(browser_consent(&on_a, &on_a.base, session_id, Some(&cookie)).await.status, 200);
+    let status = on_c.get(&format!("/v1/sessions/{session_id}"), &app).await.json();
+    assert_eq!(status["status"], "completed", "{status}");
 
     // The receiver comes up: every event, including those queued in B's shards, arrives once verified.
     let keys = on_a.get("/v1/webhooks/keys", &app).await.json();
     let public_key = keys["keys"][0]["publicKey"].as_str().unwrap().to_owned();
     let (mut receiver, lines) = crate::webhooks::start_receiver(receiver_port, &public_key).await;
-    let expected = users.len() * 2;
+    // Two events for each of the five flows before the kill and the one after it.
+    let expected = (users.len() + 1) * 2;
     let deadline = Instant::now() + Duration::from_secs(20);
     let delivered = loop {
         let ids: std::collections::BTreeSet<String> = lines
