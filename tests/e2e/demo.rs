@@ -51,16 +51,27 @@ async fn approve_at_the_demo_provider(securix: &Client, session_id: &str, cookie
     done
 }
 
+/// The demo process, killed if the test fails before it is stopped.
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_runs_both_flows_with_no_credentials() {
     let port = free_port();
-    let mut child = Command::new(securix_binary())
+    let mut demo = Demo(Command::new(securix_binary())
         .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
         .env_remove("SECURIX_LISTEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
+    let child = &mut demo.0;
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let app_url = stdout
         .by_ref()
