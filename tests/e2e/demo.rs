@@ -64,13 +64,15 @@ impl Drop for Demo {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_runs_both_flows_with_no_credentials() {
     let port = free_port();
-    let mut demo = Demo(Command::new(securix_binary())
-        .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
-        .env_remove("SECURIX_LISTEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let mut demo = Demo(
+        Command::new(securix_binary())
+            .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("SECURIX_LISTEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let child = &mut demo.0;
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let app_url = stdout
