@@ -55,11 +55,17 @@ fn has(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// A child process killed when dropped.
+/// A child process stopped when dropped: SIGTERM first, so nginx's master takes its
+/// workers down with it (SIGKILL would orphan them), then SIGKILL if it lingers.
 struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && matches!(self.0.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
