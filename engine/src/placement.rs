@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use crate::error::EngineResult;
-use crate::model::keys::{SHARDS, shard_of};
+use crate::model::keys::SHARDS;
 use crate::store::Tx;
 
 #[async_trait]
@@ -18,11 +18,6 @@ pub trait Placement: Send + Sync + 'static {
     /// node always owns every shard.
     async fn fence(&self, _tx: &Tx, _shard: u32) -> EngineResult<()> {
         Ok(())
-    }
-
-    /// Whether this node runs the entity's actor.
-    fn owns_entity(&self, project_id: &str, entity_id: &str) -> bool {
-        self.owns(shard_of(project_id, entity_id))
     }
 }
 

@@ -156,6 +156,14 @@ impl World {
         ]
     }
 
+    /// Registers a webhook endpoint for the world's project, as the admin.
+    pub async fn add_webhook_endpoint(&self, url: &str) -> Answer {
+        let path = format!("/v1/admin/projects/{}/webhook-endpoints", self.project_id);
+        self.client
+            .json(Method::POST, &path, &[("securix-admin-token", ADMIN_TOKEN)], json!({ "url": url }))
+            .await
+    }
+
     /// `POST /v1/sessions` for a device flow of `user_123` with the mock provider.
     pub async fn device_session(&self, headers: &[(&str, &str)]) -> Answer {
         let body = json!({"entityId": "user_123", "flow": "device", "providers": {"mock": {}}});

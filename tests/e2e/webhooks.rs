@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::api::{ADMIN_TOKEN, browser_consent, enter_code, world};
+use crate::api::{browser_consent, enter_code, world};
 
 pub type Lines = Arc<Mutex<Vec<Value>>>;
 
@@ -52,26 +52,9 @@ async fn signed_webhooks_verify_with_another_ed25519_implementation() {
     let port = crate::support::free_port();
     let (mut receiver, lines) = start_receiver(port, &public_key).await;
 
-    let admin = [("securix-admin-token", ADMIN_TOKEN)];
-    let endpoint = w
-        .client
-        .json(
-            Method::POST,
-            &format!("/v1/admin/projects/{}/webhook-endpoints", w.project_id),
-            &admin,
-            json!({"url": format!("http://127.0.0.1:{port}/hooks")}),
-        )
-        .await;
+    let endpoint = w.add_webhook_endpoint(&format!("http://127.0.0.1:{port}/hooks")).await;
     assert_eq!(endpoint.status, 201, "{}", endpoint.text);
-    let private = w
-        .client
-        .json(
-            Method::POST,
-            &format!("/v1/admin/projects/{}/webhook-endpoints", w.project_id),
-            &admin,
-            json!({"url": "https://10.1.2.3/hooks"}),
-        )
-        .await;
+    let private = w.add_webhook_endpoint("https://10.1.2.3/hooks").await;
     assert_eq!(private.status, 400, "private addresses are refused: {}", private.text);
 
     let created = w.device_session(&headers).await;
@@ -133,18 +116,9 @@ async fn queued_webhooks_survive_a_sigkill() {
         .as_str()
         .unwrap()
         .to_owned();
-    let admin = [("securix-admin-token", ADMIN_TOKEN)];
     // The receiver is down for now: every event stays queued.
     let port = crate::support::free_port();
-    let endpoint = w
-        .client
-        .json(
-            Method::POST,
-            &format!("/v1/admin/projects/{}/webhook-endpoints", w.project_id),
-            &admin,
-            json!({"url": format!("http://127.0.0.1:{port}/hooks")}),
-        )
-        .await;
+    let endpoint = w.add_webhook_endpoint(&format!("http://127.0.0.1:{port}/hooks")).await;
     assert_eq!(endpoint.status, 201);
     // 1,000 sessions that expire within a second: 1,000 session.expired events.
     let mut tasks = Vec::new();

@@ -127,7 +127,7 @@ async fn device(app: web::Data<DemoApp>) -> HttpResponse {
 }
 
 async fn connections(app: web::Data<DemoApp>) -> HttpResponse {
-    match app.securix.call(Method::GET, &format!("/v1/entities/{DEMO_ENTITY}/connections"), None).await {
+    match app.securix.connections(DEMO_ENTITY).await {
         Ok(list) => HttpResponse::Ok().json(list),
         Err(error) => failure(error),
     }

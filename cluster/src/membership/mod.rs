@@ -134,8 +134,15 @@ impl Membership {
         for (shard, _) in &handoffs {
             self.placement.drop_shard(*shard);
         }
+        // What we keep, plus what we manage to claim.
+        let mut epochs: HashMap<u32, u64> = owners
+            .values()
+            .filter(|o| o.node_id == me && !handoffs.iter().any(|(shard, _)| *shard == o.shard))
+            .map(|o| (o.shard, o.epoch))
+            .collect();
         if !handoffs.is_empty() || !claims.is_empty() {
-            self.store
+            let claimed = self
+                .store
                 .run(|tx| {
                     let (handoffs, claims, owners) = (&handoffs, &claims, &owners);
                     async move {
@@ -146,26 +153,21 @@ impl Membership {
                                 shard_owner::assign(&tx, *shard, to, current.as_ref())?;
                             }
                         }
+                        let mut claimed = Vec::new();
                         for shard in claims {
                             // Claimed only as we judged it: unowned, or still the dead owner's.
                             let current = shard_owner::get(&tx, *shard).await?;
                             if current.as_ref() == owners.get(shard) {
-                                shard_owner::assign(&tx, *shard, me, current.as_ref())?;
+                                claimed
+                                    .push((*shard, shard_owner::assign(&tx, *shard, me, current.as_ref())?));
                             }
                         }
-                        Ok::<_, RecordError>(())
+                        Ok::<_, RecordError>(claimed)
                     }
                 })
                 .await?;
+            epochs.extend(claimed);
         }
-        let tx = self.store.begin().await?;
-        let epochs: HashMap<u32, u64> = shard_owner::list(&tx)
-            .await?
-            .into_iter()
-            .filter(|o| o.node_id == me)
-            .map(|o| (o.shard, o.epoch))
-            .collect();
-        drop(tx);
         if Instant::now() < lease_until {
             self.placement.set(epochs, lease_until);
         }

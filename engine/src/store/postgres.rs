@@ -135,15 +135,23 @@ impl Drop for PostgresSnapshot {
         match tokio::runtime::Handle::try_current() {
             // The connection goes back to the pool only once it is out of the transaction.
             Ok(runtime) => {
-                runtime.spawn(async move {
-                    if client.batch_execute("ROLLBACK").await.is_err() {
-                        drop(Object::take(client));
-                    }
-                });
+                runtime.spawn(roll_back(client));
             }
             Err(_) => drop(Object::take(client)),
         }
     }
+}
+
+/// Ends the connection's open transaction; a connection that cannot is discarded
+/// rather than handed back to the pool mid-transaction.
+async fn roll_back(client: Object) {
+    if client.batch_execute("ROLLBACK").await.is_err() {
+        drop(Object::take(client));
+    }
+}
+
+fn already_committed() -> StoreError {
+    StoreError::Invalid("transaction already committed".into())
 }
 
 /// The value a key's base and summed deltas make.
@@ -164,8 +172,7 @@ fn folded_pair(row: &Row) -> Result<Option<KeyValue>, StoreError> {
 impl Snapshot for PostgresSnapshot {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let guard = self.client.lock().await;
-        let client =
-            guard.as_ref().ok_or_else(|| StoreError::Invalid("transaction already committed".into()))?;
+        let client = guard.as_ref().ok_or_else(already_committed)?;
         let statement = client.prepare_cached(sql::GET).await.map_err(pg_error)?;
         let row = client.query_one(&statement, &[&key]).await.map_err(pg_error)?;
         fold(row.try_get(0).map_err(pg_error)?, row.try_get(1).map_err(pg_error)?)
@@ -178,8 +185,7 @@ impl Snapshot for PostgresSnapshot {
         reverse: bool,
     ) -> Result<Vec<KeyValue>, StoreError> {
         let guard = self.client.lock().await;
-        let client =
-            guard.as_ref().ok_or_else(|| StoreError::Invalid("transaction already committed".into()))?;
+        let client = guard.as_ref().ok_or_else(already_committed)?;
         let order = if reverse { "DESC" } else { "ASC" };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let query = format!("{} ORDER BY 1 {order} LIMIT $3", sql::RANGE);
@@ -193,18 +199,11 @@ impl Snapshot for PostgresSnapshot {
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
-        let client = self
-            .client
-            .lock()
-            .await
-            .take()
-            .ok_or_else(|| StoreError::Invalid("transaction already committed".into()))?;
+        let client = self.client.lock().await.take().ok_or_else(already_committed)?;
         match apply(&client, &commit.mutations).await {
             Ok(()) => Ok(()),
             Err(error) => {
-                if client.batch_execute("ROLLBACK").await.is_err() {
-                    drop(Object::take(client));
-                }
+                roll_back(client).await;
                 Err(error)
             }
         }

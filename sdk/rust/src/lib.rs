@@ -82,7 +82,7 @@ impl NewSession {
 }
 
 /// One of an entity's connections: who and what, never a token.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Connection {
     pub connection_id: String,
