@@ -87,6 +87,9 @@ pub(crate) struct Inner {
     pub actors: ActorSystem,
     pub session_changes: tokio::sync::watch::Sender<u64>,
     pub audit: crate::audit_log::AuditLog,
+    /// Remembered proxy plans and API keys, each good while its access epoch holds.
+    pub proxy_plans: crate::proxy_plan::ProxyPlans,
+    pub api_keys: crate::admin::ApiKeyCache,
     /// This engine's name in cluster-wide locks.
     pub instance_id: String,
 }
@@ -183,6 +186,8 @@ impl EngineBuilder {
         let (audit, audit_writer) = crate::audit_log::AuditLog::start(store.clone());
         let inner = Arc::new(Inner {
             instance_id: crate::model::ids::mint("eng"),
+            proxy_plans: crate::epoch_cache::EpochCache::new(crate::proxy_plan::REMEMBERED_PLANS),
+            api_keys: crate::epoch_cache::EpochCache::new(crate::admin::REMEMBERED_API_KEYS),
             audit,
             device_guard: DeviceGuard::new(settings.wrong_codes_per_client, settings.wrong_codes_global),
             placement: self.placement.unwrap_or_else(|| Arc::new(SingleNode)),

@@ -1,7 +1,7 @@
 //! The proxy core: an app calls a provider API through SecuriX and never sees the
-//! token. Checks the agent, finds the connection, gets a fresh token through the
-//! entity's actor, lets the plugin name the base URL and auth headers, refuses any
-//! path that could leave that base, drops the caller's credentials and hop-by-hop
+//! token. The call's plan (`proxy_plan`) checks the agent, finds the connection,
+//! gets a fresh token and lets the plugin name the base URL and auth headers; this
+//! refuses any path that could leave that base, drops the caller's credentials and hop-by-hop
 //! headers, and streams the answer back.
 
 use std::pin::Pin;
@@ -11,8 +11,8 @@ use futures_util::{Stream, StreamExt};
 use crate::admin::Principal;
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
-use crate::model::connection::{self, ConnectionStatus};
-use crate::model::{audit, integration};
+use crate::model::audit;
+use crate::proxy_plan::ProxyPlan;
 
 /// Request headers never forwarded upstream. `content-length` goes through: the
 /// upstream then gets a sized body instead of a chunked one, and the HTTP client
@@ -113,47 +113,11 @@ impl Engine {
         }
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| EngineError::Invalid("bad method".into()))?;
-        let agent = self.require_agent(&principal.project_id, agent_id).await?;
-        if !agent.may_use(integration_key) {
-            return Err(EngineError::Forbidden(format!(
-                "agent {agent_id:?} may not use integration {integration_key:?}"
-            )));
-        }
-        let tx = self.inner.store.begin().await?;
-        let found = integration::get(&tx, &principal.project_id, integration_key)
-            .await?
-            .ok_or(EngineError::NotFound("integration"))?;
-        let connection_id = match &request.connection_id {
-            Some(id) => id.clone(),
-            None => {
-                let candidates: Vec<_> = connection::list(&tx, &principal.project_id, entity_id)
-                    .await?
-                    .into_iter()
-                    .filter(|c| c.integration == integration_key && c.status != ConnectionStatus::Revoked)
-                    .collect();
-                match candidates.as_slice() {
-                    [] => return Err(EngineError::NotFound("connection")),
-                    [only] => only.id.clone(),
-                    _ => {
-                        return Err(EngineError::Conflict(
-                            "several accounts are connected: name one with securix-connection-id".into(),
-                        ));
-                    }
-                }
-            }
-        };
-        drop(tx);
-        let (connection, access_token) =
-            self.access_token(&principal.project_id, entity_id, &connection_id).await?;
-        if connection.integration != integration_key {
-            return Err(EngineError::NotFound("connection"));
-        }
-        let plugin = self.inner.plugins.get(&found.provider)?;
-        let target = self.call_target(&found).await?;
-        let api = plugin.proxy_target(&target, &access_token).await?;
-        let base = reqwest::Url::parse(&api.base_url)
-            .map_err(|_| EngineError::Internal("the plugin named a bad base URL".into()))?;
-        let mut url = format!("{}/{}", api.base_url.trim_end_matches('/'), request.path);
+        let plan = self
+            .proxy_plan(principal, agent_id, entity_id, integration_key, request.connection_id.as_deref())
+            .await?;
+        let base = &plan.base;
+        let mut url = format!("{}/{}", base.as_str().trim_end_matches('/'), request.path);
         if let Some(query) = request.query.as_deref().filter(|q| !q.is_empty()) {
             url.push('?');
             url.push_str(query);
@@ -165,19 +129,11 @@ impl Engine {
         {
             return Err(EngineError::Invalid("the proxy path leaves the API".into()));
         }
-        if url.scheme() == "http"
-            && !(self.inner.settings.allow_loopback_http
-                && url.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]"))
-        {
-            return Err(EngineError::Forbidden(
-                "plain http upstreams are allowed only on loopback in development".into(),
-            ));
-        }
         self.audit_token_use(
             principal,
             agent_id,
             entity_id,
-            &connection,
+            &plan,
             method.as_str(),
             url.host_str().unwrap_or_default(),
         )
@@ -190,8 +146,8 @@ impl Engine {
             }
             builder = builder.header(name.as_str(), value.as_str());
         }
-        for (name, value) in &api.headers {
-            builder = builder.header(name.as_str(), value.expose());
+        for (name, value) in &plan.headers {
+            builder = builder.header(name, value);
         }
         let response = builder.body(request.body).send().await.map_err(|error| {
             EngineError::Upstream(if error.is_timeout() {
@@ -222,15 +178,15 @@ impl Engine {
         principal: &Principal,
         agent_id: &str,
         entity_id: &str,
-        connection: &crate::model::connection::Connection,
+        plan: &ProxyPlan,
         method: &str,
         host: &str,
     ) {
         let record = audit::AuditRecord {
             at: self.now(),
             agent_id: agent_id.to_owned(),
-            connection_id: connection.id.clone(),
-            integration: connection.integration.clone(),
+            connection_id: plan.connection_id.clone(),
+            integration: plan.integration.clone(),
             method: method.to_owned(),
             host: host.to_owned(),
         };

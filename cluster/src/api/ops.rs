@@ -36,17 +36,24 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let m = &state.metrics;
     let (sessions, entities) = state.engine.active_actors().await;
+    let (plans, keys) = state.engine.proxy_cache_stats();
     let text = format!(
         "# HELP securix_http_requests_total HTTP requests served.\n# TYPE securix_http_requests_total counter\nsecurix_http_requests_total {}\n\
          # HELP securix_http_client_errors_total Answers with a 4xx status.\n# TYPE securix_http_client_errors_total counter\nsecurix_http_client_errors_total {}\n\
          # HELP securix_http_server_errors_total Answers with a 5xx status.\n# TYPE securix_http_server_errors_total counter\nsecurix_http_server_errors_total {}\n\
          # HELP securix_proxy_calls_total Calls proxied to providers.\n# TYPE securix_proxy_calls_total counter\nsecurix_proxy_calls_total {}\n\
+         # HELP securix_proxy_plan_lookups_total Proxy calls that reused a remembered plan (hit) or worked it out (miss).\n# TYPE securix_proxy_plan_lookups_total counter\nsecurix_proxy_plan_lookups_total{{result=\"hit\"}} {}\nsecurix_proxy_plan_lookups_total{{result=\"miss\"}} {}\n\
+         # HELP securix_api_key_lookups_total API keys found remembered (hit) or read from the store (miss).\n# TYPE securix_api_key_lookups_total counter\nsecurix_api_key_lookups_total{{result=\"hit\"}} {}\nsecurix_api_key_lookups_total{{result=\"miss\"}} {}\n\
          # HELP securix_active_actors Active actors on this node.\n# TYPE securix_active_actors gauge\nsecurix_active_actors{{kind=\"session\"}} {sessions}\nsecurix_active_actors{{kind=\"entity\"}} {entities}\n\
          # HELP securix_provider_plugins Loaded provider plugins.\n# TYPE securix_provider_plugins gauge\nsecurix_provider_plugins {}\n",
         m.requests.load(Ordering::Relaxed),
         m.client_errors.load(Ordering::Relaxed),
         m.server_errors.load(Ordering::Relaxed),
         m.proxy_calls.load(Ordering::Relaxed),
+        plans.hits,
+        plans.misses,
+        keys.hits,
+        keys.misses,
         state.engine.plugins().list().len(),
     );
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)

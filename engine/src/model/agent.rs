@@ -35,7 +35,8 @@ pub fn put(tx: &Tx, agent: &Agent) -> Result<(), RecordError> {
             ids::check_app_id(integration, "integration key")?;
         }
     }
-    put_json(tx, &record_key(&agent.project_id, &agent.agent_id), agent, WHAT)
+    put_json(tx, &record_key(&agent.project_id, &agent.agent_id), agent, WHAT)?;
+    super::access_epoch::bump_project(tx, &agent.project_id)
 }
 
 pub async fn get(tx: &Tx, project_id: &str, agent_id: &str) -> Result<Option<Agent>, RecordError> {

@@ -111,7 +111,7 @@ pub async fn revoke(tx: &Tx, project_id: &str, key_id: &str) -> Result<(), Recor
     };
     tx.clear(&hash_index_key(&record.hash))?;
     tx.clear(&key)?;
-    Ok(())
+    super::access_epoch::bump_project(tx, project_id)
 }
 
 pub async fn list(tx: &Tx, project_id: &str) -> Result<Vec<ApiKey>, RecordError> {

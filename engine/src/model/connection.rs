@@ -201,12 +201,19 @@ pub async fn upsert(
     };
     put_json(tx, &key, &connection, WHAT)?;
     put_json(tx, &index, &connection.id, WHAT)?;
+    super::access_epoch::bump_entity(tx, &connection.project_id, &connection.entity_id)?;
     Ok((connection, created))
 }
 
 /// Writes an updated connection (status, tokens) back.
 pub fn put(tx: &Tx, connection: &Connection) -> Result<(), RecordError> {
-    put_json(tx, &record_key(&connection.project_id, &connection.entity_id, &connection.id), connection, WHAT)
+    put_json(
+        tx,
+        &record_key(&connection.project_id, &connection.entity_id, &connection.id),
+        connection,
+        WHAT,
+    )?;
+    super::access_epoch::bump_entity(tx, &connection.project_id, &connection.entity_id)
 }
 
 pub async fn get(
@@ -242,5 +249,6 @@ pub async fn delete(
         get(tx, project_id, entity_id, connection_id).await?.ok_or(RecordError::NotFound(WHAT))?;
     tx.clear(&record_key(project_id, entity_id, connection_id))?;
     tx.clear(&account_index_key(project_id, entity_id, &connection.integration, &connection.account.id))?;
+    super::access_epoch::bump_entity(tx, project_id, entity_id)?;
     Ok(connection)
 }

@@ -86,6 +86,7 @@ pub async fn put(
         updated_at: now,
     };
     put_json(tx, &key, &integration, WHAT)?;
+    super::access_epoch::bump_project(tx, project_id)?;
     Ok(integration)
 }
 

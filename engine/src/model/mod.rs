@@ -3,6 +3,7 @@
 //! added without migrations. Functions take a `Tx`, so a state change and the
 //! events it causes commit together (see `event::append`).
 
+pub mod access_epoch;
 pub mod agent;
 pub mod api_key;
 pub mod audit;

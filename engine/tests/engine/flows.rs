@@ -592,3 +592,56 @@ async fn three_engines_on_one_store_refresh_a_connection_once() {
     assert_eq!(p.refreshes.load(Ordering::SeqCst), 1, "exactly one refresh, cluster-wide");
     assert!(seen.iter().all(|auth| auth == "Bearer at-1"), "{seen:?}");
 }
+
+/// A proxy call's plan is remembered (the second call reuses it), and a change
+/// made through another engine on the same store — another node — is seen by the
+/// very next call: an agent narrowed, an integration moved, a connection deleted,
+/// an API key revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remembered_proxy_plans_never_outlive_what_they_rely_on() {
+    let p = provider(3600).await;
+    let (store, master) = (Store::memory(), MasterKey::generate());
+    let s = setup_on(&p, store.clone(), master.clone()).await;
+    connected_device_session(&s).await;
+    let other = engine_on(store, master, s.clock.clone()).await;
+    let project = s.principal.project_id.clone();
+
+    assert_eq!(proxy_get(&s, "me").await.unwrap().1["path"], "/api/me");
+    let (before, _) = s.engine.proxy_cache_stats();
+    assert_eq!(proxy_get(&s, "me").await.unwrap().1["path"], "/api/me");
+    let (after, _) = s.engine.proxy_cache_stats();
+    assert_eq!((after.hits - before.hits, after.misses - before.misses), (1, 0), "the plan was reused");
+
+    other.put_agent(&project, "cli", Some(vec!["other".into()])).await.unwrap();
+    assert!(matches!(proxy_get(&s, "me").await, Err(EngineError::Forbidden(_))));
+    other.put_agent(&project, "cli", None).await.unwrap();
+    assert_eq!(proxy_get(&s, "me").await.unwrap().0, 200);
+
+    let base = &p.server.base_url;
+    let moved = IntegrationDraft {
+        key: "acme".into(),
+        provider: "oauth2".into(),
+        client_id: "client-1".into(),
+        client_secret: SecretString::new(CLIENT_SECRET),
+        scopes: vec!["profile".into()],
+        config: json!({
+            "authorizationEndpoint": format!("{base}/authorize"),
+            "tokenEndpoint": format!("{base}/token"),
+            "apiBaseUrl": format!("{base}/api/v2"),
+        }),
+    };
+    other.put_integration(&project, moved).await.unwrap();
+    assert_eq!(proxy_get(&s, "me").await.unwrap().1["path"], "/api/v2/me");
+
+    let connection = s.engine.list_connections(&s.principal, "user_123").await.unwrap().remove(0);
+    other.delete_connection(&s.principal, "user_123", &connection.connection_id).await.unwrap();
+    assert!(matches!(proxy_get(&s, "me").await, Err(EngineError::NotFound("connection"))));
+
+    let (issued, key) = other.issue_api_key(&project, "second").await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(s.engine.authenticate(key.expose()).await.unwrap().api_key_id, issued.id);
+    }
+    assert!(s.engine.proxy_cache_stats().1.hits >= 1, "the key was remembered");
+    other.revoke_api_key(&project, &issued.id).await.unwrap();
+    assert!(matches!(s.engine.authenticate(key.expose()).await, Err(EngineError::Unauthorized)));
+}

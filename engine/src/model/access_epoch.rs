@@ -1,0 +1,54 @@
+//! Counters of what a proxy call relies on, so a node may remember a call's plan
+//! and know for sure when it is stale. Every write that could change an answer
+//! of the proxy's checks adds one in the same transaction: API keys, agents and
+//! integrations to their project's counter, connections to their entity's. A
+//! remembered plan is good exactly while both counters read as they did when it
+//! was made — on every node, since the counters live in the store.
+
+use super::{RecordError, keys};
+use crate::store::Tx;
+
+/// The two counters a proxy plan depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessEpoch {
+    pub project: i64,
+    pub entity: i64,
+}
+
+fn project_key(project_id: &str) -> Vec<u8> {
+    keys::project_space(project_id).pack(&("access_epoch",))
+}
+
+fn entity_key(project_id: &str, entity_id: &str) -> Vec<u8> {
+    keys::entity_space(project_id, entity_id).pack(&("access_epoch",))
+}
+
+/// After a change to a project's API keys, agents or integrations.
+pub fn bump_project(tx: &Tx, project_id: &str) -> Result<(), RecordError> {
+    Ok(tx.atomic_add(&project_key(project_id), 1)?)
+}
+
+/// After a change to one of an entity's connections (tokens, status, deletion).
+pub fn bump_entity(tx: &Tx, project_id: &str, entity_id: &str) -> Result<(), RecordError> {
+    Ok(tx.atomic_add(&entity_key(project_id, entity_id), 1)?)
+}
+
+async fn counter(tx: &Tx, key: &[u8]) -> Result<i64, RecordError> {
+    let mut bytes = [0u8; 8];
+    if let Some(value) = tx.get(key).await? {
+        let n = value.len().min(8);
+        bytes[..n].copy_from_slice(&value[..n]);
+    }
+    Ok(i64::from_le_bytes(bytes))
+}
+
+pub async fn project(tx: &Tx, project_id: &str) -> Result<i64, RecordError> {
+    counter(tx, &project_key(project_id)).await
+}
+
+pub async fn read(tx: &Tx, project_id: &str, entity_id: &str) -> Result<AccessEpoch, RecordError> {
+    Ok(AccessEpoch {
+        project: counter(tx, &project_key(project_id)).await?,
+        entity: counter(tx, &entity_key(project_id, entity_id)).await?,
+    })
+}

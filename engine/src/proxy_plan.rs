@@ -1,0 +1,156 @@
+//! What a proxy call needs besides the request itself: which connection, whether
+//! its token is fresh, and the plugin's answer (the API base and the auth
+//! headers). Working that out reads the agent, the integration and the
+//! connections, asks the entity's actor for a fresh token and calls the plugin in
+//! its sandbox — most of a proxy call's cost. So a plan is remembered per caller
+//! and account, and reused while the access epochs (`model::access_epoch`) read
+//! as they did and the token is not due for a refresh: two reads of one snapshot.
+
+use std::sync::Arc;
+
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::admin::Principal;
+use crate::clock::Timestamp;
+use crate::connections::needs_refresh;
+use crate::engine::Engine;
+use crate::epoch_cache::{CacheStats, EpochCache};
+use crate::error::{EngineError, EngineResult};
+use crate::model::access_epoch::{self, AccessEpoch};
+use crate::model::connection::{self, ConnectionStatus};
+use crate::model::{agent, integration};
+use crate::store::Tx;
+
+/// How many plans a node remembers.
+pub(crate) const REMEMBERED_PLANS: usize = 100_000;
+
+pub(crate) struct ProxyPlan {
+    pub connection_id: String,
+    pub integration: String,
+    /// The API base the plugin named; a proxied path may not leave it.
+    pub base: reqwest::Url,
+    /// The plugin's auth headers, marked sensitive.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    refreshed_at: Timestamp,
+    expires_at: Option<Timestamp>,
+}
+
+/// Who calls which integration for whom, through which account.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PlanKey {
+    project_id: String,
+    agent_id: String,
+    entity_id: String,
+    integration: String,
+    connection_id: Option<String>,
+}
+
+pub(crate) type ProxyPlans = EpochCache<PlanKey, AccessEpoch, Arc<ProxyPlan>>;
+
+impl Engine {
+    pub(crate) async fn proxy_plan(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        entity_id: &str,
+        integration_key: &str,
+        connection_id: Option<&str>,
+    ) -> EngineResult<Arc<ProxyPlan>> {
+        let key = PlanKey {
+            project_id: principal.project_id.clone(),
+            agent_id: agent_id.to_owned(),
+            entity_id: entity_id.to_owned(),
+            integration: integration_key.to_owned(),
+            connection_id: connection_id.map(str::to_owned),
+        };
+        let tx = self.inner.store.begin().await?;
+        let epoch = access_epoch::read(&tx, &principal.project_id, entity_id).await?;
+        let remembered = (self.inner.proxy_plans.get(&key, epoch))
+            .filter(|plan| !needs_refresh(plan.refreshed_at, plan.expires_at, self.now()));
+        self.inner.proxy_plans.count(remembered.is_some());
+        if let Some(plan) = remembered {
+            return Ok(plan);
+        }
+        let plan = Arc::new(self.make_plan(&tx, &key).await?);
+        self.inner.proxy_plans.insert(key, epoch, plan.clone());
+        Ok(plan)
+    }
+
+    /// The plan worked out from scratch; `tx` is the snapshot the epochs were read in.
+    async fn make_plan(&self, tx: &Tx, key: &PlanKey) -> EngineResult<ProxyPlan> {
+        let project_id = &key.project_id;
+        let agent = agent::get(tx, project_id, &key.agent_id).await?.ok_or(EngineError::NotFound("agent"))?;
+        if !agent.may_use(&key.integration) {
+            return Err(EngineError::Forbidden(format!(
+                "agent {:?} may not use integration {:?}",
+                key.agent_id, key.integration
+            )));
+        }
+        let found = integration::get(tx, project_id, &key.integration)
+            .await?
+            .ok_or(EngineError::NotFound("integration"))?;
+        let connection_id = match &key.connection_id {
+            Some(id) => id.clone(),
+            None => {
+                let candidates: Vec<_> = connection::list(tx, project_id, &key.entity_id)
+                    .await?
+                    .into_iter()
+                    .filter(|c| c.integration == key.integration && c.status != ConnectionStatus::Revoked)
+                    .collect();
+                match candidates.as_slice() {
+                    [] => return Err(EngineError::NotFound("connection")),
+                    [only] => only.id.clone(),
+                    _ => {
+                        return Err(EngineError::Conflict(
+                            "several accounts are connected: name one with securix-connection-id".into(),
+                        ));
+                    }
+                }
+            }
+        };
+        let (connection, access_token) =
+            self.access_token(project_id, &key.entity_id, &connection_id).await?;
+        if connection.integration != key.integration {
+            return Err(EngineError::NotFound("connection"));
+        }
+        let plugin = self.inner.plugins.get(&found.provider)?;
+        let target = self.call_target(&found).await?;
+        let api = plugin.proxy_target(&target, &access_token).await?;
+        let base = reqwest::Url::parse(&api.base_url)
+            .map_err(|_| EngineError::Internal("the plugin named a bad base URL".into()))?;
+        if base.scheme() == "http"
+            && !(self.inner.settings.allow_loopback_http
+                && base.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]"))
+        {
+            return Err(EngineError::Forbidden(
+                "plain http upstreams are allowed only on loopback in development".into(),
+            ));
+        }
+        let headers = api
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+                let mut value = HeaderValue::from_str(value.expose()).ok()?;
+                value.set_sensitive(true);
+                Some((name, value))
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| EngineError::Internal("the plugin named a malformed auth header".into()))?;
+        Ok(ProxyPlan {
+            connection_id: connection.id,
+            integration: connection.integration,
+            base,
+            headers,
+            refreshed_at: connection.refreshed_at,
+            expires_at: connection.expires_at,
+        })
+    }
+}
+
+impl Engine {
+    /// How often proxy calls reused a plan, and API keys were known already.
+    pub fn proxy_cache_stats(&self) -> (CacheStats, CacheStats) {
+        (self.inner.proxy_plans.stats(), self.inner.api_keys.stats())
+    }
+}
