@@ -12,6 +12,11 @@ mod telemetry;
 
 use clap::{Parser, Subcommand};
 
+/// The proxy's hot path allocates per request; mimalloc is several times cheaper
+/// than glibc's malloc there (see `benches/http.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "securix",

@@ -120,7 +120,7 @@ pub fn app(
         .app_data(form)
         .wrap_fn(move |request, service| {
             let state = metrics_state.clone();
-            let request_id = securix_engine::oauth::pkce::random_token().expose().chars().take(16).collect::<String>();
+            let request_id = request_id();
             let span = tracing::info_span!("http", method = %request.method(), path = %request.path(), request_id = %request_id);
             let future = span.in_scope(|| service.call(request)).instrument(span);
             async move {
@@ -140,6 +140,11 @@ pub fn app(
         })
         .configure(api::configure)
         .default_service(web::to(|| async { ApiError::not_found("no such route").error_response_owned() }))
+}
+
+/// A request id: 16 hex digits from the thread's RNG (not a secret, so no syscall).
+fn request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 trait OwnedResponse {

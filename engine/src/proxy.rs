@@ -116,17 +116,12 @@ impl Engine {
         let plan = self
             .proxy_plan(principal, agent_id, entity_id, integration_key, request.connection_id.as_deref())
             .await?;
-        let base = &plan.base;
-        let mut url = format!("{}/{}", base.as_str().trim_end_matches('/'), request.path);
-        if let Some(query) = request.query.as_deref().filter(|q| !q.is_empty()) {
-            url.push('?');
-            url.push_str(query);
-        }
-        let url = reqwest::Url::parse(&url).map_err(|_| EngineError::Invalid("bad proxy path".into()))?;
-        if url.host_str() != base.host_str()
-            || url.port_or_known_default() != base.port_or_known_default()
-            || url.scheme() != base.scheme()
-        {
+        // The base's host is parsed once per plan; only the path and query are new.
+        let base_path = plan.base.path().trim_end_matches('/');
+        let mut url = plan.base.clone();
+        url.set_path(&format!("{base_path}/{}", request.path));
+        url.set_query(request.query.as_deref().filter(|q| !q.is_empty()));
+        if !url.path().starts_with(base_path) {
             return Err(EngineError::Invalid("the proxy path leaves the API".into()));
         }
         self.audit_token_use(

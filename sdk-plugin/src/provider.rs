@@ -177,6 +177,8 @@ pub trait Provider {
         identity_from_json(&json, &["sub", "id"], "email", "name")
     }
 
+    /// Where proxied calls go and which headers carry the token. Must depend only on
+    /// the configuration and the token: the host reuses the answer until either changes.
     fn proxy_target(config: &Config, request: &TokenRequest) -> Result<ProxyTarget, ProviderError> {
         let endpoints = Self::endpoints(config)?;
         Ok(ProxyTarget { base_url: endpoints.api_base, headers: vec![http::bearer(&request.access_token)] })

@@ -51,13 +51,14 @@ fn actix_path(path: &str) -> String {
 }
 
 routes! {
+    // First: actix tries routes in order, and the proxy is the hottest.
+    route "/v1/proxy/{integration}/{path}" ApiKey proxy::forward, "Call a provider API through SecuriX";
     post "/v1/sessions" ApiKey sessions::create, "Create an auth session (popup or device flow)";
     get "/v1/sessions/{id}" ApiKey sessions::get, "Read a session's status; ?wait=SECONDS long-polls";
     post "/v1/sessions/{id}/confirm" ApiKey sessions::confirm, "Confirm a popup session with its sxc";
     get "/v1/entities/{entityId}/connections" ApiKey connections::list, "List an entity's connections (never a token)";
     delete "/v1/entities/{entityId}/connections/{connectionId}" ApiKey connections::delete, "Revoke and delete a connection";
     get "/v1/entities/{entityId}/audit" ApiKey connections::audit, "Every use of the entity's tokens, newest first";
-    route "/v1/proxy/{integration}/{path}" ApiKey proxy::forward, "Call a provider API through SecuriX";
     get "/v1/integrations" ApiKey catalog::integrations, "The project's integrations";
     get "/v1/providers" ApiKey catalog::providers, "The loaded provider plugins";
     get "/v1/events" ApiKey catalog::events, "The project's event log, oldest first (?after=&limit=)";
