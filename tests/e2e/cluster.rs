@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api::{ADMIN_TOKEN, Client, browser_consent, enter_code};
-use crate::peers::MockOAuth;
+use crate::peers::{MockOAuth, ShortLivedOAuth};
 use crate::support::{Server, free_port};
 
 const LEASE_MS: u64 = 1500;
@@ -56,6 +56,26 @@ async fn until_owned_by(client: &Client, nodes: &[&str], within: Duration) -> Du
     }
 }
 
+/// Through `on`: a project with an API key, the agent `cli` and the integration
+/// `mock` at the OAuth server `provider`. Returns the project id and the API key.
+async fn provision(on: &Client, provider: &str) -> (String, String) {
+    let admin = [("securix-admin-token", ADMIN_TOKEN)];
+    let project = on.json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Acme Corp"})).await;
+    let project_id = project.json()["projectId"].as_str().unwrap().to_owned();
+    let key_path = format!("/v1/admin/projects/{project_id}/api-keys");
+    let key = on.json(Method::POST, &key_path, &admin, json!({"name": "k"})).await.json();
+    let api_key = key["apiKey"].as_str().unwrap().to_owned();
+    let agents = format!("/v1/admin/projects/{project_id}/agents");
+    on.json(Method::POST, &agents, &admin, json!({"agentId": "cli"})).await;
+    let integration = json!({
+        "provider": "oauth2", "clientId": "cluster", "clientSecret": "cluster-secret",
+        "config": {"discoveryUrl": format!("{provider}/.well-known/openid-configuration"), "apiBaseUrl": provider}
+    });
+    let path = format!("/v1/admin/projects/{project_id}/integrations/mock");
+    assert_eq!(on.json(Method::PUT, &path, &admin, integration).await.status, 200);
+    (project_id, api_key)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
     let pg = crate::postgres::Postgres::start();
@@ -70,26 +90,8 @@ async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
     assert_eq!(view["nodes"].as_array().unwrap().len(), 3, "{view}");
     assert!(view["nodes"].as_array().unwrap().iter().all(|n| n["live"] == true), "{view}");
 
-    // Set-up through node A.
+    let (project_id, api_key) = provision(&on_a, &mock.base_url).await;
     let admin = [("securix-admin-token", ADMIN_TOKEN)];
-    let project = on_a.json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Acme Corp"})).await;
-    let project_id = project.json()["projectId"].as_str().unwrap().to_owned();
-    let key_path = format!("/v1/admin/projects/{project_id}/api-keys");
-    let key = on_a.json(Method::POST, &key_path, &admin, json!({"name": "k"})).await.json();
-    let api_key = key["apiKey"].as_str().unwrap().to_owned();
-    on_a.json(
-        Method::POST,
-        &format!("/v1/admin/projects/{project_id}/agents"),
-        &admin,
-        json!({"agentId": "cli"}),
-    )
-    .await;
-    let integration = json!({
-        "provider": "oauth2", "clientId": "cluster", "clientSecret": "cluster-secret",
-        "config": {"discoveryUrl": format!("{}/.well-known/openid-configuration", mock.base_url), "apiBaseUrl": mock.base_url}
-    });
-    let path = format!("/v1/admin/projects/{project_id}/integrations/mock");
-    assert_eq!(on_a.json(Method::PUT, &path, &admin, integration).await.status, 200);
     // Webhooks go to a receiver that is not there yet: they wait in the outbox.
     let receiver_port = free_port();
     let hook = json!({"url": format!("http://127.0.0.1:{receiver_port}/hook")});
@@ -187,4 +189,45 @@ async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
     // B comes back under its name and gets shards again.
     let _b = node(&pg.url, "b").await;
     until_owned_by(&on_c, &["a", "b", "c"], Duration::from_secs(15)).await;
+}
+
+/// Fifty proxy calls spread over three nodes, all on an access token due for a
+/// refresh, cause exactly one refresh at the provider: the refresh lock lives in
+/// the store, so the nodes wait for one another instead of racing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_calls_over_three_nodes_on_an_expiring_token_refresh_it_once() {
+    let pg = crate::postgres::Postgres::start();
+    // A 6 s token is due 3 s after it is issued (the margin is half a short lifetime).
+    let provider = ShortLivedOAuth::start(6).await;
+    let nodes = [node(&pg.url, "a").await, node(&pg.url, "b").await, node(&pg.url, "c").await];
+    let clients: Vec<Client> = nodes.iter().map(|n| Client::new(&n.base_url)).collect();
+    let (_, api_key) = provision(&clients[0], &provider.base_url).await;
+    let app = [("securix-api-key", api_key.as_str()), ("securix-agent-id", "cli")];
+    let body = json!({"entityId": "u1", "flow": "device", "providers": {"mock": {}}});
+    let created = clients[0].json(Method::POST, "/v1/sessions", &app, body).await.json();
+    let session_id = created["sessionId"].as_str().unwrap();
+    let (_, cookie) = enter_code(&clients[1], created["deviceAuthCode"].as_str().unwrap()).await;
+    assert_eq!(browser_consent(&clients[1], &clients[1].base, session_id, Some(&cookie)).await.status, 200);
+
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(provider.refreshes(), 0);
+    let calls: Vec<_> = (0..50)
+        .map(|i| {
+            let (client, api_key) = (clients[i % 3].clone(), api_key.clone());
+            tokio::spawn(async move {
+                let headers = [
+                    ("securix-api-key", api_key.as_str()),
+                    ("securix-agent-id", "cli"),
+                    ("securix-entity-id", "u1"),
+                ];
+                client.get("/v1/proxy/mock/userinfo", &headers).await.status.as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for call in calls {
+        statuses.push(call.await.unwrap());
+    }
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(provider.refreshes(), 1, "exactly one refresh at the provider, cluster-wide");
 }

@@ -1,8 +1,11 @@
 //! Real third-party peers on loopback: `oauth2-mock-server` (npm), an OAuth 2.0 /
 //! OIDC server that approves every authorization request.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub struct MockOAuth {
@@ -31,6 +34,59 @@ impl MockOAuth {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("oauth2-mock-server did not start");
+    }
+}
+
+/// `oauth2-mock-server` issuing access tokens of `ttl` seconds, counting the
+/// refreshes it serves (`tests/node/short-lived-tokens.mjs`).
+pub struct ShortLivedOAuth {
+    pub base_url: String,
+    refreshes: Arc<AtomicUsize>,
+    child: Child,
+}
+
+impl ShortLivedOAuth {
+    pub async fn start(ttl_seconds: u64) -> ShortLivedOAuth {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node/short-lived-tokens.mjs");
+        let port = crate::support::free_port();
+        let mut child = Command::new("node")
+            .arg(script)
+            .args([port.to_string(), ttl_seconds.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (refreshes, ready) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (counted, started) = (refreshes.clone(), ready.clone());
+        let stdout = child.stdout.take().unwrap();
+        // Reads to the end, so the child never writes into a closed pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                match line.trim() {
+                    "refresh" => counted.fetch_add(1, Ordering::SeqCst),
+                    "ready" => started.fetch_add(1, Ordering::SeqCst),
+                    _ => 0,
+                };
+            }
+        });
+        let mock = ShortLivedOAuth { base_url: format!("http://localhost:{port}"), refreshes, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ready.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "short-lived-tokens.mjs did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        mock
+    }
+
+    pub fn refreshes(&self) -> usize {
+        self.refreshes.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for ShortLivedOAuth {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
