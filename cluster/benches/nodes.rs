@@ -60,31 +60,21 @@ async fn run(nodes: usize, upstream: &str) -> Result<(f64, f64), Error> {
         running.push(start_securix(&dir.path().join(&id), &env, false).await?);
     }
     let api_key = provision(&running[0].0, upstream).await?;
-    let address = |url: &str| url.trim_start_matches("http://").to_owned();
-    let proxied: Vec<Target> = running
-        .iter()
-        .map(|(url, _)| Target {
-            address: address(url),
-            path: "/v1/proxy/up/echo".into(),
-            headers: vec![
-                ("securix-api-key", api_key.clone()),
-                ("securix-agent-id", "agent".into()),
-                ("securix-entity-id", "e1".into()),
-            ],
-        })
-        .collect();
-    let sessions: Vec<Target> = running
-        .iter()
-        .map(|(url, _)| Target {
-            address: address(url),
-            path: "/v1/sessions".into(),
-            headers: vec![
-                ("securix-api-key", api_key.clone()),
-                ("securix-agent-id", "agent".into()),
-                ("content-type", "application/json".into()),
-            ],
-        })
-        .collect();
+    // The same call on every node.
+    let on_every_node = |path: &str, last_header: (&'static str, &str)| -> Vec<Target> {
+        let headers = vec![
+            ("securix-api-key", api_key.clone()),
+            ("securix-agent-id", "agent".to_owned()),
+            (last_header.0, last_header.1.to_owned()),
+        ];
+        let address = |url: &str| url.trim_start_matches("http://").to_owned();
+        running
+            .iter()
+            .map(|(url, _)| Target { address: address(url), path: path.into(), headers: headers.clone() })
+            .collect()
+    };
+    let proxied = on_every_node("/v1/proxy/up/echo", ("securix-entity-id", "e1"));
+    let sessions = on_every_node("/v1/sessions", ("content-type", "application/json"));
     let body = Bytes::from(vec![b'x'; 1024]);
     let proxy = throughput(&proxied, &body, PROXY_CONNECTIONS).await?;
     let create = Bytes::from_static(br#"{"entityId":"e2","flow":"device","providers":{"up":{}}}"#);

@@ -115,16 +115,9 @@ async fn engine_on(store: Store, master: MasterKey, clock: ManualClock) -> Engin
         .unwrap()
 }
 
-async fn setup_on(provider: &Provider, store: Store, master: MasterKey) -> Setup {
-    let clock = ManualClock::new(START);
-    let engine = engine_on(store, master, clock.clone()).await;
-    let project = engine.create_project("Acme Inc").await.unwrap();
-    let (_, key) = engine.issue_api_key(&project.id, "backend").await.unwrap();
-    let principal = engine.authenticate(key.expose()).await.unwrap();
-    engine.put_agent(&project.id, "cli", None).await.unwrap();
-    engine.put_agent(&project.id, "restricted", Some(vec!["other".into()])).await.unwrap();
-    let base = &provider.server.base_url;
-    let draft = IntegrationDraft {
+/// The integration `acme` at the provider `base`, its API under `api_path`.
+fn acme_integration(base: &str, api_path: &str) -> IntegrationDraft {
+    IntegrationDraft {
         key: "acme".into(),
         provider: "oauth2".into(),
         client_id: "client-1".into(),
@@ -134,10 +127,21 @@ async fn setup_on(provider: &Provider, store: Store, master: MasterKey) -> Setup
             "authorizationEndpoint": format!("{base}/authorize"),
             "tokenEndpoint": format!("{base}/token"),
             "userinfoEndpoint": format!("{base}/userinfo"),
-            "apiBaseUrl": format!("{base}/api"),
+            "apiBaseUrl": format!("{base}{api_path}"),
             "issuer": base,
         }),
-    };
+    }
+}
+
+async fn setup_on(provider: &Provider, store: Store, master: MasterKey) -> Setup {
+    let clock = ManualClock::new(START);
+    let engine = engine_on(store, master, clock.clone()).await;
+    let project = engine.create_project("Acme Inc").await.unwrap();
+    let (_, key) = engine.issue_api_key(&project.id, "backend").await.unwrap();
+    let principal = engine.authenticate(key.expose()).await.unwrap();
+    engine.put_agent(&project.id, "cli", None).await.unwrap();
+    engine.put_agent(&project.id, "restricted", Some(vec!["other".into()])).await.unwrap();
+    let draft = acme_integration(&provider.server.base_url, "/api");
     let view = engine.put_integration(&project.id, draft).await.unwrap();
     assert!(!serde_json::to_string(&view).unwrap().contains(CLIENT_SECRET));
     engine.set_origins(&project.id, vec!["https://app.example".into()]).await.unwrap();
@@ -617,19 +621,7 @@ async fn remembered_proxy_plans_never_outlive_what_they_rely_on() {
     other.put_agent(&project, "cli", None).await.unwrap();
     assert_eq!(proxy_get(&s, "me").await.unwrap().0, 200);
 
-    let base = &p.server.base_url;
-    let moved = IntegrationDraft {
-        key: "acme".into(),
-        provider: "oauth2".into(),
-        client_id: "client-1".into(),
-        client_secret: SecretString::new(CLIENT_SECRET),
-        scopes: vec!["profile".into()],
-        config: json!({
-            "authorizationEndpoint": format!("{base}/authorize"),
-            "tokenEndpoint": format!("{base}/token"),
-            "apiBaseUrl": format!("{base}/api/v2"),
-        }),
-    };
+    let moved = acme_integration(&p.server.base_url, "/api/v2");
     other.put_integration(&project, moved).await.unwrap();
     assert_eq!(proxy_get(&s, "me").await.unwrap().1["path"], "/api/v2/me");
 

@@ -38,6 +38,9 @@ describe("the popup flow in chromium", { skip: noBrowser }, () => {
       seenByBrowser.push(`${JSON.stringify(response.headers())}\n${body}`);
     });
     const page = await context.newPage();
+    page.console = [];
+    page.on("console", (message) => page.console.push(`${message.type()}: ${message.text()}`));
+    page.on("pageerror", (error) => page.console.push(`pageerror: ${error.message}`));
     await page.goto(`${app.baseUrl}/${query}`);
     await page.locator("#connect").waitFor();
     return { context, page };
@@ -52,7 +55,12 @@ describe("the popup flow in chromium", { skip: noBrowser }, () => {
   }
 
   async function result(page) {
-    await page.waitForFunction(() => window.results.length > 0, null, { timeout: 30_000 });
+    try {
+      await page.waitForFunction(() => window.results.length > 0, null, { timeout: 30_000 });
+    } catch (error) {
+      const pages = page.context().pages().map((p) => p.url());
+      throw new Error(`no onResult within 30 s; pages open: ${pages.join(", ")}; console: ${page.console.join(" | ")}`, { cause: error });
+    }
     return page.evaluate(() => window.results[0]);
   }
 
@@ -111,6 +119,10 @@ describe("the popup flow in chromium", { skip: noBrowser }, () => {
     const { context, page } = await openApp();
     await page.click("#connect");
     const popup = await consentPopup(context);
+    // A person reads the page before closing it; connect() checks the popup every
+    // 100 ms, and a popup closed before it was ever seen on SecuriX's origin looks
+    // like one cut off by COOP (left to the long-poll), not like a closed one.
+    await popup.waitForTimeout(300);
     await popup.close();
     const outcome = await result(page);
     assert.equal(outcome.success, false);
