@@ -112,10 +112,12 @@ fn pg_error(error: tokio_postgres::Error) -> StoreError {
 
 #[async_trait]
 impl Backend for PostgresBackend {
+    /// Takes a connection; BEGIN goes out with the transaction's first statement
+    /// (pipelined, one round trip for both), and a snapshot that never ran one
+    /// never begins at all.
     async fn begin(&self) -> Result<Box<dyn Snapshot>, StoreError> {
         let client = checkout(&self.pool).await?;
-        client.batch_execute(sql::BEGIN).await.map_err(pg_error)?;
-        Ok(Box::new(PostgresSnapshot { client: Mutex::new(Some(client)) }))
+        Ok(Box::new(PostgresSnapshot { open: Mutex::new(Some(Open { client, begun: false })) }))
     }
 
     fn name(&self) -> &'static str {
@@ -123,21 +125,47 @@ impl Backend for PostgresBackend {
     }
 }
 
-/// One open SERIALIZABLE transaction on a pooled connection.
+/// One SERIALIZABLE transaction on a pooled connection.
 struct PostgresSnapshot {
     /// `None` once committed; a snapshot dropped with an open transaction rolls back.
-    client: Mutex<Option<Object>>,
+    open: Mutex<Option<Open>>,
+}
+
+struct Open {
+    client: Object,
+    /// Whether BEGIN has been sent.
+    begun: bool,
+}
+
+/// Runs `statement` on `client`, preceded by BEGIN in the same round trip when it
+/// is the transaction's first (tokio-postgres sends requests in the order they
+/// are first polled, and `try_join` polls BEGIN first).
+async fn in_transaction<T>(
+    client: &Object,
+    begun: &mut bool,
+    statement: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    if *begun {
+        return statement.await;
+    }
+    *begun = true;
+    let begin = async { client.batch_execute(sql::BEGIN).await.map_err(pg_error) };
+    let ((), answer) = futures_util::future::try_join(begin, statement).await?;
+    Ok(answer)
 }
 
 impl Drop for PostgresSnapshot {
     fn drop(&mut self) {
-        let Some(client) = self.client.get_mut().take() else { return };
+        let Some(open) = self.open.get_mut().take() else { return };
+        if !open.begun {
+            return; // Back to the pool as it came.
+        }
         match tokio::runtime::Handle::try_current() {
             // The connection goes back to the pool only once it is out of the transaction.
             Ok(runtime) => {
-                runtime.spawn(roll_back(client));
+                runtime.spawn(roll_back(open.client));
             }
-            Err(_) => drop(Object::take(client)),
+            Err(_) => drop(Object::take(open.client)),
         }
     }
 }
@@ -171,10 +199,11 @@ fn folded_pair(row: &Row) -> Result<Option<KeyValue>, StoreError> {
 #[async_trait]
 impl Snapshot for PostgresSnapshot {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let guard = self.client.lock().await;
-        let client = guard.as_ref().ok_or_else(already_committed)?;
+        let mut guard = self.open.lock().await;
+        let Open { client, begun } = guard.as_mut().ok_or_else(already_committed)?;
         let statement = client.prepare_cached(sql::GET).await.map_err(pg_error)?;
-        let row = client.query_one(&statement, &[&key]).await.map_err(pg_error)?;
+        let query = async { client.query_one(&statement, &[&key]).await.map_err(pg_error) };
+        let row = in_transaction(client, begun, query).await?;
         fold(row.try_get(0).map_err(pg_error)?, row.try_get(1).map_err(pg_error)?)
     }
 
@@ -184,13 +213,15 @@ impl Snapshot for PostgresSnapshot {
         limit: usize,
         reverse: bool,
     ) -> Result<Vec<KeyValue>, StoreError> {
-        let guard = self.client.lock().await;
-        let client = guard.as_ref().ok_or_else(already_committed)?;
+        let mut guard = self.open.lock().await;
+        let Open { client, begun } = guard.as_mut().ok_or_else(already_committed)?;
         let order = if reverse { "DESC" } else { "ASC" };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let query = format!("{} ORDER BY 1 {order} LIMIT $3", sql::RANGE);
-        let statement = client.prepare_cached(&query).await.map_err(pg_error)?;
-        let rows = client.query(&statement, &[&range.begin, &range.end, &limit]).await.map_err(pg_error)?;
+        let sql = format!("{} ORDER BY 1 {order} LIMIT $3", sql::RANGE);
+        let statement = client.prepare_cached(&sql).await.map_err(pg_error)?;
+        let query =
+            async { client.query(&statement, &[&range.begin, &range.end, &limit]).await.map_err(pg_error) };
+        let rows = in_transaction(client, begun, query).await?;
         let mut pairs = Vec::with_capacity(rows.len());
         for row in &rows {
             pairs.extend(folded_pair(row)?);
@@ -199,8 +230,11 @@ impl Snapshot for PostgresSnapshot {
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
-        let client = self.client.lock().await.take().ok_or_else(already_committed)?;
-        match apply(&client, &commit.mutations).await {
+        let Open { client, mut begun } = self.open.lock().await.take().ok_or_else(already_committed)?;
+        if !begun && commit.mutations.is_empty() {
+            return Ok(()); // Nothing read, nothing written: nothing to commit.
+        }
+        match in_transaction(&client, &mut begun, apply(&client, &commit.mutations)).await {
             Ok(()) => Ok(()),
             Err(error) => {
                 roll_back(client).await;
@@ -210,29 +244,32 @@ impl Snapshot for PostgresSnapshot {
     }
 }
 
-/// The writes, then COMMIT. PostgreSQL tracked the reads itself.
+/// The writes, then COMMIT, all sent at once: one round trip. PostgreSQL tracked
+/// the reads itself; after a failed statement it aborts the transaction, and the
+/// first error is the one reported.
 async fn apply(client: &Object, mutations: &[Mutation]) -> Result<(), StoreError> {
+    let mut prepared = Vec::with_capacity(mutations.len());
     for mutation in mutations {
-        match mutation {
-            Mutation::Set { key, value } => execute(client, sql::SET, &[key, value]).await?,
-            Mutation::Clear { key } => execute(client, sql::CLEAR, &[key]).await?,
-            Mutation::ClearRange(range) => {
-                execute(client, sql::CLEAR_RANGE, &[&range.begin, &range.end]).await?
-            }
-            Mutation::Add { key, delta } => execute(client, sql::ADD, &[key, delta]).await?,
+        let sql = match mutation {
+            Mutation::Set { .. } => sql::SET,
+            Mutation::Clear { .. } => sql::CLEAR,
+            Mutation::ClearRange(_) => sql::CLEAR_RANGE,
+            Mutation::Add { .. } => sql::ADD,
         };
+        prepared.push(client.prepare_cached(sql).await.map_err(pg_error)?);
     }
-    client.batch_execute("COMMIT").await.map_err(pg_error)
-}
-
-/// One statement, prepared once per connection.
-async fn execute(
-    client: &Object,
-    statement: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<u64, StoreError> {
-    let prepared = client.prepare_cached(statement).await.map_err(pg_error)?;
-    client.execute(&prepared, params).await.map_err(pg_error)
+    let writes = mutations.iter().zip(&prepared).map(|(mutation, statement)| async move {
+        let params: Vec<&(dyn ToSql + Sync)> = match mutation {
+            Mutation::Set { key, value } => vec![key, value],
+            Mutation::Clear { key } => vec![key],
+            Mutation::ClearRange(range) => vec![&range.begin, &range.end],
+            Mutation::Add { key, delta } => vec![key, delta],
+        };
+        client.execute(statement, &params).await.map_err(pg_error)
+    });
+    let commit = async { client.batch_execute("COMMIT").await.map_err(pg_error) };
+    let (_, ()) = futures_util::future::try_join(futures_util::future::try_join_all(writes), commit).await?;
+    Ok(())
 }
 
 /// Folds long delta chains into `kv`, so reads of busy counters stay short.
