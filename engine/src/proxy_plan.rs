@@ -71,28 +71,31 @@ impl Engine {
         if let Some(plan) = remembered {
             return Ok(plan);
         }
-        let plan = Arc::new(self.make_plan(&tx, &key).await?);
+        let plan = Arc::new(self.make_plan(tx, &key).await?);
         self.inner.proxy_plans.insert(key, epoch, plan.clone());
         Ok(plan)
     }
 
-    /// The plan worked out from scratch; `tx` is the snapshot the epochs were read in.
-    async fn make_plan(&self, tx: &Tx, key: &PlanKey) -> EngineResult<ProxyPlan> {
+    /// The plan worked out from scratch; `tx` is the snapshot the epochs were read in,
+    /// let go before the entity's actor is asked for a token (which takes its own:
+    /// holding both could drain a connection pool).
+    async fn make_plan(&self, tx: Tx, key: &PlanKey) -> EngineResult<ProxyPlan> {
         let project_id = &key.project_id;
-        let agent = agent::get(tx, project_id, &key.agent_id).await?.ok_or(EngineError::NotFound("agent"))?;
+        let agent =
+            agent::get(&tx, project_id, &key.agent_id).await?.ok_or(EngineError::NotFound("agent"))?;
         if !agent.may_use(&key.integration) {
             return Err(EngineError::Forbidden(format!(
                 "agent {:?} may not use integration {:?}",
                 key.agent_id, key.integration
             )));
         }
-        let found = integration::get(tx, project_id, &key.integration)
+        let found = integration::get(&tx, project_id, &key.integration)
             .await?
             .ok_or(EngineError::NotFound("integration"))?;
         let connection_id = match &key.connection_id {
             Some(id) => id.clone(),
             None => {
-                let candidates: Vec<_> = connection::list(tx, project_id, &key.entity_id)
+                let candidates: Vec<_> = connection::list(&tx, project_id, &key.entity_id)
                     .await?
                     .into_iter()
                     .filter(|c| c.integration == key.integration && c.status != ConnectionStatus::Revoked)

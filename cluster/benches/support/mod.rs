@@ -100,7 +100,8 @@ pub async fn start_securix(
         .env("SECURIX_ALLOW_LOOPBACK_HTTP", "1")
         .env("SECURIX_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // The server's warnings, for when a run fails: <temp dir>/securix-bench-PORT.log.
+        .stderr(std::fs::File::create(std::env::temp_dir().join(format!("securix-bench-{port}.log")))?)
         .spawn()?;
     let process = Process(child);
     let url = format!("http://127.0.0.1:{port}");

@@ -93,11 +93,16 @@ async fn checkout(pool: &Pool) -> Result<Object, StoreError> {
     pool.get().await.map_err(|e| StoreError::Transient(format!("no PostgreSQL connection: {e}")))
 }
 
-/// SQLSTATE → the store's errors: serialization failures and deadlocks are conflicts.
+/// SQLSTATE → the store's errors: serialization failures and deadlocks are
+/// conflicts, and so is "current transaction is aborted" (25P02): an earlier
+/// statement of this very transaction failed — under load, a serialization
+/// failure whose own answer came second — so running it again is the answer.
 fn pg_error(error: tokio_postgres::Error) -> StoreError {
     match error.code() {
         Some(code)
-            if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED =>
+            if *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED
+                || *code == SqlState::IN_FAILED_SQL_TRANSACTION =>
         {
             StoreError::Conflict
         }
@@ -230,17 +235,21 @@ impl Snapshot for PostgresSnapshot {
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
-        let Open { client, mut begun } = self.open.lock().await.take().ok_or_else(already_committed)?;
-        if !begun && commit.mutations.is_empty() {
-            return Ok(()); // Nothing read, nothing written: nothing to commit.
+        // The connection stays in the snapshot until the answer is in: a commit
+        // abandoned midway (its future dropped) still rolls back on drop rather than
+        // handing the pool a connection inside a transaction.
+        let mut guard = self.open.lock().await;
+        let Open { client, begun } = guard.as_mut().ok_or_else(already_committed)?;
+        let written = if !*begun && commit.mutations.is_empty() {
+            Ok(()) // Nothing read, nothing written: nothing to commit.
+        } else {
+            in_transaction(client, begun, apply(client, &commit.mutations)).await
+        };
+        let open = guard.take().ok_or_else(already_committed)?;
+        if written.is_err() {
+            roll_back(open.client).await;
         }
-        match in_transaction(&client, &mut begun, apply(&client, &commit.mutations)).await {
-            Ok(()) => Ok(()),
-            Err(error) => {
-                roll_back(client).await;
-                Err(error)
-            }
-        }
+        written
     }
 }
 
