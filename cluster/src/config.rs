@@ -159,6 +159,7 @@ impl ServeConfig {
             .or(file.webhook_schedule)
             .map(|secs| secs.into_iter().map(std::time::Duration::from_secs).collect());
         let store = StoreChoice::parse(args.store.or(file.store).as_deref().unwrap_or("redb"))?;
+        warn_about_mesh_settings();
         let node = match store {
             StoreChoice::Redb => None,
             _ => Some(NodeSettings {
@@ -187,4 +188,14 @@ impl ServeConfig {
 /// A secret from the environment; empty counts as unset.
 fn env_secret(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// API.md's ractor_cluster settings. Nodes agree through the shared store instead
+/// (docs/cluster.md), so these change nothing; saying so beats ignoring them.
+fn warn_about_mesh_settings() {
+    for name in ["SECURIX_CLUSTER_LISTEN", "SECURIX_CLUSTER_SEEDS", "SECURIX_CLUSTER_COOKIE"] {
+        if std::env::var_os(name).is_some() {
+            tracing::warn!("{name} is set but not needed: nodes find each other through the shared store");
+        }
+    }
 }
