@@ -20,7 +20,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio::sync::Mutex;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::{NoTls, Row, Statement};
 
 use super::backend::{Backend, Commit, KeyRange, Mutation, Snapshot, add_le};
 use super::limits::MAX_TRANSACTION_AGE;
@@ -253,7 +253,7 @@ impl Snapshot for PostgresSnapshot {
     }
 }
 
-/// The writes, then COMMIT, all sent at once: one round trip. PostgreSQL tracked
+/// The writes, then COMMIT, sent at once: one round trip (per 30 writes). PostgreSQL tracked
 /// the reads itself; after a failed statement it aborts the transaction, and the
 /// first error is the one reported.
 async fn apply(client: &Object, mutations: &[Mutation]) -> Result<(), StoreError> {
@@ -267,18 +267,33 @@ async fn apply(client: &Object, mutations: &[Mutation]) -> Result<(), StoreError
         };
         prepared.push(client.prepare_cached(sql).await.map_err(pg_error)?);
     }
-    let writes = mutations.iter().zip(&prepared).map(|(mutation, statement)| async move {
-        let params: Vec<&(dyn ToSql + Sync)> = match mutation {
-            Mutation::Set { key, value } => vec![key, value],
-            Mutation::Clear { key } => vec![key],
-            Mutation::ClearRange(range) => vec![&range.begin, &range.end],
-            Mutation::Add { key, delta } => vec![key, delta],
-        };
-        client.execute(statement, &params).await.map_err(pg_error)
-    });
     let commit = async { client.batch_execute("COMMIT").await.map_err(pg_error) };
-    let (_, ()) = futures_util::future::try_join(futures_util::future::try_join_all(writes), commit).await?;
-    Ok(())
+    let statements: Vec<_> = mutations.iter().zip(&prepared).collect();
+    let mut chunks = statements.chunks(IN_ORDER).peekable();
+    while let Some(chunk) = chunks.next() {
+        let writes = futures_util::future::try_join_all(chunk.iter().map(|(m, s)| write(client, m, s)));
+        if chunks.peek().is_some() {
+            writes.await?;
+        } else {
+            return futures_util::future::try_join(writes, commit).await.map(drop);
+        }
+    }
+    commit.await
+}
+
+/// `try_join_all` polls up to this many futures in order; more would go through
+/// `FuturesOrdered`, whose first-poll order is not promised. Writes must reach the
+/// server in order (a clear-range then a set inside it), so they go in chunks.
+const IN_ORDER: usize = 30;
+
+async fn write(client: &Object, mutation: &Mutation, statement: &Statement) -> Result<u64, StoreError> {
+    let params: Vec<&(dyn ToSql + Sync)> = match mutation {
+        Mutation::Set { key, value } => vec![key, value],
+        Mutation::Clear { key } => vec![key],
+        Mutation::ClearRange(range) => vec![&range.begin, &range.end],
+        Mutation::Add { key, delta } => vec![key, delta],
+    };
+    client.execute(statement, &params).await.map_err(pg_error)
 }
 
 /// Folds long delta chains into `kv`, so reads of busy counters stay short.

@@ -249,6 +249,30 @@ pub async fn read_your_writes(ctx: &Ctx) {
     assert_eq!(later.get(&key).await.unwrap(), Some(b"mine".to_vec()));
 }
 
+/// A transaction's writes land in the order they were made, however many: a range
+/// cleared and then partly written again keeps the new keys.
+pub async fn writes_apply_in_order(ctx: &Ctx) {
+    let key = |i: usize| ctx.key(&format!("ordered/{i:03}"));
+    let (begin, end) = (ctx.key("ordered/"), ctx.key("ordered0"));
+    let tx = ctx.store.begin().await.unwrap();
+    for i in 0..80 {
+        tx.set(&key(i), b"old").unwrap();
+    }
+    tx.commit().await.unwrap();
+    let tx = ctx.store.begin().await.unwrap();
+    tx.clear_range(&begin, &end).unwrap();
+    for i in (0..80).step_by(2) {
+        tx.set(&key(i), b"new").unwrap();
+    }
+    tx.clear(&key(78)).unwrap();
+    tx.commit().await.unwrap();
+    let tx = ctx.store.begin().await.unwrap();
+    let found = tx.get_range(&begin, &end, Default::default()).await.unwrap();
+    let expected: Vec<Vec<u8>> = (0..78).step_by(2).map(key).collect();
+    assert_eq!(found.iter().map(|kv| kv.key.clone()).collect::<Vec<_>>(), expected);
+    assert!(found.iter().all(|kv| kv.value == b"new"));
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -262,7 +286,7 @@ macro_rules! conformance {
             conformance!(@tests commit_is_atomic, concurrent_increments_lose_nothing,
                 atomic_add_never_conflicts, ranges_are_ordered_limited_and_reversible,
                 conflicting_transaction_retries_and_succeeds, oversize_writes_are_refused,
-                read_your_writes);
+                read_your_writes, writes_apply_in_order);
         }
     };
     (@tests $($name:ident),*) => {
@@ -321,4 +345,5 @@ async fn postgres_passes_the_whole_suite() {
     conflicting_transaction_retries_and_succeeds(&ctx().await).await;
     oversize_writes_are_refused(&ctx().await).await;
     read_your_writes(&ctx().await).await;
+    writes_apply_in_order(&ctx().await).await;
 }
