@@ -95,8 +95,8 @@ async fn checkout(pool: &Pool) -> Result<Object, StoreError> {
 
 /// SQLSTATE → the store's errors: serialization failures and deadlocks are
 /// conflicts, and so is "current transaction is aborted" (25P02): an earlier
-/// statement of this very transaction failed — under load, a serialization
-/// failure whose own answer came second — so running it again is the answer.
+/// statement of this very transaction failed (seen under load in the cluster
+/// bench), nothing of it can commit, and running it again is the answer.
 fn pg_error(error: tokio_postgres::Error) -> StoreError {
     match error.code() {
         Some(code)
