@@ -10,7 +10,21 @@ use crate::model::integration::{self, Integration, IntegrationDraft};
 use crate::model::{access_epoch, api_key, project};
 use crate::plugins::CallTarget;
 use crate::secret::SecretString;
+use crate::store::Tx;
 use sha2::Digest;
+
+/// The calling agent, which must exist in the project.
+pub(crate) async fn require_agent(tx: &Tx, project_id: &str, agent_id: &str) -> EngineResult<Agent> {
+    agent::get(tx, project_id, agent_id).await?.ok_or(EngineError::NotFound("agent"))
+}
+
+/// Refuses an agent limited to other integrations.
+pub(crate) fn require_use(agent: &Agent, integration: &str) -> EngineResult<()> {
+    if agent.may_use(integration) {
+        return Ok(());
+    }
+    Err(EngineError::Forbidden(format!("agent {:?} may not use integration {integration:?}", agent.agent_id)))
+}
 
 /// API keys a node remembers, by SHA-256 of the presented key.
 pub(crate) const REMEMBERED_API_KEYS: usize = 10_000;
@@ -149,12 +163,6 @@ impl Engine {
             })
             .await?;
         Ok(agent)
-    }
-
-    /// The agent calling, which must exist in the project.
-    pub(crate) async fn require_agent(&self, project_id: &str, agent_id: &str) -> EngineResult<Agent> {
-        let tx = self.inner.store.begin().await?;
-        agent::get(&tx, project_id, agent_id).await?.ok_or(EngineError::NotFound("agent"))
     }
 
     /// Enables a provider in a project. The plugin checks the configuration first

@@ -250,6 +250,14 @@ impl Engine {
         self.inner.actors.ping_entity(self, project_id, entity_id).await
     }
 
+    /// How often the proxy's remembered plans and API keys answered.
+    pub fn cache_stats(&self) -> crate::epoch_cache::EngineCacheStats {
+        crate::epoch_cache::EngineCacheStats {
+            proxy_plans: self.inner.proxy_plans.stats(),
+            api_keys: self.inner.api_keys.stats(),
+        }
+    }
+
     /// Active (session, entity) actors on this node.
     pub async fn active_actors(&self) -> (usize, usize) {
         self.inner.actors.active().await

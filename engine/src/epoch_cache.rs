@@ -21,6 +21,15 @@ pub struct CacheStats {
     pub misses: u64,
 }
 
+/// The engine's remembered answers (`Engine::cache_stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineCacheStats {
+    /// Proxy calls that reused a plan, or worked one out.
+    pub proxy_plans: CacheStats,
+    /// API keys known already, or read from the store.
+    pub api_keys: CacheStats,
+}
+
 impl<K: Eq + Hash + Clone, E: PartialEq + Copy, V: Clone> EpochCache<K, E, V> {
     pub fn new(capacity: usize) -> Self {
         EpochCache {

@@ -35,6 +35,12 @@ const DROPPED_REQUEST_HEADERS: &[&str] = &[
     "x-forwarded-proto",
     "x-real-ip",
 ];
+/// Whether a caller's request header goes upstream (any case, no allocation).
+fn is_forwarded(name: &str) -> bool {
+    let own = name.get(..8).is_some_and(|prefix| prefix.eq_ignore_ascii_case("securix-"));
+    !own && !DROPPED_REQUEST_HEADERS.iter().any(|dropped| name.eq_ignore_ascii_case(dropped))
+}
+
 /// Response headers never passed back.
 const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "connection",
@@ -121,7 +127,7 @@ impl Engine {
         let mut url = plan.base.clone();
         url.set_path(&format!("{base_path}/{}", request.path));
         url.set_query(request.query.as_deref().filter(|q| !q.is_empty()));
-        if !url.path().starts_with(base_path) {
+        if !url.path().strip_prefix(base_path).is_some_and(|rest| rest.starts_with('/')) {
             return Err(EngineError::Invalid("the proxy path leaves the API".into()));
         }
         self.audit_token_use(
@@ -134,11 +140,7 @@ impl Engine {
         )
         .await;
         let mut builder = self.inner.upstream.request(method, url);
-        for (name, value) in &request.headers {
-            let lower = name.to_ascii_lowercase();
-            if DROPPED_REQUEST_HEADERS.contains(&lower.as_str()) || lower.starts_with("securix-") {
-                continue;
-            }
+        for (name, value) in request.headers.iter().filter(|(name, _)| is_forwarded(name)) {
             builder = builder.header(name.as_str(), value.as_str());
         }
         for (name, value) in &plan.headers {
@@ -212,7 +214,19 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::check_path;
+    use super::{check_path, is_forwarded};
+
+    #[test]
+    fn callers_credentials_and_hop_headers_stay_behind_in_any_case() {
+        for dropped in
+            ["Authorization", "cookie", "HOST", "Transfer-Encoding", "securix-api-key", "SecuriX-Agent-Id"]
+        {
+            assert!(!is_forwarded(dropped), "{dropped}");
+        }
+        for kept in ["x-custom", "accept", "content-type", "securi", "x-securix-trace"] {
+            assert!(is_forwarded(kept), "{kept}");
+        }
+    }
 
     #[test]
     fn paths_stay_under_the_base() {

@@ -10,15 +10,15 @@ use std::sync::Arc;
 
 use reqwest::header::{HeaderName, HeaderValue};
 
-use crate::admin::Principal;
+use crate::admin::{Principal, require_agent, require_use};
 use crate::clock::Timestamp;
 use crate::connections::needs_refresh;
 use crate::engine::Engine;
-use crate::epoch_cache::{CacheStats, EpochCache};
+use crate::epoch_cache::EpochCache;
 use crate::error::{EngineError, EngineResult};
 use crate::model::access_epoch::{self, AccessEpoch};
 use crate::model::connection::{self, ConnectionStatus};
-use crate::model::{agent, integration};
+use crate::model::integration;
 use crate::store::Tx;
 
 /// How many plans a node remembers.
@@ -81,14 +81,8 @@ impl Engine {
     /// holding both could drain a connection pool).
     async fn make_plan(&self, tx: Tx, key: &PlanKey) -> EngineResult<ProxyPlan> {
         let project_id = &key.project_id;
-        let agent =
-            agent::get(&tx, project_id, &key.agent_id).await?.ok_or(EngineError::NotFound("agent"))?;
-        if !agent.may_use(&key.integration) {
-            return Err(EngineError::Forbidden(format!(
-                "agent {:?} may not use integration {:?}",
-                key.agent_id, key.integration
-            )));
-        }
+        let agent = require_agent(&tx, project_id, &key.agent_id).await?;
+        require_use(&agent, &key.integration)?;
         let found = integration::get(&tx, project_id, &key.integration)
             .await?
             .ok_or(EngineError::NotFound("integration"))?;
@@ -148,12 +142,5 @@ impl Engine {
             refreshed_at: connection.refreshed_at,
             expires_at: connection.expires_at,
         })
-    }
-}
-
-impl Engine {
-    /// How often proxy calls reused a plan, and API keys were known already.
-    pub fn proxy_cache_stats(&self) -> (CacheStats, CacheStats) {
-        (self.inner.proxy_plans.stats(), self.inner.api_keys.stats())
     }
 }

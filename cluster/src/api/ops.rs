@@ -36,7 +36,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let m = &state.metrics;
     let (sessions, entities) = state.engine.active_actors().await;
-    let (plans, keys) = state.engine.proxy_cache_stats();
+    let caches = state.engine.cache_stats();
+    let (plans, keys) = (caches.proxy_plans, caches.api_keys);
     let text = format!(
         "# HELP securix_http_requests_total HTTP requests served.\n# TYPE securix_http_requests_total counter\nsecurix_http_requests_total {}\n\
          # HELP securix_http_client_errors_total Answers with a 4xx status.\n# TYPE securix_http_client_errors_total counter\nsecurix_http_client_errors_total {}\n\

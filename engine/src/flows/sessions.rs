@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::admin::Principal;
+use crate::admin::{Principal, require_agent, require_use};
 use crate::clock::Rfc3339;
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
@@ -41,13 +41,13 @@ impl Engine {
             .flow
             .ok_or_else(|| EngineError::Invalid("`flow` must be \"popup\" or \"device\"".into()))?;
         ids::check_app_id(&request.entity_id, "entityId")?;
-        let agent = self.require_agent(&principal.project_id, &request.agent_id).await?;
+        let tx = self.inner.store.begin().await?;
+        let agent = require_agent(&tx, &principal.project_id, &request.agent_id).await?;
         if request.providers.is_empty() || request.providers.len() > MAX_PROVIDERS {
             return Err(EngineError::Invalid(format!(
                 "`providers` must name 1 to {MAX_PROVIDERS} integrations"
             )));
         }
-        let tx = self.inner.store.begin().await?;
         let project =
             project::get(&tx, &principal.project_id).await?.ok_or(EngineError::NotFound("project"))?;
         let mut providers = BTreeMap::new();
@@ -61,12 +61,7 @@ impl Engine {
             }
             let found =
                 integration::get(&tx, &project.id, key).await?.ok_or(EngineError::NotFound("integration"))?;
-            if !agent.may_use(key) {
-                return Err(EngineError::Forbidden(format!(
-                    "agent {:?} may not use integration {key:?}",
-                    agent.agent_id
-                )));
-            }
+            require_use(&agent, key)?;
             let scopes = if !scopes.is_empty() {
                 scopes.clone()
             } else if !found.scopes.is_empty() {

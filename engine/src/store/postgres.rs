@@ -201,14 +201,22 @@ fn folded_pair(row: &Row) -> Result<Option<KeyValue>, StoreError> {
     Ok(value.map(|value| KeyValue { key, value }))
 }
 
+impl PostgresSnapshot {
+    /// One read statement of this transaction (the first one also begins it).
+    async fn read(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+        let mut guard = self.open.lock().await;
+        let Open { client, begun } = guard.as_mut().ok_or_else(already_committed)?;
+        let statement = client.prepare_cached(sql).await.map_err(pg_error)?;
+        let query = async { client.query(&statement, params).await.map_err(pg_error) };
+        in_transaction(client, begun, query).await
+    }
+}
+
 #[async_trait]
 impl Snapshot for PostgresSnapshot {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut guard = self.open.lock().await;
-        let Open { client, begun } = guard.as_mut().ok_or_else(already_committed)?;
-        let statement = client.prepare_cached(sql::GET).await.map_err(pg_error)?;
-        let query = async { client.query_one(&statement, &[&key]).await.map_err(pg_error) };
-        let row = in_transaction(client, begun, query).await?;
+        let rows = self.read(sql::GET, &[&key]).await?;
+        let row = rows.first().ok_or_else(|| StoreError::Backend("GET answered no row".into()))?;
         fold(row.try_get(0).map_err(pg_error)?, row.try_get(1).map_err(pg_error)?)
     }
 
@@ -218,15 +226,10 @@ impl Snapshot for PostgresSnapshot {
         limit: usize,
         reverse: bool,
     ) -> Result<Vec<KeyValue>, StoreError> {
-        let mut guard = self.open.lock().await;
-        let Open { client, begun } = guard.as_mut().ok_or_else(already_committed)?;
         let order = if reverse { "DESC" } else { "ASC" };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let sql = format!("{} ORDER BY 1 {order} LIMIT $3", sql::RANGE);
-        let statement = client.prepare_cached(&sql).await.map_err(pg_error)?;
-        let query =
-            async { client.query(&statement, &[&range.begin, &range.end, &limit]).await.map_err(pg_error) };
-        let rows = in_transaction(client, begun, query).await?;
+        let rows = self.read(&sql, &[&range.begin, &range.end, &limit]).await?;
         let mut pairs = Vec::with_capacity(rows.len());
         for row in &rows {
             pairs.extend(folded_pair(row)?);
