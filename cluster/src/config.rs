@@ -9,6 +9,7 @@ use securix_engine::secret::SecretString;
 use securix_engine::vault::MasterKey;
 
 use crate::membership::NodeSettings;
+use crate::mesh::MeshSettings;
 
 /// `serve`'s flags. Each also reads its `SECURIX_*` variable; a flag or variable wins
 /// over the `--config` file, which wins over the defaults.
@@ -44,6 +45,12 @@ pub struct ServeArgs {
     /// How long a node's lease lasts without renewal, in milliseconds [default: 5000].
     #[arg(long, env = "SECURIX_NODE_LEASE_MS")]
     pub node_lease_ms: Option<u64>,
+    /// `host:port` peers reach this node's mesh on (needs a shared store and the cookie).
+    #[arg(long, env = "SECURIX_CLUSTER_LISTEN")]
+    pub cluster_listen: Option<String>,
+    /// `host:port` of peers to join the mesh through, comma-separated.
+    #[arg(long, env = "SECURIX_CLUSTER_SEEDS", value_delimiter = ',')]
+    pub cluster_seeds: Option<Vec<String>>,
 }
 
 /// The `--config` file: the same settings, plus the two secrets for operators who
@@ -62,6 +69,9 @@ struct FileConfig {
     store: Option<String>,
     node_id: Option<String>,
     node_lease_ms: Option<u64>,
+    cluster_listen: Option<String>,
+    cluster_seeds: Option<Vec<String>>,
+    cluster_cookie: Option<String>,
 }
 
 impl FileConfig {
@@ -118,6 +128,8 @@ pub struct ServeConfig {
     pub store: StoreChoice,
     /// Set when the store is shared: this node then takes part in a cluster.
     pub node: Option<NodeSettings>,
+    /// Set when a cluster node also listens for peers (`SECURIX_CLUSTER_LISTEN`).
+    pub mesh: Option<MeshSettings>,
 }
 
 impl ServeConfig {
@@ -159,7 +171,6 @@ impl ServeConfig {
             .or(file.webhook_schedule)
             .map(|secs| secs.into_iter().map(std::time::Duration::from_secs).collect());
         let store = StoreChoice::parse(args.store.or(file.store).as_deref().unwrap_or("redb"))?;
-        warn_about_mesh_settings();
         let node = match store {
             StoreChoice::Redb => None,
             _ => Some(NodeSettings {
@@ -170,8 +181,15 @@ impl ServeConfig {
                 ),
             }),
         };
+        let mesh = MeshChoice {
+            listen: args.cluster_listen.or(file.cluster_listen).filter(|l| !l.trim().is_empty()),
+            seeds: args.cluster_seeds.or(file.cluster_seeds).unwrap_or_default(),
+            cookie: env_secret("SECURIX_CLUSTER_COOKIE").or(file.cluster_cookie),
+        }
+        .resolve(node.as_ref())?;
         Ok(ServeConfig {
             node,
+            mesh,
             store,
             webhook_schedule,
             public_url,
@@ -190,12 +208,38 @@ fn env_secret(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
-/// API.md's ractor_cluster settings. Nodes agree through the shared store instead
-/// (docs/cluster.md), so these change nothing; saying so beats ignoring them.
-fn warn_about_mesh_settings() {
-    for name in ["SECURIX_CLUSTER_LISTEN", "SECURIX_CLUSTER_SEEDS", "SECURIX_CLUSTER_COOKIE"] {
-        if std::env::var_os(name).is_some() {
-            tracing::warn!("{name} is set but not needed: nodes find each other through the shared store");
+/// API.md's `SECURIX_CLUSTER_*` settings, before they are checked.
+struct MeshChoice {
+    listen: Option<String>,
+    seeds: Vec<String>,
+    cookie: Option<String>,
+}
+
+impl MeshChoice {
+    /// The mesh runs on cluster nodes that say where peers reach them; it needs the
+    /// cookie. Settings that cannot take effect are named in the log, the cookie never.
+    fn resolve(self, node: Option<&NodeSettings>) -> anyhow::Result<Option<MeshSettings>> {
+        let seeds: Vec<String> =
+            self.seeds.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        let (Some(node), Some(listen)) = (node, self.listen) else {
+            let why = match node {
+                None => "this node's store is not shared, so it runs alone",
+                Some(_) => "without SECURIX_CLUSTER_LISTEN this node joins no mesh; work runs where it lands",
+            };
+            if !seeds.is_empty() || self.cookie.is_some() {
+                tracing::warn!("SECURIX_CLUSTER_SEEDS or SECURIX_CLUSTER_COOKIE is set but unused: {why}");
+            }
+            return Ok(None);
+        };
+        let cookie = self.cookie.context("SECURIX_CLUSTER_COOKIE is required with SECURIX_CLUSTER_LISTEN")?;
+        if cookie.len() < 16 {
+            anyhow::bail!("SECURIX_CLUSTER_COOKIE must be at least 16 characters");
         }
+        Ok(Some(MeshSettings {
+            node_id: node.node_id.clone(),
+            listen: listen.trim().to_owned(),
+            seeds,
+            cookie: SecretString::new(cookie),
+        }))
     }
 }

@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod demo;
 mod membership;
+mod mesh;
 mod pages;
 mod server;
 mod telemetry;

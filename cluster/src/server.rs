@@ -15,6 +15,7 @@ use tracing::Instrument;
 use crate::api::{self, ops::Metrics, problem::ApiError};
 use crate::config::{ServeConfig, StoreChoice};
 use crate::membership::Membership;
+use crate::mesh::Mesh;
 
 /// Connections each node keeps to PostgreSQL.
 const POSTGRES_CONNECTIONS: usize = 32;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Set when this node is part of a cluster.
     pub membership: Option<Arc<Membership>>,
+    /// Set when it also meets its peers over the mesh.
+    pub mesh: Option<Arc<Mesh>>,
 }
 
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
@@ -59,13 +62,26 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let mesh = match (&config.mesh, &membership) {
+        (Some(mesh_settings), Some(membership)) => {
+            let mesh = Mesh::start(mesh_settings.clone()).await?;
+            builder = builder.forwarder(mesh.forwarder(membership.placement()));
+            println!("SecuriX mesh listening on {}", mesh_settings.listen);
+            Some(mesh)
+        }
+        _ => None,
+    };
     let engine = builder.plugins(plugins).settings(settings).build().await?;
+    if let Some(mesh) = &mesh {
+        mesh.serve(engine.clone()).await?;
+    }
     let admin_token_hash = crate::admin_token::establish(&engine, config.admin_token.as_ref()).await?;
     let state = web::Data::new(AppState {
         engine: engine.clone(),
         admin_token_hash,
         metrics: Metrics::default(),
         membership,
+        mesh,
     });
     let server = HttpServer::new(move || app(state.clone()))
         .max_connection_rate(1024)

@@ -17,8 +17,13 @@ const RESIDENT: usize = 100_000;
 
 struct Bare;
 
+/// A reply port alone: the least a message can be.
+struct Ping(RpcReplyPort<()>);
+
+impl ractor::Message for Ping {}
+
 impl Actor for Bare {
-    type Msg = RpcReplyPort<()>;
+    type Msg = Ping;
     type State = ();
     type Arguments = ();
 
@@ -29,7 +34,7 @@ impl Actor for Bare {
     async fn handle(
         &self,
         _: ActorRef<Self::Msg>,
-        reply: Self::Msg,
+        Ping(reply): Self::Msg,
         _: &mut (),
     ) -> Result<(), ActorProcessingErr> {
         let _ = reply.send(());
@@ -43,8 +48,8 @@ fn resident_bytes() -> usize {
     pages * 4096
 }
 
-async fn bare_round_trip(actor: &ActorRef<RpcReplyPort<()>>) {
-    let _ = actor.call(|reply| reply, Some(Duration::from_secs(5))).await;
+async fn bare_round_trip(actor: &ActorRef<Ping>) {
+    let _ = actor.call(Ping, Some(Duration::from_secs(5))).await;
 }
 
 fn per_op(elapsed: Duration, n: usize) -> f64 {

@@ -17,6 +17,7 @@ use crate::flows::views::ConnectionView;
 use crate::model::connection::{self, Connection, ConnectionStatus, TokenSet};
 use crate::model::event::{self, EventDraft, EventKind};
 use crate::model::{RecordError, integration, refresh_lock};
+use crate::region::RegionWork;
 use crate::secret::SecretString;
 
 const REFRESH_ATTEMPTS: u32 = 3;
@@ -111,16 +112,43 @@ impl Engine {
         Ok(())
     }
 
-    /// A usable access token, through the entity's actor (which serializes refreshes).
+    /// A usable access token, through the entity's actor (which serializes
+    /// refreshes): the owner's, when another node owns the entity's shard and can be
+    /// reached, else this node's. The store's refresh lock serializes refreshes across
+    /// engines either way.
     pub(crate) async fn access_token(
         &self,
         project_id: &str,
         entity_id: &str,
         connection_id: &str,
     ) -> EngineResult<(Connection, SecretString)> {
-        // The local actor serializes this engine's callers; the store's refresh lock
-        // serializes refreshes across engines, so any node may serve any entity.
+        let work = RegionWork::FreshToken {
+            project_id: project_id.to_owned(),
+            entity_id: entity_id.to_owned(),
+            connection_id: connection_id.to_owned(),
+        };
+        if self.forwarded(work, "connection").await? {
+            // The owner brought the token up to date; read what it stored.
+            let current = self.usable_connection(project_id, entity_id, connection_id).await?;
+            let tokens = current.tokens(&self.inner.vault).await?;
+            return Ok((current, tokens.access_token));
+        }
         self.inner.actors.access_token(self, project_id, entity_id, connection_id).await
+    }
+
+    /// The connection, if it can still be used.
+    async fn usable_connection(
+        &self,
+        project_id: &str,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<Connection> {
+        let current = self.load_connection(project_id, entity_id, connection_id).await?;
+        match current.status {
+            ConnectionStatus::Active => Ok(current),
+            ConnectionStatus::ReauthRequired => Err(EngineError::ReauthRequired),
+            _ => Err(EngineError::NotFound("connection")),
+        }
     }
 
     async fn load_connection(
@@ -145,12 +173,7 @@ impl Engine {
         let mut attempt = 0;
         let mut waited = Duration::ZERO;
         loop {
-            let current = self.load_connection(project_id, entity_id, connection_id).await?;
-            match current.status {
-                ConnectionStatus::Active => {}
-                ConnectionStatus::ReauthRequired => return Err(EngineError::ReauthRequired),
-                _ => return Err(EngineError::NotFound("connection")),
-            }
+            let current = self.usable_connection(project_id, entity_id, connection_id).await?;
             let tokens = current.tokens(&self.inner.vault).await?;
             let now = self.now();
             if !needs_refresh(current.refreshed_at, tokens.expires_at, now) {

@@ -24,6 +24,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::flows::device_guard::DeviceGuard;
 use crate::placement::{Placement, SingleNode};
 use crate::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
+use crate::region::Forwarder;
 use crate::store::Store;
 use crate::vault::{MasterKey, Vault};
 
@@ -81,6 +82,8 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     pub settings: EngineSettings,
     pub placement: Arc<dyn Placement>,
+    /// Hands shard work to its owner (a cluster with a mesh); none runs it all here.
+    pub forwarder: Option<Arc<dyn Forwarder>>,
     pub device_guard: DeviceGuard,
     pub upstream: reqwest::Client,
     pub webhook_client: reqwest::Client,
@@ -114,6 +117,7 @@ pub struct EngineBuilder {
     clock: Option<Arc<dyn Clock>>,
     settings: EngineSettings,
     placement: Option<Arc<dyn Placement>>,
+    forwarder: Option<Arc<dyn Forwarder>>,
 }
 
 impl EngineBuilder {
@@ -150,6 +154,11 @@ impl EngineBuilder {
 
     pub fn placement(mut self, placement: Arc<dyn Placement>) -> Self {
         self.placement = Some(placement);
+        self
+    }
+
+    pub fn forwarder(mut self, forwarder: Arc<dyn Forwarder>) -> Self {
+        self.forwarder = Some(forwarder);
         self
     }
 
@@ -191,6 +200,7 @@ impl EngineBuilder {
             audit,
             device_guard: DeviceGuard::new(settings.wrong_codes_per_client, settings.wrong_codes_global),
             placement: self.placement.unwrap_or_else(|| Arc::new(SingleNode)),
+            forwarder: self.forwarder,
             actors: ActorSystem::default(),
             session_changes: tokio::sync::watch::channel(0).0,
             store,

@@ -19,6 +19,7 @@ pub mod placement;
 pub mod plugins;
 pub mod proxy;
 mod proxy_plan;
+pub mod region;
 pub mod secret;
 pub mod store;
 pub mod vault;

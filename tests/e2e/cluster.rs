@@ -14,18 +14,92 @@ use crate::support::{Server, free_port};
 const LEASE_MS: u64 = 1500;
 const MASTER_KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
 
-async fn node(url: &str, id: &str) -> Server {
-    let lease = LEASE_MS.to_string();
+const COOKIE: &str = "cluster-cookie-never-logged-0123456789";
+
+/// The mesh addresses of a cluster's nodes, chosen before any starts.
+struct MeshPorts(Vec<(String, String)>);
+
+impl MeshPorts {
+    fn new(ids: &[&str]) -> Self {
+        MeshPorts(ids.iter().map(|id| (id.to_string(), format!("127.0.0.1:{}", free_port()))).collect())
+    }
+
+    fn listen(&self, id: &str) -> String {
+        self.0.iter().find(|(node, _)| node == id).map(|(_, address)| address.clone()).unwrap()
+    }
+
+    /// Every other node: a node joins through whichever of them is up.
+    fn seeds(&self, id: &str) -> String {
+        let others: Vec<&str> =
+            self.0.iter().filter(|(node, _)| node != id).map(|(_, address)| address.as_str()).collect();
+        others.join(",")
+    }
+}
+
+async fn node(url: &str, id: &str, mesh: &MeshPorts) -> Server {
+    start_node(url, id, mesh, COOKIE, LEASE_MS).await
+}
+
+async fn start_node(url: &str, id: &str, mesh: &MeshPorts, cookie: &str, lease_ms: u64) -> Server {
+    let (lease, listen, seeds) = (lease_ms.to_string(), mesh.listen(id), mesh.seeds(id));
     Server::start(&[
         ("SECURIX_STORE", url),
         ("SECURIX_NODE_ID", id),
         ("SECURIX_NODE_LEASE_MS", lease.as_str()),
+        ("SECURIX_CLUSTER_LISTEN", listen.as_str()),
+        ("SECURIX_CLUSTER_SEEDS", seeds.as_str()),
+        ("SECURIX_CLUSTER_COOKIE", cookie),
         ("SECURIX_MASTER_KEY", MASTER_KEY),
         ("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN),
         ("SECURIX_ALLOW_LOOPBACK_HTTP", "1"),
         ("SECURIX_WEBHOOK_SCHEDULE", "0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1"),
     ])
     .await
+}
+
+/// Waits until the shard records have stood still for longer than a membership
+/// round (`round`) and every node holds exactly the shards they give it: every node
+/// has then read them, so all route a shard's work to the same owner.
+async fn until_settled(clients: &[Client], round: Duration, within: Duration) {
+    let started = Instant::now();
+    let mut last_records = Value::Null;
+    loop {
+        let mut settled = true;
+        for client in clients {
+            let view = cluster_view(client).await;
+            let held: Vec<u64> =
+                view["owned"].as_array().into_iter().flatten().filter_map(Value::as_u64).collect();
+            let on_record: Vec<u64> = view["shards"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| s["nodeId"] == view["nodeId"])
+                .filter_map(|s| s["shard"].as_u64())
+                .collect();
+            settled &= held == on_record && view["shards"] == last_records;
+            last_records = view["shards"].clone();
+        }
+        if settled {
+            return;
+        }
+        assert!(started.elapsed() < within, "the nodes never settled on the recorded owners");
+        tokio::time::sleep(round + Duration::from_millis(250)).await;
+    }
+}
+
+/// Waits until the node behind `client` is connected to exactly `peers` over the mesh.
+async fn until_meshed_with(client: &Client, peers: &[&str], within: Duration) {
+    let started = Instant::now();
+    loop {
+        let view = cluster_view(client).await;
+        let connected: Vec<&str> =
+            view["mesh"]["peers"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        if connected == peers {
+            return;
+        }
+        assert!(started.elapsed() < within, "the mesh never settled on {peers:?}: {view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn cluster_view(client: &Client) -> Value {
@@ -80,9 +154,10 @@ async fn provision(on: &Client, provider: &str) -> (String, String) {
 async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
     let pg = crate::postgres::Postgres::start();
     let mock = MockOAuth::start().await;
-    let a = node(&pg.url, "a").await;
-    let mut b = Some(node(&pg.url, "b").await);
-    let c = node(&pg.url, "c").await;
+    let mesh = MeshPorts::new(&["a", "b", "c"]);
+    let a = node(&pg.url, "a", &mesh).await;
+    let mut b = Some(node(&pg.url, "b", &mesh).await);
+    let c = node(&pg.url, "c", &mesh).await;
     let (on_a, on_c) = (Client::new(&a.base_url), Client::new(&c.base_url));
     let on_b = Client::new(&b.as_ref().unwrap().base_url);
     until_owned_by(&on_a, &["a", "b", "c"], Duration::from_secs(15)).await;
@@ -187,8 +262,14 @@ async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
     assert_eq!(connections.as_array().unwrap().len(), 1, "one connection, not duplicated: {connections}");
 
     // B comes back under its name and gets shards again.
-    let _b = node(&pg.url, "b").await;
+    let b = node(&pg.url, "b", &mesh).await;
     until_owned_by(&on_c, &["a", "b", "c"], Duration::from_secs(15)).await;
+    until_meshed_with(&on_c, &["a", "b"], Duration::from_secs(10)).await;
+    for server in [&a, &b, &c] {
+        let logged =
+            [server.stdout.lock().unwrap().join("\n"), server.stderr.lock().unwrap().join("\n")].concat();
+        assert!(!logged.contains(COOKIE), "the mesh cookie was logged");
+    }
 }
 
 /// Fifty proxy calls spread over three nodes, all on an access token due for a
@@ -199,7 +280,9 @@ async fn fifty_calls_over_three_nodes_on_an_expiring_token_refresh_it_once() {
     let pg = crate::postgres::Postgres::start();
     // A 6 s token is due 3 s after it is issued (the margin is half a short lifetime).
     let provider = ShortLivedOAuth::start(6).await;
-    let nodes = [node(&pg.url, "a").await, node(&pg.url, "b").await, node(&pg.url, "c").await];
+    let mesh = MeshPorts::new(&["a", "b", "c"]);
+    let nodes =
+        [node(&pg.url, "a", &mesh).await, node(&pg.url, "b", &mesh).await, node(&pg.url, "c", &mesh).await];
     let clients: Vec<Client> = nodes.iter().map(|n| Client::new(&n.base_url)).collect();
     let (_, api_key) = provision(&clients[0], &provider.base_url).await;
     let app = [("securix-api-key", api_key.as_str()), ("securix-agent-id", "cli")];
@@ -230,4 +313,57 @@ async fn fifty_calls_over_three_nodes_on_an_expiring_token_refresh_it_once() {
     }
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(provider.refreshes(), 1, "exactly one refresh at the provider, cluster-wide");
+}
+
+/// Over the mesh, a device session's polls meet one actor whichever node they land
+/// on, so `slow_down` holds cluster-wide; a node with the wrong cookie is never a peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_through_any_node_meet_the_session_owner_and_a_wrong_cookie_stays_out() {
+    let pg = crate::postgres::Postgres::start();
+    let mock = MockOAuth::start().await;
+    let mesh = MeshPorts::new(&["a", "b", "c", "intruder"]);
+    // A lease long enough that a busy machine does not see nodes flap: the check
+    // below needs every node to route each shard to the same owner.
+    let lease_ms = 5000;
+    let mut nodes = Vec::new();
+    for id in ["a", "b", "c"] {
+        nodes.push(start_node(&pg.url, id, &mesh, COOKIE, lease_ms).await);
+    }
+    let clients: Vec<Client> = nodes.iter().map(|n| Client::new(&n.base_url)).collect();
+    until_owned_by(&clients[0], &["a", "b", "c"], Duration::from_secs(15)).await;
+    until_meshed_with(&clients[0], &["b", "c"], Duration::from_secs(10)).await;
+    until_meshed_with(&clients[1], &["a", "c"], Duration::from_secs(10)).await;
+    until_meshed_with(&clients[2], &["a", "b"], Duration::from_secs(10)).await;
+
+    let (_, api_key) = provision(&clients[0], &mock.base_url).await;
+    let app = [("securix-api-key", api_key.as_str()), ("securix-agent-id", "cli")];
+    for user in ["u1", "u2", "u3", "u4"] {
+        until_settled(&clients, Duration::from_millis(lease_ms / 4), Duration::from_secs(30)).await;
+        let body = json!({"entityId": user, "flow": "device", "providers": {"mock": {}}});
+        let created = clients[0].json(Method::POST, "/v1/sessions", &app, body).await.json();
+        let path = format!("/v1/sessions/{}", created["sessionId"].as_str().unwrap());
+        let first = clients[1].get(&path, &app).await;
+        assert_eq!(first.status, 200, "{}", first.text);
+        for again in [&clients[2], &clients[0]] {
+            let polled = again.get(&path, &app).await;
+            assert_eq!(polled.status, 429, "a poll on another node within the interval: {}", polled.text);
+            assert_eq!(
+                polled.json()["type"].as_str().unwrap_or_default().rsplit('/').next(),
+                Some("slow_down")
+            );
+        }
+    }
+    let forwarded: u64 = {
+        let mut total = 0;
+        for client in &clients {
+            total += cluster_view(client).await["mesh"]["forwarded"].as_u64().unwrap_or(0);
+        }
+        total
+    };
+    assert!(forwarded >= 8, "polls reached their owners over the mesh: {forwarded}");
+
+    let intruder = start_node(&pg.url, "intruder", &mesh, "some-other-cookie-0123456789", lease_ms).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    until_meshed_with(&clients[0], &["b", "c"], Duration::from_secs(1)).await;
+    until_meshed_with(&Client::new(&intruder.base_url), &[], Duration::from_secs(1)).await;
 }

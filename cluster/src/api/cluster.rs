@@ -1,5 +1,6 @@
 //! `GET /v1/admin/cluster`: the nodes, their leases and the shards each owns. A
-//! server on the embedded store is a cluster of one that owns every shard.
+//! server on the embedded store is a cluster of one that owns every shard. `mesh`
+//! lists the peers this node is connected to, when it runs one.
 
 use actix_web::{HttpResponse, web};
 use securix_engine::EngineError;
@@ -19,5 +20,8 @@ pub async fn view(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, 
         })));
     };
     let view = membership.view().await.map_err(EngineError::from)?;
-    Ok(HttpResponse::Ok().json(view))
+    let mesh = state.mesh.as_ref().map(|mesh| mesh.view());
+    let mut body = serde_json::to_value(view).map_err(|e| EngineError::Internal(e.to_string()))?;
+    body["mesh"] = serde_json::to_value(mesh).map_err(|e| EngineError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(body))
 }

@@ -49,6 +49,7 @@ async fn demo(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<()
         webhook_schedule: None,
         store: crate::config::StoreChoice::Redb,
         node: None,
+        mesh: None,
     };
     let server = actix_web::rt::spawn(crate::server::serve(config));
     wait_ready(&format!("{public_url}/readyz")).await?;

@@ -55,6 +55,9 @@ pub struct ClusterView {
     pub lease_ms: u64,
     pub nodes: Vec<NodeView>,
     pub shards: Vec<shard_owner::ShardOwner>,
+    /// The shards this node holds and works on now (the records may be ahead of it
+    /// for up to a membership round).
+    pub owned: Vec<u32>,
 }
 
 #[derive(Serialize)]
@@ -169,7 +172,11 @@ impl Membership {
             epochs.extend(claimed);
         }
         if Instant::now() < lease_until {
-            self.placement.set(epochs, lease_until);
+            let mut on_record: HashMap<u32, String> =
+                owners.into_iter().map(|(shard, owner)| (shard, owner.node_id)).collect();
+            on_record.extend(handoffs);
+            on_record.extend(epochs.keys().map(|shard| (*shard, me.to_owned())));
+            self.placement.set(epochs, on_record, lease_until);
         }
         Ok(())
     }
@@ -213,6 +220,7 @@ impl Membership {
             lease_ms: self.settings.lease.as_millis() as u64,
             nodes,
             shards,
+            owned: self.placement.owned_shards(),
         })
     }
 }

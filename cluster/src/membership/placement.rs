@@ -20,6 +20,8 @@ pub struct StorePlacement {
 struct Owned {
     /// Shard → the epoch this node took it at.
     epochs: HashMap<u32, u64>,
+    /// Shard → its owner on record, any node (where the mesh forwards work).
+    owners: HashMap<u32, String>,
     /// This node's lease, on its monotonic clock: past it, it owns nothing.
     valid_until: Option<Instant>,
 }
@@ -30,10 +32,24 @@ impl StorePlacement {
     }
 
     /// What the membership loop decided.
-    pub fn set(&self, epochs: HashMap<u32, u64>, valid_until: Instant) {
+    pub fn set(&self, epochs: HashMap<u32, u64>, owners: HashMap<u32, String>, valid_until: Instant) {
         if let Ok(mut owned) = self.owned.write() {
-            *owned = Owned { epochs, valid_until: Some(valid_until) };
+            *owned = Owned { epochs, owners, valid_until: Some(valid_until) };
         }
+    }
+
+    /// The shards this node holds now, in order.
+    pub fn owned_shards(&self) -> Vec<u32> {
+        (0..securix_engine::model::keys::SHARDS).filter(|s| self.owns(*s)).collect()
+    }
+
+    /// The node that owns `shard` when it is another one, as last seen.
+    pub fn other_owner(&self, shard: u32) -> Option<String> {
+        if self.owns(shard) {
+            return None;
+        }
+        let owned = self.owned.read().ok()?;
+        owned.owners.get(&shard).filter(|node| **node != self.node_id).cloned()
     }
 
     /// Drops a shard at once, before its handoff commits.

@@ -29,6 +29,9 @@ pub enum EntityMsg {
     Crash,
 }
 
+// Local only: ractor's `cluster` feature asks every message type to say so.
+impl ractor::Message for EntityMsg {}
+
 pub struct EntityArgs {
     pub engine: Weak<Inner>,
     pub project_id: String,

@@ -12,6 +12,9 @@ pub enum OutboxMsg {
     Tick,
 }
 
+// Local only: ractor's `cluster` feature asks every message type to say so.
+impl ractor::Message for OutboxMsg {}
+
 pub struct OutboxArgs {
     pub engine: Weak<Inner>,
     pub shard: u32,

@@ -25,6 +25,9 @@ pub enum SessionMsg {
     Crash,
 }
 
+// Local only: ractor's `cluster` feature asks every message type to say so.
+impl ractor::Message for SessionMsg {}
+
 pub struct SessionArgs {
     pub engine: Weak<Inner>,
     pub session_id: String,

@@ -13,6 +13,7 @@ use crate::model::event::{self, EventDraft, EventKind};
 use crate::model::session::{self, AuthSession, Flow, SessionProvider, SessionStatus};
 use crate::model::{RecordError, grant, ids, integration, project};
 use crate::oauth::{pkce, transaction};
+use crate::region::RegionWork;
 
 /// What an app asks for (`POST /v1/sessions`).
 #[derive(Debug, Clone, Default)]
@@ -186,7 +187,13 @@ impl Engine {
         let session = self.owned_session(principal, session_id).await?;
         let wait = wait.unwrap_or_default().min(MAX_WAIT);
         if session.flow == Flow::Device && wait.is_zero() {
-            self.inner.actors.poll_session(self, &session.id).await?;
+            let work = RegionWork::PollSession {
+                project_id: session.project_id.clone(),
+                session_id: session.id.clone(),
+            };
+            if !self.forwarded(work, "session").await? {
+                self.inner.actors.poll_session(self, &session.id).await?;
+            }
         }
         if wait.is_zero() || session.status.is_final() {
             return Ok(SessionView::from(&session));
