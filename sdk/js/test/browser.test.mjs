@@ -30,9 +30,11 @@ describe("the popup flow in chromium", { skip: noBrowser }, () => {
     await Promise.all([securix?.stop(), oauth?.stop(), app?.stop(), foreign?.stop()]);
   });
 
-  /** A fresh browser profile on the demo app's page; records every answer it receives. */
-  async function openApp(query = "") {
+  /** A fresh browser profile on the demo app's page, running `initScript` first in
+   * every page; records every answer it receives. */
+  async function openApp(query = "", initScript = null) {
     const context = await browser.newContext();
+    if (initScript) await context.addInitScript(initScript);
     context.on("response", async (response) => {
       const body = await response.text().catch(() => "");
       seenByBrowser.push(`${JSON.stringify(response.headers())}\n${body}`);
@@ -107,9 +109,13 @@ describe("the popup flow in chromium", { skip: noBrowser }, () => {
   });
 
   test("a blocked popup gives onResult(false) at once", async () => {
-    // connect() from SecuriX's /sdk/securix.js, called on load, outside any click:
-    // Chromium's popup blocker refuses it.
-    const { context, page } = await openApp("?autoconnect=1");
+    // connect() from SecuriX's /sdk/securix.js, called on load, outside any click, in
+    // a page whose window.open answers null — what a popup blocker does. (Chromium's
+    // own blocker judges user activation by heuristics that let a popup through now
+    // and then, so it cannot be what this test relies on.)
+    const { context, page } = await openApp("?autoconnect=1", () => {
+      window.open = () => null;
+    });
     const outcome = await result(page);
     assert.deepEqual(outcome, { success: false, reason: "popup_blocked" });
     await context.close();

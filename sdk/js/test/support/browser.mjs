@@ -12,7 +12,5 @@ export function launchChromium() {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    // Playwright turns the popup blocker off by default; the blocked-popup test needs it.
-    ignoreDefaultArgs: ["--disable-popup-blocking"],
   });
 }
