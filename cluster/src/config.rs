@@ -9,7 +9,7 @@ use securix_engine::secret::SecretString;
 use securix_engine::vault::MasterKey;
 
 use crate::membership::NodeSettings;
-use crate::mesh::MeshSettings;
+use crate::mesh::{MeshSettings, TlsFiles};
 
 /// `serve`'s flags. Each also reads its `SECURIX_*` variable; a flag or variable wins
 /// over the `--config` file, which wins over the defaults.
@@ -48,9 +48,19 @@ pub struct ServeArgs {
     /// `host:port` peers reach this node's mesh on (needs a shared store and the cookie).
     #[arg(long, env = "SECURIX_CLUSTER_LISTEN")]
     pub cluster_listen: Option<String>,
-    /// `host:port` of peers to join the mesh through, comma-separated.
+    /// `host:port` of peers to join the mesh through, comma-separated (nodes also
+    /// find each other through the store).
     #[arg(long, env = "SECURIX_CLUSTER_SEEDS", value_delimiter = ',')]
     pub cluster_seeds: Option<Vec<String>>,
+    /// Mutual TLS on the mesh: this node's certificate chain (PEM)…
+    #[arg(long, env = "SECURIX_CLUSTER_TLS_CERT")]
+    pub cluster_tls_cert: Option<PathBuf>,
+    /// …its private key (PEM)…
+    #[arg(long, env = "SECURIX_CLUSTER_TLS_KEY")]
+    pub cluster_tls_key: Option<PathBuf>,
+    /// …and the CA every node's certificate must come from (PEM).
+    #[arg(long, env = "SECURIX_CLUSTER_TLS_CA")]
+    pub cluster_tls_ca: Option<PathBuf>,
 }
 
 /// The `--config` file: the same settings, plus the two secrets for operators who
@@ -72,6 +82,9 @@ struct FileConfig {
     cluster_listen: Option<String>,
     cluster_seeds: Option<Vec<String>>,
     cluster_cookie: Option<String>,
+    cluster_tls_cert: Option<PathBuf>,
+    cluster_tls_key: Option<PathBuf>,
+    cluster_tls_ca: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -171,11 +184,12 @@ impl ServeConfig {
             .or(file.webhook_schedule)
             .map(|secs| secs.into_iter().map(std::time::Duration::from_secs).collect());
         let store = StoreChoice::parse(args.store.or(file.store).as_deref().unwrap_or("redb"))?;
-        let node = match store {
+        let mut node = match store {
             StoreChoice::Redb => None,
             _ => Some(NodeSettings {
                 node_id: args.node_id.or(file.node_id).unwrap_or_else(|| format!("node-{}", listen.port())),
                 address: public_url.clone(),
+                mesh: None,
                 lease: std::time::Duration::from_millis(
                     args.node_lease_ms.or(file.node_lease_ms).unwrap_or(5000).max(200),
                 ),
@@ -185,8 +199,16 @@ impl ServeConfig {
             listen: args.cluster_listen.or(file.cluster_listen).filter(|l| !l.trim().is_empty()),
             seeds: args.cluster_seeds.or(file.cluster_seeds).unwrap_or_default(),
             cookie: env_secret("SECURIX_CLUSTER_COOKIE").or(file.cluster_cookie),
+            tls: [
+                args.cluster_tls_cert.or(file.cluster_tls_cert),
+                args.cluster_tls_key.or(file.cluster_tls_key),
+                args.cluster_tls_ca.or(file.cluster_tls_ca),
+            ],
         }
         .resolve(node.as_ref())?;
+        if let (Some(node), Some(mesh)) = (&mut node, &mesh) {
+            node.mesh = Some(mesh.listen.clone());
+        }
         Ok(ServeConfig {
             node,
             mesh,
@@ -213,6 +235,8 @@ struct MeshChoice {
     listen: Option<String>,
     seeds: Vec<String>,
     cookie: Option<String>,
+    /// Certificate, key and CA.
+    tls: [Option<PathBuf>; 3],
 }
 
 impl MeshChoice {
@@ -235,11 +259,19 @@ impl MeshChoice {
         if cookie.len() < 16 {
             anyhow::bail!("SECURIX_CLUSTER_COOKIE must be at least 16 characters");
         }
+        let tls = match self.tls {
+            [Some(cert), Some(key), Some(ca)] => Some(TlsFiles { cert, key, ca }),
+            [None, None, None] => None,
+            _ => anyhow::bail!(
+                "mesh TLS needs all of SECURIX_CLUSTER_TLS_CERT, SECURIX_CLUSTER_TLS_KEY and SECURIX_CLUSTER_TLS_CA"
+            ),
+        };
         Ok(Some(MeshSettings {
             node_id: node.node_id.clone(),
             listen: listen.trim().to_owned(),
             seeds,
             cookie: SecretString::new(cookie),
+            tls,
         }))
     }
 }

@@ -64,7 +64,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     };
     let mesh = match (&config.mesh, &membership) {
         (Some(mesh_settings), Some(membership)) => {
-            let mesh = Mesh::start(mesh_settings.clone()).await?;
+            let mesh = Mesh::start(mesh_settings.clone(), membership.clone()).await?;
             builder = builder.forwarder(mesh.forwarder(membership.placement()));
             println!("SecuriX mesh listening on {}", mesh_settings.listen);
             Some(mesh)

@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api::{ADMIN_TOKEN, Client, browser_consent, enter_code};
+use crate::mesh_certs::{MeshCa, NodeCert};
 use crate::peers::{MockOAuth, ShortLivedOAuth};
 use crate::support::{Server, free_port};
 
@@ -37,12 +38,19 @@ impl MeshPorts {
 }
 
 async fn node(url: &str, id: &str, mesh: &MeshPorts) -> Server {
-    start_node(url, id, mesh, COOKIE, LEASE_MS).await
+    start_node(url, id, mesh, COOKIE, LEASE_MS, &[]).await
 }
 
-async fn start_node(url: &str, id: &str, mesh: &MeshPorts, cookie: &str, lease_ms: u64) -> Server {
+async fn start_node(
+    url: &str,
+    id: &str,
+    mesh: &MeshPorts,
+    cookie: &str,
+    lease_ms: u64,
+    more: &[(String, String)],
+) -> Server {
     let (lease, listen, seeds) = (lease_ms.to_string(), mesh.listen(id), mesh.seeds(id));
-    Server::start(&[
+    let mut env = vec![
         ("SECURIX_STORE", url),
         ("SECURIX_NODE_ID", id),
         ("SECURIX_NODE_LEASE_MS", lease.as_str()),
@@ -53,8 +61,9 @@ async fn start_node(url: &str, id: &str, mesh: &MeshPorts, cookie: &str, lease_m
         ("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN),
         ("SECURIX_ALLOW_LOOPBACK_HTTP", "1"),
         ("SECURIX_WEBHOOK_SCHEDULE", "0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1"),
-    ])
-    .await
+    ];
+    env.extend(more.iter().map(|(name, value)| (name.as_str(), value.as_str())));
+    Server::start(&env).await
 }
 
 /// Waits until the shard records have stood still for longer than a membership
@@ -315,25 +324,29 @@ async fn fifty_calls_over_three_nodes_on_an_expiring_token_refresh_it_once() {
     assert_eq!(provider.refreshes(), 1, "exactly one refresh at the provider, cluster-wide");
 }
 
-/// Over the mesh, a device session's polls meet one actor whichever node they land
-/// on, so `slow_down` holds cluster-wide; a node with the wrong cookie is never a peer.
+/// Over a mesh with mutual TLS, a device session's polls meet one actor whichever
+/// node they land on, so `slow_down` holds cluster-wide. A node with the cluster's
+/// certificate but the wrong cookie, and one with the cookie but a certificate from
+/// another CA, never become peers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn polls_through_any_node_meet_the_session_owner_and_a_wrong_cookie_stays_out() {
+async fn polls_through_any_node_meet_the_session_owner_over_tls_and_strangers_stay_out() {
     let pg = crate::postgres::Postgres::start();
     let mock = MockOAuth::start().await;
-    let mesh = MeshPorts::new(&["a", "b", "c", "intruder"]);
+    let ca = MeshCa::new("securix test cluster");
+    let mesh = MeshPorts::new(&["a", "b", "c", "stranger", "impostor"]);
     // A lease long enough that a busy machine does not see nodes flap: the check
     // below needs every node to route each shard to the same owner.
     let lease_ms = 5000;
     let mut nodes = Vec::new();
     for id in ["a", "b", "c"] {
-        nodes.push(start_node(&pg.url, id, &mesh, COOKIE, lease_ms).await);
+        nodes.push(start_node(&pg.url, id, &mesh, COOKIE, lease_ms, &ca.node(id).env()).await);
     }
     let clients: Vec<Client> = nodes.iter().map(|n| Client::new(&n.base_url)).collect();
     until_owned_by(&clients[0], &["a", "b", "c"], Duration::from_secs(15)).await;
     until_meshed_with(&clients[0], &["b", "c"], Duration::from_secs(10)).await;
     until_meshed_with(&clients[1], &["a", "c"], Duration::from_secs(10)).await;
     until_meshed_with(&clients[2], &["a", "b"], Duration::from_secs(10)).await;
+    assert_eq!(cluster_view(&clients[0]).await["mesh"]["tls"], true);
 
     let (_, api_key) = provision(&clients[0], &mock.base_url).await;
     let app = [("securix-api-key", api_key.as_str()), ("securix-agent-id", "cli")];
@@ -353,17 +366,28 @@ async fn polls_through_any_node_meet_the_session_owner_and_a_wrong_cookie_stays_
             );
         }
     }
-    let forwarded: u64 = {
-        let mut total = 0;
-        for client in &clients {
-            total += cluster_view(client).await["mesh"]["forwarded"].as_u64().unwrap_or(0);
-        }
-        total
-    };
+    let mut forwarded = 0;
+    for client in &clients {
+        forwarded += cluster_view(client).await["mesh"]["forwarded"].as_u64().unwrap_or(0);
+    }
     assert!(forwarded >= 8, "polls reached their owners over the mesh: {forwarded}");
 
-    let intruder = start_node(&pg.url, "intruder", &mesh, "some-other-cookie-0123456789", lease_ms).await;
+    let foreign = MeshCa::new("another cluster");
+    let stranger = start_node(
+        &pg.url,
+        "stranger",
+        &mesh,
+        "some-other-cookie-0123456789",
+        lease_ms,
+        &ca.node("stranger").env(),
+    )
+    .await;
+    // The impostor trusts the cluster's CA (so it accepts our nodes' certificates)
+    // but shows one from its own: only our side's check of client certificates keeps it out.
+    let impostor_cert = NodeCert { ca: ca.ca_path(), ..foreign.node("impostor") };
+    let impostor = start_node(&pg.url, "impostor", &mesh, COOKIE, lease_ms, &impostor_cert.env()).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     until_meshed_with(&clients[0], &["b", "c"], Duration::from_secs(1)).await;
-    until_meshed_with(&Client::new(&intruder.base_url), &[], Duration::from_secs(1)).await;
+    until_meshed_with(&Client::new(&stranger.base_url), &[], Duration::from_secs(1)).await;
+    until_meshed_with(&Client::new(&impostor.base_url), &[], Duration::from_secs(1)).await;
 }

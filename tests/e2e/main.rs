@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod cluster;
 mod demo;
+mod mesh_certs;
 mod peers;
 #[path = "../../engine/tests/engine/support/postgres.rs"]
 mod postgres;

@@ -32,6 +32,8 @@ pub use placement::StorePlacement;
 pub struct NodeSettings {
     pub node_id: String,
     pub address: String,
+    /// Where peers reach this node's mesh, when it runs one.
+    pub mesh: Option<String>,
     pub lease: Duration,
 }
 
@@ -45,6 +47,8 @@ pub struct Membership {
     store: Store,
     placement: Arc<StorePlacement>,
     liveness: Mutex<Liveness>,
+    /// The mesh addresses of the other live nodes, as the last round saw them.
+    live_meshes: Mutex<Vec<String>>,
 }
 
 /// `GET /v1/admin/cluster`.
@@ -80,11 +84,17 @@ impl Membership {
             store,
             placement,
             liveness: Mutex::new(Liveness { seen: HashMap::new() }),
+            live_meshes: Mutex::default(),
         })
     }
 
     pub fn placement(&self) -> Arc<StorePlacement> {
         self.placement.clone()
+    }
+
+    /// Where the mesh reaches the other live nodes.
+    pub fn live_meshes(&self) -> Vec<String> {
+        self.live_meshes.lock().map(|meshes| meshes.clone()).unwrap_or_default()
     }
 
     /// Runs the loop on the current runtime until the process ends.
@@ -106,14 +116,26 @@ impl Membership {
         let started = Instant::now();
         let me = self.settings.node_id.as_str();
         let now = SystemClock.now();
-        let address = self.settings.address.as_str();
-        self.store.run(|tx| async move { node::renew(&tx, me, address, now).await }).await?;
+        let announce = node::Announce {
+            node_id: me,
+            address: &self.settings.address,
+            mesh: self.settings.mesh.as_deref(),
+        };
+        let announce = &announce;
+        self.store.run(|tx| async move { node::renew(&tx, announce, now).await }).await?;
         let lease_until = started + self.settings.lease;
 
         let tx = self.store.begin().await?;
         let (nodes, owners) = (node::list(&tx).await?, shard_owner::list(&tx).await?);
         drop(tx);
         let live = self.observe(&nodes);
+        if let Ok(mut meshes) = self.live_meshes.lock() {
+            *meshes = nodes
+                .iter()
+                .filter(|n| n.node_id != me && live.contains(&n.node_id.as_str()))
+                .filter_map(|n| n.mesh.clone())
+                .collect();
+        }
         let owners: HashMap<u32, shard_owner::ShardOwner> =
             owners.into_iter().map(|o| (o.shard, o)).collect();
 

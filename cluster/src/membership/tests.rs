@@ -15,7 +15,7 @@ const LEASE: Duration = Duration::from_millis(300);
 
 fn node(id: &str, store: &Store) -> std::sync::Arc<Membership> {
     Membership::new(
-        NodeSettings { node_id: id.into(), address: format!("http://{id}"), lease: LEASE },
+        NodeSettings { node_id: id.into(), address: format!("http://{id}"), mesh: None, lease: LEASE },
         store.clone(),
     )
 }

@@ -16,6 +16,9 @@ pub struct Node {
     pub node_id: String,
     /// Where peers and operators reach it (its public URL).
     pub address: String,
+    /// Where peers reach its mesh (`host:port`), when it runs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<String>,
     /// Bumped on every renewal.
     pub renewals: u64,
     /// The node's own wall clock at the last renewal; for people, not for liveness.
@@ -26,12 +29,25 @@ fn key(node_id: &str) -> Vec<u8> {
     keys::index("node").pack(&node_id)
 }
 
-/// Renews (or first records) `node_id`'s lease; answers the new renewal count.
-pub async fn renew(tx: &Tx, node_id: &str, address: &str, now: Timestamp) -> Result<u64, RecordError> {
-    let previous = super::get_json::<Node>(tx, &key(node_id), WHAT).await?;
+/// What a node says of itself when it renews.
+pub struct Announce<'a> {
+    pub node_id: &'a str,
+    pub address: &'a str,
+    pub mesh: Option<&'a str>,
+}
+
+/// Renews (or first records) a node's lease; answers the new renewal count.
+pub async fn renew(tx: &Tx, me: &Announce<'_>, now: Timestamp) -> Result<u64, RecordError> {
+    let previous = super::get_json::<Node>(tx, &key(me.node_id), WHAT).await?;
     let renewals = previous.map_or(1, |node| node.renewals + 1);
-    let node = Node { node_id: node_id.to_owned(), address: address.to_owned(), renewals, renewed_at: now };
-    put_json(tx, &key(node_id), &node, WHAT)?;
+    let node = Node {
+        node_id: me.node_id.to_owned(),
+        address: me.address.to_owned(),
+        mesh: me.mesh.map(str::to_owned),
+        renewals,
+        renewed_at: now,
+    };
+    put_json(tx, &key(me.node_id), &node, WHAT)?;
     Ok(renewals)
 }
 
