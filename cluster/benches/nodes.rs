@@ -13,7 +13,7 @@ use bytes::Bytes;
 mod postgres;
 mod support;
 
-use support::{Error, Target, load_seconds, provision, start_securix, throughput};
+use support::{Error, Target, free_port, load_seconds, provision, start_securix, throughput};
 
 const MASTER_KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
 const PROXY_CONNECTIONS: usize = 64;
@@ -52,10 +52,14 @@ async fn run(nodes: usize, upstream: &str) -> Result<(f64, f64), Error> {
     let mut running = Vec::new();
     for i in 0..nodes {
         let id = format!("n{i}");
+        // Configured as API.md says a cluster is: nodes meet over the mesh.
+        let mesh = format!("127.0.0.1:{}", free_port()?);
         let env = [
             ("SECURIX_STORE", pg.url.as_str()),
             ("SECURIX_NODE_ID", &id),
             ("SECURIX_MASTER_KEY", MASTER_KEY),
+            ("SECURIX_CLUSTER_LISTEN", &mesh),
+            ("SECURIX_CLUSTER_COOKIE", "bench-cluster-cookie-0123456789"),
         ];
         running.push(start_securix(&dir.path().join(&id), &env, false).await?);
     }
