@@ -8,6 +8,8 @@
 //! store transaction and a refresh takes a lock record, so running it here is safe,
 //! only less coordinated.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +29,18 @@ pub enum RegionWork {
 }
 
 impl RegionWork {
+    /// How long a requester waits for the owner before working here instead. The
+    /// mesh notices a dead peer only when its connection closes; a hung one would
+    /// otherwise hold the request for as long as the work may take.
+    pub fn patience(&self) -> Duration {
+        match self {
+            // A refresh waits on the provider (the plugin host's fetch timeout).
+            RegionWork::FreshToken { .. } => Duration::from_secs(35),
+            // A poll is a few milliseconds of work.
+            RegionWork::PollSession { .. } => Duration::from_secs(2),
+        }
+    }
+
     pub fn shard(&self) -> u32 {
         match self {
             RegionWork::FreshToken { project_id, entity_id, .. } => keys::shard_of(project_id, entity_id),

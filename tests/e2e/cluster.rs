@@ -372,6 +372,36 @@ async fn polls_through_any_node_meet_the_session_owner_over_tls_and_strangers_st
     }
     assert!(forwarded >= 8, "polls reached their owners over the mesh: {forwarded}");
 
+    // A frozen owner (its connections open, answering nothing) holds no poll for
+    // long: past the poll's patience, the node it landed on answers by itself.
+    let mut paths = Vec::new();
+    for n in 0..16 {
+        let body = json!({"entityId": format!("f{n}"), "flow": "device", "providers": {"mock": {}}});
+        let created = clients[0].json(Method::POST, "/v1/sessions", &app, body).await.json();
+        paths.push(format!("/v1/sessions/{}", created["sessionId"].as_str().unwrap()));
+    }
+    nodes[2].signal("STOP");
+    let started = Instant::now();
+    let polls: Vec<_> = paths
+        .into_iter()
+        .map(|path| {
+            let (client, app) = (clients[1].clone(), app.map(|(name, value)| (name, value.to_owned())));
+            tokio::spawn(async move {
+                let headers: Vec<(&str, &str)> =
+                    app.iter().map(|(name, value)| (*name, value.as_str())).collect();
+                client.get(&path, &headers).await.status
+            })
+        })
+        .collect();
+    for poll in polls {
+        assert_eq!(poll.await.unwrap(), 200);
+    }
+    let waited = started.elapsed();
+    nodes[2].signal("CONT");
+    assert!(waited < Duration::from_secs(4), "polls waited {waited:?} on a frozen owner");
+    let unreachable = cluster_view(&clients[1]).await["mesh"]["unreachable"].as_u64().unwrap_or(0);
+    assert!(unreachable >= 1, "some of the 16 sessions belong to the frozen node's shards");
+
     let foreign = MeshCa::new("another cluster");
     let stranger = start_node(
         &pg.url,

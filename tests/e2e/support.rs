@@ -92,6 +92,14 @@ impl Server {
         panic!("securix did not become ready at {}", self.base_url);
     }
 
+    /// Freezes the process (SIGSTOP) or thaws it (SIGCONT): alive to the network,
+    /// answering nothing.
+    pub fn signal(&self, signal: &str) {
+        let status =
+            Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
     /// Stops the server and hands back its data directory (to restart on it).
     pub fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();

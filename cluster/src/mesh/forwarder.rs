@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use ractor::ActorRef;
@@ -11,10 +10,6 @@ use securix_engine::region::{Forwarder, RegionWork, RemoteError};
 
 use super::region::{Frame, RegionMsg, group_of};
 use crate::membership::StorePlacement;
-
-/// Longer than any work the owner does (a refresh waits on the provider for up to
-/// its own timeout).
-const CALL_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// How forwarding went, for `/metrics` and the cluster view.
 #[derive(Default, Debug)]
@@ -46,8 +41,9 @@ impl Forwarder for MeshForwarder {
         let owner = self.placement.other_owner(work.shard())?;
         let answer = match Self::region_of(&owner) {
             Some(region) => {
+                let patience = work.patience();
                 let work = work.clone();
-                region.call(|reply| RegionMsg::Work(Frame(Some(work)), reply), Some(CALL_TIMEOUT)).await
+                region.call(|reply| RegionMsg::Work(Frame(Some(work)), reply), Some(patience)).await
             }
             None => Ok(CallResult::SenderError),
         };
