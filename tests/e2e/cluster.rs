@@ -371,6 +371,8 @@ async fn polls_through_any_node_meet_the_session_owner_over_tls_and_strangers_st
         forwarded += cluster_view(client).await["mesh"]["forwarded"].as_u64().unwrap_or(0);
     }
     assert!(forwarded >= 8, "polls reached their owners over the mesh: {forwarded}");
+    let metrics = clients[0].get("/metrics", &[]).await.text;
+    assert!(metrics.contains("securix_mesh_peers 2"), "{metrics}");
 
     // A frozen owner (its connections open, answering nothing) holds no poll for
     // long: past the poll's patience, the node it landed on answers by itself.

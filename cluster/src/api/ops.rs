@@ -38,7 +38,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (sessions, entities) = state.engine.active_actors().await;
     let caches = state.engine.cache_stats();
     let (plans, keys) = (caches.proxy_plans, caches.api_keys);
-    let text = format!(
+    let mut text = format!(
         "# HELP securix_http_requests_total HTTP requests served.\n# TYPE securix_http_requests_total counter\nsecurix_http_requests_total {}\n\
          # HELP securix_http_client_errors_total Answers with a 4xx status.\n# TYPE securix_http_client_errors_total counter\nsecurix_http_client_errors_total {}\n\
          # HELP securix_http_server_errors_total Answers with a 5xx status.\n# TYPE securix_http_server_errors_total counter\nsecurix_http_server_errors_total {}\n\
@@ -57,5 +57,22 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         keys.misses,
         state.engine.plugins().list().len(),
     );
+    if let Some(mesh) = &state.mesh {
+        let view = mesh.view();
+        text.push_str(&format!(
+            "# HELP securix_mesh_work_total Shard work handed to its owner over the mesh (forwarded) or run here because the owner was out of reach (unreachable).
+# TYPE securix_mesh_work_total counter
+securix_mesh_work_total{{result=\"forwarded\"}} {}
+securix_mesh_work_total{{result=\"unreachable\"}} {}
+\
+             # HELP securix_mesh_peers Peers whose region this node can reach.
+# TYPE securix_mesh_peers gauge
+securix_mesh_peers {}
+",
+            view.forwarded,
+            view.unreachable,
+            view.peers.len(),
+        ));
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
 }

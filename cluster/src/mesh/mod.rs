@@ -61,7 +61,7 @@ pub struct Mesh {
 pub struct MeshView {
     pub listen: String,
     pub tls: bool,
-    /// Authenticated peers, by node id.
+    /// The nodes whose region this node can hand work to, by node id.
     pub peers: Vec<String>,
     pub forwarded: u64,
     pub unreachable: u64,
