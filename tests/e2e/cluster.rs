@@ -96,6 +96,14 @@ async fn until_settled(clients: &[Client], round: Duration, within: Duration) {
     }
 }
 
+fn assert_cookie_never_logged<'a>(servers: impl IntoIterator<Item = &'a Server>) {
+    for server in servers {
+        let logged =
+            [server.stdout.lock().unwrap().join("\n"), server.stderr.lock().unwrap().join("\n")].concat();
+        assert!(!logged.contains(COOKIE), "the mesh cookie was logged by {}", server.base_url);
+    }
+}
+
 /// Waits until the node behind `client` is connected to exactly `peers` over the mesh.
 async fn until_meshed_with(client: &Client, peers: &[&str], within: Duration) {
     let started = Instant::now();
@@ -274,11 +282,7 @@ async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
     let b = node(&pg.url, "b", &mesh).await;
     until_owned_by(&on_c, &["a", "b", "c"], Duration::from_secs(15)).await;
     until_meshed_with(&on_c, &["a", "b"], Duration::from_secs(10)).await;
-    for server in [&a, &b, &c] {
-        let logged =
-            [server.stdout.lock().unwrap().join("\n"), server.stderr.lock().unwrap().join("\n")].concat();
-        assert!(!logged.contains(COOKIE), "the mesh cookie was logged");
-    }
+    assert_cookie_never_logged([&a, &b, &c]);
 }
 
 /// Fifty proxy calls spread over three nodes, all on an access token due for a
@@ -422,4 +426,5 @@ async fn polls_through_any_node_meet_the_session_owner_over_tls_and_strangers_st
     until_meshed_with(&clients[0], &["b", "c"], Duration::from_secs(1)).await;
     until_meshed_with(&Client::new(&stranger.base_url), &[], Duration::from_secs(1)).await;
     until_meshed_with(&Client::new(&impostor.base_url), &[], Duration::from_secs(1)).await;
+    assert_cookie_never_logged(nodes.iter().chain([&stranger, &impostor]));
 }
