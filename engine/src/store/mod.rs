@@ -18,12 +18,14 @@
 //! ```
 
 mod backend;
+mod commit_log;
 mod error;
 #[cfg(feature = "fdb")]
 mod fdb;
 mod keys;
 pub mod limits;
 mod memory;
+mod overlay;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod redb;

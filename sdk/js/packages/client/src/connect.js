@@ -111,15 +111,16 @@ function outcome(popup, settings, { sessionId, securixOrigin, expiresAt }) {
 
     // `popup.closed` alone cannot be trusted: when COOP severs the popup from this page
     // it reads `true` from the moment the popup leaves about:blank. A popup seen on
-    // another origin and then closed was really closed by the user; one that only ever
+    // another origin on two checks in a row and then closed was really closed by the
+    // user (one check can catch the instant before COOP severs it); one that only ever
     // looked closed is left to the long-poll and the session's expiry.
-    let seenAway = false;
+    let awayChecks = 0;
     const watch = setInterval(async () => {
       if (!popup.closed) {
-        seenAway ||= isCrossOrigin(popup);
+        if (awayChecks < 2) awayChecks = isCrossOrigin(popup) ? awayChecks + 1 : 0;
         return;
       }
-      if (!seenAway) return;
+      if (awayChecks < 2) return;
       clearInterval(watch);
       const status = await fetchStatus(settings, sessionId, 0, stop.signal);
       finish(settles(status) ? status : "closed");
