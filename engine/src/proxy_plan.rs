@@ -117,7 +117,7 @@ impl Engine {
             .map_err(|_| EngineError::Internal("the plugin named a bad base URL".into()))?;
         if base.scheme() == "http"
             && !(self.inner.settings.allow_loopback_http
-                && base.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]"))
+                && base.host_str().is_some_and(crate::plugins::is_loopback))
         {
             return Err(EngineError::Forbidden(
                 "plain http upstreams are allowed only on loopback in development".into(),

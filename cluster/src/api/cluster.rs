@@ -19,9 +19,15 @@ pub async fn view(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, 
             "single": true,
         })));
     };
-    let view = membership.view().await.map_err(EngineError::from)?;
+    let cluster = membership.view().await.map_err(EngineError::from)?;
     let mesh = state.mesh.as_ref().map(|mesh| mesh.view());
-    let mut body = serde_json::to_value(view).map_err(|e| EngineError::Internal(e.to_string()))?;
-    body["mesh"] = serde_json::to_value(mesh).map_err(|e| EngineError::Internal(e.to_string()))?;
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(WithMesh { cluster, mesh }))
+}
+
+/// The membership's view and, beside its fields, the mesh's.
+#[derive(serde::Serialize)]
+struct WithMesh {
+    #[serde(flatten)]
+    cluster: crate::membership::ClusterView,
+    mesh: Option<crate::mesh::MeshView>,
 }

@@ -6,7 +6,7 @@
 //! was made — on every node, since the counters live in the store.
 
 use super::{RecordError, keys};
-use crate::store::Tx;
+use crate::store::{Tx, read_le};
 
 /// The two counters a proxy plan depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,12 +34,7 @@ pub fn bump_entity(tx: &Tx, project_id: &str, entity_id: &str) -> Result<(), Rec
 }
 
 async fn counter(tx: &Tx, key: &[u8]) -> Result<i64, RecordError> {
-    let mut bytes = [0u8; 8];
-    if let Some(value) = tx.get(key).await? {
-        let n = value.len().min(8);
-        bytes[..n].copy_from_slice(&value[..n]);
-    }
-    Ok(i64::from_le_bytes(bytes))
+    Ok(read_le(tx.get(key).await?.as_deref()))
 }
 
 pub async fn project(tx: &Tx, project_id: &str) -> Result<i64, RecordError> {
@@ -48,7 +43,7 @@ pub async fn project(tx: &Tx, project_id: &str) -> Result<i64, RecordError> {
 
 pub async fn read(tx: &Tx, project_id: &str, entity_id: &str) -> Result<AccessEpoch, RecordError> {
     Ok(AccessEpoch {
-        project: counter(tx, &project_key(project_id)).await?,
+        project: project(tx, project_id).await?,
         entity: counter(tx, &entity_key(project_id, entity_id)).await?,
     })
 }

@@ -93,7 +93,8 @@ pub(crate) struct Fetcher {
     pub policy: FetchPolicy,
 }
 
-fn is_loopback(host: &str) -> bool {
+/// `localhost` or a loopback address (IPv6 with or without its brackets).
+pub(crate) fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
             .trim_start_matches('[')

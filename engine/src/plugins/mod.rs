@@ -11,6 +11,7 @@
 mod bindings;
 mod error;
 mod fetch;
+pub(crate) use fetch::is_loopback;
 mod host_state;
 mod limits;
 mod plugin;

@@ -216,7 +216,7 @@ impl Plugin {
             u.scheme() == "https"
                 || (u.scheme() == "http"
                     && self.fetcher.policy.allow_loopback_http
-                    && (host == "localhost" || host.starts_with("127.") || host == "[::1]"))
+                    && super::is_loopback(&host))
         });
         if scheme_ok && scope.hosts.contains(&host) {
             Ok(())

@@ -99,10 +99,15 @@ pub trait Snapshot: Send + Sync {
 /// Little-endian addition as FoundationDB's ADD does it for an 8-byte operand:
 /// a missing or short value counts as zero-extended, a longer one is truncated.
 pub fn add_le(existing: Option<&[u8]>, delta: i64) -> Vec<u8> {
+    read_le(existing).wrapping_add(delta).to_le_bytes().to_vec()
+}
+
+/// The counter a value holds, read the way `add_le` reads it.
+pub fn read_le(value: Option<&[u8]>) -> i64 {
     let mut current = [0u8; 8];
-    if let Some(bytes) = existing {
+    if let Some(bytes) = value {
         let n = bytes.len().min(8);
         current[..n].copy_from_slice(&bytes[..n]);
     }
-    i64::from_le_bytes(current).wrapping_add(delta).to_le_bytes().to_vec()
+    i64::from_le_bytes(current)
 }

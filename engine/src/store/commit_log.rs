@@ -10,14 +10,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::StoreError;
 use super::backend::{KeyRange, Mutation};
 
 pub struct CommitLog {
     file: File,
-    path: PathBuf,
     next_seq: u64,
     /// Reused between appends.
     buffer: Vec<u8>,
@@ -46,7 +45,7 @@ impl CommitLog {
             file.set_len(valid as u64).map_err(StoreError::backend)?;
         }
         let next_seq = records.last().map_or(1, |record| record.seq + 1);
-        Ok((CommitLog { file, path: path.to_owned(), next_seq, buffer: Vec::new() }, records))
+        Ok((CommitLog { file, next_seq, buffer: Vec::new() }, records))
     }
 
     /// Makes the next records follow `seq` (the last one redb holds).
@@ -76,7 +75,7 @@ impl CommitLog {
     /// Forgets every record (redb holds them all now). Not synced: records that
     /// reappear after a crash are at or below redb's marker and are skipped.
     pub fn clear(&mut self) -> Result<(), StoreError> {
-        self.file.set_len(0).map_err(|e| StoreError::Backend(format!("{}: {e}", self.path.display())))
+        self.file.set_len(0).map_err(StoreError::backend)
     }
 }
 

@@ -25,12 +25,13 @@ mod fdb;
 mod keys;
 pub mod limits;
 mod memory;
-mod overlay;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod redb;
+mod redb_committer;
 mod resolver;
 mod tx;
+mod unflushed;
 mod write_buffer;
 
 use std::future::Future;
@@ -39,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-pub use backend::{Backend, Commit, KeyRange, Mutation, Snapshot};
+pub use backend::{Backend, Commit, KeyRange, Mutation, Snapshot, read_le};
 pub use error::{StoreError, TxError};
 #[cfg(feature = "fdb")]
 pub use fdb::FdbBackend;

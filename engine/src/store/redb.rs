@@ -1,51 +1,47 @@
 //! The embedded default backend: one redb file, ACID and crash-safe, and a commit
 //! log beside it.
 //!
-//! Commits go to one committer thread, which checks conflicts with the shared
-//! resolver and, when grouping is on, takes every commit waiting in its queue at
-//! once: their mutations become one record of the commit log (`commit_log`), one
-//! sequential write and one fsync for many writers, as FoundationDB's commit proxies
-//! do. Then they join the overlay (`overlay`) that every snapshot reads before redb,
-//! and are acknowledged. The overlay is flushed into redb in one durable transaction
-//! when it grows large or the committer is idle, and the log is emptied; on open,
-//! whatever the log holds past redb's marker is replayed.
+//! Commits go to one committer thread (`redb_committer`), which checks conflicts
+//! with the shared resolver and, when grouping is on, takes every commit waiting in
+//! its queue at once: their mutations become one record of the commit log
+//! (`commit_log`), one sequential write and one fsync for many writers, as
+//! FoundationDB's commit proxies do. Then they join the unflushed commits
+//! (`unflushed`) that every snapshot reads before redb, and are acknowledged. Those
+//! are flushed into redb in one durable transaction when they grow many or the
+//! committer is idle, and the log is emptied; on open, whatever the log holds past
+//! redb's marker is replayed.
 //!
-//! Invariant: a snapshot takes its overlay and opens its redb read transaction
-//! under one read lock, and the committer publishes each new overlay under the
-//! write lock before it may flush that overlay into redb: a snapshot never pairs an
-//! overlay with a redb state newer than it, so it reads exactly its read version.
+//! Invariant: a snapshot takes the unflushed commits and opens its redb read
+//! transaction under one read lock, and the committer publishes each new set of
+//! unflushed commits under the write lock before it may flush it into redb: a
+//! snapshot never pairs them with a redb state newer than they are, so it reads
+//! exactly its read version.
 
 use std::path::Path;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, Table, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
 use tokio::sync::oneshot;
 
 use super::backend::{Backend, Commit, KeyRange, Mutation, Snapshot, add_le};
 use super::commit_log::CommitLog;
-use super::overlay::{self, Overlay};
-use super::resolver::Resolver;
+use super::redb_committer::{CommitRequest, Committer};
+use super::unflushed::{self, Unflushed};
 use super::{KeyValue, StoreError};
 
-const KV: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
+pub(super) const KV: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 /// The last commit-log record redb holds.
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-const LOG_SEQ: &str = "log_seq";
-
-/// Flush the overlay into redb once it holds this many keys…
-const FLUSH_AT: usize = 4096;
-/// …or when no commit came for this long.
-const FLUSH_IDLE: Duration = Duration::from_millis(50);
+pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(super) const LOG_SEQ: &str = "log_seq";
 
 /// How the redb backend commits.
 #[derive(Debug, Clone, Copy)]
 pub struct RedbOptions {
-    /// Fold concurrent commits into one durable write transaction.
+    /// Fold concurrent commits into one commit-log record (one fsync).
     pub group_commits: bool,
-    /// The most commits folded into one write transaction.
+    /// The most commits folded into one record.
     pub max_group: usize,
 }
 
@@ -55,21 +51,15 @@ impl Default for RedbOptions {
     }
 }
 
-struct CommitRequest {
-    read_version: u64,
-    commit: Commit,
-    reply: oneshot::Sender<Result<(), StoreError>>,
+/// What a new snapshot reads: redb plus the unflushed commits, at `version`.
+pub(super) struct Published {
+    pub version: u64,
+    pub unflushed: Unflushed,
 }
 
-/// What a new snapshot reads: redb plus the overlay, at `version`.
-struct Published {
-    version: u64,
-    overlay: Overlay,
-}
-
-struct Shared {
-    db: Database,
-    published: RwLock<Published>,
+pub(super) struct Shared {
+    pub db: Database,
+    pub published: RwLock<Published>,
 }
 
 impl Shared {
@@ -107,7 +97,7 @@ impl RedbBackend {
         log.continue_after(applied);
         let shared = Arc::new(Shared {
             db,
-            published: RwLock::new(Published { version: 0, overlay: Overlay::new() }),
+            published: RwLock::new(Published { version: 0, unflushed: Unflushed::new() }),
         });
         let (committer, queue) = mpsc::channel();
         let thread_shared = shared.clone();
@@ -128,7 +118,7 @@ impl Backend for RedbBackend {
         let table = read.open_table(KV).map_err(StoreError::backend)?;
         Ok(Box::new(RedbSnapshot {
             table,
-            overlay: published.overlay.clone(),
+            unflushed: published.unflushed.clone(),
             read_version: published.version,
             committer: self.committer.clone(),
         }))
@@ -140,8 +130,8 @@ impl Backend for RedbBackend {
 }
 
 struct RedbSnapshot {
-    table: overlay::Table,
-    overlay: Overlay,
+    table: unflushed::Table,
+    unflushed: Unflushed,
     read_version: u64,
     committer: mpsc::Sender<CommitRequest>,
 }
@@ -149,7 +139,7 @@ struct RedbSnapshot {
 #[async_trait]
 impl Snapshot for RedbSnapshot {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        overlay::get(&self.overlay, &self.table, key)
+        unflushed::get(&self.unflushed, &self.table, key)
     }
 
     async fn get_range(
@@ -158,7 +148,7 @@ impl Snapshot for RedbSnapshot {
         limit: usize,
         reverse: bool,
     ) -> Result<Vec<KeyValue>, StoreError> {
-        overlay::get_range(&self.overlay, &self.table, range, limit, reverse)
+        unflushed::get_range(&self.unflushed, &self.table, range, limit, reverse)
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
@@ -168,166 +158,6 @@ impl Snapshot for RedbSnapshot {
         self.committer.send(request).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
-}
-
-/// The committer thread: resolve, log durably, publish, answer; flush now and then.
-struct Committer {
-    shared: Arc<Shared>,
-    log: CommitLog,
-    options: RedbOptions,
-    resolver: Resolver,
-    version: u64,
-    /// The overlay as last published.
-    overlay: Overlay,
-    /// The last log record the overlay holds.
-    logged: u64,
-}
-
-impl Committer {
-    fn new(shared: Arc<Shared>, log: CommitLog, options: RedbOptions) -> Self {
-        Committer {
-            shared,
-            log,
-            options,
-            resolver: Resolver::default(),
-            version: 0,
-            overlay: Overlay::new(),
-            logged: 0,
-        }
-    }
-
-    fn run(mut self, queue: &mpsc::Receiver<CommitRequest>) {
-        loop {
-            let first = match queue.recv_timeout(FLUSH_IDLE) {
-                Ok(request) => request,
-                Err(RecvTimeoutError::Timeout) => {
-                    self.flush();
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.flush();
-                    return;
-                }
-            };
-            let mut batch = vec![first];
-            while self.options.group_commits && batch.len() < self.options.max_group {
-                match queue.try_recv() {
-                    Ok(request) => batch.push(request),
-                    Err(_) => break,
-                }
-            }
-            let accepted = resolve_batch(&self.resolver, batch);
-            if accepted.is_empty() {
-                continue;
-            }
-            match self.log_and_publish(&accepted) {
-                Ok(()) => {
-                    let now = Instant::now();
-                    for request in accepted {
-                        self.version += 1;
-                        self.resolver.record(self.version, &request.commit.mutations, now);
-                        let _ = request.reply.send(Ok(()));
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(%error, "redb commit failed");
-                    for request in accepted {
-                        let _ = request.reply.send(Err(error.clone()));
-                    }
-                }
-            }
-            if self.overlay.len() >= FLUSH_AT {
-                self.flush();
-            }
-        }
-    }
-
-    /// Works out the new overlay first (it may fail on a read), then logs durably,
-    /// then publishes: nothing is logged that is not also made visible.
-    fn log_and_publish(&mut self, accepted: &[CommitRequest]) -> Result<(), StoreError> {
-        let read = self.shared.db.begin_read().map_err(StoreError::backend)?;
-        let base = read.open_table(KV).map_err(StoreError::backend)?;
-        let mut overlay = self.overlay.clone();
-        for request in accepted {
-            overlay::apply(&mut overlay, &request.commit.mutations, &base)?;
-        }
-        let seq = self.log.append(accepted.iter().flat_map(|request| &request.commit.mutations))?;
-        let mut published = self
-            .shared
-            .published
-            .write()
-            .map_err(|_| StoreError::Backend("redb store lock poisoned".into()))?;
-        *published = Published { version: self.version + accepted.len() as u64, overlay: overlay.clone() };
-        self.overlay = overlay;
-        self.logged = seq;
-        Ok(())
-    }
-
-    /// Writes the overlay into redb in one durable transaction, then empties it and
-    /// the log. On failure both stay as they are (the log still holds every commit).
-    ///
-    /// No lock is held while redb writes: no commit is published meanwhile (this
-    /// thread publishes), so every new snapshot pairs this very overlay with redb
-    /// before or after the write — the same data either way — and a snapshot with an
-    /// older overlay opened its redb transaction before that overlay was replaced.
-    fn flush(&mut self) {
-        if self.overlay.is_empty() {
-            return;
-        }
-        if let Err(error) = write_overlay(&self.shared.db, &self.overlay, self.logged) {
-            tracing::error!(%error, "flushing commits into redb failed; they stay in the log");
-            return;
-        }
-        let Ok(mut published) = self.shared.published.write() else { return };
-        published.overlay = Overlay::new();
-        drop(published);
-        self.overlay = Overlay::new();
-        if let Err(error) = self.log.clear() {
-            tracing::warn!(%error, "could not empty the redb commit log; it is replayed idempotently");
-        }
-    }
-}
-
-fn write_overlay(db: &Database, overlay: &Overlay, logged: u64) -> Result<(), StoreError> {
-    let mut write = db.begin_write().map_err(StoreError::backend)?;
-    write.set_durability(Durability::Immediate).map_err(StoreError::backend)?;
-    {
-        let mut table = write.open_table(KV).map_err(StoreError::backend)?;
-        for (key, value) in overlay.iter() {
-            match value {
-                Some(value) => table.insert(&**key, &**value).map(drop),
-                None => table.remove(&**key).map(drop),
-            }
-            .map_err(StoreError::backend)?;
-        }
-        let mut meta = write.open_table(META).map_err(StoreError::backend)?;
-        meta.insert(LOG_SEQ, logged).map_err(StoreError::backend)?;
-    }
-    write.commit().map_err(StoreError::backend)
-}
-
-/// Answers the conflicting requests of a batch and returns the others. A request
-/// also conflicts with an earlier request of the same batch that wrote what it read.
-fn resolve_batch(resolver: &Resolver, batch: Vec<CommitRequest>) -> Vec<CommitRequest> {
-    let mut accepted: Vec<CommitRequest> = Vec::with_capacity(batch.len());
-    let mut batch_writes: Vec<KeyRange> = Vec::new();
-    for request in batch {
-        let reads = &request.commit.reads;
-        let verdict = resolver.check(request.read_version, reads).and_then(|()| {
-            let hit = reads.iter().any(|read| batch_writes.iter().any(|w| w.overlaps(read)));
-            if hit { Err(StoreError::Conflict) } else { Ok(()) }
-        });
-        match verdict {
-            Ok(()) => {
-                batch_writes.extend(request.commit.mutations.iter().map(Mutation::written_range));
-                accepted.push(request);
-            }
-            Err(error) => {
-                let _ = request.reply.send(Err(error));
-            }
-        }
-    }
-    accepted
 }
 
 /// Applies one mutation to a redb table (replaying the log).
@@ -355,14 +185,17 @@ fn write(table: &mut Table<&[u8], &[u8]>, mutation: &Mutation) -> Result<(), Sto
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::store::redb_committer::FLUSH_IDLE;
     use crate::store::{RangeOptions, Store};
 
     fn key_values(pairs: &[KeyValue]) -> Vec<(u8, u8)> {
         pairs.iter().map(|pair| (pair.key[0], pair.value[0])).collect()
     }
 
-    /// Reads see the overlay over what was flushed into redb: sets, clears, a range
+    /// Reads see the unflushed commits over what was flushed into redb: sets, clears, a range
     /// clear and an atomic add spanning both, forward and reverse, with a limit; and
     /// a reopened store replays what the log holds.
     #[tokio::test]

@@ -59,8 +59,8 @@ pub fn is_internal(ip: IpAddr) -> bool {
 /// Checks an endpoint URL at registration (the worker checks resolved addresses again at each send).
 pub fn check_url(url: &str, allow_loopback_http: bool) -> Result<(), String> {
     let parsed = reqwest::Url::parse(url).map_err(|_| "not an absolute URL".to_owned())?;
-    let host = parsed.host_str().ok_or("the URL has no host")?.trim_matches(['[', ']']).to_ascii_lowercase();
-    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let host = parsed.host_str().ok_or("the URL has no host")?.trim_matches(['[', ']']);
+    let loopback = crate::plugins::is_loopback(host);
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err("credentials in the URL are not allowed".into());
     }

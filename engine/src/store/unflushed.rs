@@ -1,7 +1,8 @@
 //! Commits the redb backend acknowledged (they are in its commit log) but has not
 //! flushed into redb yet: a persistent ordered map, cheap to clone into every
 //! snapshot, of the newest value of each key written since the last flush — `None`
-//! for a key cleared. Reads look here first, then in redb.
+//! for a key cleared. Reads look here first, then in redb. (Not to be confused with
+//! a transaction's own writes over its snapshot: `tx`'s write buffer.)
 
 use std::cmp::Ordering;
 use std::ops::Bound;
@@ -15,7 +16,7 @@ use super::{KeyValue, StoreError};
 
 /// Keys and values are shared slices: publishing clones the map's nodes on the next
 /// write, and cloning a shared slice is a count, not a copy.
-pub type Overlay = OrdMap<Bytes, Option<Bytes>>;
+pub type Unflushed = OrdMap<Bytes, Option<Bytes>>;
 type Bytes = Arc<[u8]>;
 
 /// `[begin, end)` as the map takes it.
@@ -25,14 +26,14 @@ fn bounds(range: &KeyRange) -> (Bound<&[u8]>, Bound<&[u8]>) {
 pub type Table = ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 /// Applies `mutations` in order on top of `base`, redb as it is now.
-pub fn apply(overlay: &mut Overlay, mutations: &[Mutation], base: &Table) -> Result<(), StoreError> {
+pub fn apply(unflushed: &mut Unflushed, mutations: &[Mutation], base: &Table) -> Result<(), StoreError> {
     for mutation in mutations {
         match mutation {
             Mutation::Set { key, value } => {
-                overlay.insert(key.as_slice().into(), Some(value.as_slice().into()));
+                unflushed.insert(key.as_slice().into(), Some(value.as_slice().into()));
             }
             Mutation::Clear { key } => {
-                overlay.insert(key.as_slice().into(), None);
+                unflushed.insert(key.as_slice().into(), None);
             }
             Mutation::ClearRange(range) => {
                 let bounds = range.begin.as_slice()..range.end.as_slice();
@@ -41,37 +42,37 @@ pub fn apply(overlay: &mut Overlay, mutations: &[Mutation], base: &Table) -> Res
                     let (key, _) = item.map_err(StoreError::backend)?;
                     doomed.push(key.value().into());
                 }
-                doomed.extend(overlay.range::<_, [u8]>(self::bounds(range)).map(|(key, _)| key.clone()));
+                doomed.extend(unflushed.range::<_, [u8]>(self::bounds(range)).map(|(key, _)| key.clone()));
                 for key in doomed {
-                    overlay.insert(key, None);
+                    unflushed.insert(key, None);
                 }
             }
             Mutation::Add { key, delta } => {
-                let sum = match overlay.get(key.as_slice()) {
+                let sum = match unflushed.get(key.as_slice()) {
                     Some(current) => add_le(current.as_deref(), *delta),
                     None => {
                         let stored = base.get(key.as_slice()).map_err(StoreError::backend)?;
                         add_le(stored.as_ref().map(|guard| guard.value()), *delta)
                     }
                 };
-                overlay.insert(key.as_slice().into(), Some(sum.into()));
+                unflushed.insert(key.as_slice().into(), Some(sum.into()));
             }
         }
     }
     Ok(())
 }
 
-pub fn get(overlay: &Overlay, table: &Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-    match overlay.get(key) {
+pub fn get(unflushed: &Unflushed, table: &Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    match unflushed.get(key) {
         Some(value) => Ok(value.as_deref().map(<[u8]>::to_vec)),
         None => Ok(table.get(key).map_err(StoreError::backend)?.map(|guard| guard.value().to_vec())),
     }
 }
 
-/// The pairs of `range`, the overlay's over redb's, in order (descending if
+/// The pairs of `range`, the unflushed ones over redb's, in order (descending if
 /// `reverse`), at most `limit`.
 pub fn get_range(
-    overlay: &Overlay,
+    unflushed: &Unflushed,
     table: &Table,
     range: &KeyRange,
     limit: usize,
@@ -80,8 +81,9 @@ pub fn get_range(
     let mut failed = None;
     let stored =
         table.range::<&[u8]>(range.begin.as_slice()..range.end.as_slice()).map_err(StoreError::backend)?;
-    let recent =
-        overlay.range::<_, [u8]>(bounds(range)).map(|(k, v)| (k.to_vec(), v.as_deref().map(<[u8]>::to_vec)));
+    let recent = unflushed
+        .range::<_, [u8]>(bounds(range))
+        .map(|(k, v)| (k.to_vec(), v.as_deref().map(<[u8]>::to_vec)));
     type Stored<'a> = Box<
         dyn Iterator<
                 Item = Result<
@@ -110,7 +112,7 @@ pub fn get_range(
 }
 
 /// Merges two sorted streams, `first` saying which of two keys comes first; the
-/// overlay wins on equal keys and its `None` hides the key.
+/// unflushed side wins on equal keys and its `None` hides the key.
 fn merge(
     recent: impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)>,
     stored: impl Iterator<Item = (Vec<u8>, Vec<u8>)>,
