@@ -4,22 +4,49 @@
 //!
 //! A record is `[len u32][crc32 u32][seq u64][mutations]` (little-endian). Reading
 //! stops at the first record that is short or fails its checksum: a write torn by a
-//! crash was never acknowledged. The log is emptied after each flush into redb, which
-//! stores the last sequence number it holds, so a replay after a crash between the
-//! two applies nothing twice (atomic adds are not idempotent).
+//! crash was never acknowledged.
+//!
+//! The log is two files, written in turn, so commits go on while the records of the
+//! other one are flushed into redb: when a flush starts, appends move to the other
+//! file; when it ends, the flushed file is rewritten from its start. redb stores
+//! the last sequence number it holds, and a replay applies only the records past
+//! it, in sequence order from both files — so nothing is applied twice (atomic adds
+//! are not idempotent), whichever step a crash interrupted.
+//!
+//! Files are overwritten in place and never shrink; they start as 4 MiB of zeros and
+//! grow a mebibyte of zeros at a time: an fsync then only writes data, where one that also changes the file's
+//! size or blocks commits the file system's journal too (measured: 378 µs instead of
+//! ~100 µs a group). So a file holds stale records past the fresh ones; reading stops
+//! at the first record whose sequence number does not rise.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::path::Path;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
 use super::StoreError;
 use super::backend::{KeyRange, Mutation};
 
+/// Files are written to this length when opened (a few flushes' worth of records)…
+const INITIAL_LEN: u64 = 4 << 20;
+/// …and grow by this much at a time past it.
+const GROWTH: u64 = 1 << 20;
+
 pub struct CommitLog {
-    file: File,
+    files: [LogFile; 2],
+    /// The file appends go to.
+    current: usize,
     next_seq: u64,
     /// Reused between appends.
     buffer: Vec<u8>,
+}
+
+struct LogFile {
+    file: File,
+    /// Where the next record goes: past the last fresh one.
+    end: u64,
+    /// The file's length, all of it written (zeros past the records).
+    len: u64,
 }
 
 /// A record read back from the log.
@@ -28,24 +55,23 @@ pub struct Record {
     pub mutations: Vec<Mutation>,
 }
 
+/// The log's two files beside the database at `path`.
+pub fn file_paths(path: &Path) -> [PathBuf; 2] {
+    [path.with_extension("redb-log"), path.with_extension("redb-log.1")]
+}
+
 impl CommitLog {
-    /// Opens the log beside the database; answers it with the records it holds.
+    /// Opens the log beside the database at `path`; answers it with the records it
+    /// holds, in sequence order (stale ones too: the caller skips what redb holds).
     pub fn open(path: &Path) -> Result<(CommitLog, Vec<Record>), StoreError> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(StoreError::backend)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(StoreError::backend)?;
-        let (records, valid) = decode_records(&bytes);
-        if valid < bytes.len() {
-            // A torn tail: new records must follow the last whole one.
-            file.set_len(valid as u64).map_err(StoreError::backend)?;
-        }
+        let [first, second] = file_paths(path);
+        let (first, mut records) = LogFile::open(&first)?;
+        let (second, more) = LogFile::open(&second)?;
+        records.extend(more);
+        records.sort_by_key(|record| record.seq);
         let next_seq = records.last().map_or(1, |record| record.seq + 1);
-        Ok((CommitLog { file, next_seq, buffer: Vec::new() }, records))
+        let log = CommitLog { files: [first, second], current: 0, next_seq, buffer: Vec::new() };
+        Ok((log, records))
     }
 
     /// Makes the next records follow `seq` (the last one redb holds).
@@ -66,16 +92,67 @@ impl CommitLog {
         let crc = crc32fast::hash(&self.buffer[8..]);
         self.buffer[..4].copy_from_slice(&body_len.to_le_bytes());
         self.buffer[4..8].copy_from_slice(&crc.to_le_bytes());
-        self.file.write_all(&self.buffer).map_err(StoreError::backend)?;
-        self.file.sync_data().map_err(StoreError::backend)?;
+        self.files[self.current].write_durably(&self.buffer)?;
         self.next_seq += 1;
         Ok(seq)
     }
 
-    /// Forgets every record (redb holds them all now). Not synced: records that
-    /// reappear after a crash are at or below redb's marker and are skipped.
-    pub fn clear(&mut self) -> Result<(), StoreError> {
-        self.file.set_len(0).map_err(StoreError::backend)
+    /// Sends the next appends to the other file (rewound by the last flush), so the
+    /// records so far can be flushed and then dropped with `clear_previous`.
+    pub fn switch_files(&mut self) {
+        self.current = 1 - self.current;
+    }
+
+    /// Rewinds the file appends went to before the last switch: redb holds all of it.
+    pub fn clear_previous(&mut self) {
+        self.files[1 - self.current].end = 0;
+    }
+
+    /// Rewinds both files: redb holds every record.
+    pub fn clear(&mut self) {
+        for file in &mut self.files {
+            file.end = 0;
+        }
+    }
+}
+
+impl LogFile {
+    /// Opens one of the log's files and reads its records up to the first torn,
+    /// corrupt or stale one; the next record overwrites that.
+    fn open(path: &Path) -> Result<(LogFile, Vec<Record>), StoreError> {
+        let mut file =
+            OpenOptions::new().create(true).read(true).write(true).open(path).map_err(StoreError::backend)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(StoreError::backend)?;
+        let (records, end) = decode_records(&bytes);
+        let mut log_file = LogFile { file, end: end as u64, len: bytes.len() as u64 };
+        if log_file.len < INITIAL_LEN {
+            log_file.zero_fill(INITIAL_LEN)?;
+            log_file.file.sync_data().map_err(StoreError::backend)?;
+        }
+        Ok((log_file, records))
+    }
+
+    /// Writes zeros from the file's end up to `len`.
+    fn zero_fill(&mut self, len: u64) -> Result<(), StoreError> {
+        let zeros = vec![0; (len - self.len) as usize];
+        self.file.write_all_at(&zeros, self.len).map_err(StoreError::backend)?;
+        self.len = len;
+        Ok(())
+    }
+
+    /// Writes `record` at the end of the fresh records, growing the file first if
+    /// it must, and syncs.
+    fn write_durably(&mut self, record: &[u8]) -> Result<(), StoreError> {
+        let end = self.end + record.len() as u64;
+        self.file.write_all_at(record, self.end).map_err(StoreError::backend)?;
+        if end > self.len {
+            self.len = end;
+            self.zero_fill(end.next_multiple_of(GROWTH))?;
+        }
+        self.file.sync_data().map_err(StoreError::backend)?;
+        self.end = end;
+        Ok(())
     }
 }
 
@@ -142,12 +219,16 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The whole records at the start of `bytes`, and how many bytes they take.
+/// The whole records at the start of `bytes` whose sequence numbers rise, and how
+/// many bytes they take.
 fn decode_records(bytes: &[u8]) -> (Vec<Record>, usize) {
     let mut log = Reader(bytes);
     let mut records = Vec::new();
     let mut valid = 0;
     while let Some(record) = decode_record(&mut log) {
+        if records.last().is_some_and(|last: &Record| last.seq >= record.seq) {
+            break;
+        }
         records.push(record);
         valid = bytes.len() - log.0.len();
     }
@@ -173,34 +254,73 @@ fn decode_record(log: &mut Reader<'_>) -> Option<Record> {
 mod tests {
     use super::*;
 
+    fn ok<T, E>(result: Result<T, E>) -> T {
+        result.unwrap_or_else(|_| std::process::abort())
+    }
+
+    fn seqs(path: &Path) -> Vec<u64> {
+        ok(CommitLog::open(path)).1.iter().map(|record| record.seq).collect()
+    }
+
     #[test]
-    fn records_read_back_up_to_a_torn_tail() {
-        let dir = tempfile::tempdir().unwrap_or_else(|_| std::process::abort());
-        let path = dir.path().join("log");
+    fn records_read_back_up_to_a_torn_one() {
+        let dir = ok(tempfile::tempdir());
+        let path = dir.path().join("store.redb");
         let mutations = vec![
             Mutation::Set { key: b"k".to_vec(), value: b"v".to_vec() },
             Mutation::Clear { key: b"gone".to_vec() },
             Mutation::ClearRange(KeyRange { begin: b"a".to_vec(), end: b"c".to_vec() }),
             Mutation::Add { key: b"n".to_vec(), delta: -3 },
         ];
-        {
-            let (mut log, records) = CommitLog::open(&path).unwrap_or_else(|_| std::process::abort());
+        let torn_at = {
+            let (mut log, records) = ok(CommitLog::open(&path));
             assert!(records.is_empty());
             assert_eq!(log.append(mutations.iter()).ok(), Some(1));
             assert_eq!(log.append(mutations[..1].iter()).ok(), Some(2));
-        }
-        // A crash mid-append leaves a partial record behind.
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap_or_else(|_| std::process::abort());
-        file.write_all(&[40, 0, 0, 0, 1, 2]).unwrap_or_else(|_| std::process::abort());
-        let (mut log, records) = CommitLog::open(&path).unwrap_or_else(|_| std::process::abort());
+            let torn_at = log.files[0].end + 20;
+            assert_eq!(log.append(mutations.iter()).ok(), Some(3));
+            torn_at
+        };
+        // A crash mid-write leaves the third record in part.
+        let [first, _] = file_paths(&path);
+        let file = ok(OpenOptions::new().write(true).open(&first));
+        ok(file.write_all_at(&[0xff; 4], torn_at));
+        let (mut log, records) = ok(CommitLog::open(&path));
         assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(records[0].mutations, mutations);
-        assert_eq!(log.append(mutations.iter()).ok(), Some(3));
+        // The next record takes the torn one's place; one past the file's growth step fits.
+        let big = [Mutation::Set { key: b"big".to_vec(), value: vec![7; 3 << 20] }];
+        assert_eq!(log.append(big.iter()).ok(), Some(3));
         drop(log);
-        let (mut log, records) = CommitLog::open(&path).unwrap_or_else(|_| std::process::abort());
+        let (mut log, records) = ok(CommitLog::open(&path));
         assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
-        log.clear().unwrap_or_else(|_| std::process::abort());
-        let (_, records) = CommitLog::open(&path).unwrap_or_else(|_| std::process::abort());
-        assert!(records.is_empty());
+        assert_eq!(records[2].mutations, big);
+        // Rewound, the file is written over from its start; what is left of the
+        // older records past the new one is stale and not read.
+        log.clear();
+        log.continue_after(3);
+        assert_eq!(log.append(mutations.iter()).ok(), Some(4));
+        assert_eq!(seqs(&path), vec![4]);
+    }
+
+    /// While one file's records are flushed, appends go to the other; a reopened log
+    /// answers the records of both in sequence order, and rewinding the flushed
+    /// file drops its records once new ones are written over them.
+    #[test]
+    fn switching_files_keeps_every_record_in_order() {
+        let dir = ok(tempfile::tempdir());
+        let path = dir.path().join("store.redb");
+        let set = [Mutation::Set { key: b"k".to_vec(), value: b"v".to_vec() }];
+        let (mut log, _) = ok(CommitLog::open(&path));
+        for _ in 0..2 {
+            ok(log.append(set.iter()));
+        }
+        log.switch_files();
+        ok(log.append(set.iter()));
+        assert_eq!(seqs(&path), vec![1, 2, 3]);
+        log.clear_previous();
+        log.switch_files();
+        ok(log.append(set.iter()));
+        assert_eq!(seqs(&path), vec![3, 4]);
     }
 }

@@ -29,6 +29,7 @@ mod memory;
 mod postgres;
 mod redb;
 mod redb_committer;
+mod redb_flusher;
 mod resolver;
 mod tx;
 mod unflushed;

@@ -5,17 +5,20 @@
 //! with the shared resolver and, when grouping is on, takes every commit waiting in
 //! its queue at once: their mutations become one record of the commit log
 //! (`commit_log`), one sequential write and one fsync for many writers, as
-//! FoundationDB's commit proxies do. Then they join the unflushed commits
-//! (`unflushed`) that every snapshot reads before redb, and are acknowledged. Those
-//! are flushed into redb in one durable transaction when they grow many or the
-//! committer is idle, and the log is emptied; on open, whatever the log holds past
-//! redb's marker is replayed.
+//! FoundationDB's commit proxies do. Then they become a layer of the unflushed
+//! commits (`unflushed`) that every snapshot reads before redb, and are
+//! acknowledged. When those grow many or the committer is idle, it freezes them and
+//! a flusher thread (`redb_flusher`) writes them into redb in one durable
+//! transaction while commits go on; then they leave the unflushed commits and their
+//! log file is emptied. On open, whatever the log holds past redb's marker is
+//! replayed.
 //!
 //! Invariant: a snapshot takes the unflushed commits and opens its redb read
 //! transaction under one read lock, and the committer publishes each new set of
-//! unflushed commits under the write lock before it may flush it into redb: a
-//! snapshot never pairs them with a redb state newer than they are, so it reads
-//! exactly its read version.
+//! unflushed commits under the write lock before any of it is flushed, and drops
+//! flushed layers only once redb holds them: a snapshot never pairs the unflushed
+//! commits with a redb state newer than they are, nor misses a layer redb lacks, so
+//! it reads exactly its read version.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -28,6 +31,7 @@ use tokio::sync::oneshot;
 use super::backend::{Backend, Commit, KeyRange, Mutation, Snapshot, add_le};
 use super::commit_log::CommitLog;
 use super::redb_committer::{CommitRequest, Committer};
+use super::redb_flusher::Flusher;
 use super::unflushed::{self, Unflushed};
 use super::{KeyValue, StoreError};
 
@@ -54,7 +58,7 @@ impl Default for RedbOptions {
 /// What a new snapshot reads: redb plus the unflushed commits, at `version`.
 pub(super) struct Published {
     pub version: u64,
-    pub unflushed: Unflushed,
+    pub unflushed: Arc<Unflushed>,
 }
 
 pub(super) struct Shared {
@@ -77,7 +81,7 @@ pub struct RedbBackend {
 impl RedbBackend {
     pub fn open(path: &Path, options: RedbOptions) -> Result<Self, StoreError> {
         let db = Database::create(path).map_err(StoreError::backend)?;
-        let (mut log, records) = CommitLog::open(&path.with_extension("redb-log"))?;
+        let (mut log, records) = CommitLog::open(path)?;
         let setup = db.begin_write().map_err(StoreError::backend)?;
         let applied = {
             let mut table = setup.open_table(KV).map_err(StoreError::backend)?;
@@ -93,17 +97,18 @@ impl RedbBackend {
             last
         };
         setup.commit().map_err(StoreError::backend)?;
-        log.clear()?;
+        log.clear();
         log.continue_after(applied);
         let shared = Arc::new(Shared {
             db,
-            published: RwLock::new(Published { version: 0, unflushed: Unflushed::new() }),
+            published: RwLock::new(Published { version: 0, unflushed: Arc::default() }),
         });
+        let flusher = Flusher::spawn(shared.clone())?;
         let (committer, queue) = mpsc::channel();
         let thread_shared = shared.clone();
         std::thread::Builder::new()
             .name("securix-redb-commit".into())
-            .spawn(move || Committer::new(thread_shared, log, options).run(&queue))
+            .spawn(move || Committer::new(thread_shared, log, flusher, options).run(&queue))
             .map_err(StoreError::backend)?;
         Ok(RedbBackend { shared, committer })
     }
@@ -131,7 +136,7 @@ impl Backend for RedbBackend {
 
 struct RedbSnapshot {
     table: unflushed::Table,
-    unflushed: Unflushed,
+    unflushed: Arc<Unflushed>,
     read_version: u64,
     committer: mpsc::Sender<CommitRequest>,
 }
@@ -202,8 +207,10 @@ mod tests {
     async fn reads_merge_the_overlay_over_what_was_flushed() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(StoreError::backend)?;
         let path = dir.path().join("store.redb");
-        let log = path.with_extension("redb-log");
-        let store = Store::open_redb(&path, RedbOptions::default())?;
+        let backend = RedbBackend::open(&path, RedbOptions::default())?;
+        let shared = backend.shared.clone();
+        let flushed = || shared.published().map(|published| published.unflushed.is_empty());
+        let store = Store::new(backend);
         store
             .run(|tx| async move {
                 for c in b'a'..=b'j' {
@@ -213,7 +220,7 @@ mod tests {
             })
             .await?;
         tokio::time::sleep(FLUSH_IDLE * 6).await;
-        assert_eq!(std::fs::metadata(&log).map_err(StoreError::backend)?.len(), 0, "flushed and emptied");
+        assert!(flushed()?, "flushed into redb");
         store
             .run(|tx| async move {
                 tx.clear_range(b"c", b"g")?;
@@ -223,7 +230,7 @@ mod tests {
                 tx.atomic_add(b"~", 3)
             })
             .await?;
-        assert!(std::fs::metadata(&log).map_err(StoreError::backend)?.len() > 0, "in the log, not flushed");
+        assert!(!flushed()?, "in the log, not flushed");
         let expected = vec![
             (b'b', b'b'),
             (b'e', b'E'),
@@ -242,6 +249,7 @@ mod tests {
         assert_eq!(tx.get(b"~").await?, Some(8i64.to_le_bytes().to_vec()));
         drop(tx);
         drop(store);
+        drop(shared);
 
         // Reopened (once the committer let go of the file): nothing applied twice.
         let mut reopened = Store::open_redb(&path, RedbOptions::default());
@@ -256,6 +264,66 @@ mod tests {
         let tx = store.begin().await?;
         assert_eq!(key_values(&tx.get_range(b"a", b"z", RangeOptions::limit(100)).await?), expected);
         assert_eq!(tx.get(b"~").await?, Some(8i64.to_le_bytes().to_vec()));
+        Ok(())
+    }
+
+    /// Snapshots read exactly their version while flushes run beside the commits:
+    /// every commit writes a new key and counts it in one transaction, and a reader
+    /// must always find as many keys as the count says, forwards and backwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn snapshots_stay_whole_while_commits_are_flushed() -> Result<(), StoreError> {
+        const WRITERS: usize = 8;
+        const EACH: usize = 1500; // 12,000 keys: several flushes of 4,096
+        let dir = tempfile::tempdir().map_err(StoreError::backend)?;
+        let path = dir.path().join("store.redb");
+        let store = Store::open_redb(&path, RedbOptions::default())?;
+        let mut writers = Vec::new();
+        for writer in 0..WRITERS {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                for n in 0..EACH {
+                    let key = format!("k/{writer}/{n:05}").into_bytes();
+                    store
+                        .run(|tx| {
+                            let key = key.clone();
+                            async move {
+                                tx.set(&key, &[7; 100])?;
+                                tx.atomic_add(b"n", 1)
+                            }
+                        })
+                        .await?;
+                }
+                Ok::<_, StoreError>(())
+            }));
+        }
+        let count = |tx: crate::store::Tx| async move {
+            let n = crate::store::read_le(tx.get(b"n").await?.as_deref());
+            let keys = tx.get_range(b"k/", b"k0", RangeOptions::default()).await?;
+            let last = tx.get_range(b"k/", b"k0", RangeOptions::limit(3).reversed()).await?;
+            let expected: Vec<_> = keys.iter().rev().take(3).cloned().collect();
+            assert_eq!(last, expected, "the reverse read agrees with the forward one");
+            Ok::<_, StoreError>((n, keys.len() as i64))
+        };
+        let mut reads = 0;
+        while !writers.iter().all(|writer| writer.is_finished()) {
+            let (n, keys) = count(store.begin().await?).await?;
+            assert_eq!(n, keys, "a snapshot saw {keys} keys but a count of {n}");
+            reads += 1;
+        }
+        for writer in writers {
+            writer.await.map_err(StoreError::backend)??;
+        }
+        assert!(reads > 3, "the reader ran beside the writers ({reads} reads)");
+        let (n, keys) = count(store.begin().await?).await?;
+        assert_eq!((n, keys), ((WRITERS * EACH) as i64, (WRITERS * EACH) as i64));
+        drop(store);
+        let reopened = loop {
+            match Store::open_redb(&path, RedbOptions::default()) {
+                Ok(store) => break store,
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        };
+        assert_eq!(count(reopened.begin().await?).await?, (n, keys));
         Ok(())
     }
 }

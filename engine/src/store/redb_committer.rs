@@ -1,25 +1,30 @@
 //! The redb backend's committer thread: it resolves conflicts, folds the commits
-//! waiting in its queue into one commit-log record, publishes them to new snapshots
-//! and answers; now and then it flushes what it published into redb (see `redb`).
+//! waiting in its queue into one commit-log record and one layer of unflushed
+//! commits, publishes them to new snapshots and answers; when the unflushed commits
+//! grow many or it is idle, it freezes them for the flusher thread (see `redb`).
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability, ReadableDatabase};
+use redb::ReadableDatabase;
 use tokio::sync::oneshot;
 
 use super::StoreError;
 use super::backend::{Commit, KeyRange, Mutation};
 use super::commit_log::CommitLog;
-use super::redb::{KV, LOG_SEQ, META, Published, RedbOptions, Shared};
+use super::redb::{KV, Published, RedbOptions, Shared};
+use super::redb_flusher::{FlushJob, Flusher};
 use super::resolver::Resolver;
 use super::unflushed::{self, Unflushed};
 
-/// Flush the unflushed commits into redb once it holds this many keys…
+/// Start a flush once the unflushed commits not being flushed hold this many keys…
 const FLUSH_AT: usize = 4096;
 /// …or when no commit came for this long.
 pub(super) const FLUSH_IDLE: Duration = Duration::from_millis(50);
+/// Past this many, commits wait for the flush under way: memory stays bounded
+/// when redb cannot keep up.
+const FLUSH_BACKLOG: usize = 8 * FLUSH_AT;
 
 pub(super) struct CommitRequest {
     pub read_version: u64,
@@ -27,42 +32,48 @@ pub(super) struct CommitRequest {
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// The committer thread: resolve, log durably, publish, answer; flush now and then.
+/// The committer thread: resolve, log durably, publish, answer; freeze for flushes.
 pub(super) struct Committer {
     shared: Arc<Shared>,
     log: CommitLog,
+    flusher: Flusher,
     options: RedbOptions,
     resolver: Resolver,
     version: u64,
-    /// The unflushed commits as last published.
+    /// The unflushed commits as last published; frozen ones are being flushed.
     unflushed: Unflushed,
     /// The last log record they reach.
     logged: u64,
 }
 
 impl Committer {
-    pub fn new(shared: Arc<Shared>, log: CommitLog, options: RedbOptions) -> Self {
+    pub fn new(shared: Arc<Shared>, log: CommitLog, flusher: Flusher, options: RedbOptions) -> Self {
         Committer {
             shared,
             log,
+            flusher,
             options,
             resolver: Resolver::default(),
             version: 0,
-            unflushed: Unflushed::new(),
+            unflushed: Unflushed::default(),
             logged: 0,
         }
     }
 
     pub fn run(mut self, queue: &mpsc::Receiver<CommitRequest>) {
         loop {
+            self.finish_flush(false);
             let first = match queue.recv_timeout(FLUSH_IDLE) {
                 Ok(request) => request,
                 Err(RecvTimeoutError::Timeout) => {
-                    self.flush();
+                    self.finish_flush(false);
+                    self.start_flush();
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.flush();
+                    self.finish_flush(true);
+                    self.start_flush();
+                    self.finish_flush(true);
                     return;
                 }
             };
@@ -93,75 +104,79 @@ impl Committer {
                     }
                 }
             }
-            if self.unflushed.len() >= FLUSH_AT {
-                self.flush();
+            let pending = self.unflushed.unfrozen_len();
+            if pending >= FLUSH_AT {
+                self.start_flush();
+            }
+            if pending >= FLUSH_BACKLOG {
+                self.finish_flush(true);
             }
         }
     }
 
-    /// Works out the new unflushed commits first (it may fail on a read), then logs durably,
+    /// Works out the batch's layer first (it may fail on a read), then logs durably,
     /// then publishes: nothing is logged that is not also made visible.
     fn log_and_publish(&mut self, accepted: &[CommitRequest]) -> Result<(), StoreError> {
         let read = self.shared.db.begin_read().map_err(StoreError::backend)?;
         let base = read.open_table(KV).map_err(StoreError::backend)?;
-        let mut unflushed = self.unflushed.clone();
-        for request in accepted {
-            unflushed::apply(&mut unflushed, &request.commit.mutations, &base)?;
-        }
+        let commits = accepted.iter().map(|request| request.commit.mutations.as_slice());
+        let layer = unflushed::layer_of(commits, &self.unflushed, &base)?;
         let seq = self.log.append(accepted.iter().flat_map(|request| &request.commit.mutations))?;
+        self.unflushed.push(layer);
+        self.logged = seq;
+        self.publish(self.version + accepted.len() as u64)
+    }
+
+    fn publish(&self, version: u64) -> Result<(), StoreError> {
+        let unflushed = Arc::new(self.unflushed.clone());
         let mut published = self
             .shared
             .published
             .write()
             .map_err(|_| StoreError::Backend("redb store lock poisoned".into()))?;
-        *published =
-            Published { version: self.version + accepted.len() as u64, unflushed: unflushed.clone() };
-        self.unflushed = unflushed;
-        self.logged = seq;
+        *published = Published { version, unflushed };
         Ok(())
     }
 
-    /// Writes the unflushed commits into redb in one durable transaction, then empties it and
-    /// the log. On failure both stay as they are (the log still holds every commit).
-    ///
-    /// No lock is held while redb writes: no commit is published meanwhile (this
-    /// thread publishes), so every new snapshot pairs these very commits with redb
-    /// before or after the write — the same data either way — and a snapshot with an
-    /// older set opened its redb transaction before that set was replaced.
-    fn flush(&mut self) {
-        if self.unflushed.is_empty() {
+    /// Freezes the unflushed commits and hands them to the flusher, unless a flush is
+    /// under way; the log moves to its other file, to be emptied when it is done.
+    fn start_flush(&mut self) {
+        if self.unflushed.is_frozen() || self.unflushed.is_empty() {
             return;
         }
-        if let Err(error) = write_unflushed(&self.shared.db, &self.unflushed, self.logged) {
-            tracing::error!(%error, "flushing commits into redb failed; they stay in the log");
-            return;
-        }
-        let Ok(mut published) = self.shared.published.write() else { return };
-        published.unflushed = Unflushed::new();
-        drop(published);
-        self.unflushed = Unflushed::new();
-        if let Err(error) = self.log.clear() {
-            tracing::warn!(%error, "could not empty the redb commit log; it is replayed idempotently");
+        let layers = self.unflushed.freeze();
+        self.log.switch_files();
+        if let Err(error) = self.flusher.start(FlushJob { layers, logged: self.logged }) {
+            tracing::error!(%error, "could not flush commits into redb; they stay in the log");
+            self.unflushed.thaw();
         }
     }
-}
 
-fn write_unflushed(db: &Database, unflushed: &Unflushed, logged: u64) -> Result<(), StoreError> {
-    let mut write = db.begin_write().map_err(StoreError::backend)?;
-    write.set_durability(Durability::Immediate).map_err(StoreError::backend)?;
-    {
-        let mut table = write.open_table(KV).map_err(StoreError::backend)?;
-        for (key, value) in unflushed.iter() {
-            match value {
-                Some(value) => table.insert(&**key, &**value).map(drop),
-                None => table.remove(&**key).map(drop),
-            }
-            .map_err(StoreError::backend)?;
+    /// Takes in the flush under way if it is done (or once it is, if `wait`): its
+    /// layers leave the unflushed commits (new snapshots read them from redb) and
+    /// its log file is emptied. A flush that failed leaves both as they were.
+    ///
+    /// Snapshots published before pair the frozen layers with redb before or after
+    /// the flush — the same data either way, as the layers hold the newest values.
+    fn finish_flush(&mut self, wait: bool) {
+        if !self.unflushed.is_frozen() {
+            return;
         }
-        let mut meta = write.open_table(META).map_err(StoreError::backend)?;
-        meta.insert(LOG_SEQ, logged).map_err(StoreError::backend)?;
+        match self.flusher.finished(wait) {
+            None => {}
+            Some(Ok(())) => {
+                self.unflushed.drop_frozen();
+                if let Err(error) = self.publish(self.version) {
+                    tracing::error!(%error, "could not publish the flushed commits");
+                }
+                self.log.clear_previous();
+            }
+            Some(Err(error)) => {
+                tracing::error!(%error, "flushing commits into redb failed; they stay in the log");
+                self.unflushed.thaw();
+            }
+        }
     }
-    write.commit().map_err(StoreError::backend)
 }
 
 /// Answers the conflicting requests of a batch and returns the others. A request

@@ -1,39 +1,140 @@
 //! Commits the redb backend acknowledged (they are in its commit log) but has not
-//! flushed into redb yet: a persistent ordered map, cheap to clone into every
-//! snapshot, of the newest value of each key written since the last flush — `None`
-//! for a key cleared. Reads look here first, then in redb. (Not to be confused with
-//! a transaction's own writes over its snapshot: `tx`'s write buffer.)
+//! flushed into redb yet. Reads look here first, then in redb. (Not to be confused
+//! with a transaction's own writes over its snapshot: `tx`'s write buffer.)
+//!
+//! They are a stack of immutable sorted layers, one per group of commits, merged
+//! like a binary counter (a layer is merged into the one below while that one is no
+//! bigger), so there are about log₂(commits) layers and each key is copied that many
+//! times. A snapshot shares the stack behind one `Arc`; a commit never copies what a
+//! snapshot holds, which a persistent map would do for every path it touched.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use imbl::OrdMap;
 use redb::{AccessGuard, ReadOnlyTable};
 
 use super::backend::{KeyRange, Mutation, add_le};
 use super::{KeyValue, StoreError};
 
-/// Keys and values are shared slices: publishing clones the map's nodes on the next
-/// write, and cloning a shared slice is a count, not a copy.
-pub type Unflushed = OrdMap<Bytes, Option<Bytes>>;
-type Bytes = Arc<[u8]>;
-
-/// `[begin, end)` as the map takes it.
-fn bounds(range: &KeyRange) -> (Bound<&[u8]>, Bound<&[u8]>) {
-    (Bound::Included(range.begin.as_slice()), Bound::Excluded(range.end.as_slice()))
-}
+/// Keys and values are shared slices: merging layers clones a count, not the bytes.
+pub type Bytes = Arc<[u8]>;
+/// The newest value of a key, `None` for a key cleared.
+type Entry = (Bytes, Option<Bytes>);
 pub type Table = ReadOnlyTable<&'static [u8], &'static [u8]>;
 
-/// Applies `mutations` in order on top of `base`, redb as it is now.
-pub fn apply(unflushed: &mut Unflushed, mutations: &[Mutation], base: &Table) -> Result<(), StoreError> {
-    for mutation in mutations {
+/// One immutable run of writes, sorted by key, one entry a key.
+#[derive(Debug, Default)]
+pub struct Layer {
+    entries: Vec<Entry>,
+}
+
+impl Layer {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn find(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        let at = self.entries.binary_search_by(|(k, _)| (**k).cmp(key)).ok()?;
+        Some(self.entries[at].1.as_deref())
+    }
+
+    fn slice(&self, range: &KeyRange) -> &[Entry] {
+        let begin = self.entries.partition_point(|(k, _)| **k < *range.begin);
+        let end = self.entries.partition_point(|(k, _)| **k < *range.end).max(begin);
+        &self.entries[begin..end]
+    }
+
+    /// `newer` over `self`, in one pass.
+    fn merged_with(&self, newer: &Layer) -> Layer {
+        let runs = [newer.entries.as_slice(), self.entries.as_slice()];
+        let entries =
+            Newest::new(runs.into(), false).map(|(key, value)| (key.clone(), value.clone())).collect();
+        Layer { entries }
+    }
+}
+
+/// The stack of layers, oldest first. The first `frozen` are being flushed into
+/// redb: they are never merged with newer ones, so they can be dropped whole.
+#[derive(Debug, Clone, Default)]
+pub struct Unflushed {
+    layers: Vec<Arc<Layer>>,
+    frozen: usize,
+}
+
+impl Unflushed {
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// Keys in the layers not being flushed (a key in two layers counts twice).
+    pub fn unfrozen_len(&self) -> usize {
+        self.layers[self.frozen..].iter().map(|layer| layer.len()).sum()
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.frozen > 0
+    }
+
+    /// Puts `layer` on top and merges while the one below is no bigger.
+    pub fn push(&mut self, layer: Layer) {
+        if layer.len() == 0 {
+            return;
+        }
+        let mut top = layer;
+        while self.layers.len() > self.frozen
+            && self.layers.last().is_some_and(|below| below.len() <= top.len())
+        {
+            if let Some(below) = self.layers.pop() {
+                top = below.merged_with(&top);
+            }
+        }
+        self.layers.push(Arc::new(top));
+    }
+
+    /// Marks every layer as being flushed and answers them.
+    pub fn freeze(&mut self) -> Vec<Arc<Layer>> {
+        self.frozen = self.layers.len();
+        self.layers.clone()
+    }
+
+    /// The flush failed: the frozen layers may merge again (and be flushed later).
+    pub fn thaw(&mut self) {
+        self.frozen = 0;
+    }
+
+    /// The frozen layers are in redb now.
+    pub fn drop_frozen(&mut self) {
+        self.layers.drain(..self.frozen);
+        self.frozen = 0;
+    }
+
+    /// `Some(None)` for a key cleared, `None` for a key not written here.
+    fn find(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        self.layers.iter().rev().find_map(|layer| layer.find(key))
+    }
+
+    fn runs(&self, range: &KeyRange) -> Vec<&[Entry]> {
+        self.layers.iter().rev().map(|layer| layer.slice(range)).collect()
+    }
+}
+
+/// The layer one group of commits makes, applying their mutations in order on top
+/// of `unflushed` and `base` (redb as it is now).
+pub fn layer_of<'a>(
+    commits: impl Iterator<Item = &'a [Mutation]>,
+    unflushed: &Unflushed,
+    base: &Table,
+) -> Result<Layer, StoreError> {
+    let mut batch: BTreeMap<Bytes, Option<Bytes>> = BTreeMap::new();
+    for mutation in commits.flatten() {
         match mutation {
             Mutation::Set { key, value } => {
-                unflushed.insert(key.as_slice().into(), Some(value.as_slice().into()));
+                batch.insert(key.as_slice().into(), Some(value.as_slice().into()));
             }
             Mutation::Clear { key } => {
-                unflushed.insert(key.as_slice().into(), None);
+                batch.insert(key.as_slice().into(), None);
             }
             Mutation::ClearRange(range) => {
                 let bounds = range.begin.as_slice()..range.end.as_slice();
@@ -42,30 +143,87 @@ pub fn apply(unflushed: &mut Unflushed, mutations: &[Mutation], base: &Table) ->
                     let (key, _) = item.map_err(StoreError::backend)?;
                     doomed.push(key.value().into());
                 }
-                doomed.extend(unflushed.range::<_, [u8]>(self::bounds(range)).map(|(key, _)| key.clone()));
+                doomed.extend(unflushed.runs(range).into_iter().flatten().map(|(key, _)| key.clone()));
+                doomed.extend(batch.range::<[u8], _>(bounds_of(range)).map(|(key, _)| key.clone()));
                 for key in doomed {
-                    unflushed.insert(key, None);
+                    batch.insert(key, None);
                 }
             }
             Mutation::Add { key, delta } => {
-                let sum = match unflushed.get(key.as_slice()) {
+                let sum = match batch.get(key.as_slice()) {
                     Some(current) => add_le(current.as_deref(), *delta),
-                    None => {
-                        let stored = base.get(key.as_slice()).map_err(StoreError::backend)?;
-                        add_le(stored.as_ref().map(|guard| guard.value()), *delta)
-                    }
+                    None => match unflushed.find(key) {
+                        Some(current) => add_le(current, *delta),
+                        None => {
+                            let stored = base.get(key.as_slice()).map_err(StoreError::backend)?;
+                            add_le(stored.as_ref().map(|guard| guard.value()), *delta)
+                        }
+                    },
                 };
-                unflushed.insert(key.as_slice().into(), Some(sum.into()));
+                batch.insert(key.as_slice().into(), Some(sum.into()));
             }
         }
     }
-    Ok(())
+    Ok(Layer { entries: batch.into_iter().collect() })
+}
+
+/// The newest entry of every key in `layers` (oldest first), in key order: what a
+/// flush writes into redb.
+pub fn newest_of(layers: &[Arc<Layer>]) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+    let runs = layers.iter().rev().map(|layer| layer.entries.as_slice()).collect();
+    Newest::new(runs, false).map(|(key, value)| (&**key, value.as_deref()))
+}
+
+fn bounds_of(range: &KeyRange) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    (Bound::Included(range.begin.as_slice()), Bound::Excluded(range.end.as_slice()))
 }
 
 pub fn get(unflushed: &Unflushed, table: &Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-    match unflushed.get(key) {
-        Some(value) => Ok(value.as_deref().map(<[u8]>::to_vec)),
+    match unflushed.find(key) {
+        Some(value) => Ok(value.map(<[u8]>::to_vec)),
         None => Ok(table.get(key).map_err(StoreError::backend)?.map(|guard| guard.value().to_vec())),
+    }
+}
+
+/// Merges sorted runs (newest first) lazily into one stream in key order, or in
+/// reverse; of equal keys the newest run's entry is kept.
+struct Newest<'a> {
+    runs: Vec<&'a [Entry]>,
+    reverse: bool,
+}
+
+impl<'a> Newest<'a> {
+    fn new(runs: Vec<&'a [Entry]>, reverse: bool) -> Self {
+        Newest { runs, reverse }
+    }
+
+    fn head(&self, run: &'a [Entry]) -> Option<&'a Entry> {
+        if self.reverse { run.last() } else { run.first() }
+    }
+}
+
+impl<'a> Iterator for Newest<'a> {
+    type Item = &'a Entry;
+
+    fn next(&mut self) -> Option<&'a Entry> {
+        let wanted = if self.reverse { Ordering::Greater } else { Ordering::Less };
+        let mut best: Option<&'a Entry> = None;
+        for run in &self.runs {
+            if let Some(entry) = self.head(run)
+                && best.is_none_or(|best| entry.0.cmp(&best.0) == wanted)
+            {
+                best = Some(entry);
+            }
+        }
+        let best = best?;
+        let reverse = self.reverse;
+        for run in &mut self.runs {
+            let head = if reverse { run.last() } else { run.first() };
+            if head.is_some_and(|(key, _)| *key == best.0) {
+                *run = if reverse { &run[..run.len() - 1] } else { &run[1..] };
+            }
+        }
+        Some(best)
     }
 }
 
@@ -81,8 +239,7 @@ pub fn get_range(
     let mut failed = None;
     let stored =
         table.range::<&[u8]>(range.begin.as_slice()..range.end.as_slice()).map_err(StoreError::backend)?;
-    let recent = unflushed
-        .range::<_, [u8]>(bounds(range))
+    let recent = Newest::new(unflushed.runs(range), reverse)
         .map(|(k, v)| (k.to_vec(), v.as_deref().map(<[u8]>::to_vec)));
     type Stored<'a> = Box<
         dyn Iterator<
@@ -92,10 +249,10 @@ pub fn get_range(
                 >,
             > + 'a,
     >;
-    let (stored, recent, first): (Stored<'_>, Box<dyn Iterator<Item = _>>, _) = if reverse {
-        (Box::new(stored.rev()), Box::new(recent.rev()), Ordering::Greater)
+    let (stored, first): (Stored<'_>, _) = if reverse {
+        (Box::new(stored.rev()), Ordering::Greater)
     } else {
-        (Box::new(stored), Box::new(recent), Ordering::Less)
+        (Box::new(stored), Ordering::Less)
     };
     let stored = stored.map_while(|item| match item {
         Ok((key, value)) => Some((key.value().to_vec(), value.value().to_vec())),

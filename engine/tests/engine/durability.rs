@@ -72,7 +72,7 @@ async fn redb_survives_sigkill() {
         let seq: u64 = words.next().unwrap().parse().unwrap();
         acked[writer] = Some(seq);
         count += 1;
-        if count >= 400 || started.elapsed() > Duration::from_secs(30) {
+        if count >= 3000 || started.elapsed() > Duration::from_secs(30) {
             break;
         }
     }

@@ -263,8 +263,10 @@ async fn known_secrets_never_reach_the_redb_files_in_the_clear() {
         assert_eq!(conn.tokens(&vault).await.unwrap().access_token.expose(), ACCESS);
     }
     // The store is the redb file and its commit log (records not flushed yet).
-    let mut raw = std::fs::read(&path).unwrap();
-    raw.extend(std::fs::read(path.with_extension("redb-log")).unwrap_or_default());
+    let mut raw = Vec::new();
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        raw.extend(std::fs::read(file.unwrap().path()).unwrap());
+    }
     let contains = |needle: &str| raw.windows(needle.len()).any(|w| w == needle.as_bytes());
     assert!(contains("acct@example.com"), "the scan must see plaintext record fields");
     for secret in [ACCESS, REFRESH, CLIENT_SECRET] {
