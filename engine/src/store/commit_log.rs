@@ -120,8 +120,13 @@ impl LogFile {
     /// Opens one of the log's files and reads its records up to the first torn,
     /// corrupt or stale one; the next record overwrites that.
     fn open(path: &Path) -> Result<(LogFile, Vec<Record>), StoreError> {
-        let mut file =
-            OpenOptions::new().create(true).read(true).write(true).open(path).map_err(StoreError::backend)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(StoreError::backend)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(StoreError::backend)?;
         let (records, end) = decode_records(&bytes);
