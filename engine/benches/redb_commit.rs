@@ -45,6 +45,8 @@ fn session_record() -> Vec<u8> {
 
 /// Commits per second with `writers` tasks each committing `per_writer` records.
 async fn measure(options: RedbOptions, writers: usize, per_writer: usize) -> Result<f64, StoreError> {
+    // What earlier runs left for the kernel to write back would slow this one's fsyncs.
+    std::process::Command::new("sync").status().map_err(|e| StoreError::Backend(e.to_string()))?;
     let dir = tempfile::tempdir().map_err(|e| StoreError::Backend(e.to_string()))?;
     let store = Store::open_redb(&dir.path().join("bench.redb"), options)?;
     let record = std::sync::Arc::new(session_record());
@@ -74,6 +76,8 @@ async fn measure(options: RedbOptions, writers: usize, per_writer: usize) -> Res
 /// Rounds of (ungrouped, grouped), alternated so both see the same machine; the
 /// figures printed are each round's and the median.
 const ROUNDS: usize = 3;
+/// Commits each of the 64 writers makes in a run.
+const PER_WRITER: usize = 400;
 
 fn median(mut figures: Vec<f64>) -> f64 {
     figures.sort_by(f64::total_cmp);
@@ -84,15 +88,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let grouped = RedbOptions::default();
-        let ungrouped = RedbOptions { group_commits: false, ..RedbOptions::default() };
+        let ungrouped = RedbOptions { group_commits: false };
         println!("record size: {} bytes", session_record().len());
         let single = measure(ungrouped, 1, 300).await?;
         println!("1 writer                 {single:>10.0} commits/s");
         let (mut without, mut with, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for round in 1..=ROUNDS {
-            // Enough commits that the grouped run flushes into redb several times.
-            let many_ungrouped = measure(ungrouped, 64, 40).await?;
-            let many_grouped = measure(grouped, 64, 400).await?;
+            // The same commits both ways, enough that each run flushes into redb
+            // several times: both pay for the same flushes.
+            let many_ungrouped = measure(ungrouped, 64, PER_WRITER).await?;
+            let many_grouped = measure(grouped, 64, PER_WRITER).await?;
             println!(
                 "round {round}: 64 writers ungrouped {many_ungrouped:>8.0}/s, grouped {many_grouped:>8.0}/s, \
                  ratio {:.1}x",

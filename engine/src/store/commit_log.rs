@@ -36,9 +36,6 @@ pub struct CommitLog {
     files: [LogFile; 2],
     /// The file appends go to.
     current: usize,
-    next_seq: u64,
-    /// Reused between appends.
-    buffer: Vec<u8>,
 }
 
 struct LogFile {
@@ -69,32 +66,15 @@ impl CommitLog {
         let (second, more) = LogFile::open(&second)?;
         records.extend(more);
         records.sort_by_key(|record| record.seq);
-        let next_seq = records.last().map_or(1, |record| record.seq + 1);
-        let log = CommitLog { files: [first, second], current: 0, next_seq, buffer: Vec::new() };
-        Ok((log, records))
+        Ok((CommitLog { files: [first, second], current: 0 }, records))
     }
 
-    /// Makes the next records follow `seq` (the last one redb holds).
-    pub fn continue_after(&mut self, seq: u64) {
-        self.next_seq = self.next_seq.max(seq + 1);
-    }
-
-    /// Appends one record holding `mutations`, durably; answers its sequence number.
-    pub fn append<'a>(&mut self, mutations: impl Iterator<Item = &'a Mutation>) -> Result<u64, StoreError> {
-        let seq = self.next_seq;
-        self.buffer.clear();
-        self.buffer.extend_from_slice(&[0; 8]);
-        self.buffer.extend_from_slice(&seq.to_le_bytes());
-        for mutation in mutations {
-            encode(mutation, &mut self.buffer);
+    /// Appends `records` (made by `encode_record`), durably: one write, one fsync.
+    pub fn append(&mut self, records: &[u8]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
         }
-        let body_len = (self.buffer.len() - 8) as u32;
-        let crc = crc32fast::hash(&self.buffer[8..]);
-        self.buffer[..4].copy_from_slice(&body_len.to_le_bytes());
-        self.buffer[4..8].copy_from_slice(&crc.to_le_bytes());
-        self.files[self.current].write_durably(&self.buffer)?;
-        self.next_seq += 1;
-        Ok(seq)
+        self.files[self.current].write_durably(records)
     }
 
     /// Sends the next appends to the other file (rewound by the last flush), so the
@@ -159,6 +139,21 @@ impl LogFile {
         self.end = end;
         Ok(())
     }
+}
+
+/// Appends to `out` one record of sequence number `seq` holding `mutations`.
+pub fn encode_record<'a>(seq: u64, mutations: impl Iterator<Item = &'a Mutation>, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&seq.to_le_bytes());
+    for mutation in mutations {
+        encode(mutation, out);
+    }
+    let body = start + 8;
+    let body_len = (out.len() - body) as u32;
+    let crc = crc32fast::hash(&out[body..]);
+    out[start..start + 4].copy_from_slice(&body_len.to_le_bytes());
+    out[start + 4..body].copy_from_slice(&crc.to_le_bytes());
 }
 
 fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
@@ -263,6 +258,15 @@ mod tests {
         result.unwrap_or_else(|_| std::process::abort())
     }
 
+    /// Appends one record per `seq`, all in one write.
+    fn append(log: &mut CommitLog, seqs: std::ops::RangeInclusive<u64>, mutations: &[Mutation]) {
+        let mut records = Vec::new();
+        for seq in seqs {
+            encode_record(seq, mutations.iter(), &mut records);
+        }
+        ok(log.append(&records));
+    }
+
     fn seqs(path: &Path) -> Vec<u64> {
         ok(CommitLog::open(path)).1.iter().map(|record| record.seq).collect()
     }
@@ -280,10 +284,10 @@ mod tests {
         let torn_at = {
             let (mut log, records) = ok(CommitLog::open(&path));
             assert!(records.is_empty());
-            assert_eq!(log.append(mutations.iter()).ok(), Some(1));
-            assert_eq!(log.append(mutations[..1].iter()).ok(), Some(2));
+            append(&mut log, 1..=1, &mutations);
+            append(&mut log, 2..=2, &mutations[..1]);
             let torn_at = log.files[0].end + 20;
-            assert_eq!(log.append(mutations.iter()).ok(), Some(3));
+            append(&mut log, 3..=3, &mutations);
             torn_at
         };
         // A crash mid-write leaves the third record in part.
@@ -295,7 +299,7 @@ mod tests {
         assert_eq!(records[0].mutations, mutations);
         // The next record takes the torn one's place; one past the file's growth step fits.
         let big = [Mutation::Set { key: b"big".to_vec(), value: vec![7; 3 << 20] }];
-        assert_eq!(log.append(big.iter()).ok(), Some(3));
+        append(&mut log, 3..=3, &big);
         drop(log);
         let (mut log, records) = ok(CommitLog::open(&path));
         assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
@@ -303,8 +307,7 @@ mod tests {
         // Rewound, the file is written over from its start; what is left of the
         // older records past the new one is stale and not read.
         log.clear();
-        log.continue_after(3);
-        assert_eq!(log.append(mutations.iter()).ok(), Some(4));
+        append(&mut log, 4..=4, &mutations);
         assert_eq!(seqs(&path), vec![4]);
     }
 
@@ -317,15 +320,13 @@ mod tests {
         let path = dir.path().join("store.redb");
         let set = [Mutation::Set { key: b"k".to_vec(), value: b"v".to_vec() }];
         let (mut log, _) = ok(CommitLog::open(&path));
-        for _ in 0..2 {
-            ok(log.append(set.iter()));
-        }
+        append(&mut log, 1..=2, &set);
         log.switch_files();
-        ok(log.append(set.iter()));
+        append(&mut log, 3..=3, &set);
         assert_eq!(seqs(&path), vec![1, 2, 3]);
         log.clear_previous();
         log.switch_files();
-        ok(log.append(set.iter()));
+        append(&mut log, 4..=4, &set);
         assert_eq!(seqs(&path), vec![3, 4]);
     }
 }

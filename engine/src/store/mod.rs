@@ -28,8 +28,9 @@ mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod redb;
-mod redb_committer;
 mod redb_flusher;
+mod redb_logger;
+mod redb_sequencer;
 mod resolver;
 mod tx;
 mod unflushed;

@@ -1,37 +1,38 @@
 //! The embedded default backend: one redb file, ACID and crash-safe, and a commit
 //! log beside it.
 //!
-//! Commits go to one committer thread (`redb_committer`), which checks conflicts
-//! with the shared resolver and, when grouping is on, takes every commit waiting in
-//! its queue at once: their mutations become one record of the commit log
-//! (`commit_log`), one sequential write and one fsync for many writers, as
-//! FoundationDB's commit proxies do. Then they become a layer of the unflushed
-//! commits (`unflushed`) that every snapshot reads before redb, and are
-//! acknowledged. When those grow many or the committer is idle, it freezes them and
-//! a flusher thread (`redb_flusher`) writes them into redb in one durable
-//! transaction while commits go on; then they leave the unflushed commits and their
-//! log file is emptied. On open, whatever the log holds past redb's marker is
-//! replayed.
+//! A commit goes through the sequencer (`redb_sequencer`) on the committing task:
+//! it is checked for conflicts with the shared resolver and becomes one record of
+//! the commit log (`commit_log`) and one layer of the unflushed commits
+//! (`unflushed`) that every snapshot reads before redb. A logger thread
+//! (`redb_logger`) writes all the records that reached it while it synced the last
+//! ones in one write and one fsync, for many writers, as FoundationDB's commit
+//! proxies do — then publishes them and answers. When the unflushed commits grow
+//! many or the logger idles, the sequencer freezes them and a flusher thread
+//! (`redb_flusher`) writes them into redb in one durable transaction while commits
+//! go on; then they leave the unflushed commits and their log file is rewound. On
+//! open, whatever the log holds past redb's marker is replayed.
 //!
 //! Invariant: a snapshot takes the unflushed commits and opens its redb read
-//! transaction under one read lock, and the committer publishes each new set of
+//! transaction under one read lock, and the logger publishes each new set of
 //! unflushed commits under the write lock before any of it is flushed, and drops
 //! flushed layers only once redb holds them: a snapshot never pairs the unflushed
 //! commits with a redb state newer than they are, nor misses a layer redb lacks, so
 //! it reads exactly its read version.
 
 use std::path::Path;
-use std::sync::mpsc;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use super::backend::{Backend, Commit, KeyRange, Mutation, Snapshot, add_le};
 use super::commit_log::CommitLog;
-use super::redb_committer::{CommitRequest, Committer};
-use super::redb_flusher::Flusher;
+use super::redb_flusher;
+use super::redb_logger::Logger;
+use super::redb_sequencer::Sequencer;
 use super::unflushed::{self, Unflushed};
 use super::{KeyValue, StoreError};
 
@@ -43,15 +44,13 @@ pub(super) const LOG_SEQ: &str = "log_seq";
 /// How the redb backend commits.
 #[derive(Debug, Clone, Copy)]
 pub struct RedbOptions {
-    /// Fold concurrent commits into one commit-log record (one fsync).
+    /// Write the records of concurrent commits together, with one fsync.
     pub group_commits: bool,
-    /// The most commits folded into one record.
-    pub max_group: usize,
 }
 
 impl Default for RedbOptions {
     fn default() -> Self {
-        RedbOptions { group_commits: true, max_group: 512 }
+        RedbOptions { group_commits: true }
     }
 }
 
@@ -64,18 +63,53 @@ pub(super) struct Published {
 pub(super) struct Shared {
     pub db: Database,
     pub published: RwLock<Published>,
+    /// Set when the commit log failed: every commit is refused from then on.
+    pub failure: OnceLock<StoreError>,
+    /// Transactions begun and not yet over: the logger waits for their commits.
+    pub open_snapshots: AtomicUsize,
+    pub sequencer: Mutex<Sequencer>,
+    /// Where the logger waits for the sequencer's jobs.
+    pub logger_wake: Condvar,
+    /// Woken after each flush, for committers waiting on a backlog.
+    pub flushed: Notify,
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Backend("redb store lock poisoned".into())
 }
 
 impl Shared {
     fn published(&self) -> Result<std::sync::RwLockReadGuard<'_, Published>, StoreError> {
-        self.published.read().map_err(|_| StoreError::Backend("redb store lock poisoned".into()))
+        self.published.read().map_err(|_| poisoned())
+    }
+
+    pub fn publish(&self, published: Published) -> Result<(), StoreError> {
+        *self.published.write().map_err(|_| poisoned())? = published;
+        Ok(())
+    }
+
+    pub fn sequencer(&self) -> Result<MutexGuard<'_, Sequencer>, StoreError> {
+        self.sequencer.lock().map_err(|_| poisoned())
+    }
+
+    /// Waits while the flusher is far behind (see `Sequencer::backlogged`).
+    async fn while_backlogged(&self) {
+        loop {
+            let flushed = self.flushed.notified();
+            tokio::pin!(flushed);
+            flushed.as_mut().enable();
+            match self.sequencer() {
+                Ok(sequencer) if sequencer.backlogged() => {}
+                _ => return,
+            }
+            flushed.await;
+        }
     }
 }
 
 /// See the module documentation.
 pub struct RedbBackend {
     shared: Arc<Shared>,
-    committer: mpsc::Sender<CommitRequest>,
 }
 
 impl RedbBackend {
@@ -83,7 +117,7 @@ impl RedbBackend {
         let db = Database::create(path).map_err(StoreError::backend)?;
         let (mut log, records) = CommitLog::open(path)?;
         let setup = db.begin_write().map_err(StoreError::backend)?;
-        let applied = {
+        let last_logged = {
             let mut table = setup.open_table(KV).map_err(StoreError::backend)?;
             let mut meta = setup.open_table(META).map_err(StoreError::backend)?;
             let applied = meta.get(LOG_SEQ).map_err(StoreError::backend)?.map_or(0, |seq| seq.value());
@@ -98,19 +132,32 @@ impl RedbBackend {
         };
         setup.commit().map_err(StoreError::backend)?;
         log.clear();
-        log.continue_after(applied);
         let shared = Arc::new(Shared {
             db,
             published: RwLock::new(Published { version: 0, unflushed: Arc::default() }),
+            failure: OnceLock::new(),
+            open_snapshots: AtomicUsize::new(0),
+            sequencer: Mutex::new(Sequencer::new(last_logged + 1)),
+            logger_wake: Condvar::new(),
+            flushed: Notify::new(),
         });
-        let flusher = Flusher::spawn(shared.clone())?;
-        let (committer, queue) = mpsc::channel();
-        let thread_shared = shared.clone();
+        let flush_jobs = redb_flusher::spawn(shared.clone())?;
+        let logger_shared = shared.clone();
         std::thread::Builder::new()
-            .name("securix-redb-commit".into())
-            .spawn(move || Committer::new(thread_shared, log, flusher, options).run(&queue))
+            .name("securix-redb-log".into())
+            .spawn(move || Logger::new(logger_shared, log, flush_jobs, options).run())
             .map_err(StoreError::backend)?;
-        Ok(RedbBackend { shared, committer })
+        Ok(RedbBackend { shared })
+    }
+}
+
+impl Drop for RedbBackend {
+    /// The logger writes what it holds and stops; so does the flusher. What was not
+    /// flushed yet is replayed from the log on the next open.
+    fn drop(&mut self) {
+        if let Ok(mut sequencer) = self.shared.sequencer() {
+            sequencer.close(&self.shared);
+        }
     }
 }
 
@@ -121,11 +168,12 @@ impl Backend for RedbBackend {
         let published = self.shared.published()?;
         let read = self.shared.db.begin_read().map_err(StoreError::backend)?;
         let table = read.open_table(KV).map_err(StoreError::backend)?;
+        self.shared.open_snapshots.fetch_add(1, Ordering::Relaxed);
         Ok(Box::new(RedbSnapshot {
             table,
             unflushed: published.unflushed.clone(),
             read_version: published.version,
-            committer: self.committer.clone(),
+            shared: self.shared.clone(),
         }))
     }
 
@@ -138,7 +186,14 @@ struct RedbSnapshot {
     table: unflushed::Table,
     unflushed: Arc<Unflushed>,
     read_version: u64,
-    committer: mpsc::Sender<CommitRequest>,
+    /// Counts this snapshot open until it drops.
+    shared: Arc<Shared>,
+}
+
+impl Drop for RedbSnapshot {
+    fn drop(&mut self) {
+        self.shared.open_snapshots.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[async_trait]
@@ -158,10 +213,10 @@ impl Snapshot for RedbSnapshot {
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
-        let request = CommitRequest { read_version: self.read_version, commit, reply };
-        let gone = || StoreError::Backend("the redb committer has stopped".into());
-        self.committer.send(request).map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        self.shared.sequencer()?.commit(&self.shared, self.read_version, commit, reply);
+        let answer = answer.await.map_err(|_| StoreError::Backend("the redb logger has stopped".into()))?;
+        self.shared.while_backlogged().await;
+        answer
     }
 }
 
@@ -193,7 +248,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::store::redb_committer::FLUSH_IDLE;
+    use crate::store::redb_sequencer::FLUSH_IDLE;
     use crate::store::{RangeOptions, Store};
 
     fn key_values(pairs: &[KeyValue]) -> Vec<(u8, u8)> {

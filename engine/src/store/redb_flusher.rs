@@ -1,9 +1,9 @@
 //! The redb backend's flusher thread: it writes the layers of unflushed commits the
-//! committer froze into redb, in one durable transaction, while the committer goes
-//! on committing (see `redb`).
+//! sequencer froze into redb, in one durable transaction, while commits go on (see
+//! `redb`).
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, TryRecvError};
+use std::sync::mpsc;
 
 use redb::{Database, Durability};
 
@@ -17,48 +17,30 @@ pub(super) struct FlushJob {
     pub logged: u64,
 }
 
-/// The committer's end of the flusher thread; one job at a time.
-pub(super) struct Flusher {
-    jobs: mpsc::Sender<FlushJob>,
-    done: mpsc::Receiver<Result<(), StoreError>>,
-}
-
-fn stopped() -> StoreError {
-    StoreError::Backend("the redb flusher has stopped".into())
-}
-
-impl Flusher {
-    pub fn spawn(shared: Arc<Shared>) -> Result<Flusher, StoreError> {
-        let (jobs, queue) = mpsc::channel::<FlushJob>();
-        let (report, done) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("securix-redb-flush".into())
-            .spawn(move || {
-                for job in queue {
-                    let _ = report.send(write_layers(&shared.db, &job));
-                }
-            })
-            .map_err(StoreError::backend)?;
-        Ok(Flusher { jobs, done })
-    }
-
-    pub fn start(&self, job: FlushJob) -> Result<(), StoreError> {
-        self.jobs.send(job).map_err(|_| stopped())
-    }
-
-    /// How the flush under way ended; `None` if it has not yet (and `wait` is false).
-    pub fn finished(&self, wait: bool) -> Option<Result<(), StoreError>> {
-        let result = if wait {
-            self.done.recv().ok()
-        } else {
-            match self.done.try_recv() {
-                Ok(result) => Some(result),
-                Err(TryRecvError::Empty) => return None,
-                Err(TryRecvError::Disconnected) => None,
+/// Starts the flusher thread; jobs go in through the sender (the logger's, which
+/// starts a flush only once every record it holds is durable). How each ended goes
+/// to the sequencer, and committers waiting for it are woken.
+pub(super) fn spawn(shared: Arc<Shared>) -> Result<mpsc::Sender<FlushJob>, StoreError> {
+    let (jobs, queue) = mpsc::channel::<FlushJob>();
+    std::thread::Builder::new()
+        .name("securix-redb-flush".into())
+        .spawn(move || {
+            // Flushing is background work: the threads of the commit path come first.
+            if let Err(error) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+                tracing::debug!(%error, "could not lower the redb flusher's priority");
             }
-        };
-        Some(result.unwrap_or_else(|| Err(stopped())))
-    }
+            for job in queue {
+                let result = write_layers(&shared.db, &job);
+                drop(job);
+                match shared.sequencer() {
+                    Ok(mut sequencer) => sequencer.finish_flush(&shared, result),
+                    Err(error) => tracing::error!(%error, "could not take in a flush"),
+                }
+                shared.flushed.notify_waiters();
+            }
+        })
+        .map_err(StoreError::backend)?;
+    Ok(jobs)
 }
 
 fn write_layers(db: &Database, job: &FlushJob) -> Result<(), StoreError> {

@@ -78,7 +78,8 @@ impl Unflushed {
     }
 
     /// Puts `layer` on top and merges while the one below is no bigger.
-    pub fn push(&mut self, layer: Layer) {
+    pub fn push(&mut self, layer: impl Into<Layer>) {
+        let layer = layer.into();
         if layer.len() == 0 {
             return;
         }
@@ -120,51 +121,84 @@ impl Unflushed {
     }
 }
 
-/// The layer one group of commits makes, applying their mutations in order on top
-/// of `unflushed` and `base` (redb as it is now).
-pub fn layer_of<'a>(
-    commits: impl Iterator<Item = &'a [Mutation]>,
+/// Writes sequenced since the last seal, newest value of each key: the sequencer
+/// adds every commit here, and the logger seals it into a layer when it writes
+/// those commits (one layer per group, not per commit).
+pub type Tail = BTreeMap<Bytes, Option<Bytes>>;
+
+impl From<Tail> for Layer {
+    fn from(tail: Tail) -> Layer {
+        Layer { entries: tail.into_iter().collect() }
+    }
+}
+
+/// What one commit's `mutations`, applied in order on top of `tail`, `unflushed`
+/// and redb as it is now (which `open_base` opens if a range clear or an atomic add
+/// needs it), write: the newest value of each key. Nothing is changed, so a failed
+/// read leaves no half-applied commit behind.
+pub fn writes_of(
+    mutations: &[Mutation],
+    tail: &Tail,
     unflushed: &Unflushed,
-    base: &Table,
-) -> Result<Layer, StoreError> {
-    let mut batch: BTreeMap<Bytes, Option<Bytes>> = BTreeMap::new();
-    for mutation in commits.flatten() {
+    open_base: impl Fn() -> Result<Table, StoreError>,
+) -> Result<Tail, StoreError> {
+    let mut base: Option<Table> = None;
+    let mut writes = Tail::new();
+    for mutation in mutations {
         match mutation {
             Mutation::Set { key, value } => {
-                batch.insert(key.as_slice().into(), Some(value.as_slice().into()));
+                writes.insert(key.as_slice().into(), Some(value.as_slice().into()));
             }
             Mutation::Clear { key } => {
-                batch.insert(key.as_slice().into(), None);
+                writes.insert(key.as_slice().into(), None);
             }
             Mutation::ClearRange(range) => {
                 let bounds = range.begin.as_slice()..range.end.as_slice();
                 let mut doomed: Vec<Bytes> = Vec::new();
-                for item in base.range::<&[u8]>(bounds).map_err(StoreError::backend)? {
+                for item in
+                    opened(&mut base, &open_base)?.range::<&[u8]>(bounds).map_err(StoreError::backend)?
+                {
                     let (key, _) = item.map_err(StoreError::backend)?;
                     doomed.push(key.value().into());
                 }
                 doomed.extend(unflushed.runs(range).into_iter().flatten().map(|(key, _)| key.clone()));
-                doomed.extend(batch.range::<[u8], _>(bounds_of(range)).map(|(key, _)| key.clone()));
+                for recent in [tail, &writes] {
+                    doomed.extend(recent.range::<[u8], _>(bounds_of(range)).map(|(key, _)| key.clone()));
+                }
                 for key in doomed {
-                    batch.insert(key, None);
+                    writes.insert(key, None);
                 }
             }
             Mutation::Add { key, delta } => {
-                let sum = match batch.get(key.as_slice()) {
-                    Some(current) => add_le(current.as_deref(), *delta),
-                    None => match unflushed.find(key) {
-                        Some(current) => add_le(current, *delta),
-                        None => {
-                            let stored = base.get(key.as_slice()).map_err(StoreError::backend)?;
-                            add_le(stored.as_ref().map(|guard| guard.value()), *delta)
-                        }
-                    },
+                let current = match writes.get(key.as_slice()).or_else(|| tail.get(key.as_slice())) {
+                    Some(current) => Some(current.as_deref()),
+                    None => unflushed.find(key),
                 };
-                batch.insert(key.as_slice().into(), Some(sum.into()));
+                let sum = match current {
+                    Some(current) => add_le(current, *delta),
+                    None => {
+                        let stored = opened(&mut base, &open_base)?
+                            .get(key.as_slice())
+                            .map_err(StoreError::backend)?;
+                        add_le(stored.as_ref().map(|guard| guard.value()), *delta)
+                    }
+                };
+                writes.insert(key.as_slice().into(), Some(sum.into()));
             }
         }
     }
-    Ok(Layer { entries: batch.into_iter().collect() })
+    Ok(writes)
+}
+
+/// `table`, opened by `open` if it is not yet.
+fn opened<'t>(
+    table: &'t mut Option<Table>,
+    open: &impl Fn() -> Result<Table, StoreError>,
+) -> Result<&'t Table, StoreError> {
+    if table.is_none() {
+        *table = Some(open()?);
+    }
+    table.as_ref().ok_or_else(|| StoreError::Backend("the redb table did not open".into()))
 }
 
 /// The newest entry of every key in `layers` (oldest first), in key order: what a

@@ -1,0 +1,190 @@
+//! The redb backend's logger thread: it makes the records the sequencer hands it
+//! durable and only then publishes them and answers their commits. Whatever came
+//! while an fsync was under way goes into the next write together — one write and
+//! one fsync for all of it — while committers go on sequencing the next ones.
+//!
+//! A write that fails stops all commits for good (fail-stop, as PostgreSQL does on
+//! a failed fsync): later commits were already sequenced on top of records that may
+//! not be durable, and a page cache that failed to write back cannot be trusted.
+
+use std::sync::Arc;
+use std::sync::MutexGuard;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::StoreError;
+use super::commit_log::CommitLog;
+use super::redb::{Published, RedbOptions, Shared};
+use super::redb_flusher::FlushJob;
+use super::redb_sequencer::{FLUSH_IDLE, Sequencer};
+
+/// The longest a group waits for more commits.
+const MAX_PATIENCE: Duration = Duration::from_millis(1);
+
+pub(super) type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+pub(super) enum LogJob {
+    /// One commit's record (see `commit_log::encode_record`), and whom to answer.
+    Commit { record: Vec<u8>, reply: Reply },
+    /// Every record sent before is to be flushed into redb: once they are durable,
+    /// appends move to the log's other file and the flusher gets the job.
+    Flush(FlushJob),
+    /// The last flush is in redb: its log file is rewound (and the next publication
+    /// lacks its layers).
+    Flushed,
+    /// The store is closing: write what is left and stop.
+    Close,
+}
+
+pub(super) struct Logger {
+    shared: Arc<Shared>,
+    log: CommitLog,
+    /// Gone once a write failed: nothing is flushed after that.
+    flusher: Option<mpsc::Sender<FlushJob>>,
+    /// Without grouping, each commit gets a write and an fsync of its own.
+    options: RedbOptions,
+    /// How long the last write and fsync took.
+    last_sync: Duration,
+}
+
+impl Logger {
+    pub fn new(
+        shared: Arc<Shared>,
+        log: CommitLog,
+        flusher: mpsc::Sender<FlushJob>,
+        options: RedbOptions,
+    ) -> Self {
+        Logger { shared, log, flusher: Some(flusher), options, last_sync: Duration::ZERO }
+    }
+
+    pub fn run(mut self) {
+        loop {
+            let (jobs, published) = match self.take_jobs() {
+                Ok(taken) => taken,
+                Err(error) => {
+                    tracing::error!(%error, "the redb logger stopped");
+                    return;
+                }
+            };
+            if !self.write(jobs, published) {
+                return;
+            }
+        }
+    }
+
+    /// Waits for a job, then for the rest of the group, and takes every job the
+    /// sequencer holds with what to publish once they are durable.
+    fn take_jobs(&mut self) -> Result<(Vec<LogJob>, Published), StoreError> {
+        let shared = self.shared.clone();
+        let mut sequencer = shared.sequencer()?;
+        while !sequencer.has_jobs() {
+            sequencer = wait(&shared, sequencer, FLUSH_IDLE)?;
+            if !sequencer.has_jobs() {
+                // Idle: a good time to flush what is unflushed.
+                sequencer.start_flush(&shared);
+            }
+        }
+        let started = Instant::now();
+        loop {
+            let patience = self.patience(sequencer.queued_commits(), started);
+            if patience.is_zero() {
+                return Ok(sequencer.take_jobs());
+            }
+            sequencer = wait(&shared, sequencer, patience)?;
+        }
+    }
+
+    /// How much longer to wait for commits: none once every open transaction's
+    /// commit is queued (a lone writer never waits), else until it has waited as
+    /// long as the last fsync took — so waiting at most doubles a commit's latency,
+    /// while many writers share one fsync instead of splitting into cohorts.
+    fn patience(&self, queued_commits: usize, started: Instant) -> Duration {
+        let open = self.shared.open_snapshots.load(Ordering::Relaxed);
+        if !self.options.group_commits || queued_commits == 0 || queued_commits >= open {
+            return Duration::ZERO;
+        }
+        (started + self.last_sync).saturating_duration_since(Instant::now())
+    }
+
+    /// Writes the records of `jobs` in order — together, with one fsync, when
+    /// grouping — doing the flush work between them, then publishes `published` and
+    /// answers every commit. Answers false once the store is closing.
+    fn write(&mut self, jobs: Vec<LogJob>, published: Published) -> bool {
+        let mut open = true;
+        let mut records = Vec::new();
+        let mut replies = Vec::new();
+        let mut result = match self.shared.failure.get() {
+            Some(failure) => Err(failure.clone()),
+            None => Ok(()),
+        };
+        for job in jobs {
+            match job {
+                LogJob::Commit { record, reply } => {
+                    records.extend_from_slice(&record);
+                    replies.push(reply);
+                    if !self.options.group_commits {
+                        result = result.and_then(|()| self.sync(&mut records));
+                    }
+                }
+                LogJob::Flush(flush) => {
+                    result = result.and_then(|()| self.sync(&mut records));
+                    self.log.switch_files();
+                    if let (Ok(()), Some(flusher)) = (&result, &self.flusher) {
+                        let _ = flusher.send(flush);
+                    }
+                }
+                LogJob::Flushed => self.log.clear_previous(),
+                LogJob::Close => open = false,
+            }
+        }
+        let result =
+            result.and_then(|()| self.sync(&mut records)).and_then(|()| self.shared.publish(published));
+        if let Err(error) = &result {
+            self.fail(error);
+        }
+        for reply in replies {
+            let _ = reply.send(result.clone());
+        }
+        open
+    }
+
+    /// Appends `records` durably and empties it.
+    fn sync(&mut self, records: &mut Vec<u8>) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let appended = self.log.append(records);
+        self.last_sync = started.elapsed().min(MAX_PATIENCE);
+        records.clear();
+        appended
+    }
+
+    fn fail(&mut self, error: &StoreError) {
+        let failure = StoreError::Backend(format!(
+            "the redb commit log could not be written ({error}); commits are refused until SecuriX restarts"
+        ));
+        if self.shared.failure.set(failure).is_ok() {
+            tracing::error!(%error, "the redb commit log failed; refusing all commits from now on");
+        }
+        self.flusher = None;
+    }
+}
+
+/// Waits on the sequencer's lock for it to wake us (see `Sequencer::logger_waiting`).
+fn wait<'a>(
+    shared: &'a Shared,
+    mut sequencer: MutexGuard<'a, Sequencer>,
+    timeout: Duration,
+) -> Result<MutexGuard<'a, Sequencer>, StoreError> {
+    sequencer.logger_waiting = true;
+    let (mut sequencer, _) = shared
+        .logger_wake
+        .wait_timeout(sequencer, timeout)
+        .map_err(|_| StoreError::Backend("redb store lock poisoned".into()))?;
+    sequencer.logger_waiting = false;
+    Ok(sequencer)
+}

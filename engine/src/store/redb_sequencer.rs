@@ -1,0 +1,191 @@
+//! The redb backend's sequencer: the state a commit passes through, behind one lock,
+//! on the committing task itself — no thread to wake. It checks the commit for
+//! conflicts, gives it the next version and commit-log sequence number, adds its
+//! writes to the tail of the unflushed commits and hands its record to the logger
+//! thread, which makes it durable, seals the tail into a layer, publishes it and
+//! answers (see `redb_logger`). It also freezes the unflushed commits for the
+//! flusher thread when they grow many or the logger idles, and takes them back once
+//! flushed (see `redb`).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use redb::ReadableDatabase;
+
+use super::StoreError;
+use super::backend::Commit;
+use super::commit_log::encode_record;
+use super::redb::{KV, Published, Shared};
+use super::redb_flusher::FlushJob;
+use super::redb_logger::{LogJob, Reply};
+use super::resolver::Resolver;
+use super::unflushed::{self, Tail, Unflushed};
+
+/// Start a flush once the unflushed commits not being flushed hold this many keys…
+const FLUSH_AT: usize = 4096;
+/// …or when no commit came for this long.
+pub(super) const FLUSH_IDLE: Duration = Duration::from_millis(50);
+/// Past this many, committers wait for the flush under way: memory stays bounded
+/// when redb cannot keep up.
+const FLUSH_BACKLOG: usize = 8 * FLUSH_AT;
+
+pub(super) struct Sequencer {
+    /// Jobs for the logger in sequence order; it takes them all when it writes.
+    queue: Vec<LogJob>,
+    /// Commits in `queue`.
+    queued_commits: usize,
+    /// The logger waits on `Shared::logger_wake`: wake it for the first job, and
+    /// then for a complete group (see `redb_logger`), not for every commit.
+    pub logger_waiting: bool,
+    /// The logger has been told to stop.
+    closed: bool,
+    resolver: Resolver,
+    /// The last version handed to the logger (published once durable).
+    version: u64,
+    /// The unflushed commits sealed so far (see `seal`); frozen ones are being flushed.
+    unflushed: Unflushed,
+    /// Writes sequenced since the last seal.
+    tail: Tail,
+    /// The next commit-log record's sequence number.
+    next_seq: u64,
+}
+
+impl Sequencer {
+    pub fn new(next_seq: u64) -> Self {
+        Sequencer {
+            queue: Vec::new(),
+            queued_commits: 0,
+            logger_waiting: false,
+            closed: false,
+            resolver: Resolver::default(),
+            version: 0,
+            unflushed: Unflushed::default(),
+            tail: Tail::new(),
+            next_seq,
+        }
+    }
+
+    /// Checks `commit` read at `read_version`, and hands it to the logger, which
+    /// answers `reply`; answers at once if it conflicts or cannot be logged.
+    pub fn commit(&mut self, shared: &Shared, read_version: u64, commit: Commit, reply: Reply) {
+        let writes = match shared.failure.get() {
+            Some(failure) => Err(failure.clone()),
+            None => self
+                .resolver
+                .check(read_version, &commit.reads)
+                .and_then(|()| self.writes_of(shared, &commit)),
+        };
+        let writes = match writes {
+            Ok(writes) => writes,
+            Err(error) => {
+                let _ = reply.send(Err(error));
+                return;
+            }
+        };
+        let mut record = Vec::new();
+        encode_record(self.next_seq, commit.mutations.iter(), &mut record);
+        self.next_seq += 1;
+        self.version += 1;
+        self.resolver.record(self.version, &commit.mutations, Instant::now());
+        self.tail.extend(writes);
+        self.hand_over(shared, LogJob::Commit { record, reply });
+        if self.unfrozen_len() >= FLUSH_AT {
+            self.start_flush(shared);
+        }
+    }
+
+    fn writes_of(&self, shared: &Shared, commit: &Commit) -> Result<Tail, StoreError> {
+        let open_base = || {
+            let read = shared.db.begin_read().map_err(StoreError::backend)?;
+            read.open_table(KV).map_err(StoreError::backend)
+        };
+        unflushed::writes_of(&commit.mutations, &self.tail, &self.unflushed, open_base)
+    }
+
+    fn unfrozen_len(&self) -> usize {
+        self.unflushed.unfrozen_len() + self.tail.len()
+    }
+
+    /// Whether committers should wait for the flush under way.
+    pub fn backlogged(&self) -> bool {
+        self.unflushed.is_frozen() && self.unfrozen_len() >= FLUSH_BACKLOG
+    }
+
+    pub fn queued_commits(&self) -> usize {
+        self.queued_commits
+    }
+
+    pub fn has_jobs(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Hands the logger every job so far, and what snapshots should read once they
+    /// are durable: the tail becomes a layer.
+    pub fn take_jobs(&mut self) -> (Vec<LogJob>, Published) {
+        self.queued_commits = 0;
+        self.seal_tail();
+        let published = Published { version: self.version, unflushed: Arc::new(self.unflushed.clone()) };
+        (std::mem::take(&mut self.queue), published)
+    }
+
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.unflushed.push(std::mem::take(&mut self.tail));
+        }
+    }
+
+    fn hand_over(&mut self, shared: &Shared, job: LogJob) {
+        if self.closed {
+            if let LogJob::Commit { reply, .. } = job {
+                let _ = reply.send(Err(StoreError::Backend("the redb store is closed".into())));
+            }
+            return;
+        }
+        match job {
+            LogJob::Commit { .. } => self.queued_commits += 1,
+            LogJob::Close => self.closed = true,
+            LogJob::Flush(_) | LogJob::Flushed => {}
+        }
+        self.queue.push(job);
+        let complete = self.queued_commits >= shared.open_snapshots.load(Ordering::Relaxed);
+        if self.logger_waiting && (self.queue.len() == 1 || complete) {
+            shared.logger_wake.notify_one();
+        }
+    }
+
+    /// Freezes the unflushed commits and has them flushed once they are durable,
+    /// unless a flush is under way.
+    pub fn start_flush(&mut self, shared: &Shared) {
+        if self.unflushed.is_frozen() || (self.unflushed.is_empty() && self.tail.is_empty()) {
+            return;
+        }
+        self.seal_tail();
+        let layers = self.unflushed.freeze();
+        self.hand_over(shared, LogJob::Flush(FlushJob { layers, logged: self.next_seq - 1 }));
+    }
+
+    /// Takes in how the flush under way ended: its layers leave the unflushed
+    /// commits (new snapshots read them from redb) and its log file is rewound; a
+    /// flush that failed leaves both as they were, to be flushed again.
+    ///
+    /// Snapshots published before pair the frozen layers with redb before or after
+    /// the flush — the same data either way, as the layers hold the newest values.
+    pub fn finish_flush(&mut self, shared: &Shared, result: Result<(), StoreError>) {
+        match result {
+            Ok(()) => {
+                self.unflushed.drop_frozen();
+                self.hand_over(shared, LogJob::Flushed);
+            }
+            Err(error) => {
+                tracing::error!(%error, "flushing commits into redb failed; they stay in the log");
+                self.unflushed.thaw();
+            }
+        }
+    }
+
+    /// Stops the logger once it has written what it holds.
+    pub fn close(&mut self, shared: &Shared) {
+        self.hand_over(shared, LogJob::Close);
+    }
+}
