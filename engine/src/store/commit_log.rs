@@ -14,10 +14,11 @@
 //! are not idempotent), whichever step a crash interrupted.
 //!
 //! Files are overwritten in place and never shrink; they start as 4 MiB of zeros and
-//! grow a mebibyte of zeros at a time: an fsync then only writes data, where one that also changes the file's
-//! size or blocks commits the file system's journal too (measured: 378 µs instead of
-//! ~100 µs a group). So a file holds stale records past the fresh ones; reading stops
-//! at the first record whose sequence number does not rise.
+//! grow a mebibyte of zeros at a time: an fsync then only writes data, where one
+//! after an append must also allocate blocks and change the file's size (measured
+//! here: 70 µs instead of 120 µs for an 800-byte record, 115 µs instead of 167 µs for
+//! 31 kB). So a file holds stale records past the fresh ones; reading stops at the
+//! first record whose sequence number does not rise.
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
