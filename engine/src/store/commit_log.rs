@@ -143,7 +143,8 @@ impl LogFile {
 }
 
 /// Appends to `out` one record of sequence number `seq` holding `mutations`.
-pub fn encode_record<'a>(seq: u64, mutations: impl Iterator<Item = &'a Mutation>, out: &mut Vec<u8>) {
+pub fn encode_record(seq: u64, mutations: &[Mutation], out: &mut Vec<u8>) {
+    out.reserve(16 + mutations.iter().map(max_encoded_len).sum::<usize>());
     let start = out.len();
     out.extend_from_slice(&[0; 8]);
     out.extend_from_slice(&seq.to_le_bytes());
@@ -155,6 +156,17 @@ pub fn encode_record<'a>(seq: u64, mutations: impl Iterator<Item = &'a Mutation>
     let crc = crc32fast::hash(&out[body..]);
     out[start..start + 4].copy_from_slice(&body_len.to_le_bytes());
     out[start + 4..body].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// At least what `encode` writes for `mutation`: a tag and two lengths besides the
+/// bytes, so a record is written without growing its buffer.
+fn max_encoded_len(mutation: &Mutation) -> usize {
+    9 + match mutation {
+        Mutation::Set { key, value } => key.len() + value.len(),
+        Mutation::Clear { key } => key.len(),
+        Mutation::ClearRange(range) => range.begin.len() + range.end.len(),
+        Mutation::Add { key, .. } => key.len() + 8,
+    }
 }
 
 fn put_bytes(bytes: &[u8], out: &mut Vec<u8>) {
@@ -263,7 +275,7 @@ mod tests {
     fn append(log: &mut CommitLog, seqs: std::ops::RangeInclusive<u64>, mutations: &[Mutation]) {
         let mut records = Vec::new();
         for seq in seqs {
-            encode_record(seq, mutations.iter(), &mut records);
+            encode_record(seq, mutations, &mut records);
         }
         ok(log.append(&records));
     }

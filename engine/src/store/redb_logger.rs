@@ -114,8 +114,12 @@ impl Logger {
     /// answers every commit. Answers false once the store is closing.
     fn write(&mut self, jobs: Vec<LogJob>, published: Published) -> bool {
         let mut open = true;
-        let mut records = Vec::new();
-        let mut replies = Vec::new();
+        let size = jobs
+            .iter()
+            .map(|job| if let LogJob::Commit { record, .. } = job { record.len() } else { 0 })
+            .sum();
+        let mut records = Vec::with_capacity(size);
+        let mut replies = Vec::with_capacity(jobs.len());
         let mut result = match self.shared.failure.get() {
             Some(failure) => Err(failure.clone()),
             None => Ok(()),

@@ -84,7 +84,7 @@ impl Sequencer {
             }
         };
         let mut record = Vec::new();
-        encode_record(self.next_seq, commit.mutations.iter(), &mut record);
+        encode_record(self.next_seq, &commit.mutations, &mut record);
         self.next_seq += 1;
         self.version += 1;
         self.resolver.record(self.version, &commit.mutations, Instant::now());
