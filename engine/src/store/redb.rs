@@ -251,6 +251,20 @@ mod tests {
     use crate::store::redb_sequencer::FLUSH_IDLE;
     use crate::store::{RangeOptions, Store};
 
+    /// Opens the store at `path` again once the threads of the last one let go of it.
+    async fn reopen(path: &Path) -> Result<Store, StoreError> {
+        let mut attempts = 0;
+        loop {
+            match Store::open_redb(path, RedbOptions::default()) {
+                Err(_) if attempts < 100 => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                opened => return opened,
+            }
+        }
+    }
+
     fn key_values(pairs: &[KeyValue]) -> Vec<(u8, u8)> {
         pairs.iter().map(|pair| (pair.key[0], pair.value[0])).collect()
     }
@@ -306,16 +320,8 @@ mod tests {
         drop(store);
         drop(shared);
 
-        // Reopened (once the committer let go of the file): nothing applied twice.
-        let mut reopened = Store::open_redb(&path, RedbOptions::default());
-        for _ in 0..100 {
-            if reopened.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            reopened = Store::open_redb(&path, RedbOptions::default());
-        }
-        let store = reopened?;
+        // Reopened: nothing applied twice.
+        let store = reopen(&path).await?;
         let tx = store.begin().await?;
         assert_eq!(key_values(&tx.get_range(b"a", b"z", RangeOptions::limit(100)).await?), expected);
         assert_eq!(tx.get(b"~").await?, Some(8i64.to_le_bytes().to_vec()));
@@ -372,13 +378,52 @@ mod tests {
         let (n, keys) = count(store.begin().await?).await?;
         assert_eq!((n, keys), ((WRITERS * EACH) as i64, (WRITERS * EACH) as i64));
         drop(store);
-        let reopened = loop {
-            match Store::open_redb(&path, RedbOptions::default()) {
-                Ok(store) => break store,
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        };
+        let reopened = reopen(&path).await?;
         assert_eq!(count(reopened.begin().await?).await?, (n, keys));
+        Ok(())
+    }
+
+    /// A commit log that cannot be written stops all commits (fail-stop) and loses
+    /// nothing acknowledged: the commit that hit the failure and every later one fail,
+    /// reads go on, and a reopened store holds exactly what was acknowledged. The
+    /// failure is made with the immutable attribute, which refuses writes through
+    /// descriptors already open.
+    #[tokio::test]
+    async fn a_commit_log_that_cannot_be_written_stops_all_commits() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(StoreError::backend)?;
+        let path = dir.path().join("store.redb");
+        let store = Store::open_redb(&path, RedbOptions::default())?;
+        store.run(|tx| async move { tx.set(b"kept", b"1") }).await?;
+        let chattr = |flag: &str| -> Result<(), StoreError> {
+            for file in crate::store::commit_log::file_paths(&path) {
+                let status = std::process::Command::new("chattr").arg(flag).arg(&file).status();
+                if !status.is_ok_and(|status| status.success()) {
+                    return Err(StoreError::Backend(format!("chattr {flag} {} failed", file.display())));
+                }
+            }
+            Ok(())
+        };
+        chattr("+i")?;
+        let failed = store.run(|tx| async move { tx.set(b"lost", b"2") }).await;
+        let refused = store.run(|tx| async move { tx.set(b"later", b"3") }).await;
+        let tx = store.begin().await?;
+        let (kept, lost) = (tx.get(b"kept").await?, tx.get(b"lost").await?);
+        drop(tx);
+        chattr("-i")?;
+        assert!(failed.is_err(), "the commit that met the failure must not be acknowledged");
+        assert!(
+            matches!(&refused, Err(StoreError::Backend(message)) if message.contains("refused until SecuriX restarts")),
+            "{refused:?}"
+        );
+        assert_eq!(
+            (kept, lost),
+            (Some(b"1".to_vec()), None),
+            "reads go on and see only acknowledged commits"
+        );
+        drop(store);
+        let tx = reopen(&path).await?.begin().await?;
+        assert_eq!(tx.get(b"kept").await?, Some(b"1".to_vec()));
+        assert_eq!((tx.get(b"lost").await?, tx.get(b"later").await?), (None, None));
         Ok(())
     }
 }
