@@ -55,3 +55,34 @@ fn a_bad_store_is_refused_with_a_clear_error() {
     assert!(stderr.contains("PostgreSQL"), "{stderr}");
     assert!(!stderr.contains("hunter2-secret"), "{stderr}");
 }
+
+/// The embedded store whose commit log cannot be written any more (here: made
+/// immutable under the running server) refuses writes for good, and `/readyz` says
+/// so, for an orchestrator to restart the node (the engine's redb tests show that
+/// reads go on and nothing unacknowledged is served).
+#[tokio::test]
+async fn a_node_whose_commit_log_fails_stops_taking_writes_and_is_not_ready() {
+    let server = Server::start(&[("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let client = Client::new(&server.base_url);
+    let admin = [("securix-admin-token", ADMIN_TOKEN)];
+    let before = client.json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Before"})).await;
+    assert_eq!(before.status, 201, "{}", before.text);
+    let logs = ["securix.redb-log", "securix.redb-log.1"].map(|name| server.data_dir.path().join(name));
+    let chattr = |flag: &str| {
+        for log in &logs {
+            let status = std::process::Command::new("chattr").arg(flag).arg(log).status().unwrap();
+            assert!(status.success(), "chattr {flag} {}", log.display());
+        }
+    };
+    chattr("+i");
+    let refused = client.json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Refused"})).await;
+    let ready = client.get("/readyz", &[]).await.status;
+    chattr("-i");
+    assert!(
+        refused.status.is_server_error(),
+        "a write the log cannot hold fails: {} {}",
+        refused.status,
+        refused.text
+    );
+    assert_eq!(ready, 503, "the node is not ready once it refuses commits");
+}

@@ -82,7 +82,7 @@ routes! {
     get "/oauth/callback" Public pages::callback::receive, "The redirect URI registered at providers";
     get "/sdk/securix.js" Public pages::browser_sdk::script, "The browser SDK (connect()) as one ES module";
     get "/healthz" Public ops::healthz, "Alive";
-    get "/readyz" Public ops::readyz, "Store reachable, vault unsealed, providers loaded";
+    get "/readyz" Public ops::readyz, "Store reachable and taking commits, vault unsealed, providers loaded";
     get "/metrics" Public ops::metrics, "Prometheus metrics";
     get "/openapi.json" Public openapi, "This API as OpenAPI 3";
 }

@@ -19,12 +19,14 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
-/// Ready when the store answers, the vault is unsealed and providers are loaded.
+/// Ready when the store answers and takes commits, the vault is unsealed and
+/// providers are loaded.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let store_ok = match state.engine.store().begin().await {
-        Ok(tx) => tx.get(b"readyz").await.is_ok(),
-        Err(_) => false,
-    };
+    let store_ok = state.engine.store().failure().is_none()
+        && match state.engine.store().begin().await {
+            Ok(tx) => tx.get(b"readyz").await.is_ok(),
+            Err(_) => false,
+        };
     let ready = store_ok && !state.engine.vault().is_sealed() && !state.engine.plugins().list().is_empty();
     if ready {
         HttpResponse::Ok().content_type("text/plain").body("ready\n")

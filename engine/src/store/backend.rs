@@ -78,6 +78,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn begin(&self) -> Result<Box<dyn Snapshot>, StoreError>;
     /// A short name for logs and errors ("memory", "redb", …).
     fn name(&self) -> &'static str;
+    /// Why the backend refuses every commit for good, if it does (the redb
+    /// backend after its commit log failed): the node is not ready.
+    fn failure(&self) -> Option<StoreError> {
+        None
+    }
 }
 
 /// One transaction's view of the store: reads at one version, then one commit.

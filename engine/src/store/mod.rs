@@ -118,6 +118,11 @@ impl Store {
         self.backend.name()
     }
 
+    /// Why the store refuses every commit for good, if it does (see `Backend::failure`).
+    pub fn failure(&self) -> Option<StoreError> {
+        self.backend.failure()
+    }
+
     /// Starts one transaction attempt without a retry loop. Prefer `run`.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(Tx::new(self.backend.begin().await?))

@@ -180,6 +180,10 @@ impl Backend for RedbBackend {
     fn name(&self) -> &'static str {
         "redb"
     }
+
+    fn failure(&self) -> Option<StoreError> {
+        self.shared.failure.get().cloned()
+    }
 }
 
 struct RedbSnapshot {
@@ -403,6 +407,7 @@ mod tests {
             }
             Ok(())
         };
+        assert_eq!(store.failure(), None);
         chattr("+i")?;
         let failed = store.run(|tx| async move { tx.set(b"lost", b"2") }).await;
         let refused = store.run(|tx| async move { tx.set(b"later", b"3") }).await;
@@ -420,6 +425,7 @@ mod tests {
             (Some(b"1".to_vec()), None),
             "reads go on and see only acknowledged commits"
         );
+        assert!(store.failure().is_some(), "the store says it refuses commits");
         drop(store);
         let tx = reopen(&path).await?.begin().await?;
         assert_eq!(tx.get(b"kept").await?, Some(b"1".to_vec()));
