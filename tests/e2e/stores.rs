@@ -67,6 +67,7 @@ async fn a_node_whose_commit_log_fails_stops_taking_writes_and_is_not_ready() {
     let admin = [("securix-admin-token", ADMIN_TOKEN)];
     let before = client.json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Before"})).await;
     assert_eq!(before.status, 201, "{}", before.text);
+    assert!(client.get("/metrics", &[]).await.text.contains("securix_store_refusing_commits 0"));
     let logs = ["securix.redb-log", "securix.redb-log.1"].map(|name| server.data_dir.path().join(name));
     let chattr = |flag: &str| {
         logs.iter().all(|log| {
@@ -81,6 +82,7 @@ async fn a_node_whose_commit_log_fails_stops_taking_writes_and_is_not_ready() {
     }
     let refused = client.json(Method::POST, "/v1/admin/projects", &admin, json!({"name": "Refused"})).await;
     let ready = client.get("/readyz", &[]).await.status;
+    let metrics = client.get("/metrics", &[]).await.text;
     chattr("-i");
     assert!(
         refused.status.is_server_error(),
@@ -89,4 +91,5 @@ async fn a_node_whose_commit_log_fails_stops_taking_writes_and_is_not_ready() {
         refused.text
     );
     assert_eq!(ready, 503, "the node is not ready once it refuses commits");
+    assert!(metrics.contains("securix_store_refusing_commits 1"), "{metrics}");
 }

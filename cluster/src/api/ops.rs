@@ -48,7 +48,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
          # HELP securix_proxy_plan_lookups_total Proxy calls that reused a remembered plan (hit) or worked it out (miss).\n# TYPE securix_proxy_plan_lookups_total counter\nsecurix_proxy_plan_lookups_total{{result=\"hit\"}} {}\nsecurix_proxy_plan_lookups_total{{result=\"miss\"}} {}\n\
          # HELP securix_api_key_lookups_total API keys found remembered (hit) or read from the store (miss).\n# TYPE securix_api_key_lookups_total counter\nsecurix_api_key_lookups_total{{result=\"hit\"}} {}\nsecurix_api_key_lookups_total{{result=\"miss\"}} {}\n\
          # HELP securix_active_actors Active actors on this node.\n# TYPE securix_active_actors gauge\nsecurix_active_actors{{kind=\"session\"}} {sessions}\nsecurix_active_actors{{kind=\"entity\"}} {entities}\n\
-         # HELP securix_provider_plugins Loaded provider plugins.\n# TYPE securix_provider_plugins gauge\nsecurix_provider_plugins {}\n",
+         # HELP securix_provider_plugins Loaded provider plugins.\n# TYPE securix_provider_plugins gauge\nsecurix_provider_plugins {}\n\
+         # HELP securix_store_refusing_commits 1 once the store refuses every commit until a restart (its commit log failed).\n# TYPE securix_store_refusing_commits gauge\nsecurix_store_refusing_commits {}\n",
         m.requests.load(Ordering::Relaxed),
         m.client_errors.load(Ordering::Relaxed),
         m.server_errors.load(Ordering::Relaxed),
@@ -58,6 +59,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         keys.hits,
         keys.misses,
         state.engine.plugins().list().len(),
+        u8::from(state.engine.store().failure().is_some()),
     );
     if let Some(mesh) = &state.mesh {
         let view = mesh.view();
