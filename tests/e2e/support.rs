@@ -80,7 +80,9 @@ impl Server {
     }
 
     async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous: a full run starts a dozen nodes at once on two cores, each
+        // compiling its plugins.
+        let deadline = Instant::now() + Duration::from_secs(60);
         let client = reqwest::Client::new();
         while Instant::now() < deadline {
             let answer = client.get(format!("{}/readyz", self.base_url)).send().await;
