@@ -145,7 +145,17 @@ impl RedbBackend {
         let logger_shared = shared.clone();
         std::thread::Builder::new()
             .name("securix-redb-log".into())
-            .spawn(move || Logger::new(logger_shared, log, flush_jobs, options).run())
+            .spawn(move || {
+                let logger = Logger::new(logger_shared.clone(), log, flush_jobs, options);
+                let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| logger.run()));
+                // However it ended, nothing may wait for it any more.
+                if let Ok(mut sequencer) = logger_shared.sequencer() {
+                    sequencer.abandon();
+                }
+                if ended.is_err() {
+                    tracing::error!("the redb logger panicked; commits are refused");
+                }
+            })
             .map_err(StoreError::backend)?;
         Ok(RedbBackend { shared })
     }

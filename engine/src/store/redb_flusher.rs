@@ -2,6 +2,7 @@
 //! sequencer froze into redb, in one durable transaction, while commits go on (see
 //! `redb`).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::mpsc;
 
@@ -30,7 +31,10 @@ pub(super) fn spawn(shared: Arc<Shared>) -> Result<mpsc::Sender<FlushJob>, Store
                 tracing::debug!(%error, "could not lower the redb flusher's priority");
             }
             for job in queue {
-                let result = write_layers(&shared.db, &job);
+                // A panic in redb must not end the thread: the flush would stay frozen
+                // and committers would wait for it for ever.
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| write_layers(&shared.db, &job)))
+                    .unwrap_or_else(|_| Err(StoreError::Backend("flushing into redb panicked".into())));
                 drop(job);
                 match shared.sequencer() {
                     Ok(mut sequencer) => sequencer.finish_flush(&shared, result),

@@ -138,7 +138,7 @@ impl Sequencer {
     fn hand_over(&mut self, shared: &Shared, job: LogJob) {
         if self.closed {
             if let LogJob::Commit { reply, .. } = job {
-                let _ = reply.send(Err(StoreError::Backend("the redb store is closed".into())));
+                let _ = reply.send(Err(closed()));
             }
             return;
         }
@@ -188,4 +188,18 @@ impl Sequencer {
     pub fn close(&mut self, shared: &Shared) {
         self.hand_over(shared, LogJob::Close);
     }
+
+    /// The logger has stopped: commits still queued, and every later one, fail.
+    pub fn abandon(&mut self) {
+        self.closed = true;
+        for job in self.queue.drain(..) {
+            if let LogJob::Commit { reply, .. } = job {
+                let _ = reply.send(Err(closed()));
+            }
+        }
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Backend("the redb store is closed".into())
 }
