@@ -13,12 +13,14 @@
 //! go on; then they leave the unflushed commits and their log file is rewound. On
 //! open, whatever the log holds past redb's marker is replayed.
 //!
-//! Invariant: a snapshot takes the unflushed commits and opens its redb read
-//! transaction under one read lock, and the logger publishes each new set of
-//! unflushed commits under the write lock before any of it is flushed, and drops
-//! flushed layers only once redb holds them: a snapshot never pairs the unflushed
-//! commits with a redb state newer than they are, nor misses a layer redb lacks, so
-//! it reads exactly its read version.
+//! Invariant: the logger publishes each new set of unflushed commits, with the last
+//! log record it holds, before any of it is flushed, and drops flushed layers only
+//! once redb holds them. A snapshot takes one published set and opens its redb read
+//! transaction only when it first reads (write-only transactions never do): if redb
+//! holds records past the set's last one by then, the snapshot fails with a
+//! retryable conflict. So a snapshot never pairs the unflushed commits with a redb
+//! state newer than they are, nor misses a layer redb lacks: it reads exactly its
+//! read version.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -57,6 +59,8 @@ impl Default for RedbOptions {
 /// What a new snapshot reads: redb plus the unflushed commits, at `version`.
 pub(super) struct Published {
     pub version: u64,
+    /// The last commit-log record these commits reach.
+    pub logged: u64,
     pub unflushed: Arc<Unflushed>,
 }
 
@@ -134,7 +138,7 @@ impl RedbBackend {
         log.clear();
         let shared = Arc::new(Shared {
             db,
-            published: RwLock::new(Published { version: 0, unflushed: Arc::default() }),
+            published: RwLock::new(Published { version: 0, logged: last_logged, unflushed: Arc::default() }),
             failure: OnceLock::new(),
             open_snapshots: AtomicUsize::new(0),
             sequencer: Mutex::new(Sequencer::new(last_logged + 1)),
@@ -174,15 +178,13 @@ impl Drop for RedbBackend {
 #[async_trait]
 impl Backend for RedbBackend {
     async fn begin(&self) -> Result<Box<dyn Snapshot>, StoreError> {
-        // Both under the lock: see the invariant in the module docs.
         let published = self.shared.published()?;
-        let read = self.shared.db.begin_read().map_err(StoreError::backend)?;
-        let table = read.open_table(KV).map_err(StoreError::backend)?;
         self.shared.open_snapshots.fetch_add(1, Ordering::Relaxed);
         Ok(Box::new(RedbSnapshot {
-            table,
+            table: OnceLock::new(),
             unflushed: published.unflushed.clone(),
             read_version: published.version,
+            logged: published.logged,
             shared: self.shared.clone(),
         }))
     }
@@ -197,11 +199,32 @@ impl Backend for RedbBackend {
 }
 
 struct RedbSnapshot {
-    table: unflushed::Table,
+    /// redb as of the first read (see the invariant in the module docs).
+    table: OnceLock<unflushed::Table>,
     unflushed: Arc<Unflushed>,
     read_version: u64,
+    /// The last commit-log record `unflushed` reaches.
+    logged: u64,
     /// Counts this snapshot open until it drops.
     shared: Arc<Shared>,
+}
+
+impl RedbSnapshot {
+    /// redb's table, opened at the first read; a retryable conflict if redb already
+    /// holds commits newer than this snapshot.
+    fn table(&self) -> Result<&unflushed::Table, StoreError> {
+        if let Some(table) = self.table.get() {
+            return Ok(table);
+        }
+        let read = self.shared.db.begin_read().map_err(StoreError::backend)?;
+        let meta = read.open_table(META).map_err(StoreError::backend)?;
+        let flushed = meta.get(LOG_SEQ).map_err(StoreError::backend)?.map_or(0, |seq| seq.value());
+        if flushed > self.logged {
+            return Err(StoreError::Conflict);
+        }
+        let table = read.open_table(KV).map_err(StoreError::backend)?;
+        Ok(self.table.get_or_init(|| table))
+    }
 }
 
 impl Drop for RedbSnapshot {
@@ -213,7 +236,7 @@ impl Drop for RedbSnapshot {
 #[async_trait]
 impl Snapshot for RedbSnapshot {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        unflushed::get(&self.unflushed, &self.table, key)
+        unflushed::get(&self.unflushed, self.table()?, key)
     }
 
     async fn get_range(
@@ -222,7 +245,7 @@ impl Snapshot for RedbSnapshot {
         limit: usize,
         reverse: bool,
     ) -> Result<Vec<KeyValue>, StoreError> {
-        unflushed::get_range(&self.unflushed, &self.table, range, limit, reverse)
+        unflushed::get_range(&self.unflushed, self.table()?, range, limit, reverse)
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
@@ -440,6 +463,36 @@ mod tests {
         let tx = reopen(&path).await?.begin().await?;
         assert_eq!(tx.get(b"kept").await?, Some(b"1".to_vec()));
         assert_eq!((tx.get(b"lost").await?, tx.get(b"later").await?), (None, None));
+        Ok(())
+    }
+
+    /// Waits until every commit so far is flushed into redb.
+    async fn until_flushed(shared: &Shared) -> Result<(), StoreError> {
+        for _ in 0..100 {
+            if shared.published()?.unflushed.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(FLUSH_IDLE).await;
+        }
+        Err(StoreError::Backend("the commits were not flushed".into()))
+    }
+
+    /// A snapshot opens redb at its first read: if a flush has taken redb past the
+    /// snapshot's commits by then, the read is a retryable conflict, never a value
+    /// newer than the snapshot.
+    #[tokio::test]
+    async fn a_first_read_after_a_newer_flush_conflicts() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(StoreError::backend)?;
+        let backend = RedbBackend::open(&dir.path().join("store.redb"), RedbOptions::default())?;
+        let shared = backend.shared.clone();
+        let store = Store::new(backend);
+        store.run(|tx| async move { tx.set(b"a", b"1") }).await?;
+        until_flushed(&shared).await?;
+        let old = store.begin().await?;
+        store.run(|tx| async move { tx.set(b"a", b"2") }).await?;
+        until_flushed(&shared).await?;
+        assert_eq!(old.get(b"a").await, Err(StoreError::Conflict));
+        assert_eq!(store.begin().await?.get(b"a").await?, Some(b"2".to_vec()));
         Ok(())
     }
 }

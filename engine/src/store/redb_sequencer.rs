@@ -125,7 +125,11 @@ impl Sequencer {
     pub fn take_jobs(&mut self) -> (Vec<LogJob>, Published) {
         self.queued_commits = 0;
         self.seal_tail();
-        let published = Published { version: self.version, unflushed: Arc::new(self.unflushed.clone()) };
+        let published = Published {
+            version: self.version,
+            logged: self.next_seq - 1,
+            unflushed: Arc::new(self.unflushed.clone()),
+        };
         (std::mem::take(&mut self.queue), published)
     }
 
