@@ -29,7 +29,7 @@ mod memory;
 mod postgres;
 mod redb;
 mod redb_flusher;
-mod redb_logger;
+mod redb_log_writer;
 mod redb_sequencer;
 mod resolver;
 mod tx;

@@ -3,17 +3,17 @@
 //!
 //! A commit goes through the sequencer (`redb_sequencer`) on the committing task:
 //! it is checked for conflicts with the shared resolver and becomes one record of
-//! the commit log (`commit_log`) and one layer of the unflushed commits
-//! (`unflushed`) that every snapshot reads before redb. A logger thread
-//! (`redb_logger`) writes all the records that reached it while it synced the last
-//! ones in one write and one fsync, for many writers, as FoundationDB's commit
-//! proxies do — then publishes them and answers. When the unflushed commits grow
-//! many or the logger idles, the sequencer freezes them and a flusher thread
+//! the commit log (`commit_log`) and joins the tail of the unflushed commits
+//! (`unflushed`), which every snapshot reads before redb. A log-writer thread
+//! (`redb_log_writer`) writes all the records that reached it while it synced the
+//! last ones in one write and one fsync, for many writers, as FoundationDB's commit
+//! proxies do — then seals the tail into one layer, publishes it and answers. When the unflushed commits grow
+//! many or the log writer idles, the sequencer freezes them and a flusher thread
 //! (`redb_flusher`) writes them into redb in one durable transaction while commits
 //! go on; then they leave the unflushed commits and their log file is rewound. On
 //! open, whatever the log holds past redb's marker is replayed.
 //!
-//! Invariant: the logger publishes each new set of unflushed commits, with the last
+//! Invariant: the log writer publishes each new set of unflushed commits, with the last
 //! log record it holds, before any of it is flushed, and drops flushed layers only
 //! once redb holds them. A snapshot takes one published set and opens its redb read
 //! transaction only when it first reads (write-only transactions never do): if redb
@@ -33,7 +33,7 @@ use tokio::sync::{Notify, oneshot};
 use super::backend::{Backend, Commit, KeyRange, Mutation, Snapshot, add_le};
 use super::commit_log::CommitLog;
 use super::redb_flusher;
-use super::redb_logger::Logger;
+use super::redb_log_writer::LogWriter;
 use super::redb_sequencer::Sequencer;
 use super::unflushed::{self, Unflushed};
 use super::{KeyValue, StoreError};
@@ -69,11 +69,11 @@ pub(super) struct Shared {
     pub published: RwLock<Published>,
     /// Set when the commit log failed: every commit is refused from then on.
     pub failure: OnceLock<StoreError>,
-    /// Transactions begun and not yet over: the logger waits for their commits.
+    /// Transactions begun and not yet over: the log writer waits for their commits.
     pub open_snapshots: AtomicUsize,
     pub sequencer: Mutex<Sequencer>,
-    /// Where the logger waits for the sequencer's jobs.
-    pub logger_wake: Condvar,
+    /// Where the log writer waits for the sequencer's jobs.
+    pub writer_wake: Condvar,
     /// Woken after each flush, for committers waiting on a backlog.
     pub flushed: Notify,
 }
@@ -142,22 +142,22 @@ impl RedbBackend {
             failure: OnceLock::new(),
             open_snapshots: AtomicUsize::new(0),
             sequencer: Mutex::new(Sequencer::new(last_logged + 1)),
-            logger_wake: Condvar::new(),
+            writer_wake: Condvar::new(),
             flushed: Notify::new(),
         });
         let flush_jobs = redb_flusher::spawn(shared.clone())?;
-        let logger_shared = shared.clone();
+        let writer_shared = shared.clone();
         std::thread::Builder::new()
             .name("securix-redb-log".into())
             .spawn(move || {
-                let logger = Logger::new(logger_shared.clone(), log, flush_jobs, options);
-                let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| logger.run()));
+                let writer = LogWriter::new(writer_shared.clone(), log, flush_jobs, options);
+                let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.run()));
                 // However it ended, nothing may wait for it any more.
-                if let Ok(mut sequencer) = logger_shared.sequencer() {
+                if let Ok(mut sequencer) = writer_shared.sequencer() {
                     sequencer.abandon();
                 }
                 if ended.is_err() {
-                    tracing::error!("the redb logger panicked; commits are refused");
+                    tracing::error!("the redb log writer panicked; commits are refused");
                 }
             })
             .map_err(StoreError::backend)?;
@@ -166,7 +166,7 @@ impl RedbBackend {
 }
 
 impl Drop for RedbBackend {
-    /// The logger writes what it holds and stops; so does the flusher. What was not
+    /// The log writer writes what it holds and stops; so does the flusher. What was not
     /// flushed yet is replayed from the log on the next open.
     fn drop(&mut self) {
         if let Ok(mut sequencer) = self.shared.sequencer() {
@@ -251,7 +251,8 @@ impl Snapshot for RedbSnapshot {
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.shared.sequencer()?.commit(&self.shared, self.read_version, commit, reply);
-        let answer = answer.await.map_err(|_| StoreError::Backend("the redb logger has stopped".into()))?;
+        let answer =
+            answer.await.map_err(|_| StoreError::Backend("the redb log writer has stopped".into()))?;
         self.shared.while_backlogged().await;
         answer
     }
@@ -315,7 +316,6 @@ mod tests {
         let path = dir.path().join("store.redb");
         let backend = RedbBackend::open(&path, RedbOptions::default())?;
         let shared = backend.shared.clone();
-        let flushed = || shared.published().map(|published| published.unflushed.is_empty());
         let store = Store::new(backend);
         store
             .run(|tx| async move {
@@ -325,8 +325,7 @@ mod tests {
                 tx.atomic_add(b"~", 5)
             })
             .await?;
-        tokio::time::sleep(FLUSH_IDLE * 6).await;
-        assert!(flushed()?, "flushed into redb");
+        until_flushed(&shared).await?;
         store
             .run(|tx| async move {
                 tx.clear_range(b"c", b"g")?;
@@ -336,7 +335,7 @@ mod tests {
                 tx.atomic_add(b"~", 3)
             })
             .await?;
-        assert!(!flushed()?, "in the log, not flushed");
+        assert!(!shared.published()?.unflushed.is_empty(), "in the log, not flushed");
         let expected = vec![
             (b'b', b'b'),
             (b'e', b'E'),

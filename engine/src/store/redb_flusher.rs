@@ -18,7 +18,7 @@ pub(super) struct FlushJob {
     pub logged: u64,
 }
 
-/// Starts the flusher thread; jobs go in through the sender (the logger's, which
+/// Starts the flusher thread; jobs go in through the sender (the log writer's, which
 /// starts a flush only once every record it holds is durable). How each ended goes
 /// to the sequencer, and committers waiting for it are woken.
 pub(super) fn spawn(shared: Arc<Shared>) -> Result<mpsc::Sender<FlushJob>, StoreError> {

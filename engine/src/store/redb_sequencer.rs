@@ -1,10 +1,10 @@
 //! The redb backend's sequencer: the state a commit passes through, behind one lock,
 //! on the committing task itself — no thread to wake. It checks the commit for
 //! conflicts, gives it the next version and commit-log sequence number, adds its
-//! writes to the tail of the unflushed commits and hands its record to the logger
+//! writes to the tail of the unflushed commits and hands its record to the log writer
 //! thread, which makes it durable, seals the tail into a layer, publishes it and
-//! answers (see `redb_logger`). It also freezes the unflushed commits for the
-//! flusher thread when they grow many or the logger idles, and takes them back once
+//! answers (see `redb_log_writer`). It also freezes the unflushed commits for the
+//! flusher thread when they grow many or the log writer idles, and takes them back once
 //! flushed (see `redb`).
 
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use super::backend::Commit;
 use super::commit_log::encode_record;
 use super::redb::{KV, Published, Shared};
 use super::redb_flusher::FlushJob;
-use super::redb_logger::{LogJob, Reply};
+use super::redb_log_writer::{LogJob, Reply};
 use super::resolver::Resolver;
 use super::unflushed::{self, Tail, Unflushed};
 
@@ -31,17 +31,17 @@ pub(super) const FLUSH_IDLE: Duration = Duration::from_millis(50);
 const FLUSH_BACKLOG: usize = 8 * FLUSH_AT;
 
 pub(super) struct Sequencer {
-    /// Jobs for the logger in sequence order; it takes them all when it writes.
+    /// Jobs for the log writer in sequence order; it takes them all when it writes.
     queue: Vec<LogJob>,
     /// Commits in `queue`.
     queued_commits: usize,
-    /// The logger waits on `Shared::logger_wake`: wake it for the first job, and
-    /// then for a complete group (see `redb_logger`), not for every commit.
-    pub logger_waiting: bool,
-    /// The logger has been told to stop.
+    /// The log writer waits on `Shared::writer_wake`: wake it for the first job, and
+    /// then for a complete group (see `redb_log_writer`), not for every commit.
+    pub writer_waiting: bool,
+    /// The log writer has been told to stop.
     closed: bool,
     resolver: Resolver,
-    /// The last version handed to the logger (published once durable).
+    /// The last version handed to the log writer (published once durable).
     version: u64,
     /// The unflushed commits sealed so far (see `seal`); frozen ones are being flushed.
     unflushed: Unflushed,
@@ -56,7 +56,7 @@ impl Sequencer {
         Sequencer {
             queue: Vec::new(),
             queued_commits: 0,
-            logger_waiting: false,
+            writer_waiting: false,
             closed: false,
             resolver: Resolver::default(),
             version: 0,
@@ -66,7 +66,7 @@ impl Sequencer {
         }
     }
 
-    /// Checks `commit` read at `read_version`, and hands it to the logger, which
+    /// Checks `commit` read at `read_version`, and hands it to the log writer, which
     /// answers `reply`; answers at once if it conflicts or cannot be logged.
     pub fn commit(&mut self, shared: &Shared, read_version: u64, commit: Commit, reply: Reply) {
         let writes = match shared.failure.get() {
@@ -120,7 +120,7 @@ impl Sequencer {
         !self.queue.is_empty()
     }
 
-    /// Hands the logger every job so far, and what snapshots should read once they
+    /// Hands the log writer every job so far, and what snapshots should read once they
     /// are durable: the tail becomes a layer.
     pub fn take_jobs(&mut self) -> (Vec<LogJob>, Published) {
         self.queued_commits = 0;
@@ -153,8 +153,8 @@ impl Sequencer {
         }
         self.queue.push(job);
         let complete = self.queued_commits >= shared.open_snapshots.load(Ordering::Relaxed);
-        if self.logger_waiting && (self.queue.len() == 1 || complete) {
-            shared.logger_wake.notify_one();
+        if self.writer_waiting && (self.queue.len() == 1 || complete) {
+            shared.writer_wake.notify_one();
         }
     }
 
@@ -188,12 +188,12 @@ impl Sequencer {
         }
     }
 
-    /// Stops the logger once it has written what it holds.
+    /// Stops the log writer once it has written what it holds.
     pub fn close(&mut self, shared: &Shared) {
         self.hand_over(shared, LogJob::Close);
     }
 
-    /// The logger has stopped: commits still queued, and every later one, fail.
+    /// The log writer has stopped: commits still queued, and every later one, fail.
     pub fn abandon(&mut self) {
         self.closed = true;
         for job in self.queue.drain(..) {

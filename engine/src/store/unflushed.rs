@@ -87,9 +87,8 @@ impl Unflushed {
         while self.layers.len() > self.frozen
             && self.layers.last().is_some_and(|below| below.len() <= top.len())
         {
-            if let Some(below) = self.layers.pop() {
-                top = below.merged_with(&top);
-            }
+            let Some(below) = self.layers.pop() else { break };
+            top = below.merged_with(&top);
         }
         self.layers.push(Arc::new(top));
     }
@@ -122,7 +121,7 @@ impl Unflushed {
 }
 
 /// Writes sequenced since the last seal, newest value of each key: the sequencer
-/// adds every commit here, and the logger seals it into a layer when it writes
+/// adds every commit here, and the log writer seals it into a layer when it writes
 /// those commits (one layer per group, not per commit).
 pub type Tail = BTreeMap<Bytes, Option<Bytes>>;
 

@@ -1,4 +1,4 @@
-//! The redb backend's logger thread: it makes the records the sequencer hands it
+//! The redb backend's log-writer thread: it makes the records the sequencer hands it
 //! durable and only then publishes them and answers their commits. Whatever came
 //! while an fsync was under way goes into the next write together — one write and
 //! one fsync for all of it — while committers go on sequencing the next ones.
@@ -39,7 +39,7 @@ pub(super) enum LogJob {
     Close,
 }
 
-pub(super) struct Logger {
+pub(super) struct LogWriter {
     shared: Arc<Shared>,
     log: CommitLog,
     /// Gone once a write failed: nothing is flushed after that.
@@ -50,14 +50,14 @@ pub(super) struct Logger {
     last_sync: Duration,
 }
 
-impl Logger {
+impl LogWriter {
     pub fn new(
         shared: Arc<Shared>,
         log: CommitLog,
         flusher: mpsc::Sender<FlushJob>,
         options: RedbOptions,
     ) -> Self {
-        Logger { shared, log, flusher: Some(flusher), options, last_sync: Duration::ZERO }
+        LogWriter { shared, log, flusher: Some(flusher), options, last_sync: Duration::ZERO }
     }
 
     pub fn run(mut self) {
@@ -65,7 +65,7 @@ impl Logger {
             let (jobs, published) = match self.take_jobs() {
                 Ok(taken) => taken,
                 Err(error) => {
-                    tracing::error!(%error, "the redb logger stopped");
+                    tracing::error!(%error, "the redb log writer stopped");
                     return;
                 }
             };
@@ -178,17 +178,17 @@ impl Logger {
     }
 }
 
-/// Waits on the sequencer's lock for it to wake us (see `Sequencer::logger_waiting`).
+/// Waits on the sequencer's lock for it to wake us (see `Sequencer::writer_waiting`).
 fn wait<'a>(
     shared: &'a Shared,
     mut sequencer: MutexGuard<'a, Sequencer>,
     timeout: Duration,
 ) -> Result<MutexGuard<'a, Sequencer>, StoreError> {
-    sequencer.logger_waiting = true;
+    sequencer.writer_waiting = true;
     let (mut sequencer, _) = shared
-        .logger_wake
+        .writer_wake
         .wait_timeout(sequencer, timeout)
         .map_err(|_| StoreError::Backend("redb store lock poisoned".into()))?;
-    sequencer.logger_waiting = false;
+    sequencer.writer_waiting = false;
     Ok(sequencer)
 }
