@@ -3,12 +3,12 @@
 //! conflicts and retries really happen.
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 use async_trait::async_trait;
 use imbl::OrdMap;
 
 use super::backend::{Backend, Commit, KeyRange, Mutation, Snapshot, add_le};
+use super::open_reads::{OpenRead, OpenReads};
 use super::resolver::Resolver;
 use super::{KeyValue, StoreError};
 
@@ -25,6 +25,7 @@ struct State {
 #[derive(Default, Clone)]
 pub struct MemoryBackend {
     state: Arc<Mutex<State>>,
+    open_reads: Arc<OpenReads>,
 }
 
 impl MemoryBackend {
@@ -41,11 +42,8 @@ fn lock(state: &Mutex<State>) -> Result<MutexGuard<'_, State>, StoreError> {
 impl Backend for MemoryBackend {
     async fn begin(&self) -> Result<Box<dyn Snapshot>, StoreError> {
         let state = lock(&self.state)?;
-        Ok(Box::new(MemorySnapshot {
-            data: state.data.clone(),
-            read_version: state.version,
-            state: self.state.clone(),
-        }))
+        let (open, data) = self.open_reads.open(|| Ok((state.version, state.data.clone())))?;
+        Ok(Box::new(MemorySnapshot { data, read_version: state.version, state: self.state.clone(), open }))
     }
 
     fn name(&self) -> &'static str {
@@ -57,6 +55,8 @@ struct MemorySnapshot {
     data: Map,
     read_version: u64,
     state: Arc<Mutex<State>>,
+    /// Keeps the writes this snapshot could conflict with remembered.
+    open: OpenRead,
 }
 
 /// Applies committed mutations to a map; shared with nothing else because redb
@@ -110,8 +110,10 @@ impl Snapshot for MemorySnapshot {
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         let mut state = lock(&self.state)?;
         state.resolver.check(self.read_version, &commit.reads)?;
-        let version = state.version + 1;
-        state.resolver.record(version, &commit.mutations, Instant::now());
+        let current = state.version;
+        let horizon = || self.open.horizon(|| current).unwrap_or(0);
+        state.resolver.record(current + 1, &commit.mutations, horizon);
+        let version = current + 1;
         apply(&mut state.data, commit.mutations);
         state.version = version;
         Ok(())

@@ -25,6 +25,7 @@ mod fdb;
 mod keys;
 pub mod limits;
 mod memory;
+mod open_reads;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod redb;

@@ -23,7 +23,6 @@
 //! read version.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock};
 
 use async_trait::async_trait;
@@ -32,6 +31,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::backend::{Backend, Commit, KeyRange, Mutation, Snapshot, add_le};
 use super::commit_log::CommitLog;
+use super::open_reads::{OpenRead, OpenReads};
 use super::redb_flusher;
 use super::redb_log_writer::LogWriter;
 use super::redb_sequencer::Sequencer;
@@ -69,8 +69,9 @@ pub(super) struct Shared {
     pub published: RwLock<Published>,
     /// Set when the commit log failed: every commit is refused from then on.
     pub failure: OnceLock<StoreError>,
-    /// Transactions begun and not yet over: the log writer waits for their commits.
-    pub open_snapshots: AtomicUsize,
+    /// Transactions begun and not yet over: the log writer waits for their commits,
+    /// and the resolver forgets writes older than the oldest.
+    pub open_reads: Arc<OpenReads>,
     pub sequencer: Mutex<Sequencer>,
     /// Where the log writer waits for the sequencer's jobs.
     pub writer_wake: Condvar,
@@ -83,7 +84,7 @@ fn poisoned() -> StoreError {
 }
 
 impl Shared {
-    fn published(&self) -> Result<std::sync::RwLockReadGuard<'_, Published>, StoreError> {
+    pub fn published(&self) -> Result<std::sync::RwLockReadGuard<'_, Published>, StoreError> {
         self.published.read().map_err(|_| poisoned())
     }
 
@@ -140,7 +141,7 @@ impl RedbBackend {
             db,
             published: RwLock::new(Published { version: 0, logged: last_logged, unflushed: Arc::default() }),
             failure: OnceLock::new(),
-            open_snapshots: AtomicUsize::new(0),
+            open_reads: Arc::default(),
             sequencer: Mutex::new(Sequencer::new(last_logged + 1)),
             writer_wake: Condvar::new(),
             flushed: Notify::new(),
@@ -178,14 +179,17 @@ impl Drop for RedbBackend {
 #[async_trait]
 impl Backend for RedbBackend {
     async fn begin(&self) -> Result<Box<dyn Snapshot>, StoreError> {
-        let published = self.shared.published()?;
-        self.shared.open_snapshots.fetch_add(1, Ordering::Relaxed);
+        let (open, (unflushed, logged)) = self.shared.open_reads.open(|| {
+            let published = self.shared.published()?;
+            Ok((published.version, (published.unflushed.clone(), published.logged)))
+        })?;
         Ok(Box::new(RedbSnapshot {
             table: OnceLock::new(),
-            unflushed: published.unflushed.clone(),
-            read_version: published.version,
-            logged: published.logged,
+            unflushed,
+            read_version: open.version(),
+            logged,
             shared: self.shared.clone(),
+            _open: open,
         }))
     }
 
@@ -205,8 +209,9 @@ struct RedbSnapshot {
     read_version: u64,
     /// The last commit-log record `unflushed` reaches.
     logged: u64,
-    /// Counts this snapshot open until it drops.
     shared: Arc<Shared>,
+    /// Counts this snapshot open until it drops.
+    _open: OpenRead,
 }
 
 impl RedbSnapshot {
@@ -224,12 +229,6 @@ impl RedbSnapshot {
         }
         let table = read.open_table(KV).map_err(StoreError::backend)?;
         Ok(self.table.get_or_init(|| table))
-    }
-}
-
-impl Drop for RedbSnapshot {
-    fn drop(&mut self) {
-        self.shared.open_snapshots.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

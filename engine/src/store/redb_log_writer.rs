@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 use std::sync::MutexGuard;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -102,7 +101,7 @@ impl LogWriter {
     /// long as the last fsync took — so waiting at most doubles a commit's latency,
     /// while many writers share one fsync instead of splitting into cohorts.
     fn patience(&self, queued_commits: usize, started: Instant) -> Duration {
-        let open = self.shared.open_snapshots.load(Ordering::Relaxed);
+        let open = self.shared.open_reads.count();
         if !self.options.group_commits || queued_commits == 0 || queued_commits >= open {
             return Duration::ZERO;
         }

@@ -8,8 +8,7 @@
 //! flushed (see `redb`).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redb::ReadableDatabase;
 
@@ -87,7 +86,11 @@ impl Sequencer {
         encode_record(self.next_seq, &commit.mutations, &mut record);
         self.next_seq += 1;
         self.version += 1;
-        self.resolver.record(self.version, &commit.mutations, Instant::now());
+        let horizon = || {
+            let published = || shared.published().map_or(0, |published| published.version);
+            shared.open_reads.horizon(published).unwrap_or(0)
+        };
+        self.resolver.record(self.version, &commit.mutations, horizon);
         self.tail.extend(writes);
         self.hand_over(shared, LogJob::Commit { record, reply });
         if self.unfrozen_len() >= FLUSH_AT {
@@ -152,7 +155,7 @@ impl Sequencer {
             LogJob::Flush(_) | LogJob::Flushed => {}
         }
         self.queue.push(job);
-        let complete = self.queued_commits >= shared.open_snapshots.load(Ordering::Relaxed);
+        let complete = self.queued_commits >= shared.open_reads.count();
         if self.writer_waiting && (self.queue.len() == 1 || complete) {
             shared.writer_wake.notify_one();
         }

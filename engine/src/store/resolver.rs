@@ -2,24 +2,22 @@
 //! FoundationDB's resolver: a transaction conflicts when a commit newer than its read
 //! version wrote into a range it read.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::time::Instant;
+use std::collections::BTreeMap;
 
 use super::StoreError;
 use super::backend::{KeyRange, Mutation};
-use super::limits::{MAX_TRANSACTION_AGE, too_old};
+use super::limits::too_old;
 
-/// Write history since the oldest version a live transaction may still read at.
+/// Writes since the oldest version an open transaction reads at (`open_reads`).
 #[derive(Default)]
 pub struct Resolver {
     /// The newest version that wrote each key.
     point_writes: BTreeMap<Vec<u8>, u64>,
     /// Range clears with their versions.
     range_writes: Vec<(KeyRange, u64)>,
-    /// Commit versions and when they happened, oldest first, to move the horizon.
-    history: VecDeque<(u64, Instant)>,
     /// Transactions reading below this version cannot be checked any more.
     horizon: u64,
+    /// Writes remembered after the last pruning.
     pruned_len: usize,
 }
 
@@ -45,8 +43,10 @@ impl Resolver {
         Ok(())
     }
 
-    /// Records the writes of a commit at `version` (versions only grow).
-    pub fn record(&mut self, version: u64, mutations: &[Mutation], now: Instant) {
+    /// Records the writes of a commit at `version` (versions only grow). Now and then
+    /// it forgets the writes at or below `horizon` (`OpenReads::horizon`): no
+    /// transaction still to commit reads below it.
+    pub fn record(&mut self, version: u64, mutations: &[Mutation], horizon: impl FnOnce() -> u64) {
         for mutation in mutations {
             match mutation {
                 Mutation::ClearRange(range) => self.range_writes.push((range.clone(), version)),
@@ -55,28 +55,15 @@ impl Resolver {
                 }
             }
         }
-        self.history.push_back((version, now));
-        self.advance_horizon(now);
-    }
-
-    /// Forgets writes no live transaction can conflict with: every transaction older
-    /// than `MAX_TRANSACTION_AGE` fails on its own, so history beyond it is dead weight.
-    fn advance_horizon(&mut self, now: Instant) {
-        // A second of slack so that a transaction right at its age limit still sees
-        // every write it could conflict with.
-        let keep = MAX_TRANSACTION_AGE + std::time::Duration::from_secs(1);
-        while let Some(&(version, at)) = self.history.front() {
-            if now.duration_since(at) <= keep {
-                break;
-            }
-            self.horizon = version;
-            self.history.pop_front();
-        }
-        let horizon = self.horizon;
-        self.range_writes.retain(|(_, version)| *version > horizon);
-        if self.point_writes.len() > 2 * self.pruned_len + 1024 {
+        // Pruning walks every remembered write: only once they doubled, so it costs
+        // a constant per write.
+        let remembered = self.point_writes.len() + self.range_writes.len();
+        if remembered > 2 * self.pruned_len + 1024 {
+            self.horizon = self.horizon.max(horizon());
+            let horizon = self.horizon;
             self.point_writes.retain(|_, version| *version > horizon);
-            self.pruned_len = self.point_writes.len();
+            self.range_writes.retain(|(_, version)| *version > horizon);
+            self.pruned_len = self.point_writes.len() + self.range_writes.len();
         }
     }
 }
@@ -89,10 +76,15 @@ mod tests {
         Mutation::Set { key: key.to_vec(), value: vec![] }
     }
 
+    /// A horizon no pruning may pass.
+    fn none_pruned() -> u64 {
+        0
+    }
+
     #[test]
     fn newer_write_into_read_range_conflicts() {
         let mut resolver = Resolver::default();
-        resolver.record(5, &[set(b"b")], Instant::now());
+        resolver.record(5, &[set(b"b")], none_pruned);
         let read = KeyRange { begin: b"a".to_vec(), end: b"c".to_vec() };
         assert_eq!(resolver.check(4, std::slice::from_ref(&read)), Err(StoreError::Conflict));
         assert_eq!(resolver.check(5, std::slice::from_ref(&read)), Ok(()));
@@ -104,18 +96,25 @@ mod tests {
     fn range_clear_conflicts_with_point_read() {
         let mut resolver = Resolver::default();
         let clear = KeyRange { begin: b"a".to_vec(), end: b"z".to_vec() };
-        resolver.record(3, &[Mutation::ClearRange(clear)], Instant::now());
+        resolver.record(3, &[Mutation::ClearRange(clear)], none_pruned);
         assert_eq!(resolver.check(2, &[KeyRange::single(b"k")]), Err(StoreError::Conflict));
     }
 
+    /// Many commits later, writes below the horizon are gone and a transaction
+    /// reading below it is too old; one reading at it still sees every conflict.
     #[test]
-    fn history_older_than_the_age_limit_is_forgotten() {
+    fn writes_below_the_oldest_open_read_are_forgotten() {
         let mut resolver = Resolver::default();
-        let start = Instant::now();
-        resolver.record(1, &[set(b"k")], start);
-        let later = start + MAX_TRANSACTION_AGE + std::time::Duration::from_secs(2);
-        resolver.record(2, &[set(b"j")], later);
-        assert!(matches!(resolver.check(0, &[]), Err(StoreError::TransactionTooOld { .. })));
-        assert_eq!(resolver.check(1, &[KeyRange::single(b"k")]), Ok(()));
+        resolver.record(1, &[set(b"old")], || 10);
+        resolver.record(11, &[set(b"kept")], || 10);
+        for version in 12..5000 {
+            resolver.record(version, &[set(format!("k{version}").as_bytes())], || 10);
+        }
+        assert!(resolver.point_writes.len() < 5000, "nothing was pruned");
+        assert!(!resolver.point_writes.contains_key(b"old".as_slice()));
+        assert!(matches!(resolver.check(9, &[]), Err(StoreError::TransactionTooOld { .. })));
+        assert_eq!(resolver.check(10, &[KeyRange::single(b"kept")]), Err(StoreError::Conflict));
+        assert_eq!(resolver.check(10, &[KeyRange::single(b"k4999")]), Err(StoreError::Conflict));
+        assert_eq!(resolver.check(11, &[KeyRange::single(b"kept")]), Ok(()));
     }
 }

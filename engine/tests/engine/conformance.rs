@@ -214,6 +214,36 @@ pub async fn conflicting_transaction_retries_and_succeeds(ctx: &Ctx) {
     assert_eq!(tx.get(&key).await.unwrap(), Some(b"theirs+ours".to_vec()));
 }
 
+/// A transaction left open while thousands of others commit still conflicts with
+/// the first of them: a backend may forget old writes, but not those an open
+/// transaction could conflict with.
+pub async fn a_long_open_transaction_still_sees_conflicts(ctx: &Ctx) {
+    let key = ctx.key("read-long-ago");
+    let long = ctx.store.begin().await.unwrap();
+    assert_eq!(long.get(&key).await.unwrap(), None);
+    let first = ctx.store.begin().await.unwrap();
+    first.set(&key, b"first").unwrap();
+    first.commit().await.unwrap();
+    let writers = (0..16).map(|writer| {
+        let (store, prefix) = (ctx.store.clone(), ctx.key(&format!("later/{writer}")));
+        tokio::spawn(async move {
+            for n in 0..150u32 {
+                let tx = store.begin().await.unwrap();
+                tx.set(&[prefix.as_slice(), &n.to_be_bytes()].concat(), b"x").unwrap();
+                tx.commit().await.unwrap();
+            }
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.unwrap();
+    }
+    // Read-modify-write of what it read: committing would lose the first update.
+    long.set(&key, b"stale").unwrap();
+    assert!(matches!(long.commit().await, Err(StoreError::Conflict)));
+    let tx = ctx.store.begin().await.unwrap();
+    assert_eq!(tx.get(&key).await.unwrap(), Some(b"first".to_vec()));
+}
+
 pub async fn oversize_writes_are_refused(ctx: &Ctx) {
     let tx = ctx.store.begin().await.unwrap();
     let big_key = vec![b'k'; limits::MAX_KEY_BYTES + 1];
@@ -285,7 +315,8 @@ macro_rules! conformance {
 
             conformance!(@tests commit_is_atomic, concurrent_increments_lose_nothing,
                 atomic_add_never_conflicts, ranges_are_ordered_limited_and_reversible,
-                conflicting_transaction_retries_and_succeeds, oversize_writes_are_refused,
+                conflicting_transaction_retries_and_succeeds, a_long_open_transaction_still_sees_conflicts,
+                oversize_writes_are_refused,
                 read_your_writes, writes_apply_in_order);
         }
     };
@@ -343,6 +374,7 @@ async fn postgres_passes_the_whole_suite() {
     atomic_add_never_conflicts(&ctx().await).await;
     ranges_are_ordered_limited_and_reversible(&ctx().await).await;
     conflicting_transaction_retries_and_succeeds(&ctx().await).await;
+    a_long_open_transaction_still_sees_conflicts(&ctx().await).await;
     oversize_writes_are_refused(&ctx().await).await;
     read_your_writes(&ctx().await).await;
     writes_apply_in_order(&ctx().await).await;
