@@ -26,11 +26,12 @@ const MAX_PATIENCE: Duration = Duration::from_millis(1);
 pub(super) type Reply = oneshot::Sender<Result<(), StoreError>>;
 
 pub(super) enum LogJob {
-    /// One commit's record (see `commit_log::encode_record`), and whom to answer.
-    Commit { record: Vec<u8>, reply: Reply },
-    /// Every record sent before is to be flushed into redb: once they are durable,
+    /// A commit, whom to answer and where its record ends among the records taken
+    /// with it (see `Sequencer::take_jobs`).
+    Commit { reply: Reply, end: usize },
+    /// Every record before `end` is to be flushed into redb: once they are durable,
     /// appends move to the log's other file and the flusher gets the job.
-    Flush(FlushJob),
+    Flush { job: FlushJob, end: usize },
     /// The last flush is in redb: its log file is rewound (and the next publication
     /// lacks its layers).
     Flushed,
@@ -47,6 +48,8 @@ pub(super) struct LogWriter {
     options: RedbOptions,
     /// How long the last write and fsync took.
     last_sync: Duration,
+    /// The records buffer written last, handed back to the sequencer for reuse.
+    spare: Vec<u8>,
 }
 
 impl LogWriter {
@@ -56,27 +59,36 @@ impl LogWriter {
         flusher: mpsc::Sender<FlushJob>,
         options: RedbOptions,
     ) -> Self {
-        LogWriter { shared, log, flusher: Some(flusher), options, last_sync: Duration::ZERO }
+        LogWriter {
+            shared,
+            log,
+            flusher: Some(flusher),
+            options,
+            last_sync: Duration::ZERO,
+            spare: Vec::new(),
+        }
     }
 
     pub fn run(mut self) {
         loop {
-            let (jobs, published) = match self.take_jobs() {
+            let (jobs, records, published) = match self.take_jobs() {
                 Ok(taken) => taken,
                 Err(error) => {
                     tracing::error!(%error, "the redb log writer stopped");
                     return;
                 }
             };
-            if !self.write(jobs, published) {
+            let open = self.write(jobs, &records, published);
+            self.spare = records;
+            if !open {
                 return;
             }
         }
     }
 
     /// Waits for a job, then for the rest of the group, and takes every job the
-    /// sequencer holds with what to publish once they are durable.
-    fn take_jobs(&mut self) -> Result<(Vec<LogJob>, Published), StoreError> {
+    /// sequencer holds, their records, and what to publish once they are durable.
+    fn take_jobs(&mut self) -> Result<(Vec<LogJob>, Vec<u8>, Published), StoreError> {
         let shared = self.shared.clone();
         let mut sequencer = shared.sequencer()?;
         while !sequencer.has_jobs() {
@@ -90,7 +102,7 @@ impl LogWriter {
         loop {
             let patience = self.patience(sequencer.queued_commits(), started);
             if patience.is_zero() {
-                return Ok(sequencer.take_jobs());
+                return Ok(sequencer.take_jobs(std::mem::take(&mut self.spare)));
             }
             sequencer = wait(&shared, sequencer, patience)?;
         }
@@ -108,35 +120,33 @@ impl LogWriter {
         (started + self.last_sync).saturating_duration_since(Instant::now())
     }
 
-    /// Writes the records of `jobs` in order — together, with one fsync, when
-    /// grouping — doing the flush work between them, then publishes `published` and
-    /// answers every commit. Answers false once the store is closing.
-    fn write(&mut self, jobs: Vec<LogJob>, published: Published) -> bool {
+    /// Writes `records` in order — together, with one fsync, when grouping — doing
+    /// the flush work of `jobs` where it falls among them, then publishes `published`
+    /// and answers every commit. Answers false once the store is closing.
+    fn write(&mut self, jobs: Vec<LogJob>, records: &[u8], published: Published) -> bool {
         let mut open = true;
-        let size = jobs
-            .iter()
-            .map(|job| if let LogJob::Commit { record, .. } = job { record.len() } else { 0 })
-            .sum();
-        let mut records = Vec::with_capacity(size);
         let mut replies = Vec::with_capacity(jobs.len());
         let mut result = match self.shared.failure.get() {
             Some(failure) => Err(failure.clone()),
             None => Ok(()),
         };
+        // `records[..synced]` are durable.
+        let mut synced = 0;
         for job in jobs {
             match job {
-                LogJob::Commit { record, reply } => {
-                    records.extend_from_slice(&record);
+                LogJob::Commit { reply, end } => {
                     replies.push(reply);
                     if !self.options.group_commits {
-                        result = result.and_then(|()| self.sync(&mut records));
+                        result = result.and_then(|()| self.sync(&records[synced..end]));
+                        synced = end;
                     }
                 }
-                LogJob::Flush(flush) => {
-                    result = result.and_then(|()| self.sync(&mut records));
+                LogJob::Flush { job, end } => {
+                    result = result.and_then(|()| self.sync(&records[synced..end]));
+                    synced = end;
                     self.log.switch_files();
                     if let (Ok(()), Some(flusher)) = (&result, &self.flusher) {
-                        let _ = flusher.send(flush);
+                        let _ = flusher.send(job);
                     }
                 }
                 LogJob::Flushed => self.log.clear_previous(),
@@ -144,7 +154,7 @@ impl LogWriter {
             }
         }
         let result =
-            result.and_then(|()| self.sync(&mut records)).and_then(|()| self.shared.publish(published));
+            result.and_then(|()| self.sync(&records[synced..])).and_then(|()| self.shared.publish(published));
         if let Err(error) = &result {
             self.fail(error);
         }
@@ -154,15 +164,14 @@ impl LogWriter {
         open
     }
 
-    /// Appends `records` durably and empties it.
-    fn sync(&mut self, records: &mut Vec<u8>) -> Result<(), StoreError> {
+    /// Appends `records` durably.
+    fn sync(&mut self, records: &[u8]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
         let started = Instant::now();
         let appended = self.log.append(records);
         self.last_sync = started.elapsed().min(MAX_PATIENCE);
-        records.clear();
         appended
     }
 

@@ -32,6 +32,9 @@ const FLUSH_BACKLOG: usize = 8 * FLUSH_AT;
 pub(super) struct Sequencer {
     /// Jobs for the log writer in sequence order; it takes them all when it writes.
     queue: Vec<LogJob>,
+    /// The log records of the queued commits, one after the other (jobs say where
+    /// theirs end): encoded in place, the log writer writes them as they are.
+    records: Vec<u8>,
     /// Commits in `queue`.
     queued_commits: usize,
     /// The log writer waits on `Shared::writer_wake`: wake it for the first job, and
@@ -54,6 +57,7 @@ impl Sequencer {
     pub fn new(next_seq: u64) -> Self {
         Sequencer {
             queue: Vec::new(),
+            records: Vec::new(),
             queued_commits: 0,
             writer_waiting: false,
             closed: false,
@@ -70,6 +74,7 @@ impl Sequencer {
     pub fn commit(&mut self, shared: &Shared, read_version: u64, commit: Commit, reply: Reply) {
         let writes = match shared.failure.get() {
             Some(failure) => Err(failure.clone()),
+            None if self.closed => Err(closed()),
             None => self
                 .resolver
                 .check(read_version, &commit.reads)
@@ -82,8 +87,7 @@ impl Sequencer {
                 return;
             }
         };
-        let mut record = Vec::new();
-        encode_record(self.next_seq, &commit.mutations, &mut record);
+        encode_record(self.next_seq, &commit.mutations, &mut self.records);
         self.next_seq += 1;
         self.version += 1;
         let horizon = || {
@@ -92,7 +96,7 @@ impl Sequencer {
         };
         self.resolver.record(self.version, &commit.mutations, horizon);
         self.tail.extend(writes);
-        self.hand_over(shared, LogJob::Commit { record, reply });
+        self.hand_over(shared, LogJob::Commit { reply, end: self.records.len() });
         if self.unfrozen_len() >= FLUSH_AT {
             self.start_flush(shared);
         }
@@ -123,9 +127,10 @@ impl Sequencer {
         !self.queue.is_empty()
     }
 
-    /// Hands the log writer every job so far, and what snapshots should read once they
-    /// are durable: the tail becomes a layer.
-    pub fn take_jobs(&mut self) -> (Vec<LogJob>, Published) {
+    /// Hands the log writer every job so far, their records (taking `spare`, emptied,
+    /// in their place) and what snapshots should read once they are durable: the
+    /// tail becomes a layer.
+    pub fn take_jobs(&mut self, mut spare: Vec<u8>) -> (Vec<LogJob>, Vec<u8>, Published) {
         self.queued_commits = 0;
         self.seal_tail();
         let published = Published {
@@ -133,7 +138,8 @@ impl Sequencer {
             logged: self.next_seq - 1,
             unflushed: Arc::new(self.unflushed.clone()),
         };
-        (std::mem::take(&mut self.queue), published)
+        spare.clear();
+        (std::mem::take(&mut self.queue), std::mem::replace(&mut self.records, spare), published)
     }
 
     fn seal_tail(&mut self) {
@@ -152,7 +158,7 @@ impl Sequencer {
         match job {
             LogJob::Commit { .. } => self.queued_commits += 1,
             LogJob::Close => self.closed = true,
-            LogJob::Flush(_) | LogJob::Flushed => {}
+            LogJob::Flush { .. } | LogJob::Flushed => {}
         }
         self.queue.push(job);
         let complete = self.queued_commits >= shared.open_reads.count();
@@ -169,7 +175,8 @@ impl Sequencer {
         }
         self.seal_tail();
         let layers = self.unflushed.freeze();
-        self.hand_over(shared, LogJob::Flush(FlushJob { layers, logged: self.next_seq - 1 }));
+        let job = FlushJob { layers, logged: self.next_seq - 1 };
+        self.hand_over(shared, LogJob::Flush { job, end: self.records.len() });
     }
 
     /// Takes in how the flush under way ended: its layers leave the unflushed
