@@ -1,7 +1,8 @@
 //! The token-use audit trail, written off the request path in batches: one
 //! transaction carries every record that arrived while the previous one committed
 //! (plus a short linger), so a busy proxy costs a handful of durable commits per
-//! second instead of one per call. `flush` writes what is queued (at shutdown).
+//! second instead of one per call, and a wake-up of the writer per batch, not per
+//! call. `flush` writes what is queued (at shutdown).
 
 use std::time::Duration;
 
@@ -55,30 +56,45 @@ impl AuditLog {
     }
 }
 
+/// What one transaction writes, and the flushes waiting for it.
+#[derive(Default)]
+struct Batch {
+    records: Vec<Entry>,
+    flushes: Vec<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    fn take(&mut self, message: Message) {
+        match message {
+            Message::Record(entry) => self.records.push(entry),
+            Message::Flush(done) => self.flushes.push(done),
+        }
+    }
+
+    /// Full, or awaited by a flush: to be written now.
+    fn is_due(&self) -> bool {
+        self.records.len() >= MAX_BATCH || !self.flushes.is_empty()
+    }
+}
+
 async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Message>) {
     while let Some(first) = receiver.recv().await {
-        let mut batch = Vec::new();
-        let mut flushes = Vec::new();
-        let mut next = Some(first);
-        let linger = tokio::time::sleep(LINGER);
-        tokio::pin!(linger);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Record(entry) => batch.push(entry),
-                Message::Flush(done) => flushes.push(done),
-            }
-            if batch.len() >= MAX_BATCH || !flushes.is_empty() {
-                break;
-            }
-            next = tokio::select! {
-                message = receiver.recv() => message,
-                () = &mut linger => None,
-            };
+        let mut batch = Batch::default();
+        batch.take(first);
+        if !batch.is_due() {
+            // Sleeping, rather than waiting on the channel, lets the records of the
+            // linger queue up without waking this task (and its thread) for each.
+            tokio::time::sleep(LINGER).await;
         }
-        if !batch.is_empty() {
-            write(&store, &batch).await;
+        while !batch.is_due()
+            && let Ok(message) = receiver.try_recv()
+        {
+            batch.take(message);
         }
-        for done in flushes {
+        if !batch.records.is_empty() {
+            write(&store, &batch.records).await;
+        }
+        for done in batch.flushes {
             let _ = done.send(());
         }
     }
