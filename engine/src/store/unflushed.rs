@@ -36,6 +36,12 @@ impl Layer {
     }
 
     fn find(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        // Most reads miss most layers, often outside their span: two comparisons
+        // instead of a dozen (keys share long prefixes, so each is a long memcmp).
+        let (first, last) = (&self.entries.first()?.0, &self.entries.last()?.0);
+        if key < &**first || key > &**last {
+            return None;
+        }
         let at = self.entries.binary_search_by(|(k, _)| (**k).cmp(key)).ok()?;
         Some(self.entries[at].1.as_deref())
     }
