@@ -15,12 +15,12 @@
 //!
 //! Invariant: the log writer publishes each new set of unflushed commits, with the last
 //! log record it holds, before any of it is flushed, and drops flushed layers only
-//! once redb holds them. A snapshot takes one published set and opens its redb read
-//! transaction only when it first reads (write-only transactions never do): if redb
-//! holds records past the set's last one by then, the snapshot fails with a
-//! retryable conflict. So a snapshot never pairs the unflushed commits with a redb
-//! state newer than they are, nor misses a layer redb lacks: it reads exactly its
-//! read version.
+//! once redb holds them. A snapshot takes one published set; the first of its
+//! snapshots to read opens a redb read transaction, which the others share
+//! (write-only transactions open none): if redb holds records past the set's last
+//! one by then, the read fails with a retryable conflict. So a snapshot never pairs
+//! the unflushed commits with a redb state newer than they are, nor misses a layer
+//! redb lacks: it reads exactly its read version.
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock};
@@ -62,6 +62,15 @@ pub(super) struct Published {
     /// The last commit-log record these commits reach.
     pub logged: u64,
     pub unflushed: Arc<Unflushed>,
+    /// redb as the first snapshot of these commits to read found it, shared by the
+    /// others: one redb read transaction per publication, not per snapshot.
+    pub redb: Arc<OnceLock<unflushed::Table>>,
+}
+
+impl Published {
+    pub fn new(version: u64, logged: u64, unflushed: Arc<Unflushed>) -> Self {
+        Published { version, logged, unflushed, redb: Arc::default() }
+    }
 }
 
 pub(super) struct Shared {
@@ -139,7 +148,7 @@ impl RedbBackend {
         log.clear();
         let shared = Arc::new(Shared {
             db,
-            published: RwLock::new(Published { version: 0, logged: last_logged, unflushed: Arc::default() }),
+            published: RwLock::new(Published::new(0, last_logged, Arc::default())),
             failure: OnceLock::new(),
             open_reads: Arc::default(),
             sequencer: Mutex::new(Sequencer::new(last_logged + 1)),
@@ -179,12 +188,13 @@ impl Drop for RedbBackend {
 #[async_trait]
 impl Backend for RedbBackend {
     async fn begin(&self) -> Result<Box<dyn Snapshot>, StoreError> {
-        let (open, (unflushed, logged)) = self.shared.open_reads.open(|| {
+        let (open, (unflushed, table, logged)) = self.shared.open_reads.open(|| {
             let published = self.shared.published()?;
-            Ok((published.version, (published.unflushed.clone(), published.logged)))
+            let read = (published.unflushed.clone(), published.redb.clone(), published.logged);
+            Ok((published.version, read))
         })?;
         Ok(Box::new(RedbSnapshot {
-            table: OnceLock::new(),
+            table,
             unflushed,
             read_version: open.version(),
             logged,
@@ -203,8 +213,9 @@ impl Backend for RedbBackend {
 }
 
 struct RedbSnapshot {
-    /// redb as of the first read (see the invariant in the module docs).
-    table: OnceLock<unflushed::Table>,
+    /// redb as of the first read of this publication (see the invariant in the
+    /// module docs).
+    table: Arc<OnceLock<unflushed::Table>>,
     unflushed: Arc<Unflushed>,
     read_version: u64,
     /// The last commit-log record `unflushed` reaches.
@@ -215,8 +226,8 @@ struct RedbSnapshot {
 }
 
 impl RedbSnapshot {
-    /// redb's table, opened at the first read; a retryable conflict if redb already
-    /// holds commits newer than this snapshot.
+    /// redb's table, opened at the first read of any snapshot of this publication; a
+    /// retryable conflict if redb already holds commits newer than the publication.
     fn table(&self) -> Result<&unflushed::Table, StoreError> {
         if let Some(table) = self.table.get() {
             return Ok(table);

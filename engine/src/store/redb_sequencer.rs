@@ -133,11 +133,7 @@ impl Sequencer {
     pub fn take_jobs(&mut self, mut spare: Vec<u8>) -> (Vec<LogJob>, Vec<u8>, Published) {
         self.queued_commits = 0;
         self.seal_tail();
-        let published = Published {
-            version: self.version,
-            logged: self.next_seq - 1,
-            unflushed: Arc::new(self.unflushed.clone()),
-        };
+        let published = Published::new(self.version, self.next_seq - 1, Arc::new(self.unflushed.clone()));
         spare.clear();
         (std::mem::take(&mut self.queue), std::mem::replace(&mut self.records, spare), published)
     }
