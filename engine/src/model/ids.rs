@@ -8,10 +8,13 @@ use super::RecordError;
 
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
-/// A fresh id such as `ses_…` (26 base32 characters after the prefix).
+/// A fresh id such as `ses_…` (26 base32 characters after the prefix). The bits
+/// come from the thread's CSPRNG (ChaCha, seeded and reseeded from the OS): as
+/// unpredictable as the OS's, without a system call per id — every proxied call
+/// mints one for its audit record.
 pub fn mint(prefix: &str) -> String {
     let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    rand::thread_rng().fill_bytes(&mut bytes);
     let mut out = String::with_capacity(prefix.len() + 1 + 26);
     out.push_str(prefix);
     out.push('_');
