@@ -88,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let grouped = RedbOptions::default();
-        let ungrouped = RedbOptions { group_commits: false };
+        let ungrouped = RedbOptions { group_commits: false, ..RedbOptions::default() };
         println!("record size: {} bytes", session_record().len());
         let single = measure(ungrouped, 1, 300).await?;
         println!("1 writer                 {single:>10.0} commits/s");

@@ -48,11 +48,15 @@ pub(super) const LOG_SEQ: &str = "log_seq";
 pub struct RedbOptions {
     /// Write the records of concurrent commits together, with one fsync.
     pub group_commits: bool,
+    /// Flush the unflushed commits into redb once they hold this many keys (or
+    /// the store idles). Commits wait while eight times as many wait for a flush
+    /// under way, so this bounds the memory they take.
+    pub flush_keys: usize,
 }
 
 impl Default for RedbOptions {
     fn default() -> Self {
-        RedbOptions { group_commits: true }
+        RedbOptions { group_commits: true, flush_keys: 4096 }
     }
 }
 
@@ -151,7 +155,7 @@ impl RedbBackend {
             published: RwLock::new(Published::new(0, last_logged, Arc::default())),
             failure: OnceLock::new(),
             open_reads: Arc::default(),
-            sequencer: Mutex::new(Sequencer::new(last_logged + 1)),
+            sequencer: Mutex::new(Sequencer::new(last_logged + 1, options.flush_keys)),
             writer_wake: Condvar::new(),
             flushed: Notify::new(),
         });
@@ -502,6 +506,53 @@ mod tests {
         until_flushed(&shared).await?;
         assert_eq!(old.get(b"a").await, Err(StoreError::Conflict));
         assert_eq!(store.begin().await?.get(b"a").await?, Some(b"2".to_vec()));
+        Ok(())
+    }
+
+    /// When redb falls behind the writers (here a flush every 4 keys, each a durable
+    /// redb commit, against 32 writers), committers wait for the flush under way:
+    /// the keys waiting for a flush stay within the backlog, plus the one commit
+    /// each writer may have had under way.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn committers_wait_while_redb_falls_behind() -> Result<(), StoreError> {
+        const WRITERS: usize = 32;
+        let dir = tempfile::tempdir().map_err(StoreError::backend)?;
+        let options = RedbOptions { flush_keys: 4, ..RedbOptions::default() };
+        let backend = RedbBackend::open(&dir.path().join("store.redb"), options)?;
+        let shared = backend.shared.clone();
+        let store = Store::new(backend);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let (shared, done) = (shared.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut most = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    most = most.max(shared.sequencer().map_or(0, |sequencer| sequencer.unfrozen_len()));
+                    std::thread::yield_now();
+                }
+                most
+            })
+        };
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for n in 0..60u8 {
+                        store.run(|tx| async move { tx.set(&[writer as u8, n], b"v") }).await?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.map_err(StoreError::backend)??;
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let most = watcher.join().map_err(|_| StoreError::Backend("the watcher panicked".into()))?;
+        assert!(most <= 8 * 4 + WRITERS, "{most} keys waited for a flush");
+        let tx = store.begin().await?;
+        let all = tx.get_range(&[0], &[255], RangeOptions::default()).await?;
+        assert_eq!(all.len(), WRITERS * 60);
         Ok(())
     }
 }

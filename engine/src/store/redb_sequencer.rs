@@ -21,13 +21,12 @@ use super::redb_log_writer::{LogJob, Reply};
 use super::resolver::Resolver;
 use super::unflushed::{self, Tail, Unflushed};
 
-/// Start a flush once the unflushed commits not being flushed hold this many keys…
-const FLUSH_AT: usize = 4096;
-/// …or when no commit came for this long.
+/// A flush starts once the unflushed commits not being flushed hold `flush_at`
+/// keys (`RedbOptions::flush_keys`), or when no commit came for this long.
 pub(super) const FLUSH_IDLE: Duration = Duration::from_millis(50);
-/// Past this many, committers wait for the flush under way: memory stays bounded
-/// when redb cannot keep up.
-const FLUSH_BACKLOG: usize = 8 * FLUSH_AT;
+/// Past this many times `flush_at`, committers wait for the flush under way:
+/// memory stays bounded when redb cannot keep up.
+const BACKLOG_FLUSHES: usize = 8;
 
 pub(super) struct Sequencer {
     /// Jobs for the log writer in sequence order; it takes them all when it writes.
@@ -51,10 +50,12 @@ pub(super) struct Sequencer {
     tail: Tail,
     /// The next commit-log record's sequence number.
     next_seq: u64,
+    /// Unflushed keys that start a flush.
+    flush_at: usize,
 }
 
 impl Sequencer {
-    pub fn new(next_seq: u64) -> Self {
+    pub fn new(next_seq: u64, flush_at: usize) -> Self {
         Sequencer {
             queue: Vec::new(),
             records: Vec::new(),
@@ -66,6 +67,7 @@ impl Sequencer {
             unflushed: Unflushed::default(),
             tail: Tail::new(),
             next_seq,
+            flush_at: flush_at.max(1),
         }
     }
 
@@ -97,7 +99,7 @@ impl Sequencer {
         self.resolver.record(self.version, &commit.mutations, horizon);
         self.tail.extend(writes);
         self.hand_over(shared, LogJob::Commit { reply, end: self.records.len() });
-        if self.unfrozen_len() >= FLUSH_AT {
+        if self.unfrozen_len() >= self.flush_at {
             self.start_flush(shared);
         }
     }
@@ -110,13 +112,13 @@ impl Sequencer {
         unflushed::writes_of(&commit.mutations, &self.tail, &self.unflushed, open_base)
     }
 
-    fn unfrozen_len(&self) -> usize {
+    pub fn unfrozen_len(&self) -> usize {
         self.unflushed.unfrozen_len() + self.tail.len()
     }
 
     /// Whether committers should wait for the flush under way.
     pub fn backlogged(&self) -> bool {
-        self.unflushed.is_frozen() && self.unfrozen_len() >= FLUSH_BACKLOG
+        self.unflushed.is_frozen() && self.unfrozen_len() >= BACKLOG_FLUSHES * self.flush_at
     }
 
     pub fn queued_commits(&self) -> usize {

@@ -344,7 +344,7 @@ conformance!(redb, {
 
 conformance!(redb_ungrouped, {
     let dir = tempfile::tempdir().unwrap();
-    let options = securix_engine::store::RedbOptions { group_commits: false };
+    let options = securix_engine::store::RedbOptions { group_commits: false, ..Default::default() };
     let store = Store::open_redb(&dir.path().join("store.redb"), options).unwrap();
     Some((store, Box::new(dir)))
 });
