@@ -7,6 +7,7 @@
 use std::pin::Pin;
 
 use futures_util::{Stream, StreamExt};
+use reqwest::header::HeaderMap;
 
 use crate::admin::Principal;
 use crate::engine::Engine;
@@ -59,7 +60,8 @@ pub struct ProxyRequest {
     /// The path after `/v1/proxy/{integration}/`, still percent-encoded.
     pub path: String,
     pub query: Option<String>,
-    pub headers: Vec<(String, String)>,
+    /// The caller's headers; those that go upstream are picked here (`is_forwarded`).
+    pub headers: HeaderMap,
     pub body: reqwest::Body,
     /// `securix-connection-id`: which of several accounts.
     pub connection_id: Option<String>,
@@ -69,7 +71,8 @@ pub type BodyStream = Pin<Box<dyn Stream<Item = Result<bytes::Bytes, EngineError
 
 pub struct ProxyResponse {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    /// The provider's headers, less the hop-by-hop ones and cookies.
+    pub headers: HeaderMap,
     pub body: BodyStream,
 }
 
@@ -139,14 +142,15 @@ impl Engine {
             url.host_str().unwrap_or_default(),
         )
         .await;
-        let mut builder = self.inner.upstream.request(method, url);
-        for (name, value) in request.headers.iter().filter(|(name, _)| is_forwarded(name)) {
-            builder = builder.header(name.as_str(), value.as_str());
+        let mut headers = HeaderMap::with_capacity(request.headers.len() + plan.headers.len());
+        for (name, value) in request.headers.iter().filter(|(name, _)| is_forwarded(name.as_str())) {
+            headers.append(name, value.clone());
         }
         for (name, value) in &plan.headers {
-            builder = builder.header(name, value);
+            headers.append(name, value.clone());
         }
-        let response = builder.body(request.body).send().await.map_err(|error| {
+        let upstream = self.inner.upstream.request(method, url).headers(headers).body(request.body);
+        let mut response = upstream.send().await.map_err(|error| {
             EngineError::Upstream(if error.is_timeout() {
                 "the provider did not answer in time".into()
             } else {
@@ -154,12 +158,10 @@ impl Engine {
             })
         })?;
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .filter(|(name, _)| !DROPPED_RESPONSE_HEADERS.contains(&name.as_str()))
-            .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_owned(), v.to_owned())))
-            .collect();
+        let mut headers = std::mem::take(response.headers_mut());
+        for dropped in DROPPED_RESPONSE_HEADERS {
+            headers.remove(*dropped);
+        }
         let body = response
             .bytes_stream()
             .map(|chunk| chunk.map_err(|_| EngineError::Upstream("the provider's answer broke off".into())));

@@ -2,6 +2,7 @@
 //! relayed chunk by chunk (capped); the provider's answer streams back as it comes.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use securix_engine::proxy::ProxyRequest;
@@ -29,11 +30,7 @@ pub async fn forward(
     // The raw path after the integration, still percent-encoded, so `%2F` stays visible.
     let prefix = format!("/v1/proxy/{integration}/");
     let raw_path = request.uri().path().strip_prefix(&prefix).map(str::to_owned).unwrap_or(rest);
-    let headers = request
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_owned(), v.to_owned())))
-        .collect();
+    let headers = upstream_headers(&request);
     let declared = request
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -58,11 +55,28 @@ pub async fn forward(
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = HttpResponse::build(status);
     for (name, value) in &answer.headers {
-        response.append_header((name.as_str(), value.as_str()));
+        // The HTTP client's header types are not actix's: both are checked bytes.
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            response.append_header((name.as_str(), value));
+        }
     }
     Ok(response.streaming(
         answer.body.map(|chunk| chunk.map_err(|e| actix_web::error::ErrorBadGateway(e.to_string()))),
     ))
+}
+
+/// The caller's headers in the HTTP client's types (the engine picks those that go
+/// upstream). Values that are not visible ASCII stay behind.
+fn upstream_headers(request: &HttpRequest) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::with_capacity(request.headers().len());
+    for (name, value) in request.headers() {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes());
+        let value = value.to_str().ok().and_then(|value| reqwest::header::HeaderValue::from_str(value).ok());
+        if let (Ok(name), Some(value)) = (name, value) {
+            headers.append(name, value);
+        }
+    }
+    headers
 }
 
 /// A small body of declared length, read whole.

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use securix_engine::clock::{ManualClock, Timestamp};
 use securix_engine::flows::sessions::CreateSession;
 use securix_engine::model::event;
@@ -197,11 +198,14 @@ async fn proxy_get(s: &Setup, path: &str) -> Result<(u16, serde_json::Value), En
         method: "GET".into(),
         path: path.into(),
         query: Some("limit=5".into()),
-        headers: vec![
-            ("authorization".into(), "Bearer the-apps-own-key".into()),
-            ("cookie".into(), "session=abc".into()),
-            ("x-custom".into(), "kept".into()),
-        ],
+        headers: [
+            ("authorization", "Bearer the-apps-own-key"),
+            ("cookie", "session=abc"),
+            ("x-custom", "kept"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (HeaderName::from_static(name), HeaderValue::from_static(value)))
+        .collect(),
         body: reqwest::Body::from(Vec::new()),
         connection_id: None,
     };
@@ -281,7 +285,7 @@ async fn device_flow_end_to_end_then_proxy() {
                 method: "GET".into(),
                 path: "me".into(),
                 query: None,
-                headers: vec![],
+                headers: HeaderMap::new(),
                 body: reqwest::Body::from(Vec::new()),
                 connection_id: None,
             },
