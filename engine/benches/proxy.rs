@@ -107,7 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 method: "GET".into(),
                 path: "items".into(),
                 query: None,
-                headers: vec![],
+                headers: reqwest::header::HeaderMap::new(),
                 body: reqwest::Body::from(Vec::new()),
                 connection_id: None,
             };
