@@ -125,7 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         method: "GET".into(),
         path: "hello".into(),
         query: None,
-        headers: vec![],
+        headers: reqwest::header::HeaderMap::new(),
         body: reqwest::Body::from(Vec::new()),
         connection_id: None,
     };
