@@ -43,7 +43,7 @@ impl Backend for MemoryBackend {
     async fn begin(&self) -> Result<Box<dyn Snapshot>, StoreError> {
         let state = lock(&self.state)?;
         let (open, data) = self.open_reads.open(|| Ok((state.version, state.data.clone())))?;
-        Ok(Box::new(MemorySnapshot { data, read_version: state.version, state: self.state.clone(), open }))
+        Ok(Box::new(MemorySnapshot { data, state: self.state.clone(), open }))
     }
 
     fn name(&self) -> &'static str {
@@ -53,9 +53,9 @@ impl Backend for MemoryBackend {
 
 struct MemorySnapshot {
     data: Map,
-    read_version: u64,
     state: Arc<Mutex<State>>,
-    /// Keeps the writes this snapshot could conflict with remembered.
+    /// Its read version; while it is open the resolver keeps the writes it could
+    /// conflict with.
     open: OpenRead,
 }
 
@@ -109,7 +109,7 @@ impl Snapshot for MemorySnapshot {
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         let mut state = lock(&self.state)?;
-        state.resolver.check(self.read_version, &commit.reads)?;
+        state.resolver.check(self.open.version(), &commit.reads)?;
         let current = state.version;
         let horizon = || self.open.horizon(|| current).unwrap_or(0);
         state.resolver.record(current + 1, &commit.mutations, horizon);

@@ -197,14 +197,7 @@ impl Backend for RedbBackend {
             let read = (published.unflushed.clone(), published.redb.clone(), published.logged);
             Ok((published.version, read))
         })?;
-        Ok(Box::new(RedbSnapshot {
-            table,
-            unflushed,
-            read_version: open.version(),
-            logged,
-            shared: self.shared.clone(),
-            _open: open,
-        }))
+        Ok(Box::new(RedbSnapshot { table, unflushed, logged, shared: self.shared.clone(), open }))
     }
 
     fn name(&self) -> &'static str {
@@ -221,12 +214,12 @@ struct RedbSnapshot {
     /// module docs).
     table: Arc<OnceLock<unflushed::Table>>,
     unflushed: Arc<Unflushed>,
-    read_version: u64,
     /// The last commit-log record `unflushed` reaches.
     logged: u64,
     shared: Arc<Shared>,
-    /// Counts this snapshot open until it drops.
-    _open: OpenRead,
+    /// Its read version; while it is open the resolver keeps the writes it could
+    /// conflict with, and the log writer counts on its commit.
+    open: OpenRead,
 }
 
 impl RedbSnapshot {
@@ -264,7 +257,7 @@ impl Snapshot for RedbSnapshot {
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.shared.sequencer()?.commit(&self.shared, self.read_version, commit, reply);
+        self.shared.sequencer()?.commit(&self.shared, self.open.version(), commit, reply);
         let answer =
             answer.await.map_err(|_| StoreError::Backend("the redb log writer has stopped".into()))?;
         self.shared.while_backlogged().await;
