@@ -502,6 +502,26 @@ mod tests {
         Ok(())
     }
 
+    /// Snapshots of one publication share the redb view its first reader opened: one
+    /// that first reads after a flush took redb past the publication still reads
+    /// its own version (no conflict, no newer value).
+    #[tokio::test]
+    async fn snapshots_of_one_publication_share_its_redb_view() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(StoreError::backend)?;
+        let backend = RedbBackend::open(&dir.path().join("store.redb"), RedbOptions::default())?;
+        let shared = backend.shared.clone();
+        let store = Store::new(backend);
+        store.run(|tx| async move { tx.set(b"a", b"1") }).await?;
+        until_flushed(&shared).await?;
+        let (first, second) = (store.begin().await?, store.begin().await?);
+        assert_eq!(first.get(b"a").await?, Some(b"1".to_vec()));
+        store.run(|tx| async move { tx.set(b"a", b"2") }).await?;
+        until_flushed(&shared).await?;
+        assert_eq!(second.get(b"a").await?, Some(b"1".to_vec()));
+        assert_eq!(store.begin().await?.get(b"a").await?, Some(b"2".to_vec()));
+        Ok(())
+    }
+
     /// When redb falls behind the writers (here a flush every 4 keys, each a durable
     /// redb commit, against 32 writers), committers wait for the flush under way:
     /// the keys waiting for a flush stay within the backlog, plus the one commit
