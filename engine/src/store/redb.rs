@@ -483,17 +483,23 @@ mod tests {
         Err(StoreError::Backend("the commits were not flushed".into()))
     }
 
+    /// A store in `dir` holding `a = 1`, flushed into redb.
+    async fn with_a_flushed(dir: &Path) -> Result<(Arc<Shared>, Store), StoreError> {
+        let backend = RedbBackend::open(&dir.join("store.redb"), RedbOptions::default())?;
+        let shared = backend.shared.clone();
+        let store = Store::new(backend);
+        store.run(|tx| async move { tx.set(b"a", b"1") }).await?;
+        until_flushed(&shared).await?;
+        Ok((shared, store))
+    }
+
     /// A snapshot opens redb at its first read: if a flush has taken redb past the
     /// snapshot's commits by then, the read is a retryable conflict, never a value
     /// newer than the snapshot.
     #[tokio::test]
     async fn a_first_read_after_a_newer_flush_conflicts() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(StoreError::backend)?;
-        let backend = RedbBackend::open(&dir.path().join("store.redb"), RedbOptions::default())?;
-        let shared = backend.shared.clone();
-        let store = Store::new(backend);
-        store.run(|tx| async move { tx.set(b"a", b"1") }).await?;
-        until_flushed(&shared).await?;
+        let (shared, store) = with_a_flushed(dir.path()).await?;
         let old = store.begin().await?;
         store.run(|tx| async move { tx.set(b"a", b"2") }).await?;
         until_flushed(&shared).await?;
@@ -508,11 +514,7 @@ mod tests {
     #[tokio::test]
     async fn snapshots_of_one_publication_share_its_redb_view() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(StoreError::backend)?;
-        let backend = RedbBackend::open(&dir.path().join("store.redb"), RedbOptions::default())?;
-        let shared = backend.shared.clone();
-        let store = Store::new(backend);
-        store.run(|tx| async move { tx.set(b"a", b"1") }).await?;
-        until_flushed(&shared).await?;
+        let (shared, store) = with_a_flushed(dir.path()).await?;
         let (first, second) = (store.begin().await?, store.begin().await?);
         assert_eq!(first.get(b"a").await?, Some(b"1".to_vec()));
         store.run(|tx| async move { tx.set(b"a", b"2") }).await?;
