@@ -32,11 +32,10 @@ use tokio::sync::{Notify, oneshot};
 use super::backend::{Backend, Commit, KeyRange, Mutation, Snapshot, add_le};
 use super::commit_log::CommitLog;
 use super::open_reads::{OpenRead, OpenReads};
-use super::redb_flusher;
-use super::redb_log_writer::LogWriter;
 use super::redb_sequencer::Sequencer;
 use super::unflushed::{self, Unflushed};
 use super::{KeyValue, StoreError};
+use super::{redb_flusher, redb_log_writer};
 
 pub(super) const KV: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 /// The last commit-log record redb holds.
@@ -68,12 +67,12 @@ pub(super) struct Published {
     pub unflushed: Arc<Unflushed>,
     /// redb as the first snapshot of these commits to read found it, shared by the
     /// others: one redb read transaction per publication, not per snapshot.
-    pub redb: Arc<OnceLock<unflushed::Table>>,
+    pub table: Arc<OnceLock<unflushed::Table>>,
 }
 
 impl Published {
     pub fn new(version: u64, logged: u64, unflushed: Arc<Unflushed>) -> Self {
-        Published { version, logged, unflushed, redb: Arc::default() }
+        Published { version, logged, unflushed, table: Arc::default() }
     }
 }
 
@@ -92,7 +91,7 @@ pub(super) struct Shared {
     pub flushed: Notify,
 }
 
-fn poisoned() -> StoreError {
+pub(super) fn poisoned() -> StoreError {
     StoreError::Backend("redb store lock poisoned".into())
 }
 
@@ -160,21 +159,7 @@ impl RedbBackend {
             flushed: Notify::new(),
         });
         let flush_jobs = redb_flusher::spawn(shared.clone())?;
-        let writer_shared = shared.clone();
-        std::thread::Builder::new()
-            .name("securix-redb-log".into())
-            .spawn(move || {
-                let writer = LogWriter::new(writer_shared.clone(), log, flush_jobs, options);
-                let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.run()));
-                // However it ended, nothing may wait for it any more.
-                if let Ok(mut sequencer) = writer_shared.sequencer() {
-                    sequencer.abandon();
-                }
-                if ended.is_err() {
-                    tracing::error!("the redb log writer panicked; commits are refused");
-                }
-            })
-            .map_err(StoreError::backend)?;
+        redb_log_writer::spawn(shared.clone(), log, flush_jobs, options)?;
         Ok(RedbBackend { shared })
     }
 }
@@ -194,7 +179,7 @@ impl Backend for RedbBackend {
     async fn begin(&self) -> Result<Box<dyn Snapshot>, StoreError> {
         let (open, (unflushed, table, logged)) = self.shared.open_reads.open(|| {
             let published = self.shared.published()?;
-            let read = (published.unflushed.clone(), published.redb.clone(), published.logged);
+            let read = (published.unflushed.clone(), published.table.clone(), published.logged);
             Ok((published.version, read))
         })?;
         Ok(Box::new(RedbSnapshot { table, unflushed, logged, shared: self.shared.clone(), open }))

@@ -8,7 +8,6 @@
 //! not be durable, and a page cache that failed to write back cannot be trusted.
 
 use std::sync::Arc;
-use std::sync::MutexGuard;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +17,7 @@ use super::StoreError;
 use super::commit_log::CommitLog;
 use super::redb::{Published, RedbOptions, Shared};
 use super::redb_flusher::FlushJob;
-use super::redb_sequencer::{FLUSH_IDLE, Sequencer};
+use super::redb_sequencer::{FLUSH_IDLE, wait_for_jobs};
 
 /// The longest a group waits for more commits.
 const MAX_PATIENCE: Duration = Duration::from_millis(1);
@@ -52,24 +51,40 @@ pub(super) struct LogWriter {
     spare: Vec<u8>,
 }
 
-impl LogWriter {
-    pub fn new(
-        shared: Arc<Shared>,
-        log: CommitLog,
-        flusher: mpsc::Sender<FlushJob>,
-        options: RedbOptions,
-    ) -> Self {
-        LogWriter {
-            shared,
-            log,
-            flusher: Some(flusher),
-            options,
-            last_sync: Duration::ZERO,
-            spare: Vec::new(),
-        }
-    }
+/// Starts the log-writer thread, appending to `log` and handing flushes to `flusher`.
+/// However it ends, nothing may wait for it afterwards: the commits still queued, and
+/// every later one, fail.
+pub(super) fn spawn(
+    shared: Arc<Shared>,
+    log: CommitLog,
+    flusher: mpsc::Sender<FlushJob>,
+    options: RedbOptions,
+) -> Result<(), StoreError> {
+    let writer = LogWriter {
+        shared: shared.clone(),
+        log,
+        flusher: Some(flusher),
+        options,
+        last_sync: Duration::ZERO,
+        spare: Vec::new(),
+    };
+    std::thread::Builder::new()
+        .name("securix-redb-log".into())
+        .spawn(move || {
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.run()));
+            if let Ok(mut sequencer) = shared.sequencer() {
+                sequencer.abandon();
+            }
+            if ended.is_err() {
+                tracing::error!("the redb log writer panicked; commits are refused");
+            }
+        })
+        .map(drop)
+        .map_err(StoreError::backend)
+}
 
-    pub fn run(mut self) {
+impl LogWriter {
+    fn run(mut self) {
         loop {
             let (jobs, records, published) = match self.take_jobs() {
                 Ok(taken) => taken,
@@ -92,7 +107,7 @@ impl LogWriter {
         let shared = self.shared.clone();
         let mut sequencer = shared.sequencer()?;
         while !sequencer.has_jobs() {
-            sequencer = wait(&shared, sequencer, FLUSH_IDLE)?;
+            sequencer = wait_for_jobs(&shared, sequencer, FLUSH_IDLE)?;
             if !sequencer.has_jobs() {
                 // Idle: a good time to flush what is unflushed.
                 sequencer.start_flush(&shared);
@@ -104,7 +119,7 @@ impl LogWriter {
             if patience.is_zero() {
                 return Ok(sequencer.take_jobs(std::mem::take(&mut self.spare)));
             }
-            sequencer = wait(&shared, sequencer, patience)?;
+            sequencer = wait_for_jobs(&shared, sequencer, patience)?;
         }
     }
 
@@ -184,19 +199,4 @@ impl LogWriter {
         }
         self.flusher = None;
     }
-}
-
-/// Waits on the sequencer's lock for it to wake us (see `Sequencer::writer_waiting`).
-fn wait<'a>(
-    shared: &'a Shared,
-    mut sequencer: MutexGuard<'a, Sequencer>,
-    timeout: Duration,
-) -> Result<MutexGuard<'a, Sequencer>, StoreError> {
-    sequencer.writer_waiting = true;
-    let (mut sequencer, _) = shared
-        .writer_wake
-        .wait_timeout(sequencer, timeout)
-        .map_err(|_| StoreError::Backend("redb store lock poisoned".into()))?;
-    sequencer.writer_waiting = false;
-    Ok(sequencer)
 }

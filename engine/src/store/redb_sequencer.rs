@@ -7,7 +7,7 @@
 //! flusher thread when they grow many or the log writer idles, and takes them back once
 //! flushed (see `redb`).
 
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use redb::ReadableDatabase;
@@ -15,7 +15,7 @@ use redb::ReadableDatabase;
 use super::StoreError;
 use super::backend::Commit;
 use super::commit_log::encode_record;
-use super::redb::{KV, Published, Shared};
+use super::redb::{KV, Published, Shared, poisoned};
 use super::redb_flusher::FlushJob;
 use super::redb_log_writer::{LogJob, Reply};
 use super::resolver::Resolver;
@@ -36,15 +36,16 @@ pub(super) struct Sequencer {
     records: Vec<u8>,
     /// Commits in `queue`.
     queued_commits: usize,
-    /// The log writer waits on `Shared::writer_wake`: wake it for the first job, and
-    /// then for a complete group (see `redb_log_writer`), not for every commit.
-    pub writer_waiting: bool,
+    /// The log writer waits on `Shared::writer_wake` (`wait_for_jobs`): wake it for
+    /// the first job, and then for a complete group, not for every commit.
+    writer_waiting: bool,
     /// The log writer has been told to stop.
     closed: bool,
     resolver: Resolver,
     /// The last version handed to the log writer (published once durable).
     version: u64,
-    /// The unflushed commits sealed so far (see `seal`); frozen ones are being flushed.
+    /// The unflushed commits sealed so far (see `seal_tail`); frozen ones are being
+    /// flushed.
     unflushed: Unflushed,
     /// Writes sequenced since the last seal.
     tail: Tail,
@@ -213,4 +214,17 @@ impl Sequencer {
 
 fn closed() -> StoreError {
     StoreError::Backend("the redb store is closed".into())
+}
+
+/// The log writer's wait on the sequencer's lock, until a job wakes it (see
+/// `Sequencer::hand_over`) or `timeout` passes.
+pub(super) fn wait_for_jobs<'a>(
+    shared: &'a Shared,
+    mut sequencer: MutexGuard<'a, Sequencer>,
+    timeout: Duration,
+) -> Result<MutexGuard<'a, Sequencer>, StoreError> {
+    sequencer.writer_waiting = true;
+    let (mut sequencer, _) = shared.writer_wake.wait_timeout(sequencer, timeout).map_err(|_| poisoned())?;
+    sequencer.writer_waiting = false;
+    Ok(sequencer)
 }

@@ -200,10 +200,10 @@ fn opened<'t>(
     table: &'t mut Option<Table>,
     open: &impl Fn() -> Result<Table, StoreError>,
 ) -> Result<&'t Table, StoreError> {
-    if table.is_none() {
-        *table = Some(open()?);
+    match table {
+        Some(table) => Ok(table),
+        None => Ok(table.insert(open()?)),
     }
-    table.as_ref().ok_or_else(|| StoreError::Backend("the redb table did not open".into()))
 }
 
 /// The newest entry of every key in `layers` (oldest first), in key order: what a
