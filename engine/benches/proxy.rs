@@ -1,5 +1,5 @@
 //! Proxy-core overhead: the same GET (1 KB answer) to a local upstream, sent
-//! directly with reqwest and through `Engine::proxy` (agent check, connection
+//! directly with the engine's HTTP client (`upstream::Upstream`) and through `Engine::proxy` (agent check, connection
 //! lookup, entity actor, plugin `proxy-target`, header filtering, streaming), in
 //! the same run. Prints p50/p99 of each and the latency SecuriX adds.
 //!
@@ -13,11 +13,12 @@ use securix_engine::flows::sessions::CreateSession;
 use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::model::session::Flow;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
-use securix_engine::proxy::ProxyRequest;
+use securix_engine::proxy::{BodyStream, ProxyBody, ProxyRequest};
 use securix_engine::secret::SecretString;
 use securix_engine::store::Store;
+use securix_engine::upstream::Upstream;
 use securix_engine::vault::MasterKey;
-use securix_engine::{Engine, EngineSettings};
+use securix_engine::{Engine, EngineError, EngineSettings};
 
 #[path = "support/keepalive.rs"]
 mod keepalive;
@@ -33,6 +34,14 @@ async fn upstream() -> std::io::Result<String> {
         _ => api_body.clone(),
     })
     .await
+}
+
+async fn body_size(mut body: BodyStream) -> Result<usize, EngineError> {
+    let mut size = 0;
+    while let Some(chunk) = body.next().await {
+        size += chunk?.len();
+    }
+    Ok(size)
 }
 
 fn percentile(samples: &mut [Duration], p: f64) -> f64 {
@@ -93,14 +102,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             url.split(['?', '&']).find_map(|p| p.strip_prefix("state=")).unwrap_or_default().to_owned();
         engine.oauth_callback(&state, Some("code"), None, None).await?;
 
-        let direct = reqwest::Client::new();
+        let direct = Upstream::new(Duration::from_secs(30))?;
         let target = format!("{base}/api/items");
         let mut direct_samples = Vec::with_capacity(SAMPLES);
         let mut proxy_samples = Vec::with_capacity(SAMPLES);
         for round in 0..SAMPLES + 200 {
             let started = Instant::now();
-            let body =
-                direct.get(&target).header("authorization", "Bearer bench-at").send().await?.bytes().await?;
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                reqwest::header::HeaderValue::from_static("Bearer bench-at"),
+            );
+            let answer = direct.send(reqwest::Method::GET, &target, headers, ProxyBody::empty()).await?;
+            let direct_size = body_size(answer.body).await?;
             let direct_time = started.elapsed();
             let started = Instant::now();
             let call = ProxyRequest {
@@ -108,17 +122,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 path: "items".into(),
                 query: None,
                 headers: reqwest::header::HeaderMap::new(),
-                body: reqwest::Body::from(Vec::new()),
+                body: ProxyBody::empty(),
                 connection_id: None,
             };
             let response = engine.proxy(&app, "agent", "e1", "up", call).await?;
-            let mut stream = response.body;
-            let mut size = 0;
-            while let Some(chunk) = stream.next().await {
-                size += chunk?.len();
-            }
+            let size = body_size(response.body).await?;
             let proxy_time = started.elapsed();
-            assert_eq!(size, body.len());
+            assert_eq!(size, direct_size);
             if round >= 200 {
                 direct_samples.push(direct_time);
                 proxy_samples.push(proxy_time);

@@ -12,7 +12,7 @@ use securix_engine::flows::sessions::CreateSession;
 use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::model::session::Flow;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
-use securix_engine::proxy::ProxyRequest;
+use securix_engine::proxy::{ProxyBody, ProxyRequest};
 use securix_engine::secret::SecretString;
 use securix_engine::store::Store;
 use securix_engine::vault::MasterKey;
@@ -126,7 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         path: "hello".into(),
         query: None,
         headers: reqwest::header::HeaderMap::new(),
-        body: reqwest::Body::from(Vec::new()),
+        body: ProxyBody::empty(),
         connection_id: None,
     };
     let response = engine.proxy(&app, "cli", "user_123", "demo", call).await?;

@@ -85,7 +85,7 @@ pub(crate) struct Inner {
     /// Hands shard work to its owner (a cluster with a mesh); none runs it all here.
     pub forwarder: Option<Arc<dyn Forwarder>>,
     pub device_guard: DeviceGuard,
-    pub upstream: reqwest::Client,
+    pub upstream: crate::upstream::Upstream,
     pub webhook_client: reqwest::Client,
     pub actors: ActorSystem,
     pub session_changes: tokio::sync::watch::Sender<u64>,
@@ -179,12 +179,7 @@ impl EngineBuilder {
                 Arc::new(PluginHost::new(PluginHostOptions { fetch, ..PluginHostOptions::default() })?)
             }
         };
-        let upstream = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(self.settings.upstream_timeout)
-            .build()
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let upstream = crate::upstream::Upstream::new(self.settings.upstream_timeout)?;
         let webhook_client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(self.settings.webhook_timeout)

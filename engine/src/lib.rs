@@ -22,6 +22,7 @@ mod proxy_plan;
 pub mod region;
 pub mod secret;
 pub mod store;
+pub mod upstream;
 pub mod vault;
 pub mod webhooks;
 

@@ -4,9 +4,6 @@
 //! refuses any path that could leave that base, drops the caller's credentials and hop-by-hop
 //! headers, and streams the answer back.
 
-use std::pin::Pin;
-
-use futures_util::{Stream, StreamExt};
 use reqwest::header::HeaderMap;
 
 use crate::admin::Principal;
@@ -14,6 +11,8 @@ use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::model::audit;
 use crate::proxy_plan::ProxyPlan;
+/// The provider's answer; `proxy` drops the hop-by-hop headers and cookies first.
+pub use crate::upstream::{Answer as ProxyResponse, BodyStream, ProxyBody};
 
 /// Request headers never forwarded upstream. `content-length` goes through: the
 /// upstream then gets a sized body instead of a chunked one, and the HTTP client
@@ -62,18 +61,9 @@ pub struct ProxyRequest {
     pub query: Option<String>,
     /// The caller's headers; those that go upstream are picked here (`is_forwarded`).
     pub headers: HeaderMap,
-    pub body: reqwest::Body,
+    pub body: ProxyBody,
     /// `securix-connection-id`: which of several accounts.
     pub connection_id: Option<String>,
-}
-
-pub type BodyStream = Pin<Box<dyn Stream<Item = Result<bytes::Bytes, EngineError>> + Send>>;
-
-pub struct ProxyResponse {
-    pub status: u16,
-    /// The provider's headers, less the hop-by-hop ones and cookies.
-    pub headers: HeaderMap,
-    pub body: BodyStream,
 }
 
 /// A path that stays under the API base: no `.`/`..` segments (raw or encoded), no
@@ -120,7 +110,7 @@ impl Engine {
         {
             return Err(EngineError::Invalid("proxy query has forbidden characters".into()));
         }
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+        let method = hyper::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| EngineError::Invalid("bad method".into()))?;
         let plan = self
             .proxy_plan(principal, agent_id, entity_id, integration_key, request.connection_id.as_deref())
@@ -149,23 +139,11 @@ impl Engine {
         for (name, value) in &plan.headers {
             headers.append(name, value.clone());
         }
-        let upstream = self.inner.upstream.request(method, url).headers(headers).body(request.body);
-        let mut response = upstream.send().await.map_err(|error| {
-            EngineError::Upstream(if error.is_timeout() {
-                "the provider did not answer in time".into()
-            } else {
-                "the provider could not be reached".into()
-            })
-        })?;
-        let status = response.status().as_u16();
-        let mut headers = std::mem::take(response.headers_mut());
+        let mut answer = self.inner.upstream.send(method, url.as_str(), headers, request.body).await?;
         for dropped in DROPPED_RESPONSE_HEADERS {
-            headers.remove(*dropped);
+            answer.headers.remove(*dropped);
         }
-        let body = response
-            .bytes_stream()
-            .map(|chunk| chunk.map_err(|_| EngineError::Upstream("the provider's answer broke off".into())));
-        Ok(ProxyResponse { status, headers, body: Box::pin(body) })
+        Ok(answer)
     }
 }
 

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use securix_engine::proxy::ProxyRequest;
+use securix_engine::proxy::{ProxyBody, ProxyRequest};
 
 use super::identity::{AGENT_ID, App, CONNECTION_ID, ENTITY_ID, optional_header, required_header};
 use super::problem::ApiError;
@@ -80,7 +80,7 @@ fn upstream_headers(request: &HttpRequest) -> reqwest::header::HeaderMap {
 }
 
 /// A small body of declared length, read whole.
-async fn buffered(payload: &mut web::Payload, length: usize) -> Result<reqwest::Body, ApiError> {
+async fn buffered(payload: &mut web::Payload, length: usize) -> Result<ProxyBody, ApiError> {
     let mut body = bytes::BytesMut::with_capacity(length);
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("the request body broke off: {e}")))?;
@@ -89,12 +89,12 @@ async fn buffered(payload: &mut web::Payload, length: usize) -> Result<reqwest::
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(reqwest::Body::from(body.freeze()))
+    Ok(ProxyBody::from(body.freeze()))
 }
 
 /// A large or unsized body, relayed chunk by chunk: actix's payload lives on this
 /// thread, so a task forwards it through a channel to the upstream client.
-fn relayed(mut payload: web::Payload) -> reqwest::Body {
+fn relayed(mut payload: web::Payload) -> ProxyBody {
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
     actix_web::rt::spawn(async move {
         let mut total = 0usize;
@@ -110,5 +110,5 @@ fn relayed(mut payload: web::Payload) -> reqwest::Body {
             }
         }
     });
-    reqwest::Body::wrap_stream(tokio_stream::wrappers::ReceiverStream::new(receiver))
+    ProxyBody::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver))
 }

@@ -14,7 +14,7 @@ use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::model::session::{Flow, SessionStatus};
 use securix_engine::oauth::pkce;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions, PluginLimits};
-use securix_engine::proxy::ProxyRequest;
+use securix_engine::proxy::{ProxyBody, ProxyRequest};
 use securix_engine::secret::SecretString;
 use securix_engine::store::Store;
 use securix_engine::vault::MasterKey;
@@ -206,7 +206,7 @@ async fn proxy_get(s: &Setup, path: &str) -> Result<(u16, serde_json::Value), En
         .into_iter()
         .map(|(name, value)| (HeaderName::from_static(name), HeaderValue::from_static(value)))
         .collect(),
-        body: reqwest::Body::from(Vec::new()),
+        body: ProxyBody::empty(),
         connection_id: None,
     };
     let response = s.engine.proxy(&s.principal, "cli", "user_123", "acme", request).await?;
@@ -286,7 +286,7 @@ async fn device_flow_end_to_end_then_proxy() {
                 path: "me".into(),
                 query: None,
                 headers: HeaderMap::new(),
-                body: reqwest::Body::from(Vec::new()),
+                body: ProxyBody::empty(),
                 connection_id: None,
             },
         )
