@@ -53,6 +53,8 @@ pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Se
 pub struct Answer {
     pub status: u16,
     pub headers: HeaderMap,
+    /// The body's declared length (`content-length`), for the caller to pass on.
+    pub length: Option<u64>,
     pub body: BodyStream,
 }
 
@@ -100,7 +102,16 @@ impl Upstream {
             Ok(Ok(response)) => response,
         };
         let (parts, body) = response.into_parts();
-        Ok(Answer { status: parts.status.as_u16(), headers: parts.headers, body: until(body, deadline) })
+        let length = parts
+            .headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse().ok());
+        Ok(Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            length,
+            body: until(body, deadline),
+        })
     }
 }
 

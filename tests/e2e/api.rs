@@ -85,7 +85,7 @@ impl Client {
 pub struct World {
     pub server: Server,
     /// Kept alive for the test's length.
-    pub _mock: MockOAuth,
+    pub mock: MockOAuth,
     pub client: Client,
     pub project_id: String,
     pub api_key: String,
@@ -124,17 +124,6 @@ pub async fn world() -> World {
         )
         .await;
     assert_eq!(agent.status, 201, "{}", agent.text);
-    let integration = client
-        .json(Method::PUT, &format!("/v1/admin/projects/{project_id}/integrations/mock"), &admin, json!({
-            "provider": "oauth2",
-            "clientId": "securix-e2e",
-            "clientSecret": CLIENT_SECRET,
-            "scopes": ["openid", "profile"],
-            "config": {"discoveryUrl": format!("{}/.well-known/openid-configuration", mock.base_url), "apiBaseUrl": mock.base_url}
-        }))
-        .await;
-    assert_eq!(integration.status, 200, "{}", integration.text);
-    assert!(!integration.text.contains(CLIENT_SECRET), "the secret is never echoed");
     let origins = client
         .json(
             Method::PUT,
@@ -144,7 +133,12 @@ pub async fn world() -> World {
         )
         .await;
     assert_eq!(origins.status, 200, "{}", origins.text);
-    World { server, _mock: mock, client, project_id, api_key }
+    let world = World { server, mock, client, project_id, api_key };
+    let api_base = world.mock.base_url.clone();
+    let integration = world.put_mock_integration(&api_base).await;
+    assert_eq!(integration.status, 200, "{}", integration.text);
+    assert!(!integration.text.contains(CLIENT_SECRET), "the secret is never echoed");
+    world
 }
 
 impl World {
@@ -154,6 +148,21 @@ impl World {
             ("securix-agent-id", "cli"),
             ("securix-entity-id", "user_123"),
         ]
+    }
+
+    /// Enables (or updates) the `mock` integration: the mock provider's OAuth
+    /// endpoints, its API at `api_base`.
+    pub async fn put_mock_integration(&self, api_base: &str) -> Answer {
+        let path = format!("/v1/admin/projects/{}/integrations/mock", self.project_id);
+        self.client
+            .json(Method::PUT, &path, &[("securix-admin-token", ADMIN_TOKEN)], json!({
+                "provider": "oauth2",
+                "clientId": "securix-e2e",
+                "clientSecret": CLIENT_SECRET,
+                "scopes": ["openid", "profile"],
+                "config": {"discoveryUrl": format!("{}/.well-known/openid-configuration", self.mock.base_url), "apiBaseUrl": api_base}
+            }))
+            .await
     }
 
     /// Registers a webhook endpoint for the world's project, as the admin.

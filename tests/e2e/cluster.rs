@@ -256,7 +256,7 @@ async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
     // The receiver comes up: every event, including those queued in B's shards, arrives once verified.
     let keys = on_a.get("/v1/webhooks/keys", &app).await.json();
     let public_key = keys["keys"][0]["publicKey"].as_str().unwrap().to_owned();
-    let (mut receiver, lines) = crate::webhooks::start_receiver(receiver_port, &public_key).await;
+    let (receiver, lines) = crate::webhooks::start_receiver(receiver_port, &public_key).await;
     // Two events for each of the five flows before the kill and the one after it.
     let expected = (users.len() + 1) * 2;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -273,7 +273,7 @@ async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let _ = receiver.kill();
+    drop(receiver);
     assert_eq!(delivered.len(), expected, "every event delivered after the failover: {delivered:?}");
     let connections = on_c.get("/v1/entities/u2/connections", &app).await.json();
     assert_eq!(connections.as_array().unwrap().len(), 1, "one connection, not duplicated: {connections}");

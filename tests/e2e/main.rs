@@ -10,6 +10,7 @@ mod mesh_certs;
 mod peers;
 #[path = "../../engine/tests/engine/support/postgres.rs"]
 mod postgres;
+mod proxy;
 mod serve;
 mod stores;
 mod support;

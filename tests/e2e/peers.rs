@@ -4,8 +4,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct MockOAuth {
@@ -95,4 +95,41 @@ impl Drop for MockOAuth {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The JSON lines a Node peer printed so far.
+pub type Lines = Arc<Mutex<Vec<serde_json::Value>>>;
+
+/// A Node peer's process, ended when dropped (a failed test must not leave it).
+pub struct NodePeer(Child);
+
+impl Drop for NodePeer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `tests/node/SCRIPT` with `args` and collects the JSON lines it prints; the
+/// first says it listens.
+pub async fn node_peer(script: &str, args: &[&str]) -> (NodePeer, Lines) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node").join(script);
+    let mut child = Command::new("node").arg(script).args(args).stdout(Stdio::piped()).spawn().unwrap();
+    let lines: Lines = Arc::default();
+    let collected = lines.clone();
+    let stdout = child.stdout.take().unwrap();
+    let peer = NodePeer(child);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(value) = serde_json::from_str(&line) {
+                collected.lock().unwrap().push(value);
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the Node peer did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (peer, lines)
 }

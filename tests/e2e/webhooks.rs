@@ -1,44 +1,17 @@
 //! Webhooks end to end: a receiver that verifies with Node's ed25519 (not ours)
 //! gets the events of a device flow, signed and thin; changed bytes do not verify.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api::{browser_consent, enter_code, world};
-
-pub type Lines = Arc<Mutex<Vec<Value>>>;
+use crate::peers::{Lines, NodePeer, node_peer};
 
 /// The Node receiver (tests/node/receiver.mjs) on `port`, and the lines it prints.
-pub async fn start_receiver(port: u16, public_key: &str) -> (std::process::Child, Lines) {
-    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node/receiver.mjs");
-    let mut receiver = Command::new("node")
-        .arg(script)
-        .arg(port.to_string())
-        .arg(public_key)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines: Lines = Arc::default();
-    let collected = lines.clone();
-    let stdout = receiver.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(value) = serde_json::from_str(&line) {
-                collected.lock().unwrap().push(value);
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while lines.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the receiver did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (receiver, lines)
+pub async fn start_receiver(port: u16, public_key: &str) -> (NodePeer, Lines) {
+    node_peer("receiver.mjs", &[&port.to_string(), public_key]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,7 +23,7 @@ async fn signed_webhooks_verify_with_another_ed25519_implementation() {
     assert!(public_key.starts_with("whpk_"), "{keys}");
 
     let port = crate::support::free_port();
-    let (mut receiver, lines) = start_receiver(port, &public_key).await;
+    let (receiver, lines) = start_receiver(port, &public_key).await;
 
     let endpoint = w.add_webhook_endpoint(&format!("http://127.0.0.1:{port}/hooks")).await;
     assert_eq!(endpoint.status, 201, "{}", endpoint.text);
@@ -91,8 +64,7 @@ async fn signed_webhooks_verify_with_another_ed25519_implementation() {
         )
         .await;
     assert_eq!(unknown.status, 404);
-    let _ = receiver.kill();
-    let _ = receiver.wait();
+    drop(receiver);
     let types: Vec<&str> = deliveries.iter().filter_map(|d| d["type"].as_str()).collect();
     assert!(types.contains(&"connection.created") && types.contains(&"session.completed"), "{deliveries:?}");
     for delivery in &deliveries {
@@ -149,7 +121,7 @@ async fn queued_webhooks_survive_a_sigkill() {
     // SIGKILL with every event still owed, then the receiver comes up and the server restarts.
     let client = w.client.clone();
     let data_dir = w.server.stop();
-    let (mut receiver, lines) = start_receiver(port, &public_key).await;
+    let (receiver, lines) = start_receiver(port, &public_key).await;
     let server = crate::support::Server::start_in(data_dir, crate::api::WORLD_ENV).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     let unique = loop {
@@ -160,8 +132,7 @@ async fn queued_webhooks_survive_a_sigkill() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let _ = receiver.kill();
-    let _ = receiver.wait();
+    drop(receiver);
     drop(server);
     drop(client);
     assert_eq!(unique.len(), EVENTS, "every queued event was delivered after the restart");

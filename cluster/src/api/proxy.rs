@@ -1,6 +1,9 @@
 //! `ANY /v1/proxy/{integration}/{path…}`: streams both ways. The request body is
 //! relayed chunk by chunk (capped); the provider's answer streams back as it comes.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -36,11 +39,12 @@ pub async fn forward(
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|length| length > MAX_PROXY_BODY) {
-        return Err(ApiError::too_large(format!("proxied bodies are limited to {MAX_PROXY_BODY} bytes")));
+        return Err(too_large());
     }
+    let over_cap = Arc::new(AtomicBool::new(false));
     let body = match declared {
         Some(length) if length <= BUFFERED_BODY => buffered(&mut payload, length).await?,
-        _ => relayed(payload),
+        _ => relayed(payload, over_cap.clone()),
     };
     let proxied = ProxyRequest {
         method: request.method().as_str().to_owned(),
@@ -50,8 +54,12 @@ pub async fn forward(
         body,
         connection_id: optional_header(&request, CONNECTION_ID),
     };
-    let answer = state.engine.proxy(&principal, &agent, &entity, &integration, proxied).await?;
-    state.metrics.proxy_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let answer = match state.engine.proxy(&principal, &agent, &entity, &integration, proxied).await {
+        // The relay cut the body off at the cap, which failed the upstream call.
+        Err(_) if over_cap.load(Ordering::Relaxed) => return Err(too_large()),
+        answer => answer?,
+    };
+    state.metrics.proxy_calls.fetch_add(1, Ordering::Relaxed);
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = HttpResponse::build(status);
     for (name, value) in &answer.headers {
@@ -60,9 +68,17 @@ pub async fn forward(
             response.append_header((name.as_str(), value));
         }
     }
-    Ok(response.streaming(
-        answer.body.map(|chunk| chunk.map_err(|e| actix_web::error::ErrorBadGateway(e.to_string()))),
-    ))
+    let body = answer.body.map(|chunk| chunk.map_err(|e| actix_web::error::ErrorBadGateway(e.to_string())));
+    // A declared length goes back as the caller's content-length (downloads show
+    // progress, HEAD answers keep it); a shorter body then breaks the connection.
+    Ok(match answer.length {
+        Some(length) => response.body(actix_web::body::SizedStream::new(length, body)),
+        None => response.streaming(body),
+    })
+}
+
+fn too_large() -> ApiError {
+    ApiError::too_large(format!("proxied bodies are limited to {MAX_PROXY_BODY} bytes"))
 }
 
 /// The caller's headers in the HTTP client's types (the engine picks those that go
@@ -93,8 +109,9 @@ async fn buffered(payload: &mut web::Payload, length: usize) -> Result<ProxyBody
 }
 
 /// A large or unsized body, relayed chunk by chunk: actix's payload lives on this
-/// thread, so a task forwards it through a channel to the upstream client.
-fn relayed(mut payload: web::Payload) -> ProxyBody {
+/// thread, so a task forwards it through a channel to the upstream client. Past
+/// the cap it fails the body and sets `over_cap`.
+fn relayed(mut payload: web::Payload, over_cap: Arc<AtomicBool>) -> ProxyBody {
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
     actix_web::rt::spawn(async move {
         let mut total = 0usize;
@@ -104,6 +121,9 @@ fn relayed(mut payload: web::Payload) -> ProxyBody {
                 total += bytes.len();
             }
             let over = total > MAX_PROXY_BODY;
+            if over {
+                over_cap.store(true, Ordering::Relaxed);
+            }
             let message = if over { Err(std::io::Error::other("request body too large")) } else { chunk };
             if sender.send(message).await.is_err() || over {
                 break;

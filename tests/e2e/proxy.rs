@@ -1,0 +1,171 @@
+//! The proxy route end to end, against a provider API in Node
+//! (`tests/node/upstream.mjs`): method, query and body go through, bodies stream
+//! both ways, sizes are capped with a 413, the provider's length is kept, and a
+//! provider that breaks off is never passed on as a complete answer.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::api::{World, browser_consent, enter_code, world};
+use crate::peers::{NodePeer, node_peer};
+
+const MAX_PROXY_BODY: usize = 10 << 20;
+
+/// `user_123` connected to the mock provider, whose API then moves to a Node
+/// upstream (the same OAuth client and connection). Returns the upstream's base.
+async fn connected_to_node_upstream(w: &World) -> (NodePeer, String) {
+    let headers = w.app_headers();
+    let created = w.device_session(&headers).await;
+    let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
+    let (session_id, cookie) = enter_code(&w.client, &code).await;
+    browser_consent(&w.client, &w.server.base_url, &session_id, Some(&cookie)).await;
+    let status = w.client.get(&format!("/v1/sessions/{session_id}?wait=5"), &headers).await;
+    assert_eq!(status.json()["status"], "completed", "{}", status.text);
+    let port = crate::support::free_port();
+    let (upstream, _) = node_peer("upstream.mjs", &[&port.to_string()]).await;
+    let moved = w.put_mock_integration(&format!("http://localhost:{port}/api")).await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    (upstream, format!("{}/v1/proxy/mock", w.server.base_url))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sends a raw request head and `body_chunks` on a fresh connection (the writes run
+/// beside the read, so a server that stops reading cannot stall the test) and
+/// answers the status line of the response.
+async fn raw_status(base: &str, head: String, body_chunks: Vec<Vec<u8>>) -> String {
+    let address = base.trim_start_matches("http://").split('/').next().unwrap().to_owned();
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let writing = tokio::spawn(async move {
+        let _ = writer.write_all(head.as_bytes()).await;
+        for chunk in body_chunks {
+            if writer.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        writer
+    });
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let read = async {
+        while !response.windows(2).any(|w| w == b"\r\n") {
+            match reader.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => response.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read).await.expect("an answer in time");
+    writing.abort();
+    String::from_utf8_lossy(&response).lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_streams_both_ways_keeps_method_query_and_body_and_caps_sizes() {
+    let w = world().await;
+    let (_upstream, base) = connected_to_node_upstream(&w).await;
+    let http = reqwest::Client::new();
+    let identity = |request: reqwest::RequestBuilder| {
+        w.app_headers().into_iter().fold(request, |request, (name, value)| request.header(name, value))
+    };
+
+    // Method, path, query, the caller's own headers and body go through; the
+    // caller's credentials stay behind and the vaulted token goes in their place.
+    let body = vec![7u8; 1024];
+    let echoed: serde_json::Value = identity(http.post(format!("{base}/echo?x=1&y=a%20b")))
+        .header("authorization", "Bearer the-apps-own-credential")
+        .header("x-custom", "kept")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(echoed["method"], "POST");
+    assert_eq!(echoed["url"], "/api/echo?x=1&y=a%20b");
+    assert_eq!(echoed["headers"]["x-custom"], "kept");
+    let token = echoed["headers"]["authorization"].as_str().unwrap();
+    assert!(token.starts_with("Bearer ") && !token.contains("the-apps-own-credential"), "{token}");
+    assert!(echoed["headers"]["securix-api-key"].is_null(), "{echoed}");
+    assert_eq!(echoed["bodySha256"], sha256_hex(&body));
+
+    // Large bodies both ways: a declared 3 MiB upload, a chunked 4 MiB upload
+    // (relayed as it comes), and a chunked 5 MB download.
+    let upload: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let echoed: serde_json::Value = identity(http.put(format!("{base}/echo")))
+        .body(upload.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((echoed["method"].as_str(), echoed["bodyLength"].as_u64()), (Some("PUT"), Some(3 << 20)));
+    assert_eq!(echoed["bodySha256"], sha256_hex(&upload));
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..64).map(|i| Ok(vec![i as u8; 64 << 10])).collect();
+    let whole: Vec<u8> = chunks.iter().flat_map(|chunk| chunk.as_ref().unwrap().clone()).collect();
+    let streamed = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let echoed: serde_json::Value = identity(http.patch(format!("{base}/echo")))
+        .body(streamed)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(echoed["bodyLength"].as_u64(), Some(4 << 20));
+    assert_eq!(echoed["bodySha256"], sha256_hex(&whole));
+    let download = identity(http.get(format!("{base}/big?bytes=5000000"))).send().await.unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.unwrap().len(), 5_000_000);
+
+    // The provider's declared length comes back, for a GET and for a HEAD.
+    let sized = identity(http.get(format!("{base}/sized"))).send().await.unwrap();
+    assert_eq!(sized.content_length(), Some(11), "{:?}", sized.headers());
+    assert_eq!(sized.text().await.unwrap(), "hello world");
+    let head = identity(http.head(format!("{base}/sized"))).send().await.unwrap();
+    assert_eq!(
+        (head.status().as_u16(), head.headers().get("content-length")),
+        (200, Some(&"11".parse().unwrap()))
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    // A provider that breaks off mid-answer: the caller sees a broken answer,
+    // never a short one that looks complete.
+    let truncated = identity(http.get(format!("{base}/truncated"))).send().await;
+    let whole_answer = match truncated {
+        Ok(answer) => answer.bytes().await.map(|bytes| bytes.len()),
+        Err(error) => Err(error),
+    };
+    assert!(whole_answer.is_err(), "a truncated answer must fail: {whole_answer:?}");
+
+    // Over the cap: declared, or counted as a chunked body arrives → 413.
+    let identity_lines: String =
+        w.app_headers().iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let declared = raw_status(
+        &base,
+        format!(
+            "POST /v1/proxy/mock/echo HTTP/1.1\r\nhost: x\r\n{identity_lines}content-length: {}\r\n\r\n",
+            MAX_PROXY_BODY + 1
+        ),
+        vec![vec![b'x'; 1024]],
+    )
+    .await;
+    assert!(declared.starts_with("HTTP/1.1 413"), "{declared}");
+    let chunk = [format!("{:x}\r\n", 1 << 20).into_bytes(), vec![b'x'; 1 << 20], b"\r\n".to_vec()].concat();
+    let counted = raw_status(
+        &base,
+        format!("POST /v1/proxy/mock/echo HTTP/1.1\r\nhost: x\r\n{identity_lines}transfer-encoding: chunked\r\n\r\n"),
+        vec![chunk; 12],
+    )
+    .await;
+    assert!(counted.starts_with("HTTP/1.1 413"), "{counted}");
+
+    assert_eq!(w.client.get("/healthz", &[]).await.status, 200, "still healthy");
+}

@@ -1,0 +1,49 @@
+// A provider API for the proxy tests. Usage: node upstream.mjs PORT
+// Prints {"listening": PORT} once it listens. Routes (under any prefix):
+//   .../echo      any method: {method, url, headers, bodyLength, bodySha256}
+//   .../big?bytes=N   N bytes of 'x' in 64 KiB chunks, no content-length (chunked)
+//   .../sized     "hello world" with its content-length (HEAD: the length, no body)
+//   .../truncated declares 100 bytes, sends 10, then drops the connection
+import http from "node:http";
+import crypto from "node:crypto";
+
+const [port] = process.argv.slice(2);
+
+http
+  .createServer((request, response) => {
+    const url = new URL(request.url, "http://upstream");
+    const hash = crypto.createHash("sha256");
+    let bodyLength = 0;
+    request.on("data", (chunk) => {
+      bodyLength += chunk.length;
+      hash.update(chunk);
+    });
+    request.on("end", () => {
+      if (url.pathname.endsWith("/echo")) {
+        const { method, headers } = request;
+        const echoed = { method, url: request.url, headers, bodyLength, bodySha256: hash.digest("hex") };
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(echoed));
+      } else if (url.pathname.endsWith("/big")) {
+        let left = Number(url.searchParams.get("bytes"));
+        response.writeHead(200, { "content-type": "application/octet-stream" });
+        const chunk = Buffer.alloc(64 << 10, "x");
+        const more = () => {
+          while (left > 0) {
+            const part = chunk.subarray(0, Math.min(left, chunk.length));
+            left -= part.length;
+            if (!response.write(part)) return response.once("drain", more);
+          }
+          response.end();
+        };
+        more();
+      } else if (url.pathname.endsWith("/sized")) {
+        response.writeHead(200, { "content-type": "text/plain", "content-length": "11" }).end("hello world");
+      } else if (url.pathname.endsWith("/truncated")) {
+        response.writeHead(200, { "content-type": "text/plain", "content-length": "100" });
+        response.write("first ten.", () => setTimeout(() => request.socket.destroy(), 50));
+      } else {
+        response.writeHead(404).end();
+      }
+    });
+  })
+  .listen(Number(port), "127.0.0.1", () => console.log(JSON.stringify({ listening: Number(port) })));
