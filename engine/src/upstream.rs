@@ -11,6 +11,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::StatusCode;
 use hyper::body::{Frame, Incoming};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -102,10 +103,13 @@ impl Upstream {
             Ok(Ok(response)) => response,
         };
         let (parts, body) = response.into_parts();
+        // 204 and 304 carry no body, whatever length they name.
+        let bodiless = matches!(parts.status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
         let length = parts
             .headers
             .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok()?.parse().ok());
+            .and_then(|value| value.to_str().ok()?.parse().ok())
+            .filter(|_| !bodiless);
         Ok(Answer {
             status: parts.status.as_u16(),
             headers: parts.headers,

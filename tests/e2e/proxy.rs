@@ -135,6 +135,15 @@ async fn the_proxy_streams_both_ways_keeps_method_query_and_body_and_caps_sizes(
         (200, Some(&"11".parse().unwrap()))
     );
     assert!(head.bytes().await.unwrap().is_empty());
+    // A 304 names a length it does not send: the connection stays good for the next call.
+    let keepalive = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    for _ in 0..2 {
+        let unchanged = identity(keepalive.get(format!("{base}/unchanged"))).send().await.unwrap();
+        assert_eq!(unchanged.status(), 304);
+        assert!(unchanged.bytes().await.unwrap().is_empty());
+    }
+    let after = identity(keepalive.get(format!("{base}/sized"))).send().await.unwrap();
+    assert_eq!(after.text().await.unwrap(), "hello world");
 
     // A provider that breaks off mid-answer: the caller sees a broken answer,
     // never a short one that looks complete.

@@ -4,6 +4,7 @@
 //   .../big?bytes=N   N bytes of 'x' in 64 KiB chunks, no content-length (chunked)
 //   .../sized     "hello world" with its content-length (HEAD: the length, no body)
 //   .../truncated declares 100 bytes, sends 10, then drops the connection
+//   .../unchanged 304 naming the full representation's length (and sending no body)
 import http from "node:http";
 import crypto from "node:crypto";
 
@@ -38,6 +39,8 @@ http
         more();
       } else if (url.pathname.endsWith("/sized")) {
         response.writeHead(200, { "content-type": "text/plain", "content-length": "11" }).end("hello world");
+      } else if (url.pathname.endsWith("/unchanged")) {
+        response.writeHead(304, { etag: '"v1"', "content-length": "11" }).end();
       } else if (url.pathname.endsWith("/truncated")) {
         response.writeHead(200, { "content-type": "text/plain", "content-length": "100" });
         response.write("first ten.", () => setTimeout(() => request.socket.destroy(), 50));
