@@ -89,6 +89,9 @@ pub(super) struct Shared {
     pub writer_wake: Condvar,
     /// Woken after each flush, for committers waiting on a backlog.
     pub flushed: Notify,
+    /// Tests: how many of the next flushes panic inside the flusher.
+    #[cfg(test)]
+    pub flushes_to_break: std::sync::atomic::AtomicUsize,
 }
 
 pub(super) fn poisoned() -> StoreError {
@@ -157,6 +160,8 @@ impl RedbBackend {
             sequencer: Mutex::new(Sequencer::new(last_logged + 1, options.flush_keys)),
             writer_wake: Condvar::new(),
             flushed: Notify::new(),
+            #[cfg(test)]
+            flushes_to_break: Default::default(),
         });
         let flush_jobs = redb_flusher::spawn(shared.clone())?;
         redb_log_writer::spawn(shared.clone(), log, flush_jobs, options)?;
@@ -466,6 +471,36 @@ mod tests {
             tokio::time::sleep(FLUSH_IDLE).await;
         }
         Err(StoreError::Backend("the commits were not flushed".into()))
+    }
+
+    /// A flush that panics leaves its commits unflushed, readable and in the log; the
+    /// store goes on taking commits, a later flush writes them, and they survive a
+    /// reopen.
+    #[tokio::test]
+    async fn a_flush_that_panics_is_retried_and_loses_nothing() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(StoreError::backend)?;
+        let path = dir.path().join("store.redb");
+        let backend = RedbBackend::open(&path, RedbOptions::default())?;
+        let shared = backend.shared.clone();
+        shared.flushes_to_break.store(2, std::sync::atomic::Ordering::SeqCst);
+        let store = Store::new(backend);
+        store.run(|tx| async move { tx.set(b"a", b"1") }).await?;
+        for _ in 0..100 {
+            if shared.flushes_to_break.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                break;
+            }
+            tokio::time::sleep(FLUSH_IDLE).await;
+        }
+        assert_eq!(shared.flushes_to_break.load(std::sync::atomic::Ordering::SeqCst), 0, "two flushes broke");
+        store.run(|tx| async move { tx.set(b"b", b"2") }).await?;
+        assert_eq!(store.begin().await?.get(b"a").await?, Some(b"1".to_vec()));
+        until_flushed(&shared).await?;
+        drop(store);
+        drop(shared);
+        let store = reopen(&path).await?;
+        let tx = store.begin().await?;
+        assert_eq!((tx.get(b"a").await?, tx.get(b"b").await?), (Some(b"1".to_vec()), Some(b"2".to_vec())));
+        Ok(())
     }
 
     /// A store in `dir` holding `a = 1`, flushed into redb.

@@ -33,8 +33,12 @@ pub(super) fn spawn(shared: Arc<Shared>) -> Result<mpsc::Sender<FlushJob>, Store
             for job in queue {
                 // A panic in redb must not end the thread: the flush would stay frozen
                 // and committers would wait for it for ever.
-                let result = std::panic::catch_unwind(AssertUnwindSafe(|| write_layers(&shared.db, &job)))
-                    .unwrap_or_else(|_| Err(StoreError::Backend("flushing into redb panicked".into())));
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    #[cfg(test)]
+                    break_if_asked(&shared);
+                    write_layers(&shared.db, &job)
+                }))
+                .unwrap_or_else(|_| Err(StoreError::Backend("flushing into redb panicked".into())));
                 drop(job);
                 match shared.sequencer() {
                     Ok(mut sequencer) => sequencer.finish_flush(&shared, result),
@@ -63,4 +67,14 @@ fn write_layers(db: &Database, job: &FlushJob) -> Result<(), StoreError> {
         meta.insert(LOG_SEQ, job.logged).map_err(StoreError::backend)?;
     }
     write.commit().map_err(StoreError::backend)
+}
+
+/// Tests: a panic where redb could panic, while `flushes_to_break` says so.
+#[cfg(test)]
+fn break_if_asked(shared: &Shared) {
+    use std::sync::atomic::Ordering;
+    let take_one = |left: usize| left.checked_sub(1);
+    if shared.flushes_to_break.fetch_update(Ordering::SeqCst, Ordering::SeqCst, take_one).is_ok() {
+        panic!("a flush broken on purpose");
+    }
 }
