@@ -30,6 +30,11 @@ async fn connected_to_node_upstream(w: &World) -> (NodePeer, String) {
     (upstream, format!("{}/v1/proxy/mock", w.server.base_url))
 }
 
+/// What the upstream's `/echo` saw of a request.
+async fn echo(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -77,16 +82,13 @@ async fn the_proxy_streams_both_ways_keeps_method_query_and_body_and_caps_sizes(
     // Method, path, query, the caller's own headers and body go through; the
     // caller's credentials stay behind and the vaulted token goes in their place.
     let body = vec![7u8; 1024];
-    let echoed: serde_json::Value = identity(http.post(format!("{base}/echo?x=1&y=a%20b")))
-        .header("authorization", "Bearer the-apps-own-credential")
-        .header("x-custom", "kept")
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echoed = echo(
+        identity(http.post(format!("{base}/echo?x=1&y=a%20b")))
+            .header("authorization", "Bearer the-apps-own-credential")
+            .header("x-custom", "kept")
+            .body(body.clone()),
+    )
+    .await;
     assert_eq!(echoed["method"], "POST");
     assert_eq!(echoed["url"], "/api/echo?x=1&y=a%20b");
     assert_eq!(echoed["headers"]["x-custom"], "kept");
@@ -98,27 +100,13 @@ async fn the_proxy_streams_both_ways_keeps_method_query_and_body_and_caps_sizes(
     // Large bodies both ways: a declared 3 MiB upload, a chunked 4 MiB upload
     // (relayed as it comes), and a chunked 5 MB download.
     let upload: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
-    let echoed: serde_json::Value = identity(http.put(format!("{base}/echo")))
-        .body(upload.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echoed = echo(identity(http.put(format!("{base}/echo"))).body(upload.clone())).await;
     assert_eq!((echoed["method"].as_str(), echoed["bodyLength"].as_u64()), (Some("PUT"), Some(3 << 20)));
     assert_eq!(echoed["bodySha256"], sha256_hex(&upload));
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..64).map(|i| Ok(vec![i as u8; 64 << 10])).collect();
     let whole: Vec<u8> = chunks.iter().flat_map(|chunk| chunk.as_ref().unwrap().clone()).collect();
     let streamed = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
-    let echoed: serde_json::Value = identity(http.patch(format!("{base}/echo")))
-        .body(streamed)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echoed = echo(identity(http.patch(format!("{base}/echo"))).body(streamed)).await;
     assert_eq!(echoed["bodyLength"].as_u64(), Some(4 << 20));
     assert_eq!(echoed["bodySha256"], sha256_hex(&whole));
     let download = identity(http.get(format!("{base}/big?bytes=5000000"))).send().await.unwrap();
