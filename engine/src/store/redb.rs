@@ -444,7 +444,10 @@ mod tests {
         let (kept, lost) = (tx.get(b"kept").await?, tx.get(b"lost").await?);
         drop(tx);
         assert!(chattr("-i"), "the log files are writable again");
-        assert!(failed.is_err(), "the commit that met the failure must not be acknowledged");
+        assert!(
+            matches!(&failed, Err(StoreError::Backend(message)) if message.contains("commit log could not be written")),
+            "the commit that met the failure must not be acknowledged, and says why: {failed:?}"
+        );
         assert!(
             matches!(&refused, Err(StoreError::Backend(message)) if message.contains("refused until SecuriX restarts")),
             "{refused:?}"

@@ -170,9 +170,7 @@ impl LogWriter {
         }
         let result =
             result.and_then(|()| self.sync(&records[synced..])).and_then(|()| self.shared.publish(published));
-        if let Err(error) = &result {
-            self.fail(error);
-        }
+        let result = result.map_err(|error| self.fail(error));
         for reply in replies {
             let _ = reply.send(result.clone());
         }
@@ -190,13 +188,15 @@ impl LogWriter {
         appended
     }
 
-    fn fail(&mut self, error: &StoreError) {
-        let failure = StoreError::Backend(format!(
-            "the redb commit log could not be written ({error}); commits are refused until SecuriX restarts"
-        ));
-        if self.shared.failure.set(failure).is_ok() {
-            tracing::error!(%error, "the redb commit log failed; refusing all commits from now on");
-        }
+    /// The log failed: every commit is refused from now on. Answers the refusal.
+    fn fail(&mut self, error: StoreError) -> StoreError {
         self.flusher = None;
+        let refusal = self.shared.failure.get_or_init(|| {
+            tracing::error!(%error, "the redb commit log failed; refusing all commits from now on");
+            StoreError::Backend(format!(
+                "the redb commit log could not be written ({error}); commits are refused until SecuriX restarts"
+            ))
+        });
+        refusal.clone()
     }
 }
