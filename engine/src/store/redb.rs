@@ -92,6 +92,9 @@ pub(super) struct Shared {
     /// Tests: how many of the next flushes panic inside the flusher.
     #[cfg(test)]
     pub flushes_to_break: std::sync::atomic::AtomicUsize,
+    /// Tests: the log writer panics at its next write.
+    #[cfg(test)]
+    pub break_log_writer: std::sync::atomic::AtomicBool,
 }
 
 pub(super) fn poisoned() -> StoreError {
@@ -162,6 +165,8 @@ impl RedbBackend {
             flushed: Notify::new(),
             #[cfg(test)]
             flushes_to_break: Default::default(),
+            #[cfg(test)]
+            break_log_writer: Default::default(),
         });
         let flush_jobs = redb_flusher::spawn(shared.clone())?;
         redb_log_writer::spawn(shared.clone(), log, flush_jobs, options)?;
@@ -503,6 +508,32 @@ mod tests {
         let store = reopen(&path).await?;
         let tx = store.begin().await?;
         assert_eq!((tx.get(b"a").await?, tx.get(b"b").await?), (Some(b"1".to_vec()), Some(b"2".to_vec())));
+        Ok(())
+    }
+
+    /// A log writer that panics ends, and no committer waits for it for ever: the
+    /// commits it held and every later one fail, the store reports the failure (for
+    /// `/readyz`), and a reopened store holds what was acknowledged before.
+    #[tokio::test]
+    async fn commits_fail_and_none_hangs_when_the_log_writer_panics() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(StoreError::backend)?;
+        let path = dir.path().join("store.redb");
+        let backend = RedbBackend::open(&path, RedbOptions::default())?;
+        let shared = backend.shared.clone();
+        let store = Store::new(backend);
+        store.run(|tx| async move { tx.set(b"a", b"1") }).await?;
+        shared.break_log_writer.store(true, std::sync::atomic::Ordering::SeqCst);
+        for key in [b"b", b"c"] {
+            let commit = store.run(|tx| async move { tx.set(key, b"2") });
+            let answer = tokio::time::timeout(Duration::from_secs(10), commit).await;
+            assert!(answer.is_ok_and(|answer| answer.is_err()), "an error, in time");
+        }
+        let failure = store.failure().map(|failure| failure.to_string()).unwrap_or_default();
+        assert!(failure.contains("log writer stopped"), "readiness sees it: {failure}");
+        drop(store);
+        drop(shared);
+        let tx = reopen(&path).await?.begin().await?;
+        assert_eq!((tx.get(b"a").await?, tx.get(b"b").await?), (Some(b"1".to_vec()), None));
         Ok(())
     }
 

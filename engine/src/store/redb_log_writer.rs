@@ -77,6 +77,10 @@ pub(super) fn spawn(
             }
             if ended.is_err() {
                 tracing::error!("the redb log writer panicked; commits are refused");
+                // Readiness reports it, as it does a log that cannot be written.
+                let _ = shared.failure.set(StoreError::Backend(
+                    "the redb log writer stopped; commits are refused until SecuriX restarts".into(),
+                ));
             }
         })
         .map(drop)
@@ -139,6 +143,8 @@ impl LogWriter {
     /// the flush work of `jobs` where it falls among them, then publishes `published`
     /// and answers every commit. Answers false once the store is closing.
     fn write(&mut self, jobs: Vec<LogJob>, records: &[u8], published: Published) -> bool {
+        #[cfg(test)]
+        assert!(!self.shared.break_log_writer.load(std::sync::atomic::Ordering::SeqCst), "broken on purpose");
         let mut open = true;
         let mut replies = Vec::with_capacity(jobs.len());
         let mut result = match self.shared.failure.get() {
