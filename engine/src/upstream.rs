@@ -1,7 +1,8 @@
 //! The HTTP client of proxied calls: hyper's pooled HTTP/1 client over rustls
-//! (Mozilla's roots, ring) or plain http. It costs a third of a general-purpose
-//! client per call (no redirect policy, no URL re-parsing, one timer), and proxied
-//! calls are the hot path. One deadline covers the answer's headers and its body.
+//! (Mozilla's roots, ring) or plain http. Proxied calls are the hot path, and
+//! reqwest's layers (redirect policy re-parsing each URL, timeout wrappers) cost
+//! ~10 µs a call on top of hyper's. One deadline covers the answer's headers and
+//! its body.
 
 use std::io;
 use std::pin::Pin;
