@@ -305,6 +305,12 @@ mod tests {
         }
     }
 
+    /// A store at `path`, and its shared state for the test to look into.
+    fn opened(path: &Path) -> Result<(Arc<Shared>, Store), StoreError> {
+        let backend = RedbBackend::open(path, RedbOptions::default())?;
+        Ok((backend.shared.clone(), Store::new(backend)))
+    }
+
     fn key_values(pairs: &[KeyValue]) -> Vec<(u8, u8)> {
         pairs.iter().map(|pair| (pair.key[0], pair.value[0])).collect()
     }
@@ -316,9 +322,7 @@ mod tests {
     async fn reads_merge_the_overlay_over_what_was_flushed() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(StoreError::backend)?;
         let path = dir.path().join("store.redb");
-        let backend = RedbBackend::open(&path, RedbOptions::default())?;
-        let shared = backend.shared.clone();
-        let store = Store::new(backend);
+        let (shared, store) = opened(&path)?;
         store
             .run(|tx| async move {
                 for c in b'a'..=b'j' {
@@ -488,10 +492,8 @@ mod tests {
     async fn a_flush_that_panics_is_retried_and_loses_nothing() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(StoreError::backend)?;
         let path = dir.path().join("store.redb");
-        let backend = RedbBackend::open(&path, RedbOptions::default())?;
-        let shared = backend.shared.clone();
+        let (shared, store) = opened(&path)?;
         shared.flushes_to_break.store(2, std::sync::atomic::Ordering::SeqCst);
-        let store = Store::new(backend);
         store.run(|tx| async move { tx.set(b"a", b"1") }).await?;
         for _ in 0..100 {
             if shared.flushes_to_break.load(std::sync::atomic::Ordering::SeqCst) == 0 {
@@ -518,9 +520,7 @@ mod tests {
     async fn commits_fail_and_none_hangs_when_the_log_writer_panics() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(StoreError::backend)?;
         let path = dir.path().join("store.redb");
-        let backend = RedbBackend::open(&path, RedbOptions::default())?;
-        let shared = backend.shared.clone();
-        let store = Store::new(backend);
+        let (shared, store) = opened(&path)?;
         store.run(|tx| async move { tx.set(b"a", b"1") }).await?;
         shared.break_log_writer.store(true, std::sync::atomic::Ordering::SeqCst);
         for key in [b"b", b"c"] {
@@ -539,9 +539,7 @@ mod tests {
 
     /// A store in `dir` holding `a = 1`, flushed into redb.
     async fn with_a_flushed(dir: &Path) -> Result<(Arc<Shared>, Store), StoreError> {
-        let backend = RedbBackend::open(&dir.join("store.redb"), RedbOptions::default())?;
-        let shared = backend.shared.clone();
-        let store = Store::new(backend);
+        let (shared, store) = opened(&dir.join("store.redb"))?;
         store.run(|tx| async move { tx.set(b"a", b"1") }).await?;
         until_flushed(&shared).await?;
         Ok((shared, store))
