@@ -233,6 +233,39 @@ mod tests {
         );
     }
 
+    /// A provider whose certificate no trusted root vouches for gets no request: the
+    /// engine aborts the handshake (a provider's API sees the vaulted token).
+    #[tokio::test]
+    async fn an_https_provider_with_an_untrusted_certificate_gets_nothing() {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+        let config =
+            rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![certified.cert.der().clone()], key.into())
+                .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://localhost:{}/", listener.local_addr().unwrap().port());
+        let served = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut tls = acceptor.accept(stream).await.map_err(|error| error.to_string())?;
+            let mut request = vec![0; 1024];
+            let read = tls.read(&mut request).await.map_err(|error| error.to_string())?;
+            Ok::<_, String>(String::from_utf8_lossy(&request[..read]).into_owned())
+        });
+        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let error = call(&upstream, &url).await.unwrap_err();
+        assert!(
+            matches!(&error, EngineError::Upstream(why) if why.contains("could not be reached")),
+            "{error}"
+        );
+        let server_side = served.await.unwrap();
+        assert!(server_side.is_err(), "the handshake must fail before any request: {server_side:?}");
+    }
+
     #[tokio::test]
     async fn https_urls_speak_tls() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
