@@ -2,7 +2,8 @@
 //! - latency SecuriX's proxy adds (p50, p99): one keep-alive connection, 1 KB request
 //!   and answer bodies, through `/v1/proxy/…` versus straight to the upstream;
 //! - throughput at 64 connections through SecuriX (token injection) versus nginx
-//!   reverse-proxying the same upstream (Debian's package);
+//!   reverse-proxying the same upstream (Debian's package), and versus a bare hyper
+//!   relay (`support/relay.rs`: what relaying alone costs, the ceiling);
 //! - device-session creations per second.
 //!
 //! The load generator and the upstream run on CPU 0, SecuriX and nginx on CPU 1
@@ -78,6 +79,13 @@ async fn bench() -> Result<(), Error> {
         let baseline = throughput(std::slice::from_ref(&via_nginx), &body, CONNECTIONS).await?;
         println!("nginx reverse proxy:       {baseline:>9.0} req/s");
         println!("SecuriX / nginx:           {:>9.2}×   (target: ≥ 0.75×)", through_securix / baseline);
+        let relay =
+            Target { address: support::relay::start(&up)?, path: "/api/echo".into(), headers: vec![] };
+        let ceiling = throughput(std::slice::from_ref(&relay), &body, CONNECTIONS).await?;
+        println!(
+            "bare hyper relay:          {ceiling:>9.0} req/s = {:.2}× nginx (relaying alone: no identity, token or audit)",
+            ceiling / baseline
+        );
     } else {
         println!("nginx is not installed: no baseline (scripts/bench-http installs it)");
     }

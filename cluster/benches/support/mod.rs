@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 
 #[path = "../../../engine/benches/support/keepalive.rs"]
 mod keepalive;
+pub mod relay;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
