@@ -41,7 +41,8 @@ fn is_forwarded(name: &str) -> bool {
     !own && !DROPPED_REQUEST_HEADERS.iter().any(|dropped| name.eq_ignore_ascii_case(dropped))
 }
 
-/// Response headers never passed back (the body's length travels as `ProxyResponse::length`).
+/// Response headers never passed back (the body's length travels apart, as
+/// `ProxyResponse::length`).
 const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "connection",
     "keep-alive",
@@ -50,7 +51,6 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "trailer",
     "upgrade",
     "set-cookie",
-    "content-length",
     "proxy-authenticate",
 ];
 

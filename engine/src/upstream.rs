@@ -54,8 +54,9 @@ pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Se
 /// An upstream's answer.
 pub struct Answer {
     pub status: u16,
+    /// Its headers, less `content-length`, which is `length`.
     pub headers: HeaderMap,
-    /// The body's declared length (`content-length`), for the caller to pass on.
+    /// The body's declared length (none for a 204 or 304, which have no body).
     pub length: Option<u64>,
     pub body: BodyStream,
 }
@@ -103,12 +104,12 @@ impl Upstream {
             Ok(Err(_)) => return Err(EngineError::Upstream("the provider could not be reached".into())),
             Ok(Ok(response)) => response,
         };
-        let (parts, body) = response.into_parts();
+        let (mut parts, body) = response.into_parts();
         // 204 and 304 carry no body, whatever length they name.
         let bodiless = matches!(parts.status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
         let length = parts
             .headers
-            .get(hyper::header::CONTENT_LENGTH)
+            .remove(hyper::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse().ok())
             .filter(|_| !bodiless);
         Ok(Answer {

@@ -110,10 +110,9 @@ impl Snapshot for MemorySnapshot {
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         let mut state = lock(&self.state)?;
         state.resolver.check(self.open.version(), &commit.reads)?;
-        let current = state.version;
+        let (current, version) = (state.version, state.version + 1);
         let horizon = || self.open.horizon(|| current).unwrap_or(0);
-        state.resolver.record(current + 1, &commit.mutations, horizon);
-        let version = current + 1;
+        state.resolver.record(version, &commit.mutations, horizon);
         apply(&mut state.data, commit.mutations);
         state.version = version;
         Ok(())

@@ -72,15 +72,12 @@ pub(super) fn spawn(
         .name("securix-redb-log".into())
         .spawn(move || {
             let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.run()));
+            if ended.is_err() {
+                // Readiness reports it, as it does a log that cannot be written.
+                refuse_commits(&shared, "the redb log writer stopped".into());
+            }
             if let Ok(mut sequencer) = shared.sequencer() {
                 sequencer.abandon();
-            }
-            if ended.is_err() {
-                tracing::error!("the redb log writer panicked; commits are refused");
-                // Readiness reports it, as it does a log that cannot be written.
-                let _ = shared.failure.set(StoreError::Backend(
-                    "the redb log writer stopped; commits are refused until SecuriX restarts".into(),
-                ));
             }
         })
         .map(drop)
@@ -197,12 +194,16 @@ impl LogWriter {
     /// The log failed: every commit is refused from now on. Answers the refusal.
     fn fail(&mut self, error: StoreError) -> StoreError {
         self.flusher = None;
-        let refusal = self.shared.failure.get_or_init(|| {
-            tracing::error!(%error, "the redb commit log failed; refusing all commits from now on");
-            StoreError::Backend(format!(
-                "the redb commit log could not be written ({error}); commits are refused until SecuriX restarts"
-            ))
-        });
-        refusal.clone()
+        refuse_commits(&self.shared, format!("the redb commit log could not be written ({error})"))
     }
+}
+
+/// Sets the store's failure, once (the first cause stays): every commit is refused
+/// until a restart. Answers the refusal in force.
+fn refuse_commits(shared: &Shared, cause: String) -> StoreError {
+    let refusal = shared.failure.get_or_init(|| {
+        tracing::error!(%cause, "refusing all commits from now on");
+        StoreError::Backend(format!("{cause}; commits are refused until SecuriX restarts"))
+    });
+    refusal.clone()
 }
