@@ -77,7 +77,7 @@ pub(super) fn spawn(
                 refuse_commits(&shared, "the redb log writer stopped".into());
             }
             if let Ok(mut sequencer) = shared.sequencer() {
-                sequencer.abandon();
+                sequencer.abandon(&shared);
             }
         })
         .map(drop)

@@ -202,11 +202,13 @@ impl Sequencer {
     }
 
     /// The log writer has stopped: commits still queued, and every later one, fail.
-    pub fn abandon(&mut self) {
+    pub fn abandon(&mut self, shared: &Shared) {
         self.closed = true;
+        // The store's failure says why, when there is one.
+        let refusal = shared.failure.get().cloned().unwrap_or_else(closed);
         for job in self.queue.drain(..) {
             if let LogJob::Commit { reply, .. } = job {
-                let _ = reply.send(Err(closed()));
+                let _ = reply.send(Err(refusal.clone()));
             }
         }
     }
