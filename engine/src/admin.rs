@@ -122,22 +122,29 @@ impl Engine {
             .await?)
     }
 
-    /// The project a presented API key belongs to. A key seen before costs one
-    /// read: its project's access epoch, which a revocation moves.
+    /// The project a presented API key belongs to. A key seen before costs at most
+    /// one read: its project's access epoch, which a revocation moves — none while
+    /// nothing was committed since it was last read (`EpochCache::unchanged`).
     pub async fn authenticate(&self, presented: &str) -> EngineResult<Principal> {
         let hash: [u8; 32] = sha2::Sha256::digest(presented.as_bytes()).into();
+        let keys = &self.inner.api_keys;
+        if let Some(principal) = keys.unchanged(&hash, self.inner.store.version()) {
+            keys.count(true);
+            return Ok(principal);
+        }
         let tx = self.inner.store.begin().await?;
-        if let Some((epoch, principal)) = self.inner.api_keys.peek(&hash) {
-            let current = access_epoch::project(&tx, &principal.project_id).await? == epoch;
-            self.inner.api_keys.count(current);
-            if current {
+        if let Some((_, principal)) = keys.peek(&hash) {
+            let epoch = access_epoch::project(&tx, &principal.project_id).await?;
+            let current = keys.get(&hash, epoch, tx.version());
+            keys.count(current.is_some());
+            if let Some(principal) = current {
                 return Ok(principal);
             }
         }
         let key = api_key::authenticate(&tx, presented).await?.ok_or(EngineError::Unauthorized)?;
         let epoch = access_epoch::project(&tx, &key.project_id).await?;
         let principal = Principal { project_id: key.project_id, api_key_id: key.id };
-        self.inner.api_keys.insert(hash, epoch, principal.clone());
+        keys.insert(hash, epoch, tx.version(), principal.clone());
         Ok(principal)
     }
 

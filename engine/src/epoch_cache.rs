@@ -1,6 +1,11 @@
 //! A bounded map of answers tagged with the epoch they were true at. A lookup
 //! names the epoch the store reads now; an answer from any other epoch is a miss.
 //! Used for the hot path of the proxy (see `model::access_epoch`).
+//!
+//! An answer also remembers the store version (`Store::version`) its epoch was last
+//! read at: while the store still reads at that version nothing was committed since,
+//! so the epoch is the same and need not be read again (on the embedded stores; a
+//! shared one has no such version and its epochs are read every time).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -8,10 +13,17 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) struct EpochCache<K, E, V> {
-    entries: Mutex<HashMap<K, (E, V)>>,
+    entries: Mutex<HashMap<K, Entry<E, V>>>,
     capacity: usize,
     hits: AtomicU64,
     misses: AtomicU64,
+}
+
+struct Entry<E, V> {
+    epoch: E,
+    value: V,
+    /// A store version at which the epoch read as `epoch`.
+    read_at: Option<u64>,
 }
 
 /// How often a cache answered, for `/metrics`.
@@ -44,15 +56,28 @@ impl<K: Eq + Hash + Clone, E: PartialEq + Copy, V: Clone> EpochCache<K, E, V> {
         CacheStats { hits: self.hits.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed) }
     }
 
+    /// The answer, if its epoch was read at store version `version`: nothing was
+    /// committed since, so it holds without reading the epoch again.
+    pub fn unchanged(&self, key: &K, version: Option<u64>) -> Option<V> {
+        let entries = self.entries.lock().ok()?;
+        let entry = entries.get(key)?;
+        (version.is_some() && entry.read_at == version).then(|| entry.value.clone())
+    }
+
     /// The answer and its epoch, whatever the epoch (the caller may need the
     /// value to know which epoch to read); the caller then counts a `hit` or not.
     pub fn peek(&self, key: &K) -> Option<(E, V)> {
-        self.entries.lock().ok()?.get(key).cloned()
+        let entries = self.entries.lock().ok()?;
+        entries.get(key).map(|entry| (entry.epoch, entry.value.clone()))
     }
 
-    /// The answer, if it was made at `epoch`; the caller then counts a `hit` or not.
-    pub fn get(&self, key: &K, epoch: E) -> Option<V> {
-        self.peek(key).filter(|(at, _)| *at == epoch).map(|(_, value)| value)
+    /// The answer, if it was made at `epoch`, which the store read at `version`
+    /// (remembered for `unchanged`); the caller then counts a `hit` or not.
+    pub fn get(&self, key: &K, epoch: E, version: Option<u64>) -> Option<V> {
+        let mut entries = self.entries.lock().ok()?;
+        let entry = entries.get_mut(key).filter(|entry| entry.epoch == epoch)?;
+        entry.read_at = version;
+        Some(entry.value.clone())
     }
 
     pub fn count(&self, hit: bool) {
@@ -60,8 +85,9 @@ impl<K: Eq + Hash + Clone, E: PartialEq + Copy, V: Clone> EpochCache<K, E, V> {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Remembers an answer; when full, forgets an arbitrary other one first.
-    pub fn insert(&self, key: K, epoch: E, value: V) {
+    /// Remembers an answer made at `epoch`, read at store version `version`; when
+    /// full, forgets an arbitrary other one first.
+    pub fn insert(&self, key: K, epoch: E, version: Option<u64>, value: V) {
         let Ok(mut entries) = self.entries.lock() else { return };
         if entries.len() >= self.capacity
             && !entries.contains_key(&key)
@@ -69,7 +95,7 @@ impl<K: Eq + Hash + Clone, E: PartialEq + Copy, V: Clone> EpochCache<K, E, V> {
         {
             entries.remove(&victim);
         }
-        entries.insert(key, (epoch, value));
+        entries.insert(key, Entry { epoch, value, read_at: version });
     }
 }
 
@@ -80,19 +106,35 @@ mod tests {
     #[test]
     fn an_answer_from_another_epoch_is_a_miss() {
         let cache = EpochCache::new(2);
-        cache.insert("a", 1, "one");
-        assert_eq!(cache.get(&"a", 1), Some("one"));
-        assert_eq!(cache.get(&"a", 2), None);
+        cache.insert("a", 1, None, "one");
+        assert_eq!(cache.get(&"a", 1, None), Some("one"));
+        assert_eq!(cache.get(&"a", 2, None), None);
         assert_eq!(cache.peek(&"a"), Some((1, "one")));
+    }
+
+    /// Only the store version the epoch was last read at spares reading it again;
+    /// a store without versions never does.
+    #[test]
+    fn an_answer_holds_unread_only_at_the_version_its_epoch_was_read_at() {
+        let cache = EpochCache::new(2);
+        cache.insert("a", 1, Some(7), "one");
+        assert_eq!(cache.unchanged(&"a", Some(7)), Some("one"));
+        assert_eq!(cache.unchanged(&"a", Some(8)), None, "something was committed since");
+        assert_eq!(cache.get(&"a", 2, Some(8)), None);
+        assert_eq!(cache.unchanged(&"a", Some(8)), None, "a different epoch does not vouch for it");
+        assert_eq!(cache.get(&"a", 1, Some(8)), Some("one"));
+        assert_eq!(cache.unchanged(&"a", Some(8)), Some("one"), "read again, the same epoch");
+        cache.insert("b", 1, None, "two");
+        assert_eq!(cache.unchanged(&"b", None), None);
     }
 
     #[test]
     fn it_stays_within_its_capacity() {
         let cache = EpochCache::new(2);
         for (i, key) in ["a", "b", "c", "d"].into_iter().enumerate() {
-            cache.insert(key, 0, i);
+            cache.insert(key, 0, None, i);
         }
-        assert_eq!(["a", "b", "c", "d"].iter().filter(|k| cache.get(k, 0).is_some()).count(), 2);
-        assert_eq!(cache.get(&"d", 0), Some(3), "the newest answer is kept");
+        assert_eq!(["a", "b", "c", "d"].iter().filter(|k| cache.get(k, 0, None).is_some()).count(), 2);
+        assert_eq!(cache.get(&"d", 0, None), Some(3), "the newest answer is kept");
     }
 }

@@ -4,7 +4,8 @@
 //! connections, asks the entity's actor for a fresh token and calls the plugin in
 //! its sandbox — most of a proxy call's cost. So a plan is remembered per caller
 //! and account, and reused while the access epochs (`model::access_epoch`) read
-//! as they did and the token is not due for a refresh: two reads of one snapshot.
+//! as they did and the token is not due for a refresh: two reads of one snapshot,
+//! or none while the store has committed nothing since they were read.
 
 use std::sync::Arc;
 
@@ -63,16 +64,22 @@ impl Engine {
             integration: integration_key.to_owned(),
             connection_id: connection_id.map(str::to_owned),
         };
+        let plans = &self.inner.proxy_plans;
+        let fresh = |plan: &Arc<ProxyPlan>| !needs_refresh(plan.refreshed_at, plan.expires_at, self.now());
+        if let Some(plan) = plans.unchanged(&key, self.inner.store.version()).filter(fresh) {
+            plans.count(true);
+            return Ok(plan);
+        }
         let tx = self.inner.store.begin().await?;
+        let version = tx.version();
         let epoch = access_epoch::read(&tx, &principal.project_id, entity_id).await?;
-        let remembered = (self.inner.proxy_plans.get(&key, epoch))
-            .filter(|plan| !needs_refresh(plan.refreshed_at, plan.expires_at, self.now()));
-        self.inner.proxy_plans.count(remembered.is_some());
+        let remembered = plans.get(&key, epoch, version).filter(fresh);
+        plans.count(remembered.is_some());
         if let Some(plan) = remembered {
             return Ok(plan);
         }
         let plan = Arc::new(self.make_plan(tx, &key).await?);
-        self.inner.proxy_plans.insert(key, epoch, plan.clone());
+        plans.insert(key, epoch, version, plan.clone());
         Ok(plan)
     }
 

@@ -83,6 +83,11 @@ pub trait Backend: Send + Sync + 'static {
     fn failure(&self) -> Option<StoreError> {
         None
     }
+    /// The version a transaction begun now would read at, where it names what the
+    /// store holds (see `Snapshot::version`).
+    fn version(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// One transaction's view of the store: reads at one version, then one commit.
@@ -99,6 +104,12 @@ pub trait Snapshot: Send + Sync {
     /// Applies the commit atomically, or fails with `Conflict` when a transaction
     /// committed since this snapshot wrote into one of `commit.reads`.
     async fn commit(&self, commit: Commit) -> Result<(), StoreError>;
+    /// For caches of what the store holds: two snapshots of one store with the same
+    /// version read the same data. `None` where the version cannot say that (a
+    /// store other processes write too).
+    fn version(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Little-endian addition as FoundationDB's ADD does it for an 8-byte operand:

@@ -49,6 +49,10 @@ impl Backend for MemoryBackend {
     fn name(&self) -> &'static str {
         "memory"
     }
+
+    fn version(&self) -> Option<u64> {
+        lock(&self.state).ok().map(|state| state.version)
+    }
 }
 
 struct MemorySnapshot {
@@ -116,5 +120,9 @@ impl Snapshot for MemorySnapshot {
         apply(&mut state.data, commit.mutations);
         state.version = version;
         Ok(())
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.open.version())
     }
 }

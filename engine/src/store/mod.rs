@@ -124,6 +124,12 @@ impl Store {
         self.backend.failure()
     }
 
+    /// What a transaction begun now would read, as a number: while it stays the same,
+    /// so does everything the store holds (`None` where the backend cannot tell).
+    pub fn version(&self) -> Option<u64> {
+        self.backend.version()
+    }
+
     /// Starts one transaction attempt without a retry loop. Prefer `run`.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(Tx::new(self.backend.begin().await?))

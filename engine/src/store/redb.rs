@@ -202,6 +202,11 @@ impl Backend for RedbBackend {
     fn failure(&self) -> Option<StoreError> {
         self.shared.failure.get().cloned()
     }
+
+    /// A publication holds every commit up to its version, and only those.
+    fn version(&self) -> Option<u64> {
+        self.shared.published().ok().map(|published| published.version)
+    }
 }
 
 struct RedbSnapshot {
@@ -257,6 +262,10 @@ impl Snapshot for RedbSnapshot {
             answer.await.map_err(|_| StoreError::Backend("the redb log writer has stopped".into()))?;
         self.shared.while_backlogged().await;
         answer
+    }
+
+    fn version(&self) -> Option<u64> {
+        Some(self.open.version())
     }
 }
 

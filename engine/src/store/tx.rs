@@ -61,6 +61,11 @@ impl Tx {
         }
     }
 
+    /// The snapshot's version (`Snapshot::version`): what it reads, its own writes aside.
+    pub fn version(&self) -> Option<u64> {
+        self.inner.snapshot.version()
+    }
+
     fn state(&self) -> Result<MutexGuard<'_, TxState>, StoreError> {
         let state =
             self.inner.state.lock().map_err(|_| StoreError::Invalid("transaction state poisoned".into()))?;

@@ -21,6 +21,7 @@ use securix_engine::vault::MasterKey;
 use securix_engine::{Engine, EngineError, EngineSettings, Principal};
 use serde_json::json;
 
+use crate::support::counting_store::CountingBackend;
 use crate::support::scripted::{Response, ScriptedServer};
 
 const CLIENT_SECRET: &str = "flow-client-secret";
@@ -639,5 +640,36 @@ async fn remembered_proxy_plans_never_outlive_what_they_rely_on() {
     }
     assert!(s.engine.cache_stats().api_keys.hits >= 1, "the key was remembered");
     other.revoke_api_key(&project, &issued.id).await.unwrap();
+    assert!(matches!(s.engine.authenticate(key.expose()).await, Err(EngineError::Unauthorized)));
+}
+
+/// While the store has committed nothing since, a remembered API key or proxy plan
+/// is used without reading the access epochs again (on stores with versions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remembered_answers_skip_the_epoch_reads_while_nothing_was_committed() {
+    let p = provider(3600).await;
+    let (backend, epoch_reads) = CountingBackend::new();
+    let s = setup_on(&p, Store::new(backend), MasterKey::generate()).await;
+    connected_device_session(&s).await;
+    let project = s.principal.project_id.clone();
+    let (issued, key) = s.engine.issue_api_key(&project, "second").await.unwrap();
+    s.engine.authenticate(key.expose()).await.unwrap();
+    let before = epoch_reads.count();
+    s.engine.authenticate(key.expose()).await.unwrap();
+    assert_eq!(epoch_reads.count(), before, "the key's epoch was read at this version already");
+
+    // Each call's audit record commits a few milliseconds later, and the first call
+    // after that commit reads the epochs again; calls in between do not.
+    const CALLS: usize = 20;
+    proxy_get(&s, "me").await.unwrap();
+    let before = epoch_reads.count();
+    for _ in 0..CALLS {
+        assert_eq!(proxy_get(&s, "me").await.unwrap().0, 200);
+    }
+    let reads = epoch_reads.count() - before;
+    assert!(reads < 2 * CALLS, "{reads} epoch reads for {CALLS} calls: every call read both epochs");
+
+    // A commit moves the version: the key is checked again, and a revocation holds.
+    s.engine.revoke_api_key(&project, &issued.id).await.unwrap();
     assert!(matches!(s.engine.authenticate(key.expose()).await, Err(EngineError::Unauthorized)));
 }
