@@ -20,19 +20,26 @@ pub const MAX_PROXY_BODY: usize = 10 << 20;
 /// upstream call: no relay task, one write upstream.
 const BUFFERED_BODY: usize = 64 << 10;
 
+/// What follows the proxy's prefix in its route (served as a prefix, see `api::register`).
+pub const TARGET: &str = "/{integration}/{path}";
+
+/// The integration and the rest of a proxy URL's path, still percent-encoded (so
+/// `%2F` stays visible to the engine's path check); `None` if either is missing.
+fn target(path: &str) -> Option<(&str, &str)> {
+    let (integration, rest) = path.strip_prefix("/v1/proxy/")?.split_once('/')?;
+    (!integration.is_empty()).then_some((integration, rest))
+}
+
 pub async fn forward(
     state: web::Data<AppState>,
     App(principal): App,
     request: HttpRequest,
-    path: web::Path<(String, String)>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (integration, rest) = path.into_inner();
+    let (integration, raw_path) =
+        target(request.uri().path()).ok_or_else(|| ApiError::not_found("no such route"))?;
     let agent = required_header(&request, AGENT_ID)?;
     let entity = required_header(&request, ENTITY_ID)?;
-    // The raw path after the integration, still percent-encoded, so `%2F` stays visible.
-    let prefix = format!("/v1/proxy/{integration}/");
-    let raw_path = request.uri().path().strip_prefix(&prefix).map(str::to_owned).unwrap_or(rest);
     let headers = upstream_headers(&request);
     let declared = request
         .headers()
@@ -48,13 +55,13 @@ pub async fn forward(
     };
     let proxied = ProxyRequest {
         method: request.method().as_str().to_owned(),
-        path: raw_path,
+        path: raw_path.to_owned(),
         query: Some(request.query_string().to_owned()).filter(|q| !q.is_empty()),
         headers,
         body,
         connection_id: optional_header(&request, CONNECTION_ID),
     };
-    let answer = match state.engine.proxy(&principal, &agent, &entity, &integration, proxied).await {
+    let answer = match state.engine.proxy(&principal, &agent, &entity, integration, proxied).await {
         // The relay cut the body off at the cap, which failed the upstream call.
         Err(_) if over_cap.load(Ordering::Relaxed) => return Err(too_large()),
         answer => answer?,
@@ -131,4 +138,20 @@ fn relayed(mut payload: web::Payload, over_cap: Arc<AtomicBool>) -> ProxyBody {
         }
     });
     ProxyBody::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target;
+
+    #[test]
+    fn a_target_names_an_integration_and_keeps_the_rest_encoded() {
+        assert_eq!(target("/v1/proxy/github/user/repos"), Some(("github", "user/repos")));
+        assert_eq!(target("/v1/proxy/github/a%2Fb"), Some(("github", "a%2Fb")));
+        assert_eq!(target("/v1/proxy/github//x"), Some(("github", "/x")), "the engine refuses it");
+        assert_eq!(target("/v1/proxy/github/"), Some(("github", "")));
+        for missing in ["/v1/proxy/github", "/v1/proxy//x", "/v1/proxy/", "/v1/proxy", "/v1/proxyx/a/b"] {
+            assert_eq!(target(missing), None, "{missing}");
+        }
+    }
 }
