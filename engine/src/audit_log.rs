@@ -1,9 +1,11 @@
 //! The token-use audit trail, written off the request path in batches: one
 //! transaction carries every record that arrived while the previous one committed
 //! (plus a short linger), so a busy proxy costs a handful of durable commits per
-//! second instead of one per call, and a wake-up of the writer per batch, not per
-//! call. `flush` writes what is queued (at shutdown).
+//! second instead of one per call, a wake-up of the writer per batch, not per
+//! call, and a stored value per entity and batch (`model::audit`'s runs). `flush`
+//! writes what is queued (at shutdown).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -101,15 +103,59 @@ async fn write_batches(store: Store, mut receiver: mpsc::Receiver<Message>) {
 }
 
 async fn write(store: &Store, batch: &[Entry]) {
+    let runs = &runs_by_entity(batch);
     let written = store
         .run(|tx| async move {
-            for entry in batch {
-                audit::append(&tx, &entry.project_id, &entry.entity_id, &entry.record)?;
+            for ((project_id, entity_id), records) in runs {
+                audit::append(&tx, project_id, entity_id, records.iter().copied())?;
             }
             Ok::<_, crate::model::RecordError>(())
         })
         .await;
     if let Err(error) = written {
         tracing::error!(%error, records = batch.len(), "writing audit records failed");
+    }
+}
+
+/// The batch's records by project and entity, each entity's oldest first.
+fn runs_by_entity(batch: &[Entry]) -> Vec<((&str, &str), Vec<&AuditRecord>)> {
+    let mut runs: HashMap<(&str, &str), Vec<&AuditRecord>> = HashMap::new();
+    for entry in batch {
+        runs.entry((&entry.project_id, &entry.entity_id)).or_default().push(&entry.record);
+    }
+    let mut runs: Vec<_> = runs.into_iter().collect();
+    for (_, records) in &mut runs {
+        records.sort_by_key(|record| record.at);
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Entry, runs_by_entity};
+    use crate::clock::Timestamp;
+    use crate::model::audit::AuditRecord;
+
+    fn entry(entity: &str, at: i64) -> Entry {
+        let record = AuditRecord {
+            at: Timestamp(at),
+            agent_id: "cli".into(),
+            connection_id: "con_1".into(),
+            integration: "github".into(),
+            method: "GET".into(),
+            host: "api.github.com".into(),
+        };
+        Entry { project_id: "prj_1".into(), entity_id: entity.into(), record }
+    }
+
+    #[test]
+    fn a_batch_becomes_one_run_per_entity_oldest_first() {
+        let batch = [entry("a", 3), entry("b", 1), entry("a", 1), entry("a", 2)];
+        let mut runs: Vec<_> = runs_by_entity(&batch)
+            .into_iter()
+            .map(|((_, entity), records)| (entity, records.iter().map(|r| r.at.0).collect::<Vec<_>>()))
+            .collect();
+        runs.sort();
+        assert_eq!(runs, [("a", vec![1, 2, 3]), ("b", vec![1])]);
     }
 }

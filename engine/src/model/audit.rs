@@ -1,13 +1,29 @@
 //! The audit trail: one record for every use of an entity's tokens — which agent
 //! used which connection, when, for which host — listable per entity, newest first.
+//!
+//! Records are stored in runs: the records of one entity that one batch of the
+//! audit log writes share a value (up to `RUN_BYTES` of JSON), so a busy proxy
+//! writes a key per entity and batch, not one per call. A run's key is its first
+//! record's time, then a number that rises within the process (runs of the same
+//! millisecond keep their order), then a random id (other nodes' runs never
+//! collide with it). A value of one record, as written before runs, reads as a run.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{RecordError, ids, keys, put_json};
+use super::{RecordError, decode, ids, keys};
 use crate::clock::Timestamp;
-use crate::store::{RangeOptions, Tx};
+use crate::store::{RangeOptions, Subspace, Tx};
 
 const WHAT: &str = "audit record";
+/// The most JSON one run holds: well inside FoundationDB's 100 kB values.
+const RUN_BYTES: usize = 64 << 10;
+/// Runs read at a time when listing.
+const RUNS_PER_READ: usize = 16;
+
+/// Orders the runs this process writes.
+static RUNS: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -20,16 +36,59 @@ pub struct AuditRecord {
     pub host: String,
 }
 
-fn space(project_id: &str, entity_id: &str) -> crate::store::Subspace {
+/// A stored value: a run, oldest first, or a record on its own.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    Run(Vec<AuditRecord>),
+    Single(AuditRecord),
+}
+
+fn space(project_id: &str, entity_id: &str) -> Subspace {
     keys::entity_space(project_id, entity_id).subspace(&("audit",))
 }
 
-pub fn append(tx: &Tx, project_id: &str, entity_id: &str, record: &AuditRecord) -> Result<(), RecordError> {
-    // The random part keeps two uses in the same millisecond apart.
-    let key = space(project_id, entity_id).pack(&(record.at.0, ids::mint("aud")));
-    put_json(tx, &key, record, WHAT)
+/// Appends one entity's `records`, oldest first, as one run or, past `RUN_BYTES`,
+/// several.
+pub fn append<'a>(
+    tx: &Tx,
+    project_id: &str,
+    entity_id: &str,
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+) -> Result<(), RecordError> {
+    let space = space(project_id, entity_id);
+    let mut run = Vec::new();
+    let mut first_at = Timestamp(0);
+    for record in records {
+        let json = serde_json::to_vec(record)
+            .map_err(|e| RecordError::Corrupt { what: WHAT, detail: e.to_string() })?;
+        if !run.is_empty() && run.len() + json.len() + 2 > RUN_BYTES {
+            write_run(tx, &space, first_at, &mut run)?;
+        }
+        if run.is_empty() {
+            run.push(b'[');
+            first_at = record.at;
+        } else {
+            run.push(b',');
+        }
+        run.extend_from_slice(&json);
+    }
+    if !run.is_empty() {
+        write_run(tx, &space, first_at, &mut run)?;
+    }
+    Ok(())
 }
 
+/// Closes the JSON array in `run`, stores it and empties `run`.
+fn write_run(tx: &Tx, space: &Subspace, first_at: Timestamp, run: &mut Vec<u8>) -> Result<(), RecordError> {
+    run.push(b']');
+    let key = space.pack(&(first_at.0, RUNS.fetch_add(1, Ordering::Relaxed), ids::mint("aud")));
+    tx.set(&key, run)?;
+    run.clear();
+    Ok(())
+}
+
+/// The entity's newest `limit` records, newest first.
 pub async fn list(
     tx: &Tx,
     project_id: &str,
@@ -37,6 +96,82 @@ pub async fn list(
     limit: usize,
 ) -> Result<Vec<AuditRecord>, RecordError> {
     ids::check_app_id(entity_id, "entity id")?;
-    super::list_json(tx, space(project_id, entity_id).range(), RangeOptions::limit(limit).reversed(), WHAT)
-        .await
+    let (begin, mut end) = space(project_id, entity_id).range();
+    let mut newest_first = Vec::new();
+    while newest_first.len() < limit {
+        let runs = tx.get_range(&begin, &end, RangeOptions::limit(RUNS_PER_READ).reversed()).await?;
+        let Some(oldest) = runs.last() else { break };
+        end = oldest.key.clone();
+        for run in &runs {
+            match decode::<Stored>(&run.value, WHAT)? {
+                Stored::Run(records) => newest_first.extend(records.into_iter().rev()),
+                Stored::Single(record) => newest_first.push(record),
+            }
+        }
+    }
+    newest_first.truncate(limit);
+    Ok(newest_first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn record(at: i64, agent: &str) -> AuditRecord {
+        AuditRecord {
+            at: Timestamp(at),
+            agent_id: agent.into(),
+            connection_id: "con_1".into(),
+            integration: "github".into(),
+            method: "GET".into(),
+            host: "api.github.com".into(),
+        }
+    }
+
+    async fn listed(store: &Store, limit: usize) -> Vec<(i64, String)> {
+        let tx = store.begin().await.unwrap();
+        let records = list(&tx, "prj_1", "user_1", limit).await.unwrap();
+        records.into_iter().map(|r| (r.at.0, r.agent_id)).collect()
+    }
+
+    /// Runs of the same millisecond, a run past `RUN_BYTES` and a record stored on
+    /// its own (before runs) list newest first, within the limit.
+    #[tokio::test]
+    async fn runs_list_newest_first_within_the_limit() {
+        let store = Store::memory();
+        let tx = store.begin().await.unwrap();
+        let old = space("prj_1", "user_1").pack(&(5i64, ids::mint("aud")));
+        super::super::put_json(&tx, &old, &record(5, "single"), WHAT).unwrap();
+        tx.commit().await.unwrap();
+        let big: Vec<_> = (0..1000).map(|n| record(20, &format!("big-{n:04}"))).collect();
+        let mut runs = vec![vec![record(10, "a"), record(10, "b")]];
+        runs.extend(["c", "d", "e", "f", "g"].map(|agent| vec![record(10, agent)]));
+        runs.push(big);
+        for run in runs {
+            store
+                .run(|tx| {
+                    let run = run.clone();
+                    async move { append(&tx, "prj_1", "user_1", &run) }
+                })
+                .await
+                .unwrap();
+        }
+        let tx = store.begin().await.unwrap();
+        let (begin, end) = space("prj_1", "user_1").range();
+        let stored = tx.get_range(&begin, &end, RangeOptions::default()).await.unwrap();
+        assert!(stored.len() >= 9, "1000 records take more than one run: {} values", stored.len());
+        assert!(stored.iter().all(|run| run.value.len() <= RUN_BYTES));
+
+        let all = listed(&store, 2000).await;
+        assert_eq!(all.len(), 1008);
+        let expected_head: Vec<_> = (0..1000).rev().map(|n| (20, format!("big-{n:04}"))).collect();
+        assert_eq!(all[..1000], expected_head[..]);
+        let tail: Vec<_> = all[1000..].iter().map(|(at, agent)| (*at, agent.as_str())).collect();
+        let same_millisecond = ["g", "f", "e", "d", "c", "b", "a"].map(|agent| (10, agent));
+        assert_eq!(tail[..7], same_millisecond, "runs of one millisecond keep their order");
+        assert_eq!(tail[7], (5, "single"));
+        assert_eq!(listed(&store, 3).await, all[..3]);
+        assert_eq!(listed(&store, 1003).await, all[..1003]);
+    }
 }

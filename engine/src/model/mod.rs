@@ -77,7 +77,7 @@ pub(crate) fn put_json<T: Serialize>(
     Ok(())
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, RecordError> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, RecordError> {
     serde_json::from_slice(bytes).map_err(|e| RecordError::Corrupt { what, detail: e.to_string() })
 }
 
