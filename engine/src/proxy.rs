@@ -36,7 +36,7 @@ const DROPPED_REQUEST_HEADERS: &[&str] = &[
     "x-real-ip",
 ];
 /// Whether a caller's request header goes upstream (any case, no allocation).
-fn is_forwarded(name: &str) -> bool {
+pub fn is_forwarded(name: &str) -> bool {
     let own = name.get(..8).is_some_and(|prefix| prefix.eq_ignore_ascii_case("securix-"));
     !own && !DROPPED_REQUEST_HEADERS.iter().any(|dropped| name.eq_ignore_ascii_case(dropped))
 }
@@ -76,23 +76,40 @@ pub fn check_path(path: &str) -> EngineResult<()> {
     if path.bytes().any(|b| b.is_ascii_control() || b == b'\\' || b == b'#' || b == b' ') {
         return bad("has forbidden characters");
     }
-    let lower = path.to_ascii_lowercase();
-    if ["%2f", "%5c", "%00", "%0d", "%0a", "%25"].iter().any(|encoded| lower.contains(encoded)) {
+    let forbidden_escape = |escape: &[u8]| {
+        escape[0] == b'%'
+            && matches!(
+                (escape[1], escape[2].to_ascii_lowercase()),
+                (b'2', b'f' | b'5') | (b'5', b'c') | (b'0', b'0' | b'd' | b'a')
+            )
+    };
+    if path.as_bytes().windows(3).any(forbidden_escape) {
         return bad("has encoded slashes or control characters");
     }
     if path.starts_with('/') || path.contains("://") {
         return bad("must be relative to the API base");
     }
-    for segment in path.split('/') {
-        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-        if decoded == "." || decoded == ".." {
-            return bad("may not contain . or .. segments");
-        }
+    if path.split('/').any(is_dot_segment) {
+        return bad("may not contain . or .. segments");
     }
     if path.contains("//") {
         return bad("may not contain empty segments");
     }
     Ok(())
+}
+
+/// `.` or `..`, with any dot written `%2e` (any case).
+fn is_dot_segment(segment: &str) -> bool {
+    let mut rest = segment.as_bytes();
+    let mut dots = 0;
+    while let Some(after) = rest.strip_prefix(b".").or_else(|| {
+        let (escape, after) = rest.split_at_checked(3)?;
+        escape.eq_ignore_ascii_case(b"%2e").then_some(after)
+    }) {
+        rest = after;
+        dots += 1;
+    }
+    rest.is_empty() && (dots == 1 || dots == 2)
 }
 
 impl Engine {
@@ -210,7 +227,17 @@ mod tests {
 
     #[test]
     fn paths_stay_under_the_base() {
-        for good in ["gmail/v1/users/me/messages", "user", "a/b%20c/d", "files/list_folder"] {
+        for good in [
+            "gmail/v1/users/me/messages",
+            "user",
+            "a/b%20c/d",
+            "files/list_folder",
+            "a/.../b",
+            "a/.b/c",
+            "v1.2/x",
+            "%2e%2e%2e/x",
+            "x%2",
+        ] {
             assert!(check_path(good).is_ok(), "{good}");
         }
         for bad in [
@@ -225,6 +252,13 @@ mod tests {
             "a\\b",
             "%2E%2E/x",
             "a/%252e%252e",
+            "a/%2E./b",
+            "a/.%2e",
+            "a/%2e",
+            ".",
+            "x%5Cy",
+            "x%0D%0Ay",
+            "x%00",
         ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }

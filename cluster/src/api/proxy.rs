@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use securix_engine::proxy::{ProxyBody, ProxyRequest};
+use securix_engine::proxy::{ProxyBody, ProxyRequest, is_forwarded};
 
 use super::identity::{AGENT_ID, App, CONNECTION_ID, ENTITY_ID, optional_header, required_header};
 use super::problem::ApiError;
@@ -88,11 +88,11 @@ fn too_large() -> ApiError {
     ApiError::too_large(format!("proxied bodies are limited to {MAX_PROXY_BODY} bytes"))
 }
 
-/// The caller's headers in the HTTP client's types (the engine picks those that go
-/// upstream). Values that are not visible ASCII stay behind.
+/// The caller's headers that go upstream (`proxy::is_forwarded`), in the HTTP
+/// client's types. Values that are not visible ASCII stay behind.
 fn upstream_headers(request: &HttpRequest) -> reqwest::header::HeaderMap {
     let mut headers = reqwest::header::HeaderMap::with_capacity(request.headers().len());
-    for (name, value) in request.headers() {
+    for (name, value) in request.headers().iter().filter(|(name, _)| is_forwarded(name.as_str())) {
         let name = reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes());
         let value = value.to_str().ok().and_then(|value| reqwest::header::HeaderValue::from_str(value).ok());
         if let (Ok(name), Some(value)) = (name, value) {
