@@ -3,7 +3,8 @@
 //!   and answer bodies, through `/v1/proxy/…` versus straight to the upstream;
 //! - throughput at 64 connections through SecuriX (token injection) versus nginx
 //!   reverse-proxying the same upstream (Debian's package), and versus a bare hyper
-//!   relay (`support/relay.rs`: what relaying alone costs, the ceiling);
+//!   relay (`support/relay.rs`: what relaying alone costs, the ceiling), in rounds
+//!   of all three back to back; the ratios are the rounds' medians;
 //! - device-session creations per second.
 //!
 //! The load generator and the upstream run on CPU 0, SecuriX and nginx on CPU 1
@@ -23,6 +24,9 @@ use support::{
 };
 
 const CONNECTIONS: usize = 64;
+/// Throughput rounds: each measures SecuriX, nginx and the relay back to back, so a
+/// ratio compares figures of the same minute on a host whose speed drifts.
+const ROUNDS: usize = 3;
 
 fn main() -> Result<(), Error> {
     if std::env::var_os("SECURIX_BENCH_PINNED").is_none() && has("taskset") {
@@ -71,23 +75,49 @@ async fn bench() -> Result<(), Error> {
         p99 - d99
     );
 
-    println!("== throughput: {CONNECTIONS} connections, {} s each, 1 KB bodies", load_seconds());
-    let through_securix = throughput(std::slice::from_ref(&proxied), &body, CONNECTIONS).await?;
-    println!("SecuriX (token injection): {through_securix:>9.0} req/s");
-    if let Some((nginx_address, _nginx)) = nginx {
-        let via_nginx = Target { address: nginx_address, path: "/api/echo".into(), headers: vec![] };
-        let baseline = throughput(std::slice::from_ref(&via_nginx), &body, CONNECTIONS).await?;
-        println!("nginx reverse proxy:       {baseline:>9.0} req/s");
-        println!("SecuriX / nginx:           {:>9.2}×   (target: ≥ 0.75×)", through_securix / baseline);
-        let relay =
-            Target { address: support::relay::start(&up)?, path: "/api/echo".into(), headers: vec![] };
-        let ceiling = throughput(std::slice::from_ref(&relay), &body, CONNECTIONS).await?;
+    println!(
+        "== throughput: {CONNECTIONS} connections, 1 KB bodies, {ROUNDS} rounds of {} s each (SecuriX, nginx, relay in turn)",
+        load_seconds()
+    );
+    let baselines = match &nginx {
+        Some((nginx_address, _)) => Some((
+            Target { address: nginx_address.clone(), path: "/api/echo".into(), headers: vec![] },
+            Target { address: support::relay::start(&up)?, path: "/api/echo".into(), headers: vec![] },
+        )),
+        None => {
+            println!("nginx is not installed: no baseline (scripts/bench-http installs it)");
+            None
+        }
+    };
+    let (mut through_securix, mut ratios, mut ceilings) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=ROUNDS {
+        let securix = throughput(std::slice::from_ref(&proxied), &body, CONNECTIONS).await?;
+        through_securix.push(securix);
+        let Some((via_nginx, relay)) = &baselines else {
+            println!("round {round}: SecuriX (token injection) {securix:>7.0} req/s");
+            continue;
+        };
+        let baseline = throughput(std::slice::from_ref(via_nginx), &body, CONNECTIONS).await?;
+        let ceiling = throughput(std::slice::from_ref(relay), &body, CONNECTIONS).await?;
         println!(
-            "bare hyper relay:          {ceiling:>9.0} req/s = {:.2}× nginx (relaying alone: no identity, token or audit)",
+            "round {round}: SecuriX (token injection) {securix:>7.0} req/s, nginx {baseline:>7.0}, \
+             bare relay {ceiling:>7.0}: SecuriX/nginx {:.2}×, relay/nginx {:.2}×",
+            securix / baseline,
             ceiling / baseline
         );
-    } else {
-        println!("nginx is not installed: no baseline (scripts/bench-http installs it)");
+        ratios.push(securix / baseline);
+        ceilings.push(ceiling / baseline);
+    }
+    println!("SecuriX (token injection): {:>9.0} req/s (median)", median(through_securix));
+    if !ratios.is_empty() {
+        println!(
+            "SecuriX / nginx:           {:>9.2}×   (median of the rounds; target: ≥ 0.75×)",
+            median(ratios)
+        );
+        println!(
+            "bare hyper relay / nginx:  {:>9.2}×   (relaying alone: no identity, token or audit)",
+            median(ceilings)
+        );
     }
 
     let sessions = Target {
@@ -103,6 +133,11 @@ async fn bench() -> Result<(), Error> {
     let per_second = throughput(std::slice::from_ref(&sessions), &create, 16).await?;
     println!("== device-session creations: {per_second:.0}/s (16 connections, durable commits)");
     Ok(())
+}
+
+fn median(mut figures: Vec<f64>) -> f64 {
+    figures.sort_by(f64::total_cmp);
+    figures[figures.len() / 2]
 }
 
 /// nginx on CPU 1 proxying to the upstream with keep-alive, adding a static
