@@ -18,6 +18,7 @@ use bytes::Bytes;
 
 mod support;
 
+use support::median::median;
 use support::{
     Error, LATENCY_SAMPLES, Process, Target, free_port, has, latency, load_seconds, on_cpu1, provision,
     start_securix, throughput,
@@ -133,11 +134,6 @@ async fn bench() -> Result<(), Error> {
     let per_second = throughput(std::slice::from_ref(&sessions), &create, 16).await?;
     println!("== device-session creations: {per_second:.0}/s (16 connections, durable commits)");
     Ok(())
-}
-
-fn median(mut figures: Vec<f64>) -> f64 {
-    figures.sort_by(f64::total_cmp);
-    figures[figures.len() / 2]
 }
 
 /// nginx on CPU 1 proxying to the upstream with keep-alive, adding a static

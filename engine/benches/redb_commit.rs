@@ -11,6 +11,10 @@ use securix_engine::model::ids;
 use securix_engine::model::session::{AuthSession, Flow, SessionProvider, SessionStatus};
 use securix_engine::store::{RedbOptions, Store, StoreError};
 
+#[path = "support/median.rs"]
+mod median;
+use median::median;
+
 /// The server's allocator (see `cluster/src/main.rs`), so the figures are the server's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -81,11 +85,6 @@ const ROUNDS: usize = 3;
 /// of keys still to flush; a long run keeps that share small (at 400 a writer it was
 /// a sixth of the flush work, and grouped commits looked ~20 % faster).
 const PER_WRITER: usize = 2000;
-
-fn median(mut figures: Vec<f64>) -> f64 {
-    figures.sort_by(f64::total_cmp);
-    figures[figures.len() / 2]
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -135,7 +135,7 @@ impl Engine {
         let tx = self.inner.store.begin().await?;
         if let Some((_, principal)) = keys.peek(&hash) {
             let epoch = access_epoch::project(&tx, &principal.project_id).await?;
-            let current = keys.get(&hash, epoch, tx.version());
+            let current = keys.revalidate(&hash, epoch, tx.version());
             keys.count(current.is_some());
             if let Some(principal) = current {
                 return Ok(principal);

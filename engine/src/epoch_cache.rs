@@ -71,9 +71,10 @@ impl<K: Eq + Hash + Clone, E: PartialEq + Copy, V: Clone> EpochCache<K, E, V> {
         entries.get(key).map(|entry| (entry.epoch, entry.value.clone()))
     }
 
-    /// The answer, if it was made at `epoch`, which the store read at `version`
-    /// (remembered for `unchanged`); the caller then counts a `hit` or not.
-    pub fn get(&self, key: &K, epoch: E, version: Option<u64>) -> Option<V> {
+    /// The answer, if it was made at `epoch`, which the store has just read again
+    /// at `version`: from then on `unchanged` vouches for it at that version. The
+    /// caller then counts a `hit` or not.
+    pub fn revalidate(&self, key: &K, epoch: E, version: Option<u64>) -> Option<V> {
         let mut entries = self.entries.lock().ok()?;
         let entry = entries.get_mut(key).filter(|entry| entry.epoch == epoch)?;
         entry.read_at = version;
@@ -107,8 +108,8 @@ mod tests {
     fn an_answer_from_another_epoch_is_a_miss() {
         let cache = EpochCache::new(2);
         cache.insert("a", 1, None, "one");
-        assert_eq!(cache.get(&"a", 1, None), Some("one"));
-        assert_eq!(cache.get(&"a", 2, None), None);
+        assert_eq!(cache.revalidate(&"a", 1, None), Some("one"));
+        assert_eq!(cache.revalidate(&"a", 2, None), None);
         assert_eq!(cache.peek(&"a"), Some((1, "one")));
     }
 
@@ -120,9 +121,9 @@ mod tests {
         cache.insert("a", 1, Some(7), "one");
         assert_eq!(cache.unchanged(&"a", Some(7)), Some("one"));
         assert_eq!(cache.unchanged(&"a", Some(8)), None, "something was committed since");
-        assert_eq!(cache.get(&"a", 2, Some(8)), None);
+        assert_eq!(cache.revalidate(&"a", 2, Some(8)), None);
         assert_eq!(cache.unchanged(&"a", Some(8)), None, "a different epoch does not vouch for it");
-        assert_eq!(cache.get(&"a", 1, Some(8)), Some("one"));
+        assert_eq!(cache.revalidate(&"a", 1, Some(8)), Some("one"));
         assert_eq!(cache.unchanged(&"a", Some(8)), Some("one"), "read again, the same epoch");
         cache.insert("b", 1, None, "two");
         assert_eq!(cache.unchanged(&"b", None), None);
@@ -134,7 +135,7 @@ mod tests {
         for (i, key) in ["a", "b", "c", "d"].into_iter().enumerate() {
             cache.insert(key, 0, None, i);
         }
-        assert_eq!(["a", "b", "c", "d"].iter().filter(|k| cache.get(k, 0, None).is_some()).count(), 2);
-        assert_eq!(cache.get(&"d", 0, None), Some(3), "the newest answer is kept");
+        assert_eq!(["a", "b", "c", "d"].iter().filter(|k| cache.revalidate(k, 0, None).is_some()).count(), 2);
+        assert_eq!(cache.revalidate(&"d", 0, None), Some(3), "the newest answer is kept");
     }
 }

@@ -73,7 +73,7 @@ impl Engine {
         let tx = self.inner.store.begin().await?;
         let version = tx.version();
         let epoch = access_epoch::read(&tx, &principal.project_id, entity_id).await?;
-        let remembered = plans.get(&key, epoch, version).filter(fresh);
+        let remembered = plans.revalidate(&key, epoch, version).filter(fresh);
         plans.count(remembered.is_some());
         if let Some(plan) = remembered {
             return Ok(plan);

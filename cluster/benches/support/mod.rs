@@ -14,6 +14,8 @@ use hyper_util::rt::TokioIo;
 
 #[path = "../../../engine/benches/support/keepalive.rs"]
 mod keepalive;
+#[path = "../../../engine/benches/support/median.rs"]
+pub mod median;
 pub mod relay;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -19,7 +19,7 @@ use crate::store::{RangeOptions, Subspace, Tx};
 const WHAT: &str = "audit record";
 /// The most JSON one run holds: well inside FoundationDB's 100 kB values.
 const RUN_BYTES: usize = 64 << 10;
-/// Runs read at a time when listing.
+/// The most runs read at a time when listing.
 const RUNS_PER_READ: usize = 16;
 
 /// Orders the runs this process writes.
@@ -99,7 +99,9 @@ pub async fn list(
     let (begin, mut end) = space(project_id, entity_id).range();
     let mut newest_first = Vec::new();
     while newest_first.len() < limit {
-        let runs = tx.get_range(&begin, &end, RangeOptions::limit(RUNS_PER_READ).reversed()).await?;
+        // A run holds at least one record: no more runs than records still wanted.
+        let wanted = (limit - newest_first.len()).min(RUNS_PER_READ);
+        let runs = tx.get_range(&begin, &end, RangeOptions::limit(wanted).reversed()).await?;
         let Some(oldest) = runs.last() else { break };
         end = oldest.key.clone();
         for run in &runs {
@@ -142,7 +144,7 @@ mod tests {
         let store = Store::memory();
         let tx = store.begin().await.unwrap();
         let old = space("prj_1", "user_1").pack(&(5i64, ids::mint("aud")));
-        super::super::put_json(&tx, &old, &record(5, "single"), WHAT).unwrap();
+        crate::model::put_json(&tx, &old, &record(5, "single"), WHAT).unwrap();
         tx.commit().await.unwrap();
         let big: Vec<_> = (0..1000).map(|n| record(20, &format!("big-{n:04}"))).collect();
         let mut runs = vec![vec![record(10, "a"), record(10, "b")]];
