@@ -75,16 +75,15 @@ impl Sequencer {
     /// Checks `commit` read at `read_version`, and hands it to the log writer, which
     /// answers `reply`; answers at once if it conflicts or cannot be logged.
     pub fn commit(&mut self, shared: &Shared, read_version: u64, commit: Commit, reply: Reply) {
-        let writes = match shared.failure.get() {
+        let resolved = match shared.failure.get() {
             Some(failure) => Err(failure.clone()),
             None if self.closed => Err(closed()),
-            None => self
-                .resolver
-                .check(read_version, &commit.reads)
-                .and_then(|()| self.writes_of(shared, &commit)),
+            None => {
+                self.resolver.check(read_version, &commit.reads).and_then(|()| self.resolved(shared, &commit))
+            }
         };
-        let writes = match writes {
-            Ok(writes) => writes,
+        let resolved = match resolved {
+            Ok(resolved) => resolved,
             Err(error) => {
                 let _ = reply.send(Err(error));
                 return;
@@ -98,19 +97,28 @@ impl Sequencer {
             shared.open_reads.horizon(published).unwrap_or(0)
         };
         self.resolver.record(self.version, &commit.mutations, horizon);
-        self.tail.extend(writes);
+        match resolved {
+            Some(writes) => self.tail.extend(writes),
+            None => self.tail.extend(unflushed::blind_writes(commit.mutations)),
+        }
         self.hand_over(shared, LogJob::Commit { reply, end: self.records.len() });
         if self.unfrozen_len() >= self.flush_at {
             self.start_flush(shared);
         }
     }
 
-    fn writes_of(&self, shared: &Shared, commit: &Commit) -> Result<Tail, StoreError> {
+    /// What `commit` writes, worked out before anything changes (so a failed read
+    /// leaves no half-applied commit); `None` for a blind commit (most), whose own
+    /// buffers join the tail once it is logged, without a copy.
+    fn resolved(&self, shared: &Shared, commit: &Commit) -> Result<Option<Tail>, StoreError> {
+        if commit.mutations.iter().all(unflushed::is_blind) {
+            return Ok(None);
+        }
         let open_base = || {
             let read = shared.db.begin_read().map_err(StoreError::backend)?;
             read.open_table(KV).map_err(StoreError::backend)
         };
-        unflushed::writes_of(&commit.mutations, &self.tail, &self.unflushed, open_base)
+        unflushed::writes_of(&commit.mutations, &self.tail, &self.unflushed, open_base).map(Some)
     }
 
     pub fn unfrozen_len(&self) -> usize {

@@ -18,8 +18,9 @@ use redb::{AccessGuard, ReadOnlyTable};
 use super::backend::{KeyRange, Mutation, add_le};
 use super::{KeyValue, StoreError};
 
-/// Keys and values are shared slices: merging layers clones a count, not the bytes.
-pub type Bytes = Arc<[u8]>;
+/// Keys and values are shared buffers: merging layers clones a count, not the bytes,
+/// and a commit's own buffers are taken over without a copy (`blind_writes`).
+pub type Bytes = bytes::Bytes;
 /// The newest value of a key, `None` for a key cleared.
 type Entry = (Bytes, Option<Bytes>);
 pub type Table = ReadOnlyTable<&'static [u8], &'static [u8]>;
@@ -137,6 +138,21 @@ impl From<Tail> for Layer {
     }
 }
 
+/// Whether `mutation` writes without reading what is stored (a set or a clear).
+pub fn is_blind(mutation: &Mutation) -> bool {
+    matches!(mutation, Mutation::Set { .. } | Mutation::Clear { .. })
+}
+
+/// What blind `mutations` (see `is_blind`) write, in order (a later write of a key
+/// wins): their buffers become the entries, no byte is copied.
+pub fn blind_writes(mutations: Vec<Mutation>) -> impl Iterator<Item = Entry> {
+    mutations.into_iter().filter_map(|mutation| match mutation {
+        Mutation::Set { key, value } => Some((key.into(), Some(value.into()))),
+        Mutation::Clear { key } => Some((key.into(), None)),
+        Mutation::ClearRange(_) | Mutation::Add { .. } => None,
+    })
+}
+
 /// What one commit's `mutations`, applied in order on top of `tail`, `unflushed`
 /// and redb as it is now (which `open_base` opens if a range clear or an atomic add
 /// needs it), write: the newest value of each key. Nothing is changed, so a failed
@@ -152,10 +168,10 @@ pub fn writes_of(
     for mutation in mutations {
         match mutation {
             Mutation::Set { key, value } => {
-                writes.insert(key.as_slice().into(), Some(value.as_slice().into()));
+                writes.insert(Bytes::copy_from_slice(key), Some(Bytes::copy_from_slice(value)));
             }
             Mutation::Clear { key } => {
-                writes.insert(key.as_slice().into(), None);
+                writes.insert(Bytes::copy_from_slice(key), None);
             }
             Mutation::ClearRange(range) => {
                 let bounds = range.begin.as_slice()..range.end.as_slice();
@@ -164,7 +180,7 @@ pub fn writes_of(
                     opened(&mut base, &open_base)?.range::<&[u8]>(bounds).map_err(StoreError::backend)?
                 {
                     let (key, _) = item.map_err(StoreError::backend)?;
-                    doomed.push(key.value().into());
+                    doomed.push(Bytes::copy_from_slice(key.value()));
                 }
                 doomed.extend(unflushed.runs(range).into_iter().flatten().map(|(key, _)| key.clone()));
                 for recent in [tail, &writes] {
@@ -188,7 +204,7 @@ pub fn writes_of(
                         add_le(stored.as_ref().map(|guard| guard.value()), *delta)
                     }
                 };
-                writes.insert(key.as_slice().into(), Some(sum.into()));
+                writes.insert(Bytes::copy_from_slice(key), Some(sum.into()));
             }
         }
     }
@@ -339,4 +355,35 @@ fn merge(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A blind commit's buffers become the tail's entries as they are: the bytes a
+    /// commit carries are not copied again under the sequencer's lock.
+    #[test]
+    fn blind_writes_take_over_the_commits_buffers() {
+        let (key, value) = (b"k".to_vec(), vec![7; 754]);
+        let (key_at, value_at) = (key.as_ptr(), value.as_ptr());
+        let mutations = vec![
+            Mutation::Set { key, value },
+            Mutation::Clear { key: b"gone".to_vec() },
+            Mutation::Set { key: b"gone".to_vec(), value: b"back".to_vec() },
+        ];
+        assert!(mutations.iter().all(is_blind));
+        let mut tail = Tail::new();
+        tail.extend(blind_writes(mutations));
+        let (stored_key, stored_value) =
+            tail.get_key_value(b"k".as_slice()).map(|(k, v)| (k.clone(), v.clone())).unzip();
+        assert_eq!(stored_key.map(|k| k.as_ptr()), Some(key_at));
+        assert_eq!(stored_value.flatten().map(|v| v.as_ptr()), Some(value_at));
+        assert_eq!(
+            tail.get(b"gone".as_slice()),
+            Some(&Some(Bytes::from_static(b"back"))),
+            "the later write wins"
+        );
+        assert!(!is_blind(&Mutation::Add { key: b"n".to_vec(), delta: 1 }));
+    }
 }
