@@ -23,6 +23,7 @@
 //! redb lacks: it reads exactly its read version.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock};
 
 use async_trait::async_trait;
@@ -89,6 +90,10 @@ pub(super) struct Shared {
     pub writer_wake: Condvar,
     /// Woken after each flush, for committers waiting on a backlog.
     pub flushed: Notify,
+    /// Whether committers should wait for the flush under way, as the sequencer
+    /// last saw it (`Sequencer::backlogged`): read after every commit without
+    /// taking the sequencer's lock a second time.
+    pub backlogged: AtomicBool,
     /// Tests: how many of the next flushes panic inside the flusher.
     #[cfg(test)]
     pub flushes_to_break: std::sync::atomic::AtomicUsize,
@@ -117,13 +122,13 @@ impl Shared {
 
     /// Waits while the flusher is far behind (see `Sequencer::backlogged`).
     async fn while_backlogged(&self) {
-        loop {
+        while self.backlogged.load(Ordering::Acquire) {
             let flushed = self.flushed.notified();
             tokio::pin!(flushed);
+            // Registered before the second look, so a flush ending in between wakes it.
             flushed.as_mut().enable();
-            match self.sequencer() {
-                Ok(sequencer) if sequencer.backlogged() => {}
-                _ => return,
+            if !self.backlogged.load(Ordering::Acquire) {
+                return;
             }
             flushed.await;
         }
@@ -163,6 +168,7 @@ impl RedbBackend {
             sequencer: Mutex::new(Sequencer::new(last_logged + 1, options.flush_keys)),
             writer_wake: Condvar::new(),
             flushed: Notify::new(),
+            backlogged: AtomicBool::new(false),
             #[cfg(test)]
             flushes_to_break: Default::default(),
             #[cfg(test)]

@@ -105,6 +105,7 @@ impl Sequencer {
         if self.unfrozen_len() >= self.flush_at {
             self.start_flush(shared);
         }
+        self.share_backlog(shared);
     }
 
     /// What `commit` writes, worked out before anything changes (so a failed read
@@ -126,8 +127,14 @@ impl Sequencer {
     }
 
     /// Whether committers should wait for the flush under way.
-    pub fn backlogged(&self) -> bool {
+    fn backlogged(&self) -> bool {
         self.unflushed.is_frozen() && self.unfrozen_len() >= BACKLOG_FLUSHES * self.flush_at
+    }
+
+    /// Tells committers whether to wait (`Shared::backlogged`): a backlog only grows
+    /// with a commit and only ends with a flush.
+    fn share_backlog(&self, shared: &Shared) {
+        shared.backlogged.store(self.backlogged(), std::sync::atomic::Ordering::Release);
     }
 
     pub fn queued_commits(&self) -> usize {
@@ -202,6 +209,7 @@ impl Sequencer {
                 self.unflushed.thaw();
             }
         }
+        self.share_backlog(shared);
     }
 
     /// Stops the log writer once it has written what it holds.
