@@ -56,32 +56,47 @@ impl<K: Eq + Hash + Clone, E: PartialEq + Copy, V: Clone> EpochCache<K, E, V> {
         CacheStats { hits: self.hits.load(Ordering::Relaxed), misses: self.misses.load(Ordering::Relaxed) }
     }
 
-    /// The answer, if its epoch was read at store version `version`: nothing was
-    /// committed since, so it holds without reading the epoch again.
-    pub fn unchanged(&self, key: &K, version: Option<u64>) -> Option<V> {
-        let entries = self.entries.lock().ok()?;
-        let entry = entries.get(key)?;
-        (version.is_some() && entry.read_at == version).then(|| entry.value.clone())
+    /// The answer, if its epoch was read at store version `version` and it is
+    /// `usable`: nothing was committed since, so it holds without reading the epoch
+    /// again. Counted as a hit when it answers (else `revalidate` counts).
+    pub fn unchanged(&self, key: &K, version: Option<u64>, usable: impl Fn(&V) -> bool) -> Option<V> {
+        let value = {
+            let entries = self.entries.lock().ok()?;
+            let entry = entries.get(key)?;
+            (version.is_some() && entry.read_at == version).then(|| entry.value.clone())
+        }
+        .filter(usable)?;
+        self.count(true);
+        Some(value)
     }
 
     /// The answer and its epoch, whatever the epoch (the caller may need the
-    /// value to know which epoch to read); the caller then counts a `hit` or not.
+    /// value to know which epoch to read).
     pub fn peek(&self, key: &K) -> Option<(E, V)> {
         let entries = self.entries.lock().ok()?;
         entries.get(key).map(|entry| (entry.epoch, entry.value.clone()))
     }
 
     /// The answer, if it was made at `epoch`, which the store has just read again
-    /// at `version`: from then on `unchanged` vouches for it at that version. The
-    /// caller then counts a `hit` or not.
-    pub fn revalidate(&self, key: &K, epoch: E, version: Option<u64>) -> Option<V> {
-        let mut entries = self.entries.lock().ok()?;
-        let entry = entries.get_mut(key).filter(|entry| entry.epoch == epoch)?;
-        entry.read_at = version;
-        Some(entry.value.clone())
+    /// at `version`, and it is `usable`: from then on `unchanged` vouches for it at
+    /// that version. Counted as a hit or a miss.
+    pub fn revalidate(
+        &self,
+        key: &K,
+        epoch: E,
+        version: Option<u64>,
+        usable: impl Fn(&V) -> bool,
+    ) -> Option<V> {
+        let value = self.entries.lock().ok().and_then(|mut entries| {
+            let entry = entries.get_mut(key).filter(|entry| entry.epoch == epoch && usable(&entry.value))?;
+            entry.read_at = version;
+            Some(entry.value.clone())
+        });
+        self.count(value.is_some());
+        value
     }
 
-    pub fn count(&self, hit: bool) {
+    fn count(&self, hit: bool) {
         let counter = if hit { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -104,12 +119,16 @@ impl<K: Eq + Hash + Clone, E: PartialEq + Copy, V: Clone> EpochCache<K, E, V> {
 mod tests {
     use super::EpochCache;
 
+    fn any<V>(_: &V) -> bool {
+        true
+    }
+
     #[test]
     fn an_answer_from_another_epoch_is_a_miss() {
         let cache = EpochCache::new(2);
         cache.insert("a", 1, None, "one");
-        assert_eq!(cache.revalidate(&"a", 1, None), Some("one"));
-        assert_eq!(cache.revalidate(&"a", 2, None), None);
+        assert_eq!(cache.revalidate(&"a", 1, None, any), Some("one"));
+        assert_eq!(cache.revalidate(&"a", 2, None, any), None);
         assert_eq!(cache.peek(&"a"), Some((1, "one")));
     }
 
@@ -119,14 +138,14 @@ mod tests {
     fn an_answer_holds_unread_only_at_the_version_its_epoch_was_read_at() {
         let cache = EpochCache::new(2);
         cache.insert("a", 1, Some(7), "one");
-        assert_eq!(cache.unchanged(&"a", Some(7)), Some("one"));
-        assert_eq!(cache.unchanged(&"a", Some(8)), None, "something was committed since");
-        assert_eq!(cache.revalidate(&"a", 2, Some(8)), None);
-        assert_eq!(cache.unchanged(&"a", Some(8)), None, "a different epoch does not vouch for it");
-        assert_eq!(cache.revalidate(&"a", 1, Some(8)), Some("one"));
-        assert_eq!(cache.unchanged(&"a", Some(8)), Some("one"), "read again, the same epoch");
+        assert_eq!(cache.unchanged(&"a", Some(7), any), Some("one"));
+        assert_eq!(cache.unchanged(&"a", Some(8), any), None, "something was committed since");
+        assert_eq!(cache.revalidate(&"a", 2, Some(8), any), None);
+        assert_eq!(cache.unchanged(&"a", Some(8), any), None, "a different epoch does not vouch for it");
+        assert_eq!(cache.revalidate(&"a", 1, Some(8), any), Some("one"));
+        assert_eq!(cache.unchanged(&"a", Some(8), any), Some("one"), "read again, the same epoch");
         cache.insert("b", 1, None, "two");
-        assert_eq!(cache.unchanged(&"b", None), None);
+        assert_eq!(cache.unchanged(&"b", None, any), None);
     }
 
     #[test]
@@ -135,7 +154,10 @@ mod tests {
         for (i, key) in ["a", "b", "c", "d"].into_iter().enumerate() {
             cache.insert(key, 0, None, i);
         }
-        assert_eq!(["a", "b", "c", "d"].iter().filter(|k| cache.revalidate(k, 0, None).is_some()).count(), 2);
-        assert_eq!(cache.revalidate(&"d", 0, None), Some(3), "the newest answer is kept");
+        assert_eq!(
+            ["a", "b", "c", "d"].iter().filter(|k| cache.revalidate(k, 0, None, any).is_some()).count(),
+            2
+        );
+        assert_eq!(cache.revalidate(&"d", 0, None, any), Some(3), "the newest answer is kept");
     }
 }

@@ -66,16 +66,13 @@ impl Engine {
         };
         let plans = &self.inner.proxy_plans;
         let fresh = |plan: &Arc<ProxyPlan>| !needs_refresh(plan.refreshed_at, plan.expires_at, self.now());
-        if let Some(plan) = plans.unchanged(&key, self.inner.store.version()).filter(fresh) {
-            plans.count(true);
+        if let Some(plan) = plans.unchanged(&key, self.inner.store.version(), fresh) {
             return Ok(plan);
         }
         let tx = self.inner.store.begin().await?;
         let version = tx.version();
         let epoch = access_epoch::read(&tx, &principal.project_id, entity_id).await?;
-        let remembered = plans.revalidate(&key, epoch, version).filter(fresh);
-        plans.count(remembered.is_some());
-        if let Some(plan) = remembered {
+        if let Some(plan) = plans.revalidate(&key, epoch, version, fresh) {
             return Ok(plan);
         }
         let plan = Arc::new(self.make_plan(tx, &key).await?);
