@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{RecordError, decode, ids, keys};
+use super::{RecordError, decode, encode, ids, keys};
 use crate::clock::Timestamp;
 use crate::store::{RangeOptions, Subspace, Tx};
 
@@ -60,8 +60,7 @@ pub fn append<'a>(
     let mut run = Vec::new();
     let mut first_at = Timestamp(0);
     for record in records {
-        let json = serde_json::to_vec(record)
-            .map_err(|e| RecordError::Corrupt { what: WHAT, detail: e.to_string() })?;
+        let json = encode(record, WHAT)?;
         if !run.is_empty() && run.len() + json.len() + 2 > RUN_BYTES {
             write_run(tx, &space, first_at, &mut run)?;
         }

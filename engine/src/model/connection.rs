@@ -101,8 +101,7 @@ impl TokenSet {
             token_type: self.token_type.clone(),
             expires_at: self.expires_at,
         };
-        let mut plain = serde_json::to_vec(&layout)
-            .map_err(|e| RecordError::Corrupt { what: WHAT, detail: e.to_string() })?;
+        let mut plain = super::encode(&layout, WHAT)?;
         let sealed = vault.encrypt(aad, &plain);
         zeroize::Zeroize::zeroize(&mut plain);
         Ok(sealed?)

@@ -71,10 +71,12 @@ pub(crate) fn put_json<T: Serialize>(
     value: &T,
     what: &'static str,
 ) -> Result<(), RecordError> {
-    let bytes =
-        serde_json::to_vec(value).map_err(|e| RecordError::Corrupt { what, detail: e.to_string() })?;
-    tx.set(key, &bytes)?;
+    tx.set(key, &encode(value, what)?)?;
     Ok(())
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T, what: &'static str) -> Result<Vec<u8>, RecordError> {
+    serde_json::to_vec(value).map_err(|e| RecordError::Corrupt { what, detail: e.to_string() })
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, RecordError> {
