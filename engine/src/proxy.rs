@@ -66,8 +66,9 @@ pub struct ProxyRequest {
     pub connection_id: Option<String>,
 }
 
-/// A path that stays under the API base: no `.`/`..` segments (raw or encoded), no
-/// empty segments, no encoded slashes or backslashes, no scheme, no control bytes.
+/// A path that stays under the API base: no `.`/`..` segments (raw, encoded or with
+/// parameters), no empty segments, no encoded slashes or backslashes, no scheme, no
+/// control bytes.
 pub fn check_path(path: &str) -> EngineResult<()> {
     let bad = |why: &str| Err(EngineError::Invalid(format!("proxy path {why}")));
     if path.len() > 4096 {
@@ -98,9 +99,15 @@ pub fn check_path(path: &str) -> EngineResult<()> {
     Ok(())
 }
 
-/// `.` or `..`, with any dot written `%2e` (any case).
+/// `.` or `..`, with any dot written `%2e` (any case), and with or without path
+/// parameters (`..;x`, `..%3bx`): servlet containers strip those and then step up.
 fn is_dot_segment(segment: &str) -> bool {
-    let mut rest = segment.as_bytes();
+    let segment = segment.as_bytes();
+    let parameters = (0..segment.len()).find(|&at| {
+        segment[at] == b';'
+            || segment[at..].get(..3).is_some_and(|escape| escape.eq_ignore_ascii_case(b"%3b"))
+    });
+    let mut rest = &segment[..parameters.unwrap_or(segment.len())];
     let mut dots = 0;
     while let Some(after) = rest.strip_prefix(b".").or_else(|| {
         let (escape, after) = rest.split_at_checked(3)?;
@@ -237,6 +244,9 @@ mod tests {
             "v1.2/x",
             "%2e%2e%2e/x",
             "x%2",
+            "a;b/c",
+            "v1;x/..x",
+            "x%3b",
         ] {
             assert!(check_path(good).is_ok(), "{good}");
         }
@@ -259,6 +269,10 @@ mod tests {
             "x%5Cy",
             "x%0D%0Ay",
             "x%00",
+            "a/..;/b",
+            "a/.;x/b",
+            "a/%2e%2e%3Bjsessionid=1/b",
+            "..;",
         ] {
             assert!(check_path(bad).is_err(), "{bad}");
         }
