@@ -113,7 +113,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 reqwest::header::AUTHORIZATION,
                 reqwest::header::HeaderValue::from_static("Bearer bench-at"),
             );
-            let answer = direct.send(reqwest::Method::GET, &target, headers, ProxyBody::empty()).await?;
+            let answer =
+                direct.send(reqwest::Method::GET, target.parse()?, headers, ProxyBody::empty()).await?;
             let direct_size = body_size(answer.body).await?;
             let direct_time = started.elapsed();
             let started = Instant::now();

@@ -139,23 +139,8 @@ impl Engine {
         let plan = self
             .proxy_plan(principal, agent_id, entity_id, integration_key, request.connection_id.as_deref())
             .await?;
-        // The base's host is parsed once per plan; only the path and query are new.
-        let base_path = plan.base.path().trim_end_matches('/');
-        let mut url = plan.base.clone();
-        url.set_path(&format!("{base_path}/{}", request.path));
-        url.set_query(request.query.as_deref().filter(|q| !q.is_empty()));
-        if !url.path().strip_prefix(base_path).is_some_and(|rest| rest.starts_with('/')) {
-            return Err(EngineError::Invalid("the proxy path leaves the API".into()));
-        }
-        self.audit_token_use(
-            principal,
-            agent_id,
-            entity_id,
-            &plan,
-            method.as_str(),
-            url.host_str().unwrap_or_default(),
-        )
-        .await;
+        let uri = plan.base.uri(&request.path, request.query.as_deref())?;
+        self.audit_token_use(principal, agent_id, entity_id, &plan, method.as_str(), plan.base.host()).await;
         let mut headers = HeaderMap::with_capacity(request.headers.len() + plan.headers.len());
         for (name, value) in request.headers.iter().filter(|(name, _)| is_forwarded(name.as_str())) {
             headers.append(name, value.clone());
@@ -163,7 +148,7 @@ impl Engine {
         for (name, value) in &plan.headers {
             headers.append(name, value.clone());
         }
-        let mut answer = self.inner.upstream.send(method, url.as_str(), headers, request.body).await?;
+        let mut answer = self.inner.upstream.send(method, uri, headers, request.body).await?;
         for dropped in DROPPED_RESPONSE_HEADERS {
             answer.headers.remove(*dropped);
         }

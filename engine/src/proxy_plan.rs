@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use hyper::http::uri::{Authority, Scheme};
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::admin::{Principal, require_agent, require_use};
@@ -28,8 +29,8 @@ pub(crate) const REMEMBERED_PLANS: usize = 100_000;
 pub(crate) struct ProxyPlan {
     pub connection_id: String,
     pub integration: String,
-    /// The API base the plugin named; a proxied path may not leave it.
-    pub base: reqwest::Url,
+    /// The API base the plugin named; a proxied path goes under it.
+    pub base: ApiBase,
     /// The plugin's auth headers, marked sensitive.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     refreshed_at: Timestamp,
@@ -117,8 +118,8 @@ impl Engine {
         let plugin = self.inner.plugins.get(&found.provider)?;
         let target = self.call_target(&found).await?;
         let api = plugin.proxy_target(&target, &access_token).await?;
-        let base = reqwest::Url::parse(&api.base_url)
-            .map_err(|_| EngineError::Internal("the plugin named a bad base URL".into()))?;
+        let bad_base = || EngineError::Internal("the plugin named a bad base URL".into());
+        let base = reqwest::Url::parse(&api.base_url).map_err(|_| bad_base())?;
         if base.scheme() == "http"
             && !(self.inner.settings.allow_loopback_http
                 && base.host_str().is_some_and(crate::plugins::is_loopback))
@@ -141,10 +142,86 @@ impl Engine {
         Ok(ProxyPlan {
             connection_id: connection.id,
             integration: connection.integration,
-            base,
+            base: ApiBase::new(&base).ok_or_else(bad_base)?,
             headers,
             refreshed_at: connection.refreshed_at,
             expires_at: connection.expires_at,
         })
+    }
+}
+
+/// An API base, kept in the HTTP client's parts so that a call's URI is the base's
+/// scheme and host plus one string for the path and query: no URL parsed per call.
+pub(crate) struct ApiBase {
+    scheme: Scheme,
+    authority: Authority,
+    /// Without its trailing slash.
+    path: String,
+}
+
+impl ApiBase {
+    /// The base as `url` (already parsed and normalized) names it; its query and
+    /// fragment, if any, are dropped. `None` if it has no host.
+    fn new(url: &reqwest::Url) -> Option<ApiBase> {
+        let parts = url.as_str().parse::<hyper::Uri>().ok()?.into_parts();
+        let path = url.path().trim_end_matches('/').to_owned();
+        Some(ApiBase { scheme: parts.scheme?, authority: parts.authority?, path })
+    }
+
+    pub fn host(&self) -> &str {
+        self.authority.host()
+    }
+
+    /// The URI of `path` (relative, checked by `proxy::check_path`) under the base,
+    /// with `query`. The path is appended as it is, so it cannot leave the base.
+    pub fn uri(&self, path: &str, query: Option<&str>) -> EngineResult<hyper::Uri> {
+        let query = query.filter(|q| !q.is_empty());
+        let mut target =
+            String::with_capacity(self.path.len() + path.len() + query.map_or(0, |q| q.len() + 2) + 1);
+        target.push_str(&self.path);
+        target.push('/');
+        target.push_str(path);
+        if let Some(query) = query {
+            target.push('?');
+            target.push_str(query);
+        }
+        hyper::Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(target)
+            .build()
+            .map_err(|_| EngineError::Invalid("the proxy URL is malformed".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiBase;
+
+    fn base(url: &str) -> ApiBase {
+        ApiBase::new(&reqwest::Url::parse(url).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_call_goes_under_the_base_path_with_its_query_and_encoding_kept() {
+        let gmail = base("https://gmail.googleapis.com/gmail/v1/?ignored=1");
+        assert_eq!(gmail.host(), "gmail.googleapis.com");
+        let uri = gmail.uri("users/me/messages", Some("q=a%20b&max=5")).unwrap();
+        assert_eq!(uri.to_string(), "https://gmail.googleapis.com/gmail/v1/users/me/messages?q=a%20b&max=5");
+        assert_eq!(
+            gmail.uri("a%2Fb", Some("")).unwrap().to_string(),
+            "https://gmail.googleapis.com/gmail/v1/a%2Fb"
+        );
+        let root = base("http://127.0.0.1:8080");
+        assert_eq!(root.uri("user", None).unwrap().to_string(), "http://127.0.0.1:8080/user");
+        assert_eq!(base("http://[::1]:9/api").host(), "[::1]");
+    }
+
+    #[test]
+    fn bytes_no_uri_may_carry_are_refused() {
+        let api = base("https://api.example/v1");
+        for bad in ["a b", "a\r\nb", "caf\u{e9}\u{0}"] {
+            assert!(api.uri(bad, None).is_err(), "{bad:?}");
+        }
     }
 }

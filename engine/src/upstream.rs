@@ -87,23 +87,21 @@ impl Upstream {
     pub async fn send(
         &self,
         method: hyper::Method,
-        url: &str,
+        uri: hyper::Uri,
         headers: HeaderMap,
         body: ProxyBody,
     ) -> Result<Answer, EngineError> {
-        let deadline = Instant::now() + self.timeout;
-        let uri = url
-            .parse::<hyper::Uri>()
-            .map_err(|_| EngineError::Invalid("the proxy URL is malformed".into()))?;
         let mut request = hyper::Request::new(body.0);
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        let response = match tokio::time::timeout_at(deadline, self.client.request(request)).await {
-            Err(_) => return Err(late()),
-            Ok(Err(_)) => return Err(EngineError::Upstream("the provider could not be reached".into())),
-            Ok(Ok(response)) => response,
-        };
+        // One timer for the whole call: the headers' wait, then the body's.
+        let mut timer = Box::pin(tokio::time::sleep_until(Instant::now() + self.timeout));
+        let response = tokio::select! {
+            response = self.client.request(request) => response,
+            () = timer.as_mut() => return Err(late()),
+        }
+        .map_err(|_| EngineError::Upstream("the provider could not be reached".into()))?;
         let (mut parts, body) = response.into_parts();
         // 204 and 304 carry no body, whatever length they name.
         let bodiless = matches!(parts.status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
@@ -112,12 +110,7 @@ impl Upstream {
             .remove(hyper::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse().ok())
             .filter(|_| !bodiless);
-        Ok(Answer {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            length,
-            body: until(body, deadline),
-        })
+        Ok(Answer { status: parts.status.as_u16(), headers: parts.headers, length, body: until(body, timer) })
     }
 }
 
@@ -125,9 +118,9 @@ fn late() -> EngineError {
     EngineError::Upstream("the provider did not answer in time".into())
 }
 
-/// The body's data, failing once the deadline passes (trailers are dropped).
-fn until(body: Incoming, deadline: Instant) -> BodyStream {
-    let state = Some((body, Box::pin(tokio::time::sleep_until(deadline))));
+/// The body's data, failing once `timer` fires (trailers are dropped).
+fn until(body: Incoming, timer: Pin<Box<Sleep>>) -> BodyStream {
+    let state = Some((body, timer));
     Box::pin(futures_util::stream::unfold(state, |state| async move {
         let (mut body, mut timer): (Incoming, Pin<Box<Sleep>>) = state?;
         loop {
@@ -184,8 +177,9 @@ mod tests {
     async fn call(upstream: &Upstream, url: &str) -> Result<(u16, Vec<u8>), EngineError> {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("authorization", "Bearer t".parse().unwrap());
-        let answer =
-            upstream.send(hyper::Method::POST, url, headers, ProxyBody::from(b"ping".to_vec())).await?;
+        let answer = upstream
+            .send(hyper::Method::POST, url.parse().unwrap(), headers, ProxyBody::from(b"ping".to_vec()))
+            .await?;
         let mut body = Vec::new();
         let mut chunks = answer.body;
         while let Some(chunk) = chunks.next().await {

@@ -57,12 +57,13 @@ async fn relay(
     let (mut parts, body) = request.into_parts();
     let body = body.collect().await.map(|body| body.to_bytes()).unwrap_or_default();
     let url = format!("{base}{}", parts.uri.path_and_query().map_or("/", |path| path.as_str()));
+    let failed = || Response::builder().status(502).body(Full::default()).unwrap_or_default();
+    let Ok(uri) = url.parse() else { return Ok(failed()) };
     parts.headers.remove(hyper::header::HOST);
     parts
         .headers
         .insert(hyper::header::AUTHORIZATION, hyper::header::HeaderValue::from_static("Bearer relay"));
-    let failed = || Response::builder().status(502).body(Full::default()).unwrap_or_default();
-    let Ok(answer) = client.send(parts.method, &url, parts.headers, ProxyBody::from(body)).await else {
+    let Ok(answer) = client.send(parts.method, uri, parts.headers, ProxyBody::from(body)).await else {
         return Ok(failed());
     };
     let mut chunks = answer.body;
