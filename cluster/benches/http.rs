@@ -2,9 +2,10 @@
 //! - latency SecuriX's proxy adds (p50, p99): one keep-alive connection, 1 KB request
 //!   and answer bodies, through `/v1/proxy/…` versus straight to the upstream;
 //! - throughput at 64 connections through SecuriX (token injection) versus nginx
-//!   reverse-proxying the same upstream (Debian's package), and versus a bare hyper
-//!   relay (`support/relay.rs`: what relaying alone costs, the ceiling), in rounds
-//!   of all three back to back; the ratios are the rounds' medians;
+//!   reverse-proxying the same upstream (Debian's package), and versus two bare
+//!   relays (`support/relay.rs`: what relaying alone costs, served by hyper and by
+//!   actix-web, SecuriX's server), in rounds of all four back to back; the ratios
+//!   are the rounds' medians;
 //! - device-session creations per second.
 //!
 //! The load generator and the upstream run on CPU 0, SecuriX and nginx on CPU 1
@@ -77,37 +78,43 @@ async fn bench() -> Result<(), Error> {
     );
 
     println!(
-        "== throughput: {CONNECTIONS} connections, 1 KB bodies, {ROUNDS} rounds of {} s each (SecuriX, nginx, relay in turn)",
+        "== throughput: {CONNECTIONS} connections, 1 KB bodies, {ROUNDS} rounds of {} s each (SecuriX, nginx, the relays in turn)",
         load_seconds()
     );
     let baselines = match &nginx {
-        Some((nginx_address, _)) => Some((
-            Target { address: nginx_address.clone(), path: "/api/echo".into(), headers: vec![] },
-            Target { address: support::relay::start(&up)?, path: "/api/echo".into(), headers: vec![] },
-        )),
+        Some((nginx_address, _)) => {
+            let target = |address: String| Target { address, path: "/api/echo".into(), headers: vec![] };
+            let relays = [support::relay::start_hyper(&up)?, support::relay::start_actix(&up)?];
+            Some((target(nginx_address.clone()), relays.map(target)))
+        }
         None => {
             println!("nginx is not installed: no baseline (scripts/bench-http installs it)");
             None
         }
     };
-    let (mut through_securix, mut ratios, mut ceilings) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut through_securix, mut ratios, mut hyper_ratios, mut actix_ratios) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 1..=ROUNDS {
         let securix = throughput(std::slice::from_ref(&proxied), &body, CONNECTIONS).await?;
         through_securix.push(securix);
-        let Some((via_nginx, relay)) = &baselines else {
+        let Some((via_nginx, [hyper_relay, actix_relay])) = &baselines else {
             println!("round {round}: SecuriX (token injection) {securix:>7.0} req/s");
             continue;
         };
         let baseline = throughput(std::slice::from_ref(via_nginx), &body, CONNECTIONS).await?;
-        let ceiling = throughput(std::slice::from_ref(relay), &body, CONNECTIONS).await?;
+        let hyper = throughput(std::slice::from_ref(hyper_relay), &body, CONNECTIONS).await?;
+        let actix = throughput(std::slice::from_ref(actix_relay), &body, CONNECTIONS).await?;
         println!(
             "round {round}: SecuriX (token injection) {securix:>7.0} req/s, nginx {baseline:>7.0}, \
-             bare relay {ceiling:>7.0}: SecuriX/nginx {:.2}×, relay/nginx {:.2}×",
+             relays: hyper {hyper:>7.0}, actix {actix:>7.0}: SecuriX/nginx {:.2}×, hyper/nginx {:.2}×, \
+             actix/nginx {:.2}×",
             securix / baseline,
-            ceiling / baseline
+            hyper / baseline,
+            actix / baseline
         );
         ratios.push(securix / baseline);
-        ceilings.push(ceiling / baseline);
+        hyper_ratios.push(hyper / baseline);
+        actix_ratios.push(actix / baseline);
     }
     println!("SecuriX (token injection): {:>9.0} req/s (median)", median(through_securix));
     if !ratios.is_empty() {
@@ -116,8 +123,12 @@ async fn bench() -> Result<(), Error> {
             median(ratios)
         );
         println!(
-            "bare hyper relay / nginx:  {:>9.2}×   (relaying alone: no identity, token or audit)",
-            median(ceilings)
+            "hyper relay / nginx:       {:>9.2}×   (relaying alone: no identity, token or audit)",
+            median(hyper_ratios)
+        );
+        println!(
+            "actix relay / nginx:       {:>9.2}×   (the same, served by SecuriX's HTTP server)",
+            median(actix_ratios)
         );
     }
 
