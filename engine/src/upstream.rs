@@ -1,8 +1,8 @@
-//! The HTTP client of proxied calls: hyper's pooled HTTP/1 client over rustls
-//! (Mozilla's roots, ring) or plain http. Proxied calls are the hot path, and
-//! reqwest's layers (redirect policy re-parsing each URL, timeout wrappers) cost
-//! ~10 µs a call on top of hyper's. One deadline covers the answer's headers and
-//! its body.
+//! The HTTP client of proxied calls: hyper's HTTP/1 connections over rustls
+//! (Mozilla's roots, ring) or plain http, kept alive in `upstream_pool`. Proxied
+//! calls are the hot path, and reqwest's layers (redirect policy re-parsing each
+//! URL, timeout wrappers) cost ~10 µs a call on top of hyper's. One deadline covers
+//! the answer's headers and its body.
 
 use std::io;
 use std::pin::Pin;
@@ -10,21 +10,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::StatusCode;
 use hyper::body::{Frame, Incoming};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use reqwest::header::HeaderMap;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::EngineError;
+use crate::upstream_pool::{Body, Lease, Origin, Pool};
 
 /// The body of a proxied request: bytes at hand, or a stream relayed as it comes.
-pub struct ProxyBody(UnsyncBoxBody<Bytes, io::Error>);
+pub struct ProxyBody(Body);
 
 impl ProxyBody {
     pub fn empty() -> Self {
@@ -63,7 +60,7 @@ pub struct Answer {
 
 #[derive(Clone)]
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, UnsyncBoxBody<Bytes, io::Error>>,
+    pool: Pool,
     timeout: Duration,
 }
 
@@ -80,10 +77,11 @@ impl Upstream {
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(Upstream { client, timeout })
+        Ok(Upstream { pool: Pool::new(connector), timeout })
     }
 
+    /// Sends a request to `uri` (absolute: its origin picks the connection) on a
+    /// kept-alive connection or a new one.
     pub async fn send(
         &self,
         method: hyper::Method,
@@ -91,17 +89,18 @@ impl Upstream {
         headers: HeaderMap,
         body: ProxyBody,
     ) -> Result<Answer, EngineError> {
+        let (origin, target) =
+            Origin::split(uri).ok_or_else(|| EngineError::Invalid("the proxy URL is malformed".into()))?;
         let mut request = hyper::Request::new(body.0);
         *request.method_mut() = method;
-        *request.uri_mut() = uri;
+        *request.uri_mut() = target;
         *request.headers_mut() = headers;
         // One timer for the whole call: the headers' wait, then the body's.
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now() + self.timeout));
-        let response = tokio::select! {
-            response = self.client.request(request) => response,
+        let (response, lease) = tokio::select! {
+            sent = self.send_on_some_connection(&origin, request) => sent?,
             () = timer.as_mut() => return Err(late()),
-        }
-        .map_err(|_| EngineError::Upstream("the provider could not be reached".into()))?;
+        };
         let (mut parts, body) = response.into_parts();
         // 204 and 304 carry no body, whatever length they name.
         let bodiless = matches!(parts.status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
@@ -110,7 +109,42 @@ impl Upstream {
             .remove(hyper::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse().ok())
             .filter(|_| !bodiless);
-        Ok(Answer { status: parts.status.as_u16(), headers: parts.headers, length, body: until(body, timer) })
+        Ok(Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            length,
+            body: until(body, timer, lease),
+        })
+    }
+
+    /// Sends on an idle connection, or on a new one. An idle connection the provider
+    /// closed meanwhile hands the unsent request back, and the next one is tried.
+    async fn send_on_some_connection(
+        &self,
+        origin: &Origin,
+        mut request: hyper::Request<Body>,
+    ) -> Result<(hyper::Response<Incoming>, Lease), EngineError> {
+        let unreachable = || EngineError::Upstream("the provider could not be reached".into());
+        loop {
+            let (mut lease, reused) = match self.pool.idle(origin) {
+                Some(lease) => (lease, true),
+                None => (self.pool.connect(origin).await?, false),
+            };
+            request.headers_mut().insert(hyper::header::HOST, lease.host.clone());
+            if lease.sender.ready().await.is_err() {
+                if reused {
+                    continue;
+                }
+                return Err(unreachable());
+            }
+            match lease.sender.try_send_request(request).await {
+                Ok(response) => return Ok((response, lease)),
+                Err(mut failed) => match failed.take_message() {
+                    Some(unsent) if reused => request = unsent,
+                    _ => return Err(unreachable()),
+                },
+            }
+        }
     }
 }
 
@@ -118,18 +152,22 @@ fn late() -> EngineError {
     EngineError::Upstream("the provider did not answer in time".into())
 }
 
-/// The body's data, failing once `timer` fires (trailers are dropped).
-fn until(body: Incoming, timer: Pin<Box<Sleep>>) -> BodyStream {
-    let state = Some((body, timer));
+/// The body's data, failing once `timer` fires (trailers are dropped). Read to its
+/// end, the connection goes back to the pool; dropped before, it is closed.
+fn until(body: Incoming, timer: Pin<Box<Sleep>>, lease: Lease) -> BodyStream {
+    let state = Some((body, timer, lease));
     Box::pin(futures_util::stream::unfold(state, |state| async move {
-        let (mut body, mut timer): (Incoming, Pin<Box<Sleep>>) = state?;
+        let (mut body, mut timer, lease): (Incoming, Pin<Box<Sleep>>, Lease) = state?;
         loop {
             let frame = tokio::select! {
                 frame = body.frame() => frame,
                 () = timer.as_mut() => return Some((Err(late()), None)),
             };
             match frame {
-                None => return None,
+                None => {
+                    lease.give_back();
+                    return None;
+                }
                 Some(Err(_)) => {
                     return Some((
                         Err(EngineError::Upstream("the provider's answer broke off".into())),
@@ -138,7 +176,7 @@ fn until(body: Incoming, timer: Pin<Box<Sleep>>) -> BodyStream {
                 }
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
-                        return Some((Ok(data), Some((body, timer))));
+                        return Some((Ok(data), Some((body, timer, lease))));
                     }
                 }
             }
@@ -148,6 +186,8 @@ fn until(body: Incoming, timer: Pin<Box<Sleep>>) -> BodyStream {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     use futures_util::StreamExt;
@@ -199,6 +239,82 @@ mod tests {
             assert!(request.contains(line), "{line} in {request}");
         }
         assert!(request.ends_with("\r\n\r\nping"), "{request}");
+    }
+
+    /// A keep-alive peer answering every request on a connection with `answer`,
+    /// closing each connection after `per_connection` answers; counts connections.
+    async fn keep_alive_peer(answer: &'static [u8], per_connection: usize) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/x", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    for _ in 0..per_connection {
+                        // Every request of `call` ends with its body, "ping".
+                        let mut request = Vec::new();
+                        while !request.ends_with(b"ping") {
+                            let mut chunk = [0u8; 1024];
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(read) => request.extend_from_slice(&chunk[..read]),
+                            }
+                        }
+                        if stream.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, connections)
+    }
+
+    #[tokio::test]
+    async fn a_connection_serves_the_next_call_once_its_answer_is_read() {
+        let (url, connections) =
+            keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong", 100).await;
+        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        for _ in 0..5 {
+            assert_eq!(call(&upstream, &url).await.unwrap(), (200, b"pong".to_vec()));
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_answer_left_unread_takes_its_connection_with_it() {
+        let (url, connections) =
+            keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\npong", 100).await;
+        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("authorization", "Bearer t".parse().unwrap());
+        let unread = upstream
+            .send(hyper::Method::POST, url.parse().unwrap(), headers, ProxyBody::from(b"ping".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(unread.length, Some(8));
+        drop(unread);
+        // Its connection still owes four bytes, which a call on it would take for the
+        // start of its own answer. The second call's answer is as short as the first.
+        let second = tokio::time::timeout(Duration::from_millis(500), call(&upstream, &url)).await;
+        assert!(second.is_err(), "{second:?}");
+        assert_eq!(connections.load(Ordering::SeqCst), 2, "the second call needs a new connection");
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_provider_closed_is_not_reused() {
+        let (url, connections) =
+            keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong", 1).await;
+        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        for _ in 0..3 {
+            assert_eq!(call(&upstream, &url).await.unwrap(), (200, b"pong".to_vec()));
+            // Let the connection notice the provider's close.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
