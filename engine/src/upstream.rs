@@ -273,15 +273,22 @@ mod tests {
         (url, connections)
     }
 
+    /// Three calls in a row: one connection while the provider keeps it open, one
+    /// each when it closes every connection after its answer.
     #[tokio::test]
-    async fn a_connection_serves_the_next_call_once_its_answer_is_read() {
-        let (url, connections) =
-            keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong", 100).await;
-        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
-        for _ in 0..5 {
-            assert_eq!(call(&upstream, &url).await.unwrap(), (200, b"pong".to_vec()));
+    async fn a_connection_serves_the_next_call_once_its_answer_is_read_unless_closed() {
+        for (answers_per_connection, connections_needed) in [(100, 1), (1, 3)] {
+            let (url, connections) =
+                keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong", answers_per_connection)
+                    .await;
+            let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+            for _ in 0..3 {
+                assert_eq!(call(&upstream, &url).await.unwrap(), (200, b"pong".to_vec()));
+                // Time for a connection to notice the provider's close.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert_eq!(connections.load(Ordering::SeqCst), connections_needed);
         }
-        assert_eq!(connections.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
@@ -302,19 +309,6 @@ mod tests {
         let second = tokio::time::timeout(Duration::from_millis(500), call(&upstream, &url)).await;
         assert!(second.is_err(), "{second:?}");
         assert_eq!(connections.load(Ordering::SeqCst), 2, "the second call needs a new connection");
-    }
-
-    #[tokio::test]
-    async fn a_connection_the_provider_closed_is_not_reused() {
-        let (url, connections) =
-            keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong", 1).await;
-        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
-        for _ in 0..3 {
-            assert_eq!(call(&upstream, &url).await.unwrap(), (200, b"pong".to_vec()));
-            // Let the connection notice the provider's close.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(connections.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
