@@ -139,7 +139,7 @@ impl Engine {
         let plan = self
             .proxy_plan(principal, agent_id, entity_id, integration_key, request.connection_id.as_deref())
             .await?;
-        let uri = plan.base.uri(&request.path, request.query.as_deref())?;
+        let target = plan.base.target(&request.path, request.query.as_deref())?;
         self.audit_token_use(principal, agent_id, entity_id, &plan, method.as_str(), plan.base.host()).await;
         let mut headers = HeaderMap::with_capacity(request.headers.len() + plan.headers.len());
         for (name, value) in request.headers.iter().filter(|(name, _)| is_forwarded(name.as_str())) {
@@ -148,7 +148,8 @@ impl Engine {
         for (name, value) in &plan.headers {
             headers.append(name, value.clone());
         }
-        let mut answer = self.inner.upstream.send(method, uri, headers, request.body).await?;
+        let mut answer =
+            self.inner.upstream.send_to(&plan.base.origin, target, method, headers, request.body).await?;
         for dropped in DROPPED_RESPONSE_HEADERS {
             answer.headers.remove(*dropped);
         }

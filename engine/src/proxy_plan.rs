@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use hyper::http::uri::{Authority, Scheme};
+use hyper::http::uri::PathAndQuery;
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::admin::{Principal, require_agent, require_use};
@@ -22,6 +22,8 @@ use crate::model::access_epoch::{self, AccessEpoch};
 use crate::model::connection::{self, ConnectionStatus};
 use crate::model::integration;
 use crate::store::Tx;
+use crate::upstream::malformed;
+use crate::upstream_pool::Origin;
 
 /// How many plans a node remembers.
 pub(crate) const REMEMBERED_PLANS: usize = 100_000;
@@ -150,11 +152,10 @@ impl Engine {
     }
 }
 
-/// An API base, kept in the HTTP client's parts so that a call's URI is the base's
-/// scheme and host plus one string for the path and query: no URL parsed per call.
+/// An API base, kept as the HTTP client's origin and a path, so that a call names
+/// its connection and target without a URL parsed per call.
 pub(crate) struct ApiBase {
-    scheme: Scheme,
-    authority: Authority,
+    pub origin: Origin,
     /// Without its trailing slash.
     path: String,
 }
@@ -163,18 +164,18 @@ impl ApiBase {
     /// The base as `url` (already parsed and normalized) names it; its query and
     /// fragment, if any, are dropped. `None` if it has no host.
     fn new(url: &reqwest::Url) -> Option<ApiBase> {
-        let parts = url.as_str().parse::<hyper::Uri>().ok()?.into_parts();
-        let path = url.path().trim_end_matches('/').to_owned();
-        Some(ApiBase { scheme: parts.scheme?, authority: parts.authority?, path })
+        let (origin, _) = Origin::split(url.as_str().parse().ok()?)?;
+        Some(ApiBase { origin, path: url.path().trim_end_matches('/').to_owned() })
     }
 
     pub fn host(&self) -> &str {
-        self.authority.host()
+        self.origin.host()
     }
 
-    /// The URI of `path` (relative, checked by `proxy::check_path`) under the base,
-    /// with `query`. The path is appended as it is, so it cannot leave the base.
-    pub fn uri(&self, path: &str, query: Option<&str>) -> EngineResult<hyper::Uri> {
+    /// The target (path and query) of `path` (relative, checked by
+    /// `proxy::check_path`) under the base, with `query`. The path is appended as it
+    /// is, so it cannot leave the base.
+    pub fn target(&self, path: &str, query: Option<&str>) -> EngineResult<PathAndQuery> {
         let query = query.filter(|q| !q.is_empty());
         let mut target =
             String::with_capacity(self.path.len() + path.len() + query.map_or(0, |q| q.len() + 2) + 1);
@@ -185,12 +186,7 @@ impl ApiBase {
             target.push('?');
             target.push_str(query);
         }
-        hyper::Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(target)
-            .build()
-            .map_err(|_| EngineError::Invalid("the proxy URL is malformed".into()))
+        PathAndQuery::from_maybe_shared(target).map_err(|_| malformed())
     }
 }
 
@@ -206,14 +202,12 @@ mod tests {
     fn a_call_goes_under_the_base_path_with_its_query_and_encoding_kept() {
         let gmail = base("https://gmail.googleapis.com/gmail/v1/?ignored=1");
         assert_eq!(gmail.host(), "gmail.googleapis.com");
-        let uri = gmail.uri("users/me/messages", Some("q=a%20b&max=5")).unwrap();
-        assert_eq!(uri.to_string(), "https://gmail.googleapis.com/gmail/v1/users/me/messages?q=a%20b&max=5");
-        assert_eq!(
-            gmail.uri("a%2Fb", Some("")).unwrap().to_string(),
-            "https://gmail.googleapis.com/gmail/v1/a%2Fb"
-        );
+        let target = gmail.target("users/me/messages", Some("q=a%20b&max=5")).unwrap();
+        assert_eq!(target, "/gmail/v1/users/me/messages?q=a%20b&max=5");
+        assert_eq!(gmail.target("a%2Fb", Some("")).unwrap(), "/gmail/v1/a%2Fb");
         let root = base("http://127.0.0.1:8080");
-        assert_eq!(root.uri("user", None).unwrap().to_string(), "http://127.0.0.1:8080/user");
+        assert_eq!(root.host(), "127.0.0.1");
+        assert_eq!(root.target("user", None).unwrap(), "/user");
         assert_eq!(base("http://[::1]:9/api").host(), "[::1]");
     }
 
@@ -221,7 +215,7 @@ mod tests {
     fn bytes_no_uri_may_carry_are_refused() {
         let api = base("https://api.example/v1");
         for bad in ["a b", "a\r\nb", "caf\u{e9}\u{0}"] {
-            assert!(api.uri(bad, None).is_err(), "{bad:?}");
+            assert!(api.target(bad, None).is_err(), "{bad:?}");
         }
     }
 }

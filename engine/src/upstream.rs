@@ -13,6 +13,7 @@ use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::StatusCode;
 use hyper::body::{Frame, Incoming};
+use hyper::http::uri::PathAndQuery;
 use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::header::HeaderMap;
 use tokio::time::{Instant, Sleep};
@@ -89,16 +90,27 @@ impl Upstream {
         headers: HeaderMap,
         body: ProxyBody,
     ) -> Result<Answer, EngineError> {
-        let (origin, target) =
-            Origin::split(uri).ok_or_else(|| EngineError::Invalid("the proxy URL is malformed".into()))?;
+        let (origin, target) = Origin::split(uri).ok_or_else(malformed)?;
+        self.send_to(&origin, target, method, headers, body).await
+    }
+
+    /// `send`, with the URI already split: `target` is the path and query.
+    pub(crate) async fn send_to(
+        &self,
+        origin: &Origin,
+        target: PathAndQuery,
+        method: hyper::Method,
+        headers: HeaderMap,
+        body: ProxyBody,
+    ) -> Result<Answer, EngineError> {
         let mut request = hyper::Request::new(body.0);
         *request.method_mut() = method;
-        *request.uri_mut() = target;
+        *request.uri_mut() = target.into();
         *request.headers_mut() = headers;
         // One timer for the whole call: the headers' wait, then the body's.
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now() + self.timeout));
         let (response, lease) = tokio::select! {
-            sent = self.send_on_some_connection(&origin, request) => sent?,
+            sent = self.send_on_some_connection(origin, request) => sent?,
             () = timer.as_mut() => return Err(late()),
         };
         let (mut parts, body) = response.into_parts();
@@ -124,7 +136,6 @@ impl Upstream {
         origin: &Origin,
         mut request: hyper::Request<Body>,
     ) -> Result<(hyper::Response<Incoming>, Lease), EngineError> {
-        let unreachable = || EngineError::Upstream("the provider could not be reached".into());
         loop {
             let (mut lease, reused) = match self.pool.idle(origin) {
                 Some(lease) => (lease, true),
@@ -150,6 +161,14 @@ impl Upstream {
 
 fn late() -> EngineError {
     EngineError::Upstream("the provider did not answer in time".into())
+}
+
+pub(crate) fn unreachable() -> EngineError {
+    EngineError::Upstream("the provider could not be reached".into())
+}
+
+pub(crate) fn malformed() -> EngineError {
+    EngineError::Invalid("the proxy URL is malformed".into())
 }
 
 /// The body's data, failing once `timer` fires (trailers are dropped). Read to its

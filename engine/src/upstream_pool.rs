@@ -22,6 +22,7 @@ use rustc_hash::FxHashMap;
 use tower_service::Service;
 
 use crate::error::EngineError;
+use crate::upstream::{malformed, unreachable};
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, io::Error>;
 type Sender = SendRequest<Body>;
@@ -41,11 +42,15 @@ pub(crate) struct Origin {
 impl Origin {
     /// An absolute URI's origin, and its path and query as the request's target
     /// (origin-form, as HTTP/1.1 sends it to a server).
-    pub fn split(uri: hyper::Uri) -> Option<(Origin, hyper::Uri)> {
+    pub fn split(uri: hyper::Uri) -> Option<(Origin, PathAndQuery)> {
         let parts = uri.into_parts();
         let origin = Origin { scheme: parts.scheme?, authority: parts.authority? };
         let target = parts.path_and_query.unwrap_or_else(|| PathAndQuery::from_static("/"));
-        Some((origin, target.into()))
+        Some((origin, target))
+    }
+
+    pub fn host(&self) -> &str {
+        self.authority.host()
     }
 
     /// `host[:port]`: the authority less any user info, and less the port when it
@@ -113,8 +118,6 @@ impl Pool {
 
     /// A new connection to `origin` (TCP, then TLS for https), its I/O driven by a task.
     pub async fn connect(&self, origin: &Origin) -> Result<Lease, EngineError> {
-        let unreachable = || EngineError::Upstream("the provider could not be reached".into());
-        let malformed = || EngineError::Invalid("the proxy URL is malformed".into());
         let host = origin.host_header().ok_or_else(malformed)?;
         let uri = hyper::Uri::builder()
             .scheme(origin.scheme.clone())
