@@ -1,6 +1,7 @@
 //! The server over HTTP, against baselines measured in the same run:
 //! - latency SecuriX's proxy adds (p50, p99): one keep-alive connection, 1 KB request
-//!   and answer bodies, through `/v1/proxy/…` versus straight to the upstream;
+//!   and answer bodies, through `/v1/proxy/…` versus straight to the upstream, and
+//!   what nginx adds on the same hop;
 //! - throughput at 64 connections through SecuriX (token injection) versus nginx
 //!   reverse-proxying the same upstream (Debian's package), and versus two bare
 //!   relays (`support/relay.rs`: what relaying alone costs, served by hyper and by
@@ -76,6 +77,18 @@ async fn bench() -> Result<(), Error> {
         p50 - d50,
         p99 - d99
     );
+    // The same hop through nginx, also on CPU 1: what crossing to the other core
+    // costs on this host (waking an idle virtual CPU can take hundreds of µs).
+    if let Some((nginx_address, _)) = &nginx {
+        let via_nginx = Target { address: nginx_address.clone(), path: "/api/echo".into(), headers: vec![] };
+        let (n50, n99) = latency(&via_nginx, &body).await?;
+        println!("through nginx:        p50 {n50:>7.1} µs   p99 {n99:>7.1} µs");
+        println!(
+            "added by nginx:       p50 {:>7.1} µs   p99 {:>7.1} µs   (the same hop, for reference)",
+            n50 - d50,
+            n99 - d99
+        );
+    }
 
     println!(
         "== throughput: {CONNECTIONS} connections, 1 KB bodies, {ROUNDS} rounds of {} s each (SecuriX, nginx, the relays in turn)",
