@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use hyper::StatusCode;
-use hyper::body::{Frame, Incoming};
+use hyper::body::{Body as _, Frame, Incoming};
 use hyper::http::uri::PathAndQuery;
 use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::header::HeaderMap;
@@ -121,12 +121,15 @@ impl Upstream {
             .remove(hyper::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse().ok())
             .filter(|_| !bodiless);
-        Ok(Answer {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            length,
-            body: until(body, timer, lease),
-        })
+        // An answer with nothing to read (204, 304, HEAD, length 0) gives its
+        // connection back now: its caller may never poll an empty body.
+        let body = if body.is_end_stream() {
+            lease.give_back();
+            Box::pin(futures_util::stream::empty()) as BodyStream
+        } else {
+            until(body, timer, lease)
+        };
+        Ok(Answer { status: parts.status.as_u16(), headers: parts.headers, length, body })
     }
 
     /// Sends on an idle connection, or on a new one. An idle connection the provider
@@ -307,6 +310,32 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             assert_eq!(connections.load(Ordering::SeqCst), connections_needed);
+        }
+    }
+
+    /// Answers without a body are never polled by some callers (actix sends a 204
+    /// without touching its body): their connection goes back all the same.
+    #[tokio::test]
+    async fn an_answer_with_nothing_to_read_gives_its_connection_back_at_once() {
+        let empty: [&[u8]; 2] =
+            [b"HTTP/1.1 204 No Content\r\n\r\n", b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"];
+        for answer in empty {
+            let (url, connections) = keep_alive_peer(answer, 100).await;
+            let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+            for _ in 0..3 {
+                let unread = upstream
+                    .send(
+                        hyper::Method::POST,
+                        url.parse().unwrap(),
+                        Default::default(),
+                        ProxyBody::from(b"ping".to_vec()),
+                    )
+                    .await
+                    .unwrap();
+                assert!(matches!(unread.status, 200 | 204));
+                drop(unread);
+            }
+            assert_eq!(connections.load(Ordering::SeqCst), 1, "{}", String::from_utf8_lossy(answer));
         }
     }
 
