@@ -27,9 +27,14 @@ use support::{
 };
 
 const CONNECTIONS: usize = 64;
-/// Throughput rounds: each measures SecuriX, nginx and the relay back to back, so a
-/// ratio compares figures of the same minute on a host whose speed drifts.
-const ROUNDS: usize = 3;
+/// Throughput rounds: each measures SecuriX, nginx and the relays back to back, for
+/// a second each, so a ratio compares figures of the same few seconds on a host
+/// whose speed drifts (a slow spell of several seconds touches all four, not one).
+const ROUNDS: usize = 15;
+/// Seconds per target and round (`SECURIX_BENCH_SECONDS` overrides).
+const ROUND_SECONDS: u64 = 1;
+/// Seconds of device-session creations.
+const SESSION_SECONDS: u64 = 5;
 
 fn main() -> Result<(), Error> {
     if std::env::var_os("SECURIX_BENCH_PINNED").is_none() && has("taskset") {
@@ -90,9 +95,9 @@ async fn bench() -> Result<(), Error> {
         );
     }
 
+    let seconds = load_seconds(ROUND_SECONDS);
     println!(
-        "== throughput: {CONNECTIONS} connections, 1 KB bodies, {ROUNDS} rounds of {} s each (SecuriX, nginx, the relays in turn)",
-        load_seconds()
+        "== throughput: {CONNECTIONS} connections, 1 KB bodies, {ROUNDS} rounds of {seconds} s each (SecuriX, nginx, the relays in turn)",
     );
     let baselines = match &nginx {
         Some((nginx_address, _)) => {
@@ -108,15 +113,15 @@ async fn bench() -> Result<(), Error> {
     let (mut through_securix, mut ratios, mut hyper_ratios, mut actix_ratios) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 1..=ROUNDS {
-        let securix = throughput(std::slice::from_ref(&proxied), &body, CONNECTIONS).await?;
+        let securix = throughput(seconds, std::slice::from_ref(&proxied), &body, CONNECTIONS).await?;
         through_securix.push(securix);
         let Some((via_nginx, [hyper_relay, actix_relay])) = &baselines else {
             println!("round {round}: SecuriX (token injection) {securix:>7.0} req/s");
             continue;
         };
-        let baseline = throughput(std::slice::from_ref(via_nginx), &body, CONNECTIONS).await?;
-        let hyper = throughput(std::slice::from_ref(hyper_relay), &body, CONNECTIONS).await?;
-        let actix = throughput(std::slice::from_ref(actix_relay), &body, CONNECTIONS).await?;
+        let baseline = throughput(seconds, std::slice::from_ref(via_nginx), &body, CONNECTIONS).await?;
+        let hyper = throughput(seconds, std::slice::from_ref(hyper_relay), &body, CONNECTIONS).await?;
+        let actix = throughput(seconds, std::slice::from_ref(actix_relay), &body, CONNECTIONS).await?;
         println!(
             "round {round}: SecuriX (token injection) {securix:>7.0} req/s, nginx {baseline:>7.0}, \
              relays: hyper {hyper:>7.0}, actix {actix:>7.0}: SecuriX/nginx {:.2}×, hyper/nginx {:.2}×, \
@@ -155,7 +160,8 @@ async fn bench() -> Result<(), Error> {
         ],
     };
     let create = Bytes::from_static(br#"{"entityId":"e2","flow":"device","providers":{"up":{}}}"#);
-    let per_second = throughput(std::slice::from_ref(&sessions), &create, 16).await?;
+    let per_second =
+        throughput(load_seconds(SESSION_SECONDS), std::slice::from_ref(&sessions), &create, 16).await?;
     println!("== device-session creations: {per_second:.0}/s (16 connections, durable commits)");
     Ok(())
 }

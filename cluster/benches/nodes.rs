@@ -18,6 +18,8 @@ use support::{Error, Target, free_port, load_seconds, provision, start_securix, 
 const MASTER_KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
 const PROXY_CONNECTIONS: usize = 64;
 const SESSION_CONNECTIONS: usize = 16;
+/// Seconds each figure is measured over.
+const RUN_SECONDS: u64 = 5;
 
 fn main() -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -28,7 +30,7 @@ async fn bench() -> Result<(), Error> {
     let upstream = support::upstream().await?;
     println!(
         "== {} s per run; {PROXY_CONNECTIONS} connections for proxy calls, {SESSION_CONNECTIONS} for sessions",
-        load_seconds()
+        load_seconds(RUN_SECONDS)
     );
     let mut figures = Vec::new();
     for nodes in [1, 3] {
@@ -80,8 +82,8 @@ async fn run(nodes: usize, upstream: &str) -> Result<(f64, f64), Error> {
     let proxied = on_every_node("/v1/proxy/up/echo", ("securix-entity-id", "e1"));
     let sessions = on_every_node("/v1/sessions", ("content-type", "application/json"));
     let body = Bytes::from(vec![b'x'; 1024]);
-    let proxy = throughput(&proxied, &body, PROXY_CONNECTIONS).await?;
+    let proxy = throughput(load_seconds(RUN_SECONDS), &proxied, &body, PROXY_CONNECTIONS).await?;
     let create = Bytes::from_static(br#"{"entityId":"e2","flow":"device","providers":{"up":{}}}"#);
-    let per_second = throughput(&sessions, &create, SESSION_CONNECTIONS).await?;
+    let per_second = throughput(load_seconds(RUN_SECONDS), &sessions, &create, SESSION_CONNECTIONS).await?;
     Ok((proxy, per_second))
 }

@@ -36,9 +36,9 @@ pub async fn upstream() -> Result<String, Error> {
     .await?)
 }
 
-/// Seconds per throughput run (`SECURIX_BENCH_SECONDS` overrides, e.g. to profile).
-pub fn load_seconds() -> u64 {
-    std::env::var("SECURIX_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5)
+/// Seconds per throughput run: `default`, or `SECURIX_BENCH_SECONDS` (e.g. to profile).
+pub fn load_seconds(default: u64) -> u64 {
+    std::env::var("SECURIX_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
 pub fn has(tool: &str) -> bool {
@@ -250,10 +250,15 @@ pub async fn latency(target: &Target, body: &Bytes) -> Result<(f64, f64), Error>
     Ok((at(0.5), at(0.99)))
 }
 
-/// Requests per second over `connections` connections, each sending back to back,
-/// spread evenly over `targets`.
-pub async fn throughput(targets: &[Target], body: &Bytes, connections: usize) -> Result<f64, Error> {
-    let deadline = Instant::now() + Duration::from_secs(load_seconds());
+/// Requests per second over `connections` connections, each sending back to back
+/// for `seconds`, spread evenly over `targets`.
+pub async fn throughput(
+    seconds: u64,
+    targets: &[Target],
+    body: &Bytes,
+    connections: usize,
+) -> Result<f64, Error> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..connections {
