@@ -61,7 +61,9 @@ async fn bench() -> Result<(), Error> {
     let body = Bytes::from(vec![b'x'; 1024]);
     let up = upstream.trim_start_matches("http://").to_owned();
     let sx = securix_url.trim_start_matches("http://").to_owned();
-    let direct = Target { address: up.clone(), path: "/api/echo".into(), headers: vec![] };
+    // The upstream's echo, straight or through a baseline proxy at `address`.
+    let echo_at = |address: String| Target { address, path: "/api/echo".into(), headers: vec![] };
+    let direct = echo_at(up.clone());
     let proxied = Target {
         address: sx.clone(),
         path: "/v1/proxy/up/echo".into(),
@@ -85,8 +87,7 @@ async fn bench() -> Result<(), Error> {
     // The same hop through nginx, also on CPU 1: what crossing to the other core
     // costs on this host (waking an idle virtual CPU can take hundreds of µs).
     if let Some((nginx_address, _)) = &nginx {
-        let via_nginx = Target { address: nginx_address.clone(), path: "/api/echo".into(), headers: vec![] };
-        let (n50, n99) = latency(&via_nginx, &body).await?;
+        let (n50, n99) = latency(&echo_at(nginx_address.clone()), &body).await?;
         println!("through nginx:        p50 {n50:>7.1} µs   p99 {n99:>7.1} µs");
         println!(
             "added by nginx:       p50 {:>7.1} µs   p99 {:>7.1} µs   (the same hop, for reference)",
@@ -101,9 +102,8 @@ async fn bench() -> Result<(), Error> {
     );
     let baselines = match &nginx {
         Some((nginx_address, _)) => {
-            let target = |address: String| Target { address, path: "/api/echo".into(), headers: vec![] };
             let relays = [support::relay::start_hyper(&up)?, support::relay::start_actix(&up)?];
-            Some((target(nginx_address.clone()), relays.map(target)))
+            Some((echo_at(nginx_address.clone()), relays.map(echo_at)))
         }
         None => {
             println!("nginx is not installed: no baseline (scripts/bench-http installs it)");

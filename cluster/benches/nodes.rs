@@ -28,13 +28,13 @@ fn main() -> Result<(), Error> {
 
 async fn bench() -> Result<(), Error> {
     let upstream = support::upstream().await?;
+    let seconds = load_seconds(RUN_SECONDS);
     println!(
-        "== {} s per run; {PROXY_CONNECTIONS} connections for proxy calls, {SESSION_CONNECTIONS} for sessions",
-        load_seconds(RUN_SECONDS)
+        "== {seconds} s per run; {PROXY_CONNECTIONS} connections for proxy calls, {SESSION_CONNECTIONS} for sessions"
     );
     let mut figures = Vec::new();
     for nodes in [1, 3] {
-        let (proxy, sessions) = run(nodes, &upstream).await?;
+        let (proxy, sessions) = run(nodes, &upstream, seconds).await?;
         println!("{nodes} node(s) on PostgreSQL: {proxy:>8.0} proxy calls/s   {sessions:>7.0} sessions/s");
         figures.push((proxy, sessions));
     }
@@ -47,8 +47,8 @@ async fn bench() -> Result<(), Error> {
     Ok(())
 }
 
-/// Proxy calls and session creations per second on `nodes` nodes.
-async fn run(nodes: usize, upstream: &str) -> Result<(f64, f64), Error> {
+/// Proxy calls and session creations per second on `nodes` nodes, each measured for `seconds`.
+async fn run(nodes: usize, upstream: &str, seconds: u64) -> Result<(f64, f64), Error> {
     let pg = postgres::Postgres::start();
     let dir = tempfile::tempdir()?;
     let mut running = Vec::new();
@@ -82,8 +82,8 @@ async fn run(nodes: usize, upstream: &str) -> Result<(f64, f64), Error> {
     let proxied = on_every_node("/v1/proxy/up/echo", ("securix-entity-id", "e1"));
     let sessions = on_every_node("/v1/sessions", ("content-type", "application/json"));
     let body = Bytes::from(vec![b'x'; 1024]);
-    let proxy = throughput(load_seconds(RUN_SECONDS), &proxied, &body, PROXY_CONNECTIONS).await?;
+    let proxy = throughput(seconds, &proxied, &body, PROXY_CONNECTIONS).await?;
     let create = Bytes::from_static(br#"{"entityId":"e2","flow":"device","providers":{"up":{}}}"#);
-    let per_second = throughput(load_seconds(RUN_SECONDS), &sessions, &create, SESSION_CONNECTIONS).await?;
+    let per_second = throughput(seconds, &sessions, &create, SESSION_CONNECTIONS).await?;
     Ok((proxy, per_second))
 }

@@ -121,15 +121,12 @@ impl Upstream {
             .remove(hyper::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse().ok())
             .filter(|_| !bodiless);
-        // An answer with nothing to read (204, 304, HEAD, length 0) gives its
-        // connection back now: its caller may never poll an empty body.
-        let body = if body.is_end_stream() {
-            lease.give_back();
-            Box::pin(futures_util::stream::empty()) as BodyStream
-        } else {
-            until(body, timer, lease)
-        };
-        Ok(Answer { status: parts.status.as_u16(), headers: parts.headers, length, body })
+        Ok(Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            length,
+            body: answer_body(body, timer, lease),
+        })
     }
 
     /// Sends on an idle connection, or on a new one. An idle connection the provider
@@ -175,8 +172,14 @@ pub(crate) fn malformed() -> EngineError {
 }
 
 /// The body's data, failing once `timer` fires (trailers are dropped). Read to its
-/// end, the connection goes back to the pool; dropped before, it is closed.
-fn until(body: Incoming, timer: Pin<Box<Sleep>>, lease: Lease) -> BodyStream {
+/// end, the connection goes back to the pool; dropped before, it is closed. With
+/// nothing to read (204, 304, HEAD, length 0) it goes back at once: some callers
+/// never poll an empty body (actix sends a 204 without touching it).
+fn answer_body(body: Incoming, timer: Pin<Box<Sleep>>, lease: Lease) -> BodyStream {
+    if body.is_end_stream() {
+        lease.give_back();
+        return Box::pin(futures_util::stream::empty());
+    }
     let state = Some((body, timer, lease));
     Box::pin(futures_util::stream::unfold(state, |state| async move {
         let (mut body, mut timer, lease): (Incoming, Pin<Box<Sleep>>, Lease) = state?;
@@ -236,12 +239,18 @@ mod tests {
         (format!("http://{address}/api/x?q=1"), request)
     }
 
-    async fn call(upstream: &Upstream, url: &str) -> Result<(u16, Vec<u8>), EngineError> {
+    /// A POST of "ping" with a bearer token; the answer's body is left unread.
+    async fn send_ping(upstream: &Upstream, url: &str) -> Result<super::Answer, EngineError> {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("authorization", "Bearer t".parse().unwrap());
-        let answer = upstream
+        upstream
             .send(hyper::Method::POST, url.parse().unwrap(), headers, ProxyBody::from(b"ping".to_vec()))
-            .await?;
+            .await
+    }
+
+    /// `send_ping`, and its answer read to the end.
+    async fn call(upstream: &Upstream, url: &str) -> Result<(u16, Vec<u8>), EngineError> {
+        let answer = send_ping(upstream, url).await?;
         let mut body = Vec::new();
         let mut chunks = answer.body;
         while let Some(chunk) = chunks.next().await {
@@ -323,15 +332,7 @@ mod tests {
             let (url, connections) = keep_alive_peer(answer, 100).await;
             let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
             for _ in 0..3 {
-                let unread = upstream
-                    .send(
-                        hyper::Method::POST,
-                        url.parse().unwrap(),
-                        Default::default(),
-                        ProxyBody::from(b"ping".to_vec()),
-                    )
-                    .await
-                    .unwrap();
+                let unread = send_ping(&upstream, &url).await.unwrap();
                 assert!(matches!(unread.status, 200 | 204));
                 drop(unread);
             }
@@ -344,12 +345,7 @@ mod tests {
         let (url, connections) =
             keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\npong", 100).await;
         let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("authorization", "Bearer t".parse().unwrap());
-        let unread = upstream
-            .send(hyper::Method::POST, url.parse().unwrap(), headers, ProxyBody::from(b"ping".to_vec()))
-            .await
-            .unwrap();
+        let unread = send_ping(&upstream, &url).await.unwrap();
         assert_eq!(unread.length, Some(8));
         drop(unread);
         // Its connection still owes four bytes, which a call on it would take for the
