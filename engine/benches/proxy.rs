@@ -1,7 +1,12 @@
 //! Proxy-core overhead: the same GET (1 KB answer) to a local upstream, sent
 //! directly with the engine's HTTP client (`upstream::Upstream`) and through `Engine::proxy` (agent check, connection
 //! lookup, entity actor, plugin `proxy-target`, header filtering, streaming), in
-//! the same run. Prints p50/p99 of each and the latency SecuriX adds.
+//! the same run, on one thread and over redb, as a server worker runs it. Prints
+//! p50/p99 of each and the latency SecuriX adds.
+//!
+//! For changes of a few percent, count instructions instead, one side at a time:
+//! `MODE=proxy N=6000 valgrind --tool=callgrind target/release/deps/proxy-…` minus
+//! the same with `N=1000`, divided by 5000 (`MODE=direct` for the bare client).
 //!
 //! `cargo bench -p securix-engine --bench proxy`
 
@@ -12,10 +17,10 @@ use futures_util::StreamExt;
 use securix_engine::flows::sessions::CreateSession;
 use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::model::session::Flow;
-use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
+use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions, PluginLimits};
 use securix_engine::proxy::{BodyStream, ProxyBody, ProxyRequest};
 use securix_engine::secret::SecretString;
-use securix_engine::store::Store;
+use securix_engine::store::{RedbOptions, Store};
 use securix_engine::upstream::Upstream;
 use securix_engine::vault::MasterKey;
 use securix_engine::{Engine, EngineError, EngineSettings};
@@ -23,11 +28,14 @@ use securix_engine::{Engine, EngineError, EngineSettings};
 #[path = "support/keepalive.rs"]
 mod keepalive;
 
+/// Calls of each kind (`N` overrides), after 200 to warm up.
 const SAMPLES: usize = 3000;
+/// The API's answer, in bytes.
+const ANSWER_LEN: usize = 1000;
 
 /// The upstream: OAuth endpoints for the setup, 1 KB for the API.
 async fn upstream() -> std::io::Result<String> {
-    let api_body = format!("{{\"data\":\"{}\"}}", "x".repeat(1000));
+    let api_body = format!("{{\"data\":\"{}\"}}", "x".repeat(ANSWER_LEN - 11));
     keepalive::serve(move |path| match path {
         "/token" => r#"{"access_token":"bench-at","refresh_token":"bench-rt","expires_in":86400,"token_type":"Bearer"}"#.to_owned(),
         "/userinfo" => r#"{"sub":"bench-user"}"#.to_owned(),
@@ -50,11 +58,16 @@ fn percentile(samples: &mut [Duration], p: f64) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let samples: usize = std::env::var("N").ok().and_then(|n| n.parse().ok()).unwrap_or(SAMPLES);
+    let mode = std::env::var("MODE").unwrap_or_default();
+    let dir = tempfile::tempdir()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let base = upstream().await?;
         let plugins = PluginHost::new(PluginHostOptions {
             fetch: FetchPolicy { allow_loopback_http: true, ..FetchPolicy::default() },
+            // One call at a time: a small instance pool (valgrind cannot reserve the default's).
+            limits: PluginLimits { max_concurrent_calls: 4, ..PluginLimits::default() },
             ..PluginHostOptions::default()
         })?;
         let (_, wasm) =
@@ -62,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         plugins.load(wasm).await?;
         let settings = EngineSettings { allow_loopback_http: true, ..EngineSettings::default() };
         let engine = Engine::builder()
-            .store(Store::memory())
+            .store(Store::open_redb(&dir.path().join("bench.redb"), RedbOptions::default())?)
             .master_key(MasterKey::generate())
             .plugins(Arc::new(plugins))
             .settings(settings)
@@ -104,36 +117,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         let direct = Upstream::new(Duration::from_secs(30))?;
         let target = format!("{base}/api/items");
-        let mut direct_samples = Vec::with_capacity(SAMPLES);
-        let mut proxy_samples = Vec::with_capacity(SAMPLES);
-        for round in 0..SAMPLES + 200 {
-            let started = Instant::now();
-            let mut headers = reqwest::header::HeaderMap::new();
-            headers.insert(
-                reqwest::header::AUTHORIZATION,
-                reqwest::header::HeaderValue::from_static("Bearer bench-at"),
-            );
-            let answer =
-                direct.send(reqwest::Method::GET, target.parse()?, headers, ProxyBody::empty()).await?;
-            let direct_size = body_size(answer.body).await?;
-            let direct_time = started.elapsed();
-            let started = Instant::now();
-            let call = ProxyRequest {
-                method: "GET".into(),
-                path: "items".into(),
-                query: None,
-                headers: reqwest::header::HeaderMap::new(),
-                body: ProxyBody::empty(),
-                connection_id: None,
-            };
-            let response = engine.proxy(&app, "agent", "e1", "up", call).await?;
-            let size = body_size(response.body).await?;
-            let proxy_time = started.elapsed();
-            assert_eq!(size, direct_size);
-            if round >= 200 {
-                direct_samples.push(direct_time);
-                proxy_samples.push(proxy_time);
+        let mut direct_samples = Vec::with_capacity(samples);
+        let mut proxy_samples = Vec::with_capacity(samples);
+        for round in 0..samples + 200 {
+            if mode != "proxy" {
+                let started = Instant::now();
+                let mut headers = reqwest::header::HeaderMap::new();
+                headers.insert(
+                    reqwest::header::AUTHORIZATION,
+                    reqwest::header::HeaderValue::from_static("Bearer bench-at"),
+                );
+                let answer =
+                    direct.send(reqwest::Method::GET, target.parse()?, headers, ProxyBody::empty()).await?;
+                assert_eq!(body_size(answer.body).await?, ANSWER_LEN);
+                direct_samples.push(started.elapsed());
             }
+            if mode != "direct" {
+                // As the server does for every call: the API key, then the proxy.
+                let started = Instant::now();
+                let app = engine.authenticate(key.expose()).await?;
+                let call = ProxyRequest {
+                    method: "GET".into(),
+                    path: "items".into(),
+                    query: None,
+                    headers: reqwest::header::HeaderMap::new(),
+                    body: ProxyBody::empty(),
+                    connection_id: None,
+                };
+                let response = engine.proxy(&app, "agent", "e1", "up", call).await?;
+                assert_eq!(body_size(response.body).await?, ANSWER_LEN);
+                proxy_samples.push(started.elapsed());
+            }
+            if round < 200 {
+                direct_samples.clear();
+                proxy_samples.clear();
+            }
+        }
+        if mode == "proxy" || mode == "direct" {
+            engine.shutdown().await;
+            return Ok(());
         }
         let (d50, d99) = (percentile(&mut direct_samples, 0.5), percentile(&mut direct_samples, 0.99));
         let (p50, p99) = (percentile(&mut proxy_samples, 0.5), percentile(&mut proxy_samples, 0.99));

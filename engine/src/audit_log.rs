@@ -5,11 +5,13 @@
 //! call, and a stored value per entity and batch (`model::audit`'s runs). `flush`
 //! writes what is queued (at shutdown).
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use hashbrown::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::clock::Timestamp;
 use crate::model::audit::{self, AuditRecord};
 use crate::store::Store;
 
@@ -20,10 +22,37 @@ const MAX_BATCH: usize = 1024;
 /// How long a batch waits for company after its first record.
 const LINGER: Duration = Duration::from_millis(5);
 
-pub(crate) struct Entry {
+/// Who uses whose token, through which connection, at which host: what every
+/// call of one proxy plan records alike, shared by its entries.
+#[derive(Debug)]
+pub(crate) struct Caller {
     pub project_id: String,
     pub entity_id: String,
-    pub record: AuditRecord,
+    pub agent_id: String,
+    pub connection_id: String,
+    pub integration: String,
+    pub host: String,
+}
+
+/// One token use.
+pub(crate) struct Entry {
+    pub at: Timestamp,
+    pub method: hyper::Method,
+    pub caller: Arc<Caller>,
+}
+
+impl Entry {
+    fn record(&self) -> AuditRecord<&str> {
+        let caller = &*self.caller;
+        AuditRecord {
+            at: self.at,
+            agent_id: &caller.agent_id,
+            connection_id: &caller.connection_id,
+            integration: &caller.integration,
+            method: self.method.as_str(),
+            host: &caller.host,
+        }
+    }
 }
 
 enum Message {
@@ -107,7 +136,7 @@ async fn write(store: &Store, batch: &[Entry]) {
     let written = store
         .run(|tx| async move {
             for ((project_id, entity_id), records) in runs {
-                audit::append(&tx, project_id, entity_id, records.iter().copied())?;
+                audit::append(&tx, project_id, entity_id, records.iter().cloned())?;
             }
             Ok::<_, crate::model::RecordError>(())
         })
@@ -117,11 +146,15 @@ async fn write(store: &Store, batch: &[Entry]) {
     }
 }
 
+/// A project and one of its entities.
+type Entity<'a> = (&'a str, &'a str);
+
 /// The batch's records by project and entity, each entity's oldest first.
-fn runs_by_entity(batch: &[Entry]) -> Vec<((&str, &str), Vec<&AuditRecord>)> {
-    let mut runs: HashMap<(&str, &str), Vec<&AuditRecord>> = HashMap::new();
+fn runs_by_entity(batch: &[Entry]) -> Vec<(Entity<'_>, Vec<AuditRecord<&str>>)> {
+    let mut runs: HashMap<Entity<'_>, Vec<AuditRecord<&str>>> = HashMap::new();
     for entry in batch {
-        runs.entry((&entry.project_id, &entry.entity_id)).or_default().push(&entry.record);
+        let entity = (entry.caller.project_id.as_str(), entry.caller.entity_id.as_str());
+        runs.entry(entity).or_default().push(entry.record());
     }
     let mut runs: Vec<_> = runs.into_iter().collect();
     for (_, records) in &mut runs {
@@ -132,20 +165,21 @@ fn runs_by_entity(batch: &[Entry]) -> Vec<((&str, &str), Vec<&AuditRecord>)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Entry, runs_by_entity};
+    use std::sync::Arc;
+
+    use super::{Caller, Entry, runs_by_entity};
     use crate::clock::Timestamp;
-    use crate::model::audit::AuditRecord;
 
     fn entry(entity: &str, at: i64) -> Entry {
-        let record = AuditRecord {
-            at: Timestamp(at),
+        let caller = Caller {
+            project_id: "prj_1".into(),
+            entity_id: entity.into(),
             agent_id: "cli".into(),
             connection_id: "con_1".into(),
             integration: "github".into(),
-            method: "GET".into(),
             host: "api.github.com".into(),
         };
-        Entry { project_id: "prj_1".into(), entity_id: entity.into(), record }
+        Entry { at: Timestamp(at), method: hyper::Method::GET, caller: Arc::new(caller) }
     }
 
     #[test]

@@ -6,11 +6,15 @@
 //! read at: while the store still reads at that version nothing was committed since,
 //! so the epoch is the same and need not be read again (on the embedded stores; a
 //! shared one has no such version and its epochs are read every time).
+//!
+//! Lookups take any form of the key that hashes and compares as it does
+//! (`Equivalent`), so a hit on the proxy's hot path allocates nothing.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use hashbrown::{Equivalent, HashMap};
 
 pub(crate) struct EpochCache<K, E, V> {
     entries: Mutex<HashMap<K, Entry<E, V>>>,
@@ -59,7 +63,10 @@ impl<K: Eq + Hash + Clone, E: PartialEq + Copy, V: Clone> EpochCache<K, E, V> {
     /// The answer, if its epoch was read at store version `version` and it is
     /// `usable`: nothing was committed since, so it holds without reading the epoch
     /// again. Counted as a hit when it answers (else `revalidate` counts).
-    pub fn unchanged(&self, key: &K, version: Option<u64>, usable: impl Fn(&V) -> bool) -> Option<V> {
+    pub fn unchanged<Q>(&self, key: &Q, version: Option<u64>, usable: impl Fn(&V) -> bool) -> Option<V>
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+    {
         let value = {
             let entries = self.entries.lock().ok()?;
             let entry = entries.get(key)?;
@@ -72,7 +79,7 @@ impl<K: Eq + Hash + Clone, E: PartialEq + Copy, V: Clone> EpochCache<K, E, V> {
 
     /// The answer and its epoch, whatever the epoch (the caller may need the
     /// value to know which epoch to read).
-    pub fn peek(&self, key: &K) -> Option<(E, V)> {
+    pub fn peek<Q: Hash + Equivalent<K> + ?Sized>(&self, key: &Q) -> Option<(E, V)> {
         let entries = self.entries.lock().ok()?;
         entries.get(key).map(|entry| (entry.epoch, entry.value.clone()))
     }
@@ -80,13 +87,16 @@ impl<K: Eq + Hash + Clone, E: PartialEq + Copy, V: Clone> EpochCache<K, E, V> {
     /// The answer, if it was made at `epoch`, which the store has just read again
     /// at `version`, and it is `usable`: from then on `unchanged` vouches for it at
     /// that version. Counted as a hit or a miss.
-    pub fn revalidate(
+    pub fn revalidate<Q>(
         &self,
-        key: &K,
+        key: &Q,
         epoch: E,
         version: Option<u64>,
         usable: impl Fn(&V) -> bool,
-    ) -> Option<V> {
+    ) -> Option<V>
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+    {
         let value = self.entries.lock().ok().and_then(|mut entries| {
             let entry = entries.get_mut(key).filter(|entry| entry.epoch == epoch && usable(&entry.value))?;
             entry.read_at = version;
@@ -155,7 +165,7 @@ mod tests {
             cache.insert(key, 0, None, i);
         }
         assert_eq!(
-            ["a", "b", "c", "d"].iter().filter(|k| cache.revalidate(k, 0, None, any).is_some()).count(),
+            ["a", "b", "c", "d"].iter().filter(|k| cache.revalidate(*k, 0, None, any).is_some()).count(),
             2
         );
         assert_eq!(cache.revalidate(&"d", 0, None, any), Some(3), "the newest answer is kept");

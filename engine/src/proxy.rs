@@ -54,6 +54,16 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "proxy-authenticate",
 ];
 
+/// Removes `DROPPED_RESPONSE_HEADERS`. An answer seldom has any, so its few names
+/// are looked at first: a removal hashes its name, a look costs a comparison.
+fn drop_response_headers(headers: &mut HeaderMap) {
+    let is_dropped = |name: &reqwest::header::HeaderName| DROPPED_RESPONSE_HEADERS.contains(&name.as_str());
+    let dropped: Vec<_> = headers.keys().filter(|name| is_dropped(name)).cloned().collect();
+    for name in dropped {
+        headers.remove(name);
+    }
+}
+
 pub struct ProxyRequest {
     pub method: String,
     /// The path after `/v1/proxy/{integration}/`, still percent-encoded.
@@ -140,7 +150,7 @@ impl Engine {
             .proxy_plan(principal, agent_id, entity_id, integration_key, request.connection_id.as_deref())
             .await?;
         let target = plan.base.target(&request.path, request.query.as_deref())?;
-        self.audit_token_use(principal, agent_id, entity_id, &plan, method.as_str(), plan.base.host()).await;
+        self.audit_token_use(&plan, &method).await;
         let mut headers = HeaderMap::with_capacity(request.headers.len() + plan.headers.len());
         for (name, value) in request.headers.iter().filter(|(name, _)| is_forwarded(name.as_str())) {
             headers.append(name, value.clone());
@@ -150,9 +160,7 @@ impl Engine {
         }
         let mut answer =
             self.inner.upstream.send_to(&plan.base.origin, target, method, headers, request.body).await?;
-        for dropped in DROPPED_RESPONSE_HEADERS {
-            answer.headers.remove(*dropped);
-        }
+        drop_response_headers(&mut answer.headers);
         Ok(answer)
     }
 }
@@ -160,28 +168,9 @@ impl Engine {
 impl Engine {
     /// Records a token use. The audit log commits it in a batch, off the request's
     /// path; this waits only when the log's queue is full.
-    async fn audit_token_use(
-        &self,
-        principal: &Principal,
-        agent_id: &str,
-        entity_id: &str,
-        plan: &ProxyPlan,
-        method: &str,
-        host: &str,
-    ) {
-        let record = audit::AuditRecord {
-            at: self.now(),
-            agent_id: agent_id.to_owned(),
-            connection_id: plan.connection_id.clone(),
-            integration: plan.integration.clone(),
-            method: method.to_owned(),
-            host: host.to_owned(),
-        };
-        let entry = crate::audit_log::Entry {
-            project_id: principal.project_id.clone(),
-            entity_id: entity_id.to_owned(),
-            record,
-        };
+    async fn audit_token_use(&self, plan: &ProxyPlan, method: &hyper::Method) {
+        let entry =
+            crate::audit_log::Entry { at: self.now(), method: method.clone(), caller: plan.caller.clone() };
         self.inner.audit.append(entry).await;
     }
 
@@ -204,7 +193,26 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_path, is_forwarded};
+    use super::{check_path, drop_response_headers, is_forwarded};
+
+    #[test]
+    fn cookies_and_hop_headers_of_the_answer_stay_behind() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in [
+            ("content-type", "application/json"),
+            ("Set-Cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("connection", "close"),
+            ("x-ratelimit-remaining", "9"),
+            ("transfer-encoding", "chunked"),
+        ] {
+            headers.append(name, value.parse().unwrap());
+        }
+        drop_response_headers(&mut headers);
+        let mut kept: Vec<_> = headers.keys().map(|name| name.as_str()).collect();
+        kept.sort();
+        assert_eq!(kept, ["content-type", "x-ratelimit-remaining"]);
+    }
 
     #[test]
     fn callers_credentials_and_hop_headers_stay_behind_in_any_case() {

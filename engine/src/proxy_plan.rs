@@ -9,10 +9,12 @@
 
 use std::sync::Arc;
 
+use hashbrown::Equivalent;
 use hyper::http::uri::PathAndQuery;
 use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::admin::{Principal, require_agent, require_use};
+use crate::audit_log::Caller;
 use crate::clock::Timestamp;
 use crate::connections::needs_refresh;
 use crate::engine::Engine;
@@ -29,8 +31,8 @@ use crate::upstream_pool::Origin;
 pub(crate) const REMEMBERED_PLANS: usize = 100_000;
 
 pub(crate) struct ProxyPlan {
-    pub connection_id: String,
-    pub integration: String,
+    /// Who the plan serves, as each call's audit record names them.
+    pub caller: Arc<Caller>,
     /// The API base the plugin named; a proxied path goes under it.
     pub base: ApiBase,
     /// The plugin's auth headers, marked sensitive.
@@ -39,14 +41,38 @@ pub(crate) struct ProxyPlan {
     expires_at: Option<Timestamp>,
 }
 
-/// Who calls which integration for whom, through which account.
+/// Who calls which integration for whom, through which account. Remembered with
+/// owned strings, looked up with the call's own (`PlanKey<&str>`): a hit allocates
+/// nothing. Both forms hash alike, as a `String` hashes as its `str`.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub(crate) struct PlanKey {
-    project_id: String,
-    agent_id: String,
-    entity_id: String,
-    integration: String,
-    connection_id: Option<String>,
+pub(crate) struct PlanKey<S = String> {
+    project_id: S,
+    agent_id: S,
+    entity_id: S,
+    integration: S,
+    connection_id: Option<S>,
+}
+
+impl PlanKey<&str> {
+    fn to_owned(&self) -> PlanKey {
+        PlanKey {
+            project_id: self.project_id.to_owned(),
+            agent_id: self.agent_id.to_owned(),
+            entity_id: self.entity_id.to_owned(),
+            integration: self.integration.to_owned(),
+            connection_id: self.connection_id.map(str::to_owned),
+        }
+    }
+}
+
+impl Equivalent<PlanKey> for PlanKey<&str> {
+    fn equivalent(&self, key: &PlanKey) -> bool {
+        self.project_id == key.project_id
+            && self.agent_id == key.agent_id
+            && self.entity_id == key.entity_id
+            && self.integration == key.integration
+            && self.connection_id == key.connection_id.as_deref()
+    }
 }
 
 pub(crate) type ProxyPlans = EpochCache<PlanKey, AccessEpoch, Arc<ProxyPlan>>;
@@ -61,11 +87,11 @@ impl Engine {
         connection_id: Option<&str>,
     ) -> EngineResult<Arc<ProxyPlan>> {
         let key = PlanKey {
-            project_id: principal.project_id.clone(),
-            agent_id: agent_id.to_owned(),
-            entity_id: entity_id.to_owned(),
-            integration: integration_key.to_owned(),
-            connection_id: connection_id.map(str::to_owned),
+            project_id: principal.project_id.as_str(),
+            agent_id,
+            entity_id,
+            integration: integration_key,
+            connection_id,
         };
         let plans = &self.inner.proxy_plans;
         let fresh = |plan: &Arc<ProxyPlan>| !needs_refresh(plan.refreshed_at, plan.expires_at, self.now());
@@ -79,24 +105,24 @@ impl Engine {
             return Ok(plan);
         }
         let plan = Arc::new(self.make_plan(tx, &key).await?);
-        plans.insert(key, epoch, version, plan.clone());
+        plans.insert(key.to_owned(), epoch, version, plan.clone());
         Ok(plan)
     }
 
     /// The plan worked out from scratch; `tx` is the snapshot the epochs were read in,
     /// let go before the entity's actor is asked for a token (which takes its own:
     /// holding both could drain a connection pool).
-    async fn make_plan(&self, tx: Tx, key: &PlanKey) -> EngineResult<ProxyPlan> {
-        let project_id = &key.project_id;
-        let agent = require_agent(&tx, project_id, &key.agent_id).await?;
-        require_use(&agent, &key.integration)?;
-        let found = integration::get(&tx, project_id, &key.integration)
+    async fn make_plan(&self, tx: Tx, key: &PlanKey<&str>) -> EngineResult<ProxyPlan> {
+        let project_id = key.project_id;
+        let agent = require_agent(&tx, project_id, key.agent_id).await?;
+        require_use(&agent, key.integration)?;
+        let found = integration::get(&tx, project_id, key.integration)
             .await?
             .ok_or(EngineError::NotFound("integration"))?;
-        let connection_id = match &key.connection_id {
-            Some(id) => id.clone(),
+        let connection_id = match key.connection_id {
+            Some(id) => id.to_owned(),
             None => {
-                let candidates: Vec<_> = connection::list(&tx, project_id, &key.entity_id)
+                let candidates: Vec<_> = connection::list(&tx, project_id, key.entity_id)
                     .await?
                     .into_iter()
                     .filter(|c| c.integration == key.integration && c.status != ConnectionStatus::Revoked)
@@ -112,8 +138,7 @@ impl Engine {
                 }
             }
         };
-        let (connection, access_token) =
-            self.access_token(project_id, &key.entity_id, &connection_id).await?;
+        let (connection, access_token) = self.access_token(project_id, key.entity_id, &connection_id).await?;
         if connection.integration != key.integration {
             return Err(EngineError::NotFound("connection"));
         }
@@ -141,10 +166,18 @@ impl Engine {
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| EngineError::Internal("the plugin named a malformed auth header".into()))?;
-        Ok(ProxyPlan {
+        let base = ApiBase::new(&base).ok_or_else(bad_base)?;
+        let caller = Caller {
+            project_id: project_id.to_owned(),
+            entity_id: key.entity_id.to_owned(),
+            agent_id: key.agent_id.to_owned(),
             connection_id: connection.id,
             integration: connection.integration,
-            base: ApiBase::new(&base).ok_or_else(bad_base)?,
+            host: base.host().to_owned(),
+        };
+        Ok(ProxyPlan {
+            caller: Arc::new(caller),
+            base,
             headers,
             refreshed_at: connection.refreshed_at,
             expires_at: connection.expires_at,

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{RecordError, decode, encode, ids, keys};
+use super::{RecordError, decode, ids, keys};
 use crate::clock::Timestamp;
 use crate::store::{RangeOptions, Subspace, Tx};
 
@@ -25,15 +25,17 @@ const RUNS_PER_READ: usize = 16;
 /// Orders the runs this process writes.
 static RUNS: AtomicU64 = AtomicU64::new(0);
 
+/// A record as read (`AuditRecord`), or as written from borrowed parts
+/// (`AuditRecord<&str>`: the audit log writes a batch without copying a string).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditRecord {
+pub struct AuditRecord<S = String> {
     pub at: Timestamp,
-    pub agent_id: String,
-    pub connection_id: String,
-    pub integration: String,
-    pub method: String,
-    pub host: String,
+    pub agent_id: S,
+    pub connection_id: S,
+    pub integration: S,
+    pub method: S,
+    pub host: S,
 }
 
 /// A stored value: a run, oldest first, or a record on its own.
@@ -54,28 +56,35 @@ pub fn append<'a>(
     tx: &Tx,
     project_id: &str,
     entity_id: &str,
-    records: impl IntoIterator<Item = &'a AuditRecord>,
+    records: impl IntoIterator<Item = AuditRecord<&'a str>>,
 ) -> Result<(), RecordError> {
     let space = space(project_id, entity_id);
     let mut run = Vec::new();
     let mut first_at = Timestamp(0);
     for record in records {
-        let json = encode(record, WHAT)?;
-        if !run.is_empty() && run.len() + json.len() + 2 > RUN_BYTES {
+        let mut start = run.len();
+        run.push(if start == 0 { b'[' } else { b',' });
+        write_json(&mut run, &record)?;
+        if start > 0 && run.len() + 1 > RUN_BYTES {
+            // Past the limit: the run ends before this record, which starts the next.
+            run.truncate(start);
             write_run(tx, &space, first_at, &mut run)?;
-        }
-        if run.is_empty() {
+            start = 0;
             run.push(b'[');
-            first_at = record.at;
-        } else {
-            run.push(b',');
+            write_json(&mut run, &record)?;
         }
-        run.extend_from_slice(&json);
+        if start == 0 {
+            first_at = record.at;
+        }
     }
     if !run.is_empty() {
         write_run(tx, &space, first_at, &mut run)?;
     }
     Ok(())
+}
+
+fn write_json(run: &mut Vec<u8>, record: &AuditRecord<&str>) -> Result<(), RecordError> {
+    serde_json::to_writer(run, record).map_err(|e| RecordError::Corrupt { what: WHAT, detail: e.to_string() })
 }
 
 /// Closes the JSON array in `run`, stores it and empties `run`.
@@ -130,6 +139,17 @@ mod tests {
         }
     }
 
+    fn borrowed(record: &AuditRecord) -> AuditRecord<&str> {
+        AuditRecord {
+            at: record.at,
+            agent_id: &record.agent_id,
+            connection_id: &record.connection_id,
+            integration: &record.integration,
+            method: &record.method,
+            host: &record.host,
+        }
+    }
+
     async fn listed(store: &Store, limit: usize) -> Vec<(i64, String)> {
         let tx = store.begin().await.unwrap();
         let records = list(&tx, "prj_1", "user_1", limit).await.unwrap();
@@ -153,7 +173,7 @@ mod tests {
             store
                 .run(|tx| {
                     let run = run.clone();
-                    async move { append(&tx, "prj_1", "user_1", &run) }
+                    async move { append(&tx, "prj_1", "user_1", run.iter().map(borrowed)) }
                 })
                 .await
                 .unwrap();
