@@ -7,7 +7,10 @@
 //!   relays (`support/relay.rs`: what relaying alone costs, served by hyper and by
 //!   actix-web, SecuriX's server), in rounds of all four back to back; the ratios
 //!   are the rounds' medians;
-//! - device-session creations per second.
+//! - device-session creations per second;
+//! - with `SECURIX_BASELINE_BIN` set to another build of `securix`, that build too,
+//!   in the same rounds: this build's throughput over it (an A/B of a change, with
+//!   the host's drift shared by both sides).
 //!
 //! The load generator and the upstream run on CPU 0, SecuriX and nginx on CPU 1
 //! (`taskset`). Run with `scripts/bench-http` (it builds the release binary and
@@ -23,7 +26,7 @@ mod support;
 use support::median::median;
 use support::{
     Error, LATENCY_SAMPLES, Process, Target, free_port, has, latency, load_seconds, on_cpu1, provision,
-    start_securix, throughput,
+    start_build, start_securix, throughput,
 };
 
 const CONNECTIONS: usize = 64;
@@ -57,6 +60,14 @@ async fn bench() -> Result<(), Error> {
     let (securix_url, _securix) = start_securix(dir.path(), &[], true).await?;
     let api_key = provision(&securix_url, &upstream).await?;
     let nginx = start_nginx(dir.path(), &upstream)?;
+    let other_build = match std::env::var("SECURIX_BASELINE_BIN") {
+        Ok(bin) => {
+            let (url, process) = start_build(&bin, &dir.path().join("baseline"), &[], true).await?;
+            let api_key = provision(&url, &upstream).await?;
+            Some((url, api_key, process))
+        }
+        Err(_) => None,
+    };
 
     let body = Bytes::from(vec![b'x'; 1024]);
     let up = upstream.trim_start_matches("http://").to_owned();
@@ -64,15 +75,17 @@ async fn bench() -> Result<(), Error> {
     // The upstream's echo, straight or through a baseline proxy at `address`.
     let echo_at = |address: String| Target { address, path: "/api/echo".into(), headers: vec![] };
     let direct = echo_at(up.clone());
-    let proxied = Target {
-        address: sx.clone(),
+    let proxy_at = |address: &str, api_key: &str| Target {
+        address: address.trim_start_matches("http://").to_owned(),
         path: "/v1/proxy/up/echo".into(),
         headers: vec![
-            ("securix-api-key", api_key.clone()),
+            ("securix-api-key", api_key.to_owned()),
             ("securix-agent-id", "agent".into()),
             ("securix-entity-id", "e1".into()),
         ],
     };
+    let proxied = proxy_at(&sx, &api_key);
+    let other_build = other_build.map(|(url, api_key, process)| (proxy_at(&url, &api_key), process));
 
     println!("== latency: one keep-alive connection, 1 KB bodies, {LATENCY_SAMPLES} requests each");
     let (d50, d99) = latency(&direct, &body).await?;
@@ -112,9 +125,15 @@ async fn bench() -> Result<(), Error> {
     };
     let (mut through_securix, mut ratios, mut hyper_ratios, mut actix_ratios) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut build_ratios = Vec::new();
     for round in 1..=ROUNDS {
         let securix = throughput(seconds, std::slice::from_ref(&proxied), &body, CONNECTIONS).await?;
         through_securix.push(securix);
+        if let Some((other, _)) = &other_build {
+            let other = throughput(seconds, std::slice::from_ref(other), &body, CONNECTIONS).await?;
+            println!("round {round}: this build {securix:>7.0} req/s, baseline build {other:>7.0}");
+            build_ratios.push(securix / other);
+        }
         let Some((via_nginx, [hyper_relay, actix_relay])) = &baselines else {
             println!("round {round}: SecuriX (token injection) {securix:>7.0} req/s");
             continue;
@@ -135,6 +154,9 @@ async fn bench() -> Result<(), Error> {
         actix_ratios.push(actix / baseline);
     }
     println!("SecuriX (token injection): {:>9.0} req/s (median)", median(through_securix));
+    if !build_ratios.is_empty() {
+        println!("this build / baseline:     {:>9.2}×   (median of the rounds)", median(build_ratios));
+    }
     if !ratios.is_empty() {
         println!(
             "SecuriX / nginx:           {:>9.2}×   (median of the rounds; target: ≥ 0.75×)",

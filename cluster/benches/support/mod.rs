@@ -89,11 +89,21 @@ pub async fn start_securix(
 ) -> Result<(String, Process), Error> {
     let bin = std::env::var("SECURIX_BIN")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/securix").to_owned());
-    if !std::path::Path::new(&bin).exists() {
+    start_build(&bin, dir, env, pinned).await
+}
+
+/// `start_securix` with the binary `bin`.
+pub async fn start_build(
+    bin: &str,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    pinned: bool,
+) -> Result<(String, Process), Error> {
+    if !std::path::Path::new(bin).exists() {
         return Err(format!("{bin} is missing: cargo build --release -p securix-cluster").into());
     }
     let port = free_port()?;
-    let mut command = if pinned { on_cpu1(&bin) } else { Command::new(&bin) };
+    let mut command = if pinned { on_cpu1(bin) } else { Command::new(bin) };
     let child = command
         .arg("serve")
         .envs(env.iter().copied())
