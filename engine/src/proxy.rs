@@ -159,7 +159,7 @@ impl Engine {
             headers.append(name, value.clone());
         }
         let mut answer =
-            self.inner.upstream.send_to(&plan.base.origin, target, method, headers, request.body).await?;
+            self.inner.upstream.send_to(&plan.base.endpoint, target, method, headers, request.body).await?;
         drop_response_headers(&mut answer.headers);
         Ok(answer)
     }

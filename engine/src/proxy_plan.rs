@@ -24,8 +24,9 @@ use crate::model::access_epoch::{self, AccessEpoch};
 use crate::model::connection::{self, ConnectionStatus};
 use crate::model::integration;
 use crate::store::Tx;
+use crate::upstream::Upstream;
 use crate::upstream::malformed;
-use crate::upstream_pool::Origin;
+use crate::upstream_pool::{Endpoint, Origin};
 
 /// How many plans a node remembers.
 pub(crate) const REMEMBERED_PLANS: usize = 100_000;
@@ -166,7 +167,7 @@ impl Engine {
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| EngineError::Internal("the plugin named a malformed auth header".into()))?;
-        let base = ApiBase::new(&base).ok_or_else(bad_base)?;
+        let base = ApiBase::new(&base, &self.inner.upstream).ok_or_else(bad_base)?;
         let caller = Caller {
             project_id: project_id.to_owned(),
             entity_id: key.entity_id.to_owned(),
@@ -185,24 +186,27 @@ impl Engine {
     }
 }
 
-/// An API base, kept as the HTTP client's origin and a path, so that a call names
-/// its connection and target without a URL parsed per call.
+/// An API base, kept as the HTTP client's endpoint and a path, so that a call
+/// finds its connections and names its target without a URL parsed per call.
 pub(crate) struct ApiBase {
-    pub origin: Origin,
+    pub endpoint: Endpoint,
     /// Without its trailing slash.
     path: String,
 }
 
 impl ApiBase {
-    /// The base as `url` (already parsed and normalized) names it; its query and
-    /// fragment, if any, are dropped. `None` if it has no host.
-    fn new(url: &reqwest::Url) -> Option<ApiBase> {
+    /// The base as `url` (already parsed and normalized) names it, for calls through
+    /// `upstream`; its query and fragment, if any, are dropped. `None` if it has no host.
+    fn new(url: &reqwest::Url, upstream: &Upstream) -> Option<ApiBase> {
         let (origin, _) = Origin::split(url.as_str().parse().ok()?)?;
-        Some(ApiBase { origin, path: url.path().trim_end_matches('/').to_owned() })
+        Some(ApiBase {
+            endpoint: upstream.endpoint(origin),
+            path: url.path().trim_end_matches('/').to_owned(),
+        })
     }
 
     pub fn host(&self) -> &str {
-        self.origin.host()
+        self.endpoint.host()
     }
 
     /// The target (path and query) of `path` (relative, checked by
@@ -226,9 +230,11 @@ impl ApiBase {
 #[cfg(test)]
 mod tests {
     use super::ApiBase;
+    use crate::upstream::Upstream;
 
     fn base(url: &str) -> ApiBase {
-        ApiBase::new(&reqwest::Url::parse(url).unwrap()).unwrap()
+        let upstream = Upstream::new(std::time::Duration::from_secs(1)).unwrap();
+        ApiBase::new(&reqwest::Url::parse(url).unwrap(), &upstream).unwrap()
     }
 
     #[test]

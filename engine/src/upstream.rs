@@ -19,7 +19,7 @@ use reqwest::header::HeaderMap;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::EngineError;
-use crate::upstream_pool::{Body, Lease, Origin, Pool};
+use crate::upstream_pool::{Body, Endpoint, Lease, Origin, Pool};
 
 /// The body of a proxied request: bytes at hand, or a stream relayed as it comes.
 pub struct ProxyBody(Body);
@@ -91,13 +91,18 @@ impl Upstream {
         body: ProxyBody,
     ) -> Result<Answer, EngineError> {
         let (origin, target) = Origin::split(uri).ok_or_else(malformed)?;
-        self.send_to(&origin, target, method, headers, body).await
+        self.send_to(&self.pool.endpoint(origin), target, method, headers, body).await
+    }
+
+    /// Where calls to `origin` go: kept, it spares each call a lookup by origin.
+    pub(crate) fn endpoint(&self, origin: Origin) -> Endpoint {
+        self.pool.endpoint(origin)
     }
 
     /// `send`, with the URI already split: `target` is the path and query.
     pub(crate) async fn send_to(
         &self,
-        origin: &Origin,
+        endpoint: &Endpoint,
         target: PathAndQuery,
         method: hyper::Method,
         headers: HeaderMap,
@@ -110,7 +115,7 @@ impl Upstream {
         // One timer for the whole call: the headers' wait, then the body's.
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now() + self.timeout));
         let (response, lease) = tokio::select! {
-            sent = self.send_on_some_connection(origin, request) => sent?,
+            sent = self.send_on_some_connection(endpoint, request) => sent?,
             () = timer.as_mut() => return Err(late()),
         };
         let (mut parts, body) = response.into_parts();
@@ -133,13 +138,13 @@ impl Upstream {
     /// closed meanwhile hands the unsent request back, and the next one is tried.
     async fn send_on_some_connection(
         &self,
-        origin: &Origin,
+        endpoint: &Endpoint,
         mut request: hyper::Request<Body>,
     ) -> Result<(hyper::Response<Incoming>, Lease), EngineError> {
         loop {
-            let (mut lease, reused) = match self.pool.idle(origin) {
+            let (mut lease, reused) = match self.pool.idle(endpoint) {
                 Some(lease) => (lease, true),
-                None => (self.pool.connect(origin).await?, false),
+                None => (self.pool.connect(endpoint).await?, false),
             };
             request.headers_mut().insert(hyper::header::HOST, lease.host.clone());
             if lease.sender.ready().await.is_err() {

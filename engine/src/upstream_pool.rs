@@ -2,7 +2,7 @@
 //! client did this for us at ~16,000 instructions a call above a bare hyper
 //! connection (`benches/upstream_client.rs`: its checkout, its per-request
 //! bookkeeping, a `host` header formatted each time); this keeps only what proxied
-//! calls need, at ~6,700: a stack of idle HTTP/1 senders per origin, the newest
+//! calls need, at ~6,200: a stack of idle HTTP/1 senders per origin, the newest
 //! first, each taken by one call and given back once that call's answer has been
 //! read to its end. hyper's connection itself refuses a second request before the
 //! first answer is read, so a connection cannot mix two answers.
@@ -70,12 +70,22 @@ impl Origin {
 #[derive(Clone)]
 pub(crate) struct Pool {
     connector: HttpsConnector<HttpConnector>,
+    endpoints: Arc<Mutex<FxHashMap<Origin, Endpoint>>>,
+}
+
+/// An origin and its idle connections in one pool. Made once per origin
+/// (`Pool::endpoint`) and kept by whoever calls it often (a proxy plan), so a
+/// call finds its connections without looking its origin up.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    origin: Origin,
     idle: IdleConnections,
 }
 
-/// By origin. The keys are the operator's plugins' API bases, not callers' input,
-/// so a fast hash (no protection against chosen collisions) is fine.
-type IdleConnections = Arc<Mutex<FxHashMap<Origin, Vec<Idle>>>>;
+/// The newest last. The keys of the pool's map are the operator's plugins' API
+/// bases, not callers' input, so a fast hash (no protection against chosen
+/// collisions) is fine there.
+type IdleConnections = Arc<Mutex<Vec<Idle>>>;
 
 /// A connection waiting for its next call, since when.
 struct Idle {
@@ -89,19 +99,25 @@ pub(crate) struct Lease {
     pub sender: Sender,
     /// The `host` header of requests on it.
     pub host: HeaderValue,
-    origin: Origin,
     idle: IdleConnections,
 }
 
 impl Pool {
     pub fn new(connector: HttpsConnector<HttpConnector>) -> Pool {
-        Pool { connector, idle: Arc::default() }
+        Pool { connector, endpoints: Arc::default() }
     }
 
-    /// The newest idle connection to `origin` that is still open, or none.
-    pub fn idle(&self, origin: &Origin) -> Option<Lease> {
-        let mut idle = self.idle.lock().ok()?;
-        let senders = idle.get_mut(origin)?;
+    /// `origin`'s endpoint in this pool, the same for every call.
+    pub fn endpoint(&self, origin: Origin) -> Endpoint {
+        let mut endpoints = self.endpoints.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let endpoint =
+            endpoints.entry(origin.clone()).or_insert_with(|| Endpoint { origin, idle: Arc::default() });
+        endpoint.clone()
+    }
+
+    /// The newest idle connection to `endpoint` that is still open, or none.
+    pub fn idle(&self, endpoint: &Endpoint) -> Option<Lease> {
+        let mut senders = endpoint.idle.lock().ok()?;
         let now = Instant::now();
         while let Some(Idle { sender, host, since }) = senders.pop() {
             if now.duration_since(since) >= IDLE_TIMEOUT {
@@ -110,14 +126,15 @@ impl Pool {
                 return None;
             }
             if !sender.is_closed() {
-                return Some(Lease { sender, host, origin: origin.clone(), idle: self.idle.clone() });
+                return Some(Lease { sender, host, idle: endpoint.idle.clone() });
             }
         }
         None
     }
 
-    /// A new connection to `origin` (TCP, then TLS for https), its I/O driven by a task.
-    pub async fn connect(&self, origin: &Origin) -> Result<Lease, EngineError> {
+    /// A new connection to `endpoint` (TCP, then TLS for https), its I/O driven by a task.
+    pub async fn connect(&self, endpoint: &Endpoint) -> Result<Lease, EngineError> {
+        let origin = &endpoint.origin;
         let host = origin.host_header().ok_or_else(malformed)?;
         let uri = hyper::Uri::builder()
             .scheme(origin.scheme.clone())
@@ -132,7 +149,13 @@ impl Pool {
                 tracing::debug!(%error, "an upstream connection ended");
             }
         });
-        Ok(Lease { sender, host, origin: origin.clone(), idle: self.idle.clone() })
+        Ok(Lease { sender, host, idle: endpoint.idle.clone() })
+    }
+}
+
+impl Endpoint {
+    pub fn host(&self) -> &str {
+        self.origin.host()
     }
 }
 
@@ -142,8 +165,7 @@ impl Lease {
         if self.sender.is_closed() {
             return;
         }
-        let Ok(mut idle) = self.idle.lock() else { return };
-        let senders = idle.entry(self.origin).or_default();
+        let Ok(mut senders) = self.idle.lock() else { return };
         // Oldest first: the expired ones are a prefix.
         let now = Instant::now();
         let expired = senders.partition_point(|idle| now.duration_since(idle.since) >= IDLE_TIMEOUT);
