@@ -70,6 +70,8 @@ impl Origin {
 #[derive(Clone)]
 pub(crate) struct Pool {
     connector: HttpsConnector<HttpConnector>,
+    /// The keys are the operator's plugins' API bases, not callers' input, so a
+    /// fast hash (no protection against chosen collisions) is fine.
     endpoints: Arc<Mutex<FxHashMap<Origin, Endpoint>>>,
 }
 
@@ -82,9 +84,7 @@ pub(crate) struct Endpoint {
     idle: IdleConnections,
 }
 
-/// The newest last. The keys of the pool's map are the operator's plugins' API
-/// bases, not callers' input, so a fast hash (no protection against chosen
-/// collisions) is fine there.
+/// The newest last.
 type IdleConnections = Arc<Mutex<Vec<Idle>>>;
 
 /// A connection waiting for its next call, since when.
