@@ -23,10 +23,8 @@ fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
 }
 
 /// A header that must be present.
-pub fn required_header(request: &HttpRequest, name: &'static str) -> Result<String, ApiError> {
-    header(request, name)
-        .map(str::to_owned)
-        .ok_or_else(|| ApiError::bad_request(format!("the {name} header is required")))
+pub fn required_header<'a>(request: &'a HttpRequest, name: &'static str) -> Result<&'a str, ApiError> {
+    header(request, name).ok_or_else(|| ApiError::bad_request(format!("the {name} header is required")))
 }
 
 pub fn optional_header(request: &HttpRequest, name: &str) -> Option<String> {

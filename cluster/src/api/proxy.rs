@@ -61,7 +61,7 @@ pub async fn forward(
         body,
         connection_id: optional_header(&request, CONNECTION_ID),
     };
-    let answer = match state.engine.proxy(&principal, &agent, &entity, integration, proxied).await {
+    let answer = match state.engine.proxy(&principal, agent, entity, integration, proxied).await {
         // The relay cut the body off at the cap, which failed the upstream call.
         Err(_) if over_cap.load(Ordering::Relaxed) => return Err(too_large()),
         answer => answer?,
