@@ -60,14 +60,6 @@ async fn bench() -> Result<(), Error> {
     let (securix_url, _securix) = start_securix(dir.path(), &[], true).await?;
     let api_key = provision(&securix_url, &upstream).await?;
     let nginx = start_nginx(dir.path(), &upstream)?;
-    let other_build = match std::env::var("SECURIX_BASELINE_BIN") {
-        Ok(bin) => {
-            let (url, process) = start_build(&bin, &dir.path().join("baseline"), &[], true).await?;
-            let api_key = provision(&url, &upstream).await?;
-            Some((url, api_key, process))
-        }
-        Err(_) => None,
-    };
 
     let body = Bytes::from(vec![b'x'; 1024]);
     let up = upstream.trim_start_matches("http://").to_owned();
@@ -84,8 +76,14 @@ async fn bench() -> Result<(), Error> {
             ("securix-entity-id", "e1".into()),
         ],
     };
-    let proxied = proxy_at(&sx, &api_key);
-    let other_build = other_build.map(|(url, api_key, process)| (proxy_at(&url, &api_key), process));
+    let proxied = proxy_at(&securix_url, &api_key);
+    let other_build = match std::env::var("SECURIX_BASELINE_BIN") {
+        Ok(bin) => {
+            let (url, process) = start_build(&bin, &dir.path().join("baseline"), &[], true).await?;
+            Some((proxy_at(&url, &provision(&url, &upstream).await?), process))
+        }
+        Err(_) => None,
+    };
 
     println!("== latency: one keep-alive connection, 1 KB bodies, {LATENCY_SAMPLES} requests each");
     let (d50, d99) = latency(&direct, &body).await?;

@@ -24,8 +24,7 @@ use crate::model::access_epoch::{self, AccessEpoch};
 use crate::model::connection::{self, ConnectionStatus};
 use crate::model::integration;
 use crate::store::Tx;
-use crate::upstream::Upstream;
-use crate::upstream::malformed;
+use crate::upstream::{Upstream, malformed};
 use crate::upstream_pool::{Endpoint, Origin};
 
 /// How many plans a node remembers.
@@ -200,7 +199,7 @@ impl ApiBase {
     fn new(url: &reqwest::Url, upstream: &Upstream) -> Option<ApiBase> {
         let (origin, _) = Origin::split(url.as_str().parse().ok()?)?;
         Some(ApiBase {
-            endpoint: upstream.endpoint(origin),
+            endpoint: upstream.endpoint(origin)?,
             path: url.path().trim_end_matches('/').to_owned(),
         })
     }

@@ -91,11 +91,13 @@ impl Upstream {
         body: ProxyBody,
     ) -> Result<Answer, EngineError> {
         let (origin, target) = Origin::split(uri).ok_or_else(malformed)?;
-        self.send_to(&self.pool.endpoint(origin), target, method, headers, body).await
+        let endpoint = self.endpoint(origin).ok_or_else(malformed)?;
+        self.send_to(&endpoint, target, method, headers, body).await
     }
 
-    /// Where calls to `origin` go: kept, it spares each call a lookup by origin.
-    pub(crate) fn endpoint(&self, origin: Origin) -> Endpoint {
+    /// Where calls to `origin` go (`None` if its host is malformed): kept, it
+    /// spares each call a lookup by origin.
+    pub(crate) fn endpoint(&self, origin: Origin) -> Option<Endpoint> {
         self.pool.endpoint(origin)
     }
 
@@ -141,12 +143,12 @@ impl Upstream {
         endpoint: &Endpoint,
         mut request: hyper::Request<Body>,
     ) -> Result<(hyper::Response<Incoming>, Lease), EngineError> {
+        request.headers_mut().insert(hyper::header::HOST, endpoint.host_header.clone());
         loop {
-            let (mut lease, reused) = match self.pool.idle(endpoint) {
+            let (mut lease, reused) = match endpoint.idle() {
                 Some(lease) => (lease, true),
                 None => (self.pool.connect(endpoint).await?, false),
             };
-            request.headers_mut().insert(hyper::header::HOST, lease.host.clone());
             if lease.sender.ready().await.is_err() {
                 if reused {
                     continue;

@@ -81,6 +81,8 @@ pub(crate) struct Pool {
 #[derive(Clone)]
 pub(crate) struct Endpoint {
     origin: Origin,
+    /// The `host` header of every request to it.
+    pub host_header: HeaderValue,
     idle: IdleConnections,
 }
 
@@ -90,15 +92,12 @@ type IdleConnections = Arc<Mutex<Vec<Idle>>>;
 /// A connection waiting for its next call, since when.
 struct Idle {
     sender: Sender,
-    host: HeaderValue,
     since: Instant,
 }
 
 /// A connection taken from the pool for one call.
 pub(crate) struct Lease {
     pub sender: Sender,
-    /// The `host` header of requests on it.
-    pub host: HeaderValue,
     idle: IdleConnections,
 }
 
@@ -107,35 +106,22 @@ impl Pool {
         Pool { connector, endpoints: Arc::default() }
     }
 
-    /// `origin`'s endpoint in this pool, the same for every call.
-    pub fn endpoint(&self, origin: Origin) -> Endpoint {
+    /// `origin`'s endpoint in this pool, the same for every call; `None` if its
+    /// host cannot be a `host` header.
+    pub fn endpoint(&self, origin: Origin) -> Option<Endpoint> {
         let mut endpoints = self.endpoints.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let endpoint =
-            endpoints.entry(origin.clone()).or_insert_with(|| Endpoint { origin, idle: Arc::default() });
-        endpoint.clone()
-    }
-
-    /// The newest idle connection to `endpoint` that is still open, or none.
-    pub fn idle(&self, endpoint: &Endpoint) -> Option<Lease> {
-        let mut senders = endpoint.idle.lock().ok()?;
-        let now = Instant::now();
-        while let Some(Idle { sender, host, since }) = senders.pop() {
-            if now.duration_since(since) >= IDLE_TIMEOUT {
-                // The newest is too old, so are the others.
-                senders.clear();
-                return None;
-            }
-            if !sender.is_closed() {
-                return Some(Lease { sender, host, idle: endpoint.idle.clone() });
-            }
+        if let Some(endpoint) = endpoints.get(&origin) {
+            return Some(endpoint.clone());
         }
-        None
+        let endpoint =
+            Endpoint { host_header: origin.host_header()?, origin: origin.clone(), idle: Arc::default() };
+        endpoints.insert(origin, endpoint.clone());
+        Some(endpoint)
     }
 
     /// A new connection to `endpoint` (TCP, then TLS for https), its I/O driven by a task.
     pub async fn connect(&self, endpoint: &Endpoint) -> Result<Lease, EngineError> {
         let origin = &endpoint.origin;
-        let host = origin.host_header().ok_or_else(malformed)?;
         let uri = hyper::Uri::builder()
             .scheme(origin.scheme.clone())
             .authority(origin.authority.clone())
@@ -149,13 +135,30 @@ impl Pool {
                 tracing::debug!(%error, "an upstream connection ended");
             }
         });
-        Ok(Lease { sender, host, idle: endpoint.idle.clone() })
+        Ok(Lease { sender, idle: endpoint.idle.clone() })
     }
 }
 
 impl Endpoint {
     pub fn host(&self) -> &str {
         self.origin.host()
+    }
+
+    /// The newest idle connection that is still open, or none.
+    pub fn idle(&self) -> Option<Lease> {
+        let mut senders = self.idle.lock().ok()?;
+        let now = Instant::now();
+        while let Some(Idle { sender, since }) = senders.pop() {
+            if now.duration_since(since) >= IDLE_TIMEOUT {
+                // The newest is too old, so are the others.
+                senders.clear();
+                return None;
+            }
+            if !sender.is_closed() {
+                return Some(Lease { sender, idle: self.idle.clone() });
+            }
+        }
+        None
     }
 }
 
@@ -171,7 +174,7 @@ impl Lease {
         let expired = senders.partition_point(|idle| now.duration_since(idle.since) >= IDLE_TIMEOUT);
         senders.drain(..expired);
         if senders.len() < MAX_IDLE {
-            senders.push(Idle { sender: self.sender, host: self.host, since: now });
+            senders.push(Idle { sender: self.sender, since: now });
         }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{RecordError, decode, ids, keys};
+use super::{RecordError, decode, encode, ids, keys};
 use crate::clock::Timestamp;
 use crate::store::{RangeOptions, Subspace, Tx};
 
@@ -62,29 +62,22 @@ pub fn append<'a>(
     let mut run = Vec::new();
     let mut first_at = Timestamp(0);
     for record in records {
-        let mut start = run.len();
-        run.push(if start == 0 { b'[' } else { b',' });
-        write_json(&mut run, &record)?;
-        if start > 0 && run.len() + 1 > RUN_BYTES {
-            // Past the limit: the run ends before this record, which starts the next.
-            run.truncate(start);
+        let json = encode(&record, WHAT)?;
+        if !run.is_empty() && run.len() + json.len() + 2 > RUN_BYTES {
             write_run(tx, &space, first_at, &mut run)?;
-            start = 0;
+        }
+        if run.is_empty() {
             run.push(b'[');
-            write_json(&mut run, &record)?;
-        }
-        if start == 0 {
             first_at = record.at;
+        } else {
+            run.push(b',');
         }
+        run.extend_from_slice(&json);
     }
     if !run.is_empty() {
         write_run(tx, &space, first_at, &mut run)?;
     }
     Ok(())
-}
-
-fn write_json(run: &mut Vec<u8>, record: &AuditRecord<&str>) -> Result<(), RecordError> {
-    serde_json::to_writer(run, record).map_err(|e| RecordError::Corrupt { what: WHAT, detail: e.to_string() })
 }
 
 /// Closes the JSON array in `run`, stores it and empties `run`.
