@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod config;
 mod demo;
+mod front;
 mod membership;
 mod mesh;
 mod pages;

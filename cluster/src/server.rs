@@ -2,15 +2,12 @@
 //! token, and the actix app with its limits and error mapping.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use actix_web::dev::Service;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, web};
 use anyhow::Context;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use securix_engine::store::{PostgresBackend, RedbOptions, Store};
 use securix_engine::{Engine, EngineSettings};
-use tracing::Instrument;
 
 use crate::api::{self, ops::Metrics, problem::ApiError};
 use crate::config::{ServeConfig, StoreChoice};
@@ -83,22 +80,17 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         membership,
         mesh,
     });
-    let server = HttpServer::new(move || app(state.clone()))
-        .max_connection_rate(1024)
-        .client_request_timeout(std::time::Duration::from_secs(30))
-        .bind(config.listen)
+    let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    for address in server.addrs() {
-        tracing::info!(%address, "SecuriX is listening");
-        println!("SecuriX listening on http://{address} (public URL {})", config.public_url);
-    }
-    // actix stops gracefully on SIGTERM and SIGINT: in-flight requests finish first.
-    server.run().await.context("the HTTP server failed")?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "SecuriX is listening");
+    println!("SecuriX listening on http://{address} (public URL {})", config.public_url);
+    crate::front::serve(listener, state).await.context("the HTTP server failed")?;
     engine.shutdown().await;
     Ok(())
 }
 
-/// The app: routes, body limits, problem+json for every malformed input, metrics.
+/// The app: routes, body limits, problem+json for every malformed input.
 pub fn app(
     state: web::Data<AppState>,
 ) -> App<
@@ -127,40 +119,14 @@ pub fn app(
     let form = web::FormConfig::default()
         .limit(16 << 10)
         .error_handler(|error, _| ApiError::bad_request(format!("bad form: {error}")).into());
-    let metrics_state = state.clone();
     App::new()
         .app_data(state)
         .app_data(json)
         .app_data(path)
         .app_data(query)
         .app_data(form)
-        .wrap_fn(move |request, service| {
-            let state = metrics_state.clone();
-            let request_id = request_id();
-            let span = tracing::info_span!("http", method = %request.method(), path = %request.path(), request_id = %request_id);
-            let future = span.in_scope(|| service.call(request)).instrument(span);
-            async move {
-                let mut response = future.await?;
-                state.metrics.requests.fetch_add(1, Ordering::Relaxed);
-                let status = response.status();
-                if status.is_client_error() {
-                    state.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
-                } else if status.is_server_error() {
-                    state.metrics.server_errors.fetch_add(1, Ordering::Relaxed);
-                }
-                if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
-                    response.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), value);
-                }
-                Ok(response)
-            }
-        })
         .configure(api::configure)
         .default_service(web::to(|| async { ApiError::not_found("no such route").error_response_owned() }))
-}
-
-/// A request id: 16 hex digits from the thread's RNG (not a secret, so no syscall).
-fn request_id() -> String {
-    format!("{:016x}", rand::random::<u64>())
 }
 
 trait OwnedResponse {

@@ -179,7 +179,8 @@ pub(crate) fn malformed() -> EngineError {
 }
 
 /// The body's data, failing once `timer` fires (trailers are dropped). Read to its
-/// end, the connection goes back to the pool; dropped before, it is closed. With
+/// end (or its declared length), the connection goes back to the pool; dropped
+/// before, it is closed. With
 /// nothing to read (204, 304, HEAD, length 0) it goes back at once: some callers
 /// never poll an empty body (actix sends a 204 without touching it).
 fn answer_body(body: Incoming, timer: Pin<Box<Sleep>>, lease: Lease) -> BodyStream {
@@ -208,6 +209,12 @@ fn answer_body(body: Incoming, timer: Pin<Box<Sleep>>, lease: Lease) -> BodyStre
                 }
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
+                        if body.is_end_stream() {
+                            // The last bytes of a known length: a server that sends
+                            // that length never polls for the end that follows.
+                            lease.give_back();
+                            return Some((Ok(data), None));
+                        }
                         return Some((Ok(data), Some((body, timer, lease))));
                     }
                 }
@@ -345,6 +352,20 @@ mod tests {
             }
             assert_eq!(connections.load(Ordering::SeqCst), 1, "{}", String::from_utf8_lossy(answer));
         }
+    }
+
+    /// hyper's server stops polling a body once it has sent its declared length.
+    #[tokio::test]
+    async fn an_answer_read_to_its_length_gives_its_connection_back_without_polling_its_end() {
+        let (url, connections) =
+            keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong", 100).await;
+        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        for _ in 0..3 {
+            let mut answer = send_ping(&upstream, &url).await.unwrap();
+            assert_eq!(answer.body.next().await.unwrap().unwrap(), &b"pong"[..]);
+            drop(answer);
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -19,12 +19,12 @@ pub const CONNECTION_ID: &str = "securix-connection-id";
 pub const ADMIN_TOKEN: &str = "securix-admin-token";
 
 fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    request.headers().get(name).and_then(|value| value.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    request.headers().get(name).and_then(|value| value.to_str().ok()).and_then(present)
 }
 
-/// A header that must be present.
-pub fn required_header<'a>(request: &'a HttpRequest, name: &'static str) -> Result<&'a str, ApiError> {
-    header(request, name).ok_or_else(|| ApiError::bad_request(format!("the {name} header is required")))
+/// A header's value as it counts: trimmed, and not empty.
+pub fn present(value: &str) -> Option<&str> {
+    Some(value.trim()).filter(|v| !v.is_empty())
 }
 
 pub fn optional_header(request: &HttpRequest, name: &str) -> Option<String> {

@@ -40,25 +40,22 @@ macro_rules! routes {
 
         /// Registers every route of `ROUTES` on the app.
         pub fn configure(config: &mut web::ServiceConfig) {
-            $( register(config, $path, web::$method().to($handler)); )*
+            // OpenAPI's `{name}` path templates are actix's too.
+            $( config.route($path, web::$method().to($handler)); )*
         }
     };
 }
 
-/// Registers one route at its path (OpenAPI's `{name}` templates are actix's too).
-/// The proxy's route, whose `{path}` takes the rest of the path, serves everything
-/// under its static prefix instead: actix would match a `{path:.*}` pattern with a
-/// regular expression on every request (3 % of a proxied call's CPU).
-fn register(config: &mut web::ServiceConfig, path: &str, route: actix_web::Route) {
-    match path.strip_suffix(proxy::TARGET) {
-        Some(prefix) => config.service(web::scope(prefix).default_service(route)),
-        None => config.route(path, route),
-    };
-}
+/// The route the front serves ahead of the app (`crate::front`): documented with
+/// the others, registered on none.
+const FRONT_ROUTES: &[Route] = &[Route {
+    method: "route",
+    path: "/v1/proxy/{integration}/{path}",
+    summary: "Call a provider API through SecuriX",
+    auth: Auth::ApiKey,
+}];
 
 routes! {
-    // First: actix tries routes in order, and the proxy is the hottest.
-    route "/v1/proxy/{integration}/{path}" ApiKey proxy::forward, "Call a provider API through SecuriX";
     post "/v1/sessions" ApiKey sessions::create, "Create an auth session (popup or device flow)";
     get "/v1/sessions/{id}" ApiKey sessions::get, "Read a session's status; ?wait=SECONDS long-polls";
     post "/v1/sessions/{id}/confirm" ApiKey sessions::confirm, "Confirm a popup session with its sxc";
@@ -93,10 +90,10 @@ routes! {
     get "/openapi.json" Public openapi, "This API as OpenAPI 3";
 }
 
-/// The OpenAPI document, generated from `ROUTES`.
+/// The OpenAPI document, generated from `FRONT_ROUTES` and `ROUTES`.
 pub async fn openapi() -> HttpResponse {
     let mut paths = serde_json::Map::new();
-    for route in ROUTES {
+    for route in FRONT_ROUTES.iter().chain(ROUTES) {
         let methods: Vec<&str> = if route.method == "route" {
             vec!["get", "post", "put", "patch", "delete"]
         } else {

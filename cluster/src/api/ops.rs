@@ -15,6 +15,18 @@ pub struct Metrics {
     pub proxy_calls: AtomicU64,
 }
 
+impl Metrics {
+    /// One answered request.
+    pub fn count(&self, status: u16) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        match status {
+            400..=499 => self.client_errors.fetch_add(1, Ordering::Relaxed),
+            500..=599 => self.server_errors.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+    }
+}
+
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }

@@ -1,143 +1,120 @@
-//! `ANY /v1/proxy/{integration}/{path…}`: streams both ways. The request body is
-//! relayed chunk by chunk (capped); the provider's answer streams back as it comes.
+//! `ANY /v1/proxy/{integration}/{path…}`: served by the front ahead of the app
+//! (`crate::front`), in hyper's types, which are the engine's too. It streams both
+//! ways: a large or unsized request body is relayed chunk by chunk (capped); the
+//! provider's answer streams back as it comes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::HeaderValue;
-use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use securix_engine::proxy::{ProxyBody, ProxyRequest, is_forwarded};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, HeaderMap};
+use hyper::{Request, Response, StatusCode};
+use securix_engine::proxy::{ProxyBody, ProxyRequest};
 
-use super::identity::{AGENT_ID, App, CONNECTION_ID, ENTITY_ID, optional_header, required_header};
+use super::identity::{AGENT_ID, API_KEY, CONNECTION_ID, ENTITY_ID, present};
 use super::problem::ApiError;
+use crate::front::{RequestBody, ResponseBody, problem};
 use crate::server::AppState;
 
+/// Where the proxy's paths start.
+pub const PREFIX: &str = "/v1/proxy/";
 /// The most a proxied request body may carry.
 pub const MAX_PROXY_BODY: usize = 10 << 20;
 /// Bodies up to this size (and of a declared length) are read whole before the
-/// upstream call: no relay task, one write upstream.
+/// upstream call: one write upstream.
 const BUFFERED_BODY: usize = 64 << 10;
 
-/// What follows the proxy's prefix in its route (served as a prefix, see `api::register`).
-pub const TARGET: &str = "/{integration}/{path}";
-
-/// The integration and the rest of a proxy URL's path, still percent-encoded (so
-/// `%2F` stays visible to the engine's path check); `None` if either is missing.
-fn target(path: &str) -> Option<(&str, &str)> {
-    let (integration, rest) = path.strip_prefix("/v1/proxy/")?.split_once('/')?;
-    (!integration.is_empty()).then_some((integration, rest))
+/// The provider's answer, or a problem document.
+pub async fn forward(state: &AppState, request: Request<Incoming>) -> Response<ResponseBody> {
+    call(state, request).await.unwrap_or_else(|error| problem(&error))
 }
 
-pub async fn forward(
-    state: web::Data<AppState>,
-    App(principal): App,
-    request: HttpRequest,
-    mut payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<ResponseBody>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let body = RequestBody::new(body);
+    let key = header(&parts.headers, API_KEY)
+        .ok_or_else(|| ApiError::unauthorized("the securix-api-key header is required"))?;
+    let principal = state.engine.authenticate(key).await?;
     let (integration, raw_path) =
-        target(request.uri().path()).ok_or_else(|| ApiError::not_found("no such route"))?;
-    let agent = required_header(&request, AGENT_ID)?;
-    let entity = required_header(&request, ENTITY_ID)?;
-    let headers = upstream_headers(&request);
-    let declared = request
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        target(parts.uri.path()).ok_or_else(|| ApiError::not_found("no such route"))?;
+    let agent = required(&parts.headers, AGENT_ID)?.to_owned();
+    let entity = required(&parts.headers, ENTITY_ID)?.to_owned();
+    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|length| length > MAX_PROXY_BODY) {
         return Err(too_large());
     }
     let over_cap = Arc::new(AtomicBool::new(false));
     let body = match declared {
-        Some(length) if length <= BUFFERED_BODY => buffered(&mut payload, length).await?,
-        _ => relayed(payload, over_cap.clone()),
+        Some(length) if length <= BUFFERED_BODY => buffered(body, length).await?,
+        _ => relayed(body, over_cap.clone()),
     };
     let proxied = ProxyRequest {
-        method: request.method().as_str().to_owned(),
+        method: parts.method.as_str().to_owned(),
         path: raw_path.to_owned(),
-        query: Some(request.query_string().to_owned()).filter(|q| !q.is_empty()),
-        headers,
+        query: parts.uri.query().filter(|q| !q.is_empty()).map(str::to_owned),
+        connection_id: header(&parts.headers, CONNECTION_ID).map(str::to_owned),
+        // The engine picks the ones that go upstream.
+        headers: parts.headers,
         body,
-        connection_id: optional_header(&request, CONNECTION_ID),
     };
-    let answer = match state.engine.proxy(&principal, agent, entity, integration, proxied).await {
+    let answer = match state.engine.proxy(&principal, &agent, &entity, integration, proxied).await {
         // The relay cut the body off at the cap, which failed the upstream call.
         Err(_) if over_cap.load(Ordering::Relaxed) => return Err(too_large()),
         answer => answer?,
     };
     state.metrics.proxy_calls.fetch_add(1, Ordering::Relaxed);
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let mut response = HttpResponse::build(status);
-    for (name, value) in &answer.headers {
-        // The HTTP client's header types are not actix's: both are checked bytes.
-        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
-            response.append_header((name.as_str(), value));
-        }
-    }
-    let body = answer.body.map(|chunk| chunk.map_err(|e| actix_web::error::ErrorBadGateway(e.to_string())));
-    // A declared length goes back as the caller's content-length (downloads show
-    // progress, HEAD answers keep it); a shorter body then breaks the connection.
-    Ok(match answer.length {
-        Some(length) => response.body(actix_web::body::SizedStream::new(length, body)),
-        None => response.streaming(body),
-    })
+    let mut response = Response::new(ResponseBody::Upstream { chunks: answer.body, length: answer.length });
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    *response.headers_mut() = answer.headers;
+    Ok(response)
+}
+
+/// The integration and the rest of a proxy URL's path, still percent-encoded (so
+/// `%2F` stays visible to the engine's path check); `None` if either is missing.
+fn target(path: &str) -> Option<(&str, &str)> {
+    let (integration, rest) = path.strip_prefix(PREFIX)?.split_once('/')?;
+    (!integration.is_empty()).then_some((integration, rest))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok()).and_then(present)
+}
+
+fn required<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    header(headers, name).ok_or_else(|| ApiError::bad_request(format!("the {name} header is required")))
 }
 
 fn too_large() -> ApiError {
     ApiError::too_large(format!("proxied bodies are limited to {MAX_PROXY_BODY} bytes"))
 }
 
-/// The caller's headers that go upstream (`proxy::is_forwarded`), in the HTTP
-/// client's types. Values that are not visible ASCII stay behind.
-fn upstream_headers(request: &HttpRequest) -> reqwest::header::HeaderMap {
-    let mut headers = reqwest::header::HeaderMap::with_capacity(request.headers().len());
-    for (name, value) in request.headers().iter().filter(|(name, _)| is_forwarded(name.as_str())) {
-        let name = reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes());
-        let value = value.to_str().ok().and_then(|value| reqwest::header::HeaderValue::from_str(value).ok());
-        if let (Ok(name), Some(value)) = (name, value) {
-            headers.append(name, value);
-        }
-    }
-    headers
-}
-
 /// A small body of declared length, read whole.
-async fn buffered(payload: &mut web::Payload, length: usize) -> Result<ProxyBody, ApiError> {
-    let mut body = bytes::BytesMut::with_capacity(length);
-    while let Some(chunk) = payload.next().await {
+async fn buffered(mut body: RequestBody, length: usize) -> Result<ProxyBody, ApiError> {
+    let mut whole = bytes::BytesMut::with_capacity(length);
+    while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("the request body broke off: {e}")))?;
-        if body.len() + chunk.len() > length {
+        if whole.len() + chunk.len() > length {
             return Err(ApiError::bad_request("the body is longer than its content-length"));
         }
-        body.extend_from_slice(&chunk);
+        whole.extend_from_slice(&chunk);
     }
-    Ok(ProxyBody::from(body.freeze()))
+    Ok(ProxyBody::from(whole.freeze()))
 }
 
-/// A large or unsized body, relayed chunk by chunk: actix's payload lives on this
-/// thread, so a task forwards it through a channel to the upstream client. Past
-/// the cap it fails the body and sets `over_cap`.
-fn relayed(mut payload: web::Payload, over_cap: Arc<AtomicBool>) -> ProxyBody {
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
-    actix_web::rt::spawn(async move {
-        let mut total = 0usize;
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-            if let Ok(bytes) = &chunk {
-                total += bytes.len();
-            }
-            let over = total > MAX_PROXY_BODY;
-            if over {
-                over_cap.store(true, Ordering::Relaxed);
-            }
-            let message = if over { Err(std::io::Error::other("request body too large")) } else { chunk };
-            if sender.send(message).await.is_err() || over {
-                break;
-            }
+/// A large or unsized body, relayed chunk by chunk. Past the cap it fails the body
+/// and sets `over_cap`.
+fn relayed(body: RequestBody, over_cap: Arc<AtomicBool>) -> ProxyBody {
+    let mut total = 0usize;
+    ProxyBody::from_stream(body.map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        total += chunk.len();
+        if total > MAX_PROXY_BODY {
+            over_cap.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other("request body too large"));
         }
-    });
-    ProxyBody::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver))
+        Ok(chunk)
+    }))
 }
 
 #[cfg(test)]

@@ -1,0 +1,98 @@
+//! A request's way from hyper to actix-web's `App`, and its answer's way back.
+//! The two speak different versions of the `http` crate, so heads are converted
+//! field by field; bodies stream through untouched.
+
+use std::net::SocketAddr;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, Service, ServiceResponse};
+use actix_web::error::PayloadError;
+use actix_web::{HttpResponse, ResponseError};
+use futures_util::TryStreamExt;
+use hyper::body::Incoming;
+
+use super::request_body::RequestBody;
+use super::response_body::ResponseBody;
+use crate::api::problem::ApiError;
+
+/// The app's answer to `request`.
+pub async fn call<S, B>(
+    app: &S,
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> hyper::Response<ResponseBody>
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody + 'static,
+{
+    let answer = match to_actix(request, peer) {
+        Ok(request) => match app.call(request).await {
+            Ok(answer) => answer.into_parts().1.map_into_boxed_body(),
+            Err(error) => error.error_response(),
+        },
+        Err(error) => error.error_response(),
+    };
+    to_hyper(answer)
+}
+
+/// A problem document as hyper sends it.
+pub fn problem(error: &ApiError) -> hyper::Response<ResponseBody> {
+    to_hyper(error.error_response())
+}
+
+fn to_actix(request: hyper::Request<Incoming>, peer: SocketAddr) -> Result<actix_http::Request, ApiError> {
+    let (parts, body) = request.into_parts();
+    let body = RequestBody::new(body);
+    let payload = if body.is_empty() {
+        Payload::None
+    } else {
+        let chunks = body.map_err(|e| PayloadError::Io(std::io::Error::other(e)));
+        Payload::Stream { payload: Box::pin(chunks) as actix_http::BoxedPayloadStream }
+    };
+    let mut converted = actix_http::Request::with_payload(payload);
+    let head = converted.head_mut();
+    head.peer_addr = Some(peer);
+    head.method = actix_web::http::Method::from_bytes(parts.method.as_str().as_bytes())
+        .map_err(|_| ApiError::bad_request("bad method"))?;
+    head.version = match parts.version {
+        hyper::Version::HTTP_10 => actix_web::http::Version::HTTP_10,
+        _ => actix_web::http::Version::HTTP_11,
+    };
+    // Origin-form targets (all but absolute URLs) are their path and query.
+    let target = match (parts.uri.scheme(), parts.uri.path_and_query()) {
+        (None, Some(path)) => actix_web::http::Uri::try_from(path.as_str()),
+        _ => actix_web::http::Uri::try_from(parts.uri.to_string()),
+    };
+    head.uri = target.map_err(|_| ApiError::bad_request("bad request target"))?;
+    let headers = head.headers_mut();
+    headers.reserve(parts.headers.len());
+    let mut name = None;
+    // hyper's map yields a name once for all its values; actix's appends each.
+    for (key, value) in parts.headers {
+        if let Some(key) = key {
+            name = actix_web::http::header::HeaderName::from_bytes(key.as_str().as_bytes()).ok();
+        }
+        let value = actix_web::http::header::HeaderValue::from_bytes(value.as_bytes());
+        if let (Some(name), Ok(value)) = (&name, value) {
+            headers.append(name.clone(), value);
+        }
+    }
+    Ok(converted)
+}
+
+fn to_hyper(answer: HttpResponse<BoxBody>) -> hyper::Response<ResponseBody> {
+    let (head, body) = answer.into_parts();
+    let mut converted = hyper::Response::new(ResponseBody::App(body));
+    *converted.status_mut() = hyper::StatusCode::from_u16(head.status().as_u16())
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = converted.headers_mut();
+    headers.reserve(head.headers().len());
+    for (name, value) in head.headers() {
+        let name = hyper::header::HeaderName::from_bytes(name.as_str().as_bytes());
+        let value = hyper::header::HeaderValue::from_bytes(value.as_bytes());
+        if let (Ok(name), Ok(value)) = (name, value) {
+            headers.append(name, value);
+        }
+    }
+    converted
+}
