@@ -586,6 +586,43 @@ async fn bad_input_gets_a_clear_4xx_and_the_server_stays_healthy() {
     );
 }
 
+/// SIGTERM: the server stops taking connections, answers the requests it has (a
+/// long poll here), then exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_requests_in_flight_finish_then_exits() {
+    let mut w = world().await;
+    let headers = w.app_headers();
+    let session = w
+        .client
+        .json(
+            Method::POST,
+            "/v1/sessions",
+            &headers,
+            json!({"entityId": "user_123", "flow": "device", "providers": {"mock": {}}}),
+        )
+        .await;
+    assert_eq!(session.status, 201, "{}", session.text);
+    let url =
+        format!("{}/v1/sessions/{}?wait=2", w.server.base_url, session.json()["sessionId"].as_str().unwrap());
+    let mut long_poll = reqwest::Client::new().get(url);
+    for (name, value) in &headers {
+        long_poll = long_poll.header(*name, *value);
+    }
+    let started = std::time::Instant::now();
+    let in_flight = tokio::spawn(long_poll.send());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    w.server.signal("TERM");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let refused = reqwest::Client::new().get(format!("{}/healthz", w.server.base_url)).send().await;
+    assert!(refused.is_err(), "a stopping server takes no new connections: {refused:?}");
+    let answer = in_flight.await.unwrap().expect("the request in flight is answered");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.json::<Value>().await.unwrap()["status"], "pending");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2), "it waited its full time");
+    let exit = w.server.exit_status(std::time::Duration::from_secs(10)).await;
+    assert!(exit.is_some_and(|status| status.success()), "{exit:?}");
+}
+
 /// Nothing the tests saw, nor anything the server logged, carries a secret.
 fn scan_for_secrets(w: &World, secrets: &[&str]) {
     let seen = w.client.seen.lock().unwrap().join("\n");

@@ -166,3 +166,51 @@ async fn the_proxy_streams_both_ways_keeps_method_query_and_body_and_caps_sizes(
 
     assert_eq!(w.client.get("/healthz", &[]).await.status, 200, "still healthy");
 }
+
+/// A request refused before its body is read (a wrong API key, a JSON body over
+/// its limit) gets its answer, and its connection serves the next request once the
+/// body has come: the server reads the body away for a while instead of closing
+/// on it (hyper alone drains only what has arrived when the handler answers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_is_read_away_and_its_connection_serves_the_next_request() {
+    let w = world().await;
+    let address = w.server.base_url.trim_start_matches("http://").to_owned();
+    let cases = [("/v1/proxy/mock/echo", "sxk_wrong", "401"), ("/v1/sessions", w.api_key.as_str(), "413")];
+    for (path, key, refusal) in cases {
+        let size = 1 << 20;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\nsecurix-api-key: {key}\r\nsecurix-agent-id: cli\r\n\
+             securix-entity-id: user_123\r\ncontent-type: application/json\r\ncontent-length: {size}\r\n\r\n"
+        );
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // The refusal comes before the body is sent; then the body and a second request.
+        let first = read_answers(&mut stream, 1).await;
+        assert!(first.starts_with(&format!("HTTP/1.1 {refusal}")), "{path}: {first}");
+        let rest = [vec![b' '; size], b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n".to_vec()].concat();
+        let sent = stream.write_all(&rest).await;
+        let second = read_answers(&mut stream, 1).await;
+        assert!(sent.is_ok() && second.starts_with("HTTP/1.1 200"), "{path}: {sent:?} {second}");
+    }
+}
+
+/// What arrives until `count` answers have begun and the last one's body is in
+/// (or the connection ends, or 10 s pass).
+async fn read_answers(stream: &mut tokio::net::TcpStream, count: usize) -> String {
+    let mut answers = Vec::new();
+    let read = async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&answers);
+            if text.matches("HTTP/1.1 ").count() >= count && (text.ends_with('}') || text.ends_with("ok\n")) {
+                break;
+            }
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answers.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), read).await;
+    String::from_utf8_lossy(&answers).into_owned()
+}

@@ -102,6 +102,18 @@ impl Server {
         assert!(status.success(), "kill -{signal} failed");
     }
 
+    /// How the process ended, once it has (within `within`).
+    pub async fn exit_status(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// Stops the server and hands back its data directory (to restart on it).
     pub fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
