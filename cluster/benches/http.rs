@@ -4,8 +4,9 @@
 //!   what nginx adds on the same hop;
 //! - throughput at 64 connections through SecuriX (token injection) versus nginx
 //!   reverse-proxying the same upstream (Debian's package), and versus two bare
-//!   relays (`support/relay.rs`: what relaying alone costs, served by hyper and by
-//!   actix-web, SecuriX's server), in rounds of all four back to back; the ratios
+//!   relays (`support/relay.rs`: what relaying alone costs, served by hyper, as
+//!   SecuriX is, and by actix-web, SecuriX's app framework), in rounds of all four
+//!   back to back; the ratios
 //!   are the rounds' medians;
 //! - device-session creations per second;
 //! - with `SECURIX_BASELINE_BIN` set to another build of `securix`, that build too,
@@ -161,11 +162,11 @@ async fn bench() -> Result<(), Error> {
             median(ratios)
         );
         println!(
-            "hyper relay / nginx:       {:>9.2}×   (relaying alone: no identity, token or audit)",
+            "hyper relay / nginx:       {:>9.2}×   (relaying alone, served as SecuriX is: no identity, token or audit)",
             median(hyper_ratios)
         );
         println!(
-            "actix relay / nginx:       {:>9.2}×   (the same, served by SecuriX's HTTP server)",
+            "actix relay / nginx:       {:>9.2}×   (the same, served by actix-web)",
             median(actix_ratios)
         );
     }

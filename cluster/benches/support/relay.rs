@@ -1,9 +1,10 @@
 //! The least a proxy can do, as baselines: the engine's own upstream client
 //! (`securix_engine::upstream`) relaying each request with one header added, served
-//! on CPU 1 (where SecuriX and nginx run) by hyper's bare server or by actix-web (the
-//! server SecuriX is built on), each on one current-thread runtime. No identity, no
-//! token, no audit: what is left of SecuriX's time above the actix relay is
-//! SecuriX's own work, and the gap between the two relays is the server's.
+//! on CPU 1 (where SecuriX and nginx run) by hyper's bare server (which serves
+//! SecuriX's connections: `cluster/src/front`) or by actix-web (which served
+//! them before), each on one current-thread runtime. No identity, no token, no
+//! audit: what is left of SecuriX's time above the hyper relay is SecuriX's own
+//! work, and the gap between the two relays is the HTTP servers'.
 
 use std::convert::Infallible;
 use std::time::Duration;

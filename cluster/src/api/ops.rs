@@ -19,11 +19,14 @@ impl Metrics {
     /// One answered request.
     pub fn count(&self, status: u16) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        match status {
-            400..=499 => self.client_errors.fetch_add(1, Ordering::Relaxed),
-            500..=599 => self.server_errors.fetch_add(1, Ordering::Relaxed),
-            _ => 0,
+        let errors = match status {
+            400..=499 => Some(&self.client_errors),
+            500..=599 => Some(&self.server_errors),
+            _ => None,
         };
+        if let Some(errors) = errors {
+            errors.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

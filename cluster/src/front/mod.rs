@@ -32,7 +32,7 @@ use hyper::body::Incoming;
 use hyper::header::HeaderName;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::Instrument;
 
 use crate::api::proxy;
@@ -51,30 +51,38 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Serves `listener` until SIGTERM or SIGINT, then lets requests in flight finish.
+/// A worker that fails (its app cannot start) stops the others and the server.
 pub async fn serve(listener: std::net::TcpListener, state: web::Data<AppState>) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let (stop, stopping) = watch::channel(false);
+    // Each worker reports how it ended, a panic included.
+    let (ended, mut endings) = mpsc::unbounded_channel::<anyhow::Result<()>>();
     let count = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut workers = Vec::with_capacity(count);
     for index in 0..count {
-        let (listener, state, stopping) = (listener.try_clone()?, state.clone(), stopping.clone());
-        let worker = std::thread::Builder::new()
+        let (listener, state, stopping, ended) =
+            (listener.try_clone()?, state.clone(), stopping.clone(), ended.clone());
+        std::thread::Builder::new()
             .name(format!("securix-http-{index}"))
-            .spawn(move || actix_web::rt::System::new().block_on(worker(listener, state, stopping)))
+            .spawn(move || {
+                let run = || actix_web::rt::System::new().block_on(worker(listener, state, stopping));
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("an HTTP worker panicked")));
+                let _ = ended.send(outcome);
+            })
             .context("cannot start an HTTP worker")?;
-        workers.push(worker);
     }
-    drop(listener);
-    stop_signal().await?;
+    drop((listener, ended));
+    let mut outcome = tokio::select! {
+        stopped = stop_signal() => stopped,
+        // No worker ends on its own but by failing.
+        Some(early) = endings.recv() => early.and(Err(anyhow::anyhow!("an HTTP worker stopped"))),
+    };
     tracing::info!("stopping: requests in flight may finish");
     let _ = stop.send(true);
-    for worker in workers {
-        match worker.join() {
-            Ok(outcome) => outcome?,
-            Err(_) => anyhow::bail!("an HTTP worker panicked"),
-        }
+    while let Some(ending) = endings.recv().await {
+        outcome = outcome.and(ending);
     }
-    Ok(())
+    outcome
 }
 
 /// SIGTERM or SIGINT.
