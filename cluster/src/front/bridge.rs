@@ -4,6 +4,8 @@
 
 use std::net::SocketAddr;
 
+use actix_service::ServiceExt;
+use actix_service::boxed::BoxService;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceResponse};
 use actix_web::error::PayloadError;
@@ -15,19 +17,27 @@ use super::request_body::RequestBody;
 use super::response_body::ResponseBody;
 use crate::api::problem::ApiError;
 
-/// The app's answer to `request`.
-pub async fn call<S, B>(
-    app: &S,
-    request: hyper::Request<Incoming>,
-    peer: SocketAddr,
-) -> hyper::Response<ResponseBody>
+/// The app as the front calls it: boxed once per worker, its bodies too.
+pub type AppService = BoxService<actix_http::Request, ServiceResponse<BoxBody>, actix_web::Error>;
+
+/// `app` in the form the front calls.
+pub fn boxed<S, B>(app: S) -> AppService
 where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
 {
+    actix_service::boxed::service(app.map(ServiceResponse::map_into_boxed_body))
+}
+
+/// The app's answer to `request`.
+pub async fn call(
+    app: &AppService,
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> hyper::Response<ResponseBody> {
     let answer = match to_actix(request, peer) {
         Ok(request) => match app.call(request).await {
-            Ok(answer) => answer.into_parts().1.map_into_boxed_body(),
+            Ok(answer) => answer.into_parts().1,
             Err(error) => error.error_response(),
         },
         Err(error) => error.error_response(),

@@ -13,6 +13,7 @@ mod bridge;
 mod request_body;
 mod response_body;
 
+use bridge::AppService;
 pub use bridge::problem;
 pub use request_body::RequestBody;
 pub use response_body::ResponseBody;
@@ -24,8 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_service::IntoServiceFactory;
-use actix_web::body::MessageBody;
-use actix_web::dev::{AppConfig, Service, ServiceFactory, ServiceResponse};
+use actix_web::dev::{AppConfig, ServiceFactory};
 use actix_web::web;
 use anyhow::Context;
 use hyper::body::Incoming;
@@ -107,7 +107,7 @@ async fn worker(
         .new_service(AppConfig::default())
         .await
         .map_err(|()| anyhow::anyhow!("the app did not start"))?;
-    let app = Rc::new(app);
+    let app = Rc::new(bridge::boxed(app));
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS_PER_WORKER));
@@ -134,7 +134,7 @@ async fn worker(
         let (app, state) = (app.clone(), state.clone());
         let service = hyper::service::service_fn(move |request| {
             let (app, state) = (app.clone(), state.clone());
-            async move { Ok::<_, Infallible>(handle(&state, &*app, request, peer).await) }
+            async move { Ok::<_, Infallible>(handle(&state, &app, request, peer).await) }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::task::spawn_local(async move {
@@ -152,16 +152,12 @@ async fn worker(
 }
 
 /// One request: to the proxy or the app, counted and answered with its id.
-async fn handle<S, B>(
+async fn handle(
     state: &AppState,
-    app: &S,
+    app: &AppService,
     request: hyper::Request<Incoming>,
     peer: SocketAddr,
-) -> hyper::Response<ResponseBody>
-where
-    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody + 'static,
-{
+) -> hyper::Response<ResponseBody> {
     let request_id = request_id();
     let span = tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %request_id);
     let mut answer = if request.uri().path().starts_with(proxy::PREFIX) {
