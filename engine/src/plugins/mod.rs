@@ -9,6 +9,7 @@
 //! only door out (see `fetch.rs`).
 
 mod bindings;
+mod epoch_ticker;
 mod error;
 mod fetch;
 pub(crate) use fetch::is_loopback;
@@ -20,7 +21,6 @@ mod types;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
@@ -37,11 +37,9 @@ pub use types::{
 };
 
 use bindings::{PROVIDER_EXPORT, v0_1_0};
+use epoch_ticker::EpochTicker;
 use fetch::Fetcher;
 use host_state::HostState;
-
-/// How often the epoch advances; the CPU budget is checked at this granularity.
-const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// How the host is set up.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +57,7 @@ pub struct PluginHost {
     fetcher: Arc<Fetcher>,
     limits: PluginLimits,
     permits: Arc<Semaphore>,
+    ticker: Arc<EpochTicker>,
     plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
 }
 
@@ -110,13 +109,14 @@ impl PluginHost {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load_error)?;
         v0_1_0::ProviderPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(load_error)?;
-        start_epoch_ticker(&engine);
+        let ticker = Arc::new(EpochTicker::start(&engine));
         let fetcher = Arc::new(Fetcher::new(options.fetch).map_err(load_error)?);
         Ok(PluginHost {
             engine,
             linker,
             fetcher,
             permits: Arc::new(Semaphore::new(concurrency as usize)),
+            ticker,
             limits,
             plugins: RwLock::new(BTreeMap::new()),
         })
@@ -153,6 +153,7 @@ impl PluginHost {
             fetcher: self.fetcher.clone(),
             limits: self.limits.clone(),
             permits: self.permits.clone(),
+            ticker: self.ticker.clone(),
         };
         let info = plugin.call_info().await?;
         crate::model::ids::check_app_id(&info.id, "provider id").map_err(load_error)?;
@@ -226,16 +227,4 @@ impl PluginHost {
             .map(|plugins| plugins.values().map(|p| p.info().clone()).collect())
             .unwrap_or_default()
     }
-}
-
-/// Advances the engine's epoch until the engine is gone.
-fn start_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    let _ = std::thread::Builder::new().name("securix-plugin-epoch".into()).spawn(move || {
-        while let Some(engine) = weak.upgrade() {
-            engine.increment_epoch();
-            drop(engine);
-            std::thread::sleep(EPOCH_TICK);
-        }
-    });
 }

@@ -11,6 +11,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::v0_1_0::securix::provider::types as wit;
 use super::bindings::v0_1_0::{ProviderPlugin, ProviderPluginPre};
+use super::epoch_ticker::EpochTicker;
 use super::fetch::{CLIENT_SECRET_PLACEHOLDER, FetchScope, Fetcher};
 use super::host_state::HostState;
 use super::types::{
@@ -28,6 +29,7 @@ pub struct Plugin {
     pub(super) fetcher: Arc<Fetcher>,
     pub(super) limits: PluginLimits,
     pub(super) permits: Arc<Semaphore>,
+    pub(super) ticker: Arc<EpochTicker>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -103,6 +105,7 @@ impl Plugin {
             .acquire()
             .await
             .map_err(|_| PluginError::Load("plugin host is shutting down".into()))?;
+        let _ticking = self.ticker.running();
         let state = HostState::new(plugin.clone(), self.fetcher.clone(), scope, redact, &self.limits);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state);
