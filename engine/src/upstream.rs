@@ -180,9 +180,9 @@ pub(crate) fn malformed() -> EngineError {
 
 /// The body's data, failing once `timer` fires (trailers are dropped). Read to its
 /// end (or its declared length), the connection goes back to the pool; dropped
-/// before, it is closed. With
-/// nothing to read (204, 304, HEAD, length 0) it goes back at once: some callers
-/// never poll an empty body (actix sends a 204 without touching it).
+/// before, it is closed. With nothing to read (204, 304, HEAD, length 0) it goes
+/// back at once: some callers never poll an empty body (a server sends a 204
+/// without touching it).
 fn answer_body(body: Incoming, timer: Pin<Box<Sleep>>, lease: Lease) -> BodyStream {
     if body.is_end_stream() {
         lease.give_back();
@@ -336,7 +336,7 @@ mod tests {
         }
     }
 
-    /// Answers without a body are never polled by some callers (actix sends a 204
+    /// Answers without a body are never polled by some callers (a server sends a 204
     /// without touching its body): their connection goes back all the same.
     #[tokio::test]
     async fn an_answer_with_nothing_to_read_gives_its_connection_back_at_once() {

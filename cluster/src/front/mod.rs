@@ -107,7 +107,7 @@ async fn worker(
         .new_service(AppConfig::default())
         .await
         .map_err(|()| anyhow::anyhow!("the app did not start"))?;
-    let app = Rc::new(bridge::boxed(app));
+    let served = Rc::new(Served { state, app: bridge::boxed(app) });
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS_PER_WORKER));
@@ -131,10 +131,10 @@ async fn worker(
             _ = stopping.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let (app, state) = (app.clone(), state.clone());
+        let served = served.clone();
         let service = hyper::service::service_fn(move |request| {
-            let (app, state) = (app.clone(), state.clone());
-            async move { Ok::<_, Infallible>(handle(&state, &app, request, peer).await) }
+            let served = served.clone();
+            async move { Ok::<_, Infallible>(served.handle(request, peer).await) }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::task::spawn_local(async move {
@@ -151,25 +151,32 @@ async fn worker(
     Ok(())
 }
 
-/// One request: to the proxy or the app, counted and answered with its id.
-async fn handle(
-    state: &AppState,
-    app: &AppService,
-    request: hyper::Request<Incoming>,
-    peer: SocketAddr,
-) -> hyper::Response<ResponseBody> {
-    let request_id = request_id();
-    let span = tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %request_id);
-    let mut answer = if request.uri().path().starts_with(proxy::PREFIX) {
-        proxy::forward(state, request).instrument(span).await
-    } else {
-        bridge::call(app, request, peer).instrument(span).await
-    };
-    state.metrics.count(answer.status().as_u16());
-    if let Ok(value) = hyper::header::HeaderValue::from_str(&request_id) {
-        answer.headers_mut().insert(REQUEST_ID, value);
+/// What a worker's connections share: the server's state and this worker's app.
+struct Served {
+    state: web::Data<AppState>,
+    app: AppService,
+}
+
+impl Served {
+    /// One request: to the proxy or the app, counted and answered with its id.
+    async fn handle(
+        &self,
+        request: hyper::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> hyper::Response<ResponseBody> {
+        let request_id = request_id();
+        let span = tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %request_id);
+        let mut answer = if request.uri().path().starts_with(proxy::PREFIX) {
+            proxy::forward(&self.state, request).instrument(span).await
+        } else {
+            bridge::call(&self.app, request, peer).instrument(span).await
+        };
+        self.state.metrics.count(answer.status().as_u16());
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&request_id) {
+            answer.headers_mut().insert(REQUEST_ID, value);
+        }
+        answer
     }
-    answer
 }
 
 /// A request id: 16 hex digits from the thread's RNG (not a secret, so no syscall).

@@ -27,15 +27,10 @@ impl Body for ResponseBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let chunk = match self.get_mut() {
-            ResponseBody::App(body) => {
-                Pin::new(body).poll_next(cx).map(|chunk| chunk.map(|chunk| chunk.map_err(|e| e.to_string())))
-            }
-            ResponseBody::Upstream { chunks, .. } => {
-                chunks.as_mut().poll_next(cx).map(|chunk| chunk.map(|chunk| chunk.map_err(|e| e.to_string())))
-            }
-        };
-        chunk.map(|chunk| chunk.map(|chunk| chunk.map(Frame::data).map_err(std::io::Error::other)))
+        match self.get_mut() {
+            ResponseBody::App(body) => Pin::new(body).poll_next(cx).map(frame),
+            ResponseBody::Upstream { chunks, .. } => chunks.as_mut().poll_next(cx).map(frame),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
@@ -53,4 +48,11 @@ impl Body for ResponseBody {
         };
         exact.map_or_else(SizeHint::default, SizeHint::with_exact)
     }
+}
+
+/// A chunk as a data frame; a failure as an I/O error (hyper then breaks the connection).
+fn frame<E: std::fmt::Display>(
+    chunk: Option<Result<Bytes, E>>,
+) -> Option<Result<Frame<Bytes>, std::io::Error>> {
+    chunk.map(|chunk| chunk.map(Frame::data).map_err(|e| std::io::Error::other(e.to_string())))
 }
