@@ -2,21 +2,21 @@
 //! used which connection, when, for which host — listable per entity, newest first.
 //!
 //! Records are stored in runs: the records of one entity that one batch of the
-//! audit log writes share a value (up to `RUN_BYTES` of JSON), so a busy proxy
-//! writes a key per entity and batch, not one per call. A run's key is its first
-//! record's time, then a number that rises within the process (runs of the same
-//! millisecond keep their order), then a random id (other nodes' runs never
-//! collide with it). A value of one record, as written before runs, reads as a run.
+//! audit log writes share a value (up to `RUN_BYTES` of JSON, in `audit_run`'s
+//! format), so a busy proxy writes a key per entity and batch, not one per call. A
+//! run's key is its first record's time, then a number that rises within the
+//! process (runs of the same millisecond keep their order), then a random id (other
+//! nodes' runs never collide with it).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{RecordError, decode, encode, ids, keys};
+use super::audit_run::{self, RunWriter};
+use super::{RecordError, ids, keys};
 use crate::clock::Timestamp;
 use crate::store::{RangeOptions, Subspace, Tx};
 
-const WHAT: &str = "audit record";
 /// The most JSON one run holds: well inside FoundationDB's 100 kB values.
 const RUN_BYTES: usize = 64 << 10;
 /// The most runs read at a time when listing.
@@ -38,14 +38,6 @@ pub struct AuditRecord<S = String> {
     pub host: S,
 }
 
-/// A stored value: a run, oldest first, or a record on its own.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Stored {
-    Run(Vec<AuditRecord>),
-    Single(AuditRecord),
-}
-
 fn space(project_id: &str, entity_id: &str) -> Subspace {
     keys::entity_space(project_id, entity_id).subspace(&("audit",))
 }
@@ -59,33 +51,24 @@ pub fn append<'a>(
     records: impl IntoIterator<Item = AuditRecord<&'a str>>,
 ) -> Result<(), RecordError> {
     let space = space(project_id, entity_id);
-    let mut run = Vec::new();
-    let mut first_at = Timestamp(0);
+    let mut run = RunWriter::new();
     for record in records {
-        let json = encode(&record, WHAT)?;
-        if !run.is_empty() && run.len() + json.len() + 2 > RUN_BYTES {
-            write_run(tx, &space, first_at, &mut run)?;
+        if !run.push(&record, RUN_BYTES)? {
+            write_run(tx, &space, &mut run)?;
+            run.push(&record, RUN_BYTES)?;
         }
-        if run.is_empty() {
-            run.push(b'[');
-            first_at = record.at;
-        } else {
-            run.push(b',');
-        }
-        run.extend_from_slice(&json);
     }
     if !run.is_empty() {
-        write_run(tx, &space, first_at, &mut run)?;
+        write_run(tx, &space, &mut run)?;
     }
     Ok(())
 }
 
-/// Closes the JSON array in `run`, stores it and empties `run`.
-fn write_run(tx: &Tx, space: &Subspace, first_at: Timestamp, run: &mut Vec<u8>) -> Result<(), RecordError> {
-    run.push(b']');
+/// Stores what `run` holds and empties it.
+fn write_run(tx: &Tx, space: &Subspace, run: &mut RunWriter<'_>) -> Result<(), RecordError> {
+    let (first_at, json) = run.take();
     let key = space.pack(&(first_at.0, RUNS.fetch_add(1, Ordering::Relaxed), ids::mint("aud")));
-    tx.set(&key, run)?;
-    run.clear();
+    tx.set(&key, &json)?;
     Ok(())
 }
 
@@ -106,10 +89,7 @@ pub async fn list(
         let Some(oldest) = runs.last() else { break };
         end = oldest.key.clone();
         for run in &runs {
-            match decode::<Stored>(&run.value, WHAT)? {
-                Stored::Run(records) => newest_first.extend(records.into_iter().rev()),
-                Stored::Single(record) => newest_first.push(record),
-            }
+            newest_first.extend(audit_run::decode(&run.value)?.into_iter().rev());
         }
     }
     newest_first.truncate(limit);
@@ -156,7 +136,7 @@ mod tests {
         let store = Store::memory();
         let tx = store.begin().await.unwrap();
         let old = space("prj_1", "user_1").pack(&(5i64, ids::mint("aud")));
-        crate::model::put_json(&tx, &old, &record(5, "single"), WHAT).unwrap();
+        crate::model::put_json(&tx, &old, &record(5, "single"), "audit record").unwrap();
         tx.commit().await.unwrap();
         let big: Vec<_> = (0..1000).map(|n| record(20, &format!("big-{n:04}"))).collect();
         let mut runs = vec![vec![record(10, "a"), record(10, "b")]];

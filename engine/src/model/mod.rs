@@ -7,6 +7,7 @@ pub mod access_epoch;
 pub mod agent;
 pub mod api_key;
 pub mod audit;
+mod audit_run;
 pub mod connection;
 pub mod entity;
 pub mod event;
