@@ -23,6 +23,7 @@ pub mod region;
 pub mod secret;
 pub mod store;
 pub mod upstream;
+mod upstream_conn;
 mod upstream_pool;
 pub mod vault;
 pub mod webhooks;

@@ -1,7 +1,8 @@
-//! The HTTP client of proxied calls: hyper's HTTP/1 connections over rustls
-//! (Mozilla's roots, ring) or plain http, kept alive in `upstream_pool`. Proxied
-//! calls are the hot path, and reqwest's layers (redirect policy re-parsing each
-//! URL, timeout wrappers) cost ~10 µs a call on top of hyper's. One deadline covers
+//! The HTTP client of proxied calls: HTTP/1.1 connections driven by the calling
+//! task (`upstream_conn`) over rustls (Mozilla's roots, ring) or plain http, kept
+//! alive in `upstream_pool`. Proxied calls are the hot path: reqwest's layers
+//! (redirect policy re-parsing each URL, timeout wrappers) cost ~10 µs a call on
+//! top of hyper's, and hyper's connection task its channels. One deadline covers
 //! the answer's headers and its body.
 
 use std::io;
@@ -9,40 +10,45 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
-use http_body_util::{BodyExt, Empty, Full, StreamBody};
-use hyper::StatusCode;
-use hyper::body::{Body as _, Frame, Incoming};
+use futures_util::Stream;
+use hyper::Method;
 use hyper::http::uri::PathAndQuery;
-use hyper_util::client::legacy::connect::HttpConnector;
 use reqwest::header::HeaderMap;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::EngineError;
-use crate::upstream_pool::{Body, Endpoint, Lease, Origin, Pool};
+use crate::upstream_conn::{Head, RequestHead, Unsent, request_head};
+use crate::upstream_pool::{Endpoint, Lease, Origin, Pool};
 
-/// The body of a proxied request: bytes at hand, or a stream relayed as it comes.
-pub struct ProxyBody(Body);
+/// A request body relayed as it comes.
+pub type RequestStream = Pin<Box<dyn Stream<Item = Result<Bytes, io::Error>> + Send>>;
+
+/// The body of a proxied request: bytes at hand (sent with their length), or a
+/// stream relayed as it comes (sized by the caller's `content-length`, else chunked).
+pub enum ProxyBody {
+    Bytes(Bytes),
+    Stream(RequestStream),
+}
 
 impl ProxyBody {
     pub fn empty() -> Self {
-        ProxyBody(Empty::new().map_err(|never| match never {}).boxed_unsync())
+        ProxyBody::Bytes(Bytes::new())
     }
 
     pub fn from_stream(chunks: impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static) -> Self {
-        ProxyBody(StreamBody::new(chunks.map(|chunk| chunk.map(Frame::data))).boxed_unsync())
+        ProxyBody::Stream(Box::pin(chunks))
     }
 }
 
 impl From<Bytes> for ProxyBody {
     fn from(bytes: Bytes) -> Self {
-        ProxyBody(Full::new(bytes).map_err(|never| match never {}).boxed_unsync())
+        ProxyBody::Bytes(bytes)
     }
 }
 
 impl From<Vec<u8>> for ProxyBody {
     fn from(bytes: Vec<u8>) -> Self {
-        Bytes::from(bytes).into()
+        ProxyBody::Bytes(bytes.into())
     }
 }
 
@@ -68,24 +74,14 @@ pub struct Upstream {
 impl Upstream {
     /// `timeout` bounds a whole call, from the request to the answer's last byte.
     pub fn new(timeout: Duration) -> Result<Self, EngineError> {
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(Duration::from_secs(10)));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| EngineError::Internal(format!("TLS setup: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        Ok(Upstream { pool: Pool::new(connector), timeout })
+        Ok(Upstream { pool: Pool::new()?, timeout })
     }
 
     /// Sends a request to `uri` (absolute: its origin picks the connection) on a
     /// kept-alive connection or a new one.
     pub async fn send(
         &self,
-        method: hyper::Method,
+        method: Method,
         uri: hyper::Uri,
         headers: HeaderMap,
         body: ProxyBody,
@@ -106,61 +102,51 @@ impl Upstream {
         &self,
         endpoint: &Endpoint,
         target: PathAndQuery,
-        method: hyper::Method,
+        method: Method,
         headers: HeaderMap,
         body: ProxyBody,
     ) -> Result<Answer, EngineError> {
-        let mut request = hyper::Request::new(body.0);
-        *request.method_mut() = method;
-        *request.uri_mut() = target.into();
-        *request.headers_mut() = headers;
+        let head = request_head(&method, target.as_str(), &endpoint.host_header, &headers, &body)?;
         // One timer for the whole call: the headers' wait, then the body's.
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now() + self.timeout));
-        let (response, lease) = tokio::select! {
-            sent = self.send_on_some_connection(endpoint, request) => sent?,
+        let (answer, lease) = tokio::select! {
+            sent = self.exchange(endpoint, &head, &method, body) => sent?,
             () = timer.as_mut() => return Err(late()),
         };
-        let (mut parts, body) = response.into_parts();
-        // 204 and 304 carry no body, whatever length they name.
-        let bodiless = matches!(parts.status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
-        let length = parts
-            .headers
-            .remove(hyper::header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok()?.parse().ok())
-            .filter(|_| !bodiless);
         Ok(Answer {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            length,
-            body: answer_body(body, timer, lease),
+            status: answer.status.as_u16(),
+            headers: answer.headers,
+            length: answer.length,
+            body: answer_body(timer, lease),
         })
     }
 
-    /// Sends on an idle connection, or on a new one. An idle connection the provider
-    /// closed meanwhile hands the unsent request back, and the next one is tried.
-    async fn send_on_some_connection(
+    /// Sends on an idle connection, or on a new one, and reads the answer's head. An
+    /// idle connection the provider closed meanwhile takes nothing of the request,
+    /// and the next one is tried.
+    async fn exchange(
         &self,
         endpoint: &Endpoint,
-        mut request: hyper::Request<Body>,
-    ) -> Result<(hyper::Response<Incoming>, Lease), EngineError> {
-        request.headers_mut().insert(hyper::header::HOST, endpoint.host_header.clone());
+        head: &RequestHead,
+        method: &Method,
+        mut body: ProxyBody,
+    ) -> Result<(Head, Lease), EngineError> {
         loop {
             let (mut lease, reused) = match endpoint.idle() {
                 Some(lease) => (lease, true),
                 None => (self.pool.connect(endpoint).await?, false),
             };
-            if lease.sender.ready().await.is_err() {
-                if reused {
-                    continue;
+            match lease.connection.send(head, body).await {
+                Ok(()) => return Ok((lease.connection.read_head(method).await?, lease)),
+                Err(Unsent::Untouched(unsent)) if reused => body = unsent,
+                Err(Unsent::Untouched(_)) => return Err(unreachable()),
+                // A provider may refuse a request (an upload too large, say) without
+                // reading it: its answer is the call's.
+                Err(Unsent::CutOff) => {
+                    let head = lease.connection.read_head(method).await.map_err(|_| cut_off())?;
+                    return Ok((head, lease));
                 }
-                return Err(unreachable());
-            }
-            match lease.sender.try_send_request(request).await {
-                Ok(response) => return Ok((response, lease)),
-                Err(mut failed) => match failed.take_message() {
-                    Some(unsent) if reused => request = unsent,
-                    _ => return Err(unreachable()),
-                },
+                Err(Unsent::Failed(error)) => return Err(error),
             }
         }
     }
@@ -168,6 +154,10 @@ impl Upstream {
 
 fn late() -> EngineError {
     EngineError::Upstream("the provider did not answer in time".into())
+}
+
+fn cut_off() -> EngineError {
+    EngineError::Upstream("the connection to the provider broke off".into())
 }
 
 pub(crate) fn unreachable() -> EngineError {
@@ -179,46 +169,32 @@ pub(crate) fn malformed() -> EngineError {
 }
 
 /// The body's data, failing once `timer` fires (trailers are dropped). Read to its
-/// end (or its declared length), the connection goes back to the pool; dropped
-/// before, it is closed. With nothing to read (204, 304, HEAD, length 0) it goes
-/// back at once: some callers never poll an empty body (a server sends a 204
-/// without touching it).
-fn answer_body(body: Incoming, timer: Pin<Box<Sleep>>, lease: Lease) -> BodyStream {
-    if body.is_end_stream() {
+/// end, the connection goes back to the pool; dropped before, it is closed. With
+/// nothing to read (204, 304, HEAD, length 0), or once the last byte of a declared
+/// length is read, it goes back at once: a server does not poll for the end of a
+/// body it has sent whole, nor an empty one at all.
+fn answer_body(timer: Pin<Box<Sleep>>, lease: Lease) -> BodyStream {
+    if lease.connection.answer_is_read() {
         lease.give_back();
         return Box::pin(futures_util::stream::empty());
     }
-    let state = Some((body, timer, lease));
-    Box::pin(futures_util::stream::unfold(state, |state| async move {
-        let (mut body, mut timer, lease): (Incoming, Pin<Box<Sleep>>, Lease) = state?;
-        loop {
-            let frame = tokio::select! {
-                frame = body.frame() => frame,
-                () = timer.as_mut() => return Some((Err(late()), None)),
-            };
-            match frame {
-                None => {
-                    lease.give_back();
-                    return None;
-                }
-                Some(Err(_)) => {
-                    return Some((
-                        Err(EngineError::Upstream("the provider's answer broke off".into())),
-                        None,
-                    ));
-                }
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        if body.is_end_stream() {
-                            // The last bytes of a known length: a server that sends
-                            // that length never polls for the end that follows.
-                            lease.give_back();
-                            return Some((Ok(data), None));
-                        }
-                        return Some((Ok(data), Some((body, timer, lease))));
-                    }
-                }
+    Box::pin(futures_util::stream::unfold(Some((timer, lease)), |state| async move {
+        let (mut timer, mut lease) = state?;
+        let next = tokio::select! {
+            next = lease.connection.read_body() => next,
+            () = timer.as_mut() => return Some((Err(late()), None)),
+        };
+        match next {
+            Ok(Some(data)) if lease.connection.answer_is_read() => {
+                lease.give_back();
+                Some((Ok(data), None))
             }
+            Ok(Some(data)) => Some((Ok(data), Some((timer, lease)))),
+            Ok(None) => {
+                lease.give_back();
+                None
+            }
+            Err(error) => Some((Err(error), None)),
         }
     }))
 }
@@ -456,5 +432,29 @@ mod tests {
         let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
         assert!(call(&upstream, &url).await.is_err(), "no TLS server there");
         assert_eq!(first.await.unwrap(), 0x16, "a TLS handshake record opens the connection");
+    }
+
+    /// A provider that refuses an upload before reading it: its answer is the call's,
+    /// though the body could not be sent whole.
+    #[tokio::test]
+    async fn an_answer_sent_before_the_upload_was_read_is_the_calls() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/upload", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = [0u8; 512];
+            let _ = stream.read(&mut head).await;
+            let refusal =
+                b"HTTP/1.1 413 Content Too Large\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntoo much";
+            stream.write_all(refusal).await.unwrap();
+            // Closing with the upload unread resets the connection.
+        });
+        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let chunks = (0..256).map(|_| Ok(bytes::Bytes::from(vec![b'x'; 64 << 10])));
+        let body = ProxyBody::from_stream(futures_util::stream::iter(chunks));
+        let answer = upstream.send(hyper::Method::PUT, url.parse().unwrap(), Default::default(), body).await;
+        let mut answer = answer.unwrap();
+        assert_eq!(answer.status, 413);
+        assert_eq!(answer.body.next().await.unwrap().unwrap(), &b"too much"[..]);
     }
 }

@@ -1,37 +1,30 @@
-//! The upstream client's keep-alive connections, per origin. hyper_util's pooled
-//! client did this for us at ~16,000 instructions a call above a bare hyper
-//! connection (`benches/upstream_client.rs`: its checkout, its per-request
-//! bookkeeping, a `host` header formatted each time); this keeps only what proxied
-//! calls need, at ~6,200: a stack of idle HTTP/1 senders per origin, the newest
-//! first, each taken by one call and given back once that call's answer has been
-//! read to its end. hyper's connection itself refuses a second request before the
-//! first answer is read, so a connection cannot mix two answers.
+//! The upstream client's keep-alive connections, per origin: a stack of idle
+//! connections per origin, the newest first, each taken by one call and given back
+//! once that call's answer has been read to its end. hyper_util's pooled client did
+//! this at ~16,000 instructions a call above a bare hyper connection
+//! (`benches/upstream_client.rs`); this keeps only what proxied calls need.
 
-use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::combinators::UnsyncBoxBody;
-use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::HeaderValue;
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
 use rustc_hash::FxHashMap;
-use tower_service::Service;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls;
 
 use crate::error::EngineError;
 use crate::upstream::{malformed, unreachable};
-
-pub(crate) type Body = UnsyncBoxBody<Bytes, io::Error>;
-type Sender = SendRequest<Body>;
+use crate::upstream_conn::{Connection, Transport};
 
 /// Idle connections kept per origin; more are closed when given back.
 const MAX_IDLE: usize = 256;
 /// An idle connection older than this is closed rather than reused (servers close
 /// theirs after a minute or two; reusing one they just closed fails the call).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most a new connection may take, TCP and TLS each.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Origin {
@@ -69,7 +62,7 @@ impl Origin {
 
 #[derive(Clone)]
 pub(crate) struct Pool {
-    connector: HttpsConnector<HttpConnector>,
+    tls: TlsConnector,
     /// The keys are the operator's plugins' API bases, not callers' input, so a
     /// fast hash (no protection against chosen collisions) is fine.
     endpoints: Arc<Mutex<FxHashMap<Origin, Endpoint>>>,
@@ -91,24 +84,36 @@ type IdleConnections = Arc<Mutex<Vec<Idle>>>;
 
 /// A connection waiting for its next call, since when.
 struct Idle {
-    sender: Sender,
+    connection: Connection,
     since: Instant,
 }
 
 /// A connection taken from the pool for one call.
 pub(crate) struct Lease {
-    pub sender: Sender,
+    pub connection: Connection,
     idle: IdleConnections,
 }
 
 impl Pool {
-    pub fn new(connector: HttpsConnector<HttpConnector>) -> Pool {
-        Pool { connector, endpoints: Arc::default() }
+    /// TLS trusts Mozilla's roots (webpki-roots), with ring's cryptography.
+    pub fn new() -> Result<Pool, EngineError> {
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let mut config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| EngineError::Internal(format!("TLS setup: {e}")))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Pool { tls: TlsConnector::from(Arc::new(config)), endpoints: Arc::default() })
     }
 
     /// `origin`'s endpoint in this pool, the same for every call; `None` if its
-    /// host cannot be a `host` header.
+    /// host cannot be a `host` header or its scheme is neither http nor https.
     pub fn endpoint(&self, origin: Origin) -> Option<Endpoint> {
+        if origin.scheme != Scheme::HTTP && origin.scheme != Scheme::HTTPS {
+            return None;
+        }
         let mut endpoints = self.endpoints.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(endpoint) = endpoints.get(&origin) {
             return Some(endpoint.clone());
@@ -119,23 +124,29 @@ impl Pool {
         Some(endpoint)
     }
 
-    /// A new connection to `endpoint` (TCP, then TLS for https), its I/O driven by a task.
+    /// A new connection to `endpoint`: TCP, then TLS for https.
     pub async fn connect(&self, endpoint: &Endpoint) -> Result<Lease, EngineError> {
         let origin = &endpoint.origin;
-        let uri = hyper::Uri::builder()
-            .scheme(origin.scheme.clone())
-            .authority(origin.authority.clone())
-            .path_and_query("/")
-            .build()
-            .map_err(|_| malformed())?;
-        let stream = self.connector.clone().call(uri).await.map_err(|_| unreachable())?;
-        let (sender, connection) = http1::handshake(stream).await.map_err(|_| unreachable())?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "an upstream connection ended");
-            }
-        });
-        Ok(Lease { sender, idle: endpoint.idle.clone() })
+        let https = origin.scheme == Scheme::HTTPS;
+        // An IPv6 literal is bracketed in a URL, not in an address.
+        let host = origin.host().trim_start_matches('[').trim_end_matches(']');
+        let port = origin.authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+            .await
+            .map_err(|_| unreachable())?
+            .map_err(|_| unreachable())?;
+        let _ = tcp.set_nodelay(true);
+        let transport = if https {
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|_| malformed())?;
+            let tls = tokio::time::timeout(CONNECT_TIMEOUT, self.tls.connect(name, tcp))
+                .await
+                .map_err(|_| unreachable())?
+                .map_err(|_| unreachable())?;
+            Transport::Tls(Box::new(tls))
+        } else {
+            Transport::Plain(tcp)
+        };
+        Ok(Lease { connection: Connection::new(transport), idle: endpoint.idle.clone() })
     }
 }
 
@@ -144,18 +155,18 @@ impl Endpoint {
         self.origin.host()
     }
 
-    /// The newest idle connection that is still open, or none.
+    /// The newest idle connection that nothing arrived on meanwhile, or none.
     pub fn idle(&self) -> Option<Lease> {
-        let mut senders = self.idle.lock().ok()?;
+        let mut connections = self.idle.lock().ok()?;
         let now = Instant::now();
-        while let Some(Idle { sender, since }) = senders.pop() {
+        while let Some(Idle { connection, since }) = connections.pop() {
             if now.duration_since(since) >= IDLE_TIMEOUT {
                 // The newest is too old, so are the others.
-                senders.clear();
+                connections.clear();
                 return None;
             }
-            if !sender.is_closed() {
-                return Some(Lease { sender, idle: self.idle.clone() });
+            if connection.is_quiet() {
+                return Some(Lease { connection, idle: self.idle.clone() });
             }
         }
         None
@@ -163,18 +174,18 @@ impl Endpoint {
 }
 
 impl Lease {
-    /// Gives the connection back for the next call, if it is still open.
+    /// Gives the connection back for the next call, if it can carry one.
     pub fn give_back(self) {
-        if self.sender.is_closed() {
+        if !self.connection.is_reusable() {
             return;
         }
-        let Ok(mut senders) = self.idle.lock() else { return };
+        let Ok(mut connections) = self.idle.lock() else { return };
         // Oldest first: the expired ones are a prefix.
         let now = Instant::now();
-        let expired = senders.partition_point(|idle| now.duration_since(idle.since) >= IDLE_TIMEOUT);
-        senders.drain(..expired);
-        if senders.len() < MAX_IDLE {
-            senders.push(Idle { sender: self.sender, since: now });
+        let expired = connections.partition_point(|idle| now.duration_since(idle.since) >= IDLE_TIMEOUT);
+        connections.drain(..expired);
+        if connections.len() < MAX_IDLE {
+            connections.push(Idle { connection: self.connection, since: now });
         }
     }
 }
