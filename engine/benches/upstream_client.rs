@@ -1,7 +1,7 @@
-//! The proxy's HTTP client (`upstream::Upstream`) against its floor, a bare hyper
-//! HTTP/1 connection, on one thread: the same 1 KB POST to a local keep-alive server,
-//! answered with 1 KB, one call after another. Prints µs per call of each and the
-//! ratio.
+//! The proxy's HTTP client (`upstream::Upstream`) against a bare hyper HTTP/1
+//! connection (what it used to drive, through hyper's connection task), on one
+//! thread: the same 1 KB POST to a local keep-alive server, answered with 1 KB, one
+//! call after another. Prints µs per call of each and the ratio.
 //!
 //! Wall time on a shared host drifts by tens of percent; for changes of a few
 //! percent, count instructions instead, one side at a time (the server's share is

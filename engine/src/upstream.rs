@@ -457,4 +457,30 @@ mod tests {
         assert_eq!(answer.status, 413);
         assert_eq!(answer.body.next().await.unwrap().unwrap(), &b"too much"[..]);
     }
+
+    /// Each runtime reuses the connections it opened (a socket is driven by the
+    /// runtime it was opened on), and leaves the others' alone.
+    #[tokio::test]
+    async fn a_runtime_reuses_its_own_connections_only() {
+        let (url, connections) =
+            keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong", 100).await;
+        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        call(&upstream, &url).await.unwrap();
+        let (done, other_runtime_done) = tokio::sync::oneshot::channel();
+        let (other, other_url) = (upstream.clone(), url.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let calls = runtime.block_on(async {
+                for _ in 0..2 {
+                    call(&other, &other_url).await?;
+                }
+                Ok::<_, EngineError>(())
+            });
+            let _ = done.send(calls);
+        });
+        other_runtime_done.await.unwrap().unwrap();
+        assert_eq!(connections.load(Ordering::SeqCst), 2, "the other runtime opened one and kept it");
+        call(&upstream, &url).await.unwrap();
+        assert_eq!(connections.load(Ordering::SeqCst), 2, "this runtime's connection waited for it");
+    }
 }

@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::error::EngineError;
-use crate::upstream::{ProxyBody, RequestStream, unreachable};
+use crate::upstream::{ProxyBody, RequestStream};
 
 /// The most an answer's head may take (providers send a few kB).
 const MAX_HEAD: usize = 64 << 10;
@@ -48,7 +48,7 @@ pub(crate) struct RequestHead {
 
 /// A request that did not go out.
 pub(crate) enum Unsent {
-    /// Not a byte of it: the connection was closed. The body is handed back.
+    /// Not a byte of it: the connection is unusable. The body is handed back.
     Untouched(ProxyBody),
     /// The provider stopped taking it part-way: it may have answered already.
     CutOff,
@@ -139,7 +139,7 @@ impl Connection {
         let first = self.transport.write_vectored(&[IoSlice::new(&head.bytes), IoSlice::new(&bytes)]).await;
         let written = match first {
             Ok(written) if written > 0 => written,
-            Err(error) if !is_closed(&error) => return Err(Unsent::Failed(unreachable())),
+            // Nothing went: closed by the provider, or its runtime is gone.
             _ => {
                 let body = stream.map_or(ProxyBody::Bytes(bytes), ProxyBody::Stream);
                 return Err(Unsent::Untouched(body));
@@ -451,13 +451,6 @@ fn chunk_size(line: &[u8]) -> Option<u64> {
         return None;
     }
     u64::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
-}
-
-fn is_closed(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
-    )
 }
 
 fn broke_off() -> EngineError {

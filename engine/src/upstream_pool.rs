@@ -11,6 +11,7 @@ use hyper::header::HeaderValue;
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
 use rustc_hash::FxHashMap;
 use tokio::net::TcpStream;
+use tokio::runtime;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls;
 
@@ -82,16 +83,20 @@ pub(crate) struct Endpoint {
 /// The newest last.
 type IdleConnections = Arc<Mutex<Vec<Idle>>>;
 
-/// A connection waiting for its next call, since when.
+/// A connection waiting for its next call, since when, and whose runtime drives
+/// its socket.
 struct Idle {
     connection: Connection,
     since: Instant,
+    runtime: runtime::Id,
 }
 
 /// A connection taken from the pool for one call.
 pub(crate) struct Lease {
     pub connection: Connection,
     idle: IdleConnections,
+    /// The runtime that drives its socket.
+    runtime: runtime::Id,
 }
 
 impl Pool {
@@ -146,7 +151,8 @@ impl Pool {
         } else {
             Transport::Plain(tcp)
         };
-        Ok(Lease { connection: Connection::new(transport), idle: endpoint.idle.clone() })
+        let runtime = runtime::Handle::current().id();
+        Ok(Lease { connection: Connection::new(transport), idle: endpoint.idle.clone(), runtime })
     }
 }
 
@@ -155,18 +161,23 @@ impl Endpoint {
         self.origin.host()
     }
 
-    /// The newest idle connection that nothing arrived on meanwhile, or none.
+    /// The newest idle connection of this runtime that nothing arrived on
+    /// meanwhile, or none. A socket is driven by the runtime it was opened on: on
+    /// another (the server runs one per CPU), each of its wake-ups would cross
+    /// threads, and it would fail once its runtime stops.
     pub fn idle(&self) -> Option<Lease> {
+        let runtime = runtime::Handle::try_current().ok()?.id();
         let mut connections = self.idle.lock().ok()?;
         let now = Instant::now();
-        while let Some(Idle { connection, since }) = connections.pop() {
+        while let Some(newest) = connections.iter().rposition(|idle| idle.runtime == runtime) {
+            let Idle { connection, since, .. } = connections.remove(newest);
             if now.duration_since(since) >= IDLE_TIMEOUT {
-                // The newest is too old, so are the others.
-                connections.clear();
+                // The older ones, of any runtime, are too old as well.
+                connections.drain(..newest);
                 return None;
             }
             if connection.is_quiet() {
-                return Some(Lease { connection, idle: self.idle.clone() });
+                return Some(Lease { connection, idle: self.idle.clone(), runtime });
             }
         }
         None
@@ -185,7 +196,7 @@ impl Lease {
         let expired = connections.partition_point(|idle| now.duration_since(idle.since) >= IDLE_TIMEOUT);
         connections.drain(..expired);
         if connections.len() < MAX_IDLE {
-            connections.push(Idle { connection: self.connection, since: now });
+            connections.push(Idle { connection: self.connection, since: now, runtime: self.runtime });
         }
     }
 }
