@@ -77,6 +77,12 @@ impl Upstream {
         Ok(Upstream { pool: Pool::new()?, timeout })
     }
 
+    /// An upstream whose TLS trusts `roots` alone (a test's own certificate).
+    #[cfg(test)]
+    fn trusting(timeout: Duration, roots: rustls::RootCertStore) -> Result<Self, EngineError> {
+        Ok(Upstream { pool: Pool::trusting(roots)?, timeout })
+    }
+
     /// Sends a request to `uri` (absolute: its origin picks the connection) on a
     /// kept-alive connection or a new one.
     pub async fn send(
@@ -271,27 +277,34 @@ mod tests {
         let counted = connections.clone();
         tokio::spawn(async move {
             loop {
-                let (mut stream, _) = listener.accept().await.unwrap();
+                let (stream, _) = listener.accept().await.unwrap();
                 counted.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    for _ in 0..per_connection {
-                        // Every request of `call` ends with its body, "ping".
-                        let mut request = Vec::new();
-                        while !request.ends_with(b"ping") {
-                            let mut chunk = [0u8; 1024];
-                            match stream.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(read) => request.extend_from_slice(&chunk[..read]),
-                            }
-                        }
-                        if stream.write_all(answer).await.is_err() {
-                            return;
-                        }
-                    }
-                });
+                tokio::spawn(answer_each_request(stream, answer, per_connection));
             }
         });
         (url, connections)
+    }
+
+    /// Answers `per_connection` requests of `call` on `stream` with `answer`, then closes.
+    async fn answer_each_request(
+        mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+        answer: &'static [u8],
+        per_connection: usize,
+    ) {
+        for _ in 0..per_connection {
+            // Every request of `call` ends with its body, "ping".
+            let mut request = Vec::new();
+            while !request.ends_with(b"ping") {
+                let mut chunk = [0u8; 1024];
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(read) => request.extend_from_slice(&chunk[..read]),
+                }
+            }
+            if stream.write_all(answer).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Three calls in a row: one connection while the provider keeps it open, one
@@ -386,11 +399,8 @@ mod tests {
         );
     }
 
-    /// A provider whose certificate no trusted root vouches for gets no request: the
-    /// engine aborts the handshake (a provider's API sees the vaulted token).
-    #[tokio::test]
-    async fn an_https_provider_with_an_untrusted_certificate_gets_nothing() {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    /// A TLS server's side for `certified` (a certificate for "localhost").
+    fn tls_acceptor(certified: &rcgen::CertifiedKey<rcgen::KeyPair>) -> tokio_rustls::TlsAcceptor {
         let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
         let config =
             rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
@@ -399,7 +409,47 @@ mod tests {
                 .with_no_client_auth()
                 .with_single_cert(vec![certified.cert.der().clone()], key.into())
                 .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
+    }
+
+    /// Over TLS a request goes out whole (flushed through the TLS layer), its answer
+    /// comes back, and the connection carries the next calls.
+    #[tokio::test]
+    async fn a_trusted_https_provider_answers_on_one_kept_connection() {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let acceptor = tls_acceptor(&certified);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://localhost:{}/api/x", listener.local_addr().unwrap().port());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                counted.fetch_add(1, Ordering::SeqCst);
+                let tls = acceptor.accept(stream).await.unwrap();
+                tokio::spawn(answer_each_request(
+                    tls,
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong",
+                    100,
+                ));
+            }
+        });
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(certified.cert.der().clone()).unwrap();
+        let upstream = Upstream::trusting(Duration::from_secs(5), roots).unwrap();
+        for _ in 0..3 {
+            assert_eq!(call(&upstream, &url).await.unwrap(), (200, b"pong".to_vec()));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+
+    /// A provider whose certificate no trusted root vouches for gets no request: the
+    /// engine aborts the handshake (a provider's API sees the vaulted token).
+    #[tokio::test]
+    async fn an_https_provider_with_an_untrusted_certificate_gets_nothing() {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let acceptor = tls_acceptor(&certified);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("https://localhost:{}/", listener.local_addr().unwrap().port());
         let served = tokio::spawn(async move {

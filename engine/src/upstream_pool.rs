@@ -102,7 +102,11 @@ pub(crate) struct Lease {
 impl Pool {
     /// TLS trusts Mozilla's roots (webpki-roots), with ring's cryptography.
     pub fn new() -> Result<Pool, EngineError> {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        Pool::trusting(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
+    }
+
+    /// A pool whose TLS trusts `roots` alone.
+    pub fn trusting(roots: rustls::RootCertStore) -> Result<Pool, EngineError> {
         let mut config =
             rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
