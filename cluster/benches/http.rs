@@ -1,7 +1,12 @@
 //! The server over HTTP, against baselines measured in the same run:
 //! - latency SecuriX's proxy adds (p50, p99): one keep-alive connection, 1 KB request
 //!   and answer bodies, through `/v1/proxy/…` versus straight to the upstream, and
-//!   what nginx adds on the same hop;
+//!   what nginx adds on the same hop. Measured against an upstream beside SecuriX
+//!   and nginx (CPU 1), so that a direct call crosses between the CPUs as often as a
+//!   proxied one (twice), as a provider is a network hop away from a client and a
+//!   proxy alike; then against the upstream beside the load generator (CPU 0), where
+//!   a proxied call crosses four times and a direct one never, and waking an idle
+//!   virtual CPU (~100 µs here) is most of what is "added";
 //! - throughput at 64 connections through SecuriX (token injection) versus nginx
 //!   reverse-proxying the same upstream (Debian's package), and versus two bare
 //!   relays (`support/relay.rs`: what relaying alone costs, served by hyper, as
@@ -13,8 +18,8 @@
 //!   in the same rounds: this build's throughput over it (an A/B of a change, with
 //!   the host's drift shared by both sides).
 //!
-//! The load generator and the upstream run on CPU 0, SecuriX and nginx on CPU 1
-//! (`taskset`). Run with `scripts/bench-http` (it builds the release binary and
+//! The load generator and the throughput's upstream run on CPU 0, SecuriX and nginx
+//! on CPU 1 (`taskset`). Run with `scripts/bench-http` (it builds the release binary and
 //! installs nginx), or `SECURIX_BIN=… cargo bench -p securix-cluster --bench http`.
 
 use std::process::{Command, Stdio};
@@ -60,14 +65,15 @@ async fn bench() -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
     let (securix_url, _securix) = start_securix(dir.path(), &[], true).await?;
     let api_key = provision(&securix_url, &upstream).await?;
-    let nginx = start_nginx(dir.path(), &upstream)?;
+    let near = support::upstream_on_cpu1()?;
+    let near_key = provision(&securix_url, &near).await?;
+    let nginx = start_nginx(dir.path(), [&upstream, &near])?;
 
     let body = Bytes::from(vec![b'x'; 1024]);
     let up = upstream.trim_start_matches("http://").to_owned();
     let sx = securix_url.trim_start_matches("http://").to_owned();
     // The upstream's echo, straight or through a baseline proxy at `address`.
     let echo_at = |address: String| Target { address, path: "/api/echo".into(), headers: vec![] };
-    let direct = echo_at(up.clone());
     let proxy_at = |address: &str, api_key: &str| Target {
         address: address.trim_start_matches("http://").to_owned(),
         path: "/v1/proxy/up/echo".into(),
@@ -87,26 +93,16 @@ async fn bench() -> Result<(), Error> {
     };
 
     println!("== latency: one keep-alive connection, 1 KB bodies, {LATENCY_SAMPLES} requests each");
-    let (d50, d99) = latency(&direct, &body).await?;
-    let (p50, p99) = latency(&proxied, &body).await?;
-    println!("direct to upstream:   p50 {d50:>7.1} µs   p99 {d99:>7.1} µs");
-    println!("through SecuriX:      p50 {p50:>7.1} µs   p99 {p99:>7.1} µs");
     println!(
-        "added by SecuriX:     p50 {:>7.1} µs   p99 {:>7.1} µs   (targets: ≤ 150 µs, ≤ 1000 µs)",
-        p50 - d50,
-        p99 - d99
+        "upstream beside SecuriX and nginx (CPU 1): direct and proxied calls cross between the CPUs alike"
     );
-    // The same hop through nginx, also on CPU 1: what crossing to the other core
-    // costs on this host (waking an idle virtual CPU can take hundreds of µs).
-    if let Some((nginx_address, _)) = &nginx {
-        let (n50, n99) = latency(&echo_at(nginx_address.clone()), &body).await?;
-        println!("through nginx:        p50 {n50:>7.1} µs   p99 {n99:>7.1} µs");
-        println!(
-            "added by nginx:       p50 {:>7.1} µs   p99 {:>7.1} µs   (the same hop, for reference)",
-            n50 - d50,
-            n99 - d99
-        );
-    }
+    let nginx_at =
+        |upstream: usize| nginx.as_ref().map(|(addresses, _)| echo_at(addresses[upstream].clone()));
+    let near_direct = echo_at(near.trim_start_matches("http://").to_owned());
+    let near_proxied = proxy_at(&securix_url, &near_key);
+    latencies(&near_direct, &near_proxied, nginx_at(1), &body, "(targets: ≤ 150 µs, ≤ 1000 µs)").await?;
+    println!("upstream beside the load generator (CPU 0): only proxied calls cross, four times");
+    latencies(&echo_at(up.clone()), &proxied, nginx_at(0), &body, "").await?;
 
     let seconds = load_seconds(ROUND_SECONDS);
     println!(
@@ -115,7 +111,7 @@ async fn bench() -> Result<(), Error> {
     let baselines = match &nginx {
         Some((nginx_address, _)) => {
             let relays = [support::relay::start_hyper(&up)?, support::relay::start_actix(&up)?];
-            Some((echo_at(nginx_address.clone()), relays.map(echo_at)))
+            Some((echo_at(nginx_address[0].clone()), relays.map(echo_at)))
         }
         None => {
             println!("nginx is not installed: no baseline (scripts/bench-http installs it)");
@@ -187,32 +183,75 @@ async fn bench() -> Result<(), Error> {
     Ok(())
 }
 
-/// nginx on CPU 1 proxying to the upstream with keep-alive, adding a static
-/// Authorization header (its "token injection"). None when nginx is not installed.
-fn start_nginx(dir: &std::path::Path, upstream: &str) -> Result<Option<(String, Process)>, Error> {
+/// Latency straight to an upstream (`direct`), through SecuriX and through nginx to
+/// it, and what each proxy adds; `targets` follows SecuriX's figures.
+async fn latencies(
+    direct: &Target,
+    securix: &Target,
+    nginx: Option<Target>,
+    body: &Bytes,
+    targets: &str,
+) -> Result<(), Error> {
+    let (d50, d99) = latency(direct, body).await?;
+    let (p50, p99) = latency(securix, body).await?;
+    println!("  direct to upstream:   p50 {d50:>7.1} µs   p99 {d99:>7.1} µs");
+    println!("  through SecuriX:      p50 {p50:>7.1} µs   p99 {p99:>7.1} µs");
+    println!("  added by SecuriX:     p50 {:>7.1} µs   p99 {:>7.1} µs   {targets}", p50 - d50, p99 - d99);
+    if let Some(nginx) = nginx {
+        let (n50, n99) = latency(&nginx, body).await?;
+        println!("  through nginx:        p50 {n50:>7.1} µs   p99 {n99:>7.1} µs");
+        println!(
+            "  added by nginx:       p50 {:>7.1} µs   p99 {:>7.1} µs   (the same hop)",
+            n50 - d50,
+            n99 - d99
+        );
+    }
+    Ok(())
+}
+
+/// nginx on CPU 1 proxying to each of `upstreams` (on a port of its own) with
+/// keep-alive, adding a static Authorization header (its "token injection"). None
+/// when nginx is not installed.
+fn start_nginx<const N: usize>(
+    dir: &std::path::Path,
+    upstreams: [&str; N],
+) -> Result<Option<([String; N], Process)>, Error> {
     let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists());
     let Some(bin) = bin else { return Ok(None) };
-    let port = free_port()?;
+    let mut ports = [0u16; N];
+    for port in &mut ports {
+        *port = free_port()?;
+    }
     let prefix = dir.join("nginx");
     std::fs::create_dir_all(prefix.join("logs"))?;
+    let servers: String = upstreams
+        .iter()
+        .zip(ports)
+        .enumerate()
+        .map(|(n, (upstream, port))| {
+            format!(
+                "  upstream up{n} {{ server {up}; keepalive 128; keepalive_requests 1000000; }}
+  server {{
+    listen 127.0.0.1:{port};
+    keepalive_requests 1000000;
+    location / {{
+      proxy_pass http://up{n}; proxy_http_version 1.1; proxy_set_header Connection \"\";
+      proxy_set_header Authorization \"Bearer bench-at\";
+    }}
+  }}
+",
+                up = upstream.trim_start_matches("http://"),
+            )
+        })
+        .collect();
     let config = format!(
         "worker_processes 1; pid {p}/nginx.pid; error_log {p}/logs/error.log warn; daemon off;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
   client_body_temp_path {p}/body; proxy_temp_path {p}/proxy;
-  upstream up {{ server {up}; keepalive 128; keepalive_requests 1000000; }}
-  server {{
-    listen 127.0.0.1:{port};
-    keepalive_requests 1000000;
-    location / {{
-      proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\";
-      proxy_set_header Authorization \"Bearer bench-at\";
-    }}
-  }}
-}}",
+{servers}}}",
         p = prefix.display(),
-        up = upstream.trim_start_matches("http://"),
     );
     let file = prefix.join("nginx.conf");
     std::fs::write(&file, config)?;
@@ -221,13 +260,13 @@ http {{
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let address = format!("127.0.0.1:{port}");
+    let addresses = ports.map(|port| format!("127.0.0.1:{port}"));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(&address).is_err() {
+    while addresses.iter().any(|address| std::net::TcpStream::connect(address).is_err()) {
         if Instant::now() > deadline {
             return Err("nginx did not start".into());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(Some((address, Process(child))))
+    Ok(Some((addresses, Process(child))))
 }

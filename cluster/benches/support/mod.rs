@@ -36,6 +36,28 @@ pub async fn upstream() -> Result<String, Error> {
     .await?)
 }
 
+/// `upstream()` in a thread of its own on CPU 1, beside SecuriX and nginx; answers
+/// its base URL.
+pub fn upstream_on_cpu1() -> Result<String, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (started, address) = std::sync::mpsc::channel();
+    std::thread::Builder::new().name("bench-upstream-cpu1".into()).spawn(move || {
+        pin_thread_to_cpu1();
+        runtime.block_on(async move {
+            let _ = started.send(upstream().await.map_err(|error| error.to_string()));
+            std::future::pending::<()>().await
+        })
+    })?;
+    Ok(address.recv()??)
+}
+
+/// Moves the calling thread to CPU 1 (threads it starts later follow it).
+pub fn pin_thread_to_cpu1() {
+    let mut cpu1 = rustix::thread::CpuSet::new();
+    cpu1.set(1);
+    let _ = rustix::thread::sched_setaffinity(None, &cpu1);
+}
+
 /// Seconds per throughput run: `default`, or `SECURIX_BENCH_SECONDS` (e.g. to profile).
 pub fn load_seconds(default: u64) -> u64 {
     std::env::var("SECURIX_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)

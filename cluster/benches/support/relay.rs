@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use securix_engine::proxy::ProxyBody;
 use securix_engine::upstream::Upstream;
 
-use super::Error;
+use super::{Error, pin_thread_to_cpu1};
 
 /// Starts the hyper relay in a thread of its own; answers its address.
 pub fn start_hyper(upstream: &str) -> Result<String, Error> {
@@ -27,7 +27,7 @@ pub fn start_hyper(upstream: &str) -> Result<String, Error> {
     let base = format!("http://{upstream}");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     std::thread::Builder::new().name("bench-relay".into()).spawn(move || {
-        on_cpu1();
+        pin_thread_to_cpu1();
         runtime.block_on(serve_hyper(listener, base))
     })?;
     Ok(address)
@@ -40,7 +40,7 @@ pub fn start_actix(upstream: &str) -> Result<String, Error> {
     let client = Upstream::new(Duration::from_secs(30))?;
     std::thread::Builder::new().name("bench-actix-relay".into()).spawn(move || {
         // Its worker threads start from this one, so they run on CPU 1 too.
-        on_cpu1();
+        pin_thread_to_cpu1();
         let server = actix_web::HttpServer::new(move || {
             let (client, base) = (client.clone(), base.clone());
             actix_web::App::new().default_service(actix_web::web::to(
@@ -61,12 +61,6 @@ fn listen() -> Result<(std::net::TcpListener, String), Error> {
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?.to_string();
     Ok((listener, address))
-}
-
-fn on_cpu1() {
-    let mut cpu1 = rustix::thread::CpuSet::new();
-    cpu1.set(1);
-    let _ = rustix::thread::sched_setaffinity(None, &cpu1);
 }
 
 async fn serve_hyper(listener: std::net::TcpListener, base: String) -> Result<(), Error> {
