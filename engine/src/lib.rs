@@ -25,6 +25,7 @@ pub mod store;
 pub mod upstream;
 mod upstream_conn;
 mod upstream_pool;
+mod upstream_transport;
 pub mod vault;
 pub mod webhooks;
 

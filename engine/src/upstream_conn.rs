@@ -7,9 +7,8 @@
 //! request at a time, bodies sized or chunked both ways, `1xx` answers skipped, an
 //! answer without a length read to the connection's close.
 
-use std::io::{self, IoSlice};
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::io::IoSlice;
+use std::task::{Context, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -17,12 +16,11 @@ use hyper::header::{
     CONNECTION, CONTENT_LENGTH, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING,
 };
 use hyper::{Method, StatusCode};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 use crate::error::EngineError;
 use crate::upstream::{ProxyBody, RequestStream};
+use crate::upstream_transport::Transport;
 
 /// The most an answer's head may take (providers send a few kB).
 const MAX_HEAD: usize = 64 << 10;
@@ -32,12 +30,6 @@ const MAX_HEADERS: usize = 100;
 const MAX_CHUNK_LINE: usize = 1024;
 /// How much is read at a time, at least.
 const READ_SIZE: usize = 16 << 10;
-
-/// A provider's byte stream: TCP, or TLS over TCP.
-pub(crate) enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
 
 /// A request's head, encoded, and how its body is framed.
 pub(crate) struct RequestHead {
@@ -87,6 +79,7 @@ enum Chunk {
     Trailers,
 }
 
+/// An HTTP/1.1 connection to a provider, carrying one request at a time.
 pub(crate) struct Connection {
     transport: Transport,
     /// Read, not yet consumed.
@@ -114,13 +107,9 @@ impl Connection {
     /// bytes. (tokio knows a socket drained by its last read is not readable, so
     /// this seldom costs a syscall.)
     pub fn is_quiet(&self) -> bool {
-        let tcp = match &self.transport {
-            Transport::Plain(tcp) => tcp,
-            Transport::Tls(tls) => tls.get_ref().0,
-        };
         let mut probe = [0u8; 1];
         let mut probe = ReadBuf::new(&mut probe);
-        tcp.poll_peek(&mut Context::from_waker(Waker::noop()), &mut probe).is_pending()
+        self.transport.tcp().poll_peek(&mut Context::from_waker(Waker::noop()), &mut probe).is_pending()
     }
 
     /// Whether the answer's body has been read to its end.
@@ -463,56 +452,6 @@ fn length_mismatch() -> EngineError {
 
 fn malformed() -> EngineError {
     EngineError::Upstream("the provider's answer is not valid HTTP/1.1".into())
-}
-
-impl AsyncRead for Transport {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
-            Transport::Tls(tls) => Pin::new(tls).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Transport {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
-            Transport::Tls(tls) => Pin::new(tls).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
-            Transport::Tls(tls) => Pin::new(tls).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Transport::Plain(tcp) => tcp.is_write_vectored(),
-            Transport::Tls(tls) => tls.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
-            Transport::Tls(tls) => Pin::new(tls).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
-            Transport::Tls(tls) => Pin::new(tls).poll_shutdown(cx),
-        }
-    }
 }
 
 #[cfg(test)]

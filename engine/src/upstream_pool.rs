@@ -17,7 +17,8 @@ use tokio_rustls::rustls;
 
 use crate::error::EngineError;
 use crate::upstream::{malformed, unreachable};
-use crate::upstream_conn::{Connection, Transport};
+use crate::upstream_conn::Connection;
+use crate::upstream_transport::Transport;
 
 /// Idle connections kept per origin; more are closed when given back.
 const MAX_IDLE: usize = 256;
