@@ -273,16 +273,32 @@ mod tests {
     async fn keep_alive_peer(answer: &'static [u8], per_connection: usize) -> (String, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/api/x", listener.local_addr().unwrap());
+        (url, serve_keep_alive(listener, None, answer, per_connection))
+    }
+
+    /// `keep_alive_peer` on `listener`, over TLS with `tls`.
+    fn serve_keep_alive(
+        listener: TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        answer: &'static [u8],
+        per_connection: usize,
+    ) -> Arc<AtomicUsize> {
         let connections = Arc::new(AtomicUsize::new(0));
         let counted = connections.clone();
         tokio::spawn(async move {
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
                 counted.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(answer_each_request(stream, answer, per_connection));
+                match &tls {
+                    None => tokio::spawn(answer_each_request(stream, answer, per_connection)),
+                    Some(tls) => {
+                        let stream = tls.accept(stream).await.unwrap();
+                        tokio::spawn(answer_each_request(stream, answer, per_connection))
+                    }
+                };
             }
         });
-        (url, connections)
+        connections
     }
 
     /// Answers `per_connection` requests of `call` on `stream` with `answer`, then closes.
@@ -399,8 +415,12 @@ mod tests {
         );
     }
 
-    /// A TLS server's side for `certified` (a certificate for "localhost").
-    fn tls_acceptor(certified: &rcgen::CertifiedKey<rcgen::KeyPair>) -> tokio_rustls::TlsAcceptor {
+    /// A TLS provider's side: a certificate for "localhost", its acceptor, a listener
+    /// and the URL of `path` on it.
+    async fn tls_provider(
+        path: &str,
+    ) -> (rcgen::CertifiedKey<rcgen::KeyPair>, tokio_rustls::TlsAcceptor, TcpListener, String) {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
         let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
         let config =
             rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
@@ -409,31 +429,19 @@ mod tests {
                 .with_no_client_auth()
                 .with_single_cert(vec![certified.cert.der().clone()], key.into())
                 .unwrap();
-        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://localhost:{}{path}", listener.local_addr().unwrap().port());
+        (certified, acceptor, listener, url)
     }
 
     /// Over TLS a request goes out whole (flushed through the TLS layer), its answer
     /// comes back, and the connection carries the next calls.
     #[tokio::test]
     async fn a_trusted_https_provider_answers_on_one_kept_connection() {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-        let acceptor = tls_acceptor(&certified);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("https://localhost:{}/api/x", listener.local_addr().unwrap().port());
-        let connections = Arc::new(AtomicUsize::new(0));
-        let counted = connections.clone();
-        tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                counted.fetch_add(1, Ordering::SeqCst);
-                let tls = acceptor.accept(stream).await.unwrap();
-                tokio::spawn(answer_each_request(
-                    tls,
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong",
-                    100,
-                ));
-            }
-        });
+        let (certified, acceptor, listener, url) = tls_provider("/api/x").await;
+        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong";
+        let connections = serve_keep_alive(listener, Some(acceptor), answer, 100);
         let mut roots = rustls::RootCertStore::empty();
         roots.add(certified.cert.der().clone()).unwrap();
         let upstream = Upstream::trusting(Duration::from_secs(5), roots).unwrap();
@@ -448,10 +456,7 @@ mod tests {
     /// engine aborts the handshake (a provider's API sees the vaulted token).
     #[tokio::test]
     async fn an_https_provider_with_an_untrusted_certificate_gets_nothing() {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-        let acceptor = tls_acceptor(&certified);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("https://localhost:{}/", listener.local_addr().unwrap().port());
+        let (_, acceptor, listener, url) = tls_provider("/").await;
         let served = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
             let mut tls = acceptor.accept(stream).await.map_err(|error| error.to_string())?;
