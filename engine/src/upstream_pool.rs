@@ -1,7 +1,7 @@
-//! The upstream client's keep-alive connections, per origin: a stack of idle
-//! connections per origin, the newest first, each taken by one call and given back
-//! once that call's answer has been read to its end. hyper_util's pooled client did
-//! this at ~16,000 instructions a call above a bare hyper connection
+//! The upstream client's keep-alive connections: a stack of idle ones per origin,
+//! the newest first, each taken by one call of the runtime that opened it and given
+//! back once that call's answer has been read to its end. hyper_util's pooled client
+//! did this at ~16,000 instructions a call above a bare hyper connection
 //! (`benches/upstream_client.rs`); this keeps only what proxied calls need.
 
 use std::sync::{Arc, Mutex};
