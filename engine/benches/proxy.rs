@@ -137,7 +137,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let started = Instant::now();
                 let app = engine.authenticate(key.expose()).await?;
                 let call = ProxyRequest {
-                    method: "GET".into(),
+                    method: hyper::Method::GET,
                     path: "items".into(),
                     query: None,
                     headers: reqwest::header::HeaderMap::new(),

@@ -122,7 +122,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let call = ProxyRequest {
-        method: "GET".into(),
+        method: hyper::Method::GET,
         path: "hello".into(),
         query: None,
         headers: reqwest::header::HeaderMap::new(),

@@ -65,7 +65,7 @@ fn drop_response_headers(headers: &mut HeaderMap) {
 }
 
 pub struct ProxyRequest {
-    pub method: String,
+    pub method: hyper::Method,
     /// The path after `/v1/proxy/{integration}/`, still percent-encoded.
     pub path: String,
     pub query: Option<String>,
@@ -144,8 +144,7 @@ impl Engine {
         {
             return Err(EngineError::Invalid("proxy query has forbidden characters".into()));
         }
-        let method = hyper::Method::from_bytes(request.method.as_bytes())
-            .map_err(|_| EngineError::Invalid("bad method".into()))?;
+        let method = request.method;
         let plan = self
             .proxy_plan(principal, agent_id, entity_id, integration_key, request.connection_id.as_deref())
             .await?;

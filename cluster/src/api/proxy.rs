@@ -50,7 +50,7 @@ async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<R
         _ => relayed(body, over_cap.clone()),
     };
     let proxied = ProxyRequest {
-        method: parts.method.as_str().to_owned(),
+        method: parts.method,
         path: raw_path.to_owned(),
         query: parts.uri.query().filter(|q| !q.is_empty()).map(str::to_owned),
         connection_id: header(&parts.headers, CONNECTION_ID).map(str::to_owned),

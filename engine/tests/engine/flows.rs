@@ -196,7 +196,7 @@ async fn connected_device_session(s: &Setup) -> String {
 
 async fn proxy_get(s: &Setup, path: &str) -> Result<(u16, serde_json::Value), EngineError> {
     let request = ProxyRequest {
-        method: "GET".into(),
+        method: hyper::Method::GET,
         path: path.into(),
         query: Some("limit=5".into()),
         headers: [
@@ -283,7 +283,7 @@ async fn device_flow_end_to_end_then_proxy() {
             "user_123",
             "acme",
             ProxyRequest {
-                method: "GET".into(),
+                method: hyper::Method::GET,
                 path: "me".into(),
                 query: None,
                 headers: HeaderMap::new(),
