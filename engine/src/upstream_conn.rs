@@ -7,7 +7,7 @@
 //! request at a time, bodies sized or chunked both ways, `1xx` answers skipped, an
 //! answer without a length read to the connection's close.
 
-use std::io::IoSlice;
+use std::io::{IoSlice, Write as _};
 use std::task::{Context, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -322,7 +322,7 @@ fn final_head(
         let value = HeaderValue::from_bytes(line.value).map_err(|_| malformed())?;
         headers.append(name, value);
     }
-    let declared = declared_length(&headers)?;
+    let declared = declared_length(&headers).map_err(|_| malformed())?;
     headers.remove(CONTENT_LENGTH);
     // Chunked if chunks are the last coding; other codings end at the close.
     let chunked =
@@ -343,9 +343,9 @@ fn final_head(
     let closes =
         headers.get_all(CONNECTION).iter().flat_map(tokens).any(|token| token.eq_ignore_ascii_case(b"close"));
     // A length beside a transfer coding is a lie to someone: ignored, and no reuse.
+    let lying_length = chunked.is_some() && declared.is_some();
     let length = declared.filter(|_| chunked.is_none());
-    let keep_alive =
-        answer.version == Some(1) && !closes && body != Some(Framing::Close) && length == declared;
+    let keep_alive = answer.version == Some(1) && !closes && body != Some(Framing::Close) && !lying_length;
     Ok((Head { status, headers, length: length.filter(|_| !bodiless) }, body, keep_alive))
 }
 
@@ -364,7 +364,8 @@ pub(crate) fn request_head(
     headers: &HeaderMap,
     body: &ProxyBody,
 ) -> Result<RequestHead, EngineError> {
-    let declared = declared_length(headers).map_err(|_| length_mismatch())?;
+    let declared = declared_length(headers)
+        .map_err(|_| EngineError::Invalid("the request's content-length is not a number".into()))?;
     let mut bytes = Vec::with_capacity(128 + target.len() + 64 * headers.len());
     for part in [method.as_str().as_bytes(), b" ", target.as_bytes(), b" HTTP/1.1\r\nhost: ", host.as_bytes()]
     {
@@ -410,22 +411,24 @@ pub(crate) fn request_head(
 }
 
 fn put_length(bytes: &mut Vec<u8>, length: u64) {
-    bytes.extend_from_slice(b"content-length: ");
-    bytes.extend_from_slice(length.to_string().as_bytes());
-    bytes.extend_from_slice(b"\r\n");
+    // Writing to a `Vec` cannot fail.
+    let _ = write!(bytes, "content-length: {length}\r\n");
 }
 
-/// The `content-length` of `headers`: repeated (or listed) values must agree.
-fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, EngineError> {
+/// A `content-length` that is not one number (repeated or listed values must agree).
+struct MalformedLength;
+
+/// The `content-length` of `headers`, a request's or an answer's.
+fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, MalformedLength> {
     let mut length = None;
     for value in headers.get_all(CONTENT_LENGTH) {
         for number in tokens(value) {
             let parsed = (!number.is_empty() && number.iter().all(u8::is_ascii_digit))
                 .then(|| std::str::from_utf8(number).ok()?.parse::<u64>().ok())
                 .flatten()
-                .ok_or_else(malformed)?;
+                .ok_or(MalformedLength)?;
             if length.is_some_and(|length| length != parsed) {
-                return Err(malformed());
+                return Err(MalformedLength);
             }
             length = Some(parsed);
         }

@@ -13,7 +13,6 @@ use rustc_hash::FxHashMap;
 use tokio::net::TcpStream;
 use tokio::runtime;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls;
 
 use crate::error::EngineError;
 use crate::upstream::{malformed, unreachable};
