@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, HeaderMap};
+use hyper::header::{CONTENT_LENGTH, HeaderMap, HeaderName};
 use hyper::{Request, Response, StatusCode};
 use securix_engine::proxy::{ProxyBody, ProxyRequest};
 
-use super::identity::{AGENT_ID, API_KEY, CONNECTION_ID, ENTITY_ID, present};
+use super::identity::{self, present};
 use super::problem::ApiError;
 use crate::front::{RequestBody, ResponseBody, problem};
 use crate::server::AppState;
@@ -25,6 +25,12 @@ pub const MAX_PROXY_BODY: usize = 10 << 20;
 /// upstream call: one write upstream.
 const BUFFERED_BODY: usize = 64 << 10;
 
+// The identity headers as names: a lookup by a `&str` would parse it first.
+const API_KEY: HeaderName = HeaderName::from_static(identity::API_KEY);
+const AGENT_ID: HeaderName = HeaderName::from_static(identity::AGENT_ID);
+const ENTITY_ID: HeaderName = HeaderName::from_static(identity::ENTITY_ID);
+const CONNECTION_ID: HeaderName = HeaderName::from_static(identity::CONNECTION_ID);
+
 /// The provider's answer, or a problem document.
 pub async fn forward(state: &AppState, request: Request<Incoming>) -> Response<ResponseBody> {
     call(state, request).await.unwrap_or_else(|error| problem(&error))
@@ -33,13 +39,13 @@ pub async fn forward(state: &AppState, request: Request<Incoming>) -> Response<R
 async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<ResponseBody>, ApiError> {
     let (parts, body) = request.into_parts();
     let body = RequestBody::new(body);
-    let key = header(&parts.headers, API_KEY)
+    let key = header(&parts.headers, &API_KEY)
         .ok_or_else(|| ApiError::unauthorized("the securix-api-key header is required"))?;
     let principal = state.engine.authenticate(key).await?;
     let (integration, raw_path) =
         target(parts.uri.path()).ok_or_else(|| ApiError::not_found("no such route"))?;
-    let agent = required(&parts.headers, AGENT_ID)?.to_owned();
-    let entity = required(&parts.headers, ENTITY_ID)?.to_owned();
+    let agent = required(&parts.headers, &AGENT_ID)?.to_owned();
+    let entity = required(&parts.headers, &ENTITY_ID)?.to_owned();
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|length| length > MAX_PROXY_BODY) {
         return Err(too_large());
@@ -53,7 +59,7 @@ async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<R
         method: parts.method,
         path: raw_path.to_owned(),
         query: parts.uri.query().filter(|q| !q.is_empty()).map(str::to_owned),
-        connection_id: header(&parts.headers, CONNECTION_ID).map(str::to_owned),
+        connection_id: header(&parts.headers, &CONNECTION_ID).map(str::to_owned),
         // The engine picks the ones that go upstream.
         headers: parts.headers,
         body,
@@ -77,11 +83,11 @@ fn target(path: &str) -> Option<(&str, &str)> {
     (!integration.is_empty()).then_some((integration, rest))
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok()).and_then(present)
 }
 
-fn required<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+fn required<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, ApiError> {
     header(headers, name).ok_or_else(|| ApiError::bad_request(format!("the {name} header is required")))
 }
 
