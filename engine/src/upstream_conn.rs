@@ -7,14 +7,12 @@
 //! request at a time, bodies sized or chunked both ways, `1xx` answers skipped, an
 //! answer without a length read to the connection's close.
 
-use std::io::{IoSlice, Write as _};
+use std::io::IoSlice;
 use std::task::{Context, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::StreamExt;
-use hyper::header::{
-    CONNECTION, CONTENT_LENGTH, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING,
-};
+use hyper::header::{CONTENT_LENGTH, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING};
 use hyper::{Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 
@@ -310,25 +308,34 @@ impl Connection {
 }
 
 /// A final answer's `Head`, how its body is read (`None`: it has none), and
-/// whether the connection stays open after it.
+/// whether the connection stays open after it. The framing headers are read from
+/// the parsed lines; `content-length` does not go into the head's headers (the
+/// length travels apart).
 fn final_head(
     status: StatusCode,
     answer: &httparse::Response<'_, '_>,
     method: &Method,
 ) -> Result<(Head, Option<Framing>, bool), EngineError> {
+    let values_of = |wanted: &'static str| {
+        answer
+            .headers
+            .iter()
+            .filter(move |line| line.name.eq_ignore_ascii_case(wanted))
+            .map(|line| line.value)
+    };
+    let declared = declared_length(values_of("content-length")).map_err(|_| malformed())?;
+    // Chunked if chunks are the last coding; other codings end at the close.
+    let chunked = values_of("transfer-encoding")
+        .next_back()
+        .map(|codings| tokens(codings).next_back().is_some_and(|last| last.eq_ignore_ascii_case(b"chunked")));
+    let closes = values_of("connection").flat_map(tokens).any(|token| token.eq_ignore_ascii_case(b"close"));
     let mut headers = HeaderMap::with_capacity(answer.headers.len());
     for line in answer.headers.iter() {
         let name = HeaderName::from_bytes(line.name.as_bytes()).map_err(|_| malformed())?;
-        let value = HeaderValue::from_bytes(line.value).map_err(|_| malformed())?;
-        headers.append(name, value);
+        if name != CONTENT_LENGTH {
+            headers.append(name, HeaderValue::from_bytes(line.value).map_err(|_| malformed())?);
+        }
     }
-    let declared = declared_length(&headers).map_err(|_| malformed())?;
-    headers.remove(CONTENT_LENGTH);
-    // Chunked if chunks are the last coding; other codings end at the close.
-    let chunked =
-        headers.get_all(TRANSFER_ENCODING).iter().next_back().map(|codings| {
-            tokens(codings).next_back().is_some_and(|last| last.eq_ignore_ascii_case(b"chunked"))
-        });
     let bodiless = matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
     let body = if bodiless || method == Method::HEAD {
         None
@@ -340,8 +347,6 @@ fn final_head(
             (None, Some(length)) => Some(Framing::Length(length)),
         }
     };
-    let closes =
-        headers.get_all(CONNECTION).iter().flat_map(tokens).any(|token| token.eq_ignore_ascii_case(b"close"));
     // A length beside a transfer coding is a lie to someone: ignored, and no reuse.
     let lying_length = chunked.is_some() && declared.is_some();
     let length = declared.filter(|_| chunked.is_none());
@@ -350,8 +355,8 @@ fn final_head(
 }
 
 /// A header value's comma-separated tokens.
-fn tokens(value: &HeaderValue) -> impl DoubleEndedIterator<Item = &[u8]> {
-    value.as_bytes().split(|&b| b == b',').map(<[u8]>::trim_ascii)
+fn tokens(value: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(<[u8]>::trim_ascii)
 }
 
 /// Encodes a request's head: `target` is its path and query, `host` its `host`
@@ -364,7 +369,7 @@ pub(crate) fn request_head(
     headers: &HeaderMap,
     body: &ProxyBody,
 ) -> Result<RequestHead, EngineError> {
-    let declared = declared_length(headers)
+    let declared = declared_length(headers.get_all(CONTENT_LENGTH).iter().map(HeaderValue::as_bytes))
         .map_err(|_| EngineError::Invalid("the request's content-length is not a number".into()))?;
     let mut bytes = Vec::with_capacity(128 + target.len() + 64 * headers.len());
     for part in [method.as_str().as_bytes(), b" ", target.as_bytes(), b" HTTP/1.1\r\nhost: ", host.as_bytes()]
@@ -411,27 +416,29 @@ pub(crate) fn request_head(
 }
 
 fn put_length(bytes: &mut Vec<u8>, length: u64) {
-    // Writing to a `Vec` cannot fail.
-    let _ = write!(bytes, "content-length: {length}\r\n");
+    for part in [b"content-length: ", itoa::Buffer::new().format(length).as_bytes(), b"\r\n"] {
+        bytes.extend_from_slice(part);
+    }
 }
 
 /// A `content-length` that is not one number (repeated or listed values must agree).
 struct MalformedLength;
 
-/// The `content-length` of `headers`, a request's or an answer's.
-fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, MalformedLength> {
+/// The length the `content-length` header `values` give, a request's or an
+/// answer's: digits only (no sign, no blanks inside), and repeated or listed
+/// values must agree.
+fn declared_length<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Option<u64>, MalformedLength> {
     let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for number in tokens(value) {
-            let parsed = (!number.is_empty() && number.iter().all(u8::is_ascii_digit))
-                .then(|| std::str::from_utf8(number).ok()?.parse::<u64>().ok())
-                .flatten()
-                .ok_or(MalformedLength)?;
-            if length.is_some_and(|length| length != parsed) {
-                return Err(MalformedLength);
-            }
-            length = Some(parsed);
+    for number in values.flat_map(tokens) {
+        let value = |sum: u64, &digit: &u8| sum.checked_mul(10)?.checked_add(u64::from(digit - b'0'));
+        let parsed = (!number.is_empty() && number.iter().all(u8::is_ascii_digit))
+            .then(|| number.iter().try_fold(0, value))
+            .flatten()
+            .ok_or(MalformedLength)?;
+        if length.is_some_and(|length| length != parsed) {
+            return Err(MalformedLength);
         }
+        length = Some(parsed);
     }
     Ok(length)
 }
@@ -572,10 +579,11 @@ mod tests {
     #[tokio::test]
     async fn answers_after_which_the_provider_may_close_are_not_reused() {
         let closing: [(&'static [u8], Option<u64>); 3] = [
-            (b"HTTP/1.1 200 OK\r\nconnection: keep-alive, close\r\ncontent-length: 2\r\n\r\nok", Some(2)),
+            // Framing headers are read in any case.
+            (b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 2\r\n\r\nok", Some(2)),
             (b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok", Some(2)),
             // The chunks say how long it is, not the length.
-            (b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", None),
+            (b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", None),
         ];
         for (answer, length) in closing {
             let got = get(answer).await;
@@ -588,10 +596,14 @@ mod tests {
 
     #[tokio::test]
     async fn malformed_answers_are_upstream_errors() {
-        let heads: [&'static [u8]; 4] = [
+        let heads: [&'static [u8]; 8] = [
             b"NOT HTTP AT ALL\r\n\r\n",
             b"HTTP/1.1 200 OK\r\ncontent-length: 1x\r\n\r\n",
             b"HTTP/1.1 200 OK\r\ncontent-length: 4, 5\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nContent-Length: 3\r\n\r\nok",
+            b"HTTP/1.1 200 OK\r\ncontent-length: +2\r\n\r\nok",
+            b"HTTP/1.1 200 OK\r\ncontent-length: \r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551616\r\n\r\n",
             b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n",
         ];
         for answer in heads {
