@@ -83,8 +83,12 @@ async fn spans_reach_an_otlp_collector() {
         )
         .await;
     assert_eq!(integration.status, 200, "{}", integration.text);
+    // Every answer carries its request's id, the one its span was exported with.
+    let request_id =
+        integration.headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(request_id.len() == 16 && request_id.bytes().all(|b| b.is_ascii_hexdigit()), "{request_id:?}");
 
-    let wanted = ["http", "store.transaction", "plugin.validate_config"];
+    let wanted = ["http", "store.transaction", "plugin.validate_config", request_id];
     let deadline = Instant::now() + Duration::from_secs(20);
     let seen = loop {
         let all: Vec<u8> = received.lock().unwrap().iter().flat_map(|(_, body)| body.clone()).collect();
