@@ -222,7 +222,8 @@ impl ApiBase {
             target.push('?');
             target.push_str(query);
         }
-        PathAndQuery::from_maybe_shared(target).map_err(|_| malformed())
+        // As `Bytes`, the string is taken as it is; as a `String`, it would be copied.
+        PathAndQuery::from_maybe_shared(bytes::Bytes::from(target)).map_err(|_| malformed())
     }
 }
 

@@ -116,6 +116,8 @@ impl Upstream {
         // One timer for the whole call: the headers' wait, then the body's.
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now() + self.timeout));
         let (answer, lease) = tokio::select! {
+            // The call first, then the timer: no random pick of which to poll.
+            biased;
             sent = self.exchange(endpoint, &head, &method, body) => sent?,
             () = timer.as_mut() => return Err(late()),
         };
@@ -187,6 +189,8 @@ fn answer_body(timer: Pin<Box<Sleep>>, lease: Lease) -> BodyStream {
     Box::pin(futures_util::stream::unfold(Some((timer, lease)), |state| async move {
         let (mut timer, mut lease) = state?;
         let next = tokio::select! {
+            // As in `send_to`.
+            biased;
             next = lease.connection.read_body() => next,
             () = timer.as_mut() => return Some((Err(late()), None)),
         };
