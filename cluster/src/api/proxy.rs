@@ -95,10 +95,12 @@ fn too_large() -> ApiError {
     ApiError::too_large(format!("proxied bodies are limited to {MAX_PROXY_BODY} bytes"))
 }
 
-/// A small body of declared length, read whole.
+/// A small body of declared length, read whole (hyper ends it at that length).
 async fn buffered(mut body: RequestBody, length: usize) -> Result<ProxyBody, ApiError> {
     let mut whole = bytes::BytesMut::with_capacity(length);
-    while let Some(chunk) = body.next().await {
+    while !body.is_empty()
+        && let Some(chunk) = body.next().await
+    {
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("the request body broke off: {e}")))?;
         if whole.len() + chunk.len() > length {
             return Err(ApiError::bad_request("the body is longer than its content-length"));

@@ -24,8 +24,10 @@ impl RequestBody {
         RequestBody(Some(body).filter(|body| !body.is_end_stream()))
     }
 
+    /// Whether nothing (more) is left to read: hyper knows a sized body's end as
+    /// soon as its last byte is read, before the stream says so.
     pub fn is_empty(&self) -> bool {
-        self.0.is_none()
+        self.0.as_ref().is_none_or(Incoming::is_end_stream)
     }
 }
 
@@ -52,9 +54,8 @@ impl Stream for RequestBody {
 
 impl Drop for RequestBody {
     fn drop(&mut self) {
-        let (Some(mut body), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) else {
-            return;
-        };
+        let Some(mut body) = self.0.take().filter(|body| !body.is_end_stream()) else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         runtime.spawn(async move {
             let mut read = 0;
             let rest = async {
