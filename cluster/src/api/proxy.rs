@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, HeaderMap, HeaderName};
+use hyper::header::{CONTENT_LENGTH, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use securix_engine::proxy::{ProxyBody, ProxyRequest};
 
@@ -25,12 +25,6 @@ pub const MAX_PROXY_BODY: usize = 10 << 20;
 /// upstream call: one write upstream.
 const BUFFERED_BODY: usize = 64 << 10;
 
-// The identity headers as names: a lookup by a `&str` would parse it first.
-const API_KEY: HeaderName = HeaderName::from_static(identity::API_KEY);
-const AGENT_ID: HeaderName = HeaderName::from_static(identity::AGENT_ID);
-const ENTITY_ID: HeaderName = HeaderName::from_static(identity::ENTITY_ID);
-const CONNECTION_ID: HeaderName = HeaderName::from_static(identity::CONNECTION_ID);
-
 /// The provider's answer, or a problem document.
 pub async fn forward(state: &AppState, request: Request<Incoming>) -> Response<ResponseBody> {
     call(state, request).await.unwrap_or_else(|error| problem(&error))
@@ -39,13 +33,14 @@ pub async fn forward(state: &AppState, request: Request<Incoming>) -> Response<R
 async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<ResponseBody>, ApiError> {
     let (parts, body) = request.into_parts();
     let body = RequestBody::new(body);
-    let key = header(&parts.headers, &API_KEY)
+    let caller = CallerHeaders::of(&parts.headers);
+    let key = text(caller.api_key)
         .ok_or_else(|| ApiError::unauthorized("the securix-api-key header is required"))?;
     let principal = state.engine.authenticate(key).await?;
     let (integration, raw_path) =
         target(parts.uri.path()).ok_or_else(|| ApiError::not_found("no such route"))?;
-    let agent = required(&parts.headers, &AGENT_ID)?.to_owned();
-    let entity = required(&parts.headers, &ENTITY_ID)?.to_owned();
+    let agent = required(caller.agent_id, identity::AGENT_ID)?.to_owned();
+    let entity = required(caller.entity_id, identity::ENTITY_ID)?.to_owned();
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|length| length > MAX_PROXY_BODY) {
         return Err(too_large());
@@ -59,7 +54,7 @@ async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<R
         method: parts.method,
         path: raw_path.to_owned(),
         query: parts.uri.query().filter(|q| !q.is_empty()).map(str::to_owned),
-        connection_id: header(&parts.headers, &CONNECTION_ID).map(str::to_owned),
+        connection_id: text(caller.connection_id).map(str::to_owned),
         // The engine picks the ones that go upstream.
         headers: parts.headers,
         body,
@@ -83,12 +78,40 @@ fn target(path: &str) -> Option<(&str, &str)> {
     (!integration.is_empty()).then_some((integration, rest))
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
-    headers.get(name).and_then(|value| value.to_str().ok()).and_then(present)
+/// The first value of each identity header, found in one pass over a request's
+/// headers: a lookup by name would hash each name again (~200 instructions each).
+#[derive(Default)]
+struct CallerHeaders<'a> {
+    api_key: Option<&'a HeaderValue>,
+    agent_id: Option<&'a HeaderValue>,
+    entity_id: Option<&'a HeaderValue>,
+    connection_id: Option<&'a HeaderValue>,
 }
 
-fn required<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, ApiError> {
-    header(headers, name).ok_or_else(|| ApiError::bad_request(format!("the {name} header is required")))
+impl<'a> CallerHeaders<'a> {
+    fn of(headers: &'a HeaderMap) -> Self {
+        let mut found = CallerHeaders::default();
+        for (name, value) in headers {
+            let first = match name.as_str() {
+                identity::API_KEY => &mut found.api_key,
+                identity::AGENT_ID => &mut found.agent_id,
+                identity::ENTITY_ID => &mut found.entity_id,
+                identity::CONNECTION_ID => &mut found.connection_id,
+                _ => continue,
+            };
+            first.get_or_insert(value);
+        }
+        found
+    }
+}
+
+/// A header value as text, if it has any.
+fn text(value: Option<&HeaderValue>) -> Option<&str> {
+    value?.to_str().ok().and_then(present)
+}
+
+fn required<'a>(value: Option<&'a HeaderValue>, name: &str) -> Result<&'a str, ApiError> {
+    text(value).ok_or_else(|| ApiError::bad_request(format!("the {name} header is required")))
 }
 
 fn too_large() -> ApiError {
@@ -127,7 +150,32 @@ fn relayed(body: RequestBody, over_cap: Arc<AtomicBool>) -> ProxyBody {
 
 #[cfg(test)]
 mod tests {
-    use super::target;
+    use hyper::header::HeaderMap;
+
+    use super::{CallerHeaders, target, text};
+
+    #[test]
+    fn each_identity_header_counts_with_its_first_value_if_it_has_text() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("Securix-Agent-Id", "first"),
+            ("securix-agent-id", "second"),
+            ("x-other", "ignored"),
+            ("securix-entity-id", "  "),
+            ("securix-entity-id", "too late"),
+            ("securix-api-key", " sxk_key "),
+        ] {
+            headers.append(
+                hyper::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        let caller = CallerHeaders::of(&headers);
+        assert_eq!(text(caller.api_key), Some("sxk_key"));
+        assert_eq!(text(caller.agent_id), Some("first"));
+        assert_eq!(text(caller.entity_id), None, "a blank first value is no value");
+        assert_eq!(text(caller.connection_id), None);
+    }
 
     #[test]
     fn a_target_names_an_integration_and_keeps_the_rest_encoded() {
