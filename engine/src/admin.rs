@@ -30,11 +30,12 @@ pub(crate) fn require_use(agent: &Agent, integration: &str) -> EngineResult<()> 
 pub(crate) const REMEMBERED_API_KEYS: usize = 10_000;
 pub(crate) type ApiKeyCache = crate::epoch_cache::EpochCache<[u8; 32], i64, Principal>;
 
-/// Who is calling: the project of a valid API key.
+/// Who is calling: the project of a valid API key. Shared strings: the API-key
+/// cache hands out a copy on every proxied call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub project_id: String,
-    pub api_key_id: String,
+    pub project_id: std::sync::Arc<str>,
+    pub api_key_id: std::sync::Arc<str>,
 }
 
 /// An integration as it may be shown: never the secret.
@@ -141,7 +142,7 @@ impl Engine {
         }
         let key = api_key::authenticate(&tx, presented).await?.ok_or(EngineError::Unauthorized)?;
         let epoch = access_epoch::project(&tx, &key.project_id).await?;
-        let principal = Principal { project_id: key.project_id, api_key_id: key.id };
+        let principal = Principal { project_id: key.project_id.into(), api_key_id: key.id.into() };
         keys.insert(hash, epoch, tx.version(), principal.clone());
         Ok(principal)
     }

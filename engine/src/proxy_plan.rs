@@ -87,7 +87,7 @@ impl Engine {
         connection_id: Option<&str>,
     ) -> EngineResult<Arc<ProxyPlan>> {
         let key = PlanKey {
-            project_id: principal.project_id.as_str(),
+            project_id: &*principal.project_id,
             agent_id,
             entity_id,
             integration: integration_key,

@@ -37,7 +37,7 @@ impl Engine {
                     (vault.clone(), project_id.clone(), session_id.clone(), sxc.clone());
                 async move {
                     let mut session = match session::get(&tx, &session_id).await? {
-                        Some(s) if s.project_id == project_id && s.flow == Flow::Popup => s,
+                        Some(s) if *s.project_id == *project_id && s.flow == Flow::Popup => s,
                         _ => return Err(EngineError::NotFound("session")),
                     };
                     if session.status == SessionStatus::Expired || session.expires_at <= now {

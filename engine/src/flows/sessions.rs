@@ -170,7 +170,7 @@ impl Engine {
     ) -> EngineResult<AuthSession> {
         let tx = self.inner.store.begin().await?;
         match session::get(&tx, session_id).await? {
-            Some(session) if session.project_id == principal.project_id => Ok(session),
+            Some(session) if *session.project_id == *principal.project_id => Ok(session),
             _ => Err(EngineError::NotFound("session")),
         }
     }

@@ -636,7 +636,7 @@ async fn remembered_proxy_plans_never_outlive_what_they_rely_on() {
 
     let (issued, key) = other.issue_api_key(&project, "second").await.unwrap();
     for _ in 0..2 {
-        assert_eq!(s.engine.authenticate(key.expose()).await.unwrap().api_key_id, issued.id);
+        assert_eq!(s.engine.authenticate(key.expose()).await.unwrap().api_key_id, issued.id.as_str().into());
     }
     assert!(s.engine.cache_stats().api_keys.hits >= 1, "the key was remembered");
     other.revoke_api_key(&project, &issued.id).await.unwrap();
