@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 use crate::error::EngineError;
 use crate::upstream::{ProxyBody, RequestStream};
-use crate::upstream_transport::Transport;
+use crate::upstream_transport::{Transport, tcp};
 
 /// The most an answer's head may take (providers send a few kB).
 const MAX_HEAD: usize = 64 << 10;
@@ -107,7 +107,7 @@ impl Connection {
     pub fn is_quiet(&self) -> bool {
         let mut probe = [0u8; 1];
         let mut probe = ReadBuf::new(&mut probe);
-        self.transport.tcp().poll_peek(&mut Context::from_waker(Waker::noop()), &mut probe).is_pending()
+        tcp(&self.transport).poll_peek(&mut Context::from_waker(Waker::noop()), &mut probe).is_pending()
     }
 
     /// Whether the answer's body has been read to its end.
@@ -469,6 +469,7 @@ mod tests {
     use futures_util::stream;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
+    use tokio_util::either::Either;
 
     use super::*;
 
@@ -502,7 +503,7 @@ mod tests {
             let _ = stream.read_to_end(&mut request).await;
             String::from_utf8_lossy(&request).into_owned()
         });
-        let mut connection = Connection::new(Transport::Plain(TcpStream::connect(address).await.unwrap()));
+        let mut connection = Connection::new(Either::Left(TcpStream::connect(address).await.unwrap()));
         let host = HeaderValue::from_static("provider.example");
         let head = request_head(&method, "/api/x?q=1", &host, &headers, &body).unwrap();
         assert!(connection.send(&head, body).await.is_ok());
@@ -674,8 +675,7 @@ mod tests {
                 let (mut stream, _) = listener.accept().await.unwrap();
                 let _ = stream.read_to_end(&mut Vec::new()).await;
             });
-            let mut connection =
-                Connection::new(Transport::Plain(TcpStream::connect(address).await.unwrap()));
+            let mut connection = Connection::new(Either::Left(TcpStream::connect(address).await.unwrap()));
             let mut headers = HeaderMap::new();
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static(declared));
             let body = ProxyBody::from_stream(stream::iter([Ok(Bytes::from("ping"))]));

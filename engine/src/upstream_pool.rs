@@ -13,11 +13,11 @@ use rustc_hash::FxHashMap;
 use tokio::net::TcpStream;
 use tokio::runtime;
 use tokio_rustls::TlsConnector;
+use tokio_util::either::Either;
 
 use crate::error::EngineError;
 use crate::upstream::{malformed, unreachable};
 use crate::upstream_conn::Connection;
-use crate::upstream_transport::Transport;
 
 /// Idle connections kept per origin; more are closed when given back.
 const MAX_IDLE: usize = 256;
@@ -151,9 +151,9 @@ impl Pool {
                 .await
                 .map_err(|_| unreachable())?
                 .map_err(|_| unreachable())?;
-            Transport::Tls(Box::new(tls))
+            Either::Right(Box::new(tls))
         } else {
-            Transport::Plain(tcp)
+            Either::Left(tcp)
         };
         let runtime = runtime::Handle::current().id();
         Ok(Lease { connection: Connection::new(transport), idle: endpoint.idle.clone(), runtime })
