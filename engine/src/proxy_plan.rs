@@ -24,7 +24,7 @@ use crate::model::access_epoch::{self, AccessEpoch};
 use crate::model::connection::{self, ConnectionStatus};
 use crate::model::integration;
 use crate::store::Tx;
-use crate::upstream::{Upstream, malformed};
+use crate::upstream::{Upstream, malformed_url};
 use crate::upstream_pool::{Endpoint, Origin};
 
 /// How many plans a node remembers.
@@ -223,7 +223,7 @@ impl ApiBase {
             target.push_str(query);
         }
         // As `Bytes`, the string is taken as it is; as a `String`, it would be copied.
-        PathAndQuery::from_maybe_shared(bytes::Bytes::from(target)).map_err(|_| malformed())
+        PathAndQuery::from_maybe_shared(bytes::Bytes::from(target)).map_err(|_| malformed_url())
     }
 }
 

@@ -92,8 +92,8 @@ impl Upstream {
         headers: HeaderMap,
         body: ProxyBody,
     ) -> Result<Answer, EngineError> {
-        let (origin, target) = Origin::split(uri).ok_or_else(malformed)?;
-        let endpoint = self.endpoint(origin).ok_or_else(malformed)?;
+        let (origin, target) = Origin::split(uri).ok_or_else(malformed_url)?;
+        let endpoint = self.endpoint(origin).ok_or_else(malformed_url)?;
         self.send_to(&endpoint, target, method, headers, body).await
     }
 
@@ -172,7 +172,7 @@ pub(crate) fn unreachable() -> EngineError {
     EngineError::Upstream("the provider could not be reached".into())
 }
 
-pub(crate) fn malformed() -> EngineError {
+pub(crate) fn malformed_url() -> EngineError {
     EngineError::Invalid("the proxy URL is malformed".into())
 }
 

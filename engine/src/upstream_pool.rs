@@ -16,7 +16,7 @@ use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
 use crate::error::EngineError;
-use crate::upstream::{malformed, unreachable};
+use crate::upstream::{malformed_url, unreachable};
 use crate::upstream_conn::Connection;
 
 /// Idle connections kept per origin; more are closed when given back.
@@ -146,7 +146,8 @@ impl Pool {
             .map_err(|_| unreachable())?;
         let _ = tcp.set_nodelay(true);
         let transport = if https {
-            let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|_| malformed())?;
+            let name =
+                rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|_| malformed_url())?;
             let tls = tokio::time::timeout(CONNECT_TIMEOUT, self.tls.connect(name, tcp))
                 .await
                 .map_err(|_| unreachable())?
