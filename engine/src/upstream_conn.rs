@@ -141,10 +141,14 @@ impl Connection {
         Ok(())
     }
 
-    /// Writes `parts` whole, less their first `skip` bytes (already written).
+    /// Writes `parts` (at most three) whole, less their first `skip` bytes (already
+    /// written).
     async fn write_all(&mut self, parts: &[&[u8]], skip: usize) -> Result<(), Unsent> {
-        let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|part| IoSlice::new(part)).collect();
-        let mut slices = &mut slices[..];
+        let mut all = [IoSlice::new(&[]); 3];
+        for (slice, part) in all.iter_mut().zip(parts) {
+            *slice = IoSlice::new(part);
+        }
+        let mut slices = &mut all[..parts.len()];
         IoSlice::advance_slices(&mut slices, skip);
         while !slices.is_empty() {
             match self.transport.write_vectored(slices).await {
