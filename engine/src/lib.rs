@@ -13,6 +13,7 @@ mod engine;
 pub mod epoch_cache;
 mod error;
 pub mod flows;
+mod http1_message;
 pub mod model;
 pub mod oauth;
 pub mod placement;

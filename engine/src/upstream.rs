@@ -17,7 +17,8 @@ use reqwest::header::HeaderMap;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::EngineError;
-use crate::upstream_conn::{Head, RequestHead, Unsent, request_head};
+use crate::http1_message::{Head, RequestHead, request_head};
+use crate::upstream_conn::Unsent;
 use crate::upstream_pool::{Endpoint, Lease, Origin, Pool};
 
 /// A request body relayed as it comes.
