@@ -11,8 +11,8 @@
 //!   reverse-proxying the same upstream (Debian's package), and versus two bare
 //!   relays (`support/relay.rs`: what relaying alone costs, served by hyper, as
 //!   SecuriX is, and by actix-web, SecuriX's app framework), in rounds of all four
-//!   back to back; the ratios
-//!   are the rounds' medians;
+//!   back to back; the ratios are the rounds' medians, each with its 95 %
+//!   confidence interval (the host's speed drifts from second to second);
 //! - device-session creations per second;
 //! - with `SECURIX_BASELINE_BIN` set to another build of `securix`, that build too,
 //!   in the same rounds: this build's throughput over it (an A/B of a change, with
@@ -29,7 +29,7 @@ use bytes::Bytes;
 
 mod support;
 
-use support::median::median;
+use support::median::{median, median_interval};
 use support::{
     Error, LATENCY_SAMPLES, Process, Target, free_port, has, latency, load_seconds, on_cpu1, provision,
     start_build, start_securix, throughput,
@@ -39,7 +39,7 @@ const CONNECTIONS: usize = 64;
 /// Throughput rounds: each measures SecuriX, nginx and the relays back to back, for
 /// a second each, so a ratio compares figures of the same few seconds on a host
 /// whose speed drifts (a slow spell of several seconds touches all four, not one).
-const ROUNDS: usize = 15;
+const ROUNDS: usize = 25;
 /// Seconds per target and round (`SECURIX_BENCH_SECONDS` overrides).
 const ROUND_SECONDS: u64 = 1;
 /// Seconds of device-session creations.
@@ -149,22 +149,17 @@ async fn bench() -> Result<(), Error> {
         actix_ratios.push(actix / baseline);
     }
     println!("SecuriX (token injection): {:>9.0} req/s (median)", median(through_securix));
+    println!("ratios: the median of the rounds [its 95 % confidence interval]");
     if !build_ratios.is_empty() {
-        println!("this build / baseline:     {:>9.2}×   (median of the rounds)", median(build_ratios));
+        println!("this build / baseline:     {}", ratio(build_ratios));
     }
     if !ratios.is_empty() {
+        println!("SecuriX / nginx:           {}   target: ≥ 0.75×", ratio(ratios));
         println!(
-            "SecuriX / nginx:           {:>9.2}×   (median of the rounds; target: ≥ 0.75×)",
-            median(ratios)
+            "hyper relay / nginx:       {}   relaying alone, served as SecuriX is: no identity, token or audit",
+            ratio(hyper_ratios)
         );
-        println!(
-            "hyper relay / nginx:       {:>9.2}×   (relaying alone, served as SecuriX is: no identity, token or audit)",
-            median(hyper_ratios)
-        );
-        println!(
-            "actix relay / nginx:       {:>9.2}×   (the same, served by actix-web)",
-            median(actix_ratios)
-        );
+        println!("actix relay / nginx:       {}   the same, served by actix-web", ratio(actix_ratios));
     }
 
     let sessions = Target {
@@ -181,6 +176,12 @@ async fn bench() -> Result<(), Error> {
         throughput(load_seconds(SESSION_SECONDS), std::slice::from_ref(&sessions), &create, 16).await?;
     println!("== device-session creations: {per_second:.0}/s (16 connections, durable commits)");
     Ok(())
+}
+
+/// A ratio's median over the rounds and the interval it lies in with 95 % confidence.
+fn ratio(rounds: Vec<f64>) -> String {
+    let (low, median, high) = median_interval(rounds);
+    format!("{median:>5.2}× [{low:.2}–{high:.2}]")
 }
 
 /// Latency straight to an upstream (`direct`), through SecuriX and through nginx to
