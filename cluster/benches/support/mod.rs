@@ -266,20 +266,30 @@ pub async fn call(sender: &mut SendRequest<Full<Bytes>>, target: &Target, body: 
     Ok(())
 }
 
-/// p50 and p99 in microseconds over one connection.
-pub async fn latency(target: &Target, body: &Bytes) -> Result<(f64, f64), Error> {
-    let mut sender = connect(target).await?;
-    let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
+/// p50 and p99 in microseconds of each target over a connection of its own. The
+/// targets take turns call by call, so a slow spell of the host touches them alike.
+pub async fn latency(targets: &[&Target], body: &Bytes) -> Result<Vec<(f64, f64)>, Error> {
+    let mut senders = Vec::with_capacity(targets.len());
+    for target in targets {
+        senders.push(connect(target).await?);
+    }
+    let mut samples = vec![Vec::with_capacity(LATENCY_SAMPLES); targets.len()];
     for round in 0..WARMUP + LATENCY_SAMPLES {
-        let started = Instant::now();
-        call(&mut sender, target, body).await?;
-        if round >= WARMUP {
-            samples.push(started.elapsed());
+        for ((target, sender), samples) in targets.iter().zip(&mut senders).zip(&mut samples) {
+            let started = Instant::now();
+            call(sender, target, body).await?;
+            if round >= WARMUP {
+                samples.push(started.elapsed());
+            }
         }
     }
+    Ok(samples.into_iter().map(p50_p99).collect())
+}
+
+fn p50_p99(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
     let at = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
-    Ok((at(0.5), at(0.99)))
+    (at(0.5), at(0.99))
 }
 
 /// Requests per second over `connections` connections, each sending back to back
