@@ -293,7 +293,8 @@ impl Engine {
     }
 
     /// Runs the expiry sweeper: the safety net behind each session actor's timer,
-    /// and what expires sessions after a restart.
+    /// what expires sessions after a restart, and what closes upstream connections
+    /// that no call took back in time.
     fn start_sweeper(&self) {
         let weak = Arc::downgrade(&self.inner);
         let every = self.inner.settings.sweep_every;
@@ -302,6 +303,7 @@ impl Engine {
                 tokio::time::sleep(every).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let engine = Engine { inner };
+                engine.inner.upstream.sweep_idle();
                 if let Err(error) = engine.expire_due_sessions().await {
                     tracing::warn!(%error, "session expiry sweep failed");
                 }

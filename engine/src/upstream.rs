@@ -104,6 +104,12 @@ impl Upstream {
         self.pool.endpoint(origin)
     }
 
+    /// Closes connections left idle past their time, of origins no call comes to too
+    /// (the engine's sweeper calls it every second).
+    pub(crate) fn sweep_idle(&self) {
+        self.pool.sweep(std::time::Instant::now());
+    }
+
     /// `send`, with the URI already split: `target` is the path and query.
     pub(crate) async fn send_to(
         &self,
@@ -222,6 +228,7 @@ mod tests {
 
     use super::{ProxyBody, Upstream};
     use crate::error::EngineError;
+    use crate::upstream_pool::IDLE_TIMEOUT;
 
     /// A peer that reads one request, hands it over, writes `answer` and then holds
     /// the connection open (a stalled answer must end by the deadline).
@@ -542,5 +549,41 @@ mod tests {
         assert_eq!(connections.load(Ordering::SeqCst), 2, "the other runtime opened one and kept it");
         call(&upstream, &url).await.unwrap();
         assert_eq!(connections.load(Ordering::SeqCst), 2, "this runtime's connection waited for it");
+    }
+
+    /// The sweep closes a connection idle past the timeout though no call to its
+    /// origin comes again, and forgets the origin once nothing holds it.
+    #[tokio::test]
+    async fn the_sweep_closes_connections_idle_too_long_and_forgets_their_origin() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/x", listener.local_addr().unwrap());
+        let (closed, seen_closed) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let (mut request, mut received) = (Vec::new(), [0; 4096]);
+            while !request.ends_with(b"ping") {
+                let read = stream.read(&mut received).await.unwrap();
+                assert!(read > 0, "the request broke off");
+                request.extend_from_slice(&received[..read]);
+            }
+            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong").await.unwrap();
+            // Ends when the client closes the connection.
+            let _ = closed.send(stream.read(&mut received).await.unwrap());
+        });
+        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        call(&upstream, &url).await.unwrap();
+        let (origin, _) = super::Origin::split(url.parse().unwrap()).unwrap();
+        let plan_held = upstream.endpoint(origin).unwrap();
+
+        let now = std::time::Instant::now();
+        upstream.pool.sweep(now);
+        assert_eq!(upstream.pool.origins(), 1, "its connection is fresh");
+        upstream.pool.sweep(now + IDLE_TIMEOUT);
+        let read = tokio::time::timeout(Duration::from_secs(5), seen_closed).await.unwrap().unwrap();
+        assert_eq!(read, 0, "the peer saw its connection closed");
+        assert_eq!(upstream.pool.origins(), 1, "a plan still holds the origin");
+        drop(plan_held);
+        upstream.pool.sweep(now + IDLE_TIMEOUT);
+        assert_eq!(upstream.pool.origins(), 0);
     }
 }

@@ -2,9 +2,11 @@
 //! the newest first, each taken by one call of the runtime that opened it and given
 //! back once that call's answer has been read to its end. hyper_util's pooled client
 //! did this at ~16,000 instructions a call above a bare hyper connection
-//! (`benches/upstream_client.rs`); this keeps only what proxied calls need.
+//! (`benches/upstream_client.rs`); this keeps only what proxied calls need. Calls
+//! expire an origin's old connections as they come; `Pool::sweep` the ones of
+//! origins no call comes to again.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hyper::header::HeaderValue;
@@ -23,7 +25,7 @@ use crate::upstream_conn::Connection;
 const MAX_IDLE: usize = 256;
 /// An idle connection older than this is closed rather than reused (servers close
 /// theirs after a minute or two; reusing one they just closed fails the call).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The most a new connection may take, TCP and TLS each.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -123,7 +125,7 @@ impl Pool {
         if origin.scheme != Scheme::HTTP && origin.scheme != Scheme::HTTPS {
             return None;
         }
-        let mut endpoints = self.endpoints.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut endpoints = self.endpoints.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(endpoint) = endpoints.get(&origin) {
             return Some(endpoint.clone());
         }
@@ -131,6 +133,32 @@ impl Pool {
             Endpoint { host_header: origin.host_header()?, origin: origin.clone(), idle: Arc::default() };
         endpoints.insert(origin, endpoint.clone());
         Some(endpoint)
+    }
+
+    /// Closes the connections idle past the timeout by `now`, of every origin, and
+    /// forgets the origins nothing else holds (no proxy plan, no call). Without it,
+    /// an origin no call comes to again (a tenant's own host that a plugin named
+    /// once; any origin, for a stopped runtime's connections) would keep its
+    /// sockets open, and its place here, for as long as the server runs.
+    pub fn sweep(&self, now: Instant) {
+        let expired = expiry(now);
+        let mut closing = Vec::new();
+        let mut endpoints = self.endpoints.lock().unwrap_or_else(PoisonError::into_inner);
+        endpoints.retain(|_, endpoint| {
+            let mut connections = endpoint.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let too_old = connections.partition_point(|idle| expired(idle.since));
+            closing.extend(connections.drain(..too_old));
+            !connections.is_empty() || Arc::strong_count(&endpoint.idle) > 1
+        });
+        // Closed once the locks are released: calls need not wait for the sockets.
+        drop(endpoints);
+        drop(closing);
+    }
+
+    /// How many origins the pool knows.
+    #[cfg(test)]
+    pub fn origins(&self) -> usize {
+        self.endpoints.lock().map_or(0, |endpoints| endpoints.len())
     }
 
     /// A new connection to `endpoint`: TCP, then TLS for https.
