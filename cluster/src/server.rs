@@ -102,16 +102,6 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let json = web::JsonConfig::default().limit(MAX_JSON_BODY).error_handler(|error, _| match error {
-        actix_web::error::JsonPayloadError::Overflow { .. }
-        | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
-            ApiError::too_large(format!("JSON bodies are limited to {MAX_JSON_BODY} bytes")).into()
-        }
-        actix_web::error::JsonPayloadError::ContentType => {
-            ApiError::bad_request("send JSON with content-type: application/json").into()
-        }
-        other => ApiError::bad_request(format!("malformed JSON: {other}")).into(),
-    });
     let path = web::PathConfig::default()
         .error_handler(|error, _| ApiError::bad_request(format!("bad path: {error}")).into());
     let query = web::QueryConfig::default()
@@ -121,12 +111,32 @@ pub fn app(
         .error_handler(|error, _| ApiError::bad_request(format!("bad form: {error}")).into());
     App::new()
         .app_data(state)
-        .app_data(json)
+        .app_data(json_config())
         .app_data(path)
         .app_data(query)
         .app_data(form)
         .configure(api::configure)
         .default_service(web::to(|| async { ApiError::not_found("no such route").error_response_owned() }))
+}
+
+/// JSON bodies: their size limit, and their errors as problem documents.
+pub(crate) fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default().limit(MAX_JSON_BODY).error_handler(|error, _| match error {
+        actix_web::error::JsonPayloadError::Overflow { .. }
+        | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::too_large(format!("JSON bodies are limited to {MAX_JSON_BODY} bytes")).into()
+        }
+        actix_web::error::JsonPayloadError::ContentType => {
+            ApiError::bad_request("send JSON with content-type: application/json").into()
+        }
+        // The front's body gave up waiting (`front::BodyError::Stalled`).
+        actix_web::error::JsonPayloadError::Payload(actix_web::error::PayloadError::Io(stalled))
+            if stalled.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            ApiError::request_timeout(stalled.to_string()).into()
+        }
+        other => ApiError::bad_request(format!("malformed JSON: {other}")).into(),
+    })
 }
 
 trait OwnedResponse {

@@ -7,6 +7,8 @@ use securix_engine::EngineError;
 use securix_engine::plugins::PluginError;
 use serde::Serialize;
 
+use crate::front::BodyError;
+
 const TYPE_BASE: &str = "https://securix.dev/problems/";
 
 #[derive(Debug, Serialize)]
@@ -21,7 +23,7 @@ struct Problem {
 }
 
 /// An error on its way to the client.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
     slug: &'static str,
@@ -55,6 +57,10 @@ impl ApiError {
     pub fn too_large(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Request too large", detail)
     }
+
+    pub fn request_timeout(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", "Request timeout", detail)
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -77,6 +83,16 @@ impl ResponseError for ApiError {
             interval: self.interval,
         };
         HttpResponse::build(self.status).content_type("application/problem+json").json(problem)
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(error: BodyError) -> Self {
+        let detail = error.to_string();
+        match error {
+            BodyError::Stalled => Self::request_timeout(detail),
+            BodyError::Broken(_) => Self::bad_request(detail),
+        }
     }
 }
 

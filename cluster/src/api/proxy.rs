@@ -3,8 +3,8 @@
 //! ways: a large or unsized request body is relayed chunk by chunk (capped); the
 //! provider's answer streams back as it comes.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use futures_util::StreamExt;
 use hyper::body::Incoming;
@@ -14,7 +14,7 @@ use securix_engine::proxy::{ProxyBody, ProxyRequest};
 
 use super::identity::{self, present};
 use super::problem::ApiError;
-use crate::front::{RequestBody, ResponseBody, problem};
+use crate::front::{BodyError, RequestBody, ResponseBody, problem};
 use crate::server::AppState;
 
 /// Where the proxy's paths start.
@@ -45,10 +45,10 @@ async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<R
     if declared.is_some_and(|length| length > MAX_PROXY_BODY) {
         return Err(too_large());
     }
-    let over_cap = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(OnceLock::new());
     let body = match declared {
         Some(length) if length <= BUFFERED_BODY => buffered(body, length).await?,
-        _ => relayed(body, over_cap.clone()),
+        _ => relayed(body, refused.clone()),
     };
     let proxied = ProxyRequest {
         method: parts.method,
@@ -60,9 +60,9 @@ async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<R
         body,
     };
     let answer = match state.engine.proxy(&principal, &agent, &entity, integration, proxied).await {
-        // The relay cut the body off at the cap, which failed the upstream call.
-        Err(_) if over_cap.load(Ordering::Relaxed) => return Err(too_large()),
-        answer => answer?,
+        // The relay cut the body off (over the cap, or stalled): that failed the call.
+        Err(error) => return Err(refused.get().cloned().unwrap_or_else(|| error.into())),
+        Ok(answer) => answer,
     };
     state.metrics.proxy_calls.fetch_add(1, Ordering::Relaxed);
     let mut response = Response::new(ResponseBody::Upstream { chunks: answer.body, length: answer.length });
@@ -124,7 +124,7 @@ async fn buffered(mut body: RequestBody, length: usize) -> Result<ProxyBody, Api
     while !body.is_empty()
         && let Some(chunk) = body.next().await
     {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("the request body broke off: {e}")))?;
+        let chunk = chunk?;
         if whole.len() + chunk.len() > length {
             return Err(ApiError::bad_request("the body is longer than its content-length"));
         }
@@ -133,15 +133,20 @@ async fn buffered(mut body: RequestBody, length: usize) -> Result<ProxyBody, Api
     Ok(ProxyBody::from(whole.freeze()))
 }
 
-/// A large or unsized body, relayed chunk by chunk. Past the cap it fails the body
-/// and sets `over_cap`.
-fn relayed(body: RequestBody, over_cap: Arc<AtomicBool>) -> ProxyBody {
+/// A large or unsized body, relayed chunk by chunk. Past the cap, or stalled, it
+/// fails the body and leaves in `refused` what to answer the caller.
+fn relayed(body: RequestBody, refused: Arc<OnceLock<ApiError>>) -> ProxyBody {
     let mut total = 0usize;
     ProxyBody::from_stream(body.map(move |chunk| {
-        let chunk = chunk.map_err(std::io::Error::other)?;
+        let chunk = chunk.map_err(|error| {
+            if matches!(error, BodyError::Stalled) {
+                let _ = refused.set(BodyError::Stalled.into());
+            }
+            std::io::Error::from(error)
+        })?;
         total += chunk.len();
         if total > MAX_PROXY_BODY {
-            over_cap.store(true, Ordering::Relaxed);
+            let _ = refused.set(too_large());
             return Err(std::io::Error::other("request body too large"));
         }
         Ok(chunk)

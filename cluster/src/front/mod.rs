@@ -15,7 +15,7 @@ mod response_body;
 
 use bridge::AppService;
 pub use bridge::problem;
-pub use request_body::RequestBody;
+pub use request_body::{BodyError, RequestBody};
 pub use response_body::ResponseBody;
 
 use std::convert::Infallible;
