@@ -12,11 +12,13 @@
 mod bridge;
 mod request_body;
 mod response_body;
+mod send_timeout;
 
 use bridge::AppService;
 pub use bridge::problem;
 pub use request_body::{BodyError, RequestBody};
 pub use response_body::ResponseBody;
+use send_timeout::SendTimeout;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -136,7 +138,8 @@ async fn worker(
             let served = served.clone();
             async move { Ok::<_, Infallible>(served.handle(request, peer).await) }
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let connection =
+            graceful.watch(http.serve_connection(TokioIo::new(SendTimeout::new(stream)), service));
         tokio::task::spawn_local(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, %peer, "connection ended with an error");
