@@ -13,6 +13,7 @@ mod bridge;
 mod request_body;
 mod response_body;
 mod send_timeout;
+mod stall;
 
 use bridge::AppService;
 pub use bridge::problem;

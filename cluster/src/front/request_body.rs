@@ -1,7 +1,6 @@
 //! A request's body as the handlers read it.
 
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -10,6 +9,8 @@ use bytes::Bytes;
 use futures_util::Stream;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
+
+use super::stall::Stall;
 
 /// How long, and how much of, a body nobody wanted is still read.
 const LINGER: Duration = Duration::from_secs(5);
@@ -25,9 +26,8 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// unread bytes is reset by the kernel, and the client would lose the answer.
 pub struct RequestBody {
     body: Option<Incoming>,
-    /// Armed when a read starts waiting, disarmed when data comes: no timer at all
-    /// for a body that came with its head, as small ones do.
-    stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// No timer at all for a body that came with its head, as small ones do.
+    stall: Stall,
 }
 
 /// Why a request's body could not be read.
@@ -41,7 +41,10 @@ pub enum BodyError {
 
 impl RequestBody {
     pub fn new(body: Incoming) -> Self {
-        RequestBody { body: Some(body).filter(|body| !body.is_end_stream()), stall: None }
+        RequestBody {
+            body: Some(body).filter(|body| !body.is_end_stream()),
+            stall: Stall::after(STALL_TIMEOUT),
+        }
     }
 
     /// Whether nothing (more) is left to read: hyper knows a sized body's end as
@@ -58,13 +61,12 @@ impl Stream for RequestBody {
         loop {
             let Some(body) = self.body.as_mut() else { return Poll::Ready(None) };
             let Poll::Ready(frame) = Pin::new(body).poll_frame(cx) else {
-                let stall = self.stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(STALL_TIMEOUT)));
-                ready!(stall.as_mut().poll(cx));
+                ready!(self.stall.poll_expired(cx));
                 // Given up: nothing of it is worth lingering for.
                 self.body = None;
                 return Poll::Ready(Some(Err(BodyError::Stalled)));
             };
-            self.stall = None;
+            self.stall.progressed();
             match frame {
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(chunk) => return Poll::Ready(Some(Ok(chunk))),

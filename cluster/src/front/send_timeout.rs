@@ -3,28 +3,27 @@
 //! `send_timeout`). Without it, a client that never reads would hold its connection,
 //! the request's handler and, for a proxied call, a connection to the provider.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::Sleep;
+
+use super::stall::Stall;
 
 /// How long a write may wait for the client to make room (nginx waits 60 s).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct SendTimeout<T> {
     io: T,
-    /// Armed when a write starts waiting, disarmed when one goes through: no timer
-    /// at all while the client keeps up, as it does but for stalls.
-    stall: Option<Pin<Box<Sleep>>>,
+    /// No timer at all while the client keeps up.
+    stall: Stall,
 }
 
 impl<T> SendTimeout<T> {
     pub fn new(io: T) -> Self {
-        SendTimeout { io, stall: None }
+        SendTimeout { io, stall: Stall::after(SEND_TIMEOUT) }
     }
 
     /// `write`'s outcome, or a timeout once writes have waited `SEND_TIMEOUT`.
@@ -37,11 +36,10 @@ impl<T> SendTimeout<T> {
         T: Unpin,
     {
         if let Poll::Ready(written) = write(Pin::new(&mut self.io), cx) {
-            self.stall = None;
+            self.stall.progressed();
             return Poll::Ready(written);
         }
-        let stall = self.stall.get_or_insert_with(|| Box::pin(tokio::time::sleep(SEND_TIMEOUT)));
-        ready!(stall.as_mut().poll(cx));
+        ready!(self.stall.poll_expired(cx));
         Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading")))
     }
 }
