@@ -45,10 +45,13 @@ async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<R
     if declared.is_some_and(|length| length > MAX_PROXY_BODY) {
         return Err(too_large());
     }
-    let refused = Arc::new(OnceLock::new());
-    let body = match declared {
-        Some(length) if length <= BUFFERED_BODY => buffered(body, length).await?,
-        _ => relayed(body, refused.clone()),
+    // What a relayed body that failed the call leaves to answer instead.
+    let (body, refused) = match declared {
+        Some(length) if length <= BUFFERED_BODY => (buffered(body, length).await?, None),
+        _ => {
+            let refused = Arc::new(OnceLock::new());
+            (relayed(body, refused.clone()), Some(refused))
+        }
     };
     let proxied = ProxyRequest {
         method: parts.method,
@@ -61,7 +64,9 @@ async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<R
     };
     let answer = match state.engine.proxy(&principal, &agent, &entity, integration, proxied).await {
         // The relay cut the body off (over the cap, or stalled): that failed the call.
-        Err(error) => return Err(refused.get().cloned().unwrap_or_else(|| error.into())),
+        Err(error) => {
+            return Err(refused.and_then(|refused| refused.get().cloned()).unwrap_or_else(|| error.into()));
+        }
         Ok(answer) => answer,
     };
     state.metrics.proxy_calls.fetch_add(1, Ordering::Relaxed);
