@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -96,6 +97,23 @@ async fn the_proxy_streams_both_ways_keeps_method_query_and_body_and_caps_sizes(
     assert!(token.starts_with("Bearer ") && !token.contains("the-apps-own-credential"), "{token}");
     assert!(echoed["headers"]["securix-api-key"].is_null(), "{echoed}");
     assert_eq!(echoed["bodySha256"], sha256_hex(&body));
+
+    // A small declared body that comes in pieces, a pause between each: read whole
+    // before the call, in order.
+    let pieces: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 12 << 10]).collect();
+    let whole = pieces.concat();
+    let paused = futures_util::stream::iter(pieces).then(|piece| async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok::<_, std::io::Error>(piece)
+    });
+    let echoed = echo(
+        identity(http.post(format!("{base}/echo")))
+            .header("content-length", whole.len())
+            .body(reqwest::Body::wrap_stream(paused)),
+    )
+    .await;
+    assert_eq!(echoed["bodyLength"].as_u64(), Some(whole.len() as u64));
+    assert_eq!(echoed["bodySha256"], sha256_hex(&whole));
 
     // Large bodies both ways: a declared 3 MiB upload, a chunked 4 MiB upload
     // (relayed as it comes), and a chunked 5 MB download.

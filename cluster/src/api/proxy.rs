@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, HeaderMap, HeaderValue};
@@ -123,19 +124,30 @@ fn too_large() -> ApiError {
     ApiError::too_large(format!("proxied bodies are limited to {MAX_PROXY_BODY} bytes"))
 }
 
-/// A small body of declared length, read whole (hyper ends it at that length).
+/// A small body of declared length, read whole (hyper ends it at that length). One
+/// that came in one piece, as most do, is sent on as it is: no copy.
 async fn buffered(mut body: RequestBody, length: usize) -> Result<ProxyBody, ApiError> {
-    let mut whole = bytes::BytesMut::with_capacity(length);
+    // The body while it is one piece; copied into `joined` once a second one comes.
+    let (mut piece, mut joined) = (None::<Bytes>, BytesMut::new());
     while !body.is_empty()
         && let Some(chunk) = body.next().await
     {
         let chunk = chunk?;
-        if whole.len() + chunk.len() > length {
+        let so_far = piece.as_ref().map_or(joined.len(), Bytes::len);
+        if so_far + chunk.len() > length {
             return Err(ApiError::bad_request("the body is longer than its content-length"));
         }
-        whole.extend_from_slice(&chunk);
+        if let Some(first) = piece.take() {
+            joined.reserve(length);
+            joined.extend_from_slice(&first);
+        }
+        if joined.is_empty() {
+            piece = Some(chunk);
+        } else {
+            joined.extend_from_slice(&chunk);
+        }
     }
-    Ok(ProxyBody::from(whole.freeze()))
+    Ok(ProxyBody::from(piece.unwrap_or_else(|| joined.freeze())))
 }
 
 /// A large or unsized body, relayed chunk by chunk. Past the cap, or stalled, it
