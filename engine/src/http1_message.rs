@@ -99,29 +99,6 @@ fn tokens(value: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
     value.split(|&b| b == b',').map(<[u8]>::trim_ascii)
 }
 
-/// A request's headers as its head is written: the caller's that `keep` accepts,
-/// then `added` (a proxy plan's credentials). Borrowed, so that a proxied call
-/// need not copy the caller's into a map of its own.
-#[derive(Clone, Copy)]
-pub(crate) struct RequestHeaders<'a> {
-    pub caller: &'a HeaderMap,
-    pub keep: fn(&HeaderName) -> bool,
-    pub added: &'a [(HeaderName, HeaderValue)],
-}
-
-impl<'a> RequestHeaders<'a> {
-    /// Every one of `headers`, nothing added.
-    pub fn all(headers: &'a HeaderMap) -> Self {
-        RequestHeaders { caller: headers, keep: |_| true, added: &[] }
-    }
-
-    fn iter(self) -> impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)> {
-        let keep = self.keep;
-        let caller = self.caller.iter().filter(move |(name, _)| keep(name));
-        caller.chain(self.added.iter().map(|(name, value)| (name, value)))
-    }
-}
-
 /// Encodes a request's head: `target` is its path and query, `host` its `host`
 /// header; the caller's `content-length` and `transfer-encoding` give way to the
 /// body's own framing.
@@ -129,21 +106,18 @@ pub(crate) fn request_head(
     method: &Method,
     target: &str,
     host: &HeaderValue,
-    headers: RequestHeaders<'_>,
+    headers: &HeaderMap,
     body: &ProxyBody,
 ) -> Result<RequestHead, EngineError> {
-    let lengths =
-        headers.iter().filter(|(name, _)| *name == CONTENT_LENGTH).map(|(_, value)| value.as_bytes());
-    let declared = declared_length(lengths)
+    let declared = declared_length(headers.get_all(CONTENT_LENGTH).iter().map(HeaderValue::as_bytes))
         .map_err(|_| EngineError::Invalid("the request's content-length is not a number".into()))?;
-    let count = headers.caller.len() + headers.added.len();
-    let mut bytes = Vec::with_capacity(128 + target.len() + 64 * count);
+    let mut bytes = Vec::with_capacity(128 + target.len() + 64 * headers.len());
     for part in [method.as_str().as_bytes(), b" ", target.as_bytes(), b" HTTP/1.1\r\nhost: ", host.as_bytes()]
     {
         bytes.extend_from_slice(part);
     }
     bytes.extend_from_slice(b"\r\n");
-    for (name, value) in headers.iter() {
+    for (name, value) in headers {
         if name != CONTENT_LENGTH && name != TRANSFER_ENCODING && name != HOST {
             for part in [name.as_str().as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
                 bytes.extend_from_slice(part);
@@ -224,36 +198,4 @@ pub(crate) fn length_mismatch() -> EngineError {
 
 pub(crate) fn malformed() -> EngineError {
     EngineError::Upstream("the provider's answer is not valid HTTP/1.1".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use hyper::Method;
-    use hyper::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
-
-    use super::{RequestHeaders, request_head};
-    use crate::upstream::ProxyBody;
-
-    /// The caller's headers that `keep` accepts, then the added ones; a dropped
-    /// `content-length` is no claim on the body's length.
-    #[test]
-    fn a_request_head_has_the_kept_caller_headers_then_the_added_ones() {
-        let mut caller = HeaderMap::new();
-        caller.insert("x-kept", HeaderValue::from_static("1"));
-        caller.insert("x-dropped", HeaderValue::from_static("2"));
-        caller.insert(CONTENT_LENGTH, HeaderValue::from_static("5"));
-        let added = [(HeaderName::from_static("authorization"), HeaderValue::from_static("Bearer t"))];
-        let keep: fn(&HeaderName) -> bool = |name| name != "x-dropped" && name != CONTENT_LENGTH;
-        let headers = RequestHeaders { caller: &caller, keep, added: &added };
-        let host = HeaderValue::from_static("provider.example");
-        let head =
-            request_head(&Method::POST, "/a?b", &host, headers, &ProxyBody::from(b"ping".to_vec())).unwrap();
-        assert_eq!(
-            String::from_utf8(head.bytes).unwrap(),
-            "POST /a?b HTTP/1.1\r\nhost: provider.example\r\nx-kept: 1\r\nauthorization: Bearer t\r\ncontent-length: 4\r\n\r\n"
-        );
-        let all = RequestHeaders::all(&caller);
-        let kept_length = request_head(&Method::POST, "/", &host, all, &ProxyBody::from(b"ping".to_vec()));
-        assert!(kept_length.is_err(), "a kept content-length of 5 does not fit 4 bytes");
-    }
 }

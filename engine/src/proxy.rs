@@ -9,7 +9,6 @@ use reqwest::header::{HeaderMap, HeaderName};
 use crate::admin::Principal;
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
-use crate::http1_message::RequestHeaders;
 use crate::model::audit;
 use crate::proxy_plan::ProxyPlan;
 /// The provider's answer; `proxy` drops the hop-by-hop headers and cookies first.
@@ -154,7 +153,13 @@ impl Engine {
             .await?;
         let target = plan.base.target(&request.path, request.query.as_deref())?;
         self.audit_token_use(&plan, &method).await;
-        let headers = RequestHeaders { caller: &request.headers, keep: is_forwarded, added: &plan.headers };
+        let mut headers = HeaderMap::with_capacity(request.headers.len() + plan.headers.len());
+        for (name, value) in request.headers.iter().filter(|(name, _)| is_forwarded(name)) {
+            headers.append(name, value.clone());
+        }
+        for (name, value) in &plan.headers {
+            headers.append(name, value.clone());
+        }
         let mut answer =
             self.inner.upstream.send_to(&plan.base.endpoint, target, method, headers, request.body).await?;
         drop_response_headers(&mut answer.headers);

@@ -17,7 +17,7 @@ use reqwest::header::HeaderMap;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::EngineError;
-use crate::http1_message::{Head, RequestHead, RequestHeaders, request_head};
+use crate::http1_message::{Head, RequestHead, request_head};
 use crate::upstream_conn::Unsent;
 use crate::upstream_pool::{Endpoint, Lease, Origin, Pool};
 
@@ -95,7 +95,7 @@ impl Upstream {
     ) -> Result<Answer, EngineError> {
         let (origin, target) = Origin::split(uri).ok_or_else(malformed_url)?;
         let endpoint = self.endpoint(origin).ok_or_else(malformed_url)?;
-        self.send_to(&endpoint, target, method, RequestHeaders::all(&headers), body).await
+        self.send_to(&endpoint, target, method, headers, body).await
     }
 
     /// Where calls to `origin` go (`None` if its host is malformed): kept, it
@@ -116,10 +116,10 @@ impl Upstream {
         endpoint: &Endpoint,
         target: PathAndQuery,
         method: Method,
-        headers: RequestHeaders<'_>,
+        headers: HeaderMap,
         body: ProxyBody,
     ) -> Result<Answer, EngineError> {
-        let head = request_head(&method, target.as_str(), &endpoint.host_header, headers, &body)?;
+        let head = request_head(&method, target.as_str(), &endpoint.host_header, &headers, &body)?;
         // One timer for the whole call: the headers' wait, then the body's.
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now() + self.timeout));
         let (answer, lease) = tokio::select! {

@@ -287,7 +287,7 @@ mod tests {
     use tokio_util::either::Either;
 
     use super::*;
-    use crate::http1_message::{RequestHeaders, request_head};
+    use crate::http1_message::request_head;
 
     /// What one exchange with a peer came to.
     struct Exchange {
@@ -321,7 +321,7 @@ mod tests {
         });
         let mut connection = Connection::new(Either::Left(TcpStream::connect(address).await.unwrap()));
         let host = HeaderValue::from_static("provider.example");
-        let head = request_head(&method, "/api/x?q=1", &host, RequestHeaders::all(&headers), &body).unwrap();
+        let head = request_head(&method, "/api/x?q=1", &host, &headers, &body).unwrap();
         assert!(connection.send(&head, body).await.is_ok());
         let head = connection.read_head(&method).await;
         let mut body = Ok(Vec::new());
@@ -476,13 +476,7 @@ mod tests {
         );
 
         let host = HeaderValue::from_static("provider.example");
-        let short = request_head(
-            &Method::POST,
-            "/",
-            &host,
-            RequestHeaders::all(&sized),
-            &ProxyBody::from(b"pin".to_vec()),
-        );
+        let short = request_head(&Method::POST, "/", &host, &sized, &ProxyBody::from(b"pin".to_vec()));
         assert!(matches!(short, Err(EngineError::Invalid(_))));
     }
 
@@ -501,14 +495,8 @@ mod tests {
             let mut headers = HeaderMap::new();
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static(declared));
             let body = ProxyBody::from_stream(stream::iter([Ok(Bytes::from("ping"))]));
-            let head = request_head(
-                &Method::POST,
-                "/",
-                &HeaderValue::from_static("p"),
-                RequestHeaders::all(&headers),
-                &body,
-            )
-            .unwrap();
+            let head =
+                request_head(&Method::POST, "/", &HeaderValue::from_static("p"), &headers, &body).unwrap();
             let sent = connection.send(&head, body).await;
             assert!(matches!(sent, Err(Unsent::Failed(EngineError::Invalid(_)))), "declared {declared}");
             assert!(!connection.is_reusable());
