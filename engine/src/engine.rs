@@ -40,7 +40,7 @@ pub struct EngineSettings {
     pub device_interval: Duration,
     /// Plain http to loopback for upstream APIs (tests, local development).
     pub allow_loopback_http: bool,
-    /// Timeout of a proxied upstream call.
+    /// How long a proxied call may wait for the answer's head, then for each piece of its body.
     pub upstream_timeout: Duration,
     /// How long an idle entity or session actor stays in memory.
     pub actor_idle: Duration,

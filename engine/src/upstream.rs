@@ -2,8 +2,8 @@
 //! task (`upstream_conn`) over rustls (Mozilla's roots, ring) or plain http, kept
 //! alive in `upstream_pool`. Proxied calls are the hot path: reqwest's layers
 //! (redirect policy re-parsing each URL, timeout wrappers) cost ~10 µs a call on
-//! top of hyper's, and hyper's connection task its channels. One deadline covers
-//! the answer's headers and its body.
+//! top of hyper's, and hyper's connection task its channels. One timer covers the
+//! call until the answer's head, then each wait for more of its body.
 
 use std::io;
 use std::pin::Pin;
@@ -73,7 +73,8 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// `timeout` bounds a whole call, from the request to the answer's last byte.
+    /// `timeout` bounds a call until the answer's head has come, then each wait for
+    /// more of its body: a long download streams for as long as it keeps coming.
     pub fn new(timeout: Duration) -> Result<Self, EngineError> {
         Ok(Upstream { pool: Pool::new()?, timeout })
     }
@@ -120,7 +121,7 @@ impl Upstream {
         body: ProxyBody,
     ) -> Result<Answer, EngineError> {
         let head = request_head(&method, target.as_str(), &endpoint.host_header, &headers, &body)?;
-        // One timer for the whole call: the headers' wait, then the body's.
+        // One timer for the call until the answer's head, then for each wait on its body.
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now() + self.timeout));
         let (answer, lease) = tokio::select! {
             // The call first, then the timer: no random pick of which to poll.
@@ -132,7 +133,7 @@ impl Upstream {
             status: answer.status.as_u16(),
             headers: answer.headers,
             length: answer.length,
-            body: answer_body(timer, lease),
+            body: answer_body(timer, self.timeout, lease),
         })
     }
 
@@ -183,17 +184,17 @@ pub(crate) fn malformed_url() -> EngineError {
     EngineError::Invalid("the proxy URL is malformed".into())
 }
 
-/// The body's data, failing once `timer` fires (trailers are dropped). Read to its
-/// end, the connection goes back to the pool; dropped before, it is closed. With
-/// nothing to read (204, 304, HEAD, length 0), or once the last byte of a declared
-/// length is read, it goes back at once: a server does not poll for the end of a
-/// body it has sent whole, nor an empty one at all.
-fn answer_body(timer: Pin<Box<Sleep>>, lease: Lease) -> BodyStream {
+/// The body's data, failing once `timer` fires, set again `wait` ahead after each
+/// piece (trailers are dropped). Read to its end, the connection goes back to the
+/// pool; dropped before, it is closed. With nothing to read (204, 304, HEAD, length
+/// 0), or once the last byte of a declared length is read, it goes back at once: a
+/// server does not poll for the end of a body it has sent whole, nor an empty one.
+fn answer_body(timer: Pin<Box<Sleep>>, wait: Duration, lease: Lease) -> BodyStream {
     if lease.connection.answer_is_read() {
         lease.give_back();
         return Box::pin(futures_util::stream::empty());
     }
-    Box::pin(futures_util::stream::unfold(Some((timer, lease)), |state| async move {
+    Box::pin(futures_util::stream::unfold(Some((timer, lease)), move |state| async move {
         let (mut timer, mut lease) = state?;
         let next = tokio::select! {
             // As in `send_to`.
@@ -206,7 +207,10 @@ fn answer_body(timer: Pin<Box<Sleep>>, lease: Lease) -> BodyStream {
                 lease.give_back();
                 Some((Ok(data), None))
             }
-            Ok(Some(data)) => Some((Ok(data), Some((timer, lease)))),
+            Ok(Some(data)) => {
+                timer.as_mut().reset(Instant::now() + wait);
+                Some((Ok(data), Some((timer, lease))))
+            }
             Ok(None) => {
                 lease.give_back();
                 None
@@ -401,7 +405,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_deadline_covers_the_headers_and_the_body() {
+    async fn a_provider_silent_before_its_head_or_amid_its_body_fails_in_time() {
         let upstream = Upstream::new(Duration::from_millis(300)).unwrap();
         let (silent, _) = peer(b"").await;
         let started = std::time::Instant::now();
@@ -412,6 +416,30 @@ mod tests {
         let (stalled, _) = peer(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nfirst ten.").await;
         let error = call(&upstream, &stalled).await.unwrap_err();
         assert!(error.to_string().contains("did not answer in time"), "{error}");
+    }
+
+    /// After the head, the timer bounds each wait for more of the body, not the
+    /// whole: a download that keeps coming is read to its end, however long it takes.
+    #[tokio::test]
+    async fn an_answer_that_keeps_coming_is_read_whole_past_the_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/x", listener.local_addr().unwrap());
+        let gap = Duration::from_millis(150);
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let _ = stream.read(&mut [0; 4096]).await.unwrap();
+            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n").await.unwrap();
+            for digit in b"0123456789" {
+                tokio::time::sleep(gap).await;
+                stream.write_all(&[*digit]).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let upstream = Upstream::new(Duration::from_secs(1)).unwrap();
+        let started = std::time::Instant::now();
+        let (status, body) = call(&upstream, &url).await.unwrap();
+        assert_eq!((status, body.as_slice()), (200, b"0123456789".as_slice()));
+        assert!(started.elapsed() > gap * 10, "{:?}", started.elapsed());
     }
 
     #[tokio::test]
