@@ -3,14 +3,17 @@
 //! alive in `upstream_pool`. Proxied calls are the hot path: reqwest's layers
 //! (redirect policy re-parsing each URL, timeout wrappers) cost ~10 µs a call on
 //! top of hyper's, and hyper's connection task its channels. One timer covers the
-//! call until the answer's head, then each wait for more of its body.
+//! call until the answer's head (longer while a streamed upload keeps moving), then
+//! each wait for more of its body.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use hyper::Method;
 use hyper::http::uri::PathAndQuery;
 use reqwest::header::HeaderMap;
@@ -73,8 +76,9 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// `timeout` bounds a call until the answer's head has come, then each wait for
-    /// more of its body: a long download streams for as long as it keeps coming.
+    /// `timeout` bounds a call until the answer's head has come (from the request, or
+    /// from a streamed upload's last piece), then each wait for more of its body: a
+    /// long upload or download lasts for as long as it keeps moving.
     pub fn new(timeout: Duration) -> Result<Self, EngineError> {
         Ok(Upstream { pool: Pool::new()?, timeout })
     }
@@ -121,13 +125,29 @@ impl Upstream {
         body: ProxyBody,
     ) -> Result<Answer, EngineError> {
         let head = request_head(&method, target.as_str(), &endpoint.host_header, &headers, &body)?;
+        let upload = matches!(body, ProxyBody::Stream(_)).then(Upload::started);
+        let body = match &upload {
+            Some(upload) => upload.watch(body),
+            None => body,
+        };
         // One timer for the call until the answer's head, then for each wait on its body.
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now() + self.timeout));
-        let (answer, lease) = tokio::select! {
-            // The call first, then the timer: no random pick of which to poll.
-            biased;
-            sent = self.exchange(endpoint, &head, &method, body) => sent?,
-            () = timer.as_mut() => return Err(late()),
+        let exchange = self.exchange(endpoint, &head, &method, body);
+        tokio::pin!(exchange);
+        let (answer, lease) = loop {
+            tokio::select! {
+                // The call first, then the timer: no random pick of which to poll.
+                biased;
+                sent = &mut exchange => break sent?,
+                () = timer.as_mut() => {
+                    // A streamed upload that moved within `timeout` has that long again.
+                    let until = upload.as_ref().map(|upload| upload.last_moved() + self.timeout);
+                    match until.filter(|&until| until > Instant::now()) {
+                        Some(until) => timer.as_mut().reset(until),
+                        None => return Err(late()),
+                    }
+                }
+            }
         };
         Ok(Answer {
             status: answer.status.as_u16(),
@@ -165,6 +185,33 @@ impl Upstream {
                 Err(Unsent::Failed(error)) => return Err(error),
             }
         }
+    }
+}
+
+/// When a streamed upload last moved (the client sent a piece, the provider took
+/// the one before): an upload that keeps moving may take longer than one timeout.
+struct Upload {
+    started: Instant,
+    /// Milliseconds from `started`.
+    moved_at: Arc<AtomicU64>,
+}
+
+impl Upload {
+    fn started() -> Self {
+        Upload { started: Instant::now(), moved_at: Arc::default() }
+    }
+
+    /// `body`, noting each piece it yields.
+    fn watch(&self, body: ProxyBody) -> ProxyBody {
+        let ProxyBody::Stream(pieces) = body else { return body };
+        let (started, moved_at) = (self.started, self.moved_at.clone());
+        ProxyBody::from_stream(pieces.inspect(move |_| {
+            moved_at.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }))
+    }
+
+    fn last_moved(&self) -> Instant {
+        self.started + Duration::from_millis(self.moved_at.load(Ordering::Relaxed))
     }
 }
 
@@ -440,6 +487,62 @@ mod tests {
         let (status, body) = call(&upstream, &url).await.unwrap();
         assert_eq!((status, body.as_slice()), (200, b"0123456789".as_slice()));
         assert!(started.elapsed() > gap * 10, "{:?}", started.elapsed());
+    }
+
+    /// A streamed upload that keeps moving may last longer than the timeout; one
+    /// that stops fails the call in time.
+    #[tokio::test]
+    async fn a_streamed_upload_has_the_timeout_from_its_last_piece() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/x", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let (mut request, mut received) = (Vec::new(), [0; 4096]);
+                    while !request.ends_with(b"0\r\n\r\n") {
+                        match stream.read(&mut received).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => request.extend_from_slice(&received[..read]),
+                        }
+                    }
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                });
+            }
+        });
+        let upstream = Upstream::new(Duration::from_secs(1)).unwrap();
+        let gap = Duration::from_millis(150);
+        let steady = futures_util::stream::iter(0..10).then(move |_| async move {
+            tokio::time::sleep(gap).await;
+            Ok(bytes::Bytes::from_static(b"piece"))
+        });
+        let started = std::time::Instant::now();
+        let answer = upstream
+            .send(
+                hyper::Method::POST,
+                url.parse().unwrap(),
+                Default::default(),
+                ProxyBody::from_stream(steady),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200);
+        assert!(started.elapsed() > gap * 10, "{:?}", started.elapsed());
+
+        let upstream = Upstream::new(Duration::from_millis(300)).unwrap();
+        let first = futures_util::stream::iter([Ok(bytes::Bytes::from_static(b"piece"))]);
+        let stops = first.chain(futures_util::stream::pending());
+        let started = std::time::Instant::now();
+        let sent = upstream
+            .send(
+                hyper::Method::POST,
+                url.parse().unwrap(),
+                Default::default(),
+                ProxyBody::from_stream(stops),
+            )
+            .await;
+        assert!(matches!(&sent, Err(error) if error.to_string().contains("in time")), "{:?}", sent.err());
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[tokio::test]
