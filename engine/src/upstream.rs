@@ -125,11 +125,7 @@ impl Upstream {
         body: ProxyBody,
     ) -> Result<Answer, EngineError> {
         let head = request_head(&method, target.as_str(), &endpoint.host_header, &headers, &body)?;
-        let upload = matches!(body, ProxyBody::Stream(_)).then(Upload::started);
-        let body = match &upload {
-            Some(upload) => upload.watch(body),
-            None => body,
-        };
+        let (body, upload) = Upload::watch(body);
         // One timer for the call until the answer's head, then for each wait on its body.
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now() + self.timeout));
         let exchange = self.exchange(endpoint, &head, &method, body);
@@ -197,17 +193,16 @@ struct Upload {
 }
 
 impl Upload {
-    fn started() -> Self {
-        Upload { started: Instant::now(), moved_at: Arc::default() }
-    }
-
-    /// `body`, noting each piece it yields.
-    fn watch(&self, body: ProxyBody) -> ProxyBody {
-        let ProxyBody::Stream(pieces) = body else { return body };
-        let (started, moved_at) = (self.started, self.moved_at.clone());
-        ProxyBody::from_stream(pieces.inspect(move |_| {
+    /// A streamed `body` made to note each piece it yields, and its upload; bytes at
+    /// hand stay as they are, with none.
+    fn watch(body: ProxyBody) -> (ProxyBody, Option<Upload>) {
+        let ProxyBody::Stream(pieces) = body else { return (body, None) };
+        let upload = Upload { started: Instant::now(), moved_at: Arc::default() };
+        let (started, moved_at) = (upload.started, upload.moved_at.clone());
+        let noted = pieces.inspect(move |_| {
             moved_at.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-        }))
+        });
+        (ProxyBody::from_stream(noted), Some(upload))
     }
 
     fn last_moved(&self) -> Instant {
