@@ -8,6 +8,7 @@ mod demo;
 mod front;
 mod membership;
 mod mesh;
+mod open_files;
 mod pages;
 mod server;
 mod telemetry;

@@ -80,6 +80,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         membership,
         mesh,
     });
+    crate::open_files::raise_limit();
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;

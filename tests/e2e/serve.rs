@@ -113,3 +113,37 @@ async fn mesh_settings_on_a_lone_node_are_named_as_unused_and_the_cookie_is_neve
     assert!(logged.contains("store is not shared"), "{logged}");
     assert!(!logged.contains(cookie), "the cookie was logged: {logged}");
 }
+
+/// A soft open-file limit below the hard one (a shell's 1,024, say) is raised to it
+/// at start: every connection is a file.
+#[tokio::test]
+async fn serve_raises_its_soft_open_file_limit_to_the_hard_one() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let port = crate::support::free_port();
+    let mut server = std::process::Command::new("sh")
+        .args(["-c", r#"ulimit -Sn 256 && exec "$0" serve"#])
+        .arg(crate::support::securix_binary())
+        .env("SECURIX_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SECURIX_DATA_DIR", data_dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = async {
+        while !reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.is_ok_and(|r| r.status() == 200)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), ready).await.expect("ready in time");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.id())).unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let line = limits.lines().find(|line| line.starts_with("Max open files")).unwrap();
+    let (soft, hard) = match line.split_whitespace().collect::<Vec<_>>()[..] {
+        [_, _, _, soft, hard, ..] => (soft.to_owned(), hard.to_owned()),
+        _ => panic!("{line}"),
+    };
+    let expected = if hard == "unlimited" { (1u64 << 20).to_string() } else { hard };
+    assert_eq!(soft, expected, "{line}");
+}
