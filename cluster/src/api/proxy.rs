@@ -127,27 +127,31 @@ fn too_large() -> ApiError {
 /// A small body of declared length, read whole (hyper ends it at that length). One
 /// that came in one piece, as most do, is sent on as it is: no copy.
 async fn buffered(mut body: RequestBody, length: usize) -> Result<ProxyBody, ApiError> {
-    // The body while it is one piece; copied into `joined` once a second one comes.
-    let (mut piece, mut joined) = (None::<Bytes>, BytesMut::new());
-    while !body.is_empty()
-        && let Some(chunk) = body.next().await
-    {
-        let chunk = chunk?;
-        let so_far = piece.as_ref().map_or(joined.len(), Bytes::len);
-        if so_far + chunk.len() > length {
-            return Err(ApiError::bad_request("the body is longer than its content-length"));
-        }
-        if let Some(first) = piece.take() {
-            joined.reserve(length);
-            joined.extend_from_slice(&first);
-        }
-        if joined.is_empty() {
-            piece = Some(chunk);
-        } else {
-            joined.extend_from_slice(&chunk);
-        }
+    let longer = || ApiError::bad_request("the body is longer than its content-length");
+    let Some(first) = next_piece(&mut body).await? else { return Ok(ProxyBody::empty()) };
+    if first.len() > length {
+        return Err(longer());
     }
-    Ok(ProxyBody::from(piece.unwrap_or_else(|| joined.freeze())))
+    if body.is_empty() {
+        return Ok(ProxyBody::from(first));
+    }
+    let mut whole = BytesMut::with_capacity(length);
+    whole.extend_from_slice(&first);
+    while let Some(piece) = next_piece(&mut body).await? {
+        if whole.len() + piece.len() > length {
+            return Err(longer());
+        }
+        whole.extend_from_slice(&piece);
+    }
+    Ok(ProxyBody::from(whole.freeze()))
+}
+
+/// The body's next piece, none once hyper knows it has all of it.
+async fn next_piece(body: &mut RequestBody) -> Result<Option<Bytes>, BodyError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    body.next().await.transpose()
 }
 
 /// A large or unsized body, relayed chunk by chunk. Past the cap, or stalled, it
