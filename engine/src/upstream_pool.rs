@@ -141,12 +141,11 @@ impl Pool {
     /// once; any origin, for a stopped runtime's connections) would keep its
     /// sockets open, and its place here, for as long as the server runs.
     pub fn sweep(&self, now: Instant) {
-        let expired = expiry(now);
         let mut closing = Vec::new();
         let mut endpoints = self.endpoints.lock().unwrap_or_else(PoisonError::into_inner);
         endpoints.retain(|_, endpoint| {
             let mut connections = endpoint.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            let too_old = connections.partition_point(|idle| expired(idle.since));
+            let too_old = expired_prefix(&connections, now);
             closing.extend(connections.drain(..too_old));
             !connections.is_empty() || Arc::strong_count(&endpoint.idle) > 1
         });
@@ -224,6 +223,13 @@ fn expiry(now: Instant) -> impl Fn(Instant) -> bool {
     move |since| cutoff.is_some_and(|cutoff| since <= cutoff)
 }
 
+/// How many of an origin's idle connections have expired by `now`: given back
+/// oldest first, the expired ones are a prefix.
+fn expired_prefix(connections: &[Idle], now: Instant) -> usize {
+    let expired = expiry(now);
+    connections.partition_point(|idle| expired(idle.since))
+}
+
 impl Lease {
     /// Gives the connection back for the next call, if it can carry one.
     pub fn give_back(self) {
@@ -231,10 +237,8 @@ impl Lease {
             return;
         }
         let Ok(mut connections) = self.idle.lock() else { return };
-        // Oldest first: the expired ones are a prefix.
         let now = Instant::now();
-        let expired = expiry(now);
-        let too_old = connections.partition_point(|idle| expired(idle.since));
+        let too_old = expired_prefix(&connections, now);
         connections.drain(..too_old);
         if connections.len() < MAX_IDLE {
             connections.push(Idle { connection: self.connection, since: now, runtime: self.runtime });
