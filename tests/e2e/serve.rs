@@ -129,13 +129,7 @@ async fn serve_raises_its_soft_open_file_limit_to_the_hard_one() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let ready = async {
-        while !reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.is_ok_and(|r| r.status() == 200)
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(60), ready).await.expect("ready in time");
+    crate::support::wait_ready(&format!("http://127.0.0.1:{port}")).await;
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.id())).unwrap();
     let _ = server.kill();
     let _ = server.wait();

@@ -23,6 +23,22 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Waits until the server at `base_url` answers `/readyz` with 200.
+pub async fn wait_ready(base_url: &str) {
+    // Generous: a full run starts a dozen nodes at once on two cores, each
+    // compiling its plugins.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let client = reqwest::Client::new();
+    while Instant::now() < deadline {
+        let answer = client.get(format!("{base_url}/readyz")).send().await;
+        if answer.is_ok_and(|response| response.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("securix did not become ready at {base_url}");
+}
+
 pub struct Server {
     pub base_url: String,
     /// What the server printed on standard output, line by line, as it runs.
@@ -75,23 +91,8 @@ impl Server {
             }
         });
         let server = Server { base_url: format!("http://127.0.0.1:{port}"), stdout, stderr, data_dir, child };
-        server.wait_ready().await;
+        wait_ready(&server.base_url).await;
         server
-    }
-
-    async fn wait_ready(&self) {
-        // Generous: a full run starts a dozen nodes at once on two cores, each
-        // compiling its plugins.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let client = reqwest::Client::new();
-        while Instant::now() < deadline {
-            let answer = client.get(format!("{}/readyz", self.base_url)).send().await;
-            if answer.is_ok_and(|response| response.status().is_success()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("securix did not become ready at {}", self.base_url);
     }
 
     /// Freezes the process (SIGSTOP) or thaws it (SIGCONT): alive to the network,
