@@ -9,8 +9,13 @@ export type SessionStatus =
   | "failed";
 
 export interface SecurixOptions {
-  /** Default: SECURIX_URL, else http://127.0.0.1:8080. */
+  /**
+   * Default: SECURIX_URL, else http://127.0.0.1:8080. Plain http is refused
+   * (SecurixConfigError) except on loopback or with `allowInsecureHttp`.
+   */
   baseUrl?: string;
+  /** Lets a non-loopback `baseUrl` be plain http (the API key then travels in clear). Default: SECURIX_ALLOW_INSECURE_HTTP=1. */
+  allowInsecureHttp?: boolean;
   /** Default: SECURIX_API_KEY. */
   apiKey?: string;
   /** Default: SECURIX_AGENT_ID, else "default". */
@@ -76,6 +81,7 @@ export interface VerifyOptions {
   headers: Record<string, string | string[] | undefined> | Headers;
   /** `whpk_…` keys; default: the keys SecuriX serves. */
   publicKeys?: string[];
+  /** Default 300; anything but a finite number ≥ 0 is a SecurixConfigError. */
   toleranceSeconds?: number;
   /** Seconds since the epoch. */
   now?: number;
@@ -84,18 +90,49 @@ export interface VerifyOptions {
 export interface ProxyOptions {
   entityId: string;
   method?: string;
+  /** Sent to the provider; any `securix-*` or `authorization` header among them is dropped. */
   headers?: Record<string, string>;
   body?: BodyInit;
   connectionId?: string;
   signal?: AbortSignal;
 }
 
+export type SecurixErrorCode =
+  /** SecuriX answered a problem: see `status` and `type`. */
+  | "SECURIX_API"
+  | "SECURIX_UNREACHABLE"
+  | "SECURIX_TIMEOUT"
+  /** The caller's `signal` aborted the call. */
+  | "SECURIX_ABORTED"
+  /** Refused before any request: a missing id, a proxy path that leaves its integration. */
+  | "SECURIX_INVALID_ARGUMENT"
+  /** A setting that cannot work safely; see SecurixConfigError. */
+  | "SECURIX_CONFIG";
+
+/** Match on `code`, never on `message`. */
 export class SecurixError extends Error {
+  readonly code: SecurixErrorCode;
+  /** The HTTP status, or undefined when SecuriX did not answer. */
   status?: number;
+  /** The stable problem type URI. */
   type?: string;
   detail?: string;
 }
-export class WebhookVerificationError extends Error {}
+/** No API key, an insecure `baseUrl`, a handler without `resolveEntityId` or an allowlist. */
+export class SecurixConfigError extends SecurixError {
+  readonly code: "SECURIX_CONFIG";
+}
+
+export type WebhookVerificationErrorCode =
+  | "SECURIX_WEBHOOK_HEADERS"
+  | "SECURIX_WEBHOOK_TIMESTAMP"
+  | "SECURIX_WEBHOOK_SIGNATURE"
+  | "SECURIX_WEBHOOK_PAYLOAD"
+  | "SECURIX_WEBHOOK_KEY";
+
+export class WebhookVerificationError extends Error {
+  readonly code: WebhookVerificationErrorCode;
+}
 
 export function verifyWebhook(options: VerifyOptions & { publicKeys: string[] }): WebhookEvent;
 

@@ -1,30 +1,27 @@
 // @securix/sdk: SecuriX's HTTP API for Node backends. It holds the API key, so it
 // must never be bundled into a browser page.
 
+import { SecurixConfigError, SecurixError } from "./errors.js";
 import { verifyWebhook } from "./webhooks.js";
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-
-/** A SecuriX error answer (RFC 9457 problem+json) or a transport failure. */
-export class SecurixError extends Error {
-  constructor(message, { status, type, detail } = {}) {
-    super(message);
-    this.name = "SecurixError";
-    /** The HTTP status, or undefined when SecuriX could not be reached. */
-    this.status = status;
-    /** The stable problem type URI. */
-    this.type = type;
-    this.detail = detail;
-  }
-}
+/** Headers only the SDK sets on a proxy call: a caller's copy, in any case, is dropped. */
+const RESERVED_PROXY_HEADER = /^(securix-.*|authorization)$/i;
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 export class Securix {
   /**
    * Options default to the environment: SECURIX_URL, SECURIX_API_KEY, SECURIX_AGENT_ID.
+   * A `baseUrl` on plain http is refused (SecurixConfigError) unless it is loopback or
+   * `allowInsecureHttp` (SECURIX_ALLOW_INSECURE_HTTP=1) says so: every call carries the
+   * API key.
    */
   constructor(options = {}) {
     const env = globalThis.process?.env ?? {};
-    this.baseUrl = (options.baseUrl ?? env.SECURIX_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
+    this.baseUrl = checkedBaseUrl(
+      options.baseUrl ?? env.SECURIX_URL ?? "http://127.0.0.1:8080",
+      options.allowInsecureHttp ?? env.SECURIX_ALLOW_INSECURE_HTTP === "1",
+    );
     this.apiKey = options.apiKey ?? env.SECURIX_API_KEY;
     this.agentId = options.agentId ?? env.SECURIX_AGENT_ID ?? "default";
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -55,49 +52,81 @@ export class Securix {
   /**
    * Calls a provider API as `entityId` through SecuriX, which adds the token. Answers the
    * provider's `Response` as it is (any status); throws only when SecuriX itself refuses.
+   *
+   * `path` stays under `/v1/proxy/{integration}/`: one that would climb out of it (`..`,
+   * `%2e%2e`, `\`) is refused before any request, so a path taken from a user never
+   * reaches another API route with the app's key. The caller's `securix-*` and
+   * `authorization` headers are dropped: the entity and connection are only ever the ones
+   * named here.
    */
   async proxy(integration, path, { entityId, method = "GET", headers = {}, body, connectionId, signal } = {}) {
-    const extra = { "securix-entity-id": requireText(entityId, "entityId") };
-    if (connectionId) extra["securix-connection-id"] = connectionId;
-    const url = `/v1/proxy/${encodeURIComponent(integration)}/${String(path).replace(/^\/+/, "")}`;
-    const response = await this.send(method, url, { headers: { ...headers, ...extra }, body, signal });
+    const url = this.proxyPath(integration, path);
+    const outgoing = new Headers(headers);
+    for (const name of [...outgoing.keys()]) {
+      if (RESERVED_PROXY_HEADER.test(name)) outgoing.delete(name);
+    }
+    outgoing.set("securix-entity-id", requireText(entityId, "entityId"));
+    if (connectionId !== undefined && connectionId !== null) outgoing.set("securix-connection-id", requireText(connectionId, "connectionId"));
+    const response = await this.send(method, url, { headers: outgoing, body, signal });
     if (response.headers.get("content-type")?.startsWith("application/problem+json")) {
       throw await problemError(response);
     }
     return response;
   }
 
+  /** `/v1/proxy/{integration}/{path}`, refused when a URL parser would resolve it elsewhere. */
+  proxyPath(integration, path) {
+    const prefix = `/v1/proxy/${segment(integration, "integration")}/`;
+    const rest = String(path ?? "").replace(/^[/\\]+/, "");
+    const base = new URL(`${this.baseUrl}${prefix}`);
+    const resolved = new URL(`${this.baseUrl}${prefix}${rest}`);
+    if (!resolved.href.startsWith(base.href)) {
+      throw invalidArgument(`the proxy path ${JSON.stringify(String(path).slice(0, 80))} leaves /v1/proxy/${integration}/`);
+    }
+    // The path as every URL parser will read it: what was checked is what is sent.
+    return resolved.href.slice(this.baseUrl.length);
+  }
+
   /** One JSON call to the API; throws a SecurixError on any non-2xx answer. */
   async request(method, path, { json, headers, timeoutMs, signal } = {}) {
     const body = json === undefined ? undefined : JSON.stringify(json);
-    const jsonHeaders = json === undefined ? {} : { "content-type": "application/json" };
-    const response = await this.send(method, path, {
-      headers: { ...jsonHeaders, ...headers },
-      body,
-      timeoutMs,
-      signal,
-    });
+    const outgoing = new Headers(headers);
+    if (json !== undefined) outgoing.set("content-type", "application/json");
+    const response = await this.send(method, path, { headers: outgoing, body, timeoutMs, signal });
     if (!response.ok) throw await problemError(response);
     return response.status === 204 ? undefined : response.json();
   }
 
   async send(method, path, { headers = {}, body, timeoutMs = this.timeoutMs, signal } = {}) {
     if (!this.apiKey) {
-      throw new SecurixError("no API key: pass { apiKey } or set SECURIX_API_KEY");
+      throw new SecurixConfigError("no API key: pass { apiKey } or set SECURIX_API_KEY");
     }
+    // The SDK's own identity headers replace any copy the caller passed, whatever its case.
+    const outgoing = new Headers(headers);
+    outgoing.set("securix-api-key", this.apiKey);
+    outgoing.set("securix-agent-id", this.agentId);
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
       return await this.fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: { ...headers, "securix-api-key": this.apiKey, "securix-agent-id": this.agentId },
+        headers: outgoing,
         body,
         duplex: body && typeof body.getReader === "function" ? "half" : undefined,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
     } catch (error) {
-      // Never echo the request (it carries the API key); the cause names the failure.
-      const reason = error?.name === "TimeoutError" ? `timed out after ${timeoutMs} ms` : error?.message;
-      throw new SecurixError(`SecuriX at ${this.baseUrl} could not be reached: ${reason}`);
+      // Never echo the request (it carries the API key); the code and message name the failure.
+      if (signal?.aborted) {
+        throw new SecurixError(`the call to SecuriX at ${this.baseUrl} was aborted`, { code: "SECURIX_ABORTED" });
+      }
+      if (timeout.aborted) {
+        throw new SecurixError(`SecuriX at ${this.baseUrl} could not be reached: timed out after ${timeoutMs} ms`, {
+          code: "SECURIX_TIMEOUT",
+        });
+      }
+      throw new SecurixError(`SecuriX at ${this.baseUrl} could not be reached: ${error?.message}`, {
+        code: "SECURIX_UNREACHABLE",
+      });
     }
   }
 }
@@ -111,9 +140,9 @@ class Auth {
    * Starts a popup or device session. Answers `{sessionId, flow, authUrl, expiresAt}` and,
    * for the device flow, `deviceAuthCode` and `interval` (seconds).
    */
-  async createSession({ entityId, flow, providers, sxcChallenge, origin, expiresIn }) {
+  async createSession({ entityId, flow, providers, sxcChallenge, origin, expiresIn } = {}) {
     requireText(entityId, "entityId");
-    if (flow !== "popup" && flow !== "device") throw new SecurixError('flow must be "popup" or "device"');
+    if (flow !== "popup" && flow !== "device") throw invalidArgument('flow must be "popup" or "device"');
     if (flow === "popup") requireText(sxcChallenge, "sxcChallenge");
     return this.client.request("POST", "/v1/sessions", {
       json: { entityId, flow, providers, sxcChallenge, origin, expiresIn },
@@ -121,9 +150,9 @@ class Auth {
   }
 
   /** The session's status; with `wait` (seconds, ≤ 60) it long-polls until it changes. */
-  getSession(sessionId, { wait, signal } = {}) {
+  async getSession(sessionId, { wait, signal } = {}) {
     const query = wait ? `?wait=${Math.min(60, Math.max(0, Math.floor(wait)))}` : "";
-    return this.client.request("GET", `/v1/sessions/${encodeURIComponent(sessionId)}${query}`, {
+    return this.client.request("GET", `/v1/sessions/${segment(sessionId, "sessionId")}${query}`, {
       timeoutMs: this.client.timeoutMs + (wait ?? 0) * 1000,
       signal,
     });
@@ -141,10 +170,9 @@ class Auth {
 
   /** Activates a popup session's connections with the browser's `sxc` (once). */
   async confirm(sessionId, sxc) {
+    const session = segment(sessionId, "sessionId");
     requireText(sxc, "sxc");
-    return this.client.request("POST", `/v1/sessions/${encodeURIComponent(sessionId)}/confirm`, {
-      json: { sxc },
-    });
+    return this.client.request("POST", `/v1/sessions/${session}/confirm`, { json: { sxc } });
   }
 }
 
@@ -155,13 +183,13 @@ class Connections {
 
   /** The entity's connections: ids, provider, account and scopes; never a token. */
   async list(entityId) {
-    return this.client.request("GET", `/v1/entities/${encodeURIComponent(requireText(entityId, "entityId"))}/connections`);
+    return this.client.request("GET", `/v1/entities/${segment(entityId, "entityId")}/connections`);
   }
 
   /** Revokes at the provider (when it can) and deletes the vaulted tokens. */
   async delete(entityId, connectionId) {
-    const entity = encodeURIComponent(requireText(entityId, "entityId"));
-    const connection = encodeURIComponent(requireText(connectionId, "connectionId"));
+    const entity = segment(entityId, "entityId");
+    const connection = segment(connectionId, "connectionId");
     return this.client.request("DELETE", `/v1/entities/${entity}/connections/${connection}`);
   }
 }
@@ -191,12 +219,51 @@ async function problemError(response) {
   const problem = await response.json().catch(() => ({}));
   const title = problem.title ?? `SecuriX answered ${response.status}`;
   const message = problem.detail ? `${title}: ${problem.detail}` : title;
-  return new SecurixError(message, { status: response.status, type: problem.type, detail: problem.detail });
+  return new SecurixError(message, {
+    code: "SECURIX_API",
+    status: response.status,
+    type: problem.type,
+    detail: problem.detail,
+  });
 }
 
 function requireText(value, name) {
-  if (typeof value !== "string" || value.length === 0) throw new SecurixError(`${name} is required`);
+  if (typeof value !== "string" || value.length === 0) throw invalidArgument(`${name} is required`);
   return value;
 }
 
-export { verifyWebhook, WebhookVerificationError } from "./webhooks.js";
+/** One path segment: encoded, and never `.` or `..`, which URL parsers resolve away. */
+function segment(value, name) {
+  requireText(value, name);
+  if (value === "." || value === "..") throw invalidArgument(`${name} may not be "${value}"`);
+  return encodeURIComponent(value);
+}
+
+function invalidArgument(message) {
+  return new SecurixError(message, { code: "SECURIX_INVALID_ARGUMENT" });
+}
+
+function checkedBaseUrl(text, allowInsecureHttp) {
+  let url;
+  try {
+    url = new URL(String(text));
+  } catch {
+    throw new SecurixConfigError(`baseUrl is not a URL: ${String(text).slice(0, 80)}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new SecurixConfigError(`baseUrl must be https (or http on loopback), not ${url.protocol}`);
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new SecurixConfigError("baseUrl may not carry credentials, a query or a fragment");
+  }
+  if (url.protocol === "http:" && !LOOPBACK_HOST.test(url.hostname) && allowInsecureHttp !== true) {
+    throw new SecurixConfigError(
+      `baseUrl ${url.origin} is plain http: every call would send the API key in clear. ` +
+        "Use https, or pass { allowInsecureHttp: true } (SECURIX_ALLOW_INSECURE_HTTP=1) on a private network",
+    );
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+export { SecurixConfigError, SecurixError, WebhookVerificationError } from "./errors.js";
+export { verifyWebhook } from "./webhooks.js";
