@@ -172,9 +172,10 @@ async fn three_nodes_share_work_survive_a_kill_and_rebalance() {
     let pg = crate::postgres::Postgres::start();
     let mock = MockOAuth::start().await;
     let mesh = MeshPorts::new(&["a", "b", "c"]);
-    let a = node(&pg.url, "a", &mesh).await;
-    let mut b = Some(node(&pg.url, "b", &mesh).await);
-    let c = node(&pg.url, "c", &mesh).await;
+    // Started at the same instant on an empty database: all three set the schema up.
+    let (a, b, c) =
+        tokio::join!(node(&pg.url, "a", &mesh), node(&pg.url, "b", &mesh), node(&pg.url, "c", &mesh));
+    let mut b = Some(b);
     let (on_a, on_c) = (Client::new(&a.base_url), Client::new(&c.base_url));
     let on_b = Client::new(&b.as_ref().unwrap().base_url);
     until_owned_by(&on_a, &["a", "b", "c"], Duration::from_secs(15)).await;
@@ -294,8 +295,9 @@ async fn fifty_calls_over_three_nodes_on_an_expiring_token_refresh_it_once() {
     // A 6 s token is due 3 s after it is issued (the margin is half a short lifetime).
     let provider = ShortLivedOAuth::start(6).await;
     let mesh = MeshPorts::new(&["a", "b", "c"]);
-    let nodes =
-        [node(&pg.url, "a", &mesh).await, node(&pg.url, "b", &mesh).await, node(&pg.url, "c", &mesh).await];
+    let (a, b, c) =
+        tokio::join!(node(&pg.url, "a", &mesh), node(&pg.url, "b", &mesh), node(&pg.url, "c", &mesh));
+    let nodes = [a, b, c];
     let clients: Vec<Client> = nodes.iter().map(|n| Client::new(&n.base_url)).collect();
     let (_, api_key) = provision(&clients[0], &provider.base_url).await;
     let app = [("securix-api-key", api_key.as_str()), ("securix-agent-id", "cli")];

@@ -28,6 +28,8 @@ mod memory;
 mod open_reads;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_schema;
 mod redb;
 mod redb_flusher;
 mod redb_log_writer;

@@ -24,11 +24,14 @@ use tokio_postgres::{NoTls, Row, Statement};
 
 use super::backend::{Backend, Commit, KeyRange, Mutation, Snapshot, add_le};
 use super::limits::MAX_TRANSACTION_AGE;
+use super::postgres_schema;
 use super::{KeyValue, StoreError};
 
 /// The statements, public so the benchmark can send the very same ones bare.
 pub mod sql {
-    pub const SCHEMA: &str = "
+    /// The schema's first version (`IF NOT EXISTS`: databases made before versions were
+    /// recorded already hold it).
+    pub const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS kv (key bytea PRIMARY KEY, value bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS kv_add (id bigserial PRIMARY KEY, key bytea NOT NULL, delta bigint NOT NULL);
 CREATE INDEX IF NOT EXISTS kv_add_by_key ON kv_add (key);";
@@ -72,6 +75,7 @@ impl PostgresBackend {
         config.connect_timeout(Duration::from_secs(10));
         // A statement never outlives the store's transaction limit.
         config.options(format!("-c statement_timeout={}", MAX_TRANSACTION_AGE.as_millis()));
+        postgres_schema::migrate(&config).await?;
         let manager =
             Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
@@ -81,9 +85,6 @@ impl PostgresBackend {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Backend(format!("PostgreSQL pool: {e}")))?;
-        let client = checkout(&pool).await?;
-        client.batch_execute(sql::SCHEMA).await.map_err(pg_error)?;
-        drop(client);
         tokio::spawn(fold_deltas_forever(pool.clone()));
         Ok(PostgresBackend { pool })
     }
@@ -96,8 +97,13 @@ async fn checkout(pool: &Pool) -> Result<Object, StoreError> {
 /// SQLSTATE → the store's errors: serialization failures and deadlocks are
 /// conflicts, and so is "current transaction is aborted" (25P02): an earlier
 /// statement of this very transaction failed (seen under load in the cluster
-/// bench), nothing of it can commit, and running it again is the answer.
-fn pg_error(error: tokio_postgres::Error) -> StoreError {
+/// bench), nothing of it can commit, and running it again is the answer. Any other
+/// error names the statement, the SQLSTATE and PostgreSQL's own message.
+pub(super) fn pg_error(statement: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |error| classify(statement, error)
+}
+
+fn classify(statement: &str, error: tokio_postgres::Error) -> StoreError {
     match error.code() {
         Some(code)
             if *code == SqlState::T_R_SERIALIZATION_FAILURE
@@ -109,9 +115,19 @@ fn pg_error(error: tokio_postgres::Error) -> StoreError {
         Some(code) if *code == SqlState::QUERY_CANCELED => {
             StoreError::TimedOut { elapsed_ms: MAX_TRANSACTION_AGE.as_millis() as u64 }
         }
-        Some(code) => StoreError::Backend(format!("PostgreSQL {}: {}", code.code(), error)),
-        None if error.is_closed() => StoreError::Transient("the PostgreSQL connection closed".into()),
-        None => StoreError::Transient(format!("PostgreSQL: {error}")),
+        Some(code) => {
+            // The message only: a DETAIL may quote the row's values.
+            let message = error.as_db_error().map_or_else(|| error.to_string(), |db| db.message().to_owned());
+            StoreError::Backend(format!("PostgreSQL {} in {statement}: {message}", code.code()))
+        }
+        None if error.is_closed() => {
+            StoreError::Transient(format!("the PostgreSQL connection closed during {statement}"))
+        }
+        None => StoreError::Transient(format!(
+            "PostgreSQL in {statement}: {}",
+            std::error::Error::source(&error)
+                .map_or_else(|| error.to_string(), |cause| format!("{error}: {cause}"))
+        )),
     }
 }
 
@@ -154,7 +170,7 @@ async fn in_transaction<T>(
         return statement.await;
     }
     *begun = true;
-    let begin = async { client.batch_execute(sql::BEGIN).await.map_err(pg_error) };
+    let begin = async { client.batch_execute(sql::BEGIN).await.map_err(pg_error("BEGIN")) };
     let ((), answer) = futures_util::future::try_join(begin, statement).await?;
     Ok(answer)
 }
@@ -196,18 +212,23 @@ fn fold(value: Option<Vec<u8>>, delta: Option<String>) -> Result<Option<Vec<u8>>
 }
 
 fn folded_pair(row: &Row) -> Result<Option<KeyValue>, StoreError> {
-    let key: Vec<u8> = row.try_get(0).map_err(pg_error)?;
-    let value = fold(row.try_get(1).map_err(pg_error)?, row.try_get(2).map_err(pg_error)?)?;
+    let key: Vec<u8> = row.try_get(0).map_err(pg_error("RANGE"))?;
+    let value = fold(row.try_get(1).map_err(pg_error("RANGE"))?, row.try_get(2).map_err(pg_error("RANGE"))?)?;
     Ok(value.map(|value| KeyValue { key, value }))
 }
 
 impl PostgresSnapshot {
     /// One read statement of this transaction (the first one also begins it).
-    async fn read(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+    async fn read(
+        &self,
+        what: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
         let mut guard = self.open.lock().await;
         let Open { client, begun } = guard.as_mut().ok_or_else(already_committed)?;
-        let statement = client.prepare_cached(sql).await.map_err(pg_error)?;
-        let query = async { client.query(&statement, params).await.map_err(pg_error) };
+        let statement = client.prepare_cached(sql).await.map_err(pg_error(what))?;
+        let query = async { client.query(&statement, params).await.map_err(pg_error(what)) };
         in_transaction(client, begun, query).await
     }
 }
@@ -215,9 +236,9 @@ impl PostgresSnapshot {
 #[async_trait]
 impl Snapshot for PostgresSnapshot {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let rows = self.read(sql::GET, &[&key]).await?;
+        let rows = self.read("GET", sql::GET, &[&key]).await?;
         let row = rows.first().ok_or_else(|| StoreError::Backend("GET answered no row".into()))?;
-        fold(row.try_get(0).map_err(pg_error)?, row.try_get(1).map_err(pg_error)?)
+        fold(row.try_get(0).map_err(pg_error("GET"))?, row.try_get(1).map_err(pg_error("GET"))?)
     }
 
     async fn get_range(
@@ -229,7 +250,7 @@ impl Snapshot for PostgresSnapshot {
         let order = if reverse { "DESC" } else { "ASC" };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let sql = format!("{} ORDER BY 1 {order} LIMIT $3", sql::RANGE);
-        let rows = self.read(&sql, &[&range.begin, &range.end, &limit]).await?;
+        let rows = self.read("RANGE", &sql, &[&range.begin, &range.end, &limit]).await?;
         let mut pairs = Vec::with_capacity(rows.len());
         for row in &rows {
             pairs.extend(folded_pair(row)?);
@@ -262,15 +283,10 @@ impl Snapshot for PostgresSnapshot {
 async fn apply(client: &Object, mutations: &[Mutation]) -> Result<(), StoreError> {
     let mut prepared = Vec::with_capacity(mutations.len());
     for mutation in mutations {
-        let sql = match mutation {
-            Mutation::Set { .. } => sql::SET,
-            Mutation::Clear { .. } => sql::CLEAR,
-            Mutation::ClearRange(_) => sql::CLEAR_RANGE,
-            Mutation::Add { .. } => sql::ADD,
-        };
-        prepared.push(client.prepare_cached(sql).await.map_err(pg_error)?);
+        let (name, sql) = statement_of(mutation);
+        prepared.push(client.prepare_cached(sql).await.map_err(pg_error(name))?);
     }
-    let commit = async { client.batch_execute("COMMIT").await.map_err(pg_error) };
+    let commit = async { client.batch_execute("COMMIT").await.map_err(pg_error("COMMIT")) };
     let statements: Vec<_> = mutations.iter().zip(&prepared).collect();
     let mut chunks = statements.chunks(IN_ORDER).peekable();
     while let Some(chunk) = chunks.next() {
@@ -296,7 +312,17 @@ async fn write(client: &Object, mutation: &Mutation, statement: &Statement) -> R
         Mutation::ClearRange(range) => vec![&range.begin, &range.end],
         Mutation::Add { key, delta } => vec![key, delta],
     };
-    client.execute(statement, &params).await.map_err(pg_error)
+    client.execute(statement, &params).await.map_err(pg_error(statement_of(mutation).0))
+}
+
+/// A mutation's statement, with the name its errors give.
+fn statement_of(mutation: &Mutation) -> (&'static str, &'static str) {
+    match mutation {
+        Mutation::Set { .. } => ("SET", sql::SET),
+        Mutation::Clear { .. } => ("CLEAR", sql::CLEAR),
+        Mutation::ClearRange(_) => ("CLEAR_RANGE", sql::CLEAR_RANGE),
+        Mutation::Add { .. } => ("ADD", sql::ADD),
+    }
 }
 
 /// Folds long delta chains into `kv`, so reads of busy counters stay short.
@@ -318,7 +344,7 @@ async fn fold_long_chains(pool: &Pool) -> Result<(), StoreError> {
     let keys: Vec<Vec<u8>> = client
         .query(long, &[&FOLD_THRESHOLD])
         .await
-        .map_err(pg_error)?
+        .map_err(pg_error("the delta fold's scan"))?
         .iter()
         .map(|row| row.get(0))
         .collect();

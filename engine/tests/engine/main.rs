@@ -7,6 +7,8 @@ mod conformance;
 mod durability;
 mod flows;
 mod plugin_host;
+#[cfg(feature = "postgres")]
+mod postgres_schema;
 mod providers;
 mod records;
 mod support;
