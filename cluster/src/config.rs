@@ -8,6 +8,7 @@ use anyhow::Context;
 use securix_engine::secret::SecretString;
 use securix_engine::vault::MasterKey;
 
+use crate::client_address::TrustedProxies;
 use crate::membership::NodeSettings;
 use crate::mesh::{MeshSettings, TlsFiles};
 
@@ -61,6 +62,10 @@ pub struct ServeArgs {
     /// …and the CA every node's certificate must come from (PEM).
     #[arg(long, env = "SECURIX_CLUSTER_TLS_CA")]
     pub cluster_tls_ca: Option<PathBuf>,
+    /// CIDRs of load balancers whose `Forwarded` / `X-Forwarded-For` give the client's
+    /// address, comma-separated [default: none: the socket's peer is the client].
+    #[arg(long, env = "SECURIX_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
 }
 
 /// The `--config` file: the same settings, plus the two secrets for operators who
@@ -85,6 +90,7 @@ struct FileConfig {
     cluster_tls_cert: Option<PathBuf>,
     cluster_tls_key: Option<PathBuf>,
     cluster_tls_ca: Option<PathBuf>,
+    trusted_proxies: Option<String>,
 }
 
 impl FileConfig {
@@ -143,6 +149,7 @@ pub struct ServeConfig {
     pub node: Option<NodeSettings>,
     /// Set when a cluster node also listens for peers (`SECURIX_CLUSTER_LISTEN`).
     pub mesh: Option<MeshSettings>,
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl ServeConfig {
@@ -154,6 +161,10 @@ impl ServeConfig {
         let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("securix-data"));
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+        // Every path is made absolute once, here: libraries below (wasmtime's cache) refuse
+        // relative ones, and a later change of directory cannot move them.
+        let data_dir = std::fs::canonicalize(&data_dir)
+            .with_context(|| format!("cannot resolve the data directory {}", data_dir.display()))?;
         let master_key = match env_secret("SECURIX_MASTER_KEY").or(file.master_key) {
             Some(text) => MasterKey::from_base64(&text).context("SECURIX_MASTER_KEY")?,
             None => {
@@ -200,16 +211,19 @@ impl ServeConfig {
             seeds: args.cluster_seeds.or(file.cluster_seeds).unwrap_or_default(),
             cookie: env_secret("SECURIX_CLUSTER_COOKIE").or(file.cluster_cookie),
             tls: [
-                args.cluster_tls_cert.or(file.cluster_tls_cert),
-                args.cluster_tls_key.or(file.cluster_tls_key),
-                args.cluster_tls_ca.or(file.cluster_tls_ca),
+                absolute(args.cluster_tls_cert.or(file.cluster_tls_cert))?,
+                absolute(args.cluster_tls_key.or(file.cluster_tls_key))?,
+                absolute(args.cluster_tls_ca.or(file.cluster_tls_ca))?,
             ],
         }
         .resolve(node.as_ref())?;
         if let (Some(node), Some(mesh)) = (&mut node, &mesh) {
             node.mesh = Some(mesh.listen.clone());
         }
+        let trusted_proxies =
+            TrustedProxies::parse(args.trusted_proxies.or(file.trusted_proxies).as_deref().unwrap_or(""))?;
         Ok(ServeConfig {
+            trusted_proxies,
             node,
             mesh,
             store,
@@ -219,10 +233,16 @@ impl ServeConfig {
             listen,
             data_dir,
             master_key,
-            plugins_dir: args.plugins_dir.or(file.plugins_dir),
+            plugins_dir: absolute(args.plugins_dir.or(file.plugins_dir))?,
             allow_loopback_http: args.allow_loopback_http.or(file.allow_loopback_http).unwrap_or(false),
         })
     }
+}
+
+/// `path` made absolute against the working directory (it need not exist yet).
+fn absolute(path: Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
+    path.map(|p| std::path::absolute(&p).with_context(|| format!("cannot resolve the path {}", p.display())))
+        .transpose()
 }
 
 /// A secret from the environment; empty counts as unset.

@@ -3,6 +3,7 @@
 mod admin_token;
 mod api;
 mod cli;
+mod client_address;
 mod config;
 mod demo;
 mod front;

@@ -10,6 +10,7 @@ use securix_engine::store::{PostgresBackend, RedbOptions, Store};
 use securix_engine::{Engine, EngineSettings};
 
 use crate::api::{self, ops::Metrics, problem::ApiError};
+use crate::client_address::TrustedProxies;
 use crate::config::{ServeConfig, StoreChoice};
 use crate::membership::Membership;
 use crate::mesh::Mesh;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub membership: Option<Arc<Membership>>,
     /// Set when it also meets its peers over the mesh.
     pub mesh: Option<Arc<Mesh>>,
+    /// Whose forwarding headers name the client (`SECURIX_TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
@@ -79,6 +82,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         metrics: Metrics::default(),
         membership,
         mesh,
+        trusted_proxies: config.trusted_proxies.clone(),
     });
     crate::open_files::raise_limit();
     let listener = std::net::TcpListener::bind(config.listen)

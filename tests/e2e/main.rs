@@ -6,7 +6,9 @@ mod cli;
 mod client;
 mod cluster;
 mod demo;
+mod first_run;
 mod mesh_certs;
+mod pages;
 mod peers;
 #[path = "../../engine/tests/engine/support/postgres.rs"]
 mod postgres;

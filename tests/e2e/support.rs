@@ -72,24 +72,8 @@ impl Server {
             command.env(key, value);
         }
         let mut child = command.spawn().unwrap();
-        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let lines = stdout.clone();
-        let pipe = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log_lines = stderr.clone();
-        let log_pipe = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(log_pipe).lines().map_while(Result::ok) {
-                log_lines.lock().unwrap().push(line);
-            }
-        });
+        let stdout = collect_lines(child.stdout.take().unwrap());
+        let stderr = collect_lines(child.stderr.take().unwrap());
         let server = Server { base_url: format!("http://127.0.0.1:{port}"), stdout, stderr, data_dir, child };
         wait_ready(&server.base_url).await;
         server
@@ -129,6 +113,21 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The lines `pipe` yields, gathered by a thread as they come.
+pub fn collect_lines(
+    pipe: impl std::io::Read + Send + 'static,
+) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
 }
 
 /// Runs `securix serve` with `env` (and throwaway data dir and port), expecting it

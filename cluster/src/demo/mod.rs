@@ -3,6 +3,7 @@
 //! browser without registering anything anywhere.
 
 mod app;
+mod html;
 mod provider;
 
 use std::net::SocketAddr;
@@ -50,6 +51,7 @@ async fn demo(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<()
         store: crate::config::StoreChoice::Redb,
         node: None,
         mesh: None,
+        trusted_proxies: Default::default(),
     };
     let server = actix_web::rt::spawn(crate::server::serve(config));
     wait_ready(&format!("{public_url}/readyz")).await?;

@@ -1,11 +1,23 @@
-//! Limits on wrong device codes, per client address and across all clients, so
-//! codes cannot be guessed: 20^8 codes, a handful of guesses a minute.
+//! Limits on wrong device codes, so codes cannot be guessed (20^8 codes, a handful
+//! of guesses a minute), without a correct code ever being refused because
+//! *others* guessed wrong.
+//!
+//! Wrong codes are counted per client (its address, through trusted proxies only,
+//! IPv6 by /64: the caller's key) and per browser (its cookie), and globally. A
+//! client or browser over its own limit is refused. Past the global limit only
+//! those that have missed in this window are refused: a user who types their code
+//! right the first time always gets in, so a flood of guesses elsewhere costs them
+//! nothing, while a guesser needs a fresh address *and* a fresh browser per guess.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const WINDOW: Duration = Duration::from_secs(60);
+
+/// Distinct clients or browsers remembered per window; beyond it new ones are not
+/// counted (the global limit still is), so memory stays bounded under a flood.
+const MAX_TRACKED: usize = 100_000;
 
 pub struct DeviceGuard {
     per_client: u32,
@@ -17,7 +29,13 @@ pub struct DeviceGuard {
 struct GuardState {
     window_start: Option<Instant>,
     global_misses: u32,
+    /// Misses by client key and by browser, in one map (their keys cannot collide:
+    /// browsers are prefixed).
     misses: HashMap<String, u32>,
+}
+
+fn browser_key(browser: &str) -> String {
+    format!("browser:{browser}")
 }
 
 impl DeviceGuard {
@@ -34,20 +52,56 @@ impl DeviceGuard {
         f(&mut state)
     }
 
-    /// Whether `client` may try a code now.
-    pub fn allows(&self, client: &str) -> bool {
+    /// Whether `client` in `browser` may try a code now.
+    pub fn allows(&self, client: &str, browser: &str) -> bool {
         self.with_state(|s| {
-            s.global_misses < self.global && s.misses.get(client).copied().unwrap_or(0) < self.per_client
+            let by_client = s.misses.get(client).copied().unwrap_or(0);
+            let by_browser = s.misses.get(&browser_key(browser)).copied().unwrap_or(0);
+            let own = by_client.max(by_browser);
+            own < self.per_client && (own == 0 || s.global_misses < self.global)
         })
     }
 
     /// Counts a wrong code.
-    pub fn record_miss(&self, client: &str) {
+    pub fn record_miss(&self, client: &str, browser: &str) {
         self.with_state(|s| {
-            s.global_misses += 1;
-            if s.misses.len() < 100_000 || s.misses.contains_key(client) {
-                *s.misses.entry(client.to_owned()).or_insert(0) += 1;
+            s.global_misses = s.global_misses.saturating_add(1);
+            for key in [client.to_owned(), browser_key(browser)] {
+                if s.misses.len() < MAX_TRACKED || s.misses.contains_key(&key) {
+                    let count = s.misses.entry(key).or_insert(0);
+                    *count = count.saturating_add(1);
+                }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeviceGuard;
+
+    #[test]
+    fn a_client_with_no_misses_gets_in_whatever_others_guessed() {
+        let guard = DeviceGuard::new(3, 5);
+        for n in 0..10 {
+            guard.record_miss(&format!("10.0.0.{n}"), &format!("guesser-{n}"));
+        }
+        assert!(
+            guard.allows("192.0.2.1", "honest-browser"),
+            "past the global limit, a clean client still tries"
+        );
+        assert!(!guard.allows("10.0.0.1", "fresh-browser"), "a client that missed waits out the window");
+        assert!(!guard.allows("192.0.2.9", "guesser-1"), "so does a browser that missed");
+    }
+
+    #[test]
+    fn a_client_over_its_own_limit_is_refused() {
+        let guard = DeviceGuard::new(3, 1000);
+        for _ in 0..3 {
+            assert!(guard.allows("10.6.6.6", "b"));
+            guard.record_miss("10.6.6.6", "b");
+        }
+        assert!(!guard.allows("10.6.6.6", "another-browser"));
+        assert!(guard.allows("10.6.6.7", "another-browser"));
     }
 }
