@@ -110,10 +110,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let id = engine
             .enter_device_code(session.device_auth_code.as_deref().unwrap_or_default(), "127.0.0.1", browser)
             .await?;
-        let url = engine.begin_authorization(&id, "up", Some(browser)).await?;
+        let url = engine.begin_authorization(&id, "up", browser).await?;
         let state =
             url.split(['?', '&']).find_map(|p| p.strip_prefix("state=")).unwrap_or_default().to_owned();
-        engine.oauth_callback(&state, Some("code"), None, None).await?;
+        engine.oauth_callback(&state, Some("code"), None, None, browser).await?;
 
         let direct = Upstream::new(Duration::from_secs(30))?;
         let target = format!("{base}/api/items");

@@ -106,11 +106,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The user (what the /device page does): enter the code, consent, come back.
     let browser = "example-browser-0123456789";
     let session_id = engine.enter_device_code(&code, "127.0.0.1", browser).await?;
-    let consent_url = engine.begin_authorization(&session_id, "demo", Some(browser)).await?;
+    let consent_url = engine.begin_authorization(&session_id, "demo", browser).await?;
     println!("The browser goes to {}", consent_url.split('?').next().unwrap_or_default());
     let state =
         consent_url.split(['?', '&']).find_map(|p| p.strip_prefix("state=")).unwrap_or_default().to_owned();
-    engine.oauth_callback(&state, Some("code-from-the-provider"), None, None).await?;
+    engine.oauth_callback(&state, Some("code-from-the-provider"), None, None, browser).await?;
 
     // The app: the session is complete; call the provider's API through SecuriX.
     let status = engine.session_status(&app, &session.session_id, None).await?;

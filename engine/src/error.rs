@@ -39,6 +39,10 @@ pub enum EngineError {
     Upstream(String),
     #[error("EN0014 internal error: {0}")]
     Internal(String),
+    /// A session's page or provider step reached from a browser other than the one
+    /// it is bound to. Nothing was changed.
+    #[error("EN0015 this {0} belongs to another browser")]
+    OtherBrowser(&'static str),
 }
 
 impl From<RecordError> for EngineError {

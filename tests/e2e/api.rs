@@ -185,58 +185,83 @@ impl World {
     }
 }
 
-/// The user's browser from the consent page to the callback. Returns the final page.
+/// A page as a browser holds it: the browser cookie (the one it had, or the one the
+/// page set) and the CSRF token its forms carry.
+pub struct OpenPage {
+    pub page: Answer,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl OpenPage {
+    /// Posts one of the page's forms to `path` from this browser: its cookie, its
+    /// token, and the `Sec-Fetch-Site` a browser sends for its own page's form.
+    pub async fn post(&self, client: &Client, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let mut form = reqwest::Url::parse("http://x/").unwrap();
+        form.query_pairs_mut().append_pair("csrf", &self.csrf).extend_pairs(fields);
+        let headers = [("cookie", self.cookie.as_str()), ("sec-fetch-site", "same-origin")];
+        let body = form.query().unwrap().as_bytes().to_vec();
+        client.send(Method::POST, path, &headers, Some(body), Some("application/x-www-form-urlencoded")).await
+    }
+}
+
+/// Opens `path` in the browser holding `cookie` (a fresh browser when `None`).
+pub async fn open_page(client: &Client, path: &str, cookie: Option<&str>) -> OpenPage {
+    let cookie_header: Vec<(&str, &str)> = cookie.map(|c| vec![("cookie", c)]).unwrap_or_default();
+    let page = client.get(path, &cookie_header).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let set = page.headers.get("set-cookie").map(|v| v.to_str().unwrap().to_owned());
+    if let Some(set) = &set {
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    }
+    let cookie = match (set, cookie) {
+        (Some(set), _) => set.split(';').next().unwrap().to_owned(),
+        (None, Some(cookie)) => cookie.to_owned(),
+        (None, None) => panic!("a page opened in a new browser sets its cookie"),
+    };
+    let marker = "name=\"csrf\" value=\"";
+    let at =
+        page.text.find(marker).unwrap_or_else(|| panic!("no CSRF token in {}", page.text)) + marker.len();
+    let csrf = page.text[at..].split('"').next().unwrap().to_owned();
+    OpenPage { page, cookie, csrf }
+}
+
+/// The consent page in a browser, through the provider's approval, to the callback.
 pub async fn browser_consent(
     client: &Client,
     server_base: &str,
     session_id: &str,
     cookie: Option<&str>,
 ) -> Answer {
-    let cookie_header: Vec<(&str, &str)> = cookie.map(|c| vec![("cookie", c)]).unwrap_or_default();
-    let page = client.get(&format!("/connect/{session_id}"), &cookie_header).await;
-    assert_eq!(page.status, 200, "{}", page.text);
-    let csp = page.headers["content-security-policy"].to_str().unwrap().to_owned();
+    let open = open_page(client, &format!("/connect/{session_id}"), cookie).await;
+    let csp = open.page.headers["content-security-policy"].to_str().unwrap().to_owned();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(
-        page.text.contains("Acme Corp") && page.text.contains("cli") && page.text.contains("openid"),
+        open.page.text.contains("Acme Corp")
+            && open.page.text.contains("cli")
+            && open.page.text.contains("openid"),
         "{}",
-        page.text
+        open.page.text
     );
-    let form = client
-        .send(
-            Method::POST,
-            &format!("/connect/{session_id}/authorize"),
-            &cookie_header,
-            Some(b"integration=mock".to_vec()),
-            Some("application/x-www-form-urlencoded"),
-        )
-        .await;
+    let form =
+        open.post(client, &format!("/connect/{session_id}/authorize"), &[("integration", "mock")]).await;
     assert_eq!(form.status, 303, "{}", form.text);
     let at_provider = client.get(&form.location(), &[]).await;
     assert_eq!(at_provider.status, 302, "the mock provider approves and redirects back");
     let callback = at_provider.location();
     assert!(callback.starts_with(&format!("{server_base}/oauth/callback?")), "{callback}");
-    let done = client.get(&callback, &cookie_header).await;
-    assert_eq!(done.headers["referrer-policy"], "no-referrer");
+    let done = client.get(&callback, &[("cookie", open.cookie.as_str())]).await;
+    assert_eq!(done.headers["referrer-policy"], "same-origin");
     done
 }
 
 /// Enters a device code as a browser; returns the session id and the browser cookie.
 pub async fn enter_code(client: &Client, code: &str) -> (String, String) {
-    let entered = client
-        .send(
-            Method::POST,
-            "/device",
-            &[],
-            Some(format!("code={}", code.to_lowercase()).into_bytes()),
-            Some("application/x-www-form-urlencoded"),
-        )
-        .await;
+    let open = open_page(client, "/device", None).await;
+    let entered = open.post(client, "/device", &[("code", &code.to_lowercase())]).await;
     assert_eq!(entered.status, 303, "{}", entered.text);
-    let set_cookie = entered.headers["set-cookie"].to_str().unwrap().to_owned();
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     let session_id = entered.location().trim_start_matches("/connect/").to_owned();
-    (session_id, set_cookie.split(';').next().unwrap().to_owned())
+    (session_id, open.cookie)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,21 +276,8 @@ async fn device_flow_then_proxy_then_revocation() {
     assert!(body["expiresAt"].as_str().unwrap().ends_with('Z'));
     let code = body["deviceAuthCode"].as_str().unwrap().to_owned();
 
-    let entered = w
-        .client
-        .send(
-            Method::POST,
-            "/device",
-            &[],
-            Some(format!("code={}", code.to_lowercase()).into_bytes()),
-            Some("application/x-www-form-urlencoded"),
-        )
-        .await;
-    assert_eq!(entered.status, 303, "{}", entered.text);
-    assert_eq!(entered.location(), format!("/connect/{session_id}"));
-    let set_cookie = entered.headers["set-cookie"].to_str().unwrap().to_owned();
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let (entered, cookie) = enter_code(&w.client, &code).await;
+    assert_eq!(entered, session_id);
     // Another browser (no cookie) cannot drive this session.
     assert_eq!(w.client.get(&format!("/connect/{session_id}"), &[]).await.status, 403);
     let done = w.consent(&session_id, Some(&cookie)).await;
@@ -337,7 +349,8 @@ async fn popup_flow_over_http_with_confirm() {
     assert_eq!(done.status, 200, "{}", done.text);
     // The popup posts to the app's exact origin, never '*', and carries no secret.
     assert!(
-        done.text.contains("postMessage(") && done.text.contains("\"https://app.example\""),
+        done.text.contains("postMessage(message, result.origin)")
+            && done.text.contains("data-origin=\"https://app.example\""),
         "{}",
         done.text
     );

@@ -7,21 +7,14 @@ use std::process::{Command, Stdio};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::api::{Answer, Client, enter_code};
+use crate::api::{Answer, Client, enter_code, open_page};
 use crate::support::{free_port, securix_binary};
 
 /// From SecuriX's consent page through the demo provider's approval to the callback.
 async fn approve_at_the_demo_provider(securix: &Client, session_id: &str, cookie: Option<&str>) -> Answer {
-    let cookie_header: Vec<(&str, &str)> = cookie.map(|c| vec![("cookie", c)]).unwrap_or_default();
-    let consent = securix
-        .send(
-            Method::POST,
-            &format!("/connect/{session_id}/authorize"),
-            &cookie_header,
-            Some(b"integration=demo".to_vec()),
-            Some("application/x-www-form-urlencoded"),
-        )
-        .await;
+    let open = open_page(securix, &format!("/connect/{session_id}"), cookie).await;
+    let consent =
+        open.post(securix, &format!("/connect/{session_id}/authorize"), &[("integration", "demo")]).await;
     assert_eq!(consent.status, 303, "{}", consent.text);
     let authorize_url = reqwest::Url::parse(&consent.location()).unwrap();
     let page = securix.get(authorize_url.as_str(), &[]).await;
@@ -46,7 +39,7 @@ async fn approve_at_the_demo_provider(securix: &Client, session_id: &str, cookie
         )
         .await;
     assert_eq!(approved.status, 303, "{}", approved.text);
-    let done = securix.get(&approved.location(), &cookie_header).await;
+    let done = securix.get(&approved.location(), &[("cookie", open.cookie.as_str())]).await;
     assert_eq!(done.status, 200, "{}", done.text);
     done
 }

@@ -61,6 +61,15 @@ impl ApiError {
     pub fn request_timeout(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", "Request timeout", detail)
     }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The problem's stable code: the end of its `type`.
+    pub fn slug(&self) -> &'static str {
+        self.slug
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -107,6 +116,9 @@ impl From<EngineError> for ApiError {
             }
             EngineError::Unauthorized => Self::new(S::UNAUTHORIZED, "unauthorized", "Unauthorized", detail),
             EngineError::Forbidden(_) => Self::new(S::FORBIDDEN, "forbidden", "Forbidden", detail),
+            EngineError::OtherBrowser(_) => {
+                Self::new(S::FORBIDDEN, "other-browser", "Opened in another browser", detail)
+            }
             EngineError::Conflict(_) => Self::new(S::CONFLICT, "conflict", "Conflict", detail),
             EngineError::Expired(_) => Self::new(S::GONE, "expired", "Expired", detail),
             EngineError::SlowDown { interval } => {

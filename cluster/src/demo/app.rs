@@ -12,7 +12,7 @@ use securix_client::{Client, ClientError, NewSession};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::pages::html::page_with_policy;
+use super::html::page_with_policy;
 
 /// The one end user of the demo; a real app names its signed-in user here.
 pub const DEMO_ENTITY: &str = "demo_user";

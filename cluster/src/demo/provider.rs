@@ -15,7 +15,7 @@ use securix_engine::oauth::pkce;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::pages::html::{escape, page};
+use super::html::{escape, page};
 
 pub const CLIENT_ID: &str = "securix-demo";
 const CODE_LIFETIME: Duration = Duration::from_secs(60);

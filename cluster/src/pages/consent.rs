@@ -1,86 +1,120 @@
 //! `/connect/{sessionId}`: who asks (project, agent, entity), for which providers
-//! and scopes; one button per provider, and one to decline.
+//! and scopes; one button per provider, and one to decline. The first browser to
+//! open a popup session's page owns it; every POST proves it came from that page.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use securix_engine::model::session::SessionStatus;
+use askama::Template;
+use securix_engine::flows::consent::ConsentContext;
+use securix_engine::model::session::{Flow, SessionStatus};
 use serde::Deserialize;
 
-use super::html::{escape, page};
-use super::{browser_id, error_page, form_targets};
+use super::browser::{Browser, posted_from_our_page};
+use super::failure::PageError;
+use super::render::{Frame, Page, render};
+use super::{form_targets, parse_form, scope_words};
 use crate::server::AppState;
 
-/// A page for an engine error, in words for a person.
-pub(super) fn engine_failure(error: securix_engine::EngineError) -> HttpResponse {
-    let status = match &error {
-        securix_engine::EngineError::NotFound(_) => StatusCode::NOT_FOUND,
-        securix_engine::EngineError::Expired(_) => StatusCode::GONE,
-        securix_engine::EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
-        securix_engine::EngineError::Conflict(_) => StatusCode::CONFLICT,
-        securix_engine::EngineError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        _ => StatusCode::BAD_GATEWAY,
-    };
-    let message = match &error {
-        securix_engine::EngineError::NotFound(_) => {
-            "This link is not valid. Start again from the app.".to_owned()
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage {
+    frame: Frame,
+    session_id: String,
+    csrf: String,
+    project: String,
+    project_initial: char,
+    agent: String,
+    entity: String,
+    device: bool,
+    providers: Vec<ProviderView>,
+}
+
+impl Page for ConsentPage {
+    fn frame(&self) -> &Frame {
+        &self.frame
+    }
+}
+
+struct ProviderView {
+    integration: String,
+    name: String,
+    initial: char,
+    scopes: Vec<ScopeView>,
+    /// Still waiting for the user's consent.
+    open: bool,
+    status: &'static str,
+}
+
+struct ScopeView {
+    raw: String,
+    words: Option<&'static str>,
+}
+
+/// The letter a provider's or project's badge shows.
+fn initial(name: &str) -> char {
+    name.chars().find(|c| c.is_alphanumeric()).map_or('?', |c| c.to_ascii_uppercase())
+}
+
+fn status_words(status: SessionStatus) -> &'static str {
+    match status {
+        SessionStatus::Pending | SessionStatus::Authorizing => "Waiting",
+        SessionStatus::AwaitingConfirmation | SessionStatus::Completed => "Connected",
+        SessionStatus::Denied => "Declined",
+        SessionStatus::Expired => "Expired",
+        SessionStatus::Failed => "Failed",
+    }
+}
+
+impl ConsentPage {
+    fn new(context: ConsentContext, browser: &Browser) -> Self {
+        let providers = context
+            .providers
+            .into_iter()
+            .map(|p| ProviderView {
+                initial: initial(&p.provider_name),
+                open: matches!(p.status, SessionStatus::Pending | SessionStatus::Authorizing),
+                status: status_words(p.status),
+                scopes: p
+                    .scopes
+                    .into_iter()
+                    .map(|raw| ScopeView { words: scope_words::words(&raw), raw })
+                    .collect(),
+                integration: p.integration,
+                name: p.provider_name,
+            })
+            .collect();
+        ConsentPage {
+            frame: Frame::new("Connect your accounts"),
+            session_id: context.session_id,
+            csrf: browser.csrf_token(),
+            project_initial: initial(&context.project_name),
+            project: context.project_name,
+            agent: context.agent_id,
+            entity: context.entity_id,
+            device: context.flow == Flow::Device,
+            providers,
         }
-        securix_engine::EngineError::Expired(_) => {
-            "This request has expired. Start again from the app.".to_owned()
-        }
-        other => other.to_string(),
-    };
-    error_page(status, &message)
+    }
 }
 
 pub async fn show(state: web::Data<AppState>, request: HttpRequest, id: web::Path<String>) -> HttpResponse {
-    let browser = browser_id(&request);
-    let context = match state.engine.consent_context(&id, browser.as_deref()).await {
-        Ok(context) => context,
-        Err(error) => return engine_failure(error),
+    let browser = Browser::of(&request, &state);
+    let response = match state.engine.consent_context(&id, &browser.id).await {
+        Ok(context) => render(
+            StatusCode::OK,
+            &ConsentPage::new(context, &browser),
+            form_targets(state.engine.settings().allow_loopback_http),
+        ),
+        Err(error) => PageError::from(error).page(),
     };
-    let mut providers = String::new();
-    for provider in &context.providers {
-        let scopes: String =
-            provider.scopes.iter().map(|s| format!("<li><code>{}</code></li>", escape(s))).collect();
-        let action = if provider.status == SessionStatus::Pending
-            || provider.status == SessionStatus::Authorizing
-        {
-            format!(
-                "<form method=\"post\" action=\"/connect/{}/authorize\"><input type=\"hidden\" name=\"integration\" value=\"{}\">\
-                 <button class=\"primary\" type=\"submit\">Continue to {}</button></form>",
-                escape(&context.session_id),
-                escape(&provider.integration),
-                escape(&provider.provider_name)
-            )
-        } else {
-            format!("<p class=\"muted\">{}</p>", escape(&format!("{:?}", provider.status)))
-        };
-        providers.push_str(&format!(
-            "<section class=\"card\" aria-label=\"{name}\"><h2>{name}</h2><p>Access requested:</p><ul>{scopes}</ul>{action}</section>",
-            name = escape(&provider.provider_name)
-        ));
-    }
-    let body = format!(
-        "<h1>{project} wants to connect your accounts</h1>\
-         <p><strong>{agent}</strong> of <strong>{project}</strong> asks on behalf of <strong>{entity}</strong>.</p>{providers}\
-         <form method=\"post\" action=\"/connect/{id}/deny\"><button type=\"submit\">Decline</button></form>\
-         <p class=\"muted\">SecuriX keeps the tokens; {project} never sees them.</p>",
-        project = escape(&context.project_name),
-        agent = escape(&context.agent_id),
-        entity = escape(&context.entity_id),
-        id = escape(&context.session_id),
-    );
-    page(
-        StatusCode::OK,
-        "Connect your accounts",
-        &body,
-        None,
-        form_targets(state.engine.settings().allow_loopback_http),
-    )
+    browser.remember(response)
 }
 
 #[derive(Deserialize)]
-pub struct AuthorizeForm {
+struct AuthorizeForm {
+    /// Missing counts as wrong: a 403, not a malformed form.
+    #[serde(default)]
+    csrf: String,
     integration: String,
 }
 
@@ -88,22 +122,41 @@ pub async fn authorize(
     state: web::Data<AppState>,
     request: HttpRequest,
     id: web::Path<String>,
-    form: web::Form<AuthorizeForm>,
+    body: web::Bytes,
 ) -> HttpResponse {
-    let browser = browser_id(&request);
-    match state.engine.begin_authorization(&id, &form.integration, browser.as_deref()).await {
+    let started = async {
+        let form: AuthorizeForm = parse_form(&body)?;
+        let browser = posted_from_our_page(&request, &state, &form.csrf)?;
+        Ok::<_, PageError>(state.engine.begin_authorization(&id, &form.integration, &browser.id).await?)
+    };
+    match started.await {
         Ok(url) => HttpResponse::SeeOther()
             .insert_header(("location", url))
             .insert_header(("cache-control", "no-store"))
             .finish(),
-        Err(error) => engine_failure(error),
+        Err(error) => error.page(),
     }
 }
 
-pub async fn deny(state: web::Data<AppState>, request: HttpRequest, id: web::Path<String>) -> HttpResponse {
-    let browser = browser_id(&request);
-    match state.engine.deny_session(&id, browser.as_deref()).await {
-        Ok(outcome) => super::callback::finished(&state, &outcome),
-        Err(error) => engine_failure(error),
+#[derive(Deserialize)]
+struct DenyForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn deny(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let denied = async {
+        let form: DenyForm = parse_form(&body)?;
+        let browser = posted_from_our_page(&request, &state, &form.csrf)?;
+        Ok::<_, PageError>(state.engine.deny_session(&id, &browser.id).await?)
+    };
+    match denied.await {
+        Ok(outcome) => super::callback::finished(&outcome),
+        Err(error) => error.page(),
     }
 }

@@ -1,60 +1,66 @@
 //! `/device`: the user types the code the CLI showed; the first browser to enter
-//! a code owns it, then sees the same consent page as the popup.
+//! a code owns it, then sees the same consent page as the popup. The page warns,
+//! as RFC 8628 §5.4 asks, to enter only a code from a device in front of the user.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
 use serde::Deserialize;
 
-use super::consent::engine_failure;
-use super::html::{escape, page};
-use super::{browser_cookie, browser_id};
+use super::browser::{Browser, posted_from_our_page};
+use super::failure::PageError;
+use super::parse_form;
+use super::render::{Frame, Page, render};
+use crate::client_address::client_key;
 use crate::server::AppState;
 
-fn form(message: Option<&str>) -> String {
-    let note = message.map(|m| format!("<p role=\"alert\">{}</p>", escape(m))).unwrap_or_default();
-    format!(
-        "<h1>Connect a device</h1><p>Enter the code shown on your device or terminal.</p>{note}\
-         <form method=\"post\" action=\"/device\"><label for=\"code\">Code</label><br>\
-         <input id=\"code\" name=\"code\" autocomplete=\"one-time-code\" autocapitalize=\"characters\" spellcheck=\"false\" \
-         placeholder=\"XXXX-XXXX\" maxlength=\"16\" required autofocus> <button class=\"primary\" type=\"submit\">Continue</button></form>"
-    )
+#[derive(Template)]
+#[template(path = "device.html")]
+struct DevicePage {
+    frame: Frame,
+    csrf: String,
+    alert: Option<&'static str>,
 }
 
-pub async fn show() -> HttpResponse {
-    page(StatusCode::OK, "Enter your code", &form(None), None, "")
+impl Page for DevicePage {
+    fn frame(&self) -> &Frame {
+        &self.frame
+    }
+}
+
+fn entry(status: StatusCode, browser: &Browser, alert: Option<&'static str>) -> HttpResponse {
+    let page = DevicePage { frame: Frame::new("Enter your code"), csrf: browser.csrf_token(), alert };
+    render(status, &page, "")
+}
+
+pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
+    let browser = Browser::of(&request, &state);
+    browser.remember(entry(StatusCode::OK, &browser, None))
 }
 
 #[derive(Deserialize)]
-pub struct CodeForm {
+struct CodeForm {
+    #[serde(default)]
+    csrf: String,
     code: String,
 }
 
-pub async fn enter(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    body: web::Form<CodeForm>,
-) -> HttpResponse {
-    let (browser, fresh) = match browser_id(&request) {
-        Some(id) => (id, false),
-        None => (securix_engine::oauth::pkce::random_token().expose().to_owned(), true),
-    };
-    let client = request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
-    let secure = state.engine.settings().public_url.starts_with("https://");
-    let mut response = match state.engine.enter_device_code(&body.code, &client, &browser).await {
-        Ok(session_id) => {
-            HttpResponse::SeeOther().insert_header(("location", format!("/connect/{session_id}"))).finish()
+pub async fn enter(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let entered = async {
+        let form: CodeForm = parse_form(&body)?;
+        let browser = posted_from_our_page(&request, &state, &form.csrf)?;
+        let client = client_key(&request, &state.trusted_proxies);
+        match state.engine.enter_device_code(&form.code, &client, &browser.id).await {
+            Ok(session_id) => Ok(HttpResponse::SeeOther()
+                .insert_header(("location", format!("/connect/{session_id}")))
+                .finish()),
+            Err(securix_engine::EngineError::NotFound(_)) => Ok(entry(
+                StatusCode::NOT_FOUND,
+                &browser,
+                Some("That code is not valid or has expired. Check it and try again."),
+            )),
+            Err(error) => Err(PageError::from(error)),
         }
-        Err(securix_engine::EngineError::NotFound(_)) => page(
-            StatusCode::NOT_FOUND,
-            "Enter your code",
-            &form(Some("That code is not valid or has expired. Check it and try again.")),
-            None,
-            "",
-        ),
-        Err(error) => engine_failure(error),
     };
-    if fresh {
-        let _ = response.add_cookie(&browser_cookie(&browser, secure));
-    }
-    response
+    entered.await.unwrap_or_else(|error| error.page())
 }

@@ -2,6 +2,7 @@
 //! code, sending the browser to the provider, and the provider's callback.
 
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
@@ -64,14 +65,12 @@ fn live(session: &AuthSession, now: crate::clock::Timestamp) -> EngineResult<()>
     Ok(())
 }
 
-/// A device session may be driven only from the browser that entered its code.
-fn check_browser(session: &AuthSession, browser_id: Option<&str>) -> EngineResult<()> {
-    if session.flow != Flow::Device {
-        return Ok(());
-    }
-    match (&session.browser_binding, browser_id) {
-        (Some(bound), Some(id)) if *bound == binding(id) => Ok(()),
-        _ => Err(EngineError::Forbidden("this code was entered in another browser".into())),
+/// A session is driven only from the browser it is bound to: the one that entered
+/// its device code, or the first to open its popup page.
+fn check_browser(session: &AuthSession, browser_id: &str) -> EngineResult<()> {
+    match &session.browser_binding {
+        Some(bound) if bool::from(bound.as_bytes().ct_eq(binding(browser_id).as_bytes())) => Ok(()),
+        _ => Err(EngineError::OtherBrowser("session")),
     }
 }
 
@@ -81,15 +80,11 @@ impl Engine {
         session::get(&tx, session_id).await?.ok_or(EngineError::NotFound("session"))
     }
 
-    /// The consent page's content for a live session.
-    pub async fn consent_context(
-        &self,
-        session_id: &str,
-        browser_id: Option<&str>,
-    ) -> EngineResult<ConsentContext> {
-        let session = self.session_record(session_id).await?;
-        live(&session, self.now())?;
-        check_browser(&session, browser_id)?;
+    /// The consent page's content for a live session. The first browser to open a
+    /// popup session's page owns it from then on (a device session's owner is the
+    /// browser that entered its code).
+    pub async fn consent_context(&self, session_id: &str, browser_id: &str) -> EngineResult<ConsentContext> {
+        let session = self.browser_session(session_id, browser_id).await?;
         let tx = self.inner.store.begin().await?;
         let project =
             project::get(&tx, &session.project_id).await?.ok_or(EngineError::NotFound("project"))?;
@@ -122,8 +117,44 @@ impl Engine {
         })
     }
 
-    /// A user typed a device code on `/device`. Wrong codes are rate limited per
-    /// client address and globally; the first browser to enter a code owns it.
+    /// A live session that `browser_id` may drive; an unbound popup session is bound
+    /// to it first.
+    async fn browser_session(&self, session_id: &str, browser_id: &str) -> EngineResult<AuthSession> {
+        let mut session = self.session_record(session_id).await?;
+        live(&session, self.now())?;
+        if session.flow == Flow::Popup && session.browser_binding.is_none() {
+            session = self.bind_popup(session_id, browser_id).await?;
+        }
+        check_browser(&session, browser_id)?;
+        Ok(session)
+    }
+
+    /// Binds an unbound popup session to `browser_id`; a race with another browser
+    /// leaves the first binding, which the caller then checks against.
+    async fn bind_popup(&self, session_id: &str, browser_id: &str) -> EngineResult<AuthSession> {
+        let bound = binding(browser_id);
+        let session_id = session_id.to_owned();
+        Ok(self
+            .inner
+            .store
+            .run(|tx| {
+                let (session_id, bound) = (session_id.clone(), bound.clone());
+                async move {
+                    let mut session =
+                        session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
+                    if session.browser_binding.is_none() {
+                        session.browser_binding = Some(bound);
+                        session::put(&tx, &session)?;
+                    }
+                    Ok::<_, RecordError>(session)
+                }
+            })
+            .await?)
+    }
+
+    /// A user typed a device code on `/device`. Wrong codes are limited per client
+    /// (`client`: its address, as the server keys it), per browser and globally (see
+    /// `device_guard`); the first browser to enter a code owns it.
     pub async fn enter_device_code(
         &self,
         typed: &str,
@@ -131,19 +162,19 @@ impl Engine {
         browser_id: &str,
     ) -> EngineResult<String> {
         let guard = &self.inner.device_guard;
-        if !guard.allows(client) {
-            return Err(EngineError::RateLimited);
-        }
-        let miss = || {
-            guard.record_miss(client);
-            EngineError::NotFound("device code")
-        };
-        let code = device_code::normalize(typed).ok_or_else(miss)?;
         if browser_id.len() < 16 || browser_id.len() > 128 {
             return Err(EngineError::Invalid("missing browser id".into()));
         }
-        let now = self.now();
         let bound = binding(browser_id);
+        if !guard.allows(client, &bound) {
+            return Err(EngineError::RateLimited);
+        }
+        let miss = || {
+            guard.record_miss(client, &bound);
+            EngineError::NotFound("device code")
+        };
+        let code = device_code::normalize(typed).ok_or_else(miss)?;
+        let now = self.now();
         let found = self
             .inner
             .store
@@ -170,9 +201,7 @@ impl Engine {
             .await?;
         match found {
             Some(Ok(session_id)) => Ok(session_id),
-            Some(Err(())) => {
-                Err(EngineError::Forbidden("this code is already in use in another browser".into()))
-            }
+            Some(Err(())) => Err(EngineError::OtherBrowser("device code")),
             None => Err(miss()),
         }
     }
@@ -183,12 +212,9 @@ impl Engine {
         &self,
         session_id: &str,
         integration_key: &str,
-        browser_id: Option<&str>,
+        browser_id: &str,
     ) -> EngineResult<String> {
-        let now = self.now();
-        let session = self.session_record(session_id).await?;
-        live(&session, now)?;
-        check_browser(&session, browser_id)?;
+        let session = self.browser_session(session_id, browser_id).await?;
         let requested =
             session.providers.get(integration_key).ok_or(EngineError::NotFound("integration"))?.clone();
         let tx = self.inner.store.begin().await?;
@@ -209,28 +235,30 @@ impl Engine {
         let url = plugin.authorize_url(&target, params).await?;
         let vault = self.inner.vault.clone();
         let (session_id, integration_key) = (session.id.clone(), integration_key.to_owned());
+        let bound = binding(browser_id);
         self.inner
             .store
             .run(|tx| {
-                let (vault, state, verifier, session_id, integration_key) = (
+                let (vault, state, verifier, session_id, integration_key, bound) = (
                     vault.clone(),
                     state.clone(),
                     verifier.clone(),
                     session_id.clone(),
                     integration_key.clone(),
+                    bound.clone(),
                 );
                 async move {
                     let mut session =
                         session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
-                    transaction::begin(
-                        &tx,
-                        &vault,
-                        &state,
-                        &session_id,
-                        &integration_key,
-                        verifier.as_ref(),
-                        session.expires_at,
-                    )?;
+                    let step = transaction::NewStep {
+                        state: &state,
+                        session_id: &session_id,
+                        integration: &integration_key,
+                        verifier: verifier.as_ref(),
+                        expires_at: session.expires_at,
+                        browser_binding: &bound,
+                    };
+                    transaction::begin(&tx, &vault, step).await?;
                     if let Some(provider) = session.providers.get_mut(&integration_key) {
                         provider.status = SessionStatus::Authorizing;
                     }
@@ -244,27 +272,33 @@ impl Engine {
     }
 
     /// The provider sent the browser back. `state` names the one transaction it
-    /// answers (used once); a code is exchanged only with that transaction's
-    /// provider, and `iss`, when present, must be that provider's issuer.
+    /// answers (used once, and only by the browser that started it: a link carried
+    /// to another browser changes nothing); a code is exchanged only with that
+    /// transaction's provider, and `iss`, when present, must be that provider's issuer.
     pub async fn oauth_callback(
         &self,
         state: &str,
         code: Option<&str>,
         error: Option<&str>,
         iss: Option<&str>,
+        browser_id: &str,
     ) -> EngineResult<CallbackOutcome> {
         let now = self.now();
         let vault = self.inner.vault.clone();
-        let state_owned = state.to_owned();
+        let (state_owned, bound) = (state.to_owned(), binding(browser_id));
         let taken = self
             .inner
             .store
             .run(|tx| {
-                let (vault, state) = (vault.clone(), state_owned.clone());
-                async move { transaction::take(&tx, &vault, &state).await }
+                let (vault, state, bound) = (vault.clone(), state_owned.clone(), bound.clone());
+                async move { transaction::take(&tx, &vault, &state, &bound).await }
             })
             .await?;
-        let (oauth_tx, verifier) = taken.ok_or(EngineError::NotFound("authorization"))?;
+        let (oauth_tx, verifier) = match taken {
+            transaction::Taken::Taken(record, verifier) => (record, verifier),
+            transaction::Taken::OtherBrowser => return Err(EngineError::OtherBrowser("authorization")),
+            transaction::Taken::Missing => return Err(EngineError::NotFound("authorization")),
+        };
         let session = self.session_record(&oauth_tx.session_id).await?;
         live(&session, now)?;
         let tx = self.inner.store.begin().await?;
@@ -475,14 +509,8 @@ impl Engine {
     }
 
     /// The user said no on the consent page.
-    pub async fn deny_session(
-        &self,
-        session_id: &str,
-        browser_id: Option<&str>,
-    ) -> EngineResult<CallbackOutcome> {
-        let session = self.session_record(session_id).await?;
-        live(&session, self.now())?;
-        check_browser(&session, browser_id)?;
+    pub async fn deny_session(&self, session_id: &str, browser_id: &str) -> EngineResult<CallbackOutcome> {
+        let session = self.browser_session(session_id, browser_id).await?;
         let first = session.providers.keys().next().cloned().unwrap_or_default();
         self.finish_with(&session, &first, SessionStatus::Denied, Some("the user declined".into())).await
     }

@@ -32,6 +32,19 @@ pub enum SessionStatus {
 }
 
 impl SessionStatus {
+    /// The status as API.md spells it (what serde writes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Pending => "pending",
+            SessionStatus::Authorizing => "authorizing",
+            SessionStatus::AwaitingConfirmation => "awaiting_confirmation",
+            SessionStatus::Completed => "completed",
+            SessionStatus::Denied => "denied",
+            SessionStatus::Expired => "expired",
+            SessionStatus::Failed => "failed",
+        }
+    }
+
     pub fn is_final(self) -> bool {
         matches!(
             self,

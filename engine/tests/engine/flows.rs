@@ -178,7 +178,7 @@ fn query_param(url: &str, name: &str) -> String {
 }
 
 /// The user's browser: consent at the provider, which redirects back with a code.
-async fn authorize(s: &Setup, session_id: &str, browser: Option<&str>) -> String {
+async fn authorize(s: &Setup, session_id: &str, browser: &str) -> String {
     let url = s.engine.begin_authorization(session_id, "acme", browser).await.unwrap();
     assert_eq!(query_param(&url, "redirect_uri"), "https://securix.test/oauth/callback");
     assert_eq!(query_param(&url, "code_challenge_method"), "S256");
@@ -189,8 +189,8 @@ async fn connected_device_session(s: &Setup) -> String {
     let created = s.engine.create_session(&s.principal, device_request()).await.unwrap();
     let code = created.device_auth_code.unwrap();
     let session_id = s.engine.enter_device_code(&code, "10.0.0.1", BROWSER).await.unwrap();
-    let state = authorize(s, &session_id, Some(BROWSER)).await;
-    s.engine.oauth_callback(&state, Some("good-code"), None, None).await.unwrap();
+    let state = authorize(s, &session_id, BROWSER).await;
+    s.engine.oauth_callback(&state, Some("good-code"), None, None, BROWSER).await.unwrap();
     session_id
 }
 
@@ -232,17 +232,17 @@ async fn device_flow_end_to_end_then_proxy() {
     let typed = format!(" {} ", code.to_lowercase().replace('-', " - "));
     let session_id = s.engine.enter_device_code(&typed, "10.0.0.1", BROWSER).await.unwrap();
     assert_eq!(session_id, created.session_id);
-    let context = s.engine.consent_context(&session_id, Some(BROWSER)).await.unwrap();
+    let context = s.engine.consent_context(&session_id, BROWSER).await.unwrap();
     assert_eq!(
         (context.project_name.as_str(), context.agent_id.as_str(), context.entity_id.as_str()),
         ("Acme Inc", "cli", "user_123")
     );
     assert_eq!(context.providers[0].scopes, ["profile"]);
 
-    let url = s.engine.begin_authorization(&session_id, "acme", Some(BROWSER)).await.unwrap();
+    let url = s.engine.begin_authorization(&session_id, "acme", BROWSER).await.unwrap();
     let state = query_param(&url, "state");
     let challenge = query_param(&url, "code_challenge");
-    let outcome = s.engine.oauth_callback(&state, Some("good-code"), None, None).await.unwrap();
+    let outcome = s.engine.oauth_callback(&state, Some("good-code"), None, None, BROWSER).await.unwrap();
     assert_eq!(outcome.status, SessionStatus::Completed);
     // PKCE: the verifier the provider got hashes to the challenge the browser carried.
     let verifier = p.server.only("/token").form().remove("code_verifier").unwrap();
@@ -317,42 +317,43 @@ async fn device_flow_rejections() {
     s.engine.enter_device_code(&code, "10.0.0.1", BROWSER).await.unwrap();
     let other =
         s.engine.enter_device_code(&code, "10.0.0.9", "another-browser-0123456789").await.unwrap_err();
-    assert!(matches!(other, EngineError::Forbidden(_)), "{other}");
+    assert!(matches!(other, EngineError::OtherBrowser(_)), "{other}");
     let hijack = s
         .engine
-        .begin_authorization(&created.session_id, "acme", Some("another-browser-0123456789"))
+        .begin_authorization(&created.session_id, "acme", "another-browser-0123456789")
         .await
         .unwrap_err();
-    assert!(matches!(hijack, EngineError::Forbidden(_)));
+    assert!(matches!(hijack, EngineError::OtherBrowser(_)), "{hijack}");
 
     // Wrong codes are counted per client address.
+    const GUESSER: &str = "guessing-browser-0123456789";
     for wrong in ["BBBB-BBBB", "not a code", "CCCC-CCCC"] {
         assert!(matches!(
-            s.engine.enter_device_code(wrong, "10.6.6.6", BROWSER).await,
+            s.engine.enter_device_code(wrong, "10.6.6.6", GUESSER).await,
             Err(EngineError::NotFound(_))
         ));
     }
-    let limited = s.engine.enter_device_code(&code, "10.6.6.6", BROWSER).await.unwrap_err();
+    let limited = s.engine.enter_device_code(&code, "10.6.6.6", GUESSER).await.unwrap_err();
     assert!(matches!(limited, EngineError::RateLimited), "{limited}");
 
     // A state is used once; a made-up state finds nothing.
-    let state = authorize(&s, &created.session_id, Some(BROWSER)).await;
+    let state = authorize(&s, &created.session_id, BROWSER).await;
     assert!(matches!(
-        s.engine.oauth_callback("made-up", Some("good-code"), None, None).await,
+        s.engine.oauth_callback("made-up", Some("good-code"), None, None, BROWSER).await,
         Err(EngineError::NotFound(_))
     ));
     let base = p.server.base_url.clone();
     let mixup = s
         .engine
-        .oauth_callback(&state, Some("good-code"), None, Some("https://evil.example"))
+        .oauth_callback(&state, Some("good-code"), None, Some("https://evil.example"), BROWSER)
         .await
         .unwrap_err();
     assert!(matches!(mixup, EngineError::Forbidden(_)), "a response from another issuer is refused: {mixup}");
-    let state = authorize(&s, &created.session_id, Some(BROWSER)).await;
-    s.engine.oauth_callback(&state, Some("good-code"), None, Some(&base)).await.unwrap();
+    let state = authorize(&s, &created.session_id, BROWSER).await;
+    s.engine.oauth_callback(&state, Some("good-code"), None, Some(&base), BROWSER).await.unwrap();
     assert!(
         matches!(
-            s.engine.oauth_callback(&state, Some("good-code"), None, None).await,
+            s.engine.oauth_callback(&state, Some("good-code"), None, None, BROWSER).await,
             Err(EngineError::NotFound(_))
         ),
         "replayed state"
@@ -362,14 +363,14 @@ async fn device_flow_rejections() {
     let late = s.engine.create_session(&s.principal, device_request()).await.unwrap();
     let late_code = late.device_auth_code.unwrap();
     s.engine.enter_device_code(&late_code, "10.0.0.2", BROWSER).await.unwrap();
-    let late_state = authorize(&s, &late.session_id, Some(BROWSER)).await;
+    let late_state = authorize(&s, &late.session_id, BROWSER).await;
     s.clock.advance_millis(601_000);
     assert!(s.engine.sweep_expired().await.unwrap() >= 1);
     let status = s.engine.session_status(&s.principal, &late.session_id, None).await.unwrap();
     assert_eq!(status.status, SessionStatus::Expired);
     assert!(
         matches!(
-            s.engine.oauth_callback(&late_state, Some("good-code"), None, None).await,
+            s.engine.oauth_callback(&late_state, Some("good-code"), None, None, BROWSER).await,
             Err(EngineError::NotFound(_))
         ),
         "the verifier was purged"
@@ -419,8 +420,8 @@ async fn popup_flow_with_the_sxc_handshake() {
     assert_eq!(created.auth_url, format!("https://securix.test/connect/{}", created.session_id));
     let other_sxc = pkce::random_token();
     let other = s.engine.create_session(&s.principal, popup_request(other_sxc.expose())).await.unwrap();
-    let state = authorize(&s, &created.session_id, None).await;
-    let outcome = s.engine.oauth_callback(&state, Some("good-code"), None, None).await.unwrap();
+    let state = authorize(&s, &created.session_id, BROWSER).await;
+    let outcome = s.engine.oauth_callback(&state, Some("good-code"), None, None, BROWSER).await.unwrap();
     assert_eq!(outcome.status, SessionStatus::AwaitingConfirmation);
     assert_eq!(outcome.origin.as_deref(), Some("https://app.example"));
     assert!(
@@ -444,8 +445,8 @@ async fn popup_flow_with_the_sxc_handshake() {
     assert_eq!(s.engine.list_connections(&s.principal, "user_123").await.unwrap().len(), 1);
 
     // Confirming too late activates nothing.
-    let other_state = authorize(&s, &other.session_id, None).await;
-    s.engine.oauth_callback(&other_state, Some("good-code"), None, None).await.unwrap();
+    let other_state = authorize(&s, &other.session_id, BROWSER).await;
+    s.engine.oauth_callback(&other_state, Some("good-code"), None, None, BROWSER).await.unwrap();
     s.clock.advance_millis(601_000);
     let late =
         s.engine.confirm_session(&s.principal, &other.session_id, other_sxc.expose()).await.unwrap_err();
@@ -454,9 +455,54 @@ async fn popup_flow_with_the_sxc_handshake() {
     // A user who says no ends the session as denied.
     let sxc3 = pkce::random_token();
     let denied = s.engine.create_session(&s.principal, popup_request(sxc3.expose())).await.unwrap();
-    let state = authorize(&s, &denied.session_id, None).await;
-    let outcome = s.engine.oauth_callback(&state, None, Some("access_denied"), None).await.unwrap();
+    let state = authorize(&s, &denied.session_id, BROWSER).await;
+    let outcome = s.engine.oauth_callback(&state, None, Some("access_denied"), None, BROWSER).await.unwrap();
     assert_eq!(outcome.status, SessionStatus::Denied);
+}
+
+/// Every key in the store, to see what a flow leaves behind.
+async fn store_keys(s: &Setup) -> usize {
+    let tx = s.engine.store().begin().await.unwrap();
+    tx.get_range(&[0x00], &[0xff], Default::default()).await.unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_popup_and_its_provider_step_belong_to_the_browser_that_opened_them() {
+    const OTHER: &str = "another-browser-0123456789";
+    let p = provider(3600).await;
+    let s = setup(&p).await;
+    let created = s.engine.create_session(&s.principal, popup_request("sxc-one")).await.unwrap();
+    let id = &created.session_id;
+    // The first browser to open the page owns it; another gets a refusal and changes nothing.
+    s.engine.consent_context(id, BROWSER).await.unwrap();
+    let stranger = s.engine.consent_context(id, OTHER).await.unwrap_err();
+    assert!(matches!(stranger, EngineError::OtherBrowser(_)), "{stranger}");
+    assert!(matches!(s.engine.deny_session(id, OTHER).await, Err(EngineError::OtherBrowser(_))));
+
+    // The provider's answer carried to another browser is refused, and the step stays
+    // open for the browser that started it.
+    let state = authorize(&s, id, BROWSER).await;
+    let carried = s.engine.oauth_callback(&state, Some("good-code"), None, None, OTHER).await.unwrap_err();
+    assert!(matches!(carried, EngineError::OtherBrowser(_)), "{carried}");
+    let outcome = s.engine.oauth_callback(&state, Some("good-code"), None, None, BROWSER).await.unwrap();
+    assert_eq!(outcome.status, SessionStatus::AwaitingConfirmation);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_for_a_provider_again_replaces_the_step_instead_of_adding_one() {
+    let p = provider(3600).await;
+    let s = setup(&p).await;
+    let created = s.engine.create_session(&s.principal, popup_request("sxc-two")).await.unwrap();
+    let first = authorize(&s, &created.session_id, BROWSER).await;
+    let after_one = store_keys(&s).await;
+    let mut last = first.clone();
+    for _ in 0..50 {
+        last = authorize(&s, &created.session_id, BROWSER).await;
+    }
+    assert_eq!(store_keys(&s).await, after_one, "the store does not grow with each press");
+    let replaced = s.engine.oauth_callback(&first, Some("good-code"), None, None, BROWSER).await.unwrap_err();
+    assert!(matches!(replaced, EngineError::NotFound(_)), "{replaced}");
+    s.engine.oauth_callback(&last, Some("good-code"), None, None, BROWSER).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -508,10 +554,10 @@ async fn a_crashed_actor_restarts_and_the_flow_completes() {
         .enter_device_code(created.device_auth_code.as_deref().unwrap(), "10.0.0.1", BROWSER)
         .await
         .unwrap();
-    let state = authorize(&s, &created.session_id, Some(BROWSER)).await;
+    let state = authorize(&s, &created.session_id, BROWSER).await;
     s.engine.danger_test_crash_session_actor(&created.session_id).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    s.engine.oauth_callback(&state, Some("good-code"), None, None).await.unwrap();
+    s.engine.oauth_callback(&state, Some("good-code"), None, None, BROWSER).await.unwrap();
     // The session actor comes back with its state from the store.
     let view = s.engine.session_status(&s.principal, &created.session_id, None).await.unwrap();
     assert_eq!(view.status, SessionStatus::Completed);
@@ -535,7 +581,7 @@ async fn a_restarted_process_continues_the_session() {
         .enter_device_code(created.device_auth_code.as_deref().unwrap(), "10.0.0.1", BROWSER)
         .await
         .unwrap();
-    let state = authorize(&s, &created.session_id, Some(BROWSER)).await;
+    let state = authorize(&s, &created.session_id, BROWSER).await;
     let principal = s.principal.clone();
     s.engine.shutdown().await;
     drop(s);
@@ -544,7 +590,7 @@ async fn a_restarted_process_continues_the_session() {
     // A new process on the same file and key.
     let store = Store::open_redb(&path, Default::default()).unwrap();
     let engine = engine_on(store, master, ManualClock::new(START)).await;
-    engine.oauth_callback(&state, Some("good-code"), None, None).await.unwrap();
+    engine.oauth_callback(&state, Some("good-code"), None, None, BROWSER).await.unwrap();
     let view = engine.session_status(&principal, &created.session_id, None).await.unwrap();
     assert_eq!(view.status, SessionStatus::Completed);
     assert_eq!(engine.list_connections(&principal, "user_123").await.unwrap().len(), 1);

@@ -148,22 +148,22 @@ export async function waitUntil(check, timeoutMs, what) {
  * `/device`, continues to the provider (which approves) and follows it back.
  */
 export async function completeDeviceFlow(securix, deviceAuthCode, integration = "mock") {
-  const form = (body) => ({ "content-type": "application/x-www-form-urlencoded", ...body });
-  const entered = await fetch(`${securix.baseUrl}/device`, {
-    method: "POST",
-    headers: form(),
-    body: `code=${encodeURIComponent(deviceAuthCode)}`,
-    redirect: "manual",
-  });
-  const cookie = entered.headers.get("set-cookie")?.split(";")[0];
+  // A browser's own form posts: its cookie, the page's CSRF token, and Sec-Fetch-Site.
+  const post = (path, cookie, fields) =>
+    fetch(`${securix.baseUrl}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin", cookie },
+      body: new URLSearchParams(fields).toString(),
+      redirect: "manual",
+    });
+  const entry = await fetch(`${securix.baseUrl}/device`);
+  const cookie = entry.headers.get("set-cookie")?.split(";")[0];
+  const csrf = (await entry.text()).match(/name="csrf" value="([^"]+)"/)?.[1];
+  if (!cookie || !csrf) throw new Error("the device page set no cookie or token");
+  const entered = await post("/device", cookie, { csrf, code: deviceAuthCode });
   const consentPath = entered.headers.get("location");
-  if (entered.status !== 303 || !cookie) throw new Error(`code entry answered ${entered.status}`);
-  const authorized = await fetch(`${securix.baseUrl}${consentPath}/authorize`, {
-    method: "POST",
-    headers: form({ cookie }),
-    body: `integration=${integration}`,
-    redirect: "manual",
-  });
+  if (entered.status !== 303) throw new Error(`code entry answered ${entered.status}`);
+  const authorized = await post(`${consentPath}/authorize`, cookie, { csrf, integration });
   const atProvider = await fetch(authorized.headers.get("location"), { redirect: "manual" });
   const callback = await fetch(atProvider.headers.get("location"), { headers: { cookie }, redirect: "manual" });
   if (!callback.ok) throw new Error(`the callback answered ${callback.status}`);

@@ -1,5 +1,5 @@
-//! The pages' shared frame: escaping, the layout, and the security headers every
-//! page sends (a strict CSP with `frame-ancestors 'none'`, no third-party assets).
+//! The frame of the demo's own pages (its app and its provider, the other side of
+//! SecuriX): escaping, the layout, a strict CSP. SecuriX's pages are templates.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -66,15 +66,4 @@ pub fn page_with_policy(
         .insert_header(("cache-control", "no-store"))
         .insert_header(("referrer-policy", "no-referrer"))
         .body(html)
-}
-
-/// A page that says what went wrong, in words for a person.
-pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
-    page(
-        status,
-        "Something went wrong",
-        &format!("<h1>Something went wrong</h1><p>{}</p>", escape(message)),
-        None,
-        "",
-    )
 }
