@@ -106,10 +106,17 @@ pub enum WebhookCommand {
         #[arg(long = "event")]
         events: Vec<String>,
     },
-    /// Add a signing key; the old ones keep signing alongside until retired.
-    RotateKey,
-    /// Stop signing with a key (`whk_…`).
-    RetireKey { key_id: String },
+    /// Add a signing key to a project; its old ones keep signing alongside until retired.
+    RotateKey {
+        #[arg(long)]
+        project: String,
+    },
+    /// Stop signing with one of a project's keys (`whk_…`).
+    RetireKey {
+        #[arg(long)]
+        project: String,
+        key_id: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -234,8 +241,9 @@ pub async fn webhook(remote: Remote, auth: AdminAuth, command: WebhookCommand) -
                 format!("Registered endpoint {}", answer["endpointId"].as_str().unwrap_or_default())
             });
         }
-        WebhookCommand::RotateKey => {
-            let answer = client.call(Method::POST, "/v1/admin/webhook-keys/rotate", None).await?;
+        WebhookCommand::RotateKey { project } => {
+            let path = format!("/v1/admin/projects/{project}/webhook-keys/rotate");
+            let answer = client.call(Method::POST, &path, None).await?;
             print(remote.json, &answer, || {
                 format!(
                     "New signing key {} ({})",
@@ -244,8 +252,8 @@ pub async fn webhook(remote: Remote, auth: AdminAuth, command: WebhookCommand) -
                 )
             });
         }
-        WebhookCommand::RetireKey { key_id } => {
-            let path = format!("/v1/admin/webhook-keys/{key_id}/retire");
+        WebhookCommand::RetireKey { project, key_id } => {
+            let path = format!("/v1/admin/projects/{project}/webhook-keys/{key_id}/retire");
             client.call(Method::POST, &path, None).await?;
             print(remote.json, &json!({ "id": key_id, "status": "retired" }), || format!("Retired {key_id}"));
         }

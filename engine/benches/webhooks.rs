@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let engine = Engine::builder().store(Store::memory()).master_key(MasterKey::generate()).clock(Arc::new(clock.clone())).settings(settings).build().await?;
         let project = engine.create_project("Bench").await?;
         engine.add_webhook_endpoint(&project.id, &format!("{receiver}/hook"), None).await?;
-        engine.webhook_keys().await?;
+        engine.webhook_keys(&project.id).await?;
         for n in 0..DELIVERIES {
             let project_id = project.id.clone();
             engine

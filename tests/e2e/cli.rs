@@ -170,12 +170,14 @@ async fn webhook_endpoints_and_keys_from_the_terminal() {
     let refused = cli(&server, &["webhook", "add", "--project", project_id, "ftp://example.com/"], &[]);
     assert!(!refused.0 && refused.2.trim().lines().count() == 1, "{}", refused.2);
 
-    let first = json_of(&cli(&server, &["webhook", "rotate-key", "--json"], &[]));
-    let second = json_of(&cli(&server, &["webhook", "rotate-key", "--json"], &[]));
+    let rotate = ["webhook", "rotate-key", "--project", project_id, "--json"];
+    let first = json_of(&cli(&server, &rotate, &[]));
+    let second = json_of(&cli(&server, &rotate, &[]));
     assert!(second["publicKey"].as_str().unwrap().starts_with("whpk_"));
     let key_id = first["id"].as_str().unwrap();
-    let retired = json_of(&cli(&server, &["webhook", "retire-key", key_id, "--json"], &[]));
+    let retire = ["webhook", "retire-key", "--project", project_id, key_id, "--json"];
+    let retired = json_of(&cli(&server, &retire, &[]));
     assert_eq!(retired["status"], "retired");
-    let text = cli(&server, &["webhook", "rotate-key"], &[]);
+    let text = cli(&server, &["webhook", "rotate-key", "--project", project_id], &[]);
     assert!(text.0 && text.1.starts_with("New signing key whk_"), "{}", text.1);
 }

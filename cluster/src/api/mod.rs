@@ -68,8 +68,9 @@ routes! {
     get "/v1/webhooks/keys" ApiKey webhooks::keys, "The public keys webhooks are signed with (whpk_…)";
     post "/v1/events/redeliver" ApiKey webhooks::redeliver, "Deliver an event, or a time range of events, again";
     post "/v1/admin/projects/{projectId}/webhook-endpoints" Admin webhooks::create_endpoint, "Register a webhook endpoint";
-    post "/v1/admin/webhook-keys/rotate" Admin webhooks::rotate, "Add a signing key; the old ones sign alongside until retired";
-    post "/v1/admin/webhook-keys/{keyId}/retire" Admin webhooks::retire, "Stop signing with a key";
+    get "/v1/admin/projects/{projectId}/webhook-keys" Admin webhooks::project_keys, "A project's webhook signing keys";
+    post "/v1/admin/projects/{projectId}/webhook-keys/rotate" Admin webhooks::rotate, "Add a signing key to a project; its old ones sign alongside until retired";
+    post "/v1/admin/projects/{projectId}/webhook-keys/{keyId}/retire" Admin webhooks::retire, "Stop signing with a key";
     post "/v1/admin/projects" Admin admin::create_project, "Create a project";
     post "/v1/admin/projects/{projectId}/api-keys" Admin admin::create_api_key, "Create an API key (shown once)";
     delete "/v1/admin/projects/{projectId}/api-keys/{apiKeyId}" Admin admin::delete_api_key, "Delete an API key, effective at once";

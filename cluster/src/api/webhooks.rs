@@ -27,21 +27,37 @@ pub async fn create_endpoint(
     ))
 }
 
-pub async fn keys(state: web::Data<AppState>, _app: App) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": state.engine.webhook_keys().await? })))
+/// The calling project's keys: its deliveries verify under these and no others.
+pub async fn keys(state: web::Data<AppState>, App(principal): App) -> Result<HttpResponse, ApiError> {
+    let keys = state.engine.webhook_keys(&principal.project_id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": keys })))
 }
 
-pub async fn rotate(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.engine.rotate_webhook_key().await?))
+/// A project's keys, for the operator.
+pub async fn project_keys(
+    state: web::Data<AppState>,
+    _: Admin,
+    project: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": state.engine.webhook_keys(&project).await? })))
+}
+
+pub async fn rotate(
+    state: web::Data<AppState>,
+    _: Admin,
+    project: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.engine.rotate_webhook_key(&project).await?))
 }
 
 /// Stops signing with a key once receivers trust its successor.
 pub async fn retire(
     state: web::Data<AppState>,
     _: Admin,
-    key: web::Path<String>,
+    path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    state.engine.retire_webhook_key(&key).await?;
+    let (project, key) = path.into_inner();
+    state.engine.retire_webhook_key(&project, &key).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

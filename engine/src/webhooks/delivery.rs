@@ -22,9 +22,9 @@ pub fn default_schedule() -> Vec<Duration> {
     [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000].into_iter().map(Duration::from_secs).collect()
 }
 
-/// What one delivery round loads once.
+/// What one delivery round loads once per project.
 struct Round {
-    signing_keys: Option<Vec<ed25519_dalek::SigningKey>>,
+    signing_keys: HashMap<String, Vec<ed25519_dalek::SigningKey>>,
     endpoints: HashMap<String, Vec<endpoints::Endpoint>>,
 }
 
@@ -70,7 +70,7 @@ impl Engine {
         let now = self.now();
         let mut delivered = 0;
         // Loaded once per round: the signing keys and each project's endpoints.
-        let mut round = Round { signing_keys: None, endpoints: HashMap::new() };
+        let mut round = Round { signing_keys: HashMap::new(), endpoints: HashMap::new() };
         let tx = self.inner.store.begin().await?;
         let entries = event::outbox(&tx, shard, 256).await?;
         drop(tx);
@@ -144,16 +144,18 @@ impl Engine {
             round.endpoints.insert(entry.project_id.clone(), endpoints::list(&tx, &entry.project_id).await?);
         }
         let all_endpoints = round.endpoints.get(&entry.project_id).cloned().unwrap_or_default();
-        if round.signing_keys.is_none() {
-            let mut keys = keyring::signing_keys(&tx, &self.inner.vault).await?;
+        if !round.signing_keys.contains_key(&entry.project_id) {
+            let project = &entry.project_id;
+            let mut keys = keyring::signing_keys(&tx, &self.inner.vault, project).await?;
             if keys.is_empty() {
                 // Never send unsigned: make the first key, as `GET /v1/webhooks/keys` would.
-                self.webhook_keys().await?;
-                keys = keyring::signing_keys(&self.inner.store.begin().await?, &self.inner.vault).await?;
+                self.webhook_keys(project).await?;
+                keys = keyring::signing_keys(&self.inner.store.begin().await?, &self.inner.vault, project)
+                    .await?;
             }
-            round.signing_keys = Some(keys);
+            round.signing_keys.insert(project.clone(), keys);
         }
-        let signing_keys = round.signing_keys.clone().unwrap_or_default();
+        let signing_keys = round.signing_keys.get(&entry.project_id).cloned().unwrap_or_default();
         drop(tx);
         let kind = serde_json::to_value(event.kind)
             .ok()
@@ -343,9 +345,7 @@ impl Engine {
         }
         let now = self.now();
         let (project_id, url) = (project_id.to_owned(), url.to_owned());
-        let tx = self.inner.store.begin().await?;
-        crate::model::project::get(&tx, &project_id).await?.ok_or(crate::EngineError::NotFound("project"))?;
-        drop(tx);
+        self.existing_project(&project_id).await?;
         Ok(self
             .inner
             .store
@@ -354,51 +354,60 @@ impl Engine {
                     (project_id.clone(), url.clone(), events.clone(), self.inner.vault.clone());
                 async move {
                     // Receivers fetch the public keys right after registering.
-                    keyring::ensure(&tx, &vault, now).await?;
+                    keyring::ensure(&tx, &vault, &p, now).await?;
                     endpoints::create(&tx, &p, &u, e, now)
                 }
             })
             .await?)
     }
 
-    /// The public signing keys (`whpk_…`), creating the first on first use.
-    pub async fn webhook_keys(&self) -> EngineResult<Vec<keyring::KeyView>> {
+    /// A project's public signing keys (`whpk_…`), creating the first on first use.
+    pub async fn webhook_keys(&self, project_id: &str) -> EngineResult<Vec<keyring::KeyView>> {
         let (vault, now) = (self.inner.vault.clone(), self.now());
         Ok(self
             .inner
             .store
             .run(|tx| {
-                let vault = vault.clone();
+                let (vault, project_id) = (vault.clone(), project_id.to_owned());
                 async move {
-                    keyring::ensure(&tx, &vault, now).await?;
-                    keyring::list(&tx).await
+                    keyring::ensure(&tx, &vault, &project_id, now).await?;
+                    keyring::list(&tx, &project_id).await
                 }
             })
             .await?)
     }
 
-    /// Adds a signing key; the old ones keep signing alongside until retired.
-    pub async fn rotate_webhook_key(&self) -> EngineResult<keyring::KeyView> {
+    /// Adds a signing key to a project; its old ones keep signing alongside until retired.
+    pub async fn rotate_webhook_key(&self, project_id: &str) -> EngineResult<keyring::KeyView> {
         let (vault, now) = (self.inner.vault.clone(), self.now());
+        self.existing_project(project_id).await?;
         Ok(self
             .inner
             .store
             .run(|tx| {
-                let vault = vault.clone();
-                async move { keyring::add(&tx, &vault, now).await }
+                let (vault, project_id) = (vault.clone(), project_id.to_owned());
+                async move {
+                    keyring::ensure(&tx, &vault, &project_id, now).await?;
+                    keyring::add(&tx, &vault, &project_id, now).await
+                }
             })
             .await?)
     }
 
-    pub async fn retire_webhook_key(&self, key_id: &str) -> EngineResult<()> {
-        let key_id = key_id.to_owned();
+    pub async fn retire_webhook_key(&self, project_id: &str, key_id: &str) -> EngineResult<()> {
         Ok(self
             .inner
             .store
             .run(|tx| {
-                let id = key_id.clone();
-                async move { keyring::retire(&tx, &id).await }
+                let (project_id, id) = (project_id.to_owned(), key_id.to_owned());
+                async move { keyring::retire(&tx, &project_id, &id).await }
             })
             .await?)
+    }
+
+    async fn existing_project(&self, project_id: &str) -> EngineResult<()> {
+        let tx = self.inner.store.begin().await?;
+        crate::model::project::get(&tx, project_id).await?.ok_or(crate::EngineError::NotFound("project"))?;
+        Ok(())
     }
 }

@@ -1,6 +1,13 @@
-//! The webhook signing keys: ed25519, the secret half sealed by the vault. A new
-//! key signs alongside the old ones until they are retired, so receivers can move
-//! to the new public key without missing a delivery.
+//! The webhook signing keys, per project: ed25519, the secret half sealed by the
+//! vault. A project's deliveries are signed only with its own keys, so a delivery
+//! for one project never verifies under another's. A new key signs alongside the
+//! old ones until they are retired, so receivers can move to the new public key
+//! without missing a delivery.
+//!
+//! Keys were once global. A project's first use copies the global keys that were
+//! active into its own keyring (same id and public key, so its receivers keep
+//! verifying; marked `legacy`) and adds a fresh key of its own beside them: the
+//! operator retires the legacy copies once receivers trust the new key.
 
 use ed25519_dalek::SigningKey;
 use rand::rngs::OsRng;
@@ -29,6 +36,9 @@ struct StoredKey {
     secret: Ciphertext,
     created_at: Timestamp,
     status: KeyStatus,
+    /// Copied from the former global keyring (shared with other projects).
+    #[serde(default)]
+    legacy: bool,
 }
 
 /// A key as `/v1/webhooks/keys` shows it.
@@ -39,29 +49,44 @@ pub struct KeyView {
     pub public_key: String,
     pub created_at: Rfc3339,
     pub status: KeyStatus,
+    /// A copy of a former global key, which other projects may share: retire it
+    /// once receivers trust this project's own key.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub legacy: bool,
 }
 
-fn record_key(id: &str) -> Vec<u8> {
-    keys::index("webhook_key").pack(&id)
+fn record_key(project_id: &str, id: &str) -> Vec<u8> {
+    keys::index("project_webhook_key").pack(&(project_id, id))
 }
 
-async fn all(tx: &Tx) -> Result<Vec<StoredKey>, RecordError> {
-    crate::model::list_json(tx, keys::index("webhook_key").range(), Default::default(), WHAT).await
+/// Where the global keys lived before keys were per project.
+fn legacy_space() -> crate::store::Subspace {
+    keys::index("webhook_key")
 }
 
-/// Adds a fresh active key.
-pub async fn add(tx: &Tx, vault: &Vault, now: Timestamp) -> Result<KeyView, RecordError> {
+async fn all(tx: &Tx, project_id: &str) -> Result<Vec<StoredKey>, RecordError> {
+    let range = keys::index("project_webhook_key").subspace(&(project_id,)).range();
+    crate::model::list_json(tx, range, Default::default(), WHAT).await
+}
+
+fn store(tx: &Tx, project_id: &str, key: &StoredKey) -> Result<(), RecordError> {
+    crate::model::put_json(tx, &record_key(project_id, &key.id), key, WHAT)
+}
+
+/// Adds a fresh active key to a project.
+pub async fn add(tx: &Tx, vault: &Vault, project_id: &str, now: Timestamp) -> Result<KeyView, RecordError> {
     let signing = SigningKey::generate(&mut OsRng);
     let id = ids::mint("whk");
-    let secret = vault.encrypt(&record_key(&id), signing.as_bytes())?;
+    let secret = vault.encrypt(&record_key(project_id, &id), signing.as_bytes())?;
     let stored = StoredKey {
         public_key: public_key_text(&signing.verifying_key()),
         secret,
         created_at: now,
         status: KeyStatus::Active,
+        legacy: false,
         id,
     };
-    crate::model::put_json(tx, &record_key(&stored.id), &stored, WHAT)?;
+    store(tx, project_id, &stored)?;
     Ok(view(&stored))
 }
 
@@ -71,34 +96,46 @@ fn view(key: &StoredKey) -> KeyView {
         public_key: key.public_key.clone(),
         created_at: Rfc3339(key.created_at),
         status: key.status,
+        legacy: key.legacy,
     }
 }
 
-/// Creates the first key if there is none.
-pub async fn ensure(tx: &Tx, vault: &Vault, now: Timestamp) -> Result<(), RecordError> {
-    if all(tx).await?.iter().all(|k| k.status != KeyStatus::Active) {
-        add(tx, vault, now).await?;
+/// Gives a project an active key if it has none: on its first use, the former
+/// global keys that were active (as legacy copies) and a fresh key of its own.
+pub async fn ensure(tx: &Tx, vault: &Vault, project_id: &str, now: Timestamp) -> Result<(), RecordError> {
+    let existing = all(tx, project_id).await?;
+    if existing.is_empty() {
+        let legacy: Vec<StoredKey> =
+            crate::model::list_json(tx, legacy_space().range(), Default::default(), WHAT).await?;
+        for old in legacy.into_iter().filter(|k| k.status == KeyStatus::Active) {
+            let plain = vault.decrypt(&legacy_space().pack(&old.id), &old.secret).await?;
+            let secret = vault.encrypt(&record_key(project_id, &old.id), plain.expose())?;
+            store(tx, project_id, &StoredKey { secret, legacy: true, ..old })?;
+        }
+    }
+    if existing.iter().all(|k| k.status != KeyStatus::Active) {
+        add(tx, vault, project_id, now).await?;
     }
     Ok(())
 }
 
-pub async fn list(tx: &Tx) -> Result<Vec<KeyView>, RecordError> {
-    Ok(all(tx).await?.iter().map(view).collect())
+pub async fn list(tx: &Tx, project_id: &str) -> Result<Vec<KeyView>, RecordError> {
+    Ok(all(tx, project_id).await?.iter().map(view).collect())
 }
 
 /// Stops signing with a key (after receivers moved to the newer one).
-pub async fn retire(tx: &Tx, id: &str) -> Result<(), RecordError> {
-    let mut keys = all(tx).await?;
+pub async fn retire(tx: &Tx, project_id: &str, id: &str) -> Result<(), RecordError> {
+    let mut keys = all(tx, project_id).await?;
     let key = keys.iter_mut().find(|k| k.id == id).ok_or(RecordError::NotFound(WHAT))?;
     key.status = KeyStatus::Retired;
-    crate::model::put_json(tx, &record_key(id), key, WHAT)
+    store(tx, project_id, key)
 }
 
-/// Every active key, unsealed, to sign with.
-pub async fn signing_keys(tx: &Tx, vault: &Vault) -> Result<Vec<SigningKey>, RecordError> {
+/// Every active key of a project, unsealed, to sign with.
+pub async fn signing_keys(tx: &Tx, vault: &Vault, project_id: &str) -> Result<Vec<SigningKey>, RecordError> {
     let mut signing = Vec::new();
-    for key in all(tx).await?.into_iter().filter(|k| k.status == KeyStatus::Active) {
-        let plain = vault.decrypt(&record_key(&key.id), &key.secret).await?;
+    for key in all(tx, project_id).await?.into_iter().filter(|k| k.status == KeyStatus::Active) {
+        let plain = vault.decrypt(&record_key(project_id, &key.id), &key.secret).await?;
         let bytes: [u8; 32] = plain
             .expose()
             .try_into()
@@ -106,4 +143,61 @@ pub async fn signing_keys(tx: &Tx, vault: &Vault) -> Result<Vec<SigningKey>, Rec
         signing.push(SigningKey::from_bytes(&bytes));
     }
     Ok(signing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::vault::MasterKey;
+
+    /// A key as the global keyring stored it, before keys were per project.
+    async fn legacy_key(store: &Store, vault: &Vault) -> String {
+        let signing = SigningKey::generate(&mut OsRng);
+        let old = StoredKey {
+            id: "whk_legacy".into(),
+            public_key: public_key_text(&signing.verifying_key()),
+            secret: vault.encrypt(&legacy_space().pack(&"whk_legacy"), signing.as_bytes()).unwrap(),
+            created_at: Timestamp(1),
+            status: KeyStatus::Active,
+            legacy: false,
+        };
+        let key = legacy_space().pack(&old.id.as_str());
+        store
+            .run(|tx| {
+                let (key, old) = (key.clone(), old.clone());
+                async move { crate::model::put_json(&tx, &key, &old, WHAT) }
+            })
+            .await
+            .unwrap();
+        old.public_key
+    }
+
+    #[tokio::test]
+    async fn a_projects_first_use_copies_the_global_keys_beside_a_key_of_its_own() {
+        let store = Store::memory();
+        let vault = Vault::open(store.clone(), MasterKey::generate()).await.unwrap();
+        let legacy_public = legacy_key(&store, &vault).await;
+        let mut own = Vec::new();
+        for project in ["prj_a", "prj_b"] {
+            let views = store
+                .run(|tx| {
+                    let vault = vault.clone();
+                    async move {
+                        ensure(&tx, &vault, project, Timestamp(2)).await?;
+                        list(&tx, project).await
+                    }
+                })
+                .await
+                .unwrap();
+            assert_eq!(views.len(), 2, "{views:?}");
+            let legacy: Vec<_> = views.iter().filter(|k| k.legacy).collect();
+            assert_eq!((legacy.len(), legacy[0].public_key.as_str()), (1, legacy_public.as_str()));
+            own.push(views.into_iter().find(|k| !k.legacy).unwrap().public_key);
+            let tx = store.begin().await.unwrap();
+            let signing = signing_keys(&tx, &vault, project).await.unwrap();
+            assert_eq!(signing.len(), 2, "the legacy key signs alongside until retired");
+        }
+        assert_ne!(own[0], own[1], "each project has a key of its own");
+    }
 }

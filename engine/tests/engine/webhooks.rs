@@ -76,7 +76,7 @@ async fn retries_follow_the_schedule_with_the_same_id_and_fresh_signatures() {
     let clock = ManualClock::new(START);
     let engine = engine(&clock).await;
     let project = engine.create_project("Hooks").await.unwrap();
-    let keys = engine.webhook_keys().await.unwrap();
+    let keys = engine.webhook_keys(&project.id).await.unwrap();
     let public = signing::parse_public_key(&keys[0].public_key).unwrap();
     engine.add_webhook_endpoint(&project.id, &format!("{}/hook", receiver.base_url), None).await.unwrap();
     emit(&engine, &project.id).await;
@@ -172,7 +172,7 @@ async fn deliveries_are_signed_even_when_no_one_asked_for_the_keys_first() {
 
     let requests = receiver.requests();
     assert_eq!(requests.len(), 1);
-    let keys = engine.webhook_keys().await.unwrap();
+    let keys = engine.webhook_keys(&project.id).await.unwrap();
     assert_eq!(keys.len(), 1, "registering the endpoint made the first key");
     let public = signing::parse_public_key(&keys[0].public_key).unwrap();
     let request = &requests[0];
@@ -186,4 +186,48 @@ async fn deliveries_are_signed_even_when_no_one_asked_for_the_keys_first() {
         stamp.parse().unwrap(),
     )
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_verifies_under_its_own_projects_keys_only() {
+    let receiver = ScriptedServer::start(|_| Response::json(204, json!({}))).await;
+    let clock = ManualClock::new(START);
+    let engine = engine(&clock).await;
+    let a = engine.create_project("A").await.unwrap();
+    let b = engine.create_project("B").await.unwrap();
+    engine.add_webhook_endpoint(&a.id, &format!("{}/hook", receiver.base_url), None).await.unwrap();
+    engine.add_webhook_endpoint(&b.id, &format!("{}/hook", receiver.base_url), None).await.unwrap();
+    emit(&engine, &a.id).await;
+    engine.deliver_due_webhooks().await.unwrap();
+
+    let public_of = |project: String| {
+        let engine = engine.clone();
+        async move {
+            let keys = engine.webhook_keys(&project).await.unwrap();
+            keys.iter().map(|k| signing::parse_public_key(&k.public_key).unwrap()).collect::<Vec<_>>()
+        }
+    };
+    let (keys_a, keys_b) = (public_of(a.id.clone()).await, public_of(b.id.clone()).await);
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    let verify = |keys: &[_]| {
+        let stamp = request.header("webhook-timestamp").unwrap();
+        signing::verify(
+            keys,
+            request.header("webhook-id").unwrap(),
+            stamp,
+            request.header("webhook-signature").unwrap(),
+            &request.body,
+            stamp.parse().unwrap(),
+        )
+    };
+    verify(&keys_a).unwrap();
+    assert!(verify(&keys_b).is_err(), "project B's published keys do not verify project A's delivery");
+
+    // Rotation and retirement are per project too.
+    let rotated = engine.rotate_webhook_key(&a.id).await.unwrap();
+    engine.retire_webhook_key(&b.id, &rotated.id).await.unwrap_err();
+    engine.retire_webhook_key(&a.id, &rotated.id).await.unwrap();
+    assert_eq!(engine.webhook_keys(&b.id).await.unwrap().len(), 1);
 }
