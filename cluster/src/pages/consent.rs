@@ -22,7 +22,7 @@ struct ConsentPage {
     session_id: String,
     csrf: String,
     project: String,
-    project_initial: char,
+    project_badge: Badge,
     agent: String,
     entity: String,
     device: bool,
@@ -38,7 +38,7 @@ impl Page for ConsentPage {
 struct ProviderView {
     integration: String,
     name: String,
-    initial: char,
+    badge: Badge,
     scopes: Vec<ScopeView>,
     /// Still waiting for the user's consent.
     open: bool,
@@ -50,9 +50,19 @@ struct ScopeView {
     words: Option<&'static str>,
 }
 
-/// The letter a provider's or project's badge shows.
-fn initial(name: &str) -> char {
-    name.chars().find(|c| c.is_alphanumeric()).map_or('?', |c| c.to_ascii_uppercase())
+/// A provider's or project's badge: its first letter on one of eight colours
+/// (`.hue0`–`.hue7`), the same colour for the same name every time.
+struct Badge {
+    letter: char,
+    hue: u8,
+}
+
+impl Badge {
+    fn of(name: &str) -> Self {
+        let letter = name.chars().find(|c| c.is_alphanumeric()).map_or('?', |c| c.to_ascii_uppercase());
+        let hue = name.bytes().fold(0u8, |sum, b| sum.wrapping_mul(31).wrapping_add(b)) % 8;
+        Badge { letter, hue }
+    }
 }
 
 fn status_words(status: SessionStatus) -> &'static str {
@@ -71,7 +81,7 @@ impl ConsentPage {
             .providers
             .into_iter()
             .map(|p| ProviderView {
-                initial: initial(&p.provider_name),
+                badge: Badge::of(&p.provider_name),
                 open: matches!(p.status, SessionStatus::Pending | SessionStatus::Authorizing),
                 status: status_words(p.status),
                 scopes: p
@@ -87,7 +97,7 @@ impl ConsentPage {
             frame: Frame::new("Connect your accounts"),
             session_id: context.session_id,
             csrf: browser.csrf_token(),
-            project_initial: initial(&context.project_name),
+            project_badge: Badge::of(&context.project_name),
             project: context.project_name,
             agent: context.agent_id,
             entity: context.entity_id,
