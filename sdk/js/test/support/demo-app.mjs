@@ -85,7 +85,12 @@ export async function startDemoApp() {
   });
   const useSecurix = (options) => {
     securix = new Securix(options);
-    api = createSecurixHandler({ securix });
+    api = createSecurixHandler({
+      securix,
+      // The demo has one user; a real app answers the user of the request's own session.
+      resolveEntityId: () => "user_123",
+      providers: { mock: { scopes: ["openid", "profile"] } },
+    });
     return securix;
   };
   return { ...app, seen, useSecurix };

@@ -2,7 +2,7 @@
 // Each `@ts-expect-error` is a misuse the types must catch.
 
 import { SecurixButton, connect } from "@securix/client";
-import { toNextJsHandler } from "@securix/core";
+import { createSecurixHandler, toNextJsHandler } from "@securix/core";
 import { Securix, verifyWebhook } from "@securix/sdk";
 
 export const button = (
@@ -34,7 +34,20 @@ export async function cli(): Promise<void> {
   await Securix.auth.createSession({ entityId: "u", flow: "sms", providers: {} });
 }
 
-export const { GET, POST } = toNextJsHandler({ resolveEntityId: async () => "user_123" });
+export const { GET, POST } = toNextJsHandler({
+  resolveEntityId: async () => "user_123",
+  providers: { gmail: { scopes: ["https://www.googleapis.com/auth/gmail.readonly"] } },
+});
+export const perUser = createSecurixHandler({
+  resolveEntityId: (_request, _requested, { action }) => (action === "init" ? "user_123" : null),
+  providers: async (_request, entityId) => (entityId === "user_123" ? { github: { scopes: ["repo"] } } : null),
+});
+// @ts-expect-error resolveEntityId is required: the page's entityId is never trusted
+export const noResolver = toNextJsHandler({ providers: { github: {} } });
+// @ts-expect-error providers (the allowlist) is required: the page's providers are never trusted
+export const noAllowlist = toNextJsHandler({ resolveEntityId: () => "user_123" });
+// @ts-expect-error toNextJsHandler needs options
+export const noOptions = toNextJsHandler();
 
 export async function onClick(): Promise<boolean> {
   const result = await connect({ entityId: "user_123", providers: { github: { scopes: ["repo"] } } });

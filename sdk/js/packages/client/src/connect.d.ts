@@ -2,9 +2,10 @@
 export type Providers = Record<string, { scopes?: string[] }>;
 
 export interface ConnectOptions {
-  /** The end user the connections belong to; the app backend may override it. */
+  /** The end user the connections belong to: a hint; the app backend resolves the entity from its own session. */
   entityId: string;
-  providers: Providers;
+  /** A subset of what the app backend allows (default: all of it); anything outside is refused. */
+  providers?: Providers;
   /** App-backend routes (see @securix/core). Defaults: /api/securix/{init,status,confirm}. */
   initUrl?: string;
   statusUrl?: string;

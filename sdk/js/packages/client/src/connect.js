@@ -56,13 +56,15 @@ async function handshake(popup, settings) {
     sxcChallenge: await sxcChallenge(sxc),
     origin: window.location.origin,
   });
-  const { sessionId, authUrl } = init;
+  const { sessionId, authUrl, binding } = init;
   if (typeof sessionId !== "string" || typeof authUrl !== "string") {
     throw new Error("the app backend's init answer has no sessionId and authUrl");
   }
+  // The backend's proof that this session is this user's: status and confirm send it back.
+  const session = { sessionId, binding: typeof binding === "string" ? binding : undefined, entityId: settings.entityId };
   popup.location.href = authUrl;
   const status = await outcome(popup, settings, {
-    sessionId,
+    session,
     securixOrigin: new URL(authUrl).origin,
     expiresAt: Date.parse(init.expiresAt) || Date.now() + 15 * 60 * 1000,
   });
@@ -70,7 +72,7 @@ async function handshake(popup, settings) {
     closeQuietly(popup);
     return { success: false, sessionId, reason: status };
   }
-  const confirmed = await postJson(settings, settings.confirmUrl, { sessionId, sxc });
+  const confirmed = await postJson(settings, settings.confirmUrl, { ...session, sxc });
   return { success: true, sessionId, connections: confirmed.connections ?? [] };
 }
 
@@ -79,7 +81,8 @@ async function handshake(popup, settings) {
  * by the exact SecuriX origin, from the app backend's long-poll (which still works when
  * Cross-Origin-Opener-Policy cut the popup off), or "closed" when the user closed it.
  */
-function outcome(popup, settings, { sessionId, securixOrigin, expiresAt }) {
+function outcome(popup, settings, { session, securixOrigin, expiresAt }) {
+  const { sessionId } = session;
   return new Promise((resolve) => {
     const stop = new AbortController();
     let done = false;
@@ -103,7 +106,7 @@ function outcome(popup, settings, { sessionId, securixOrigin, expiresAt }) {
 
     (async () => {
       while (!done) {
-        const status = await fetchStatus(settings, sessionId, LONG_POLL_SECONDS, stop.signal);
+        const status = await fetchStatus(settings, session, LONG_POLL_SECONDS, stop.signal);
         if (settles(status)) finish(status);
         else if (status === undefined && !done) await sleep(1000);
       }
@@ -122,7 +125,7 @@ function outcome(popup, settings, { sessionId, securixOrigin, expiresAt }) {
       }
       if (awayChecks < 2) return;
       clearInterval(watch);
-      const status = await fetchStatus(settings, sessionId, 0, stop.signal);
+      const status = await fetchStatus(settings, session, 0, stop.signal);
       finish(settles(status) ? status : "closed");
     }, POPUP_CHECK_MS);
     const expiry = setTimeout(() => finish("expired"), Math.max(0, expiresAt - Date.now()) + 1000);
@@ -138,9 +141,11 @@ function isCrossOrigin(popup) {
 }
 
 /** The session's status through the app backend, or undefined when that failed. */
-async function fetchStatus(settings, sessionId, waitSeconds, signal) {
+async function fetchStatus(settings, { sessionId, binding, entityId }, waitSeconds, signal) {
   const url = new URL(settings.statusUrl, window.location.href);
   url.searchParams.set("sessionId", sessionId);
+  if (binding !== undefined) url.searchParams.set("binding", binding);
+  if (typeof entityId === "string") url.searchParams.set("entityId", entityId);
   url.searchParams.set("wait", String(waitSeconds));
   try {
     const response = await fetch(url, { headers: settings.headers, credentials: "same-origin", signal });
