@@ -17,6 +17,7 @@ export function SecurixButton({
   confirmUrl,
   headers,
   popup,
+  securixOrigin,
   disabled,
   ...buttonProps
 }) {
@@ -27,7 +28,7 @@ export function SecurixButton({
     const routes = Object.fromEntries(
       Object.entries({ initUrl, statusUrl, confirmUrl }).filter(([, value]) => value !== undefined),
     );
-    connect({ entityId, providers, headers, popup, ...routes }).then((result) => {
+    connect({ entityId, providers, headers, popup, securixOrigin, ...routes }).then((result) => {
       setBusy(false);
       onResult?.(result.success, result);
     });

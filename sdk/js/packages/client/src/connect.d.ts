@@ -12,6 +12,8 @@ export interface ConnectOptions {
   confirmUrl?: string;
   /** Extra headers for the app-backend calls, e.g. a CSRF token. */
   headers?: Record<string, string>;
+  /** SecuriX's URL: when set, an init answer whose `authUrl` is elsewhere is refused (`untrusted-auth-url`). */
+  securixOrigin?: string;
   popup?: { width?: number; height?: number };
 }
 
@@ -23,12 +25,26 @@ export type FailureReason =
   | "failed"
   | "error";
 
+/**
+ * Which `error`: the app backend's problem code (`entity-refused`, `integration-not-allowed`,
+ * `scope-not-allowed`, `session-binding-invalid`, … see @securix/core) or one of these.
+ */
+export type ConnectErrorCode =
+  | "backend-refused"
+  | "backend-unreachable"
+  | "bad-init-answer"
+  | "untrusted-auth-url"
+  | "internal"
+  | (string & {});
+
 export interface ConnectResult {
   success: boolean;
   sessionId?: string;
   /** Why `success` is false. */
   reason?: FailureReason;
-  /** The message of an `error`. */
+  /** With `reason: "error"`: a stable code to match on. */
+  code?: ConnectErrorCode;
+  /** The message of an `error`, for people. */
   error?: string;
   /** The confirmed connections (ids and providers, never tokens). */
   connections?: unknown[];

@@ -27,8 +27,10 @@ export async function sxcChallenge(sxc) {
 
 /**
  * Connects `entityId` to `providers` through a SecuriX popup and resolves with
- * `{success, sessionId?, reason?, connections?}`; it never rejects and never hangs
- * past the session's expiry.
+ * `{success, sessionId?, reason?, code?, connections?}`; it never rejects and never hangs
+ * past the session's expiry. When `reason` is "error", `code` says which, stably: the
+ * app backend's problem code (e.g. `scope-not-allowed`), or `backend-refused`,
+ * `backend-unreachable`, `bad-init-answer`, `untrusted-auth-url`.
  */
 export function connect(options) {
   const settings = { ...DEFAULT_ROUTES, ...options };
@@ -38,8 +40,17 @@ export function connect(options) {
   }
   return handshake(popup, settings).catch((error) => {
     closeQuietly(popup);
-    return { success: false, reason: "error", error: error instanceof Error ? error.message : String(error) };
+    const message = error instanceof Error ? error.message : String(error);
+    return { success: false, reason: "error", code: error?.code ?? "internal", error: message };
   });
+}
+
+/** A failure of the handshake with a stable `code`. */
+class ConnectError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
 }
 
 function openPopup({ width = 500, height = 680 } = {}) {
@@ -58,14 +69,15 @@ async function handshake(popup, settings) {
   });
   const { sessionId, authUrl, binding } = init;
   if (typeof sessionId !== "string" || typeof authUrl !== "string") {
-    throw new Error("the app backend's init answer has no sessionId and authUrl");
+    throw new ConnectError("bad-init-answer", "the app backend's init answer has no sessionId and authUrl");
   }
+  const securixOrigin = trustedOrigin(authUrl, settings.securixOrigin);
   // The backend's proof that this session is this user's: status and confirm send it back.
   const session = { sessionId, binding: typeof binding === "string" ? binding : undefined, entityId: settings.entityId };
   popup.location.href = authUrl;
   const status = await outcome(popup, settings, {
     session,
-    securixOrigin: new URL(authUrl).origin,
+    securixOrigin,
     expiresAt: Date.parse(init.expiresAt) || Date.now() + 15 * 60 * 1000,
   });
   if (status !== "awaiting_confirmation") {
@@ -77,8 +89,29 @@ async function handshake(popup, settings) {
 }
 
 /**
+ * The origin of `authUrl`, which the popup is sent to and completion messages must come
+ * from: an http(s) URL (a `javascript:` or `data:` URL would run in the popup, which is
+ * still this page's origin), and `expected`'s origin when the app pinned one.
+ */
+function trustedOrigin(authUrl, expected) {
+  let url;
+  try {
+    url = new URL(authUrl);
+  } catch {
+    throw new ConnectError("bad-init-answer", "the app backend's authUrl is not a URL");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ConnectError("untrusted-auth-url", `the app backend's authUrl is not http(s) but ${url.protocol}`);
+  }
+  if (expected !== undefined && url.origin !== new URL(expected).origin) {
+    throw new ConnectError("untrusted-auth-url", `the app backend's authUrl is not on ${new URL(expected).origin}`);
+  }
+  return url.origin;
+}
+
+/**
  * Resolves with the first status that ends the popup's part: from a `postMessage` sent
- * by the exact SecuriX origin, from the app backend's long-poll (which still works when
+ * by the popup itself from the exact SecuriX origin, from the app backend's long-poll (which still works when
  * Cross-Origin-Opener-Policy cut the popup off), or "closed" when the user closed it.
  */
 function outcome(popup, settings, { session, securixOrigin, expiresAt }) {
@@ -99,7 +132,9 @@ function outcome(popup, settings, { session, securixOrigin, expiresAt }) {
 
     const onMessage = (event) => {
       const data = event.data;
-      if (event.origin !== securixOrigin || !data || data.type !== "securix:session") return;
+      // Only the popup this call opened, on SecuriX's origin: not another window or frame,
+      // not even one of SecuriX's pages opened elsewhere.
+      if (event.source !== popup || event.origin !== securixOrigin || !data || data.type !== "securix:session") return;
       if (data.sessionId === sessionId && settles(data.status)) finish(data.status);
     };
     window.addEventListener("message", onMessage);
@@ -157,15 +192,21 @@ async function fetchStatus(settings, { sessionId, binding, entityId }, waitSecon
 }
 
 async function postJson(settings, url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { ...settings.headers, "content-type": "application/json" },
-    credentials: "same-origin",
-    body: JSON.stringify(body),
-  });
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { ...settings.headers, "content-type": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new ConnectError("backend-unreachable", `${url} could not be reached: ${error?.message ?? error}`);
+  }
   const answer = await response.json().catch(() => ({}));
   if (!response.ok) {
-    throw new Error(answer.detail ?? answer.title ?? `${url} answered ${response.status}`);
+    const code = typeof answer.code === "string" ? answer.code : "backend-refused";
+    throw new ConnectError(code, answer.detail ?? answer.title ?? `${url} answered ${response.status}`);
   }
   return answer;
 }
