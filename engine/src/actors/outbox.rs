@@ -1,5 +1,6 @@
-//! One delivery actor per shard this node owns: on each tick it drains its shard's
-//! webhook outbox. A shard's deliveries never run twice at once on this node, and a
+//! One delivery actor per shard this node owns: on each tick it starts the
+//! deliveries of its shard's outbox that are due and have a slot (they run on
+//! their own; the dispatcher keeps an event from being sent twice at once), and a
 //! crashed actor is replaced on the next tick of the supervisor loop.
 
 use std::sync::Weak;
@@ -52,7 +53,7 @@ impl Actor for OutboxActor {
         };
         let engine = Engine { inner };
         if engine.inner.placement.owns(state.shard)
-            && let Err(error) = engine.deliver_shard(state.shard).await
+            && let Err(error) = engine.dispatch_shard(state.shard).await
         {
             tracing::warn!(shard = state.shard, %error, "webhook delivery round failed");
         }

@@ -124,7 +124,7 @@ pub async fn append(
         due_at: now,
         remaining_endpoints: None,
     };
-    put_json(tx, &keys::outbox(shard).pack(&(event.id.as_str(),)), &entry, WHAT)?;
+    super::outbox::insert(tx, shard, &entry)?;
     Ok(event)
 }
 
@@ -140,7 +140,7 @@ pub async fn requeue(tx: &Tx, event: &Event, now: Timestamp) -> Result<(), Recor
         due_at: now,
         remaining_endpoints: None,
     };
-    put_json(tx, &keys::outbox(shard).pack(&(event.id.as_str(),)), &entry, WHAT)
+    super::outbox::put(tx, shard, &entry).await
 }
 
 /// One event by its id.
@@ -178,9 +178,4 @@ pub async fn list(
     let begin = log_key(project_id, start_seq + 1);
     let (_, end) = keys::project_space(project_id).subspace(&("event",)).range();
     super::list_json(tx, (begin, end), RangeOptions::limit(limit), WHAT).await
-}
-
-/// Every outbox entry of a shard, oldest event first within the shard's key order.
-pub async fn outbox(tx: &Tx, shard: u32, limit: usize) -> Result<Vec<OutboxEntry>, RecordError> {
-    super::list_json(tx, keys::outbox(shard).range(), RangeOptions::limit(limit), WHAT).await
 }

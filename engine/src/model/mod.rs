@@ -16,6 +16,7 @@ pub mod ids;
 pub mod integration;
 pub mod keys;
 pub mod node;
+pub mod outbox;
 pub mod project;
 pub mod refresh_lock;
 pub mod session;

@@ -5,9 +5,13 @@
 //! - `keyring.rs`: the signing keys, sealed by the vault; rotation signs with old
 //!   and new side by side until the old one is retired.
 //! - `endpoints.rs`: where a project wants its events.
-//! - `delivery.rs`: the worker that drains the outbox of the shards this node owns.
+//! - `delivery.rs`: the rounds that deliver the due outbox entries of the shards
+//!   this node owns, and what an attempt's outcome does to the entry.
+//! - `dispatch.rs`: the bounds on deliveries at once (overall, per endpoint) and
+//!   each endpoint's circuit.
 
 pub mod delivery;
+pub mod dispatch;
 pub mod endpoints;
 pub mod keyring;
 

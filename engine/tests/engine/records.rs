@@ -143,7 +143,7 @@ async fn events_commit_with_their_state_change_or_not_at_all() {
     let outboxed: usize = {
         let mut total = 0;
         for shard in 0..securix_engine::model::keys::SHARDS {
-            total += event::outbox(&tx, shard, 100).await.unwrap().len();
+            total += securix_engine::model::outbox::len(&tx, shard).await.unwrap();
         }
         total
     };
@@ -157,7 +157,7 @@ async fn events_commit_with_their_state_change_or_not_at_all() {
     let json = serde_json::to_string(&events[0]).unwrap();
     assert!(json.contains("\"type\":\"connection.created\"") && !json.contains("ya29"), "{json}");
     let shard = securix_engine::model::keys::shard_of(&project_id, "user_123");
-    let outbox = event::outbox(&tx, shard, 100).await.unwrap();
+    let outbox = securix_engine::model::outbox::due(&tx, shard, NOW, 100, 10).await.unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].event_id, events[0].id);
     // Paging with `after`.

@@ -1,0 +1,230 @@
+//! How many deliveries run at once, and which endpoints may be sent to now.
+//!
+//! Deliveries run concurrently, at most `MAX_IN_FLIGHT` on this node and at most
+//! `PER_ENDPOINT` to one endpoint, so an endpoint that accepts connections and
+//! never answers holds a few slots for its timeout and no more. An endpoint that
+//! fails `OPEN_AFTER` times in a row has its circuit opened: nothing is sent to
+//! it until a backoff passes (2 s, doubling, at most 30 s), then one round
+//! probes it again. A success closes it. Only that endpoint waits; the others go on.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::clock::Timestamp;
+
+pub const MAX_IN_FLIGHT: usize = 64;
+pub const PER_ENDPOINT: usize = 4;
+const OPEN_AFTER: u32 = 3;
+const FIRST_OPEN_MS: i64 = 2_000;
+const MAX_OPEN_MS: i64 = 30_000;
+/// Closed, idle gates are forgotten past this many (they hold no state worth keeping).
+const MAX_GATES: usize = 10_000;
+
+pub struct Dispatcher {
+    overall: Arc<Semaphore>,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    gates: HashMap<String, Gate>,
+    /// Events being delivered now: a later round leaves them alone.
+    in_flight: HashSet<String>,
+    /// Shards whose entries from before the due index are indexed.
+    indexed: HashSet<u32>,
+}
+
+struct Gate {
+    permits: Arc<Semaphore>,
+    failures: u32,
+    open_until: Option<Timestamp>,
+}
+
+impl Gate {
+    fn new() -> Self {
+        Gate { permits: Arc::new(Semaphore::new(PER_ENDPOINT)), failures: 0, open_until: None }
+    }
+
+    fn idle(&self) -> bool {
+        self.failures == 0 && self.permits.available_permits() == PER_ENDPOINT
+    }
+}
+
+/// What `admit` decided for one outbox entry.
+pub enum Admission {
+    /// Send to `ready` now; the ticket holds the slots until it is dropped.
+    Go(Ticket),
+    /// Every endpoint it owes is open: wait until then without trying.
+    Open { until: Timestamp },
+    /// No slot now (or it is already on its way): a later round takes it.
+    Busy,
+}
+
+/// The slots of one delivery under way.
+pub struct Ticket {
+    pub ready: Vec<String>,
+    /// Endpoints owed but not tried this time (open, or at their bound).
+    pub untried: Vec<String>,
+    event_id: String,
+    state: Arc<Mutex<State>>,
+    _permits: Vec<OwnedSemaphorePermit>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        lock(&self.state).in_flight.remove(&self.event_id);
+    }
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Default for Dispatcher {
+    fn default() -> Self {
+        Dispatcher { overall: Arc::new(Semaphore::new(MAX_IN_FLIGHT)), state: Arc::default() }
+    }
+}
+
+impl Dispatcher {
+    /// Takes the slots to deliver `event_id` to the endpoints it `owes`.
+    pub fn admit(&self, event_id: &str, owes: &[String], now: Timestamp) -> Admission {
+        let mut state = lock(&self.state);
+        if state.in_flight.contains(event_id) {
+            return Admission::Busy;
+        }
+        let Ok(overall) = self.overall.clone().try_acquire_owned() else { return Admission::Busy };
+        let (mut ready, mut untried, mut permits) = (Vec::new(), Vec::new(), vec![overall]);
+        let mut earliest_open: Option<Timestamp> = None;
+        let mut any_busy = false;
+        if state.gates.len() > MAX_GATES {
+            state.gates.retain(|_, gate| !gate.idle());
+        }
+        for endpoint in owes {
+            let gate = state.gates.entry(endpoint.clone()).or_insert_with(Gate::new);
+            match gate.open_until {
+                Some(until) if until > now => {
+                    earliest_open = Some(earliest_open.map_or(until, |e| e.min(until)));
+                    untried.push(endpoint.clone());
+                    continue;
+                }
+                _ => {}
+            }
+            match gate.permits.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    permits.push(permit);
+                    ready.push(endpoint.clone());
+                }
+                Err(_) => {
+                    any_busy = true;
+                    untried.push(endpoint.clone());
+                }
+            }
+        }
+        if ready.is_empty() && !owes.is_empty() {
+            return match (any_busy, earliest_open) {
+                (false, Some(until)) => Admission::Open { until },
+                _ => Admission::Busy,
+            };
+        }
+        state.in_flight.insert(event_id.to_owned());
+        Admission::Go(Ticket {
+            ready,
+            untried,
+            event_id: event_id.to_owned(),
+            state: self.state.clone(),
+            _permits: permits,
+        })
+    }
+
+    pub fn indexed(&self, shard: u32) -> bool {
+        lock(&self.state).indexed.contains(&shard)
+    }
+
+    pub fn mark_indexed(&self, shard: u32) {
+        lock(&self.state).indexed.insert(shard);
+    }
+
+    /// Notes how an attempt at `endpoint` went: successes close its circuit,
+    /// failures in a row open it for longer each time.
+    pub fn outcome(&self, endpoint: &str, delivered: bool, now: Timestamp) {
+        let mut state = lock(&self.state);
+        let gate = state.gates.entry(endpoint.to_owned()).or_insert_with(Gate::new);
+        if delivered {
+            gate.failures = 0;
+            gate.open_until = None;
+            return;
+        }
+        gate.failures = gate.failures.saturating_add(1);
+        if gate.failures >= OPEN_AFTER {
+            let doublings = (gate.failures - OPEN_AFTER).min(16);
+            let open_ms = (FIRST_OPEN_MS << doublings).min(MAX_OPEN_MS);
+            gate.open_until = Some(now.plus_millis(open_ms));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp(1_000_000);
+
+    fn ids(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_endpoint_gets_at_most_its_bound_and_others_go_on() {
+        let dispatcher = Dispatcher::default();
+        let held: Vec<Ticket> = (0..PER_ENDPOINT)
+            .map(|n| match dispatcher.admit(&format!("evt_{n}"), &ids(&["slow"]), NOW) {
+                Admission::Go(ticket) => ticket,
+                _ => panic!("slot {n} is free"),
+            })
+            .collect();
+        assert!(matches!(dispatcher.admit("evt_more", &ids(&["slow"]), NOW), Admission::Busy));
+        assert!(matches!(dispatcher.admit("evt_other", &ids(&["fast"]), NOW), Admission::Go(_)));
+        assert!(
+            matches!(dispatcher.admit("evt_0", &ids(&["fast"]), NOW), Admission::Busy),
+            "in flight already"
+        );
+        drop(held);
+        assert!(matches!(dispatcher.admit("evt_more", &ids(&["slow"]), NOW), Admission::Go(_)));
+    }
+
+    #[test]
+    fn failures_in_a_row_open_the_circuit_and_a_success_closes_it() {
+        let dispatcher = Dispatcher::default();
+        for _ in 0..OPEN_AFTER {
+            dispatcher.outcome("dead", false, NOW);
+        }
+        match dispatcher.admit("evt_1", &ids(&["dead"]), NOW) {
+            Admission::Open { until } => assert_eq!(until, NOW.plus_millis(FIRST_OPEN_MS)),
+            _ => panic!("the circuit is open"),
+        }
+        // Mixed: the healthy endpoint is sent to, the open one waits untried.
+        match dispatcher.admit("evt_2", &ids(&["dead", "alive"]), NOW) {
+            Admission::Go(ticket) => {
+                assert_eq!((ticket.ready.clone(), ticket.untried.clone()), (ids(&["alive"]), ids(&["dead"])))
+            }
+            _ => panic!("the live endpoint goes"),
+        }
+        let later = NOW.plus_millis(FIRST_OPEN_MS);
+        assert!(
+            matches!(dispatcher.admit("evt_3", &ids(&["dead"]), later), Admission::Go(_)),
+            "probed again"
+        );
+        dispatcher.outcome("dead", false, later);
+        match dispatcher.admit("evt_4", &ids(&["dead"]), later) {
+            Admission::Open { until } => {
+                assert_eq!(until, later.plus_millis(2 * FIRST_OPEN_MS), "longer each time")
+            }
+            _ => panic!("open again"),
+        }
+        dispatcher.outcome("dead", true, later);
+        assert!(matches!(dispatcher.admit("evt_5", &ids(&["dead"]), later), Admission::Go(_)));
+    }
+}
