@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// address, comma-separated [default: none: the socket's peer is the client].
     #[arg(long, env = "SECURIX_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
+    /// When set, the only hosts any outbound call may reach (provider APIs, token
+    /// endpoints, webhooks), comma-separated [default: any public host].
+    #[arg(long, env = "SECURIX_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 /// The `--config` file: the same settings, plus the two secrets for operators who
@@ -91,6 +95,7 @@ struct FileConfig {
     cluster_tls_key: Option<PathBuf>,
     cluster_tls_ca: Option<PathBuf>,
     trusted_proxies: Option<String>,
+    allowed_hosts: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -150,6 +155,8 @@ pub struct ServeConfig {
     /// Set when a cluster node also listens for peers (`SECURIX_CLUSTER_LISTEN`).
     pub mesh: Option<MeshSettings>,
     pub trusted_proxies: TrustedProxies,
+    /// `SECURIX_ALLOWED_HOSTS`, lower case.
+    pub allowed_hosts: Option<std::collections::HashSet<String>>,
 }
 
 impl ServeConfig {
@@ -222,7 +229,11 @@ impl ServeConfig {
         }
         let trusted_proxies =
             TrustedProxies::parse(args.trusted_proxies.or(file.trusted_proxies).as_deref().unwrap_or(""))?;
+        let allowed_hosts = args.allowed_hosts.or(file.allowed_hosts).map(|hosts| {
+            hosts.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect()
+        });
         Ok(ServeConfig {
+            allowed_hosts,
             trusted_proxies,
             node,
             mesh,

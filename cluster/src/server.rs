@@ -44,6 +44,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let mut settings = EngineSettings {
         public_url: config.public_url.clone(),
         allow_loopback_http: config.allow_loopback_http,
+        allowed_hosts: config.allowed_hosts.clone(),
         ..EngineSettings::default()
     };
     if let Some(schedule) = config.webhook_schedule.clone().filter(|s| !s.is_empty()) {
@@ -185,7 +186,11 @@ async fn open_store(config: &ServeConfig) -> anyhow::Result<Store> {
 /// The bundled first-party plugins, then the operator's plugins directory.
 async fn load_plugins(config: &ServeConfig) -> anyhow::Result<PluginHost> {
     let options = PluginHostOptions {
-        fetch: FetchPolicy { allow_loopback_http: config.allow_loopback_http, ..FetchPolicy::default() },
+        fetch: FetchPolicy {
+            allow_loopback_http: config.allow_loopback_http,
+            operator_hosts: config.allowed_hosts.clone(),
+            ..FetchPolicy::default()
+        },
         cache_dir: Some(config.data_dir.join("plugin-cache")),
         ..PluginHostOptions::default()
     };

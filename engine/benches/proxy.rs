@@ -115,7 +115,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             url.split(['?', '&']).find_map(|p| p.strip_prefix("state=")).unwrap_or_default().to_owned();
         engine.oauth_callback(&state, Some("code"), None, None, browser).await?;
 
-        let direct = Upstream::new(Duration::from_secs(30))?;
+        let direct = Upstream::new(
+            Duration::from_secs(30),
+            securix_engine::policy::OutboundPolicy::danger_loopback(),
+        )?;
         let target = format!("{base}/api/items");
         let mut direct_samples = Vec::with_capacity(samples);
         let mut proxy_samples = Vec::with_capacity(samples);

@@ -40,6 +40,8 @@ pub struct EngineSettings {
     pub device_interval: Duration,
     /// Plain http to loopback for upstream APIs (tests, local development).
     pub allow_loopback_http: bool,
+    /// When set, the only host names any outbound call may reach (lower case).
+    pub allowed_hosts: Option<std::collections::HashSet<String>>,
     /// How long a proxied call may wait for the answer's head, then for each piece of its body.
     pub upstream_timeout: Duration,
     /// How long an idle entity or session actor stays in memory.
@@ -63,6 +65,7 @@ impl Default for EngineSettings {
             max_session_ttl: Duration::from_secs(3600),
             device_interval: Duration::from_secs(5),
             allow_loopback_http: false,
+            allowed_hosts: None,
             upstream_timeout: Duration::from_secs(30),
             actor_idle: Duration::from_secs(300),
             sweep_every: Duration::from_secs(1),
@@ -87,6 +90,10 @@ pub(crate) struct Inner {
     pub device_guard: DeviceGuard,
     pub upstream: crate::upstream::Upstream,
     pub webhook_client: reqwest::Client,
+    /// What every outbound call may reach.
+    pub outbound: crate::policy::OutboundPolicy,
+    /// How many webhook deliveries run at once, and each endpoint's circuit.
+    pub dispatcher: crate::webhooks::dispatch::Dispatcher,
     pub actors: ActorSystem,
     pub session_changes: tokio::sync::watch::Sender<u64>,
     pub audit: crate::audit_log::AuditLog,
@@ -174,13 +181,19 @@ impl EngineBuilder {
             None => {
                 let fetch = FetchPolicy {
                     allow_loopback_http: self.settings.allow_loopback_http,
+                    operator_hosts: self.settings.allowed_hosts.clone(),
                     ..FetchPolicy::default()
                 };
                 Arc::new(PluginHost::new(PluginHostOptions { fetch, ..PluginHostOptions::default() })?)
             }
         };
-        let upstream = crate::upstream::Upstream::new(self.settings.upstream_timeout)?;
+        let outbound = crate::policy::OutboundPolicy {
+            allow_loopback_http: self.settings.allow_loopback_http,
+            operator_hosts: self.settings.allowed_hosts.clone(),
+        };
+        let upstream = crate::upstream::Upstream::new(self.settings.upstream_timeout, outbound.clone())?;
         let webhook_client = reqwest::Client::builder()
+            .dns_resolver(outbound.resolver())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(self.settings.webhook_timeout)
             .user_agent("SecuriX-Webhooks")
@@ -205,6 +218,8 @@ impl EngineBuilder {
             settings,
             upstream,
             webhook_client,
+            outbound,
+            dispatcher: crate::webhooks::dispatch::Dispatcher::default(),
         });
         let engine = Engine { inner };
         engine.inner.actors.keep_task(audit_writer);

@@ -43,6 +43,10 @@ pub enum EngineError {
     /// it is bound to. Nothing was changed.
     #[error("EN0015 this {0} belongs to another browser")]
     OtherBrowser(&'static str),
+    /// An outbound call the outbound policy refuses (an internal address, a host
+    /// the operator does not allow).
+    #[error("EN0016 refused destination: {0}")]
+    Refused(#[from] crate::policy::PolicyError),
 }
 
 impl From<RecordError> for EngineError {

@@ -18,6 +18,7 @@ pub mod model;
 pub mod oauth;
 pub mod placement;
 pub mod plugins;
+pub mod policy;
 pub mod proxy;
 mod proxy_plan;
 pub mod region;

@@ -147,14 +147,8 @@ impl Engine {
         let api = plugin.proxy_target(&target, &access_token).await?;
         let bad_base = || EngineError::Internal("the plugin named a bad base URL".into());
         let base = reqwest::Url::parse(&api.base_url).map_err(|_| bad_base())?;
-        if base.scheme() == "http"
-            && !(self.inner.settings.allow_loopback_http
-                && base.host_str().is_some_and(crate::plugins::is_loopback))
-        {
-            return Err(EngineError::Forbidden(
-                "plain http upstreams are allowed only on loopback in development".into(),
-            ));
-        }
+        // Scheme, the operator's hosts, a literal address; names are checked at connect.
+        self.inner.outbound.check_url(&base)?;
         let headers = api
             .headers
             .iter()
@@ -233,7 +227,11 @@ mod tests {
     use crate::upstream::Upstream;
 
     fn base(url: &str) -> ApiBase {
-        let upstream = Upstream::new(std::time::Duration::from_secs(1)).unwrap();
+        let upstream = Upstream::new(
+            std::time::Duration::from_secs(1),
+            crate::policy::OutboundPolicy::danger_loopback(),
+        )
+        .unwrap();
         ApiBase::new(&reqwest::Url::parse(url).unwrap(), &upstream).unwrap()
     }
 

@@ -21,6 +21,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::error::EngineError;
 use crate::http1_message::{Head, RequestHead, request_head};
+use crate::policy::OutboundPolicy;
 use crate::upstream_conn::Unsent;
 use crate::upstream_pool::{Endpoint, Lease, Origin, Pool};
 
@@ -79,14 +80,15 @@ impl Upstream {
     /// `timeout` bounds a call until the answer's head has come (from the request, or
     /// from a streamed upload's last piece), then each wait for more of its body: a
     /// long upload or download lasts for as long as it keeps moving.
-    pub fn new(timeout: Duration) -> Result<Self, EngineError> {
-        Ok(Upstream { pool: Pool::new()?, timeout })
+    /// `outbound` decides which addresses a new connection may go to.
+    pub fn new(timeout: Duration, outbound: OutboundPolicy) -> Result<Self, EngineError> {
+        Ok(Upstream { pool: Pool::new(outbound)?, timeout })
     }
 
     /// An upstream whose TLS trusts `roots` alone (a test's own certificate).
     #[cfg(test)]
     fn trusting(timeout: Duration, roots: rustls::RootCertStore) -> Result<Self, EngineError> {
-        Ok(Upstream { pool: Pool::trusting(roots)?, timeout })
+        Ok(Upstream { pool: Pool::trusting(roots, OutboundPolicy::danger_loopback())?, timeout })
     }
 
     /// Sends a request to `uri` (absolute: its origin picks the connection) on a
@@ -265,6 +267,8 @@ fn answer_body(timer: Pin<Box<Sleep>>, wait: Duration, lease: Lease) -> BodyStre
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+
+    use crate::policy::OutboundPolicy;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
@@ -316,7 +320,7 @@ mod tests {
     #[tokio::test]
     async fn a_call_carries_method_path_headers_and_body_and_streams_the_answer() {
         let (url, request) = peer(b"HTTP/1.1 201 Created\r\ncontent-length: 4\r\n\r\npong").await;
-        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let upstream = Upstream::new(Duration::from_secs(5), OutboundPolicy::danger_loopback()).unwrap();
         assert_eq!(call(&upstream, &url).await.unwrap(), (201, b"pong".to_vec()));
         let request = request.await.unwrap().to_ascii_lowercase();
         assert!(request.starts_with("post /api/x?q=1 http/1.1\r\n"), "{request}");
@@ -389,7 +393,7 @@ mod tests {
             let (url, connections) =
                 keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong", answers_per_connection)
                     .await;
-            let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+            let upstream = Upstream::new(Duration::from_secs(5), OutboundPolicy::danger_loopback()).unwrap();
             for _ in 0..3 {
                 assert_eq!(call(&upstream, &url).await.unwrap(), (200, b"pong".to_vec()));
                 // Time for a connection to notice the provider's close.
@@ -407,7 +411,7 @@ mod tests {
             [b"HTTP/1.1 204 No Content\r\n\r\n", b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"];
         for answer in empty {
             let (url, connections) = keep_alive_peer(answer, 100).await;
-            let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+            let upstream = Upstream::new(Duration::from_secs(5), OutboundPolicy::danger_loopback()).unwrap();
             for _ in 0..3 {
                 let unread = send_ping(&upstream, &url).await.unwrap();
                 assert!(matches!(unread.status, 200 | 204));
@@ -422,7 +426,7 @@ mod tests {
     async fn an_answer_read_to_its_length_gives_its_connection_back_without_polling_its_end() {
         let (url, connections) =
             keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong", 100).await;
-        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let upstream = Upstream::new(Duration::from_secs(5), OutboundPolicy::danger_loopback()).unwrap();
         for _ in 0..3 {
             let mut answer = send_ping(&upstream, &url).await.unwrap();
             assert_eq!(answer.body.next().await.unwrap().unwrap(), &b"pong"[..]);
@@ -435,7 +439,7 @@ mod tests {
     async fn an_answer_left_unread_takes_its_connection_with_it() {
         let (url, connections) =
             keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\npong", 100).await;
-        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let upstream = Upstream::new(Duration::from_secs(5), OutboundPolicy::danger_loopback()).unwrap();
         let unread = send_ping(&upstream, &url).await.unwrap();
         assert_eq!(unread.length, Some(8));
         drop(unread);
@@ -448,7 +452,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_provider_silent_before_its_head_or_amid_its_body_fails_in_time() {
-        let upstream = Upstream::new(Duration::from_millis(300)).unwrap();
+        let upstream = Upstream::new(Duration::from_millis(300), OutboundPolicy::danger_loopback()).unwrap();
         let (silent, _) = peer(b"").await;
         let started = std::time::Instant::now();
         let error = call(&upstream, &silent).await.unwrap_err();
@@ -477,7 +481,7 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_secs(30)).await;
         });
-        let upstream = Upstream::new(Duration::from_secs(1)).unwrap();
+        let upstream = Upstream::new(Duration::from_secs(1), OutboundPolicy::danger_loopback()).unwrap();
         let started = std::time::Instant::now();
         let (status, body) = call(&upstream, &url).await.unwrap();
         assert_eq!((status, body.as_slice()), (200, b"0123456789".as_slice()));
@@ -507,7 +511,8 @@ mod tests {
         });
         // A POST of `pieces` under `timeout`, and how long it took.
         let upload = |timeout, pieces: ProxyBody| {
-            let (upstream, url) = (Upstream::new(timeout).unwrap(), url.parse().unwrap());
+            let (upstream, url) =
+                (Upstream::new(timeout, OutboundPolicy::danger_loopback()).unwrap(), url.parse().unwrap());
             async move {
                 let started = std::time::Instant::now();
                 let sent = upstream.send(hyper::Method::POST, url, Default::default(), pieces).await;
@@ -535,7 +540,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let closed = format!("http://{}/", listener.local_addr().unwrap());
         drop(listener);
-        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let upstream = Upstream::new(Duration::from_secs(5), OutboundPolicy::danger_loopback()).unwrap();
         let error = call(&upstream, &closed).await.unwrap_err();
         assert!(
             matches!(&error, EngineError::Upstream(why) if why.contains("could not be reached")),
@@ -592,7 +597,7 @@ mod tests {
             let read = tls.read(&mut request).await.map_err(|error| error.to_string())?;
             Ok::<_, String>(String::from_utf8_lossy(&request[..read]).into_owned())
         });
-        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let upstream = Upstream::new(Duration::from_secs(5), OutboundPolicy::danger_loopback()).unwrap();
         let error = call(&upstream, &url).await.unwrap_err();
         assert!(
             matches!(&error, EngineError::Upstream(why) if why.contains("could not be reached")),
@@ -612,7 +617,7 @@ mod tests {
             stream.read_exact(&mut byte).await.unwrap();
             byte[0]
         });
-        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let upstream = Upstream::new(Duration::from_secs(5), OutboundPolicy::danger_loopback()).unwrap();
         assert!(call(&upstream, &url).await.is_err(), "no TLS server there");
         assert_eq!(first.await.unwrap(), 0x16, "a TLS handshake record opens the connection");
     }
@@ -632,7 +637,7 @@ mod tests {
             stream.write_all(refusal).await.unwrap();
             // Closing with the upload unread resets the connection.
         });
-        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let upstream = Upstream::new(Duration::from_secs(5), OutboundPolicy::danger_loopback()).unwrap();
         let chunks = (0..256).map(|_| Ok(bytes::Bytes::from(vec![b'x'; 64 << 10])));
         let body = ProxyBody::from_stream(futures_util::stream::iter(chunks));
         let answer = upstream.send(hyper::Method::PUT, url.parse().unwrap(), Default::default(), body).await;
@@ -647,7 +652,7 @@ mod tests {
     async fn a_runtime_reuses_its_own_connections_only() {
         let (url, connections) =
             keep_alive_peer(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong", 100).await;
-        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let upstream = Upstream::new(Duration::from_secs(5), OutboundPolicy::danger_loopback()).unwrap();
         call(&upstream, &url).await.unwrap();
         let (done, other_runtime_done) = tokio::sync::oneshot::channel();
         let (other, other_url) = (upstream.clone(), url.clone());
@@ -686,7 +691,7 @@ mod tests {
             // Ends when the client closes the connection.
             let _ = closed.send(stream.read(&mut received).await.unwrap());
         });
-        let upstream = Upstream::new(Duration::from_secs(5)).unwrap();
+        let upstream = Upstream::new(Duration::from_secs(5), OutboundPolicy::danger_loopback()).unwrap();
         call(&upstream, &url).await.unwrap();
         let (origin, _) = super::Origin::split(url.parse().unwrap()).unwrap();
         let plan_held = upstream.endpoint(origin).unwrap();

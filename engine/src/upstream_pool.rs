@@ -18,6 +18,7 @@ use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
 use crate::error::EngineError;
+use crate::policy::OutboundPolicy;
 use crate::upstream::{malformed_url, unreachable};
 use crate::upstream_conn::Connection;
 
@@ -69,6 +70,8 @@ pub(crate) struct Pool {
     /// The keys are the operator's plugins' API bases, not callers' input, so a
     /// fast hash (no protection against chosen collisions) is fine.
     endpoints: Arc<Mutex<FxHashMap<Origin, Endpoint>>>,
+    /// Which addresses a new connection may go to.
+    outbound: OutboundPolicy,
 }
 
 /// An origin and its idle connections in one pool. Made once per origin
@@ -103,12 +106,12 @@ pub(crate) struct Lease {
 
 impl Pool {
     /// TLS trusts Mozilla's roots (webpki-roots), with ring's cryptography.
-    pub fn new() -> Result<Pool, EngineError> {
-        Pool::trusting(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
+    pub fn new(outbound: OutboundPolicy) -> Result<Pool, EngineError> {
+        Pool::trusting(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() }, outbound)
     }
 
     /// A pool whose TLS trusts `roots` alone.
-    pub fn trusting(roots: rustls::RootCertStore) -> Result<Pool, EngineError> {
+    pub fn trusting(roots: rustls::RootCertStore, outbound: OutboundPolicy) -> Result<Pool, EngineError> {
         let mut config =
             rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
@@ -116,7 +119,7 @@ impl Pool {
                 .with_root_certificates(roots)
                 .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Pool { tls: TlsConnector::from(Arc::new(config)), endpoints: Arc::default() })
+        Ok(Pool { tls: TlsConnector::from(Arc::new(config)), endpoints: Arc::default(), outbound })
     }
 
     /// `origin`'s endpoint in this pool, the same for every call; `None` if its
@@ -167,10 +170,13 @@ impl Pool {
         // An IPv6 literal is bracketed in a URL, not in an address.
         let host = origin.host().trim_start_matches('[').trim_end_matches(']');
         let port = origin.authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
-            .await
-            .map_err(|_| unreachable())?
-            .map_err(|_| unreachable())?;
+        // The addresses are the outbound policy's: checked here, where the
+        // connection is made, not when the URL was named.
+        let connect = async {
+            let addresses = self.outbound.resolve(host, port).await.map_err(EngineError::Refused)?;
+            TcpStream::connect(addresses.as_slice()).await.map_err(|_| unreachable())
+        };
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, connect).await.map_err(|_| unreachable())??;
         let _ = tcp.set_nodelay(true);
         let transport = if https {
             let name =

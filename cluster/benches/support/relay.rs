@@ -37,7 +37,8 @@ pub fn start_hyper(upstream: &str) -> Result<String, Error> {
 pub fn start_actix(upstream: &str) -> Result<String, Error> {
     let (listener, address) = listen()?;
     let base = format!("http://{upstream}");
-    let client = Upstream::new(Duration::from_secs(30))?;
+    let client =
+        Upstream::new(Duration::from_secs(30), securix_engine::policy::OutboundPolicy::danger_loopback())?;
     std::thread::Builder::new().name("bench-actix-relay".into()).spawn(move || {
         // Its worker threads start from this one, so they run on CPU 1 too.
         pin_thread_to_cpu1();
@@ -65,7 +66,8 @@ fn listen() -> Result<(std::net::TcpListener, String), Error> {
 
 async fn serve_hyper(listener: std::net::TcpListener, base: String) -> Result<(), Error> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let client = Upstream::new(Duration::from_secs(30))?;
+    let client =
+        Upstream::new(Duration::from_secs(30), securix_engine::policy::OutboundPolicy::danger_loopback())?;
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;

@@ -142,6 +142,9 @@ impl From<EngineError> for ApiError {
                 Self::new(S::BAD_GATEWAY, "plugin-error", "The provider plugin failed", detail)
             }
             EngineError::Upstream(_) => Self::new(S::BAD_GATEWAY, "upstream-error", "Upstream error", detail),
+            EngineError::Refused(_) => {
+                Self::new(S::BAD_GATEWAY, "destination-refused", "The destination is not allowed", detail)
+            }
             EngineError::Vault(securix_engine::vault::VaultError::Sealed) => {
                 Self::new(S::SERVICE_UNAVAILABLE, "sealed", "The vault is sealed", detail)
             }

@@ -52,6 +52,7 @@ async fn demo(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<()
         node: None,
         mesh: None,
         trusted_proxies: Default::default(),
+        allowed_hosts: None,
     };
     let server = actix_web::rt::spawn(crate::server::serve(config));
     wait_ready(&format!("{public_url}/readyz")).await?;

@@ -103,9 +103,21 @@ pub(crate) fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+impl FetchPolicy {
+    /// The outbound rules every call of SecuriX follows, as this policy sets them.
+    pub fn outbound(&self) -> crate::policy::OutboundPolicy {
+        crate::policy::OutboundPolicy {
+            allow_loopback_http: self.allow_loopback_http,
+            operator_hosts: self.operator_hosts.clone(),
+        }
+    }
+}
+
 impl Fetcher {
     pub fn new(policy: FetchPolicy) -> Result<Self, String> {
         let client = reqwest::Client::builder()
+            // Every connection's addresses pass the outbound policy (DNS rebinding).
+            .dns_resolver(policy.outbound().resolver())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(policy.timeout)
             .connect_timeout(policy.timeout)
@@ -118,29 +130,19 @@ impl Fetcher {
     /// Checks a URL against the policy and the call's scope; returns where to send it.
     fn route(&self, scope: &FetchScope, raw: &str) -> Result<reqwest::Url, FetchError> {
         let url = reqwest::Url::parse(raw).map_err(|_| FetchError::Invalid("not an absolute URL".into()))?;
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(FetchError::Denied("credentials in URLs are not allowed".into()));
-        }
+        // Scheme, credentials, the operator's hosts, a literal address: the one outbound policy.
+        self.policy.outbound().check_url(&url).map_err(|refused| FetchError::Denied(refused.to_string()))?;
         let host = url
             .host_str()
             .map(str::to_ascii_lowercase)
             .ok_or_else(|| FetchError::Invalid("URL has no host".into()))?;
-        match url.scheme() {
-            "https" => {}
-            "http" if self.policy.allow_loopback_http && is_loopback(&host) => {}
-            "http" => {
-                return Err(FetchError::Denied(format!("plain http to {host} is not allowed; use https")));
-            }
-            other => return Err(FetchError::Denied(format!("scheme {other} is not allowed"))),
-        }
         let mut without_query = url.clone();
         without_query.set_query(None);
         without_query.set_fragment(None);
         let exact =
             scope.exact_urls.iter().any(|allowed| allowed == without_query.as_str() || allowed == raw);
         let declared = scope.hosts.contains(&host);
-        let operator_ok = self.policy.operator_hosts.as_ref().is_none_or(|hosts| hosts.contains(&host));
-        if !(exact || declared) || !operator_ok {
+        if !(exact || declared) {
             return Err(FetchError::Denied(format!("host {host} is not allowed for this plugin")));
         }
         match self.policy.danger_test_routes.get(&host) {

@@ -1,4 +1,6 @@
-//! The delivery worker: drains the outbox of the shards this node owns. At least
+//! The delivery rounds: each tick, the due entries of the shards this node owns
+//! (oldest first, a bounded number per project) go out concurrently within the
+//! dispatcher's bounds, and a round never waits for a slow endpoint. At least
 //! once: an outbox entry leaves only when every endpoint it owes took it (2xx);
 //! every attempt carries the same `webhook-id` with a fresh timestamp and
 //! signature; failures wait per the schedule (with jitter, or the receiver's
@@ -10,12 +12,14 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use super::dispatch::{Admission, Ticket};
 use super::{endpoints, keyring, signing};
 use crate::clock::{Rfc3339, Timestamp};
 use crate::engine::Engine;
 use crate::error::EngineResult;
 use crate::model::event::{self, Event, EventDraft, EventKind, OutboxEntry};
-use crate::model::keys::{self, SHARDS};
+use crate::model::keys::SHARDS;
+use crate::model::outbox;
 
 /// When to try again after the n-th failure: about a day in all.
 pub fn default_schedule() -> Vec<Duration> {
@@ -26,6 +30,24 @@ pub fn default_schedule() -> Vec<Duration> {
 struct Round {
     signing_keys: HashMap<String, Vec<ed25519_dalek::SigningKey>>,
     endpoints: HashMap<String, Vec<endpoints::Endpoint>>,
+}
+
+/// One entry on its way: the event, the endpoints it owes, the keys to sign with.
+struct Delivery {
+    entry: OutboxEntry,
+    event: Event,
+    owed: Vec<endpoints::Endpoint>,
+    signing_keys: Vec<ed25519_dalek::SigningKey>,
+}
+
+/// What a delivery came to, per endpoint id.
+#[derive(Default)]
+struct Outcome {
+    failed: Vec<String>,
+    gone: Vec<String>,
+    untried: Vec<String>,
+    /// The longest `Retry-After` a failed endpoint asked for.
+    retry_after: Option<Duration>,
 }
 
 /// What one attempt at one endpoint came to.
@@ -55,31 +77,122 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(|secs| Duration::from_secs(secs.min(86_400)))
 }
 
-impl Engine {
-    /// Delivers every outbox entry that is due, on the shards this node owns.
-    pub async fn deliver_due_webhooks(&self) -> EngineResult<usize> {
-        let mut delivered = 0;
-        for shard in (0..SHARDS).filter(|s| self.inner.placement.owns(*s)) {
-            delivered += self.deliver_shard(shard).await?;
-        }
-        Ok(delivered)
-    }
+/// Due entries read per project in one round: a project's backlog never fills a
+/// round on its own.
+const PER_PROJECT: usize = 16;
+/// Projects visited per shard in one round.
+const PROJECTS_PER_ROUND: usize = 256;
 
-    /// Delivers the due entries of one shard's outbox (what its actor runs).
-    pub(crate) async fn deliver_shard(&self, shard: u32) -> EngineResult<usize> {
-        let now = self.now();
+impl Engine {
+    /// Delivers every outbox entry that is due, on the shards this node owns, and
+    /// waits for those deliveries (tests and tools; the worker does not wait).
+    pub async fn deliver_due_webhooks(&self) -> EngineResult<usize> {
+        let mut started = Vec::new();
+        for shard in (0..SHARDS).filter(|s| self.inner.placement.owns(*s)) {
+            started.extend(self.dispatch_shard(shard).await?);
+        }
         let mut delivered = 0;
-        // Loaded once per round: the signing keys and each project's endpoints.
-        let mut round = Round { signing_keys: HashMap::new(), endpoints: HashMap::new() };
-        let tx = self.inner.store.begin().await?;
-        let entries = event::outbox(&tx, shard, 256).await?;
-        drop(tx);
-        for entry in entries.into_iter().filter(|e| e.due_at <= now) {
-            if self.deliver_entry(shard, entry, &mut round).await? {
+        for handle in started {
+            if let Ok(Ok(true)) = handle.await {
                 delivered += 1;
             }
         }
         Ok(delivered)
+    }
+
+    /// Starts the deliveries of one shard that are due and have a free slot (what
+    /// its actor runs each tick); returns at once with their tasks.
+    pub(crate) async fn dispatch_shard(
+        &self,
+        shard: u32,
+    ) -> EngineResult<Vec<tokio::task::JoinHandle<EngineResult<bool>>>> {
+        self.index_older_outbox(shard).await?;
+        let now = self.now();
+        let tx = self.inner.store.begin().await?;
+        let entries = outbox::due(&tx, shard, now, PER_PROJECT, PROJECTS_PER_ROUND).await?;
+        drop(tx);
+        let mut round = Round { signing_keys: HashMap::new(), endpoints: HashMap::new() };
+        let mut started = Vec::new();
+        for entry in entries {
+            let Some(delivery) = self.prepare(shard, entry, &mut round).await? else { continue };
+            let owes: Vec<String> = delivery.owed.iter().map(|e| e.id.clone()).collect();
+            match self.inner.dispatcher.admit(&delivery.entry.event_id, &owes, now) {
+                Admission::Busy => {}
+                Admission::Open { until } => self.defer(shard, delivery.entry, until).await?,
+                Admission::Go(ticket) => {
+                    let engine = self.clone();
+                    started.push(tokio::spawn(async move { engine.deliver(shard, delivery, ticket).await }));
+                }
+            }
+        }
+        Ok(started)
+    }
+
+    /// Indexes a shard's entries from before the due index, once per process.
+    async fn index_older_outbox(&self, shard: u32) -> EngineResult<()> {
+        if self.inner.dispatcher.indexed(shard) {
+            return Ok(());
+        }
+        let done = self
+            .inner
+            .store
+            .run(|tx| async move { outbox::index_older_entries(&tx, shard, 1000).await })
+            .await?;
+        if done {
+            self.inner.dispatcher.mark_indexed(shard);
+        }
+        Ok(())
+    }
+
+    /// Loads what delivering `entry` needs; `None` when nothing is owed any more
+    /// (its event is gone, or no endpoint wants it), and then the entry is cleared.
+    async fn prepare(
+        &self,
+        shard: u32,
+        entry: OutboxEntry,
+        round: &mut Round,
+    ) -> EngineResult<Option<Delivery>> {
+        let tx = self.inner.store.begin().await?;
+        let Some(event) = event::get(&tx, &entry.project_id, entry.seq).await? else {
+            drop(tx);
+            self.clear_outbox(shard, &entry.event_id).await?;
+            return Ok(None);
+        };
+        let project = entry.project_id.clone();
+        if !round.endpoints.contains_key(&project) {
+            round.endpoints.insert(project.clone(), endpoints::list(&tx, &project).await?);
+        }
+        if !round.signing_keys.contains_key(&project) {
+            let mut keys = keyring::signing_keys(&tx, &self.inner.vault, &project).await?;
+            if keys.is_empty() {
+                // Never send unsigned: make the first key, as `GET /v1/webhooks/keys` would.
+                self.webhook_keys(&project).await?;
+                keys = keyring::signing_keys(&self.inner.store.begin().await?, &self.inner.vault, &project)
+                    .await?;
+            }
+            round.signing_keys.insert(project.clone(), keys);
+        }
+        drop(tx);
+        let kind = serde_json::to_value(event.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let owed: Vec<endpoints::Endpoint> = round
+            .endpoints
+            .get(&project)
+            .into_iter()
+            .flatten()
+            .filter(|e| {
+                e.wants(&kind) && entry.remaining_endpoints.as_ref().is_none_or(|ids| ids.contains(&e.id))
+            })
+            .cloned()
+            .collect();
+        if owed.is_empty() {
+            self.clear_outbox(shard, &entry.event_id).await?;
+            return Ok(None);
+        }
+        let signing_keys = round.signing_keys.get(&project).cloned().unwrap_or_default();
+        Ok(Some(Delivery { entry, event, owed, signing_keys }))
     }
 
     #[tracing::instrument(name = "webhook.send", skip_all, fields(event = %event.id))]
@@ -90,25 +203,10 @@ impl Engine {
         body: &[u8],
         signing_keys: &[ed25519_dalek::SigningKey],
     ) -> Attempt {
-        let allow_loopback = self.inner.settings.allow_loopback_http;
-        if endpoints::check_url(url, allow_loopback).is_err() {
+        // What the URL says; where its name points is checked by the client's
+        // resolver at each connection.
+        if endpoints::check_url(url, &self.inner.outbound).is_err() {
             return Attempt::Gone;
-        }
-        // Check where a name points now, not only when it was registered (an IP
-        // literal was checked by `check_url` already).
-        let named = reqwest::Url::parse(url).ok().filter(|u| {
-            u.host_str().is_some_and(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_err())
-        });
-        if let Some(parsed) = named {
-            let host = parsed.host_str().unwrap_or_default().to_owned();
-            let port = parsed.port_or_known_default().unwrap_or(443);
-            if let Ok(addresses) = tokio::net::lookup_host((host.trim_matches(['[', ']']), port)).await
-                && addresses
-                    .into_iter()
-                    .any(|a| endpoints::is_internal(a.ip()) && !(allow_loopback && a.ip().is_loopback()))
-            {
-                return Attempt::Retry { after: None };
-            }
         }
         let timestamp = self.now().0 / 1000;
         let signatures: Vec<String> =
@@ -132,86 +230,76 @@ impl Engine {
         }
     }
 
-    /// One outbox entry: send to every endpoint still owed, then record the outcome.
-    async fn deliver_entry(&self, shard: u32, entry: OutboxEntry, round: &mut Round) -> EngineResult<bool> {
-        let tx = self.inner.store.begin().await?;
-        let Some(event) = event::get(&tx, &entry.project_id, entry.seq).await? else {
-            drop(tx);
-            self.clear_outbox(shard, &entry.event_id).await?;
-            return Ok(false);
-        };
-        if !round.endpoints.contains_key(&entry.project_id) {
-            round.endpoints.insert(entry.project_id.clone(), endpoints::list(&tx, &entry.project_id).await?);
-        }
-        let all_endpoints = round.endpoints.get(&entry.project_id).cloned().unwrap_or_default();
-        if !round.signing_keys.contains_key(&entry.project_id) {
-            let project = &entry.project_id;
-            let mut keys = keyring::signing_keys(&tx, &self.inner.vault, project).await?;
-            if keys.is_empty() {
-                // Never send unsigned: make the first key, as `GET /v1/webhooks/keys` would.
-                self.webhook_keys(project).await?;
-                keys = keyring::signing_keys(&self.inner.store.begin().await?, &self.inner.vault, project)
-                    .await?;
-            }
-            round.signing_keys.insert(project.clone(), keys);
-        }
-        let signing_keys = round.signing_keys.get(&entry.project_id).cloned().unwrap_or_default();
-        drop(tx);
-        let kind = serde_json::to_value(event.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let owed: Vec<endpoints::Endpoint> = all_endpoints
-            .into_iter()
-            .filter(|e| {
-                e.wants(&kind) && entry.remaining_endpoints.as_ref().is_none_or(|ids| ids.contains(&e.id))
-            })
-            .collect();
-        let body = payload(&event);
-        let mut failed = Vec::new();
-        let mut gone = Vec::new();
-        let mut longest_wait: Option<Duration> = None;
-        for endpoint in &owed {
-            match self.send_once(&endpoint.url, &event, &body, &signing_keys).await {
+    /// Sends to the endpoints the ticket cleared, all at once, then records the outcome.
+    async fn deliver(&self, shard: u32, delivery: Delivery, ticket: Ticket) -> EngineResult<bool> {
+        let body = payload(&delivery.event);
+        let ready: Vec<&endpoints::Endpoint> =
+            delivery.owed.iter().filter(|e| ticket.ready.contains(&e.id)).collect();
+        let sends =
+            ready.iter().map(|e| self.send_once(&e.url, &delivery.event, &body, &delivery.signing_keys));
+        let attempts = futures_util::future::join_all(sends).await;
+        let now = self.now();
+        let mut outcome = Outcome { untried: ticket.untried.clone(), ..Outcome::default() };
+        for (endpoint, attempt) in ready.iter().zip(attempts) {
+            self.inner.dispatcher.outcome(&endpoint.id, matches!(attempt, Attempt::Delivered), now);
+            match attempt {
                 Attempt::Delivered => {}
-                Attempt::Gone => gone.push(endpoint.id.clone()),
+                Attempt::Gone => outcome.gone.push(endpoint.id.clone()),
                 Attempt::Retry { after } => {
-                    failed.push(endpoint.id.clone());
-                    longest_wait = longest_wait.max(after);
+                    outcome.failed.push(endpoint.id.clone());
+                    outcome.retry_after = outcome.retry_after.max(after);
                 }
             }
         }
-        self.record_attempt(shard, entry, &owed, failed.clone(), gone, longest_wait).await?;
-        Ok(failed.is_empty())
+        let delivered = outcome.failed.is_empty() && outcome.untried.is_empty();
+        let tried: Vec<endpoints::Endpoint> = ready.into_iter().cloned().collect();
+        self.record_attempt(shard, delivery.entry, &tried, outcome).await?;
+        drop(ticket);
+        Ok(delivered)
     }
 
-    async fn clear_outbox(&self, shard: u32, event_id: &str) -> EngineResult<()> {
-        let key = keys::outbox(shard).pack(&(event_id,));
+    /// Moves an entry whose every endpoint is open to when the first reopens; no
+    /// attempt was made, so none is counted.
+    async fn defer(&self, shard: u32, entry: OutboxEntry, until: Timestamp) -> EngineResult<()> {
         let placement = &self.inner.placement;
         self.inner
             .store
             .run(|tx| {
-                let key = key.clone();
+                let entry = OutboxEntry { due_at: until, ..entry.clone() };
                 async move {
                     placement.fence(&tx, shard).await?;
-                    Ok::<_, crate::EngineError>(tx.clear(&key)?)
+                    outbox::put(&tx, shard, &entry).await?;
+                    Ok::<_, crate::EngineError>(())
                 }
             })
             .await
     }
 
+    async fn clear_outbox(&self, shard: u32, event_id: &str) -> EngineResult<()> {
+        let placement = &self.inner.placement;
+        self.inner
+            .store
+            .run(|tx| async move {
+                placement.fence(&tx, shard).await?;
+                Ok::<_, crate::EngineError>(outbox::clear(&tx, shard, event_id).await?)
+            })
+            .await
+    }
+
+    /// Records what one delivery came to: endpoints that took it are done; failed
+    /// ones wait per the schedule; untried ones are due again at once (their slot
+    /// or their circuit decides); an attempt counts only when one failed.
     async fn record_attempt(
         &self,
         shard: u32,
         entry: OutboxEntry,
         owed: &[endpoints::Endpoint],
-        failed: Vec<String>,
-        gone: Vec<String>,
-        retry_after: Option<Duration>,
+        outcome: Outcome,
     ) -> EngineResult<()> {
+        let Outcome { failed, gone, untried, retry_after } = outcome;
         let now = self.now();
         let schedule = &self.inner.settings.webhook_schedule;
-        let attempts = entry.attempts + 1;
+        let attempts = if failed.is_empty() { entry.attempts } else { entry.attempts + 1 };
         let exhausted = attempts as usize >= schedule.len().max(1);
         let wait = schedule.get(attempts as usize).copied().unwrap_or_default();
         let jitter =
@@ -222,10 +310,10 @@ impl Engine {
         self.inner
             .store
             .run(|tx| {
-                let (entry, failed, gone, owed) = (entry.clone(), failed.clone(), gone.clone(), owed.clone());
+                let (entry, failed, gone, owed, untried) =
+                    (entry.clone(), failed.clone(), gone.clone(), owed.clone(), untried.clone());
                 async move {
                     placement.fence(&tx, shard).await?;
-                    let key = keys::outbox(shard).pack(&(entry.event_id.as_str(),));
                     // Endpoints that said 410, or that failed to the schedule's end, are disabled.
                     let disable: Vec<&endpoints::Endpoint> = owed
                         .iter()
@@ -252,16 +340,14 @@ impl Engine {
                             }
                         }
                     }
-                    if failed.is_empty() || exhausted {
-                        tx.clear(&key)?;
+                    if (failed.is_empty() && untried.is_empty()) || exhausted {
+                        outbox::clear(&tx, shard, &entry.event_id).await?;
                     } else {
-                        let next = OutboxEntry {
-                            attempts,
-                            due_at: now.plus_millis(wait_ms),
-                            remaining_endpoints: Some(failed),
-                            ..entry
-                        };
-                        crate::model::put_json(&tx, &key, &next, "outbox entry")?;
+                        let due_at = if failed.is_empty() { now } else { now.plus_millis(wait_ms) };
+                        let remaining = failed.into_iter().chain(untried).collect();
+                        let next =
+                            OutboxEntry { attempts, due_at, remaining_endpoints: Some(remaining), ..entry };
+                        outbox::put(&tx, shard, &next).await?;
                     }
                     Ok::<_, crate::EngineError>(())
                 }
@@ -338,8 +424,7 @@ impl Engine {
         url: &str,
         events: Option<Vec<String>>,
     ) -> EngineResult<endpoints::Endpoint> {
-        endpoints::check_url(url, self.inner.settings.allow_loopback_http)
-            .map_err(crate::EngineError::Invalid)?;
+        endpoints::check_url(url, &self.inner.outbound).map_err(crate::EngineError::Invalid)?;
         if url.len() > 2048 {
             return Err(crate::EngineError::Invalid("the URL is too long".into()));
         }

@@ -2,8 +2,6 @@
 //! where the operator allows it), never a private, loopback or link-local address
 //! otherwise; an optional filter of event types.
 
-use std::net::IpAddr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
@@ -36,49 +34,11 @@ fn record_key(project_id: &str, id: &str) -> Vec<u8> {
     keys::project_space(project_id).pack(&("webhook_endpoint", id))
 }
 
-/// Whether an address is one a webhook must not reach from outside tests.
-pub fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-        }
-    }
-}
-
-/// Checks an endpoint URL at registration (the worker checks resolved addresses again at each send).
-pub fn check_url(url: &str, allow_loopback_http: bool) -> Result<(), String> {
+/// Checks an endpoint URL at registration against the outbound policy (the
+/// addresses a name resolves to are checked again at every connection).
+pub fn check_url(url: &str, policy: &crate::policy::OutboundPolicy) -> Result<(), String> {
     let parsed = reqwest::Url::parse(url).map_err(|_| "not an absolute URL".to_owned())?;
-    let host = parsed.host_str().ok_or("the URL has no host")?.trim_matches(['[', ']']);
-    let loopback = crate::plugins::is_loopback(host);
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("credentials in the URL are not allowed".into());
-    }
-    match parsed.scheme() {
-        "https" => {}
-        "http" if allow_loopback_http && loopback => {}
-        _ => return Err("webhook endpoints must use https".into()),
-    }
-    if loopback && !allow_loopback_http {
-        return Err("loopback addresses are not allowed".into());
-    }
-    if let Ok(ip) = host.parse::<IpAddr>()
-        && is_internal(ip)
-        && !(allow_loopback_http && ip.is_loopback())
-    {
-        return Err("private, loopback and link-local addresses are not allowed".into());
-    }
-    Ok(())
+    policy.check_url(&parsed).map_err(|refused| refused.to_string())
 }
 
 pub fn create(
@@ -114,9 +74,13 @@ pub async fn list(tx: &Tx, project_id: &str) -> Result<Vec<Endpoint>, RecordErro
 mod tests {
     use super::*;
 
+    fn check(url: &str, allow_loopback_http: bool) -> Result<(), String> {
+        check_url(url, &crate::policy::OutboundPolicy { allow_loopback_http, operator_hosts: None })
+    }
+
     #[test]
     fn endpoint_urls_are_checked() {
-        assert!(check_url("https://hooks.example.com/securix", false).is_ok());
+        assert!(check("https://hooks.example.com/securix", false).is_ok());
         for bad in [
             "http://hooks.example.com/",
             "https://10.0.0.5/x",
@@ -126,9 +90,10 @@ mod tests {
             "https://user:pw@example.com/",
             "ftp://example.com/",
         ] {
-            assert!(check_url(bad, false).is_err(), "{bad}");
+            assert!(check(bad, false).is_err(), "{bad}");
         }
-        assert!(check_url("http://127.0.0.1:9000/hook", true).is_ok());
-        assert!(check_url("http://10.0.0.5/hook", true).is_err(), "loopback only");
+        assert!(check("http://127.0.0.1:9000/hook", true).is_ok());
+        assert!(check("http://10.0.0.5/hook", true).is_err(), "loopback only");
+        assert!(check("https://[::ffff:10.0.0.5]/hook", false).is_err(), "IPv4-mapped");
     }
 }

@@ -14,6 +14,7 @@ use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::model::session::{Flow, SessionStatus};
 use securix_engine::oauth::pkce;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions, PluginLimits};
+use securix_engine::policy::PolicyError;
 use securix_engine::proxy::{ProxyBody, ProxyRequest};
 use securix_engine::secret::SecretString;
 use securix_engine::store::Store;
@@ -106,12 +107,21 @@ fn settings() -> EngineSettings {
 }
 
 async fn engine_on(store: Store, master: MasterKey, clock: ManualClock) -> Engine {
+    engine_with(store, master, clock, settings()).await
+}
+
+async fn engine_with(
+    store: Store,
+    master: MasterKey,
+    clock: ManualClock,
+    settings: EngineSettings,
+) -> Engine {
     Engine::builder()
         .store(store)
         .master_key(master)
         .plugins(plugin_host().await)
         .clock(Arc::new(clock))
-        .settings(settings())
+        .settings(settings)
         .build()
         .await
         .unwrap()
@@ -136,8 +146,12 @@ fn acme_integration(base: &str, api_path: &str) -> IntegrationDraft {
 }
 
 async fn setup_on(provider: &Provider, store: Store, master: MasterKey) -> Setup {
+    setup_with(provider, store, master, settings()).await
+}
+
+async fn setup_with(provider: &Provider, store: Store, master: MasterKey, settings: EngineSettings) -> Setup {
     let clock = ManualClock::new(START);
-    let engine = engine_on(store, master, clock.clone()).await;
+    let engine = engine_with(store, master, clock.clone(), settings).await;
     let project = engine.create_project("Acme Inc").await.unwrap();
     let (_, key) = engine.issue_api_key(&project.id, "backend").await.unwrap();
     let principal = engine.authenticate(key.expose()).await.unwrap();
@@ -458,6 +472,23 @@ async fn popup_flow_with_the_sxc_handshake() {
     let state = authorize(&s, &denied.session_id, BROWSER).await;
     let outcome = s.engine.oauth_callback(&state, None, Some("access_denied"), None, BROWSER).await.unwrap();
     assert_eq!(outcome.status, SessionStatus::Denied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_host_list_holds_for_the_proxys_base_url_too() {
+    let p = provider(3600).await;
+    let elsewhere =
+        EngineSettings { allowed_hosts: Some(["api.partner.example".into()].into()), ..settings() };
+    let s = setup_with(&p, Store::memory(), MasterKey::generate(), elsewhere).await;
+    connected_device_session(&s).await;
+    let refused = proxy_get(&s, "whoami").await.unwrap_err();
+    assert!(matches!(refused, EngineError::Refused(PolicyError::HostNotAllowed(_))), "{refused}");
+    assert!(p.server.requests().iter().all(|r| !r.path.starts_with("/api")), "nothing reached the API");
+
+    let listed = EngineSettings { allowed_hosts: Some(["127.0.0.1".into()].into()), ..settings() };
+    let s = setup_with(&p, Store::memory(), MasterKey::generate(), listed).await;
+    connected_device_session(&s).await;
+    assert_eq!(proxy_get(&s, "whoami").await.unwrap().0, 200);
 }
 
 /// Every key in the store, to see what a flow leaves behind.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use securix_engine::clock::{ManualClock, Timestamp};
+use securix_engine::clock::{Clock, ManualClock, SystemClock, Timestamp};
 use securix_engine::model::event::{self, EventDraft, EventKind};
 use securix_engine::model::keys::SHARDS;
 use securix_engine::store::Store;
@@ -38,7 +38,7 @@ async fn outbox_len(engine: &Engine) -> usize {
     let tx = engine.store().begin().await.unwrap();
     let mut total = 0;
     for shard in 0..SHARDS {
-        total += event::outbox(&tx, shard, 100).await.unwrap().len();
+        total += securix_engine::model::outbox::len(&tx, shard).await.unwrap();
     }
     total
 }
@@ -230,4 +230,104 @@ async fn a_delivery_verifies_under_its_own_projects_keys_only() {
     engine.retire_webhook_key(&b.id, &rotated.id).await.unwrap_err();
     engine.retire_webhook_key(&a.id, &rotated.id).await.unwrap();
     assert_eq!(engine.webhook_keys(&b.id).await.unwrap().len(), 1);
+}
+
+/// Queues `count` events for `project_id`, spread over entities (and so shards).
+async fn emit_many(engine: &Engine, project_id: &str, count: usize, now: Timestamp) {
+    for batch in (0..count).collect::<Vec<_>>().chunks(200) {
+        let (project_id, batch) = (project_id.to_owned(), batch.to_vec());
+        engine
+            .store()
+            .run(|tx| {
+                let (project_id, batch) = (project_id.clone(), batch.clone());
+                async move {
+                    for n in batch {
+                        let draft =
+                            EventDraft { entity_id: Some(format!("user_{n}")), ..EventDraft::default() };
+                        event::append(&tx, &project_id, EventKind::ConnectionCreated, draft, now).await?;
+                    }
+                    Ok::<_, securix_engine::model::RecordError>(())
+                }
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// Accepts connections and never answers: every delivery to it waits for its timeout.
+async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{address}/hook")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_endpoint_gets_its_event_within_a_second_beside_a_black_hole_backlog() {
+    let settings = EngineSettings {
+        allow_loopback_http: true,
+        webhook_poll: Duration::from_millis(100),
+        ..EngineSettings::default()
+    };
+    let engine = Engine::builder()
+        .store(Store::memory())
+        .master_key(MasterKey::generate())
+        .settings(settings)
+        .build()
+        .await
+        .unwrap();
+    let stuck = engine.create_project("Stuck").await.unwrap();
+    engine.add_webhook_endpoint(&stuck.id, &black_hole().await, None).await.unwrap();
+    emit_many(&engine, &stuck.id, 3000, SystemClock.now()).await;
+    // Let the worker fill the black hole's slots with deliveries that never end.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let receiver = ScriptedServer::start(|_| Response::json(204, json!({}))).await;
+    let live = engine.create_project("Live").await.unwrap();
+    engine.add_webhook_endpoint(&live.id, &format!("{}/hook", receiver.base_url), None).await.unwrap();
+    let started = std::time::Instant::now();
+    emit_many(&engine, &live.id, 1, SystemClock.now()).await;
+    while receiver.requests().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the live project's event waited behind the black hole"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_points_inside_is_refused_where_the_connection_is_made() {
+    // Counts connections: the policy must refuse before any is made.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let clock = ManualClock::new(START);
+    // No loopback allowance: a production engine.
+    let engine = Engine::builder()
+        .store(Store::memory())
+        .master_key(MasterKey::generate())
+        .clock(Arc::new(clock.clone()))
+        .settings(EngineSettings { webhook_poll: Duration::from_secs(3600), ..EngineSettings::default() })
+        .build()
+        .await
+        .unwrap();
+    let project = engine.create_project("Rebound").await.unwrap();
+    // A name passes registration; what it resolves to (loopback) is refused at connect.
+    engine.add_webhook_endpoint(&project.id, &format!("https://localhost:{port}/hook"), None).await.unwrap();
+    emit(&engine, &project.id).await;
+    assert_eq!(engine.deliver_due_webhooks().await.unwrap(), 0);
+    assert_eq!(accepted.load(Ordering::SeqCst), 0, "no connection reached the internal address");
+    assert_eq!(outbox_len(&engine).await, 1, "the delivery waits for a retry");
 }

@@ -1,0 +1,163 @@
+//! The one outbound policy, for every call SecuriX makes (the proxy, plugin
+//! `fetch`, token calls, webhooks): https only (plain http to loopback where the
+//! operator allows it for development), no credentials in URLs, only hosts the
+//! operator allows when they set a list, and only public addresses, checked where
+//! the connection is made: a name is resolved here and the connection goes only
+//! to the addresses that pass, so a name that changes what it points to after it
+//! was registered (DNS rebinding) reaches nothing internal.
+
+mod address;
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+pub use address::{is_internal, is_loopback};
+use thiserror::Error;
+
+/// Why a destination is refused. Codes are stable.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum PolicyError {
+    #[error("PO0001 {0}")]
+    Scheme(String),
+    #[error("PO0002 credentials in URLs are not allowed")]
+    Credentials,
+    #[error("PO0003 {0} is a private, loopback or link-local address")]
+    InternalAddress(String),
+    #[error("PO0004 the operator does not allow the host {0}")]
+    HostNotAllowed(String),
+    #[error("PO0005 {0} has no public address")]
+    NoPublicAddress(String),
+    #[error("PO0006 not a URL with a host")]
+    Malformed,
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone, Default)]
+pub struct OutboundPolicy {
+    /// Plain http, and connections, to loopback addresses (`SECURIX_ALLOW_LOOPBACK_HTTP`).
+    pub allow_loopback_http: bool,
+    /// When set, only these hosts (lower case names or addresses) may be reached,
+    /// loopback included (`SECURIX_ALLOWED_HOSTS`).
+    pub operator_hosts: Option<HashSet<String>>,
+}
+
+impl OutboundPolicy {
+    /// Loopback allowed, nothing else internal: tests and local development.
+    pub fn danger_loopback() -> Self {
+        OutboundPolicy { allow_loopback_http: true, operator_hosts: None }
+    }
+
+    fn allows_address(&self, ip: IpAddr) -> bool {
+        !is_internal(ip) || (self.allow_loopback_http && is_loopback(ip))
+    }
+
+    /// Checks what a URL says before any connection: scheme, credentials, the
+    /// operator's hosts, and an address written in it.
+    pub fn check_url(&self, url: &reqwest::Url) -> Result<(), PolicyError> {
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(PolicyError::Credentials);
+        }
+        let host = url.host_str().ok_or(PolicyError::Malformed)?.to_ascii_lowercase();
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let literal = bare.parse::<IpAddr>().ok();
+        let loopback = host == "localhost" || literal.is_some_and(is_loopback);
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_loopback_http && loopback => {}
+            "http" => {
+                return Err(PolicyError::Scheme(format!("plain http to {host} is not allowed; use https")));
+            }
+            other => return Err(PolicyError::Scheme(format!("the scheme {other} is not allowed"))),
+        }
+        if let Some(hosts) = &self.operator_hosts
+            && !hosts.contains(bare)
+        {
+            return Err(PolicyError::HostNotAllowed(host));
+        }
+        match literal {
+            Some(ip) if !self.allows_address(ip) => Err(PolicyError::InternalAddress(ip.to_string())),
+            _ => Ok(()),
+        }
+    }
+
+    /// The addresses of `host` a connection may go to (at least one, or an error).
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, PolicyError> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let found: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((bare, port))
+                .await
+                .map_err(|_| PolicyError::NoPublicAddress(bare.to_owned()))?
+                .collect(),
+        };
+        let allowed: Vec<SocketAddr> =
+            found.iter().copied().filter(|a| self.allows_address(a.ip())).collect();
+        match (allowed.is_empty(), found.first()) {
+            (false, _) => Ok(allowed),
+            (true, Some(refused)) => Err(PolicyError::InternalAddress(refused.ip().to_string())),
+            (true, None) => Err(PolicyError::NoPublicAddress(bare.to_owned())),
+        }
+    }
+
+    /// This policy as reqwest's resolver: every connection a client makes goes
+    /// through `resolve`.
+    pub fn resolver(&self) -> Arc<PolicyResolver> {
+        Arc::new(PolicyResolver(self.clone()))
+    }
+}
+
+/// `OutboundPolicy::resolve` for reqwest.
+pub struct PolicyResolver(OutboundPolicy);
+
+impl reqwest::dns::Resolve for PolicyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.0.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addresses = policy.resolve(&host, 0).await.map_err(|e| Box::new(e) as Box<_>)?;
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(policy: &OutboundPolicy, url: &str) -> Result<(), PolicyError> {
+        policy.check_url(&reqwest::Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn urls_are_checked_for_scheme_credentials_hosts_and_literal_addresses() {
+        let open = OutboundPolicy::default();
+        assert_eq!(check(&open, "https://api.example.com/v1"), Ok(()));
+        assert!(matches!(check(&open, "http://api.example.com/"), Err(PolicyError::Scheme(_))));
+        assert_eq!(check(&open, "https://u:p@api.example.com/"), Err(PolicyError::Credentials));
+        assert!(matches!(
+            check(&open, "https://[::ffff:169.254.169.254]/"),
+            Err(PolicyError::InternalAddress(_))
+        ));
+        assert!(matches!(check(&open, "https://[64:ff9b::a00:1]/"), Err(PolicyError::InternalAddress(_))));
+        assert!(matches!(check(&open, "http://127.0.0.1:8080/"), Err(PolicyError::Scheme(_))));
+        let dev = OutboundPolicy { allow_loopback_http: true, ..OutboundPolicy::default() };
+        assert_eq!(check(&dev, "http://127.0.0.1:8080/"), Ok(()));
+        assert!(matches!(check(&dev, "https://10.0.0.1/"), Err(PolicyError::InternalAddress(_))));
+        let listed = OutboundPolicy {
+            operator_hosts: Some(["api.example.com".to_owned()].into()),
+            ..OutboundPolicy::default()
+        };
+        assert_eq!(check(&listed, "https://API.example.com/"), Ok(()));
+        assert!(matches!(check(&listed, "https://evil.example/"), Err(PolicyError::HostNotAllowed(_))));
+    }
+
+    #[tokio::test]
+    async fn names_are_resolved_to_allowed_addresses_only() {
+        let open = OutboundPolicy::default();
+        assert!(matches!(open.resolve("localhost", 80).await, Err(PolicyError::InternalAddress(_))));
+        assert!(matches!(open.resolve("::ffff:10.1.2.3", 80).await, Err(PolicyError::InternalAddress(_))));
+        let dev = OutboundPolicy { allow_loopback_http: true, ..OutboundPolicy::default() };
+        assert!(dev.resolve("localhost", 80).await.unwrap().iter().all(|a| a.ip().is_loopback()));
+    }
+}
