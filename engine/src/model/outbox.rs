@@ -58,13 +58,15 @@ pub async fn clear(tx: &Tx, shard: u32, event_id: &str) -> Result<(), RecordErro
 }
 
 /// Entries due by `now`, oldest first within each project, at most `per_project`
-/// of each and `projects` projects (in project order).
+/// of each and `projects` projects (in project order), leaving out the projects
+/// `skip` names.
 pub async fn due(
     tx: &Tx,
     shard: u32,
     now: Timestamp,
     per_project: usize,
     projects: usize,
+    skip: impl Fn(&str) -> bool,
 ) -> Result<Vec<OutboxEntry>, RecordError> {
     let space = due_space(shard);
     let (mut from, end) = space.range();
@@ -77,6 +79,10 @@ pub async fn due(
             .map_err(|e| RecordError::Corrupt { what: WHAT, detail: e.to_string() })?;
         let project_space = space.subspace(&(project.as_str(),));
         let (begin, project_end) = project_space.range();
+        if skip(&project) {
+            from = project_end;
+            continue;
+        }
         // Due means due_ms <= now: the range ends before (now + 1).
         let due_end = project_space.pack(&(now.0.saturating_add(1),));
         for pair in tx.get_range(&begin, &due_end, RangeOptions::limit(per_project)).await? {

@@ -108,21 +108,35 @@ impl Engine {
     ) -> EngineResult<Vec<tokio::task::JoinHandle<EngineResult<bool>>>> {
         self.index_older_outbox(shard).await?;
         let now = self.now();
+        let dispatcher = &self.inner.dispatcher;
         let tx = self.inner.store.begin().await?;
-        let entries = outbox::due(&tx, shard, now, PER_PROJECT, PROJECTS_PER_ROUND).await?;
+        let entries = outbox::due(&tx, shard, now, PER_PROJECT, PROJECTS_PER_ROUND, |project| {
+            dispatcher.parked(shard, project, now)
+        })
+        .await?;
         drop(tx);
         let mut round = Round { signing_keys: HashMap::new(), endpoints: HashMap::new() };
         let mut started = Vec::new();
+        // Per project: the earliest reopening, while every entry waited on open circuits.
+        let mut all_open: HashMap<String, Option<Timestamp>> = HashMap::new();
         for entry in entries {
+            let project = entry.project_id.clone();
             let Some(delivery) = self.prepare(shard, entry, &mut round).await? else { continue };
             let owes: Vec<String> = delivery.owed.iter().map(|e| e.id.clone()).collect();
-            match self.inner.dispatcher.admit(&delivery.entry.event_id, &owes, now) {
-                Admission::Busy => {}
-                Admission::Open { until } => self.defer(shard, delivery.entry, until).await?,
-                Admission::Go(ticket) => {
-                    let engine = self.clone();
-                    started.push(tokio::spawn(async move { engine.deliver(shard, delivery, ticket).await }));
-                }
+            let admission = dispatcher.admit(&delivery.entry.event_id, &owes, now);
+            let open = all_open.entry(project).or_insert(Some(Timestamp(i64::MAX)));
+            *open = match (&admission, *open) {
+                (Admission::Open { until }, Some(earliest)) => Some(earliest.min(*until)),
+                _ => None,
+            };
+            if let Admission::Go(ticket) = admission {
+                let engine = self.clone();
+                started.push(tokio::spawn(async move { engine.deliver(shard, delivery, ticket).await }));
+            }
+        }
+        for (project, open) in all_open {
+            if let Some(until) = open {
+                dispatcher.park(shard, &project, until);
             }
         }
         Ok(started)
@@ -256,23 +270,6 @@ impl Engine {
         self.record_attempt(shard, delivery.entry, &tried, outcome).await?;
         drop(ticket);
         Ok(delivered)
-    }
-
-    /// Moves an entry whose every endpoint is open to when the first reopens; no
-    /// attempt was made, so none is counted.
-    async fn defer(&self, shard: u32, entry: OutboxEntry, until: Timestamp) -> EngineResult<()> {
-        let placement = &self.inner.placement;
-        self.inner
-            .store
-            .run(|tx| {
-                let entry = OutboxEntry { due_at: until, ..entry.clone() };
-                async move {
-                    placement.fence(&tx, shard).await?;
-                    outbox::put(&tx, shard, &entry).await?;
-                    Ok::<_, crate::EngineError>(())
-                }
-            })
-            .await
     }
 
     async fn clear_outbox(&self, shard: u32, event_id: &str) -> EngineResult<()> {

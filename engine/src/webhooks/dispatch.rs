@@ -6,6 +6,10 @@
 //! fails `OPEN_AFTER` times in a row has its circuit opened: nothing is sent to
 //! it until a backoff passes (2 s, doubling, at most 30 s), then one round
 //! probes it again. A success closes it. Only that endpoint waits; the others go on.
+//!
+//! A shard's project whose due entries all wait on open circuits is *parked*
+//! until the first reopens: rounds skip it without reading or rewriting its
+//! backlog (in memory only: a restarted node simply probes again).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -15,7 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::clock::Timestamp;
 
 pub const MAX_IN_FLIGHT: usize = 64;
-pub const PER_ENDPOINT: usize = 4;
+pub const PER_ENDPOINT: usize = 8;
 const OPEN_AFTER: u32 = 3;
 const FIRST_OPEN_MS: i64 = 2_000;
 const MAX_OPEN_MS: i64 = 30_000;
@@ -34,6 +38,8 @@ struct State {
     in_flight: HashSet<String>,
     /// Shards whose entries from before the due index are indexed.
     indexed: HashSet<u32>,
+    /// (shard, project) → until when its rounds skip it.
+    parked: HashMap<(u32, String), Timestamp>,
 }
 
 struct Gate {
@@ -139,6 +145,25 @@ impl Dispatcher {
         })
     }
 
+    /// Skips `project` in `shard`'s rounds until `until`.
+    pub fn park(&self, shard: u32, project: &str, until: Timestamp) {
+        lock(&self.state).parked.insert((shard, project.to_owned()), until);
+    }
+
+    /// Whether `project` is parked in `shard` at `now` (forgetting it once it is not).
+    pub fn parked(&self, shard: u32, project: &str, now: Timestamp) -> bool {
+        let mut state = lock(&self.state);
+        let key = (shard, project.to_owned());
+        match state.parked.get(&key) {
+            Some(until) if *until > now => true,
+            Some(_) => {
+                state.parked.remove(&key);
+                false
+            }
+            None => false,
+        }
+    }
+
     pub fn indexed(&self, shard: u32) -> bool {
         lock(&self.state).indexed.contains(&shard)
     }
@@ -226,5 +251,16 @@ mod tests {
         }
         dispatcher.outcome("dead", true, later);
         assert!(matches!(dispatcher.admit("evt_5", &ids(&["dead"]), later), Admission::Go(_)));
+    }
+
+    #[test]
+    fn a_parked_project_is_skipped_until_its_time_then_forgotten() {
+        let dispatcher = Dispatcher::default();
+        dispatcher.park(3, "prj_a", NOW.plus_millis(1000));
+        assert!(dispatcher.parked(3, "prj_a", NOW));
+        assert!(!dispatcher.parked(4, "prj_a", NOW), "per shard");
+        assert!(!dispatcher.parked(3, "prj_b", NOW));
+        assert!(!dispatcher.parked(3, "prj_a", NOW.plus_millis(1000)));
+        assert!(lock(&dispatcher.state).parked.is_empty());
     }
 }
