@@ -34,8 +34,10 @@ async fn the_readme_serve_command_works_from_a_fresh_clone() {
         Command::new("git").args(["clone", "--quiet", "--no-hardlinks"]).arg(workspace).arg(&clone).status();
     assert!(cloned.unwrap().success(), "git clone of the workspace failed");
 
-    // Only what any shell has; CARGO_TARGET_DIR shares this run's build cache (it is
-    // cargo's, not SecuriX's: the server sees no setting of its own).
+    // Only what any shell has, plus cargo's own build settings (the server sees no
+    // setting of its own): this run's target directory and built plugins, and a
+    // release profile that compiles in a third of the time (a full optimizing
+    // build of everything would add some ten minutes to the suite).
     let mut command = Command::new("scripts/serve");
     command
         .current_dir(&clone)
@@ -49,7 +51,11 @@ async fn the_readme_serve_command_works_from_a_fresh_clone() {
             command.env(name, value);
         }
     }
-    command.env("CARGO_TARGET_DIR", workspace.join("target"));
+    command
+        .env("CARGO_TARGET_DIR", workspace.join("target"))
+        .env("SECURIX_PLUGIN_TARGET_DIR", workspace.join("target").join("plugins"))
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256");
     let mut child = command.spawn().unwrap();
     let _group = Group(child.id());
     let log = crate::support::collect_lines(child.stderr.take().unwrap());
