@@ -29,6 +29,10 @@ pub enum ClientError {
     Unreachable { url: String, reason: String },
     #[error("unexpected answer from SecuriX: {0}")]
     Protocol(String),
+    /// An argument that would send the call somewhere else (an id of `.` or `..`, a
+    /// proxy path that climbs out of its integration). Nothing was sent.
+    #[error("invalid argument: {0}")]
+    Invalid(String),
 }
 
 impl ClientError {
@@ -220,26 +224,28 @@ impl Client {
     /// A session's status; `wait` long-polls up to that many seconds for a change.
     pub async fn session(&self, session_id: &str, wait: Option<u64>) -> Result<SessionStatus, ClientError> {
         let query = wait.map(|w| format!("?wait={w}")).unwrap_or_default();
-        Self::decode(self.call(Method::GET, &format!("/v1/sessions/{session_id}{query}"), None).await?)
+        Self::decode(
+            self.call(Method::GET, &format!("/v1/sessions/{}{query}", segment(session_id)?), None).await?,
+        )
     }
 
     pub async fn confirm(&self, session_id: &str, sxc: &str) -> Result<Value, ClientError> {
         self.call(
             Method::POST,
-            &format!("/v1/sessions/{session_id}/confirm"),
+            &format!("/v1/sessions/{}/confirm", segment(session_id)?),
             Some(&serde_json::json!({ "sxc": sxc })),
         )
         .await
     }
 
     pub async fn connections(&self, entity_id: &str) -> Result<Vec<Connection>, ClientError> {
-        let path = format!("/v1/entities/{}/connections", segment(entity_id));
+        let path = format!("/v1/entities/{}/connections", segment(entity_id)?);
         Self::decode(self.call(Method::GET, &path, None).await?)
     }
 
     /// Revokes at the provider (when it can) and deletes the vaulted tokens.
     pub async fn delete_connection(&self, entity_id: &str, connection_id: &str) -> Result<(), ClientError> {
-        let path = format!("/v1/entities/{}/connections/{}", segment(entity_id), segment(connection_id));
+        let path = format!("/v1/entities/{}/connections/{}", segment(entity_id)?, segment(connection_id)?);
         self.call(Method::DELETE, &path, None).await.map(drop)
     }
 
@@ -266,7 +272,14 @@ impl Client {
         connection_id: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> Result<reqwest::Response, ClientError> {
-        let path = format!("/v1/proxy/{}/{}", segment(integration), path.trim_start_matches('/'));
+        let prefix = format!("/v1/proxy/{}/", segment(integration)?);
+        let path = format!("{prefix}{}", path.trim_start_matches('/'));
+        // A `..` (or `%2e%2e`) in the path would reach another route with this key.
+        let resolved = reqwest::Url::parse(&format!("http://securix.invalid{path}"))
+            .map_err(|_| ClientError::Invalid("the proxy path is not a URL path".into()))?;
+        if !resolved.path().starts_with(&prefix) {
+            return Err(ClientError::Invalid("the proxy path climbs out of its integration".into()));
+        }
         let mut request = self.request(method, &path).header("securix-entity-id", entity_id);
         if let Some(connection_id) = connection_id {
             request = request.header("securix-connection-id", connection_id);
@@ -293,7 +306,12 @@ fn problem_error(status: u16, problem: &Value) -> ClientError {
 }
 
 /// One path segment, percent-encoded (like JavaScript's `encodeURIComponent`).
-fn segment(text: &str) -> String {
+/// One path segment, percent-encoded; `.` and `..` (which URL parsers resolve, in
+/// any encoding) are refused.
+fn segment(text: &str) -> Result<String, ClientError> {
+    if text.is_empty() || text == "." || text == ".." {
+        return Err(ClientError::Invalid(format!("{text:?} is not an id")));
+    }
     let mut encoded = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
@@ -302,5 +320,33 @@ fn segment(text: &str) -> String {
             encoded.push_str(&format!("%{byte:02X}"));
         }
     }
-    encoded
+    Ok(encoded)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn ids_that_url_parsers_resolve_are_refused() {
+        for id in ["", ".", ".."] {
+            assert!(matches!(segment(id), Err(ClientError::Invalid(_))), "{id:?}");
+        }
+        assert_eq!(segment("user 1/..").unwrap(), "user%201%2F..");
+    }
+
+    #[tokio::test]
+    async fn a_proxy_path_that_climbs_out_is_refused_before_anything_is_sent() {
+        // Nothing listens on port 9: a request sent would be Unreachable, not Invalid.
+        let client = Client::new("http://127.0.0.1:9").unwrap().api_key("sxk_test").agent("cli");
+        for path in ["../../entities/u/connections", "a/%2e%2e/%2E%2E/../admin", "/.."] {
+            let refused = client.proxy(Method::GET, "github", path, "u", None, None).await.unwrap_err();
+            assert!(matches!(refused, ClientError::Invalid(_)), "{path}: {refused}");
+        }
+        let sent = client.proxy(Method::GET, "github", "user/repos", "u", None, None).await.unwrap_err();
+        assert!(matches!(sent, ClientError::Unreachable { .. }), "{sent}");
+        let id = client.delete_connection("..", "con_1").await.unwrap_err();
+        assert!(matches!(id, ClientError::Invalid(_)));
+    }
 }
