@@ -11,11 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use securix_engine::clock::{Clock, SystemClock};
-use securix_engine::model::event::{self, EventDraft, EventKind};
-use securix_engine::store::Store;
-use securix_engine::vault::MasterKey;
-use securix_engine::{Engine, EngineSettings};
 
+#[path = "support/backlog.rs"]
+mod backlog;
 #[path = "support/keepalive.rs"]
 mod keepalive;
 
@@ -37,21 +35,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Deliveries per second to a healthy sink, from emitting `HEALTHY` events to the
 /// last one received, with the engine's own delivery worker.
 async fn healthy_rate(with_black_hole: bool) -> Result<f64, Box<dyn std::error::Error>> {
-    let settings = EngineSettings {
-        allow_loopback_http: true,
-        webhook_poll: Duration::from_millis(20),
-        ..EngineSettings::default()
-    };
-    let engine = Engine::builder()
-        .store(Store::memory())
-        .master_key(MasterKey::generate())
-        .settings(settings)
-        .build()
-        .await?;
+    let engine = backlog::delivering_engine(Duration::from_millis(20)).await?;
     if with_black_hole {
         let stuck = engine.create_project("Stuck").await?;
-        engine.add_webhook_endpoint(&stuck.id, &black_hole().await?, None).await?;
-        emit(&engine, &stuck.id, STUCK).await?;
+        engine.add_webhook_endpoint(&stuck.id, &backlog::black_hole().await?, None).await?;
+        backlog::emit(&engine, &stuck.id, STUCK, SystemClock.now()).await?;
         // The worker has taken the black hole's slots by now.
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -65,7 +53,7 @@ async fn healthy_rate(with_black_hole: bool) -> Result<f64, Box<dyn std::error::
     let live = engine.create_project("Live").await?;
     engine.add_webhook_endpoint(&live.id, &format!("{sink}/hook"), None).await?;
     let started = Instant::now();
-    emit(&engine, &live.id, HEALTHY).await?;
+    backlog::emit(&engine, &live.id, HEALTHY, SystemClock.now()).await?;
     while received.load(Ordering::Relaxed) < HEALTHY {
         if started.elapsed() > Duration::from_secs(300) {
             return Err("the healthy sink did not get every delivery in 5 minutes".into());
@@ -73,45 +61,4 @@ async fn healthy_rate(with_black_hole: bool) -> Result<f64, Box<dyn std::error::
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(HEALTHY as f64 / started.elapsed().as_secs_f64())
-}
-
-async fn emit(engine: &Engine, project_id: &str, count: usize) -> Result<(), Box<dyn std::error::Error>> {
-    for first in (0..count).step_by(200) {
-        let project_id = project_id.to_owned();
-        engine
-            .store()
-            .run(|tx| {
-                let project_id = project_id.clone();
-                async move {
-                    for n in first..(first + 200).min(count) {
-                        let draft =
-                            EventDraft { entity_id: Some(format!("user_{n}")), ..EventDraft::default() };
-                        event::append(
-                            &tx,
-                            &project_id,
-                            EventKind::ConnectionCreated,
-                            draft,
-                            SystemClock.now(),
-                        )
-                        .await?;
-                    }
-                    Ok::<_, securix_engine::model::RecordError>(())
-                }
-            })
-            .await?;
-    }
-    Ok(())
-}
-
-/// Accepts connections and never answers.
-async fn black_hole() -> std::io::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    Ok(format!("http://{address}/hook"))
 }

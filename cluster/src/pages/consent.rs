@@ -9,10 +9,10 @@ use securix_engine::flows::consent::ConsentContext;
 use securix_engine::model::session::{Flow, SessionStatus};
 use serde::Deserialize;
 
-use super::browser::{Browser, posted_from_our_page};
+use super::browser::Browser;
 use super::failure::PageError;
 use super::render::{Frame, Page, render};
-use super::{form_targets, parse_form, scope_words};
+use super::{form_targets, our_form, scope_words};
 use crate::server::AppState;
 
 #[derive(Template)]
@@ -122,9 +122,6 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest, id: web::Pat
 
 #[derive(Deserialize)]
 struct AuthorizeForm {
-    /// Missing counts as wrong: a 403, not a malformed form.
-    #[serde(default)]
-    csrf: String,
     integration: String,
 }
 
@@ -135,8 +132,7 @@ pub async fn authorize(
     body: web::Bytes,
 ) -> HttpResponse {
     let started = async {
-        let form: AuthorizeForm = parse_form(&body)?;
-        let browser = posted_from_our_page(&request, &state, &form.csrf)?;
+        let (form, browser): (AuthorizeForm, _) = our_form(&request, &state, &body)?;
         Ok::<_, PageError>(state.engine.begin_authorization(&id, &form.integration, &browser.id).await?)
     };
     match started.await {
@@ -148,11 +144,9 @@ pub async fn authorize(
     }
 }
 
+/// The decline form carries nothing but its token.
 #[derive(Deserialize)]
-struct DenyForm {
-    #[serde(default)]
-    csrf: String,
-}
+struct Decline {}
 
 pub async fn deny(
     state: web::Data<AppState>,
@@ -161,8 +155,7 @@ pub async fn deny(
     body: web::Bytes,
 ) -> HttpResponse {
     let denied = async {
-        let form: DenyForm = parse_form(&body)?;
-        let browser = posted_from_our_page(&request, &state, &form.csrf)?;
+        let (Decline {}, browser) = our_form(&request, &state, &body)?;
         Ok::<_, PageError>(state.engine.deny_session(&id, &browser.id).await?)
     };
     match denied.await {

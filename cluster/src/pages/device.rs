@@ -7,9 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::browser::{Browser, posted_from_our_page};
+use super::browser::Browser;
 use super::failure::PageError;
-use super::parse_form;
+use super::our_form;
 use super::render::{Frame, Page, render};
 use crate::client_address::client_key;
 use crate::server::AppState;
@@ -40,15 +40,12 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
 
 #[derive(Deserialize)]
 struct CodeForm {
-    #[serde(default)]
-    csrf: String,
     code: String,
 }
 
 pub async fn enter(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
     let entered = async {
-        let form: CodeForm = parse_form(&body)?;
-        let browser = posted_from_our_page(&request, &state, &form.csrf)?;
+        let (form, browser): (CodeForm, _) = our_form(&request, &state, &body)?;
         let client = client_key(&request, &state.trusted_proxies);
         match state.engine.enter_device_code(&form.code, &client, &browser.id).await {
             Ok(session_id) => Ok(HttpResponse::SeeOther()

@@ -14,6 +14,7 @@ use securix_engine::webhooks::signing;
 use securix_engine::{Engine, EngineSettings};
 use serde_json::json;
 
+use crate::support::backlog;
 use crate::support::scripted::{Response, ScriptedServer};
 
 const START: Timestamp = Timestamp(1_800_000_000_000);
@@ -232,58 +233,12 @@ async fn a_delivery_verifies_under_its_own_projects_keys_only() {
     assert_eq!(engine.webhook_keys(&b.id).await.unwrap().len(), 1);
 }
 
-/// Queues `count` events for `project_id`, spread over entities (and so shards).
-async fn emit_many(engine: &Engine, project_id: &str, count: usize, now: Timestamp) {
-    for batch in (0..count).collect::<Vec<_>>().chunks(200) {
-        let (project_id, batch) = (project_id.to_owned(), batch.to_vec());
-        engine
-            .store()
-            .run(|tx| {
-                let (project_id, batch) = (project_id.clone(), batch.clone());
-                async move {
-                    for n in batch {
-                        let draft =
-                            EventDraft { entity_id: Some(format!("user_{n}")), ..EventDraft::default() };
-                        event::append(&tx, &project_id, EventKind::ConnectionCreated, draft, now).await?;
-                    }
-                    Ok::<_, securix_engine::model::RecordError>(())
-                }
-            })
-            .await
-            .unwrap();
-    }
-}
-
-/// Accepts connections and never answers: every delivery to it waits for its timeout.
-async fn black_hole() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    format!("http://{address}/hook")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_endpoint_gets_its_event_within_a_second_beside_a_black_hole_backlog() {
-    let settings = EngineSettings {
-        allow_loopback_http: true,
-        webhook_poll: Duration::from_millis(100),
-        ..EngineSettings::default()
-    };
-    let engine = Engine::builder()
-        .store(Store::memory())
-        .master_key(MasterKey::generate())
-        .settings(settings)
-        .build()
-        .await
-        .unwrap();
+    let engine = backlog::delivering_engine(Duration::from_millis(100)).await.unwrap();
     let stuck = engine.create_project("Stuck").await.unwrap();
-    engine.add_webhook_endpoint(&stuck.id, &black_hole().await, None).await.unwrap();
-    emit_many(&engine, &stuck.id, 3000, SystemClock.now()).await;
+    engine.add_webhook_endpoint(&stuck.id, &backlog::black_hole().await.unwrap(), None).await.unwrap();
+    backlog::emit(&engine, &stuck.id, 3000, SystemClock.now()).await.unwrap();
     // Let the worker fill the black hole's slots with deliveries that never end.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
@@ -291,7 +246,7 @@ async fn a_healthy_endpoint_gets_its_event_within_a_second_beside_a_black_hole_b
     let live = engine.create_project("Live").await.unwrap();
     engine.add_webhook_endpoint(&live.id, &format!("{}/hook", receiver.base_url), None).await.unwrap();
     let started = std::time::Instant::now();
-    emit_many(&engine, &live.id, 1, SystemClock.now()).await;
+    backlog::emit(&engine, &live.id, 1, SystemClock.now()).await.unwrap();
     while receiver.requests().is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(1),
