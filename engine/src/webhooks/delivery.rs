@@ -7,12 +7,12 @@
 //! `Retry-After` when longer); 410 disables the endpoint; an endpoint failing past
 //! the schedule's end is disabled and an `endpoint.disabled` event says so.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use rand::Rng;
 
-use super::dispatch::{Admission, Ticket};
+use super::dispatch::{Admission, Readiness, Ticket};
 use super::{endpoints, keyring, signing};
 use crate::clock::{Rfc3339, Timestamp};
 use crate::engine::Engine;
@@ -117,26 +117,34 @@ impl Engine {
         drop(tx);
         let mut round = Round { signing_keys: HashMap::new(), endpoints: HashMap::new() };
         let mut started = Vec::new();
-        // Per project: the earliest reopening, while every entry waited on open circuits.
-        let mut all_open: HashMap<String, Option<Timestamp>> = HashMap::new();
+        // Endpoints found full or open this round: entries owing only these wait
+        // without being loaded.
+        let mut blocked: HashSet<String> = HashSet::new();
         for entry in entries {
-            let project = entry.project_id.clone();
+            let (candidates, everything) = self.candidates(&entry, &mut round).await?;
+            if candidates.iter().all(|id| blocked.contains(id)) && !candidates.is_empty() {
+                continue;
+            }
+            match dispatcher.readiness(&candidates, now) {
+                Readiness::Ready => {}
+                Readiness::Busy => {
+                    blocked.extend(candidates);
+                    continue;
+                }
+                Readiness::Open { until } => {
+                    if everything {
+                        // Every endpoint of the project is open: skip it until the first reopens.
+                        dispatcher.park(shard, &entry.project_id, until);
+                    }
+                    blocked.extend(candidates);
+                    continue;
+                }
+            }
             let Some(delivery) = self.prepare(shard, entry, &mut round).await? else { continue };
             let owes: Vec<String> = delivery.owed.iter().map(|e| e.id.clone()).collect();
-            let admission = dispatcher.admit(&delivery.entry.event_id, &owes, now);
-            let open = all_open.entry(project).or_insert(Some(Timestamp(i64::MAX)));
-            *open = match (&admission, *open) {
-                (Admission::Open { until }, Some(earliest)) => Some(earliest.min(*until)),
-                _ => None,
-            };
-            if let Admission::Go(ticket) = admission {
+            if let Admission::Go(ticket) = dispatcher.admit(&delivery.entry.event_id, &owes, now) {
                 let engine = self.clone();
                 started.push(tokio::spawn(async move { engine.deliver(shard, delivery, ticket).await }));
-            }
-        }
-        for (project, open) in all_open {
-            if let Some(until) = open {
-                dispatcher.park(shard, &project, until);
             }
         }
         Ok(started)
@@ -156,6 +164,29 @@ impl Engine {
             self.inner.dispatcher.mark_indexed(shard);
         }
         Ok(())
+    }
+
+    /// The endpoints `entry` may owe, before its event is loaded (those it still
+    /// owes, or every enabled endpoint of its project), and whether that is every
+    /// enabled endpoint of the project.
+    async fn candidates(&self, entry: &OutboxEntry, round: &mut Round) -> EngineResult<(Vec<String>, bool)> {
+        let project = &entry.project_id;
+        if !round.endpoints.contains_key(project) {
+            let tx = self.inner.store.begin().await?;
+            round.endpoints.insert(project.clone(), endpoints::list(&tx, project).await?);
+        }
+        let enabled: Vec<String> = round
+            .endpoints
+            .get(project)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.enabled)
+            .map(|e| e.id.clone())
+            .collect();
+        Ok(match &entry.remaining_endpoints {
+            Some(ids) => (ids.clone(), enabled.iter().all(|id| ids.contains(id))),
+            None => (enabled, true),
+        })
     }
 
     /// Loads what delivering `entry` needs; `None` when nothing is owed any more

@@ -68,6 +68,17 @@ pub enum Admission {
     Busy,
 }
 
+/// Whether any of a set of endpoints could be sent to now.
+pub enum Readiness {
+    Ready,
+    /// Each is at its bound (or open): wait for a slot.
+    Busy,
+    /// Each is open: nothing goes before `until`.
+    Open {
+        until: Timestamp,
+    },
+}
+
 /// The slots of one delivery under way.
 pub struct Ticket {
     pub ready: Vec<String>,
@@ -143,6 +154,29 @@ impl Dispatcher {
             state: self.state.clone(),
             _permits: permits,
         })
+    }
+
+    /// Whether any of `endpoints` could take a delivery now: a round asks before it
+    /// loads an entry, so a backlog waiting on full or open endpoints costs it nothing.
+    pub fn readiness(&self, endpoints: &[String], now: Timestamp) -> Readiness {
+        let state = lock(&self.state);
+        let mut earliest_open: Option<Timestamp> = None;
+        let mut busy = false;
+        for endpoint in endpoints {
+            let Some(gate) = state.gates.get(endpoint) else { return Readiness::Ready };
+            match gate.open_until {
+                Some(until) if until > now => {
+                    earliest_open = Some(earliest_open.map_or(until, |e| e.min(until)))
+                }
+                _ if gate.permits.available_permits() > 0 => return Readiness::Ready,
+                _ => busy = true,
+            }
+        }
+        match (busy, earliest_open) {
+            (false, Some(until)) => Readiness::Open { until },
+            (true, _) => Readiness::Busy,
+            (false, None) => Readiness::Ready,
+        }
     }
 
     /// Skips `project` in `shard`'s rounds until `until`.
@@ -262,5 +296,20 @@ mod tests {
         assert!(!dispatcher.parked(3, "prj_b", NOW));
         assert!(!dispatcher.parked(3, "prj_a", NOW.plus_millis(1000)));
         assert!(lock(&dispatcher.state).parked.is_empty());
+    }
+
+    #[test]
+    fn readiness_says_whether_any_endpoint_could_take_a_delivery() {
+        let dispatcher = Dispatcher::default();
+        assert!(matches!(dispatcher.readiness(&ids(&["new"]), NOW), Readiness::Ready));
+        let _held: Vec<Admission> =
+            (0..PER_ENDPOINT).map(|n| dispatcher.admit(&format!("evt_{n}"), &ids(&["full"]), NOW)).collect();
+        assert!(matches!(dispatcher.readiness(&ids(&["full"]), NOW), Readiness::Busy));
+        for _ in 0..OPEN_AFTER {
+            dispatcher.outcome("dead", false, NOW);
+        }
+        assert!(matches!(dispatcher.readiness(&ids(&["dead"]), NOW), Readiness::Open { .. }));
+        assert!(matches!(dispatcher.readiness(&ids(&["dead", "full"]), NOW), Readiness::Busy));
+        assert!(matches!(dispatcher.readiness(&ids(&["dead", "full", "new"]), NOW), Readiness::Ready));
     }
 }
