@@ -1,7 +1,10 @@
 //! The client's address as rate limits and audit key it: the socket's peer, or,
 //! when the peer is one of the operator's `SECURIX_TRUSTED_PROXIES`, the address
-//! those proxies recorded (`Forwarded`, else `X-Forwarded-For`), read from the
-//! right past every trusted hop. IPv6 clients are keyed by their /64, the block one
+//! those proxies recorded, read from the right past every trusted hop. Only the
+//! header the proxies write is read (`X-Forwarded-For`, or RFC 7239 `Forwarded`
+//! with `SECURIX_FORWARDED_HEADER=forwarded`): most proxies append to one and pass
+//! the other through from the client untouched, so reading both would let a
+//! client name itself. IPv6 clients are keyed by their /64, the block one
 //! subscriber gets: counting single addresses would let one user rotate freely.
 
 use std::net::IpAddr;
@@ -9,11 +12,27 @@ use std::net::IpAddr;
 use actix_web::HttpRequest;
 use ipnet::IpNet;
 
-/// The proxies whose forwarding headers are believed.
+/// The proxies whose forwarding header is believed, and which header that is.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    /// RFC 7239 `Forwarded` rather than `X-Forwarded-For`.
+    rfc7239: bool,
+}
 
 impl TrustedProxies {
+    /// Reads `Forwarded` instead of `X-Forwarded-For` (`SECURIX_FORWARDED_HEADER`).
+    pub fn header(mut self, name: &str) -> anyhow::Result<Self> {
+        self.rfc7239 = match name.trim().to_ascii_lowercase().as_str() {
+            "" | "x-forwarded-for" => false,
+            "forwarded" => true,
+            other => {
+                anyhow::bail!("SECURIX_FORWARDED_HEADER must be x-forwarded-for or forwarded, not {other:?}")
+            }
+        };
+        Ok(self)
+    }
+
     /// Parses comma-separated CIDRs (a bare address is a /32 or /128).
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let mut nets = Vec::new();
@@ -27,11 +46,11 @@ impl TrustedProxies {
             };
             nets.push(net);
         }
-        Ok(TrustedProxies(nets))
+        Ok(TrustedProxies { nets, rfc7239: false })
     }
 
     fn trusts(&self, address: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(&address))
+        self.nets.iter().any(|net| net.contains(&address))
     }
 }
 
@@ -39,7 +58,7 @@ impl TrustedProxies {
 pub fn client_key(request: &HttpRequest, proxies: &TrustedProxies) -> String {
     let Some(peer) = request.peer_addr().map(|a| canonical(a.ip())) else { return "unknown".into() };
     let client = if proxies.trusts(peer) {
-        let hops = forwarded_for(request);
+        let hops = forwarded_for(request, proxies.rfc7239);
         // Right to left: the nearest hop first; the first untrusted one is the client.
         hops.into_iter().rev().find(|hop| !proxies.trusts(*hop)).unwrap_or(peer)
     } else {
@@ -67,21 +86,17 @@ fn key(address: IpAddr) -> String {
     }
 }
 
-/// The addresses the proxies recorded, in the order they were added: RFC 7239
-/// `Forwarded: for=…` when present, else `X-Forwarded-For`. Unparseable entries
-/// (obfuscated identifiers, `unknown`) end the chain there.
-fn forwarded_for(request: &HttpRequest) -> Vec<IpAddr> {
+/// The addresses the proxies recorded in the header they write, in the order they
+/// were added. Unparseable entries (obfuscated identifiers, `unknown`) end the
+/// chain there.
+fn forwarded_for(request: &HttpRequest, rfc7239: bool) -> Vec<IpAddr> {
     let headers = request.headers();
-    let forwarded: Vec<&str> = headers.get_all("forwarded").filter_map(|v| v.to_str().ok()).collect();
-    let items: Vec<String> = if forwarded.is_empty() {
-        headers
-            .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|item| item.trim().to_owned())
-            .collect()
+    let name = if rfc7239 { "forwarded" } else { "x-forwarded-for" };
+    let values: Vec<&str> = headers.get_all(name).filter_map(|v| v.to_str().ok()).collect();
+    let items: Vec<String> = if !rfc7239 {
+        values.iter().flat_map(|v| v.split(',')).map(|item| item.trim().to_owned()).collect()
     } else {
-        forwarded
+        values
             .iter()
             .flat_map(|v| v.split(','))
             .filter_map(|element| {
@@ -117,11 +132,15 @@ mod tests {
     use super::*;
 
     fn from(peer: &str, headers: &[(&str, &str)], trusted: &str) -> String {
+        from_with(peer, headers, TrustedProxies::parse(trusted).unwrap())
+    }
+
+    fn from_with(peer: &str, headers: &[(&str, &str)], proxies: TrustedProxies) -> String {
         let mut request = TestRequest::default().peer_addr(peer.parse().unwrap());
         for (name, value) in headers {
-            request = request.insert_header((*name, *value));
+            request = request.append_header((*name, *value));
         }
-        client_key(&request.to_http_request(), &TrustedProxies::parse(trusted).unwrap())
+        client_key(&request.to_http_request(), &proxies)
     }
 
     #[test]
@@ -142,7 +161,22 @@ mod tests {
         let xff = [("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.4")];
         assert_eq!(from("10.0.0.5:4000", &xff, "10.0.0.0/8"), "198.51.100.7");
         let forwarded = [("forwarded", "for=6.6.6.6, for=\"[2001:db8:1:2::99]:443\";proto=https")];
-        assert_eq!(from("10.0.0.5:4000", &forwarded, "10.0.0.0/8"), "2001:db8:1:2::/64");
+        let rfc7239 = TrustedProxies::parse("10.0.0.0/8").unwrap().header("forwarded").unwrap();
+        assert_eq!(from_with("10.0.0.5:4000", &forwarded, rfc7239), "2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn only_the_header_the_proxies_write_is_read() {
+        // The proxy appended to X-Forwarded-For; the client's own Forwarded is ignored.
+        let both = [("forwarded", "for=203.0.113.99"), ("x-forwarded-for", "198.51.100.7")];
+        assert_eq!(from("10.0.0.5:4000", &both, "10.0.0.0/8"), "198.51.100.7");
+        let rfc7239 = TrustedProxies::parse("10.0.0.0/8").unwrap().header("forwarded").unwrap();
+        let both = [("forwarded", "for=198.51.100.7"), ("x-forwarded-for", "203.0.113.99")];
+        assert_eq!(from_with("10.0.0.5:4000", &both, rfc7239), "198.51.100.7");
+        // Two header lines are one list, in order.
+        let lines = [("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "198.51.100.7")];
+        assert_eq!(from("10.0.0.5:4000", &lines, "10.0.0.0/8"), "198.51.100.7");
+        assert!(TrustedProxies::default().header("x-real-ip").is_err());
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// address, comma-separated [default: none: the socket's peer is the client].
     #[arg(long, env = "SECURIX_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
+    /// The header the trusted proxies write: `x-forwarded-for` (default) or `forwarded`.
+    #[arg(long, env = "SECURIX_FORWARDED_HEADER")]
+    pub forwarded_header: Option<String>,
     /// When set, the only hosts any outbound call may reach (provider APIs, token
     /// endpoints, webhooks), comma-separated [default: any public host].
     #[arg(long, env = "SECURIX_ALLOWED_HOSTS", value_delimiter = ',')]
@@ -95,6 +98,7 @@ struct FileConfig {
     cluster_tls_key: Option<PathBuf>,
     cluster_tls_ca: Option<PathBuf>,
     trusted_proxies: Option<String>,
+    forwarded_header: Option<String>,
     allowed_hosts: Option<Vec<String>>,
 }
 
@@ -228,7 +232,8 @@ impl ServeConfig {
             node.mesh = Some(mesh.listen.clone());
         }
         let trusted_proxies =
-            TrustedProxies::parse(args.trusted_proxies.or(file.trusted_proxies).as_deref().unwrap_or(""))?;
+            TrustedProxies::parse(args.trusted_proxies.or(file.trusted_proxies).as_deref().unwrap_or(""))?
+                .header(args.forwarded_header.or(file.forwarded_header).as_deref().unwrap_or(""))?;
         let allowed_hosts = args.allowed_hosts.or(file.allowed_hosts).map(|hosts| {
             hosts.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect()
         });
