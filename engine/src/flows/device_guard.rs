@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 
 const WINDOW: Duration = Duration::from_secs(60);
 
-/// Distinct clients or browsers remembered per window; beyond it new ones are not
-/// counted (the global limit still is), so memory stays bounded under a flood.
+/// Distinct clients or browsers remembered per window, so memory stays bounded
+/// under a flood. Once it is full, a client it could not remember counts as one
+/// that missed (fail closed): past the global limit, only those it knows to be
+/// clean get in.
 const MAX_TRACKED: usize = 100_000;
 
 pub struct DeviceGuard {
@@ -58,7 +60,9 @@ impl DeviceGuard {
             let by_client = s.misses.get(client).copied().unwrap_or(0);
             let by_browser = s.misses.get(&browser_key(browser)).copied().unwrap_or(0);
             let own = by_client.max(by_browser);
-            own < self.per_client && (own == 0 || s.global_misses < self.global)
+            // No miss on record counts as clean only while the table could have recorded one.
+            let clean = own == 0 && s.misses.len() < MAX_TRACKED;
+            own < self.per_client && (clean || s.global_misses < self.global)
         })
     }
 
@@ -78,7 +82,7 @@ impl DeviceGuard {
 
 #[cfg(test)]
 mod tests {
-    use super::DeviceGuard;
+    use super::{DeviceGuard, MAX_TRACKED};
 
     #[test]
     fn a_client_with_no_misses_gets_in_whatever_others_guessed() {
@@ -92,6 +96,21 @@ mod tests {
         );
         assert!(!guard.allows("10.0.0.1", "fresh-browser"), "a client that missed waits out the window");
         assert!(!guard.allows("192.0.2.9", "guesser-1"), "so does a browser that missed");
+    }
+
+    #[test]
+    fn once_the_table_is_full_an_unknown_client_is_not_taken_for_a_clean_one() {
+        let guard = DeviceGuard::new(3, 5);
+        guard.with_state(|s| {
+            for n in 0..MAX_TRACKED {
+                s.misses.insert(format!("2001:db8:{n:x}::/64"), 1);
+            }
+            s.global_misses = 10;
+        });
+        assert!(
+            !guard.allows("2001:db8:ffff:ffff::/64", "fresh-browser"),
+            "fails closed past the global limit"
+        );
     }
 
     #[test]
