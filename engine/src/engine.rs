@@ -222,6 +222,12 @@ impl EngineBuilder {
             dispatcher: crate::webhooks::dispatch::Dispatcher::default(),
         });
         let engine = Engine { inner };
+        let now = engine.now();
+        engine
+            .inner
+            .store
+            .run(|tx| async move { crate::webhooks::keyring::mark_per_project(&tx, now).await })
+            .await?;
         engine.inner.actors.keep_task(audit_writer);
         engine.start_sweeper();
         engine.start_delivery_worker();

@@ -4,10 +4,12 @@
 //! old ones until they are retired, so receivers can move to the new public key
 //! without missing a delivery.
 //!
-//! Keys were once global. A project's first use copies the global keys that were
-//! active into its own keyring (same id and public key, so its receivers keep
-//! verifying; marked `legacy`) and adds a fresh key of its own beside them: the
-//! operator retires the legacy copies once receivers trust the new key.
+//! Keys were once global. The first start of a version with keys per project
+//! records when (`mark_per_project`); a project made before then copies, on its
+//! first use, the global keys that were active into its own keyring (same id and
+//! public key, so its receivers keep verifying; marked `legacy`) and gets a fresh
+//! key of its own beside them: the operator retires the legacy copies once
+//! receivers trust the new key. A project made since never sees a global key.
 
 use ed25519_dalek::SigningKey;
 use rand::rngs::OsRng;
@@ -64,6 +66,20 @@ fn legacy_space() -> crate::store::Subspace {
     keys::index("webhook_key")
 }
 
+/// When keys became per project on this store.
+fn per_project_since_key() -> Vec<u8> {
+    keys::index("webhook_keys_per_project").pack(&("since",))
+}
+
+/// Records, once, when keys became per project: only projects older than that
+/// inherit the global keys.
+pub async fn mark_per_project(tx: &Tx, now: Timestamp) -> Result<(), RecordError> {
+    if tx.get(&per_project_since_key()).await?.is_none() {
+        crate::model::put_json(tx, &per_project_since_key(), &now, WHAT)?;
+    }
+    Ok(())
+}
+
 async fn all(tx: &Tx, project_id: &str) -> Result<Vec<StoredKey>, RecordError> {
     let range = keys::index("project_webhook_key").subspace(&(project_id,)).range();
     crate::model::list_json(tx, range, Default::default(), WHAT).await
@@ -103,8 +119,11 @@ fn view(key: &StoredKey) -> KeyView {
 /// Gives a project an active key if it has none: on its first use, the former
 /// global keys that were active (as legacy copies) and a fresh key of its own.
 pub async fn ensure(tx: &Tx, vault: &Vault, project_id: &str, now: Timestamp) -> Result<(), RecordError> {
+    let project =
+        crate::model::project::get(tx, project_id).await?.ok_or(RecordError::NotFound("project"))?;
     let existing = all(tx, project_id).await?;
-    if existing.is_empty() {
+    let since = crate::model::get_json::<Timestamp>(tx, &per_project_since_key(), WHAT).await?;
+    if existing.is_empty() && since.is_some_and(|since| project.created_at < since) {
         let legacy: Vec<StoredKey> =
             crate::model::list_json(tx, legacy_space().range(), Default::default(), WHAT).await?;
         for old in legacy.into_iter().filter(|k| k.status == KeyStatus::Active) {
@@ -173,19 +192,53 @@ mod tests {
         old.public_key
     }
 
+    /// A project record made at `at`; its id.
+    async fn project_at(store: &Store, at: i64) -> String {
+        let id = ids::mint("prj");
+        let project = crate::model::project::Project {
+            id: id.clone(),
+            name: id.clone(),
+            origins: Vec::new(),
+            created_at: Timestamp(at),
+        };
+        let key = crate::model::keys::project(&id);
+        store
+            .run(|tx| {
+                let (key, project) = (key.clone(), project.clone());
+                async move { crate::model::put_json(&tx, &key, &project, WHAT) }
+            })
+            .await
+            .unwrap();
+        id
+    }
+
     #[tokio::test]
-    async fn a_projects_first_use_copies_the_global_keys_beside_a_key_of_its_own() {
+    async fn a_project_older_than_per_project_keys_copies_the_global_ones_beside_its_own() {
         let store = Store::memory();
         let vault = Vault::open(store.clone(), MasterKey::generate()).await.unwrap();
         let legacy_public = legacy_key(&store, &vault).await;
+        store.run(|tx| async move { mark_per_project(&tx, Timestamp(100)).await }).await.unwrap();
+        let (a, b, newer) =
+            (project_at(&store, 10).await, project_at(&store, 20).await, project_at(&store, 200).await);
+        let newer = store
+            .run(|tx| {
+                let (vault, newer) = (vault.clone(), newer.clone());
+                async move {
+                    ensure(&tx, &vault, &newer, Timestamp(300)).await?;
+                    list(&tx, &newer).await
+                }
+            })
+            .await
+            .unwrap();
+        assert!(newer.len() == 1 && !newer[0].legacy, "a newer project never sees a global key: {newer:?}");
         let mut own = Vec::new();
-        for project in ["prj_a", "prj_b"] {
+        for project in [&a, &b] {
             let views = store
                 .run(|tx| {
-                    let vault = vault.clone();
+                    let (vault, project) = (vault.clone(), project.clone());
                     async move {
-                        ensure(&tx, &vault, project, Timestamp(2)).await?;
-                        list(&tx, project).await
+                        ensure(&tx, &vault, &project, Timestamp(300)).await?;
+                        list(&tx, &project).await
                     }
                 })
                 .await
