@@ -106,15 +106,18 @@ impl Engine {
         &self,
         shard: u32,
     ) -> EngineResult<Vec<tokio::task::JoinHandle<EngineResult<bool>>>> {
-        self.index_older_outbox(shard).await?;
+        self.index_older_outbox(shard).await;
         let now = self.now();
         let dispatcher = &self.inner.dispatcher;
         let tx = self.inner.store.begin().await?;
-        let entries = outbox::due(&tx, shard, now, PER_PROJECT, PROJECTS_PER_ROUND, |project| {
-            dispatcher.parked(shard, project, now)
-        })
-        .await?;
+        let cursor = dispatcher.round_cursor(shard);
+        let (entries, last) =
+            outbox::due(&tx, shard, now, PER_PROJECT, PROJECTS_PER_ROUND, cursor.as_deref(), |project| {
+                dispatcher.parked(shard, project, now)
+            })
+            .await?;
         drop(tx);
+        dispatcher.set_round_cursor(shard, last);
         let mut round = Round { signing_keys: HashMap::new(), endpoints: HashMap::new() };
         let mut started = Vec::new();
         // Endpoints found full or open this round: entries owing only these wait
@@ -150,20 +153,24 @@ impl Engine {
         Ok(started)
     }
 
-    /// Indexes a shard's entries from before the due index, once per process.
-    async fn index_older_outbox(&self, shard: u32) -> EngineResult<()> {
-        if self.inner.dispatcher.indexed(shard) {
-            return Ok(());
-        }
-        let done = self
+    /// Indexes a shard's entries from before the due index, a batch a round; a
+    /// failure is logged and the round goes on (what is indexed is delivered).
+    async fn index_older_outbox(&self, shard: u32) {
+        let Some(from) = self.inner.dispatcher.index_progress(shard) else { return };
+        let indexed = self
             .inner
             .store
-            .run(|tx| async move { outbox::index_older_entries(&tx, shard, 1000).await })
-            .await?;
-        if done {
-            self.inner.dispatcher.mark_indexed(shard);
+            .run(|tx| {
+                let from = from.clone();
+                async move { outbox::index_older_entries(&tx, shard, from, 500).await }
+            })
+            .await;
+        match indexed {
+            Ok(next) => self.inner.dispatcher.indexed_up_to(shard, next),
+            Err(error) => {
+                tracing::warn!(shard, %error, "indexing older outbox entries failed; retried next round")
+            }
         }
-        Ok(())
     }
 
     /// The endpoints `entry` may owe, before its event is loaded (those it still
@@ -249,9 +256,10 @@ impl Engine {
         signing_keys: &[ed25519_dalek::SigningKey],
     ) -> Attempt {
         // What the URL says; where its name points is checked by the client's
-        // resolver at each connection.
+        // resolver at each connection. A refusal is the operator's policy, which
+        // may change back: a retry, not a 410 that disables the endpoint.
         if endpoints::check_url(url, &self.inner.outbound).is_err() {
-            return Attempt::Gone;
+            return Attempt::Retry { after: None };
         }
         let timestamp = self.now().0 / 1000;
         let signatures: Vec<String> =
@@ -277,6 +285,14 @@ impl Engine {
 
     /// Sends to the endpoints the ticket cleared, all at once, then records the outcome.
     async fn deliver(&self, shard: u32, delivery: Delivery, ticket: Ticket) -> EngineResult<bool> {
+        // The round read the entry before the ticket: a delivery that finished
+        // meanwhile may have cleared or moved it. Send only what is still owed.
+        let tx = self.inner.store.begin().await?;
+        let current = outbox::get(&tx, shard, &delivery.entry.event_id).await?;
+        drop(tx);
+        if current.as_ref() != Some(&delivery.entry) {
+            return Ok(false);
+        }
         let body = payload(&delivery.event);
         let ready: Vec<&endpoints::Endpoint> =
             delivery.owed.iter().filter(|e| ticket.ready.contains(&e.id)).collect();
@@ -342,6 +358,10 @@ impl Engine {
                     (entry.clone(), failed.clone(), gone.clone(), owed.clone(), untried.clone());
                 async move {
                     placement.fence(&tx, shard).await?;
+                    // Changed since it was sent (redelivered, say): the newer entry stands.
+                    if outbox::get(&tx, shard, &entry.event_id).await?.as_ref() != Some(&entry) {
+                        return Ok(());
+                    }
                     // Endpoints that said 410, or that failed to the schedule's end, are disabled.
                     let disable: Vec<&endpoints::Endpoint> = owed
                         .iter()

@@ -36,8 +36,12 @@ struct State {
     gates: HashMap<String, Gate>,
     /// Events being delivered now: a later round leaves them alone.
     in_flight: HashSet<String>,
-    /// Shards whose entries from before the due index are indexed.
+    /// Shards whose entries from before the due index are indexed, and where the
+    /// indexing of the others goes on.
     indexed: HashSet<u32>,
+    index_from: HashMap<u32, Vec<u8>>,
+    /// The last project each shard's round visited: the next round starts after it.
+    round_cursor: HashMap<u32, String>,
     /// (shard, project) → until when its rounds skip it.
     parked: HashMap<(u32, String), Timestamp>,
 }
@@ -198,12 +202,37 @@ impl Dispatcher {
         }
     }
 
-    pub fn indexed(&self, shard: u32) -> bool {
-        lock(&self.state).indexed.contains(&shard)
+    /// Where indexing a shard's older entries goes on (`Some(None)`: from the
+    /// start), or `None` once it is done.
+    pub fn index_progress(&self, shard: u32) -> Option<Option<Vec<u8>>> {
+        let state = lock(&self.state);
+        (!state.indexed.contains(&shard)).then(|| state.index_from.get(&shard).cloned())
     }
 
-    pub fn mark_indexed(&self, shard: u32) {
-        lock(&self.state).indexed.insert(shard);
+    /// Records how far indexing got (`None`: done).
+    pub fn indexed_up_to(&self, shard: u32, next: Option<Vec<u8>>) {
+        let mut state = lock(&self.state);
+        match next {
+            Some(key) => {
+                state.index_from.insert(shard, key);
+            }
+            None => {
+                state.index_from.remove(&shard);
+                state.indexed.insert(shard);
+            }
+        }
+    }
+
+    pub fn round_cursor(&self, shard: u32) -> Option<String> {
+        lock(&self.state).round_cursor.get(&shard).cloned()
+    }
+
+    pub fn set_round_cursor(&self, shard: u32, last: Option<String>) {
+        let mut state = lock(&self.state);
+        match last {
+            Some(project) => state.round_cursor.insert(shard, project),
+            None => state.round_cursor.remove(&shard),
+        };
     }
 
     /// Notes how an attempt at `endpoint` went: successes close its circuit,

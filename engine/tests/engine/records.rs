@@ -157,7 +157,8 @@ async fn events_commit_with_their_state_change_or_not_at_all() {
     let json = serde_json::to_string(&events[0]).unwrap();
     assert!(json.contains("\"type\":\"connection.created\"") && !json.contains("ya29"), "{json}");
     let shard = securix_engine::model::keys::shard_of(&project_id, "user_123");
-    let outbox = securix_engine::model::outbox::due(&tx, shard, NOW, 100, 10, |_| false).await.unwrap();
+    let (outbox, _) =
+        securix_engine::model::outbox::due(&tx, shard, NOW, 100, 10, None, |_| false).await.unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].event_id, events[0].id);
     // Paging with `after`.
