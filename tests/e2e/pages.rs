@@ -99,15 +99,24 @@ async fn a_link_or_a_provider_answer_carried_to_another_browser_is_refused_and_h
     let w = world().await;
     let session_id = popup_session(&w).await;
     let victim = open_page(&w.client, &format!("/connect/{session_id}"), None).await;
-    // The link opened elsewhere: a page that says so.
-    let elsewhere = w.client.get(&format!("/connect/{session_id}"), &[]).await;
+    // Looking binds nothing (a link preview must not take the session) ...
+    let preview = open_page(&w.client, &format!("/connect/{session_id}"), None).await;
+    // ... the first browser to act owns it; the link opened elsewhere then gets a
+    // page that says so, and acting there changes nothing.
+    let authorize = format!("/connect/{session_id}/authorize");
+    let started = victim.post(&w.client, &authorize, &[("integration", "mock")]).await;
+    assert_eq!(started.status, 303, "{}", started.text);
+    let elsewhere =
+        w.client.get(&format!("/connect/{session_id}"), &[("cookie", preview.cookie.as_str())]).await;
     assert_person_page(&elsewhere, 403, "other-browser");
     assert!(elsewhere.text.contains("another browser"), "{}", elsewhere.text);
+    assert_person_page(
+        &preview.post(&w.client, &authorize, &[("integration", "mock")]).await,
+        403,
+        "other-browser",
+    );
 
     // The provider step started in one browser, its answer opened in another.
-    let started =
-        victim.post(&w.client, &format!("/connect/{session_id}/authorize"), &[("integration", "mock")]).await;
-    assert_eq!(started.status, 303, "{}", started.text);
     let callback = w.client.get(&started.location(), &[]).await.location();
     let stranger = open_page(&w.client, "/device", None).await; // some other browser with our cookie
     let carried = w.client.get(&callback, &[("cookie", stranger.cookie.as_str())]).await;

@@ -21,8 +21,6 @@ pub fn cookie_name(secure: bool) -> &'static str {
 /// One browser, as its cookie names it.
 pub struct Browser {
     pub id: String,
-    /// Minted for this response: the cookie still has to be set.
-    fresh: bool,
     secure: bool,
 }
 
@@ -30,14 +28,9 @@ impl Browser {
     /// The browser that sent `request`, or a new one when it has no (valid) cookie.
     pub fn of(request: &HttpRequest, state: &AppState) -> Browser {
         let secure = is_secure(state);
-        match existing(request, secure) {
-            Some(id) => Browser { id, fresh: false, secure },
-            None => Browser {
-                id: securix_engine::oauth::pkce::random_token().expose().to_owned(),
-                fresh: true,
-                secure,
-            },
-        }
+        let id = existing(request, secure)
+            .unwrap_or_else(|| securix_engine::oauth::pkce::random_token().expose().to_owned());
+        Browser { id, secure }
     }
 
     /// The token this browser's forms carry: a hash of its id, which no other site
@@ -48,20 +41,19 @@ impl Browser {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
     }
 
-    /// Sets the cookie on `response` when it is new.
+    /// Sets the cookie on `response`, new or renewed: it lasts an hour from the
+    /// browser's last page, so it outlives any session (an hour at most) begun on it.
     pub fn remember(&self, mut response: HttpResponse) -> HttpResponse {
-        if self.fresh {
-            let cookie = Cookie::build(cookie_name(self.secure), self.id.clone())
-                .path("/")
-                .http_only(true)
-                // Lax: it must come along on the provider's redirect back to the callback.
-                .same_site(SameSite::Lax)
-                .secure(self.secure)
-                .max_age(actix_web::cookie::time::Duration::hours(1))
-                .finish();
-            if let Err(error) = response.add_cookie(&cookie) {
-                tracing::warn!(%error, "cannot set the browser cookie");
-            }
+        let cookie = Cookie::build(cookie_name(self.secure), self.id.clone())
+            .path("/")
+            .http_only(true)
+            // Lax: it must come along on the provider's redirect back to the callback.
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .max_age(actix_web::cookie::time::Duration::hours(1))
+            .finish();
+        if let Err(error) = response.add_cookie(&cookie) {
+            tracing::warn!(%error, "cannot set the browser cookie");
         }
         response
     }
@@ -100,7 +92,7 @@ pub fn posted_from_our_page(
     }
     let secure = is_secure(state);
     let id = existing(request, secure).ok_or(PageError::NoBrowserCookie)?;
-    let browser = Browser { id, fresh: false, secure };
+    let browser = Browser { id, secure };
     if !bool::from(browser.csrf_token().as_bytes().ct_eq(csrf.as_bytes())) {
         return Err(PageError::CsrfToken);
     }

@@ -80,11 +80,15 @@ impl Engine {
         session::get(&tx, session_id).await?.ok_or(EngineError::NotFound("session"))
     }
 
-    /// The consent page's content for a live session. The first browser to open a
-    /// popup session's page owns it from then on (a device session's owner is the
-    /// browser that entered its code).
+    /// The consent page's content for a live session, for any browser while a
+    /// popup session is unbound (looking binds nothing: link previews and
+    /// prefetches must not take a session), then only for its owner.
     pub async fn consent_context(&self, session_id: &str, browser_id: &str) -> EngineResult<ConsentContext> {
-        let session = self.browser_session(session_id, browser_id).await?;
+        let session = self.session_record(session_id).await?;
+        live(&session, self.now())?;
+        if !(session.flow == Flow::Popup && session.browser_binding.is_none()) {
+            check_browser(&session, browser_id)?;
+        }
         let tx = self.inner.store.begin().await?;
         let project =
             project::get(&tx, &session.project_id).await?.ok_or(EngineError::NotFound("project"))?;
@@ -118,7 +122,8 @@ impl Engine {
     }
 
     /// A live session that `browser_id` may drive; an unbound popup session is bound
-    /// to it first.
+    /// to it first: the first browser to act on a popup's page (continue or decline)
+    /// owns it (a device session's owner is the browser that entered its code).
     async fn browser_session(&self, session_id: &str, browser_id: &str) -> EngineResult<AuthSession> {
         let mut session = self.session_record(session_id).await?;
         live(&session, self.now())?;

@@ -504,15 +504,16 @@ async fn a_popup_and_its_provider_step_belong_to_the_browser_that_opened_them() 
     let s = setup(&p).await;
     let created = s.engine.create_session(&s.principal, popup_request("sxc-one")).await.unwrap();
     let id = &created.session_id;
-    // The first browser to open the page owns it; another gets a refusal and changes nothing.
-    s.engine.consent_context(id, BROWSER).await.unwrap();
+    // Looking binds nothing; the first browser to act on the page owns it, and
+    // another then gets a refusal and changes nothing.
+    s.engine.consent_context(id, OTHER).await.unwrap();
+    let state = authorize(&s, id, BROWSER).await;
     let stranger = s.engine.consent_context(id, OTHER).await.unwrap_err();
     assert!(matches!(stranger, EngineError::OtherBrowser(_)), "{stranger}");
     assert!(matches!(s.engine.deny_session(id, OTHER).await, Err(EngineError::OtherBrowser(_))));
 
     // The provider's answer carried to another browser is refused, and the step stays
     // open for the browser that started it.
-    let state = authorize(&s, id, BROWSER).await;
     let carried = s.engine.oauth_callback(&state, Some("good-code"), None, None, OTHER).await.unwrap_err();
     assert!(matches!(carried, EngineError::OtherBrowser(_)), "{carried}");
     let outcome = s.engine.oauth_callback(&state, Some("good-code"), None, None, BROWSER).await.unwrap();
