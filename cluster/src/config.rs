@@ -137,7 +137,8 @@ impl StoreChoice {
         } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
             Ok(StoreChoice::Postgres(SecretString::new(text.to_owned())))
         } else if let Some(path) = text.strip_prefix("fdb:") {
-            Ok(StoreChoice::Fdb(Some(path.to_owned()).filter(|p| !p.is_empty())))
+            let path = absolute(Some(PathBuf::from(path)).filter(|p| !p.as_os_str().is_empty()))?;
+            Ok(StoreChoice::Fdb(path.map(|p| p.display().to_string())))
         } else {
             anyhow::bail!("SECURIX_STORE must be redb, postgres://… or fdb:[cluster file]")
         }

@@ -49,6 +49,7 @@ fn internal_v6(v6: Ipv6Addr) -> bool {
         || (first & 0xfe00) == 0xfc00 // unique local
         || (first & 0xffc0) == 0xfe80 // link-local
         || (first & 0xffc0) == 0xfec0 // site-local (deprecated, still routed by some)
+        || (first == 0x2001 && v6.segments()[1] == 0) // Teredo: an IPv4 hidden inside, XORed
 }
 
 /// The IPv4 address an IPv6 address carries, for the forms that reach it.
@@ -61,9 +62,12 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     match s {
         // IPv4-compatible ::a.b.c.d (deprecated), but not :: and ::1.
         [0, 0, 0, 0, 0, 0, _, _] if !(s[6] == 0 && s[7] <= 1) => Some(tail),
-        // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48.
+        // IPv4-translated (SIIT) ::ffff:0:a.b.c.d.
+        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(tail),
+        // NAT64 well-known prefix 64:ff9b::/96; the local-use 64:ff9b:1::/48 may put
+        // the IPv4 address elsewhere (RFC 6052 §2.2), so all of it counts as internal.
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(tail),
-        [0x64, 0xff9b, 1, ..] => Some(tail),
+        [0x64, 0xff9b, 1, ..] => Some(Ipv4Addr::UNSPECIFIED),
         // 6to4 2002:a.b.c.d::/48.
         [0x2002, hi, lo, ..] => Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)),
         _ => None,
@@ -96,6 +100,8 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "64:ff9b:1::a00:1",
             "2002:a9fe:a9fe::1",
+            "::ffff:0:a9fe:a9fe",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
             "ff02::1",
         ] {
             assert!(internal(address), "{address}");

@@ -22,7 +22,8 @@ pub enum PolicyError {
     Scheme(String),
     #[error("PO0002 credentials in URLs are not allowed")]
     Credentials,
-    #[error("PO0003 {0} is a private, loopback or link-local address")]
+    /// The address is kept for the log (`Debug`), not said to callers.
+    #[error("PO0003 the destination is a private, loopback or link-local address")]
     InternalAddress(String),
     #[error("PO0004 the operator does not allow the host {0}")]
     HostNotAllowed(String),

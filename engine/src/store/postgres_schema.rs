@@ -1,7 +1,10 @@
 //! The PostgreSQL schema, versioned: each migration runs once, in order, recorded in
-//! `securix_schema`. Nodes started together take a session advisory lock first, so
-//! one of them migrates and the others find the work done (concurrent
-//! `CREATE TABLE IF NOT EXISTS` races on the catalog and fails with 23505).
+//! `securix_schema`. Nodes started together take a transaction-scoped advisory lock
+//! first, so one of them migrates and the others find the work done (concurrent
+//! `CREATE TABLE IF NOT EXISTS` races on the catalog and fails with 23505). The
+//! whole check-and-migrate is one transaction (PostgreSQL's DDL is
+//! transactional), which also keeps the lock on one server connection behind a
+//! transaction-pooling PgBouncer.
 //!
 //! Migrations are additive: a node still running the previous version keeps
 //! working while a newer one migrates the shared database under it.
@@ -32,39 +35,11 @@ pub(super) async fn migrate(config: &tokio_postgres::Config) -> Result<(), Store
             .batch_execute(&format!("SET statement_timeout = {}", LOCK_WAIT.as_millis()))
             .await
             .map_err(pg_error("SET statement_timeout"))?;
-        client
-            .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
-            .await
-            .map_err(pg_error("pg_advisory_lock"))?;
-        client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS securix_schema (version integer PRIMARY KEY, \
-                 description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-            )
-            .await
-            .map_err(pg_error("CREATE TABLE securix_schema"))?;
-        let row = client
-            .query_one("SELECT coalesce(max(version), 0) FROM securix_schema", &[])
-            .await
-            .map_err(pg_error("SELECT the schema version"))?;
-        let current: i32 = row.try_get(0).map_err(pg_error("SELECT the schema version"))?;
-        for (version, description, statements) in MIGRATIONS.iter().filter(|(v, ..)| *v > current) {
-            apply(&client, *version, description, statements).await?;
-            tracing::info!(version, description, "PostgreSQL schema migrated");
-        }
-        let newest = MIGRATIONS.last().map_or(0, |(v, ..)| *v);
-        if current > newest {
-            tracing::warn!(
-                database = current,
-                this_node = newest,
-                "the PostgreSQL schema is newer than this node knows: a newer node migrated it"
-            );
-        }
-        client
-            .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
-            .await
-            .map_err(pg_error("pg_advisory_unlock"))?;
-        Ok(())
+        client.batch_execute("BEGIN").await.map_err(pg_error("BEGIN"))?;
+        let done = migrate_locked(&client).await;
+        let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = client.batch_execute(end).await.map_err(pg_error("COMMIT"));
+        done.and(ended)
     }
     .await;
     drop(client);
@@ -72,29 +47,43 @@ pub(super) async fn migrate(config: &tokio_postgres::Config) -> Result<(), Store
     migrated
 }
 
-/// One migration and its record, in one transaction.
-async fn apply(
-    client: &tokio_postgres::Client,
-    version: i32,
-    description: &str,
-    statements: &str,
-) -> Result<(), StoreError> {
-    let what = "a schema migration";
-    client.batch_execute("BEGIN").await.map_err(pg_error(what))?;
-    let done = async {
-        client.batch_execute(statements).await.map_err(pg_error(what))?;
+/// Inside the caller's transaction: takes the lock, reads the version, applies
+/// what is newer.
+async fn migrate_locked(client: &tokio_postgres::Client) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
+        .await
+        .map_err(pg_error("pg_advisory_xact_lock"))?;
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS securix_schema (version integer PRIMARY KEY, \
+             description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(pg_error("CREATE TABLE securix_schema"))?;
+    let row = client
+        .query_one("SELECT coalesce(max(version), 0) FROM securix_schema", &[])
+        .await
+        .map_err(pg_error("SELECT the schema version"))?;
+    let current: i32 = row.try_get(0).map_err(pg_error("SELECT the schema version"))?;
+    for &(version, description, statements) in MIGRATIONS.iter().filter(|(v, ..)| *v > current) {
+        client.batch_execute(statements).await.map_err(pg_error("a schema migration"))?;
         client
             .execute(
                 "INSERT INTO securix_schema (version, description) VALUES ($1, $2)",
                 &[&version, &description],
             )
             .await
-            .map_err(pg_error(what))?;
-        client.batch_execute("COMMIT").await.map_err(pg_error(what))
+            .map_err(pg_error("a schema migration"))?;
+        tracing::info!(version, description, "PostgreSQL schema migrated");
     }
-    .await;
-    if done.is_err() {
-        let _ = client.batch_execute("ROLLBACK").await;
+    let newest = MIGRATIONS.last().map_or(0, |(v, ..)| *v);
+    if current > newest {
+        tracing::warn!(
+            database = current,
+            this_node = newest,
+            "the PostgreSQL schema is newer than this node knows: a newer node migrated it"
+        );
     }
-    done
+    Ok(())
 }
