@@ -46,6 +46,8 @@ struct Outcome {
     failed: Vec<String>,
     gone: Vec<String>,
     untried: Vec<String>,
+    /// When the untried ones are due again.
+    untried_due: Option<Timestamp>,
     /// The longest `Retry-After` a failed endpoint asked for.
     retry_after: Option<Duration>,
 }
@@ -138,6 +140,9 @@ impl Engine {
                     if everything {
                         // Every endpoint of the project is open: skip it until the first reopens.
                         dispatcher.park(shard, &entry.project_id, until);
+                    } else {
+                        // Others of the project are fine: move this one out of their way.
+                        self.defer(shard, &entry, until).await?;
                     }
                     blocked.extend(candidates);
                     continue;
@@ -284,7 +289,7 @@ impl Engine {
     }
 
     /// Sends to the endpoints the ticket cleared, all at once, then records the outcome.
-    async fn deliver(&self, shard: u32, delivery: Delivery, ticket: Ticket) -> EngineResult<bool> {
+    async fn deliver(&self, shard: u32, delivery: Delivery, mut ticket: Ticket) -> EngineResult<bool> {
         // The round read the entry before the ticket: a delivery that finished
         // meanwhile may have cleared or moved it. Send only what is still owed.
         let tx = self.inner.store.begin().await?;
@@ -296,11 +301,22 @@ impl Engine {
         let body = payload(&delivery.event);
         let ready: Vec<&endpoints::Endpoint> =
             delivery.owed.iter().filter(|e| ticket.ready.contains(&e.id)).collect();
-        let sends =
-            ready.iter().map(|e| self.send_once(&e.url, &delivery.event, &body, &delivery.signing_keys));
+        let sends = ready.iter().map(|e| {
+            let permit = ticket.take_permit(&e.id);
+            let send = self.send_once(&e.url, &delivery.event, &body, &delivery.signing_keys);
+            async move {
+                let attempt = send.await;
+                drop(permit);
+                attempt
+            }
+        });
         let attempts = futures_util::future::join_all(sends).await;
         let now = self.now();
-        let mut outcome = Outcome { untried: ticket.untried.clone(), ..Outcome::default() };
+        let mut outcome = Outcome {
+            untried: ticket.untried.clone(),
+            untried_due: ticket.untried_due,
+            ..Outcome::default()
+        };
         for (endpoint, attempt) in ready.iter().zip(attempts) {
             self.inner.dispatcher.outcome(&endpoint.id, matches!(attempt, Attempt::Delivered), now);
             match attempt {
@@ -330,9 +346,25 @@ impl Engine {
             .await
     }
 
+    /// Moves an entry that waits on open endpoints to when the first reopens (no
+    /// attempt was made, so none is counted), unless it changed meanwhile.
+    async fn defer(&self, shard: u32, entry: &OutboxEntry, until: Timestamp) -> EngineResult<()> {
+        let placement = &self.inner.placement;
+        self.inner
+            .store
+            .run(|tx| async move {
+                placement.fence(&tx, shard).await?;
+                if outbox::get(&tx, shard, &entry.event_id).await?.as_ref() == Some(entry) {
+                    outbox::put(&tx, shard, &OutboxEntry { due_at: until, ..entry.clone() }).await?;
+                }
+                Ok::<_, crate::EngineError>(())
+            })
+            .await
+    }
+
     /// Records what one delivery came to: endpoints that took it are done; failed
-    /// ones wait per the schedule; untried ones are due again at once (their slot
-    /// or their circuit decides); an attempt counts only when one failed.
+    /// ones wait per the schedule; untried ones come back when their slot or their
+    /// circuit may let them; an attempt counts only when one failed.
     async fn record_attempt(
         &self,
         shard: u32,
@@ -340,7 +372,7 @@ impl Engine {
         owed: &[endpoints::Endpoint],
         outcome: Outcome,
     ) -> EngineResult<()> {
-        let Outcome { failed, gone, untried, retry_after } = outcome;
+        let Outcome { failed, gone, untried, untried_due, retry_after } = outcome;
         let now = self.now();
         let schedule = &self.inner.settings.webhook_schedule;
         let attempts = if failed.is_empty() { entry.attempts } else { entry.attempts + 1 };
@@ -391,7 +423,14 @@ impl Engine {
                     if (failed.is_empty() && untried.is_empty()) || exhausted {
                         outbox::clear(&tx, shard, &entry.event_id).await?;
                     } else {
-                        let due_at = if failed.is_empty() { now } else { now.plus_millis(wait_ms) };
+                        // One due time for the entry: an untried endpoint must not wait
+                        // out a failed one's schedule (5 minutes and more).
+                        let retry = now.plus_millis(wait_ms);
+                        let due_at = match (failed.is_empty(), untried.is_empty()) {
+                            (true, _) => untried_due.unwrap_or(now),
+                            (false, true) => retry,
+                            (false, false) => retry.min(untried_due.unwrap_or(now)),
+                        };
                         let remaining = failed.into_iter().chain(untried).collect();
                         let next =
                             OutboxEntry { attempts, due_at, remaining_endpoints: Some(remaining), ..entry };

@@ -23,6 +23,9 @@ pub const PER_ENDPOINT: usize = 8;
 const OPEN_AFTER: u32 = 3;
 const FIRST_OPEN_MS: i64 = 2_000;
 const MAX_OPEN_MS: i64 = 30_000;
+/// An entry whose endpoint was at its bound comes back after this, behind what is
+/// due meanwhile, so it does not hold the head of its project's queue.
+const BUSY_RETRY_MS: i64 = 1_000;
 /// Closed, idle gates are forgotten past this many (they hold no state worth keeping).
 const MAX_GATES: usize = 10_000;
 
@@ -88,9 +91,23 @@ pub struct Ticket {
     pub ready: Vec<String>,
     /// Endpoints owed but not tried this time (open, or at their bound).
     pub untried: Vec<String>,
+    /// When to come back for the untried ones: soon if one was only at its bound,
+    /// else when the first open one reopens.
+    pub untried_due: Option<Timestamp>,
     event_id: String,
     state: Arc<Mutex<State>>,
-    _permits: Vec<OwnedSemaphorePermit>,
+    /// The node-wide slot, held for the whole delivery.
+    _overall: OwnedSemaphorePermit,
+    /// Each ready endpoint's slot, handed to its send so that it frees as soon as
+    /// that send ends (a slow endpoint beside it must not hold it).
+    endpoint_permits: HashMap<String, OwnedSemaphorePermit>,
+}
+
+impl Ticket {
+    /// The slot of one ready endpoint, to drop when its send ends.
+    pub fn take_permit(&mut self, endpoint: &str) -> Option<OwnedSemaphorePermit> {
+        self.endpoint_permits.remove(endpoint)
+    }
 }
 
 impl Drop for Ticket {
@@ -117,7 +134,7 @@ impl Dispatcher {
             return Admission::Busy;
         }
         let Ok(overall) = self.overall.clone().try_acquire_owned() else { return Admission::Busy };
-        let (mut ready, mut untried, mut permits) = (Vec::new(), Vec::new(), vec![overall]);
+        let (mut ready, mut untried, mut permits) = (Vec::new(), Vec::new(), HashMap::new());
         let mut earliest_open: Option<Timestamp> = None;
         let mut any_busy = false;
         if state.gates.len() > MAX_GATES {
@@ -135,7 +152,7 @@ impl Dispatcher {
             }
             match gate.permits.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    permits.push(permit);
+                    permits.insert(endpoint.clone(), permit);
                     ready.push(endpoint.clone());
                 }
                 Err(_) => {
@@ -151,12 +168,18 @@ impl Dispatcher {
             };
         }
         state.in_flight.insert(event_id.to_owned());
+        let untried_due = match (any_busy, earliest_open) {
+            (true, _) => Some(now.plus_millis(BUSY_RETRY_MS)),
+            (false, open) => open,
+        };
         Admission::Go(Ticket {
             ready,
             untried,
+            untried_due,
             event_id: event_id.to_owned(),
             state: self.state.clone(),
-            _permits: permits,
+            _overall: overall,
+            endpoint_permits: permits,
         })
     }
 

@@ -286,3 +286,31 @@ async fn a_name_that_points_inside_is_refused_where_the_connection_is_made() {
     assert_eq!(accepted.load(Ordering::SeqCst), 0, "no connection reached the internal address");
     assert_eq!(outbox_len(&engine).await, 1, "the delivery waits for a retry");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn within_a_project_a_dead_endpoint_does_not_hold_the_live_one() {
+    let engine = backlog::delivering_engine(Duration::from_millis(50)).await.unwrap();
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let receiver = ScriptedServer::start(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Response::json(204, json!({}))
+    })
+    .await;
+    let project = engine.create_project("Half dead").await.unwrap();
+    engine.add_webhook_endpoint(&project.id, &backlog::black_hole().await.unwrap(), None).await.unwrap();
+    engine.add_webhook_endpoint(&project.id, &format!("{}/hook", receiver.base_url), None).await.unwrap();
+    // More per shard than a round reads of one project (16): the dead endpoint's
+    // leftovers must not keep the head of the queue.
+    const EVENTS: usize = 1500;
+    backlog::emit(&engine, &project.id, EVENTS, SystemClock.now()).await.unwrap();
+    let started = std::time::Instant::now();
+    while received.load(Ordering::SeqCst) < EVENTS {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the live endpoint got {} of {EVENTS}",
+            received.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
