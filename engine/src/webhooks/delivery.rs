@@ -122,18 +122,18 @@ impl Engine {
         dispatcher.set_round_cursor(shard, last);
         let mut round = Round { signing_keys: HashMap::new(), endpoints: HashMap::new() };
         let mut started = Vec::new();
-        // Endpoints found full or open this round: entries owing only these wait
+        // Endpoints found at their bound this round: entries owing only these wait
         // without being loaded.
-        let mut blocked: HashSet<String> = HashSet::new();
+        let mut full: HashSet<String> = HashSet::new();
         for entry in entries {
             let (candidates, everything) = self.candidates(&entry, &mut round).await?;
-            if candidates.iter().all(|id| blocked.contains(id)) && !candidates.is_empty() {
+            if !candidates.is_empty() && candidates.iter().all(|id| full.contains(id)) {
                 continue;
             }
             match dispatcher.readiness(&candidates, now) {
                 Readiness::Ready => {}
                 Readiness::Busy => {
-                    blocked.extend(candidates);
+                    full.extend(candidates);
                     continue;
                 }
                 Readiness::Open { until } => {
@@ -144,7 +144,6 @@ impl Engine {
                         // Others of the project are fine: move this one out of their way.
                         self.defer(shard, &entry, until).await?;
                     }
-                    blocked.extend(candidates);
                     continue;
                 }
             }
