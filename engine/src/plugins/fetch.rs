@@ -8,7 +8,6 @@
 //! `Authorization` header — never into a URL.
 
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
 use std::time::Duration;
 
 use base64::Engine;
@@ -91,16 +90,6 @@ impl FetchScope {
 pub(crate) struct Fetcher {
     client: reqwest::Client,
     pub policy: FetchPolicy,
-}
-
-/// `localhost` or a loopback address (IPv6 with or without its brackets).
-pub(crate) fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl FetchPolicy {

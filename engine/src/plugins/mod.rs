@@ -12,7 +12,6 @@ mod bindings;
 mod epoch_ticker;
 mod error;
 mod fetch;
-pub(crate) use fetch::is_loopback;
 mod host_state;
 mod limits;
 mod plugin;

@@ -219,7 +219,7 @@ impl Plugin {
             u.scheme() == "https"
                 || (u.scheme() == "http"
                     && self.fetcher.policy.allow_loopback_http
-                    && super::is_loopback(&host))
+                    && crate::policy::is_loopback_host(&host))
         });
         if scheme_ok && scope.hosts.contains(&host) {
             Ok(())

@@ -33,6 +33,12 @@ pub enum PolicyError {
     Malformed,
 }
 
+/// `localhost` or a loopback address in any spelling (IPv6 with or without brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(is_loopback)
+}
+
 /// See the module documentation.
 #[derive(Debug, Clone, Default)]
 pub struct OutboundPolicy {
@@ -62,7 +68,7 @@ impl OutboundPolicy {
         let host = url.host_str().ok_or(PolicyError::Malformed)?.to_ascii_lowercase();
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let literal = bare.parse::<IpAddr>().ok();
-        let loopback = host == "localhost" || literal.is_some_and(is_loopback);
+        let loopback = is_loopback_host(&host);
         match url.scheme() {
             "https" => {}
             "http" if self.allow_loopback_http && loopback => {}
