@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::dispatch::{Admission, Readiness, Ticket};
+use super::dispatch::{Readiness, Ticket};
 use super::{endpoints, keyring, signing};
 use crate::clock::{Rfc3339, Timestamp};
 use crate::engine::Engine;
@@ -149,7 +149,7 @@ impl Engine {
             }
             let Some(delivery) = self.prepare(shard, entry, &mut round).await? else { continue };
             let owes: Vec<String> = delivery.owed.iter().map(|e| e.id.clone()).collect();
-            if let Admission::Go(ticket) = dispatcher.admit(&delivery.entry.event_id, &owes, now) {
+            if let Some(ticket) = dispatcher.admit(&delivery.entry.event_id, &owes, now) {
                 let engine = self.clone();
                 started.push(tokio::spawn(async move { engine.deliver(shard, delivery, ticket).await }));
             }

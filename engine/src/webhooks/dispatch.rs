@@ -65,16 +65,6 @@ impl Gate {
     }
 }
 
-/// What `admit` decided for one outbox entry.
-pub enum Admission {
-    /// Send to `ready` now; the ticket holds the slots until it is dropped.
-    Go(Ticket),
-    /// Every endpoint it owes is open: wait until then without trying.
-    Open { until: Timestamp },
-    /// No slot now (or it is already on its way): a later round takes it.
-    Busy,
-}
-
 /// Whether any of a set of endpoints could be sent to now.
 pub enum Readiness {
     Ready,
@@ -127,13 +117,16 @@ impl Default for Dispatcher {
 }
 
 impl Dispatcher {
-    /// Takes the slots to deliver `event_id` to the endpoints it `owes`.
-    pub fn admit(&self, event_id: &str, owes: &[String], now: Timestamp) -> Admission {
+    /// Takes the slots to deliver `event_id` to the endpoints it `owes`, holding
+    /// them in the ticket until it is dropped; `None` when no endpoint has a slot
+    /// (full or open: `readiness` says which), the node is at its bound, or the
+    /// event is already on its way.
+    pub fn admit(&self, event_id: &str, owes: &[String], now: Timestamp) -> Option<Ticket> {
         let mut state = lock(&self.state);
         if state.in_flight.contains(event_id) {
-            return Admission::Busy;
+            return None;
         }
-        let Ok(overall) = self.overall.clone().try_acquire_owned() else { return Admission::Busy };
+        let overall = self.overall.clone().try_acquire_owned().ok()?;
         let (mut ready, mut untried, mut permits) = (Vec::new(), Vec::new(), HashMap::new());
         let mut earliest_open: Option<Timestamp> = None;
         let mut any_busy = false;
@@ -162,17 +155,14 @@ impl Dispatcher {
             }
         }
         if ready.is_empty() && !owes.is_empty() {
-            return match (any_busy, earliest_open) {
-                (false, Some(until)) => Admission::Open { until },
-                _ => Admission::Busy,
-            };
+            return None;
         }
         state.in_flight.insert(event_id.to_owned());
         let untried_due = match (any_busy, earliest_open) {
             (true, _) => Some(now.plus_millis(BUSY_RETRY_MS)),
             (false, open) => open,
         };
-        Admission::Go(Ticket {
+        Some(Ticket {
             ready,
             untried,
             untried_due,
@@ -291,19 +281,13 @@ mod tests {
     fn an_endpoint_gets_at_most_its_bound_and_others_go_on() {
         let dispatcher = Dispatcher::default();
         let held: Vec<Ticket> = (0..PER_ENDPOINT)
-            .map(|n| match dispatcher.admit(&format!("evt_{n}"), &ids(&["slow"]), NOW) {
-                Admission::Go(ticket) => ticket,
-                _ => panic!("slot {n} is free"),
-            })
+            .map(|n| dispatcher.admit(&format!("evt_{n}"), &ids(&["slow"]), NOW).expect("a free slot"))
             .collect();
-        assert!(matches!(dispatcher.admit("evt_more", &ids(&["slow"]), NOW), Admission::Busy));
-        assert!(matches!(dispatcher.admit("evt_other", &ids(&["fast"]), NOW), Admission::Go(_)));
-        assert!(
-            matches!(dispatcher.admit("evt_0", &ids(&["fast"]), NOW), Admission::Busy),
-            "in flight already"
-        );
+        assert!(dispatcher.admit("evt_more", &ids(&["slow"]), NOW).is_none());
+        assert!(dispatcher.admit("evt_other", &ids(&["fast"]), NOW).is_some());
+        assert!(dispatcher.admit("evt_0", &ids(&["fast"]), NOW).is_none(), "in flight already");
         drop(held);
-        assert!(matches!(dispatcher.admit("evt_more", &ids(&["slow"]), NOW), Admission::Go(_)));
+        assert!(dispatcher.admit("evt_more", &ids(&["slow"]), NOW).is_some());
     }
 
     #[test]
@@ -312,31 +296,27 @@ mod tests {
         for _ in 0..OPEN_AFTER {
             dispatcher.outcome("dead", false, NOW);
         }
-        match dispatcher.admit("evt_1", &ids(&["dead"]), NOW) {
-            Admission::Open { until } => assert_eq!(until, NOW.plus_millis(FIRST_OPEN_MS)),
+        assert!(dispatcher.admit("evt_1", &ids(&["dead"]), NOW).is_none(), "the circuit is open");
+        match dispatcher.readiness(&ids(&["dead"]), NOW) {
+            Readiness::Open { until } => assert_eq!(until, NOW.plus_millis(FIRST_OPEN_MS)),
             _ => panic!("the circuit is open"),
         }
         // Mixed: the healthy endpoint is sent to, the open one waits untried.
-        match dispatcher.admit("evt_2", &ids(&["dead", "alive"]), NOW) {
-            Admission::Go(ticket) => {
-                assert_eq!((ticket.ready.clone(), ticket.untried.clone()), (ids(&["alive"]), ids(&["dead"])))
-            }
-            _ => panic!("the live endpoint goes"),
-        }
+        let ticket =
+            dispatcher.admit("evt_2", &ids(&["dead", "alive"]), NOW).expect("the live endpoint goes");
+        assert_eq!((ticket.ready.clone(), ticket.untried.clone()), (ids(&["alive"]), ids(&["dead"])));
         let later = NOW.plus_millis(FIRST_OPEN_MS);
-        assert!(
-            matches!(dispatcher.admit("evt_3", &ids(&["dead"]), later), Admission::Go(_)),
-            "probed again"
-        );
+        assert!(dispatcher.admit("evt_3", &ids(&["dead"]), later).is_some(), "probed again");
         dispatcher.outcome("dead", false, later);
-        match dispatcher.admit("evt_4", &ids(&["dead"]), later) {
-            Admission::Open { until } => {
+        assert!(dispatcher.admit("evt_4", &ids(&["dead"]), later).is_none());
+        match dispatcher.readiness(&ids(&["dead"]), later) {
+            Readiness::Open { until } => {
                 assert_eq!(until, later.plus_millis(2 * FIRST_OPEN_MS), "longer each time")
             }
             _ => panic!("open again"),
         }
         dispatcher.outcome("dead", true, later);
-        assert!(matches!(dispatcher.admit("evt_5", &ids(&["dead"]), later), Admission::Go(_)));
+        assert!(dispatcher.admit("evt_5", &ids(&["dead"]), later).is_some());
     }
 
     #[test]
@@ -354,7 +334,7 @@ mod tests {
     fn readiness_says_whether_any_endpoint_could_take_a_delivery() {
         let dispatcher = Dispatcher::default();
         assert!(matches!(dispatcher.readiness(&ids(&["new"]), NOW), Readiness::Ready));
-        let _held: Vec<Admission> =
+        let _held: Vec<Option<Ticket>> =
             (0..PER_ENDPOINT).map(|n| dispatcher.admit(&format!("evt_{n}"), &ids(&["full"]), NOW)).collect();
         assert!(matches!(dispatcher.readiness(&ids(&["full"]), NOW), Readiness::Busy));
         for _ in 0..OPEN_AFTER {
