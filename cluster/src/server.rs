@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
 use anyhow::Context;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
@@ -116,6 +117,8 @@ pub fn app(
         .limit(16 << 10)
         .error_handler(|error, _| ApiError::bad_request(format!("bad form: {error}")).into());
     App::new()
+        .wrap(from_fn(crate::front::body_stall::bound_body_waits))
+        .wrap(from_fn(crate::front::observe::observe))
         .app_data(state)
         .app_data(json_config())
         .app_data(path)
@@ -135,9 +138,8 @@ pub(crate) fn json_config() -> web::JsonConfig {
         actix_web::error::JsonPayloadError::ContentType => {
             ApiError::bad_request("send JSON with content-type: application/json").into()
         }
-        // The front's body gave up waiting (`front::BodyError::Stalled`).
-        actix_web::error::JsonPayloadError::Payload(actix_web::error::PayloadError::Io(stalled))
-            if stalled.kind() == std::io::ErrorKind::TimedOut =>
+        actix_web::error::JsonPayloadError::Payload(stalled)
+            if crate::front::body_stall::is_stalled(&stalled) =>
         {
             ApiError::request_timeout(stalled.to_string()).into()
         }

@@ -1,5 +1,5 @@
 //! Proxy-core overhead: the same GET (1 KB answer) to a local upstream, sent
-//! directly with the engine's HTTP client (`upstream::Upstream`) and through `Engine::proxy` (agent check, connection
+//! directly with the engine's HTTP client (`http_client::HttpClient`) and through `Engine::proxy` (agent check, connection
 //! lookup, entity actor, plugin `proxy-target`, header filtering, streaming), in
 //! the same run, on one thread and over redb, as a server worker runs it. Prints
 //! p50/p99 of each and the latency SecuriX adds.
@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use securix_engine::flows::sessions::CreateSession;
+use securix_engine::http_client::HttpClient;
 use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::model::session::Flow;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions, PluginLimits};
 use securix_engine::proxy::{BodyStream, ProxyBody, ProxyRequest};
 use securix_engine::secret::SecretString;
 use securix_engine::store::{RedbOptions, Store};
-use securix_engine::upstream::Upstream;
 use securix_engine::vault::MasterKey;
 use securix_engine::{Engine, EngineError, EngineSettings};
 
@@ -115,23 +115,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             url.split(['?', '&']).find_map(|p| p.strip_prefix("state=")).unwrap_or_default().to_owned();
         engine.oauth_callback(&state, Some("code"), None, None, browser).await?;
 
-        let direct = Upstream::new(
-            Duration::from_secs(30),
-            securix_engine::policy::OutboundPolicy::danger_loopback(),
-        )?;
+        let direct = HttpClient::new(securix_engine::policy::OutboundPolicy::danger_loopback())?;
         let target = format!("{base}/api/items");
         let mut direct_samples = Vec::with_capacity(samples);
         let mut proxy_samples = Vec::with_capacity(samples);
         for round in 0..samples + 200 {
             if mode != "proxy" {
                 let started = Instant::now();
-                let mut headers = reqwest::header::HeaderMap::new();
+                let mut headers = hyper::header::HeaderMap::new();
                 headers.insert(
-                    reqwest::header::AUTHORIZATION,
-                    reqwest::header::HeaderValue::from_static("Bearer bench-at"),
+                    hyper::header::AUTHORIZATION,
+                    hyper::header::HeaderValue::from_static("Bearer bench-at"),
                 );
-                let answer =
-                    direct.send(reqwest::Method::GET, target.parse()?, headers, ProxyBody::empty()).await?;
+                let answer = direct
+                    .send(
+                        hyper::Method::GET,
+                        target.parse()?,
+                        headers,
+                        ProxyBody::empty(),
+                        Duration::from_secs(30),
+                    )
+                    .await?;
                 assert_eq!(body_size(answer.body).await?, ANSWER_LEN);
                 direct_samples.push(started.elapsed());
             }
@@ -143,7 +147,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     method: hyper::Method::GET,
                     path: "items".into(),
                     query: None,
-                    headers: reqwest::header::HeaderMap::new(),
+                    headers: hyper::header::HeaderMap::new(),
                     body: ProxyBody::empty(),
                     connection_id: None,
                 };

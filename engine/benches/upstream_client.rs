@@ -1,4 +1,4 @@
-//! The proxy's HTTP client (`upstream::Upstream`) against a bare hyper HTTP/1
+//! The outbound HTTP client (`http_client::HttpClient`) against a bare hyper HTTP/1
 //! connection (what it used to drive, through hyper's connection task), on one
 //! thread: the same 1 KB POST to a local keep-alive server, answered with 1 KB, one
 //! call after another. Prints µs per call of each and the ratio.
@@ -6,7 +6,7 @@
 //! Wall time on a shared host drifts by tens of percent; for changes of a few
 //! percent, count instructions instead, one side at a time (the server's share is
 //! the same on both sides), e.g.:
-//! `MODE=upstream N=6000 valgrind --tool=callgrind target/release/deps/upstream_client-…`
+//! `MODE=client N=6000 valgrind --tool=callgrind target/release/deps/upstream_client-…`
 //! minus the same with `N=1000`, divided by 5000.
 //!
 //! `cargo bench -p securix-engine --bench upstream_client`
@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
+use securix_engine::http_client::HttpClient;
 use securix_engine::proxy::ProxyBody;
-use securix_engine::upstream::Upstream;
 
 #[path = "support/keepalive.rs"]
 mod keepalive;
@@ -37,30 +37,31 @@ fn main() -> Result<(), Error> {
         if mode != "bare" {
             upstream = Some(through_upstream(&base, &body, calls).await?);
         }
-        if mode != "upstream" {
+        if mode != "client" {
             bare = Some(through_bare_connection(&base, &body, calls).await?);
         }
-        for (name, per_call) in [("upstream::Upstream", upstream), ("bare hyper connection", bare)] {
+        for (name, per_call) in [("http_client::HttpClient", upstream), ("bare hyper connection", bare)] {
             if let Some(per_call) = per_call {
                 println!("{name:<22} {:>7.2} µs a call ({calls} calls)", per_call.as_secs_f64() * 1e6);
             }
         }
         if let (Some(upstream), Some(bare)) = (upstream, bare) {
-            println!("ratio Upstream / bare: {:.2}×", upstream.as_secs_f64() / bare.as_secs_f64());
+            println!("ratio HttpClient / bare: {:.2}×", upstream.as_secs_f64() / bare.as_secs_f64());
         }
         Ok(())
     })
 }
 
 async fn through_upstream(base: &str, body: &Bytes, calls: usize) -> Result<Duration, Error> {
-    let client =
-        Upstream::new(Duration::from_secs(30), securix_engine::policy::OutboundPolicy::danger_loopback())?;
+    let client = HttpClient::new(securix_engine::policy::OutboundPolicy::danger_loopback())?;
     let started = Instant::now();
     for _ in 0..calls {
-        let mut headers = reqwest::header::HeaderMap::new();
+        let mut headers = hyper::header::HeaderMap::new();
         headers.insert("authorization", "Bearer t".parse()?);
         let uri = format!("{base}/api/x").parse()?;
-        let answer = client.send(hyper::Method::POST, uri, headers, ProxyBody::from(body.clone())).await?;
+        let answer = client
+            .send(hyper::Method::POST, uri, headers, ProxyBody::from(body.clone()), Duration::from_secs(30))
+            .await?;
         let mut chunks = answer.body;
         let mut read = 0;
         while let Some(chunk) = chunks.next().await {

@@ -125,7 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         method: hyper::Method::GET,
         path: "hello".into(),
         query: None,
-        headers: reqwest::header::HeaderMap::new(),
+        headers: hyper::header::HeaderMap::new(),
         body: ProxyBody::empty(),
         connection_id: None,
     };

@@ -68,7 +68,7 @@ pub(crate) const HOSTS_FIELD: &str = "__securixHosts";
 /// in `Origin` (lower-case host, no default port, no path, query, fragment or
 /// credentials), since it is compared byte for byte and written into pages.
 pub(crate) fn valid_origin(origin: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(origin) else { return false };
+    let Ok(url) = url::Url::parse(origin) else { return false };
     matches!(url.scheme(), "https" | "http")
         && url.host_str().is_some()
         && url.origin().ascii_serialization() == origin

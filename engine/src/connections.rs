@@ -189,9 +189,7 @@ impl Engine {
                 Claim::Mine => {}
                 Claim::Stale => continue,
                 Claim::Busy if waited >= REFRESH_WAIT => {
-                    return Err(EngineError::Upstream(
-                        "another node is still refreshing this connection".into(),
-                    ));
+                    return Err(EngineError::RefreshBusy);
                 }
                 Claim::Busy => {
                     tokio::time::sleep(REFRESH_POLL).await;

@@ -88,8 +88,8 @@ pub(crate) struct Inner {
     /// Hands shard work to its owner (a cluster with a mesh); none runs it all here.
     pub forwarder: Option<Arc<dyn Forwarder>>,
     pub device_guard: DeviceGuard,
-    pub upstream: crate::upstream::Upstream,
-    pub webhook_client: reqwest::Client,
+    /// The one outbound client (the proxy's calls and webhooks).
+    pub http: crate::http_client::HttpClient,
     /// What every outbound call may reach.
     pub outbound: crate::policy::OutboundPolicy,
     /// How many webhook deliveries run at once, and each endpoint's circuit.
@@ -191,14 +191,7 @@ impl EngineBuilder {
             allow_loopback_http: self.settings.allow_loopback_http,
             operator_hosts: self.settings.allowed_hosts.clone(),
         };
-        let upstream = crate::upstream::Upstream::new(self.settings.upstream_timeout, outbound.clone())?;
-        let webhook_client = reqwest::Client::builder()
-            .dns_resolver(outbound.resolver())
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(self.settings.webhook_timeout)
-            .user_agent("SecuriX-Webhooks")
-            .build()
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let http = crate::http_client::HttpClient::new(outbound.clone())?;
         let settings = self.settings;
         let (audit, audit_writer) = crate::audit_log::AuditLog::start(store.clone());
         let inner = Arc::new(Inner {
@@ -216,8 +209,7 @@ impl EngineBuilder {
             plugins,
             clock,
             settings,
-            upstream,
-            webhook_client,
+            http,
             outbound,
             dispatcher: crate::webhooks::dispatch::Dispatcher::default(),
         });
@@ -314,8 +306,7 @@ impl Engine {
     }
 
     /// Runs the expiry sweeper: the safety net behind each session actor's timer,
-    /// what expires sessions after a restart, and what closes upstream connections
-    /// that no call took back in time.
+    /// and what expires sessions after a restart.
     fn start_sweeper(&self) {
         let weak = Arc::downgrade(&self.inner);
         let every = self.inner.settings.sweep_every;
@@ -324,7 +315,6 @@ impl Engine {
                 tokio::time::sleep(every).await;
                 let Some(inner) = weak.upgrade() else { return };
                 let engine = Engine { inner };
-                engine.inner.upstream.sweep_idle();
                 if let Err(error) = engine.expire_due_sessions().await {
                     tracing::warn!(%error, "session expiry sweep failed");
                 }

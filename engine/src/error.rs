@@ -35,8 +35,9 @@ pub enum EngineError {
     Vault(#[from] VaultError),
     #[error("EN0012 {0}")]
     Store(#[from] StoreError),
+    /// An outbound call failed: its kind (a timeout, an unreachable provider) is typed.
     #[error("EN0013 upstream: {0}")]
-    Upstream(String),
+    Upstream(#[from] crate::http_client::HttpError),
     #[error("EN0014 internal error: {0}")]
     Internal(String),
     /// A session's page or provider step reached from a browser other than the one
@@ -47,6 +48,19 @@ pub enum EngineError {
     /// the operator does not allow).
     #[error("EN0016 refused destination: {0}")]
     Refused(#[from] crate::policy::PolicyError),
+    /// Another node holds this connection's refresh for longer than a call waits.
+    #[error("EN0017 another node is still refreshing this connection; try again shortly")]
+    RefreshBusy,
+}
+
+impl EngineError {
+    /// An outbound failure, with the policy's refusal told apart.
+    pub fn outbound(error: crate::http_client::HttpError) -> Self {
+        match error {
+            crate::http_client::HttpError::Refused(refused) => EngineError::Refused(refused),
+            other => EngineError::Upstream(other),
+        }
+    }
 }
 
 impl From<RecordError> for EngineError {

@@ -4,23 +4,23 @@
 //! refuses any path that could leave that base, drops the caller's credentials and hop-by-hop
 //! headers, and streams the answer back.
 
-use reqwest::header::{HeaderMap, HeaderName};
+use hyper::header::{HeaderMap, HeaderName};
 
 use crate::admin::Principal;
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
+/// The provider's answer; `proxy` drops the hop-by-hop headers and cookies first.
+pub use crate::http_client::{Answer as ProxyResponse, BodyStream, ProxyBody};
 use crate::model::audit;
 use crate::proxy_plan::ProxyPlan;
-/// The provider's answer; `proxy` drops the hop-by-hop headers and cookies first.
-pub use crate::upstream::{Answer as ProxyResponse, BodyStream, ProxyBody};
 
-/// Request headers never forwarded upstream. `content-length` goes through: the
-/// upstream then gets a sized body instead of a chunked one, and the HTTP client
-/// fails the request if the body does not match it.
+/// Request headers never forwarded upstream. The body's framing is the HTTP
+/// client's, from what the body says of its length (`ProxyBody`).
 const DROPPED_REQUEST_HEADERS: &[&str] = &[
     "authorization",
     "cookie",
     "host",
+    "content-length",
     "connection",
     "keep-alive",
     "proxy-authorization",
@@ -54,10 +54,25 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "proxy-authenticate",
 ];
 
-/// Removes `DROPPED_RESPONSE_HEADERS`. An answer seldom has any, so its few names
-/// are looked at first: a removal hashes its name, a look costs a comparison.
+/// The headers a message's `Connection` header names: hop-by-hop, for this
+/// connection only (RFC 9110 §7.6.1). Seldom any.
+fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(hyper::header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect()
+}
+
+/// Removes `DROPPED_RESPONSE_HEADERS` and those the answer's `Connection` names.
+/// An answer seldom has any, so its few names are looked at first: a removal
+/// hashes its name, a look costs a comparison.
 fn drop_response_headers(headers: &mut HeaderMap) {
-    let is_dropped = |name: &reqwest::header::HeaderName| DROPPED_RESPONSE_HEADERS.contains(&name.as_str());
+    let named = connection_named(headers);
+    let is_dropped =
+        |name: &HeaderName| DROPPED_RESPONSE_HEADERS.contains(&name.as_str()) || named.contains(name);
     let dropped: Vec<_> = headers.keys().filter(|name| is_dropped(name)).cloned().collect();
     for name in dropped {
         headers.remove(name);
@@ -154,14 +169,22 @@ impl Engine {
         let target = plan.base.target(&request.path, request.query.as_deref())?;
         self.audit_token_use(&plan, &method).await;
         let mut headers = HeaderMap::with_capacity(request.headers.len() + plan.headers.len());
-        for (name, value) in request.headers.iter().filter(|(name, _)| is_forwarded(name)) {
+        let named = connection_named(&request.headers);
+        for (name, value) in
+            request.headers.iter().filter(|(name, _)| is_forwarded(name) && !named.contains(name))
+        {
             headers.append(name, value.clone());
         }
         for (name, value) in &plan.headers {
             headers.append(name, value.clone());
         }
-        let mut answer =
-            self.inner.upstream.send_to(&plan.base.endpoint, target, method, headers, request.body).await?;
+        let timeout = self.inner.settings.upstream_timeout;
+        let mut answer = self
+            .inner
+            .http
+            .send(method, target, headers, request.body, timeout)
+            .await
+            .map_err(EngineError::outbound)?;
         drop_response_headers(&mut answer.headers);
         Ok(answer)
     }
@@ -195,16 +218,17 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::{HeaderName, check_path, drop_response_headers, is_forwarded};
+    use super::{HeaderMap, HeaderName, check_path, drop_response_headers, is_forwarded};
 
     #[test]
     fn cookies_and_hop_headers_of_the_answer_stay_behind() {
-        let mut headers = reqwest::header::HeaderMap::new();
+        let mut headers = HeaderMap::new();
         for (name, value) in [
             ("content-type", "application/json"),
             ("Set-Cookie", "a=1"),
             ("set-cookie", "b=2"),
-            ("connection", "close"),
+            ("connection", "close, X-Hop"),
+            ("x-hop", "only for this connection"),
             ("x-ratelimit-remaining", "9"),
             ("transfer-encoding", "chunked"),
         ] {
@@ -218,9 +242,16 @@ mod tests {
 
     #[test]
     fn callers_credentials_and_hop_headers_stay_behind_in_any_case() {
-        for dropped in
-            ["Authorization", "cookie", "HOST", "Transfer-Encoding", "securix-api-key", "SecuriX-Agent-Id"]
-        {
+        for dropped in [
+            "Authorization",
+            "cookie",
+            "HOST",
+            "Transfer-Encoding",
+            "Content-Length",
+            "Connection",
+            "securix-api-key",
+            "SecuriX-Agent-Id",
+        ] {
             assert!(!is_forwarded(&HeaderName::from_bytes(dropped.as_bytes()).unwrap()), "{dropped}");
         }
         for kept in ["x-custom", "accept", "content-type", "securi", "x-securix-trace"] {

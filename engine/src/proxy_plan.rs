@@ -10,8 +10,9 @@
 use std::sync::Arc;
 
 use hashbrown::Equivalent;
-use hyper::http::uri::PathAndQuery;
-use reqwest::header::{HeaderName, HeaderValue};
+use hyper::Uri;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::http::uri::{Authority, PathAndQuery, Scheme};
 
 use crate::admin::{Principal, require_agent, require_use};
 use crate::audit_log::Caller;
@@ -23,9 +24,8 @@ use crate::error::{EngineError, EngineResult};
 use crate::model::access_epoch::{self, AccessEpoch};
 use crate::model::connection::{self, ConnectionStatus};
 use crate::model::integration;
+use crate::plugins::PluginError;
 use crate::store::Tx;
-use crate::upstream::{Upstream, malformed_url};
-use crate::upstream_pool::{Endpoint, Origin};
 
 /// How many plans a node remembers.
 pub(crate) const REMEMBERED_PLANS: usize = 100_000;
@@ -145,8 +145,13 @@ impl Engine {
         let plugin = self.inner.plugins.get(&found.provider)?;
         let target = self.call_target(&found).await?;
         let api = plugin.proxy_target(&target, &access_token).await?;
-        let bad_base = || EngineError::Internal("the plugin named a bad base URL".into());
-        let base = reqwest::Url::parse(&api.base_url).map_err(|_| bad_base())?;
+        let bad_output = |what: &str| {
+            EngineError::Provider(PluginError::BadOutput {
+                plugin: found.provider.clone(),
+                what: what.to_owned(),
+            })
+        };
+        let base = url::Url::parse(&api.base_url).map_err(|_| bad_output("a malformed API base URL"))?;
         // Scheme, the operator's hosts, a literal address; names are checked at connect.
         self.inner.outbound.check_url(&base)?;
         let headers = api
@@ -159,8 +164,8 @@ impl Engine {
                 Some((name, value))
             })
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| EngineError::Internal("the plugin named a malformed auth header".into()))?;
-        let base = ApiBase::new(&base, &self.inner.upstream).ok_or_else(bad_base)?;
+            .ok_or_else(|| bad_output("a malformed auth header"))?;
+        let base = ApiBase::new(&base).ok_or_else(|| bad_output("an API base URL without a host"))?;
         let caller = Caller {
             project_id: project_id.to_owned(),
             entity_id: key.entity_id.to_owned(),
@@ -179,33 +184,36 @@ impl Engine {
     }
 }
 
-/// An API base, kept as the HTTP client's endpoint and a path, so that a call
-/// finds its connections and names its target without a URL parsed per call.
+/// An API base, kept in parts, so that a call names its URI without a URL parsed
+/// per call.
 pub(crate) struct ApiBase {
-    pub endpoint: Endpoint,
+    scheme: Scheme,
+    authority: Authority,
     /// Without its trailing slash.
     path: String,
 }
 
 impl ApiBase {
-    /// The base as `url` (already parsed and normalized) names it, for calls through
-    /// `upstream`; its query and fragment, if any, are dropped. `None` if it has no host.
-    fn new(url: &reqwest::Url, upstream: &Upstream) -> Option<ApiBase> {
-        let (origin, _) = Origin::split(url.as_str().parse().ok()?)?;
+    /// The base as `url` (already parsed and normalized) names it; its query and
+    /// fragment, if any, are dropped. `None` if it has no host.
+    fn new(url: &url::Url) -> Option<ApiBase> {
+        url.host_str()?;
+        let uri: Uri = url.as_str().parse().ok()?;
+        let parts = uri.into_parts();
         Some(ApiBase {
-            endpoint: upstream.endpoint(origin)?,
+            scheme: parts.scheme?,
+            authority: parts.authority?,
             path: url.path().trim_end_matches('/').to_owned(),
         })
     }
 
     pub fn host(&self) -> &str {
-        self.endpoint.host()
+        self.authority.host()
     }
 
-    /// The target (path and query) of `path` (relative, checked by
-    /// `proxy::check_path`) under the base, with `query`. The path is appended as it
-    /// is, so it cannot leave the base.
-    pub fn target(&self, path: &str, query: Option<&str>) -> EngineResult<PathAndQuery> {
+    /// The URI of `path` (relative, checked by `proxy::check_path`) under the base,
+    /// with `query`. The path is appended as it is, so it cannot leave the base.
+    pub fn target(&self, path: &str, query: Option<&str>) -> EngineResult<Uri> {
         let query = query.filter(|q| !q.is_empty());
         let mut target =
             String::with_capacity(self.path.len() + path.len() + query.map_or(0, |q| q.len() + 2) + 1);
@@ -216,23 +224,24 @@ impl ApiBase {
             target.push('?');
             target.push_str(query);
         }
+        let malformed = || EngineError::Invalid("the proxy URL is malformed".into());
         // As `Bytes`, the string is taken as it is; as a `String`, it would be copied.
-        PathAndQuery::from_maybe_shared(bytes::Bytes::from(target)).map_err(|_| malformed_url())
+        let path_and_query =
+            PathAndQuery::from_maybe_shared(bytes::Bytes::from(target)).map_err(|_| malformed())?;
+        let mut parts = hyper::http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts).map_err(|_| malformed())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::ApiBase;
-    use crate::upstream::Upstream;
 
     fn base(url: &str) -> ApiBase {
-        let upstream = Upstream::new(
-            std::time::Duration::from_secs(1),
-            crate::policy::OutboundPolicy::danger_loopback(),
-        )
-        .unwrap();
-        ApiBase::new(&reqwest::Url::parse(url).unwrap(), &upstream).unwrap()
+        ApiBase::new(&url::Url::parse(url).unwrap()).unwrap()
     }
 
     #[test]
@@ -240,11 +249,11 @@ mod tests {
         let gmail = base("https://gmail.googleapis.com/gmail/v1/?ignored=1");
         assert_eq!(gmail.host(), "gmail.googleapis.com");
         let target = gmail.target("users/me/messages", Some("q=a%20b&max=5")).unwrap();
-        assert_eq!(target, "/gmail/v1/users/me/messages?q=a%20b&max=5");
-        assert_eq!(gmail.target("a%2Fb", Some("")).unwrap(), "/gmail/v1/a%2Fb");
+        assert_eq!(target, "https://gmail.googleapis.com/gmail/v1/users/me/messages?q=a%20b&max=5");
+        assert_eq!(gmail.target("a%2Fb", Some("")).unwrap(), "https://gmail.googleapis.com/gmail/v1/a%2Fb");
         let root = base("http://127.0.0.1:8080");
         assert_eq!(root.host(), "127.0.0.1");
-        assert_eq!(root.target("user", None).unwrap(), "/user");
+        assert_eq!(root.target("user", None).unwrap(), "http://127.0.0.1:8080/user");
         assert_eq!(base("http://[::1]:9/api").host(), "[::1]");
     }
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
+use crate::http_client::HttpError;
 use crate::model::keys;
 
 /// Work a region runs for a peer. No secret travels: the requester reads the
@@ -67,6 +68,8 @@ pub enum RemoteErrorKind {
     ReauthRequired,
     Conflict,
     Upstream,
+    UpstreamTimeout,
+    RefreshBusy,
     Internal,
 }
 
@@ -78,7 +81,9 @@ impl From<EngineError> for RemoteError {
             EngineError::SlowDown { interval } => RemoteErrorKind::SlowDown { interval: *interval },
             EngineError::ReauthRequired => RemoteErrorKind::ReauthRequired,
             EngineError::Conflict(_) => RemoteErrorKind::Conflict,
+            EngineError::Upstream(HttpError::Timeout) => RemoteErrorKind::UpstreamTimeout,
             EngineError::Provider(_) | EngineError::Upstream(_) => RemoteErrorKind::Upstream,
+            EngineError::RefreshBusy => RemoteErrorKind::RefreshBusy,
             _ => RemoteErrorKind::Internal,
         };
         RemoteError { kind, detail: error.to_string() }
@@ -94,7 +99,9 @@ impl RemoteError {
             RemoteErrorKind::SlowDown { interval } => EngineError::SlowDown { interval },
             RemoteErrorKind::ReauthRequired => EngineError::ReauthRequired,
             RemoteErrorKind::Conflict => EngineError::Conflict(self.detail),
-            RemoteErrorKind::Upstream => EngineError::Upstream(self.detail),
+            RemoteErrorKind::Upstream => EngineError::Upstream(HttpError::BrokenOff(self.detail.into())),
+            RemoteErrorKind::UpstreamTimeout => EngineError::Upstream(HttpError::Timeout),
+            RemoteErrorKind::RefreshBusy => EngineError::RefreshBusy,
             RemoteErrorKind::Internal => {
                 EngineError::Internal(format!("on the shard's owner: {}", self.detail))
             }

@@ -205,21 +205,27 @@ pub async fn provision(securix: &str, upstream: &str) -> Result<String, Error> {
         .json()
         .await?;
     let code = session["deviceAuthCode"].as_str().ok_or("no code")?;
+    // The pages are bound to a browser: its cookie, and forms that carry its CSRF token.
+    let page = http.get(format!("{securix}/device")).send().await?;
+    let cookie = page.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+    let page = page.text().await?;
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next());
+    let csrf = csrf.ok_or("no csrf token on the device page")?.to_owned();
     let entered = http
         .post(format!("{securix}/device"))
+        .header("cookie", &cookie)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("code={code}"))
+        .body(format!("code={code}&csrf={csrf}"))
         .send()
         .await?;
-    let cookie = entered.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
     let consent =
         entered.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let authorize = http
         .post(format!("{securix}{consent}/authorize"))
         .header("cookie", &cookie)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("integration=up")
+        .body(format!("integration=up&csrf={csrf}"))
         .send()
         .await?;
     let location = authorize.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default();

@@ -1,8 +1,8 @@
-//! The least a proxy can do, as baselines: the engine's own upstream client
-//! (`securix_engine::upstream`) relaying each request with one header added, served
-//! on CPU 1 (where SecuriX and nginx run) by hyper's bare server (which serves
-//! SecuriX's connections: `cluster/src/front`) or by actix-web (which served
-//! them before), each on one current-thread runtime. No identity, no token, no
+//! The least a proxy can do, as baselines: the engine's own outbound client
+//! (`securix_engine::http_client`) relaying each request with one header added,
+//! served on CPU 1 (where SecuriX and nginx run) by hyper's bare server or by
+//! actix-web (which serves SecuriX's connections: `cluster/src/front`), each on
+//! one current-thread runtime. No identity, no token, no
 //! audit: what is left of SecuriX's time above the hyper relay is SecuriX's own
 //! work, and the gap between the two relays is the HTTP servers'.
 
@@ -16,8 +16,8 @@ use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, HOST, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use securix_engine::http_client::HttpClient;
 use securix_engine::proxy::ProxyBody;
-use securix_engine::upstream::Upstream;
 
 use super::{Error, pin_thread_to_cpu1};
 
@@ -37,8 +37,7 @@ pub fn start_hyper(upstream: &str) -> Result<String, Error> {
 pub fn start_actix(upstream: &str) -> Result<String, Error> {
     let (listener, address) = listen()?;
     let base = format!("http://{upstream}");
-    let client =
-        Upstream::new(Duration::from_secs(30), securix_engine::policy::OutboundPolicy::danger_loopback())?;
+    let client = HttpClient::new(securix_engine::policy::OutboundPolicy::danger_loopback())?;
     std::thread::Builder::new().name("bench-actix-relay".into()).spawn(move || {
         // Its worker threads start from this one, so they run on CPU 1 too.
         pin_thread_to_cpu1();
@@ -66,8 +65,7 @@ fn listen() -> Result<(std::net::TcpListener, String), Error> {
 
 async fn serve_hyper(listener: std::net::TcpListener, base: String) -> Result<(), Error> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let client =
-        Upstream::new(Duration::from_secs(30), securix_engine::policy::OutboundPolicy::danger_loopback())?;
+    let client = HttpClient::new(securix_engine::policy::OutboundPolicy::danger_loopback())?;
     loop {
         let (stream, _) = listener.accept().await?;
         stream.set_nodelay(true)?;
@@ -81,7 +79,7 @@ async fn serve_hyper(listener: std::net::TcpListener, base: String) -> Result<()
 }
 
 async fn relay_hyper(
-    client: Upstream,
+    client: HttpClient,
     base: String,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -99,7 +97,7 @@ async fn relay_hyper(
 /// actix's header types are another `http` version's, so they are converted both
 /// ways (as SecuriX's proxy route does).
 async fn relay_actix(
-    client: Upstream,
+    client: HttpClient,
     base: String,
     request: actix_web::HttpRequest,
     body: actix_web::web::Bytes,
@@ -127,7 +125,7 @@ async fn relay_actix(
 /// One call relayed upstream with an `authorization` header added: the answer's
 /// status, headers and whole body, or why it failed.
 async fn forward(
-    client: &Upstream,
+    client: &HttpClient,
     base: &str,
     method: Method,
     path: &str,
@@ -136,8 +134,15 @@ async fn forward(
 ) -> Result<(StatusCode, HeaderMap, Bytes), Error> {
     headers.remove(HOST);
     headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer relay"));
-    let answer =
-        client.send(method, format!("{base}{path}").parse()?, headers, ProxyBody::from(body)).await?;
+    let answer = client
+        .send(
+            method,
+            format!("{base}{path}").parse()?,
+            headers,
+            ProxyBody::from(body),
+            Duration::from_secs(30),
+        )
+        .await?;
     let mut chunks = answer.body;
     let mut whole = Vec::with_capacity(answer.length.unwrap_or(0) as usize);
     while let Some(chunk) = chunks.next().await {

@@ -42,12 +42,12 @@ macro_rules! routes {
         pub fn configure(config: &mut web::ServiceConfig) {
             // OpenAPI's `{name}` path templates are actix's too.
             $( config.route($path, web::$method().to($handler)); )*
+            config.route("/v1/proxy/{integration}/{path:.*}", web::route().to(proxy::forward));
         }
     };
 }
 
-/// The route the front serves ahead of the app (`crate::front`): documented with
-/// the others, registered on none.
+/// The proxy, for every method: registered in `configure`, documented here.
 const FRONT_ROUTES: &[Route] = &[Route {
     method: "route",
     path: "/v1/proxy/{integration}/{path}",

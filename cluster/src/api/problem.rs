@@ -7,7 +7,9 @@ use securix_engine::EngineError;
 use securix_engine::plugins::PluginError;
 use serde::Serialize;
 
-use crate::front::BodyError;
+use securix_engine::http_client::HttpError;
+
+use crate::front::body_stall;
 
 const TYPE_BASE: &str = "https://securix.dev/problems/";
 
@@ -95,13 +97,11 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<BodyError> for ApiError {
-    fn from(error: BodyError) -> Self {
+/// A request body that could not be read: it stalled (408) or broke its framing (400).
+impl From<actix_web::error::PayloadError> for ApiError {
+    fn from(error: actix_web::error::PayloadError) -> Self {
         let detail = error.to_string();
-        match error {
-            BodyError::Stalled => Self::request_timeout(detail),
-            BodyError::Broken(_) => Self::bad_request(detail),
-        }
+        if body_stall::is_stalled(&error) { Self::request_timeout(detail) } else { Self::bad_request(detail) }
     }
 }
 
@@ -141,7 +141,20 @@ impl From<EngineError> for ApiError {
             EngineError::Provider(_) => {
                 Self::new(S::BAD_GATEWAY, "plugin-error", "The provider plugin failed", detail)
             }
-            EngineError::Upstream(_) => Self::new(S::BAD_GATEWAY, "upstream-error", "Upstream error", detail),
+            EngineError::Upstream(cause) if !matches!(cause, HttpError::Timeout) => {
+                // The chain of causes is for the log; the caller gets the code.
+                tracing::warn!(error = ?cause, "an outbound call failed");
+                Self::new(S::BAD_GATEWAY, "upstream-error", "Upstream error", detail)
+            }
+            EngineError::Upstream(_) => Self::new(
+                S::GATEWAY_TIMEOUT,
+                "upstream-timeout",
+                "The provider did not answer in time",
+                detail,
+            ),
+            EngineError::RefreshBusy => {
+                Self::new(S::SERVICE_UNAVAILABLE, "refresh-busy", "The connection is being refreshed", detail)
+            }
             EngineError::Refused(_) => {
                 Self::new(S::BAD_GATEWAY, "destination-refused", "The destination is not allowed", detail)
             }
@@ -157,6 +170,35 @@ impl From<EngineError> for ApiError {
                     "something went wrong; the server log has the details",
                 )
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use securix_engine::EngineError;
+    use securix_engine::http_client::HttpError;
+    use securix_engine::plugins::PluginError;
+
+    use super::ApiError;
+
+    /// Timeouts are the gateway's (504), a plugin's bad output and a broken provider
+    /// are the provider side's (502): none of them blames the caller.
+    #[test]
+    fn outbound_failures_map_to_gateway_statuses_by_their_kind() {
+        let cases = [
+            (EngineError::Upstream(HttpError::Timeout), 504, "upstream-timeout"),
+            (EngineError::Upstream(HttpError::Unreachable("refused".into())), 502, "upstream-error"),
+            (
+                EngineError::Provider(PluginError::BadOutput { plugin: "p".into(), what: "a header".into() }),
+                502,
+                "plugin-error",
+            ),
+            (EngineError::RefreshBusy, 503, "refresh-busy"),
+        ];
+        for (error, status, slug) in cases {
+            let problem = ApiError::from(error);
+            assert_eq!((problem.status().as_u16(), problem.slug()), (status, slug));
         }
     }
 }

@@ -1,21 +1,22 @@
-//! `ANY /v1/proxy/{integration}/{path…}`: served by the front ahead of the app
-//! (`crate::front`), in hyper's types, which are the engine's too. It streams both
-//! ways: a large or unsized request body is relayed chunk by chunk (capped); the
-//! provider's answer streams back as it comes.
+//! `ANY /v1/proxy/{integration}/{path…}`: an app's call to a provider API. It
+//! streams both ways: a large or unsized request body is relayed chunk by chunk
+//! (capped); the provider's answer streams back as it comes. actix speaks the
+//! `http` crate's 0.2 types and the outbound client its 1.x ones: heads are
+//! converted here, once each way; bodies pass through untouched.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
+use actix_web::body::{BodyStream, SizedStream};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_LENGTH, HeaderMap, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, HeaderMap, HeaderValue};
-use hyper::{Request, Response, StatusCode};
 use securix_engine::proxy::{ProxyBody, ProxyRequest};
 
 use super::identity::{self, present};
 use super::problem::ApiError;
-use crate::front::{BodyError, RequestBody, ResponseBody, problem};
 use crate::server::AppState;
 
 /// Where the proxy's paths start.
@@ -27,43 +28,45 @@ pub const MAX_PROXY_BODY: usize = 10 << 20;
 const BUFFERED_BODY: usize = 64 << 10;
 
 /// The provider's answer, or a problem document.
-pub async fn forward(state: &AppState, request: Request<Incoming>) -> Response<ResponseBody> {
-    call(state, request).await.unwrap_or_else(|error| problem(&error))
-}
-
-async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<ResponseBody>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let body = RequestBody::new(body);
-    let caller = CallerHeaders::of(&parts.headers);
+pub async fn forward(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let caller = CallerHeaders::of(request.headers());
     let key = text(caller.api_key)
         .ok_or_else(|| ApiError::unauthorized("the securix-api-key header is required"))?;
     let principal = state.engine.authenticate(key).await?;
     let (integration, raw_path) =
-        target(parts.uri.path()).ok_or_else(|| ApiError::not_found("no such route"))?;
-    let agent = required(caller.agent_id, identity::AGENT_ID)?.to_owned();
-    let entity = required(caller.entity_id, identity::ENTITY_ID)?.to_owned();
-    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        target(request.uri().path()).ok_or_else(|| ApiError::not_found("no such route"))?;
+    let agent = required(caller.agent_id, identity::AGENT_ID)?;
+    let entity = required(caller.entity_id, identity::ENTITY_ID)?;
+    let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|length| length > MAX_PROXY_BODY) {
         return Err(too_large());
     }
+    // HTTP/1.1: a request with neither a length nor chunks has no body.
+    let chunked = request.headers().contains_key(actix_web::http::header::TRANSFER_ENCODING);
     // What a relayed body that failed the call leaves to answer instead.
     let (body, refused) = match declared {
+        None if !chunked => (ProxyBody::empty(), None),
         Some(length) if length <= BUFFERED_BODY => (buffered(body, length).await?, None),
         _ => {
             let refused = Arc::new(OnceLock::new());
-            (relayed(body, refused.clone()), Some(refused))
+            (relayed(body, declared, refused.clone()), Some(refused))
         }
     };
     let proxied = ProxyRequest {
-        method: parts.method,
+        method: hyper::Method::from_bytes(request.method().as_str().as_bytes())
+            .map_err(|_| ApiError::bad_request("bad method"))?,
         path: raw_path.to_owned(),
-        query: parts.uri.query().filter(|q| !q.is_empty()).map(str::to_owned),
+        query: request.uri().query().filter(|q| !q.is_empty()).map(str::to_owned),
         connection_id: text(caller.connection_id).map(str::to_owned),
         // The engine picks the ones that go upstream.
-        headers: parts.headers,
+        headers: outbound_headers(request.headers()),
         body,
     };
-    let answer = match state.engine.proxy(&principal, &agent, &entity, integration, proxied).await {
+    let answer = match state.engine.proxy(&principal, agent, entity, integration, proxied).await {
         // The relay cut the body off (over the cap, or stalled): that failed the call.
         Err(error) => {
             return Err(refused.and_then(|refused| refused.get().cloned()).unwrap_or_else(|| error.into()));
@@ -71,10 +74,40 @@ async fn call(state: &AppState, request: Request<Incoming>) -> Result<Response<R
         Ok(answer) => answer,
     };
     state.metrics.proxy_calls.fetch_add(1, Ordering::Relaxed);
-    let mut response = Response::new(ResponseBody::Upstream { chunks: answer.body, length: answer.length });
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    *response.headers_mut() = answer.headers;
-    Ok(response)
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY));
+    for (name, value) in &answer.headers {
+        if name == hyper::header::CONTENT_LENGTH {
+            // Named without a body (a HEAD's or a 304's): said as it is, none sent.
+            if let Some(length) = value.to_str().ok().and_then(|v| v.parse().ok()) {
+                response.no_chunking(length);
+            }
+            continue;
+        }
+        let name = actix_web::http::header::HeaderName::from_bytes(name.as_str().as_bytes());
+        if let (Ok(name), Ok(value)) = (name, HeaderValue::from_bytes(value.as_bytes())) {
+            response.append_header((name, value));
+        }
+    }
+    // A failure amid the body breaks the connection: the caller sees a short body.
+    let chunks = answer.body.map(|chunk| chunk.map_err(|error| std::io::Error::other(error.to_string())));
+    Ok(match answer.length {
+        Some(length) => response.body(SizedStream::new(length, chunks)),
+        None => response.body(BodyStream::new(chunks)),
+    })
+}
+
+/// The caller's headers in the outbound client's types.
+fn outbound_headers(headers: &HeaderMap) -> hyper::HeaderMap {
+    let mut converted = hyper::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let name = hyper::header::HeaderName::from_bytes(name.as_str().as_bytes());
+        let value = hyper::header::HeaderValue::from_bytes(value.as_bytes());
+        if let (Ok(name), Ok(value)) = (name, value) {
+            converted.append(name, value);
+        }
+    }
+    converted
 }
 
 /// The integration and the rest of a proxy URL's path, still percent-encoded (so
@@ -85,7 +118,7 @@ fn target(path: &str) -> Option<(&str, &str)> {
 }
 
 /// The first value of each identity header, found in one pass over a request's
-/// headers: a lookup by name would hash each name again (~200 instructions each).
+/// headers: a lookup by name would hash each name again.
 #[derive(Default)]
 struct CallerHeaders<'a> {
     api_key: Option<&'a HeaderValue>,
@@ -124,46 +157,28 @@ fn too_large() -> ApiError {
     ApiError::too_large(format!("proxied bodies are limited to {MAX_PROXY_BODY} bytes"))
 }
 
-/// A small body of declared length, read whole (hyper ends it at that length). One
+/// A small body of declared length, read whole (actix ends it at that length). One
 /// that came in one piece, as most do, is sent on as it is: no copy.
-async fn buffered(mut body: RequestBody, length: usize) -> Result<ProxyBody, ApiError> {
-    let longer = || ApiError::bad_request("the body is longer than its content-length");
-    let Some(first) = next_piece(&mut body).await? else { return Ok(ProxyBody::empty()) };
-    if first.len() > length {
-        return Err(longer());
-    }
-    if body.is_empty() {
-        return Ok(ProxyBody::from(first));
-    }
+async fn buffered(mut body: web::Payload, length: usize) -> Result<ProxyBody, ApiError> {
+    let Some(first) = body.next().await.transpose()? else { return Ok(ProxyBody::empty()) };
+    let Some(second) = body.next().await.transpose()? else { return Ok(ProxyBody::from(first)) };
     let mut whole = BytesMut::with_capacity(length);
     whole.extend_from_slice(&first);
-    while let Some(piece) = next_piece(&mut body).await? {
-        if whole.len() + piece.len() > length {
-            return Err(longer());
-        }
+    whole.extend_from_slice(&second);
+    while let Some(piece) = body.next().await.transpose()? {
         whole.extend_from_slice(&piece);
     }
     Ok(ProxyBody::from(whole.freeze()))
 }
 
-/// The body's next piece, none once hyper knows it has all of it.
-async fn next_piece(body: &mut RequestBody) -> Result<Option<Bytes>, BodyError> {
-    if body.is_empty() {
-        return Ok(None);
-    }
-    body.next().await.transpose()
-}
-
 /// A large or unsized body, relayed chunk by chunk. Past the cap, or stalled, it
 /// fails the body and leaves in `refused` what to answer the caller.
-fn relayed(body: RequestBody, refused: Arc<OnceLock<ApiError>>) -> ProxyBody {
+fn relayed(body: web::Payload, length: Option<usize>, refused: Arc<OnceLock<ApiError>>) -> ProxyBody {
     let mut total = 0usize;
-    ProxyBody::from_stream(body.map(move |chunk| {
-        let chunk = chunk.map_err(|error| {
-            if matches!(error, BodyError::Stalled) {
-                let _ = refused.set(BodyError::Stalled.into());
-            }
-            std::io::Error::from(error)
+    let chunks = body.map(move |chunk| {
+        let chunk: Bytes = chunk.map_err(|error| {
+            let _ = refused.set(ApiError::from(error));
+            std::io::Error::other("the request body could not be read")
         })?;
         total += chunk.len();
         if total > MAX_PROXY_BODY {
@@ -171,12 +186,24 @@ fn relayed(body: RequestBody, refused: Arc<OnceLock<ApiError>>) -> ProxyBody {
             return Err(std::io::Error::other("request body too large"));
         }
         Ok(chunk)
-    }))
+    });
+    // `web::Payload` is not `Send`: it is relayed from this worker's thread.
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    actix_web::rt::spawn(async move {
+        futures_util::pin_mut!(chunks);
+        while let Some(chunk) = chunks.next().await {
+            let failed = chunk.is_err();
+            if sender.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    ProxyBody::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver), length.map(|l| l as u64))
 }
 
 #[cfg(test)]
 mod tests {
-    use hyper::header::HeaderMap;
+    use actix_web::http::header::{HeaderMap, HeaderName};
 
     use super::{CallerHeaders, target, text};
 
@@ -191,10 +218,7 @@ mod tests {
             ("securix-entity-id", "too late"),
             ("securix-api-key", " sxk_key "),
         ] {
-            headers.append(
-                hyper::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                value.parse().unwrap(),
-            );
+            headers.append(HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
         }
         let caller = CallerHeaders::of(&headers);
         assert_eq!(text(caller.api_key), Some("sxk_key"));

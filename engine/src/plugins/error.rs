@@ -45,6 +45,10 @@ pub enum PluginError {
     Load(String),
     #[error("PL0008 no provider plugin `{0}` is loaded")]
     UnknownPlugin(String),
+    /// What the plugin returned cannot be used as it is (a header that frames the
+    /// request, a value with a line break): the plugin's fault, never the caller's.
+    #[error("PL0009 plugin `{plugin}` returned {what}")]
+    BadOutput { plugin: String, what: String },
 }
 
 impl PluginError {

@@ -14,6 +14,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::bindings::v0_1_0::securix::provider::types::{FetchError, Header, HttpRequest, HttpResponse};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use hyper::{Method, Uri};
+
+use super::plugin::unusable_header;
+use crate::http_client::{HttpClient, HttpError};
 use crate::secret::SecretString;
 
 /// What the guest writes where the client secret goes. Only unreserved URL
@@ -22,16 +27,6 @@ pub const CLIENT_SECRET_PLACEHOLDER: &str = "__securix_client_secret__";
 
 const MAX_HEADERS: usize = 64;
 const MIN_SCRUBBED_SECRET: usize = 8;
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-    "te",
-    "trailer",
-    "host",
-];
 
 /// The operator's rules for every plugin's `fetch`.
 #[derive(Debug, Clone)]
@@ -88,7 +83,7 @@ impl FetchScope {
 }
 
 pub(crate) struct Fetcher {
-    client: reqwest::Client,
+    client: HttpClient,
     pub policy: FetchPolicy,
 }
 
@@ -104,21 +99,13 @@ impl FetchPolicy {
 
 impl Fetcher {
     pub fn new(policy: FetchPolicy) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            // Every connection's addresses pass the outbound policy (DNS rebinding).
-            .dns_resolver(policy.outbound().resolver())
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(policy.timeout)
-            .connect_timeout(policy.timeout)
-            .user_agent("SecuriX")
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = HttpClient::new(policy.outbound()).map_err(|e| e.to_string())?;
         Ok(Fetcher { client, policy })
     }
 
     /// Checks a URL against the policy and the call's scope; returns where to send it.
-    fn route(&self, scope: &FetchScope, raw: &str) -> Result<reqwest::Url, FetchError> {
-        let url = reqwest::Url::parse(raw).map_err(|_| FetchError::Invalid("not an absolute URL".into()))?;
+    fn route(&self, scope: &FetchScope, raw: &str) -> Result<url::Url, FetchError> {
+        let url = url::Url::parse(raw).map_err(|_| FetchError::Invalid("not an absolute URL".into()))?;
         // Scheme, credentials, the operator's hosts, a literal address: the one outbound policy.
         self.policy.outbound().check_url(&url).map_err(|refused| FetchError::Denied(refused.to_string()))?;
         let host = url
@@ -138,7 +125,7 @@ impl Fetcher {
             None => Ok(url),
             Some(base) => {
                 let mut routed =
-                    reqwest::Url::parse(base).map_err(|_| FetchError::Invalid("bad test route".into()))?;
+                    url::Url::parse(base).map_err(|_| FetchError::Invalid("bad test route".into()))?;
                 routed.set_path(url.path());
                 routed.set_query(url.query());
                 Ok(routed)
@@ -149,12 +136,12 @@ impl Fetcher {
     pub async fn fetch(&self, scope: &FetchScope, request: HttpRequest) -> Result<HttpResponse, FetchError> {
         let url = self.route(scope, &request.url)?;
         let method = match request.method.to_ascii_uppercase().as_str() {
-            "GET" => reqwest::Method::GET,
-            "POST" => reqwest::Method::POST,
-            "PUT" => reqwest::Method::PUT,
-            "PATCH" => reqwest::Method::PATCH,
-            "DELETE" => reqwest::Method::DELETE,
-            "HEAD" => reqwest::Method::HEAD,
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "PUT" => Method::PUT,
+            "PATCH" => Method::PATCH,
+            "DELETE" => Method::DELETE,
+            "HEAD" => Method::HEAD,
             other => return Err(FetchError::Invalid(format!("method {other} is not allowed"))),
         };
         if request.body.len() > self.policy.max_request_bytes || request.headers.len() > MAX_HEADERS {
@@ -170,10 +157,11 @@ impl Fetcher {
             Some(secret) => fill_secret_in_body(request.body, &content_type, secret),
             None => request.body,
         };
-        let mut builder = self.client.request(method, url);
+        let mut headers = HeaderMap::with_capacity(request.headers.len() + 1);
+        headers.insert(USER_AGENT, HeaderValue::from_static("SecuriX"));
         for header in &request.headers {
-            if HOP_BY_HOP.contains(&header.name.to_ascii_lowercase().as_str()) {
-                continue;
+            if let Some(why) = unusable_header(&header.name, &header.value) {
+                return Err(FetchError::Invalid(format!("the request has {why}")));
             }
             let value = match &scope.client_secret {
                 Some(secret) if header.name.eq_ignore_ascii_case("authorization") => {
@@ -181,50 +169,38 @@ impl Fetcher {
                 }
                 _ => header.value.clone(),
             };
-            builder = builder.header(header.name.as_str(), value);
+            let name = HeaderName::from_bytes(header.name.as_bytes());
+            let value = HeaderValue::from_str(&value);
+            let (Ok(name), Ok(value)) = (name, value) else {
+                return Err(FetchError::Invalid("malformed header".into()));
+            };
+            headers.append(name, value);
         }
-        let mut response = builder.body(body).send().await.map_err(|error| {
-            if error.is_timeout() {
-                FetchError::Timeout
-            } else if error.is_builder() {
-                FetchError::Invalid("malformed request".into())
-            } else {
-                FetchError::Network(network_reason(&error))
-            }
+        let uri: Uri = url.as_str().parse().map_err(|_| FetchError::Invalid("not an absolute URL".into()))?;
+        let fetched = self
+            .client
+            .fetch(method, uri, headers, body.into(), self.policy.timeout, self.policy.max_response_bytes)
+            .await;
+        let (status, answer_headers, answer) = fetched.map_err(|error| match error {
+            HttpError::Timeout => FetchError::Timeout,
+            HttpError::TooLarge(_) => FetchError::TooLarge,
+            HttpError::Refused(refused) => FetchError::Denied(refused.to_string()),
+            HttpError::Malformed(why) => FetchError::Invalid(why.into()),
+            HttpError::Unreachable(_) => FetchError::Network("connection failed".into()),
+            HttpError::BrokenOff(_) => FetchError::Network("transport error".into()),
         })?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
+        let headers = answer_headers
             .iter()
             .filter_map(|(name, value)| {
                 value.to_str().ok().map(|v| Header { name: name.as_str().to_owned(), value: v.to_owned() })
             })
             .collect();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| {
-            if e.is_timeout() { FetchError::Timeout } else { FetchError::Network(network_reason(&e)) }
-        })? {
-            if body.len() + chunk.len() > self.policy.max_response_bytes {
-                return Err(FetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let mut body = answer.to_vec();
         // A provider that echoes the request back must not hand the secret to the guest.
         for form in scope.secret_forms() {
             body = replace_bytes(&body, form.as_bytes(), CLIENT_SECRET_PLACEHOLDER.as_bytes());
         }
         Ok(HttpResponse { status, headers, body })
-    }
-}
-
-/// A reason without the URL (which could carry a code or a token in its query).
-fn network_reason(error: &reqwest::Error) -> String {
-    if error.is_connect() {
-        "connection failed".into()
-    } else if error.is_request() {
-        "request failed".into()
-    } else {
-        "transport error".into()
     }
 }
 

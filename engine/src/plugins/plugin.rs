@@ -211,8 +211,13 @@ impl Plugin {
     }
 
     fn check_declared_url(&self, target: &CallTarget, url: &str) -> Result<(), PluginError> {
+        // A URL parser drops line breaks, which would then reach a `Location` header.
+        if url.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+            let what = "a URL with control characters or spaces".to_owned();
+            return Err(PluginError::BadOutput { plugin: self.info.id.clone(), what });
+        }
         let scope = self.scope(target, false);
-        let parsed = reqwest::Url::parse(url).ok();
+        let parsed = url::Url::parse(url).ok();
         let host =
             parsed.as_ref().and_then(|u| u.host_str()).map(str::to_ascii_lowercase).unwrap_or_default();
         let scheme_ok = parsed.as_ref().is_some_and(|u| {
@@ -315,6 +320,11 @@ impl Plugin {
             .await?;
         let api = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
         self.check_declared_url(target, &api.base_url)?;
+        for header in &api.headers {
+            if let Some(what) = unusable_header(&header.name, &header.value) {
+                return Err(PluginError::BadOutput { plugin: self.info.id.clone(), what });
+            }
+        }
         let headers = api.headers.into_iter().map(|h| (h.name, SecretString::new(h.value))).collect();
         Ok(ApiTarget { base_url: api.base_url, headers })
     }
@@ -340,4 +350,32 @@ impl Plugin {
             .await?;
         result.map_err(|e| failure(&self.info.id, e, store.data()))
     }
+}
+
+/// Headers that frame a message or manage its connection: the HTTP client's alone.
+const FRAMING_HEADERS: &[&str] = &[
+    "connection",
+    "content-length",
+    "host",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Why a header a plugin asks to send cannot go out, if it cannot: a malformed
+/// name or value, or a name that frames the request.
+pub(crate) fn unusable_header(name: &str, value: &str) -> Option<String> {
+    let Ok(parsed) = hyper::header::HeaderName::from_bytes(name.as_bytes()) else {
+        return Some("a malformed header name".to_owned());
+    };
+    if FRAMING_HEADERS.contains(&parsed.as_str()) {
+        return Some(format!("the header {parsed}, which only the HTTP client sets"));
+    }
+    if hyper::header::HeaderValue::from_str(value).is_err() {
+        return Some(format!("a value for {parsed} with control characters"));
+    }
+    None
 }

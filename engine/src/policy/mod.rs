@@ -10,7 +10,6 @@ mod address;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 pub use address::{is_internal, is_loopback};
 use thiserror::Error;
@@ -55,13 +54,13 @@ impl OutboundPolicy {
         OutboundPolicy { allow_loopback_http: true, operator_hosts: None }
     }
 
-    fn allows_address(&self, ip: IpAddr) -> bool {
+    pub(crate) fn allows_address(&self, ip: IpAddr) -> bool {
         !is_internal(ip) || (self.allow_loopback_http && is_loopback(ip))
     }
 
     /// Checks what a URL says before any connection: scheme, credentials, the
     /// operator's hosts, and an address written in it.
-    pub fn check_url(&self, url: &reqwest::Url) -> Result<(), PolicyError> {
+    pub fn check_url(&self, url: &url::Url) -> Result<(), PolicyError> {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(PolicyError::Credentials);
         }
@@ -106,26 +105,6 @@ impl OutboundPolicy {
             (true, None) => Err(PolicyError::NoPublicAddress(bare.to_owned())),
         }
     }
-
-    /// This policy as reqwest's resolver: every connection a client makes goes
-    /// through `resolve`.
-    pub fn resolver(&self) -> Arc<PolicyResolver> {
-        Arc::new(PolicyResolver(self.clone()))
-    }
-}
-
-/// `OutboundPolicy::resolve` for reqwest.
-pub struct PolicyResolver(OutboundPolicy);
-
-impl reqwest::dns::Resolve for PolicyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.0.clone();
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addresses = policy.resolve(&host, 0).await.map_err(|e| Box::new(e) as Box<_>)?;
-            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
 }
 
 #[cfg(test)]
@@ -133,7 +112,7 @@ mod tests {
     use super::*;
 
     fn check(policy: &OutboundPolicy, url: &str) -> Result<(), PolicyError> {
-        policy.check_url(&reqwest::Url::parse(url).unwrap())
+        policy.check_url(&url::Url::parse(url).unwrap())
     }
 
     #[test]

@@ -10,6 +10,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use hyper::{Method, Uri};
 use rand::Rng;
 
 use super::dispatch::{Readiness, Ticket};
@@ -74,8 +76,25 @@ pub fn payload(event: &Event) -> Vec<u8> {
         .into_bytes()
 }
 
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let value = response.headers().get("retry-after")?.to_str().ok()?;
+/// A delivery's URI and headers; `None` for a URL no request can go to.
+fn signed_request(
+    url: &str,
+    event_id: &str,
+    timestamp: i64,
+    signatures: &[String],
+) -> Option<(Uri, HeaderMap)> {
+    let uri: Uri = url.parse().ok()?;
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(USER_AGENT, HeaderValue::from_static("SecuriX-Webhooks"));
+    headers.insert("webhook-id", HeaderValue::from_str(event_id).ok()?);
+    headers.insert("webhook-timestamp", HeaderValue::from(timestamp));
+    headers.insert("webhook-signature", HeaderValue::from_str(&signatures.join(" ")).ok()?);
+    Some((uri, headers))
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get("retry-after")?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(|secs| Duration::from_secs(secs.min(86_400)))
 }
 
@@ -268,21 +287,18 @@ impl Engine {
         let timestamp = self.now().0 / 1000;
         let signatures: Vec<String> =
             signing_keys.iter().map(|key| signing::sign(key, &event.id, timestamp, body)).collect();
-        let sent = self
-            .inner
-            .webhook_client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("webhook-id", &event.id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signatures.join(" "))
-            .body(body.to_vec())
-            .send()
-            .await;
+        let Some(request) = signed_request(url, &event.id, timestamp, &signatures) else {
+            return Attempt::Retry { after: None };
+        };
+        let (uri, headers) = request;
+        let timeout = self.inner.settings.webhook_timeout;
+        // The receiver's answer matters by its status alone: a little of it is read.
+        let sent =
+            self.inner.http.fetch(Method::POST, uri, headers, body.to_vec().into(), timeout, 4096).await;
         match sent {
-            Ok(response) if response.status().is_success() => Attempt::Delivered,
-            Ok(response) if response.status().as_u16() == 410 => Attempt::Gone,
-            Ok(response) => Attempt::Retry { after: retry_after(&response) },
+            Ok((status, ..)) if (200..300).contains(&status) => Attempt::Delivered,
+            Ok((410, ..)) => Attempt::Gone,
+            Ok((_, headers, _)) => Attempt::Retry { after: retry_after(&headers) },
             Err(_) => Attempt::Retry { after: None },
         }
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use securix_engine::clock::{ManualClock, Timestamp};
 use securix_engine::flows::sessions::CreateSession;
 use securix_engine::model::event;

@@ -162,3 +162,25 @@ fn walk(dir: &std::path::Path) -> usize {
         .map(|entries| entries.flatten().map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 }).sum())
         .unwrap_or(0)
 }
+
+/// What a plugin returns for the wire is checked before it goes out: a URL with a
+/// line break (it would split the `Location` header), a header that frames the
+/// request or manages the connection, a value with a line break. Each is the
+/// plugin's error, typed, so the caller is answered 502 and not blamed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_that_would_frame_or_split_a_message_is_the_plugins_error() {
+    let server = ScriptedServer::start(|_| Response::json(404, json!({}))).await;
+    let host = routed_host(&server, &["provider.test"]);
+    let hostile = host.load(&test_plugins::wasm("hostile")).await.unwrap();
+    let token = SecretString::new("at");
+
+    let split = hostile.authorize_url(&target(json!({"mode": "crlf"})), params()).await;
+    assert!(matches!(split, Err(PluginError::BadOutput { .. })), "{split:?}");
+
+    for mode in ["content-length", "transfer-encoding", "connection", "host", "crlf"] {
+        let api = hostile.proxy_target(&target(json!({"mode": mode})), &token).await;
+        assert!(matches!(api, Err(PluginError::BadOutput { .. })), "{mode}: {:?}", api.map(|a| a.base_url));
+    }
+    let api = hostile.proxy_target(&target(json!({"mode": "behave"})), &token).await.unwrap();
+    assert_eq!(api.base_url, "https://provider.test/api");
+}

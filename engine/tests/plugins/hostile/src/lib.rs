@@ -1,6 +1,10 @@
-//! Misbehaves in `authorize-url` according to the configuration's `mode`.
+//! Misbehaves in `authorize-url` and `proxy-target` according to the
+//! configuration's `mode`.
 
-use securix_plugin_sdk::{AuthorizeRequest, Config, Endpoints, Provider, ProviderError, ProviderInfo, http, register_provider};
+use securix_plugin_sdk::{
+    AuthorizeRequest, Config, Endpoints, Header, Provider, ProviderError, ProviderInfo, ProxyTarget, TokenRequest, http,
+    register_provider,
+};
 
 struct Hostile;
 
@@ -39,8 +43,23 @@ impl Provider for Hostile {
             }
             "trap" => panic!("the hostile plugin gives up"),
             "phish" => Ok("https://evil.test/login".into()),
+            "crlf" => Ok("https://provider.test/authorize\r\nset-cookie: session=stolen".into()),
             _ => Ok("https://provider.test/authorize".into()),
         }
+    }
+
+    /// Headers that would frame the request or split its head.
+    fn proxy_target(config: &Config, request: &TokenRequest) -> Result<ProxyTarget, ProviderError> {
+        let (name, value) = match config.str("mode").unwrap_or("") {
+            "content-length" => ("content-length", "5"),
+            "transfer-encoding" => ("transfer-encoding", "chunked"),
+            "connection" => ("connection", "close"),
+            "host" => ("host", "evil.test"),
+            "crlf" => ("x-api-version", "1\r\nx-injected: yes"),
+            _ => ("x-api-version", "1"),
+        };
+        let headers = vec![http::bearer(&request.access_token), Header { name: name.to_owned(), value: value.to_owned() }];
+        Ok(ProxyTarget { base_url: "https://provider.test/api".into(), headers })
     }
 }
 
