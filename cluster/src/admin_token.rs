@@ -2,8 +2,8 @@
 //! first start, printed once, and only its SHA-256 is kept in the store.
 
 use securix_engine::Engine;
-use securix_engine::secret::SecretString;
 use securix_engine::store::{StoreError, pack};
+use securix_engine::util::secret::SecretString;
 
 use crate::api::identity::token_hash;
 
@@ -18,7 +18,7 @@ pub async fn establish(engine: &Engine, configured: Option<&SecretString>) -> an
         }
         return Ok(token_hash(token.expose()));
     }
-    let fresh = securix_engine::oauth::pkce::random_token();
+    let fresh = securix_engine::flows::oauth::pkce::random_token();
     let candidate = format!("sxa_{}", fresh.expose());
     let candidate_hash = token_hash(&candidate);
     let (hash, created) = engine

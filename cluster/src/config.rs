@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use securix_engine::secret::SecretString;
+use securix_engine::util::secret::SecretString;
 use securix_engine::vault::MasterKey;
 
 use crate::client_address::TrustedProxies;

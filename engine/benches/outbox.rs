@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use securix_engine::clock::{Clock, SystemClock};
+use securix_engine::util::clock::{Clock, SystemClock};
 
 #[path = "support/backlog.rs"]
 mod backlog;

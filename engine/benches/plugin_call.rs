@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use securix_engine::plugins::{AuthorizeParams, CallTarget, OAuthClient, PluginHost, PluginHostOptions};
-use securix_engine::secret::SecretString;
+use securix_engine::util::secret::SecretString;
 
 const SAMPLES: usize = 5_000;
 

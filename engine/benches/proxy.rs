@@ -20,8 +20,8 @@ use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::model::session::Flow;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions, PluginLimits};
 use securix_engine::proxy::{BodyStream, ProxyBody, ProxyRequest};
-use securix_engine::secret::SecretString;
 use securix_engine::store::{RedbOptions, Store};
+use securix_engine::util::secret::SecretString;
 use securix_engine::vault::MasterKey;
 use securix_engine::{Engine, EngineError, EngineSettings};
 

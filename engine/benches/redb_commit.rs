@@ -6,10 +6,10 @@
 
 use std::time::Instant;
 
-use securix_engine::clock::Timestamp;
 use securix_engine::model::ids;
 use securix_engine::model::session::{AuthSession, Flow, SessionProvider, SessionStatus};
 use securix_engine::store::{RedbOptions, Store, StoreError};
+use securix_engine::util::clock::Timestamp;
 
 #[path = "support/median.rs"]
 mod median;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signer, SigningKey, Verifier};
-use securix_engine::clock::{ManualClock, Timestamp};
 use securix_engine::model::event::{self, EventDraft, EventKind};
 use securix_engine::store::Store;
+use securix_engine::util::clock::{ManualClock, Timestamp};
 use securix_engine::vault::MasterKey;
 use securix_engine::webhooks::signing;
 use securix_engine::{Engine, EngineSettings};

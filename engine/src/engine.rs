@@ -19,13 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::actors::ActorSystem;
-use crate::clock::{Clock, SystemClock};
 use crate::error::{EngineError, EngineResult};
 use crate::flows::device_guard::DeviceGuard;
-use crate::placement::{Placement, SingleNode};
 use crate::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
-use crate::region::Forwarder;
+use crate::sharding::placement::{Placement, SingleNode};
+use crate::sharding::region::Forwarder;
 use crate::store::Store;
+use crate::util::clock::{Clock, SystemClock};
 use crate::vault::{MasterKey, Vault};
 
 /// Tunables, with production defaults.
@@ -96,10 +96,10 @@ pub(crate) struct Inner {
     pub dispatcher: crate::webhooks::dispatch::Dispatcher,
     pub actors: ActorSystem,
     pub session_changes: tokio::sync::watch::Sender<u64>,
-    pub audit: crate::audit_log::AuditLog,
+    pub audit: crate::proxy::audit_log::AuditLog,
     /// Remembered proxy plans and API keys, each good while its access epoch holds.
-    pub proxy_plans: crate::proxy_plan::ProxyPlans,
-    pub api_keys: crate::admin::ApiKeyCache,
+    pub proxy_plans: crate::proxy::plan::ProxyPlans,
+    pub api_keys: crate::auth::ApiKeyCache,
     /// This engine's name in cluster-wide locks.
     pub instance_id: String,
 }
@@ -193,11 +193,11 @@ impl EngineBuilder {
         };
         let http = crate::http_client::HttpClient::new(outbound.clone())?;
         let settings = self.settings;
-        let (audit, audit_writer) = crate::audit_log::AuditLog::start(store.clone());
+        let (audit, audit_writer) = crate::proxy::audit_log::AuditLog::start(store.clone());
         let inner = Arc::new(Inner {
             instance_id: crate::model::ids::mint("eng"),
-            proxy_plans: crate::epoch_cache::EpochCache::new(crate::proxy_plan::REMEMBERED_PLANS),
-            api_keys: crate::epoch_cache::EpochCache::new(crate::admin::REMEMBERED_API_KEYS),
+            proxy_plans: crate::util::epoch_cache::EpochCache::new(crate::proxy::plan::REMEMBERED_PLANS),
+            api_keys: crate::util::epoch_cache::EpochCache::new(crate::auth::REMEMBERED_API_KEYS),
             audit,
             device_guard: DeviceGuard::new(settings.wrong_codes_per_client, settings.wrong_codes_global),
             placement: self.placement.unwrap_or_else(|| Arc::new(SingleNode)),
@@ -248,7 +248,7 @@ impl Engine {
         &self.inner.settings
     }
 
-    pub(crate) fn now(&self) -> crate::clock::Timestamp {
+    pub(crate) fn now(&self) -> crate::util::clock::Timestamp {
         self.inner.clock.now()
     }
 
@@ -269,8 +269,8 @@ impl Engine {
     }
 
     /// How often the proxy's remembered plans and API keys answered.
-    pub fn cache_stats(&self) -> crate::epoch_cache::EngineCacheStats {
-        crate::epoch_cache::EngineCacheStats {
+    pub fn cache_stats(&self) -> crate::util::epoch_cache::EngineCacheStats {
+        crate::util::epoch_cache::EngineCacheStats {
             proxy_plans: self.inner.proxy_plans.stats(),
             api_keys: self.inner.api_keys.stats(),
         }

@@ -6,27 +6,22 @@
 
 mod actors;
 pub mod admin;
-mod audit_log;
-pub mod clock;
-pub mod connections;
+pub mod auth;
 mod engine;
-pub mod epoch_cache;
 mod error;
 pub mod flows;
 pub mod http_client;
 pub mod model;
-pub mod oauth;
-pub mod placement;
 pub mod plugins;
 pub mod policy;
 pub mod proxy;
-mod proxy_plan;
-pub mod region;
-pub mod secret;
+pub mod sharding;
 pub mod store;
+pub mod tokens;
+pub mod util;
 pub mod vault;
 pub mod webhooks;
 
-pub use admin::Principal;
+pub use auth::Principal;
 pub use engine::{Engine, EngineBuilder, EngineSettings};
 pub use error::{EngineError, EngineResult};

@@ -338,7 +338,7 @@ async fn popup_flow_over_http_with_confirm() {
     let w = world().await;
     let headers = w.app_headers();
     let sxc = "a-random-sxc-the-button-made-0123456789ab";
-    let challenge = securix_engine::oauth::pkce::s256(sxc);
+    let challenge = securix_engine::flows::oauth::pkce::s256(sxc);
     let request = json!({"entityId": "user_123", "flow": "popup", "providers": {"mock": {"scopes": ["openid"]}}, "sxcChallenge": challenge, "origin": "https://app.example"});
     let created = w.client.json(Method::POST, "/v1/sessions", &headers, request).await;
     assert_eq!(created.status, 201, "{}", created.text);

@@ -97,8 +97,8 @@ async fn the_demo_runs_both_flows_with_no_credentials() {
     assert_eq!(whoami.json()[0]["userinfo"]["sub"], "demo|gracehopper", "{}", whoami.text);
 
     // The popup flow, as the browser SDK drives it.
-    let sxc = securix_engine::oauth::pkce::random_token().expose().to_owned();
-    let challenge = securix_engine::oauth::pkce::s256(&sxc);
+    let sxc = securix_engine::flows::oauth::pkce::random_token().expose().to_owned();
+    let challenge = securix_engine::flows::oauth::pkce::s256(&sxc);
     let init = app.json(Method::POST, "/api/securix/init", &[], json!({ "sxcChallenge": challenge })).await;
     assert_eq!(init.status, 201, "{}", init.text);
     let session_id = init.json()["sessionId"].as_str().unwrap().to_owned();

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::api::{ADMIN_TOKEN, Answer, Client, World, open_page, world};
 
 async fn popup_session(w: &World) -> String {
-    let challenge = securix_engine::oauth::pkce::s256("an-sxc-for-the-pages-tests-0123456789abcd");
+    let challenge = securix_engine::flows::oauth::pkce::s256("an-sxc-for-the-pages-tests-0123456789abcd");
     let request = json!({"entityId": "user_123", "flow": "popup", "providers": {"mock": {"scopes": ["openid", "email"]}},
         "sxcChallenge": challenge, "origin": "https://app.example"});
     let created = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), request).await;

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use securix_engine::model::integration::IntegrationDraft;
-use securix_engine::secret::SecretString;
+use securix_engine::util::secret::SecretString;
 use serde::Deserialize;
 
 use super::identity::Admin;

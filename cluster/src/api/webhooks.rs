@@ -78,8 +78,8 @@ pub async fn redeliver(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let (from, to) = (
-        body.from_ms.map(securix_engine::clock::Timestamp),
-        body.to_ms.map(securix_engine::clock::Timestamp),
+        body.from_ms.map(securix_engine::util::clock::Timestamp),
+        body.to_ms.map(securix_engine::util::clock::Timestamp),
     );
     let queued = state.engine.redeliver(&principal.project_id, body.event_id.as_deref(), from, to).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "queued": queued })))

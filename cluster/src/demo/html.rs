@@ -49,7 +49,7 @@ pub fn page_with_policy(
     script: Option<&str>,
     policy: impl FnOnce(&str) -> String,
 ) -> HttpResponse {
-    let nonce = securix_engine::oauth::pkce::random_token();
+    let nonce = securix_engine::flows::oauth::pkce::random_token();
     let script_tag =
         script.map(|js| format!("<script nonce=\"{}\">{js}</script>", nonce.expose())).unwrap_or_default();
     let html = format!(

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use reqwest::Method;
 use securix_client::Client;
-use securix_engine::oauth::pkce;
-use securix_engine::secret::SecretString;
+use securix_engine::flows::oauth::pkce;
+use securix_engine::util::secret::SecretString;
 use securix_engine::vault::MasterKey;
 use serde_json::json;
 

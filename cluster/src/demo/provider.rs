@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
-use securix_engine::oauth::pkce;
+use securix_engine::flows::oauth::pkce;
 use serde::Deserialize;
 use serde_json::json;
 

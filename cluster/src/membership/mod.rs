@@ -18,10 +18,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use securix_engine::clock::{Clock, Rfc3339, SystemClock};
 use securix_engine::model::keys::SHARDS;
 use securix_engine::model::{RecordError, node, shard_owner};
 use securix_engine::store::Store;
+use securix_engine::util::clock::{Clock, Rfc3339, SystemClock};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 

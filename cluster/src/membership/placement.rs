@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use securix_engine::model::shard_owner;
-use securix_engine::placement::Placement;
+use securix_engine::sharding::placement::Placement;
 use securix_engine::store::Tx;
 use securix_engine::{EngineError, EngineResult};
 

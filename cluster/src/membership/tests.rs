@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use securix_engine::EngineError;
 use securix_engine::model::keys::SHARDS;
-use securix_engine::placement::Placement;
+use securix_engine::sharding::placement::Placement;
 use securix_engine::store::Store;
 
 use super::{Membership, NodeSettings};

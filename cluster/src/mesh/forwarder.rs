@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use ractor::ActorRef;
 use ractor::rpc::CallResult;
-use securix_engine::region::{Forwarder, RegionWork, RemoteError};
+use securix_engine::sharding::region::{Forwarder, RegionWork, RemoteError};
 
 use super::region::{Frame, RegionMsg, group_of};
 use crate::membership::StorePlacement;

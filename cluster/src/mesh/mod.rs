@@ -1,7 +1,7 @@
 //! The node-to-node mesh over `ractor_cluster`: nodes authenticate with the shared
 //! cookie (over mutual TLS when configured), each runs one region actor, and a node
 //! hands the work of a shard it does not own to the owner's region (see
-//! `securix_engine::region`). The mesh is a transport only: membership, shard
+//! `securix_engine::sharding::region`). The mesh is a transport only: membership, shard
 //! ownership and liveness stay in the store — nodes dial the live nodes the store
 //! names, plus the seeds — and a peer out of reach only means the work runs where
 //! it landed.
@@ -18,7 +18,7 @@ use ractor::{Actor, ActorRef};
 use ractor_cluster::node::NodeConnectionMode;
 use ractor_cluster::{IncomingEncryptionMode, NodeServer, NodeServerMessage};
 use securix_engine::Engine;
-use securix_engine::secret::SecretString;
+use securix_engine::util::secret::SecretString;
 use serde::Serialize;
 
 pub use forwarder::{ForwardStats, MeshForwarder};

@@ -6,7 +6,7 @@
 use ractor::{Actor, ActorProcessingErr, ActorRef, BytesConvertable, RpcReplyPort};
 use ractor_cluster::RactorClusterMessage;
 use securix_engine::Engine;
-use securix_engine::region::{RegionWork, RemoteError, RemoteErrorKind};
+use securix_engine::sharding::region::{RegionWork, RemoteError, RemoteErrorKind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

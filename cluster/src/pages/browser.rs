@@ -29,7 +29,7 @@ impl Browser {
     pub fn of(request: &HttpRequest, state: &AppState) -> Browser {
         let secure = is_secure(state);
         let id = existing(request, secure)
-            .unwrap_or_else(|| securix_engine::oauth::pkce::random_token().expose().to_owned());
+            .unwrap_or_else(|| securix_engine::flows::oauth::pkce::random_token().expose().to_owned());
         Browser { id, secure }
     }
 

@@ -15,7 +15,7 @@ pub struct Frame {
 
 impl Frame {
     pub fn new(title: &'static str) -> Self {
-        Frame { title, nonce: securix_engine::oauth::pkce::random_token().expose().to_owned() }
+        Frame { title, nonce: securix_engine::flows::oauth::pkce::random_token().expose().to_owned() }
     }
 }
 

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use securix_engine::clock::Timestamp;
 use securix_engine::model::RecordError;
 use securix_engine::model::event::{self, EventDraft, EventKind};
 use securix_engine::store::Store;
+use securix_engine::util::clock::Timestamp;
 use securix_engine::vault::MasterKey;
 use securix_engine::{Engine, EngineError, EngineSettings};
 

@@ -12,7 +12,7 @@ use super::{AskError, ask};
 use crate::engine::{Engine, Inner};
 use crate::error::{EngineError, EngineResult};
 use crate::model::connection::Connection;
-use crate::secret::SecretString;
+use crate::util::secret::SecretString;
 
 const IDLE_CHECK: Duration = Duration::from_secs(30);
 

@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::model::connection::Connection;
-use crate::secret::SecretString;
+use crate::util::secret::SecretString;
 
 pub use entity::EntityHandle;
 pub use session::SessionHandle;

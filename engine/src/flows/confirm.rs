@@ -3,15 +3,15 @@
 //! Checked once, in constant time, before expiry; a wrong, replayed or
 //! cross-session `sxc` activates nothing.
 
-use crate::admin::Principal;
+use crate::auth::Principal;
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
+use crate::flows::oauth::pkce;
 use crate::flows::views::{Confirmed, ConnectionView};
 use crate::model::connection::{self, ConnectionDraft, ConnectionStatus};
 use crate::model::event::{self, EventDraft, EventKind};
 use crate::model::grant;
 use crate::model::session::{self, Flow, SessionStatus};
-use crate::oauth::pkce;
 
 const MAX_SXC: usize = 256;
 

@@ -7,12 +7,12 @@ use subtle::ConstantTimeEq;
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::flows::device_code;
+use crate::flows::oauth::{pkce, transaction};
 use crate::model::connection::{self, Account, ConnectionDraft, ConnectionStatus, TokenSet};
 use crate::model::event::{self, EventDraft, EventKind};
 use crate::model::grant::{self, PendingGrant};
 use crate::model::session::{self, AuthSession, Flow, SessionStatus};
 use crate::model::{RecordError, integration, project};
-use crate::oauth::{pkce, transaction};
 use crate::plugins::AuthorizeParams;
 
 /// Everything the consent page shows.
@@ -53,7 +53,7 @@ fn binding(browser_id: &str) -> String {
     Sha256::digest(browser_id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn live(session: &AuthSession, now: crate::clock::Timestamp) -> EngineResult<()> {
+fn live(session: &AuthSession, now: crate::util::clock::Timestamp) -> EngineResult<()> {
     if session.status == SessionStatus::Expired || session.expires_at <= now {
         return Err(EngineError::Expired("session"));
     }
@@ -526,7 +526,7 @@ impl Engine {
 pub(crate) async fn advance(
     tx: &crate::store::Tx,
     session: &mut AuthSession,
-    now: crate::clock::Timestamp,
+    now: crate::util::clock::Timestamp,
 ) -> Result<(), RecordError> {
     let all = |status: SessionStatus| session.providers.values().all(|p| p.status == status);
     if session.flow == Flow::Device && all(SessionStatus::Completed) {

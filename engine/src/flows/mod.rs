@@ -6,5 +6,6 @@ pub mod confirm;
 pub mod consent;
 pub mod device_code;
 pub mod device_guard;
+pub mod oauth;
 pub mod sessions;
 pub mod views;

@@ -3,17 +3,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::admin::{Principal, require_agent, require_use};
-use crate::clock::Rfc3339;
+use crate::auth::{Principal, require_agent, require_use};
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::flows::device_code;
+use crate::flows::oauth::{pkce, transaction};
 use crate::flows::views::{SessionCreated, SessionView};
 use crate::model::event::{self, EventDraft, EventKind};
 use crate::model::session::{self, AuthSession, Flow, SessionProvider, SessionStatus};
 use crate::model::{RecordError, grant, ids, integration, project};
-use crate::oauth::{pkce, transaction};
-use crate::region::RegionWork;
+use crate::sharding::region::RegionWork;
+use crate::util::clock::Rfc3339;
 
 /// What an app asks for (`POST /v1/sessions`).
 #[derive(Debug, Clone, Default)]

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::clock::Rfc3339;
 use crate::model::connection::{Account, Connection, ConnectionStatus};
 use crate::model::session::{AuthSession, Flow, SessionStatus};
+use crate::util::clock::Rfc3339;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{RecordError, get_json, ids, keys, put_json};
-use crate::clock::Timestamp;
-use crate::secret::SecretString;
 use crate::store::Tx;
+use crate::util::clock::Timestamp;
+use crate::util::secret::SecretString;
 
 const WHAT: &str = "api key";
 pub const PREFIX: &str = "sxk_";

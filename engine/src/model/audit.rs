@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::audit_run::{self, RunWriter};
 use super::{RecordError, ids, keys};
-use crate::clock::Timestamp;
 use crate::store::{RangeOptions, Subspace, Tx};
+use crate::util::clock::Timestamp;
 
 /// The most JSON one run holds: well inside FoundationDB's 100 kB values.
 const RUN_BYTES: usize = 64 << 10;

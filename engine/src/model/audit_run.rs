@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::RecordError;
 use super::audit::AuditRecord;
-use crate::clock::Timestamp;
+use crate::util::clock::Timestamp;
 
 const WHAT: &str = "audit record";
 /// What closes a run: the last group's uses, the group, the groups, the run.

@@ -7,9 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{RecordError, get_json, ids, keys, put_json};
-use crate::clock::Timestamp;
-use crate::secret::SecretString;
 use crate::store::Tx;
+use crate::util::clock::Timestamp;
+use crate::util::secret::SecretString;
 use crate::vault::{Ciphertext, Vault};
 
 const WHAT: &str = "connection";

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{RecordError, get_json, ids, keys, put_json};
-use crate::clock::Timestamp;
 use crate::store::Tx;
+use crate::util::clock::Timestamp;
 
 const WHAT: &str = "entity";
 

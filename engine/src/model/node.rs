@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{RecordError, keys, list_json, put_json};
-use crate::clock::Timestamp;
 use crate::store::{RangeOptions, Tx};
+use crate::util::clock::Timestamp;
 
 const WHAT: &str = "node";
 

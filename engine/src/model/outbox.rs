@@ -5,10 +5,10 @@
 //!
 //! Every write of an entry goes through here and keeps the two in step.
 
-use crate::clock::Timestamp;
 use crate::model::event::OutboxEntry;
 use crate::model::{RecordError, get_json, keys, put_json};
 use crate::store::{RangeOptions, Subspace, Tx};
+use crate::util::clock::Timestamp;
 
 const WHAT: &str = "outbox entry";
 

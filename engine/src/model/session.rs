@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{RecordError, get_json, ids, keys, put_json};
-use crate::clock::Timestamp;
 use crate::store::Tx;
+use crate::util::clock::Timestamp;
 
 const WHAT: &str = "session";
 

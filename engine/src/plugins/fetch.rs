@@ -19,7 +19,7 @@ use hyper::{Method, Uri};
 
 use super::plugin::unusable_header;
 use crate::http_client::{HttpClient, HttpError};
-use crate::secret::SecretString;
+use crate::util::secret::SecretString;
 
 /// What the guest writes where the client secret goes. Only unreserved URL
 /// characters, so form-encoding leaves it intact.

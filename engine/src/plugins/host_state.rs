@@ -9,7 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::v0_1_0::securix::provider::{host, types};
 use super::fetch::{FetchScope, Fetcher};
-use crate::secret::SecretString;
+use crate::util::secret::SecretString;
 
 pub(crate) struct HostState {
     wasi: WasiCtx,

@@ -18,7 +18,7 @@ use super::types::{
     AccountIdentity, ApiTarget, AuthorizeParams, CallTarget, IssuedTokens, ProviderInfo, ValidatedConfig,
 };
 use super::{PluginError, PluginLimits, ProviderFailure};
-use crate::secret::SecretString;
+use crate::util::secret::SecretString;
 
 type CallFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
 

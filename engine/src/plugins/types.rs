@@ -1,7 +1,7 @@
 //! The engine's view of plugin results: plain Rust types, with tokens as
 //! `SecretString` the moment they leave the sandbox.
 
-use crate::secret::SecretString;
+use crate::util::secret::SecretString;
 
 /// Static facts a plugin reports about itself.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

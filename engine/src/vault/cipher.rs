@@ -8,7 +8,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, OsRng, Payload};
 use chacha20poly1305::{AeadCore, XChaCha20Poly1305, XNonce};
 
 use super::VaultError;
-use crate::secret::SecretBytes;
+use crate::util::secret::SecretBytes;
 
 const FORMAT_V1: u8 = 1;
 const NONCE_BYTES: usize = 24;

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{MasterKey, VaultError, cipher};
-use crate::clock::Timestamp;
 use crate::store::{Tx, pack};
+use crate::util::clock::Timestamp;
 
 pub(crate) type DataKey = Zeroizing<[u8; 32]>;
 

@@ -18,9 +18,9 @@ use thiserror::Error;
 
 pub use master_key::{MASTER_KEY_BYTES, MasterKey};
 
-use crate::clock::{Clock, SystemClock};
-use crate::secret::SecretBytes;
 use crate::store::{Store, StoreError, TxError};
+use crate::util::clock::{Clock, SystemClock};
+use crate::util::secret::SecretBytes;
 use keyring::{Keys, StoredKeyring};
 
 #[derive(Debug, Error)]

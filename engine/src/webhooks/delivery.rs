@@ -16,12 +16,12 @@ use rand::Rng;
 
 use super::dispatch::{Readiness, Ticket};
 use super::{endpoints, keyring, signing};
-use crate::clock::{Rfc3339, Timestamp};
 use crate::engine::Engine;
 use crate::error::EngineResult;
 use crate::model::event::{self, Event, EventDraft, EventKind, OutboxEntry};
 use crate::model::keys::SHARDS;
 use crate::model::outbox;
+use crate::util::clock::{Rfc3339, Timestamp};
 
 /// When to try again after the n-th failure: about a day in all.
 pub fn default_schedule() -> Vec<Duration> {

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::clock::Timestamp;
+use crate::util::clock::Timestamp;
 
 pub const MAX_IN_FLIGHT: usize = 64;
 pub const PER_ENDPOINT: usize = 8;

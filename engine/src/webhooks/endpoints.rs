@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::Timestamp;
 use crate::model::{RecordError, ids, keys};
 use crate::store::Tx;
+use crate::util::clock::Timestamp;
 
 const WHAT: &str = "webhook endpoint";
 

@@ -16,9 +16,9 @@ use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 
 use super::signing::public_key_text;
-use crate::clock::{Rfc3339, Timestamp};
 use crate::model::{RecordError, ids, keys};
 use crate::store::Tx;
+use crate::util::clock::{Rfc3339, Timestamp};
 use crate::vault::{Ciphertext, Vault};
 
 const WHAT: &str = "webhook key";

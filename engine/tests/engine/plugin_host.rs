@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use securix_engine::plugins::{PluginError, ProviderFailure, SUPPORTED_VERSIONS};
-use securix_engine::secret::SecretString;
+use securix_engine::util::secret::SecretString;
 use serde_json::json;
 
 use crate::providers::{CLIENT_SECRET, first_party, routed_host, target};

@@ -9,7 +9,7 @@ use securix_engine::plugins::{
     AuthorizeParams, CallTarget, FetchPolicy, OAuthClient, Plugin, PluginError, PluginHost,
     PluginHostOptions, PluginLimits, ProviderFailure,
 };
-use securix_engine::secret::SecretString;
+use securix_engine::util::secret::SecretString;
 use serde_json::json;
 
 use crate::support::scripted::{Request, Response, ScriptedServer};

@@ -1,14 +1,14 @@
 //! The data layer over a real store: indexes, upserts, events committed with the
 //! state they describe, and secrets that never reach the store in the clear.
 
-use securix_engine::clock::Timestamp;
 use securix_engine::model::connection::{self, Account, ConnectionDraft, ConnectionStatus, TokenSet};
 use securix_engine::model::event::{self, EventDraft, EventKind};
 use securix_engine::model::integration::{self, IntegrationDraft};
 use securix_engine::model::session::{self, AuthSession, Flow, SessionStatus};
 use securix_engine::model::{RecordError, api_key, ids, project};
-use securix_engine::secret::SecretString;
 use securix_engine::store::Store;
+use securix_engine::util::clock::Timestamp;
+use securix_engine::util::secret::SecretString;
 use securix_engine::vault::{MasterKey, Vault};
 
 const NOW: Timestamp = Timestamp(1_700_000_000_000);

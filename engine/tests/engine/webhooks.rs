@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use securix_engine::clock::{Clock, ManualClock, SystemClock, Timestamp};
 use securix_engine::model::event::{self, EventDraft, EventKind};
 use securix_engine::model::keys::SHARDS;
 use securix_engine::store::Store;
+use securix_engine::util::clock::{Clock, ManualClock, SystemClock, Timestamp};
 use securix_engine::vault::MasterKey;
 use securix_engine::webhooks::signing;
 use securix_engine::{Engine, EngineSettings};

@@ -1,18 +1,21 @@
 //! The proxy core: an app calls a provider API through SecuriX and never sees the
-//! token. The call's plan (`proxy_plan`) checks the agent, finds the connection,
+//! token. The call's plan (`plan`) checks the agent, finds the connection,
 //! gets a fresh token and lets the plugin name the base URL and auth headers; this
 //! refuses any path that could leave that base, drops the caller's credentials and hop-by-hop
 //! headers, and streams the answer back.
 
+pub(crate) mod audit_log;
+pub(crate) mod plan;
+
 use hyper::header::{HeaderMap, HeaderName};
 
-use crate::admin::Principal;
+use crate::auth::Principal;
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 /// The provider's answer; `proxy` drops the hop-by-hop headers and cookies first.
 pub use crate::http_client::{Answer as ProxyResponse, BodyStream, ProxyBody};
 use crate::model::audit;
-use crate::proxy_plan::ProxyPlan;
+use crate::proxy::plan::ProxyPlan;
 
 /// Request headers never forwarded upstream. The body's framing is the HTTP
 /// client's, from what the body says of its length (`ProxyBody`).
@@ -194,8 +197,11 @@ impl Engine {
     /// Records a token use. The audit log commits it in a batch, off the request's
     /// path; this waits only when the log's queue is full.
     async fn audit_token_use(&self, plan: &ProxyPlan, method: &hyper::Method) {
-        let entry =
-            crate::audit_log::Entry { at: self.now(), method: method.clone(), caller: plan.caller.clone() };
+        let entry = crate::proxy::audit_log::Entry {
+            at: self.now(),
+            method: method.clone(),
+            caller: plan.caller.clone(),
+        };
         self.inner.audit.append(entry).await;
     }
 

@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::clock::Timestamp;
 use crate::model::{RecordError, get_json, keys, put_json};
-use crate::secret::SecretString;
 use crate::store::Tx;
+use crate::util::clock::Timestamp;
+use crate::util::secret::SecretString;
 use crate::vault::{Ciphertext, Vault};
 
 const WHAT: &str = "authorization";

@@ -6,7 +6,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::secret::SecretString;
+use crate::util::secret::SecretString;
 
 /// 32 random bytes, base64url: a PKCE verifier, an OAuth `state`, a browser id.
 pub fn random_token() -> SecretString {

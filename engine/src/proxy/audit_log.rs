@@ -11,9 +11,9 @@ use std::time::Duration;
 use hashbrown::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::clock::Timestamp;
 use crate::model::audit::{self, AuditRecord};
 use crate::store::Store;
+use crate::util::clock::Timestamp;
 
 /// Records waiting beyond this make callers wait (backpressure, nothing dropped).
 const QUEUE: usize = 16_384;
@@ -180,8 +180,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::{AuditLog, Caller, Entry, LINGER, MAX_BATCH, runs_by_entity};
-    use crate::clock::Timestamp;
     use crate::store::Store;
+    use crate::util::clock::Timestamp;
 
     fn entry(entity: &str, at: i64) -> Entry {
         let caller = Caller {

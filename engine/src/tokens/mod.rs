@@ -9,16 +9,16 @@
 
 use std::time::Duration;
 
-use crate::admin::Principal;
-use crate::clock::Timestamp;
+use crate::auth::Principal;
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::flows::views::ConnectionView;
 use crate::model::connection::{self, Connection, ConnectionStatus, TokenSet};
 use crate::model::event::{self, EventDraft, EventKind};
 use crate::model::{RecordError, integration, refresh_lock};
-use crate::region::RegionWork;
-use crate::secret::SecretString;
+use crate::sharding::region::RegionWork;
+use crate::util::clock::Timestamp;
+use crate::util::secret::SecretString;
 
 const REFRESH_ATTEMPTS: u32 = 3;
 

@@ -14,18 +14,18 @@ use hyper::Uri;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
 
-use crate::admin::{Principal, require_agent, require_use};
-use crate::audit_log::Caller;
-use crate::clock::Timestamp;
-use crate::connections::needs_refresh;
+use crate::auth::{Principal, require_agent, require_use};
 use crate::engine::Engine;
-use crate::epoch_cache::EpochCache;
 use crate::error::{EngineError, EngineResult};
 use crate::model::access_epoch::{self, AccessEpoch};
 use crate::model::connection::{self, ConnectionStatus};
 use crate::model::integration;
 use crate::plugins::PluginError;
+use crate::proxy::audit_log::Caller;
 use crate::store::Tx;
+use crate::tokens::needs_refresh;
+use crate::util::clock::Timestamp;
+use crate::util::epoch_cache::EpochCache;
 
 /// How many plans a node remembers.
 pub(crate) const REMEMBERED_PLANS: usize = 100_000;

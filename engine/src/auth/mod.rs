@@ -1,0 +1,63 @@
+//! Who calls: a presented API key turned into its project (remembered while the
+//! project's access epoch holds), and whether the calling agent may use an
+//! integration.
+
+use sha2::Digest;
+
+use crate::engine::Engine;
+use crate::error::{EngineError, EngineResult};
+use crate::model::access_epoch;
+use crate::model::agent::{self, Agent};
+use crate::model::api_key;
+use crate::store::Tx;
+
+/// The calling agent, which must exist in the project.
+pub(crate) async fn require_agent(tx: &Tx, project_id: &str, agent_id: &str) -> EngineResult<Agent> {
+    agent::get(tx, project_id, agent_id).await?.ok_or(EngineError::NotFound("agent"))
+}
+
+/// Refuses an agent limited to other integrations.
+pub(crate) fn require_use(agent: &Agent, integration: &str) -> EngineResult<()> {
+    if agent.may_use(integration) {
+        return Ok(());
+    }
+    Err(EngineError::Forbidden(format!("agent {:?} may not use integration {integration:?}", agent.agent_id)))
+}
+
+/// API keys a node remembers, by SHA-256 of the presented key.
+pub(crate) const REMEMBERED_API_KEYS: usize = 10_000;
+pub(crate) type ApiKeyCache = crate::util::epoch_cache::EpochCache<[u8; 32], i64, Principal>;
+
+/// Who is calling: the project of a valid API key. Shared strings: the API-key
+/// cache hands out a copy on every proxied call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub project_id: std::sync::Arc<str>,
+    pub api_key_id: std::sync::Arc<str>,
+}
+
+impl Engine {
+    /// The project a presented API key belongs to. A key seen before costs at most
+    /// one read: its project's access epoch, which a revocation moves — none while
+    /// nothing was committed since it was last read (`EpochCache::unchanged`).
+    pub async fn authenticate(&self, presented: &str) -> EngineResult<Principal> {
+        let hash: [u8; 32] = sha2::Sha256::digest(presented.as_bytes()).into();
+        let keys = &self.inner.api_keys;
+        let any = |_: &Principal| true;
+        if let Some(principal) = keys.unchanged(&hash, self.inner.store.version(), any) {
+            return Ok(principal);
+        }
+        let tx = self.inner.store.begin().await?;
+        if let Some((_, principal)) = keys.peek(&hash) {
+            let epoch = access_epoch::project(&tx, &principal.project_id).await?;
+            if let Some(principal) = keys.revalidate(&hash, epoch, tx.version(), any) {
+                return Ok(principal);
+            }
+        }
+        let key = api_key::authenticate(&tx, presented).await?.ok_or(EngineError::Unauthorized)?;
+        let epoch = access_epoch::project(&tx, &key.project_id).await?;
+        let principal = Principal { project_id: key.project_id.into(), api_key_id: key.id.into() };
+        keys.insert(hash, epoch, tx.version(), principal.clone());
+        Ok(principal)
+    }
+}
