@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::actors::ActorSystem;
-use crate::error::{EngineError, EngineResult};
+use crate::error::{EngineResult, InternalError};
 use crate::flows::device_guard::DeviceGuard;
 use crate::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use crate::sharding::placement::{Placement, SingleNode};
@@ -110,6 +110,18 @@ pub struct Engine {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// A handle that does not keep the engine alive: what its actors and background
+/// tasks hold, so that dropping the last `Engine` stops them.
+#[derive(Clone)]
+pub(crate) struct WeakEngine(std::sync::Weak<Inner>);
+
+impl WeakEngine {
+    /// The engine, while anything else still holds it.
+    pub fn upgrade(&self) -> Option<Engine> {
+        self.0.upgrade().map(|inner| Engine { inner })
+    }
+}
+
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("store", &self.inner.store).field("vault", &self.inner.vault).finish()
@@ -170,7 +182,7 @@ impl EngineBuilder {
     }
 
     pub async fn build(self) -> EngineResult<Engine> {
-        let store = self.store.ok_or_else(|| EngineError::Invalid("the engine needs a store".into()))?;
+        let store = self.store.ok_or(InternalError::NoStore)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let vault = match self.master_key {
             Some(key) => Vault::open_with_clock(store.clone(), key, clock.clone()).await?,
@@ -228,6 +240,10 @@ impl EngineBuilder {
 }
 
 impl Engine {
+    pub(crate) fn downgrade(&self) -> WeakEngine {
+        WeakEngine(Arc::downgrade(&self.inner))
+    }
+
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
     }
@@ -308,13 +324,12 @@ impl Engine {
     /// Runs the expiry sweeper: the safety net behind each session actor's timer,
     /// and what expires sessions after a restart.
     fn start_sweeper(&self) {
-        let weak = Arc::downgrade(&self.inner);
+        let weak = self.downgrade();
         let every = self.inner.settings.sweep_every;
         let handle = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let Some(inner) = weak.upgrade() else { return };
-                let engine = Engine { inner };
+                let Some(engine) = weak.upgrade() else { return };
                 if let Err(error) = engine.expire_due_sessions().await {
                     tracing::warn!(%error, "session expiry sweep failed");
                 }

@@ -39,7 +39,7 @@ pub enum EngineError {
     #[error("EN0013 upstream: {0}")]
     Upstream(#[from] crate::http_client::HttpError),
     #[error("EN0014 internal error: {0}")]
-    Internal(String),
+    Internal(#[from] InternalError),
     /// A session's page or provider step reached from a browser other than the one
     /// it is bound to. Nothing was changed.
     #[error("EN0015 this {0} belongs to another browser")]
@@ -63,6 +63,29 @@ impl EngineError {
     }
 }
 
+/// What went wrong inside the engine: never the caller's doing, logged whole,
+/// answered as a bare 500.
+#[derive(Debug, Error)]
+pub enum InternalError {
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+    #[error("an actor did not answer in time")]
+    ActorTimeout,
+    #[error("an actor failed twice on the same request")]
+    ActorFailed,
+    #[error("an actor could not start")]
+    ActorStart(#[source] ractor::SpawnErr),
+    #[error("no free device code could be drawn")]
+    NoFreeDeviceCode,
+    #[error("a stored record is corrupt")]
+    Corrupt(#[source] RecordError),
+    /// The shard's owner failed inside; its detail came as text over the mesh.
+    #[error("on the shard's owner: {0}")]
+    Remote(String),
+    #[error("the engine needs a store")]
+    NoStore,
+}
+
 impl From<RecordError> for EngineError {
     fn from(error: RecordError) -> Self {
         match error {
@@ -71,7 +94,7 @@ impl From<RecordError> for EngineError {
             RecordError::NotFound(what) => EngineError::NotFound(what),
             RecordError::Invalid { what, why } => EngineError::Invalid(format!("{what}: {why}")),
             RecordError::AlreadyExists(what) => EngineError::Conflict(format!("{what} already exists")),
-            corrupt @ RecordError::Corrupt { .. } => EngineError::Internal(corrupt.to_string()),
+            corrupt @ RecordError::Corrupt { .. } => EngineError::Internal(InternalError::Corrupt(corrupt)),
         }
     }
 }

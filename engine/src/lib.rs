@@ -24,4 +24,4 @@ pub mod webhooks;
 
 pub use auth::Principal;
 pub use engine::{Engine, EngineBuilder, EngineSettings};
-pub use error::{EngineError, EngineResult};
+pub use error::{EngineError, EngineResult, InternalError};

@@ -3,14 +3,13 @@
 //! runs at a time on this node: 50 concurrent proxy calls on an expired token
 //! cause one refresh, and the other 49 read the refreshed token.
 
-use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::{AskError, ask};
-use crate::engine::{Engine, Inner};
-use crate::error::{EngineError, EngineResult};
+use crate::engine::WeakEngine;
+use crate::error::{EngineResult, InternalError};
 use crate::model::connection::Connection;
 use crate::util::secret::SecretString;
 
@@ -33,13 +32,13 @@ pub enum EntityMsg {
 impl ractor::Message for EntityMsg {}
 
 pub struct EntityArgs {
-    pub engine: Weak<Inner>,
+    pub engine: WeakEngine,
     pub project_id: String,
     pub entity_id: String,
 }
 
 pub struct EntityState {
-    engine: Weak<Inner>,
+    engine: WeakEngine,
     project_id: String,
     entity_id: String,
     last_active: Instant,
@@ -77,12 +76,10 @@ impl Actor for EntityActor {
         match message {
             EntityMsg::AccessToken { connection_id, reply } => {
                 let answer = match state.engine.upgrade() {
-                    Some(inner) => {
-                        (Engine { inner })
-                            .fresh_access_token(&state.project_id, &state.entity_id, &connection_id)
-                            .await
+                    Some(engine) => {
+                        engine.fresh_access_token(&state.project_id, &state.entity_id, &connection_id).await
                     }
-                    None => Err(EngineError::Internal("the engine is shutting down".into())),
+                    None => Err(InternalError::ShuttingDown.into()),
                 };
                 let _ = reply.send(answer);
             }
@@ -90,7 +87,8 @@ impl Actor for EntityActor {
                 let _ = reply.send(Ok(()));
             }
             EntityMsg::IdleCheck => {
-                let idle = state.engine.upgrade().map(|inner| inner.settings.actor_idle).unwrap_or_default();
+                let idle =
+                    state.engine.upgrade().map(|engine| engine.inner.settings.actor_idle).unwrap_or_default();
                 if state.last_active.elapsed() >= idle {
                     myself.stop(Some("idle".into()));
                 } else {

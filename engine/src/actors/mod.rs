@@ -9,7 +9,6 @@ pub mod outbox;
 pub mod session;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::rpc::CallResult;
@@ -17,7 +16,7 @@ use ractor::{Actor, ActorRef, ActorStatus, Message};
 use tokio::sync::Mutex;
 
 use crate::engine::Engine;
-use crate::error::{EngineError, EngineResult};
+use crate::error::{EngineError, EngineResult, InternalError};
 use crate::model::connection::Connection;
 use crate::util::secret::SecretString;
 
@@ -47,9 +46,7 @@ pub(crate) async fn ask<M: Message, T: Send + 'static>(
 ) -> Result<T, AskError> {
     match actor.call(build, Some(CALL_TIMEOUT)).await {
         Ok(CallResult::Success(answer)) => answer.map_err(AskError::Failed),
-        Ok(CallResult::Timeout) => {
-            Err(AskError::Failed(EngineError::Internal("the actor did not answer in time".into())))
-        }
+        Ok(CallResult::Timeout) => Err(AskError::Failed(InternalError::ActorTimeout.into())),
         Ok(CallResult::SenderError) | Err(_) => Err(AskError::Lost),
     }
 }
@@ -67,9 +64,7 @@ where
         Err(AskError::Lost) => match request(activate(true).await?).await {
             Ok(answer) => Ok(answer),
             Err(AskError::Failed(error)) => Err(error),
-            Err(AskError::Lost) => {
-                Err(EngineError::Internal("the actor failed twice on this request".into()))
-            }
+            Err(AskError::Lost) => Err(InternalError::ActorFailed.into()),
         },
     }
 }
@@ -117,9 +112,7 @@ impl<M: Message> Registry<M> {
             return Ok(actor);
         }
         let (handler, arguments) = make();
-        let (actor, _) = Actor::spawn(None, handler, arguments)
-            .await
-            .map_err(|e| EngineError::Internal(format!("cannot start an actor: {e}")))?;
+        let (actor, _) = Actor::spawn(None, handler, arguments).await.map_err(InternalError::ActorStart)?;
         let mut actors = self.actors.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if actors.len() % 4096 == 4095 {
             actors.retain(|_, actor| alive(actor));
@@ -150,10 +143,8 @@ impl ActorSystem {
         let actor = self
             .sessions
             .activate(session_id, fresh, || {
-                let args = session::SessionArgs {
-                    engine: Arc::downgrade(&engine.inner),
-                    session_id: session_id.to_owned(),
-                };
+                let args =
+                    session::SessionArgs { engine: engine.downgrade(), session_id: session_id.to_owned() };
                 (session::SessionActor, args)
             })
             .await?;
@@ -173,7 +164,7 @@ impl ActorSystem {
             .entities
             .activate(&key, fresh, || {
                 let args = entity::EntityArgs {
-                    engine: Arc::downgrade(&engine.inner),
+                    engine: engine.downgrade(),
                     project_id: project_id.to_owned(),
                     entity_id: entity_id.to_owned(),
                 };
@@ -190,7 +181,7 @@ impl ActorSystem {
             let actor = self
                 .outboxes
                 .activate(&shard.to_string(), false, || {
-                    (outbox::OutboxActor, outbox::OutboxArgs { engine: Arc::downgrade(&engine.inner), shard })
+                    (outbox::OutboxActor, outbox::OutboxArgs { engine: engine.downgrade(), shard })
                 })
                 .await?;
             // A busy actor still has a tick queued; one more is enough.

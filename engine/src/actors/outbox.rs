@@ -3,11 +3,9 @@
 //! their own; the dispatcher keeps an event from being sent twice at once), and a
 //! crashed actor is replaced on the next tick of the supervisor loop.
 
-use std::sync::Weak;
-
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::engine::{Engine, Inner};
+use crate::engine::WeakEngine;
 
 pub enum OutboxMsg {
     Tick,
@@ -17,12 +15,12 @@ pub enum OutboxMsg {
 impl ractor::Message for OutboxMsg {}
 
 pub struct OutboxArgs {
-    pub engine: Weak<Inner>,
+    pub engine: WeakEngine,
     pub shard: u32,
 }
 
 pub struct OutboxState {
-    engine: Weak<Inner>,
+    engine: WeakEngine,
     shard: u32,
 }
 
@@ -47,11 +45,10 @@ impl Actor for OutboxActor {
         _message: OutboxMsg,
         state: &mut OutboxState,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(inner) = state.engine.upgrade() else {
+        let Some(engine) = state.engine.upgrade() else {
             myself.stop(None);
             return Ok(());
         };
-        let engine = Engine { inner };
         if engine.inner.placement.owns(state.shard)
             && let Err(error) = engine.dispatch_shard(state.shard).await
         {

@@ -1,13 +1,12 @@
 //! The session actor: serializes a session's polls, enforces the device flow's
 //! polling interval, and holds the timer that expires the session on time.
 
-use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::{AskError, ask};
-use crate::engine::{Engine, Inner};
+use crate::engine::WeakEngine;
 use crate::error::{EngineError, EngineResult};
 use crate::model::session;
 
@@ -29,12 +28,12 @@ pub enum SessionMsg {
 impl ractor::Message for SessionMsg {}
 
 pub struct SessionArgs {
-    pub engine: Weak<Inner>,
+    pub engine: WeakEngine,
     pub session_id: String,
 }
 
 pub struct SessionState {
-    engine: Weak<Inner>,
+    engine: WeakEngine,
     session_id: String,
     interval: u32,
     last_poll: Option<Instant>,
@@ -53,7 +52,7 @@ impl Actor for SessionActor {
         myself: ActorRef<SessionMsg>,
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
-        let engine = args.engine.upgrade().map(|inner| Engine { inner }).ok_or("the engine is gone")?;
+        let engine = args.engine.upgrade().ok_or("the engine is gone")?;
         let tx = engine.inner.store.begin().await?;
         let record = session::get(&tx, &args.session_id).await?.ok_or("no such session")?;
         if !record.status.is_final() {
@@ -94,14 +93,15 @@ impl Actor for SessionActor {
                 let _ = reply.send(answer);
             }
             SessionMsg::Expire => {
-                if let Some(inner) = state.engine.upgrade()
-                    && let Err(error) = (Engine { inner }).expire_session(&state.session_id).await
+                if let Some(engine) = state.engine.upgrade()
+                    && let Err(error) = engine.expire_session(&state.session_id).await
                 {
                     tracing::warn!(session = %state.session_id, %error, "expiring a session failed; the sweeper retries");
                 }
             }
             SessionMsg::IdleCheck => {
-                let idle = state.engine.upgrade().map(|inner| inner.settings.actor_idle).unwrap_or_default();
+                let idle =
+                    state.engine.upgrade().map(|engine| engine.inner.settings.actor_idle).unwrap_or_default();
                 if state.last_active.elapsed() >= idle {
                     myself.stop(Some("idle".into()));
                 } else {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::auth::{Principal, require_agent, require_use};
 use crate::engine::Engine;
-use crate::error::{EngineError, EngineResult};
+use crate::error::{EngineError, EngineResult, InternalError};
 use crate::flows::device_code;
 use crate::flows::oauth::{pkce, transaction};
 use crate::flows::views::{SessionCreated, SessionView};
@@ -143,7 +143,7 @@ impl Engine {
                 Err(error) => return Err(error.into()),
             }
         }
-        Err(EngineError::Internal("could not draw a free device code".into()))
+        Err(InternalError::NoFreeDeviceCode.into())
     }
 
     fn created_view(&self, session: &AuthSession) -> SessionCreated {

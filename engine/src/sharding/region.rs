@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
-use crate::error::{EngineError, EngineResult};
+use crate::error::{EngineError, EngineResult, InternalError};
 use crate::http_client::HttpError;
 use crate::model::keys;
 
@@ -102,9 +102,7 @@ impl RemoteError {
             RemoteErrorKind::Upstream => EngineError::Upstream(HttpError::BrokenOff(self.detail.into())),
             RemoteErrorKind::UpstreamTimeout => EngineError::Upstream(HttpError::Timeout),
             RemoteErrorKind::RefreshBusy => EngineError::RefreshBusy,
-            RemoteErrorKind::Internal => {
-                EngineError::Internal(format!("on the shard's owner: {}", self.detail))
-            }
+            RemoteErrorKind::Internal => InternalError::Remote(self.detail).into(),
         }
     }
 }

@@ -32,6 +32,10 @@ pub enum StoreError {
     /// serialization failure reported by the backend itself).
     #[error("ST0010 transient storage error: {0}")]
     Transient(String),
+    /// A durable write failed earlier: nothing is committed until a restart, so
+    /// no commit is acknowledged that a crash could lose.
+    #[error("ST0011 commits are refused until SecuriX restarts: {cause}")]
+    Halted { cause: String },
 }
 
 impl StoreError {

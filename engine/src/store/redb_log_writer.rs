@@ -203,7 +203,7 @@ impl LogWriter {
 fn refuse_commits(shared: &Shared, cause: String) -> StoreError {
     let refusal = shared.failure.get_or_init(|| {
         tracing::error!(%cause, "refusing all commits from now on");
-        StoreError::Backend(format!("{cause}; commits are refused until SecuriX restarts"))
+        StoreError::Halted { cause }
     });
     refusal.clone()
 }

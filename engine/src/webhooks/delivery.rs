@@ -460,13 +460,12 @@ impl Engine {
 
     /// Ticks the per-shard delivery actors until the engine is dropped.
     pub(crate) fn start_delivery_worker(&self) {
-        let weak = std::sync::Arc::downgrade(&self.inner);
+        let weak = self.downgrade();
         let every = self.inner.settings.webhook_poll;
         let handle = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let Some(inner) = weak.upgrade() else { return };
-                let engine = Engine { inner };
+                let Some(engine) = weak.upgrade() else { return };
                 if let Err(error) = engine.inner.actors.tick_outboxes(&engine).await {
                     tracing::warn!(%error, "starting the delivery actors failed");
                 }

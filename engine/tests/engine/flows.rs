@@ -18,7 +18,7 @@ use securix_engine::proxy::{ProxyBody, ProxyRequest};
 use securix_engine::store::Store;
 use securix_engine::util::clock::{ManualClock, Timestamp};
 use securix_engine::util::secret::SecretString;
-use securix_engine::vault::MasterKey;
+use securix_engine::vault::{MasterKey, VaultError};
 use securix_engine::{Engine, EngineError, EngineSettings, Principal};
 use serde_json::json;
 
@@ -648,7 +648,7 @@ async fn a_sealed_engine_refuses_token_work() {
         config: json!({"authorizationEndpoint": format!("{}/authorize", p.server.base_url), "tokenEndpoint": format!("{}/token", p.server.base_url)}),
     };
     let error = engine.put_integration(&project.id, draft).await.unwrap_err();
-    assert!(error.to_string().contains("sealed"), "{error}");
+    assert!(matches!(error, EngineError::Vault(VaultError::Sealed)), "{error}");
     assert!(!error.to_string().contains(CLIENT_SECRET));
 }
 

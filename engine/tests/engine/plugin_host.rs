@@ -46,9 +46,7 @@ async fn hostile_plugins_fail_within_their_limits_and_the_host_lives_on() {
     assert!(took < Duration::from_secs(2), "stopped at its 200 ms budget, took {took:?}");
 
     let (hoarded, _) = call("alloc").await;
-    let hoarded = hoarded.unwrap_err();
-    assert!(matches!(hoarded, PluginError::MemoryLimit { .. }), "{hoarded:?}");
-    assert!(hoarded.to_string().contains("memory"));
+    assert!(matches!(hoarded, Err(PluginError::MemoryLimit { .. })), "{hoarded:?}");
 
     let (outside, _) = call("fetch-outside").await;
     match outside {
@@ -111,9 +109,13 @@ async fn a_wrong_wit_version_is_refused_naming_both_versions() {
     let server = ScriptedServer::start(|_| Response::json(404, json!({}))).await;
     let host = routed_host(&server, &[]);
     let error = host.load(&test_plugins::wasm("wrong_wit")).await.unwrap_err();
-    assert!(matches!(error, PluginError::UnsupportedWitVersion { .. }), "{error}");
-    let message = error.to_string();
-    assert!(message.contains("0.2.0") && message.contains("0.1.0"), "{message}");
+    match &error {
+        PluginError::UnsupportedWitVersion { found, supported } => {
+            assert_eq!(found, "0.2.0");
+            assert!(supported.contains("0.1.0"), "{supported}");
+        }
+        other => panic!("expected the version to be refused: {other}"),
+    }
     let garbage = host.load(b"not wasm at all").await.unwrap_err();
     assert!(matches!(garbage, PluginError::Load(_)), "{garbage}");
 }
