@@ -40,9 +40,11 @@ macro_rules! routes {
 
         /// Registers every route of `ROUTES` on the app.
         pub fn configure(config: &mut web::ServiceConfig) {
+            // The proxy first, matched by its static prefix: the hottest route
+            // meets no other route's pattern on its way.
+            config.service(web::scope(proxy::SCOPE).default_service(web::to(proxy::forward)));
             // OpenAPI's `{name}` path templates are actix's too.
             $( config.route($path, web::$method().to($handler)); )*
-            config.route("/v1/proxy/{integration}/{path:.*}", web::route().to(proxy::forward));
         }
     };
 }

@@ -19,6 +19,8 @@ use super::identity::{self, present};
 use super::problem::ApiError;
 use crate::server::AppState;
 
+/// The proxy's scope, matched as a prefix (no pattern to run per request).
+pub const SCOPE: &str = "/v1/proxy";
 /// Where the proxy's paths start.
 pub const PREFIX: &str = "/v1/proxy/";
 /// The most a proxied request body may carry.
