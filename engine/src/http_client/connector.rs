@@ -2,7 +2,8 @@
 //! with the outbound policy as its resolver, so a connection goes only to
 //! addresses the policy allows, checked when it is made (DNS rebinding reaches
 //! nothing internal); a host written as an address, which hyper-util does not
-//! resolve, is checked here. TLS by hyper-rustls over Mozilla's roots, with ring.
+//! resolve, is checked here. TLS by hyper-rustls over Mozilla's roots, with
+//! aws-lc-rs (the process's one crypto provider).
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -34,7 +35,7 @@ pub fn connector(
 ) -> Result<Connector, rustls::Error> {
     let roots =
         roots.unwrap_or_else(|| rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() });
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();

@@ -349,7 +349,7 @@ async fn tls_provider(
 ) -> (rcgen::CertifiedKey<rcgen::KeyPair>, tokio_rustls::TlsAcceptor, TcpListener, String) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
-    let config = rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+    let config = rustls::ServerConfig::builder_with_provider(rustls::crypto::aws_lc_rs::default_provider().into())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
