@@ -35,10 +35,11 @@ pub fn connector(
 ) -> Result<Connector, rustls::Error> {
     let roots =
         roots.unwrap_or_else(|| rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() });
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     let mut tcp = HttpConnector::new_with_resolver(PolicyResolver(policy.clone()));
     tcp.enforce_http(false);
     tcp.set_nodelay(true);

@@ -28,6 +28,8 @@ use crate::policy::OutboundPolicy;
 
 /// Idle connections kept per origin.
 const MAX_IDLE_PER_ORIGIN: usize = 256;
+/// The most an answer's head may weigh (hyper also caps it at 100 headers).
+const MAX_ANSWER_HEAD: usize = 64 << 10;
 /// An idle connection older than this is closed rather than reused (servers close
 /// theirs after a minute or two; reusing one they just closed fails the call).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -83,6 +85,7 @@ impl HttpClient {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
             .pool_max_idle_per_host(MAX_IDLE_PER_ORIGIN)
+            .http1_max_buf_size(MAX_ANSWER_HEAD)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);

@@ -349,12 +349,13 @@ async fn tls_provider(
 ) -> (rcgen::CertifiedKey<rcgen::KeyPair>, tokio_rustls::TlsAcceptor, TcpListener, String) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
-    let config = rustls::ServerConfig::builder_with_provider(rustls::crypto::aws_lc_rs::default_provider().into())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![certified.cert.der().clone()], key.into())
-        .unwrap();
+    let config =
+        rustls::ServerConfig::builder_with_provider(rustls::crypto::aws_lc_rs::default_provider().into())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key.into())
+            .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://localhost:{}{path}", listener.local_addr().unwrap().port());
@@ -430,4 +431,18 @@ async fn a_head_answer_keeps_its_declared_length_as_a_header() {
     assert_eq!((answer.status, answer.length), (200, None));
     assert_eq!(answer.headers.get("content-length").unwrap(), "11");
     assert!(answer.read_to_end(100).await.unwrap().is_empty());
+}
+
+/// A provider's head far past the cap (hyper checks it between reads, so a
+/// little more may pass in one read) fails the call instead of growing a buffer.
+#[tokio::test]
+async fn an_answer_head_past_its_cap_fails_the_call() {
+    let huge: &'static [u8] = Box::leak(
+        format!("HTTP/1.1 200 OK\r\nx-padding: {}\r\ncontent-length: 0\r\n\r\n", "a".repeat(1 << 20))
+            .into_bytes()
+            .into_boxed_slice(),
+    );
+    let (url, _) = peer(huge).await;
+    let refused = send(&client(), Method::GET, &url, ProxyBody::empty()).await;
+    assert!(matches!(refused, Err(HttpError::BrokenOff(_))), "{:?}", refused.err());
 }
