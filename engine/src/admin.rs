@@ -37,16 +37,6 @@ impl From<&Integration> for IntegrationView {
 /// What `put_integration` stores next to the configuration: the hosts it needs.
 pub(crate) const HOSTS_FIELD: &str = "__securixHosts";
 
-/// An origin and nothing else: `scheme://host[:port]` exactly as browsers write it
-/// in `Origin` (lower-case host, no default port, no path, query, fragment or
-/// credentials), since it is compared byte for byte and written into pages.
-pub(crate) fn valid_origin(origin: &str) -> bool {
-    let Ok(url) = url::Url::parse(origin) else { return false };
-    matches!(url.scheme(), "https" | "http")
-        && url.host_str().is_some()
-        && url.origin().ascii_serialization() == origin
-}
-
 impl Engine {
     pub async fn create_project(&self, name: &str) -> EngineResult<project::Project> {
         let now = self.now();
@@ -165,7 +155,7 @@ impl Engine {
         if origins.len() > 100 {
             return Err(EngineError::Invalid("at most 100 origins".into()));
         }
-        if let Some(bad) = origins.iter().find(|o| !valid_origin(o)) {
+        if let Some(bad) = origins.iter().find(|o| !crate::policy::is_origin(o)) {
             return Err(EngineError::Invalid(format!("{bad:?} is not an origin like https://app.example")));
         }
         self.require_project(project_id).await?;
@@ -216,33 +206,5 @@ impl IntegrationView {
             map.remove(HOSTS_FIELD);
         }
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_origin;
-
-    #[test]
-    fn an_origin_is_scheme_host_and_port_only() {
-        for good in
-            ["https://app.example", "http://127.0.0.1:3000", "https://app.example:8443", "http://[::1]:8080"]
-        {
-            assert!(valid_origin(good), "{good}");
-        }
-        for bad in [
-            "https://app.example/",
-            "https://app.example/path",
-            "https://app.example?q=1",
-            "https://app.example#</script><script>alert(1)</script>",
-            "https://user:pw@app.example",
-            "https://APP.example",
-            "https://app.example:443",
-            "javascript:alert(1)",
-            "null",
-            "app.example",
-        ] {
-            assert!(!valid_origin(bad), "{bad}");
-        }
     }
 }

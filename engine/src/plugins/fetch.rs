@@ -19,6 +19,7 @@ use hyper::{Method, Uri};
 
 use super::plugin::unusable_header;
 use crate::http_client::{HttpClient, HttpError};
+use crate::policy::PolicyError;
 use crate::util::secret::SecretString;
 
 /// What the guest writes where the client secret goes. Only unreserved URL
@@ -105,9 +106,11 @@ impl Fetcher {
 
     /// Checks a URL against the policy and the call's scope; returns where to send it.
     fn route(&self, scope: &FetchScope, raw: &str) -> Result<url::Url, FetchError> {
-        let url = url::Url::parse(raw).map_err(|_| FetchError::Invalid("not an absolute URL".into()))?;
-        // Scheme, credentials, the operator's hosts, a literal address: the one outbound policy.
-        self.policy.outbound().check_url(&url).map_err(|refused| FetchError::Denied(refused.to_string()))?;
+        // Scheme, credentials, the operator's hosts, a literal address: the one URL policy.
+        let url = self.policy.outbound().parse(raw).map_err(|refused| match refused {
+            PolicyError::Malformed => FetchError::Invalid("not an absolute URL".into()),
+            refused => FetchError::Denied(refused.to_string()),
+        })?;
         let host = url
             .host_str()
             .map(str::to_ascii_lowercase)

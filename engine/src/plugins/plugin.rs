@@ -212,21 +212,17 @@ impl Plugin {
 
     fn check_declared_url(&self, target: &CallTarget, url: &str) -> Result<(), PluginError> {
         // A URL parser drops line breaks, which would then reach a `Location` header.
-        if url.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-            let what = "a URL with control characters or spaces".to_owned();
-            return Err(PluginError::BadOutput { plugin: self.info.id.clone(), what });
-        }
+        let parsed = match self.fetcher.policy.outbound().parse_for_browser(url) {
+            Err(crate::policy::PolicyError::Malformed) => {
+                let what = "a malformed URL (or one with control characters)".to_owned();
+                return Err(PluginError::BadOutput { plugin: self.info.id.clone(), what });
+            }
+            parsed => parsed.ok(),
+        };
         let scope = self.scope(target, false);
-        let parsed = url::Url::parse(url).ok();
         let host =
             parsed.as_ref().and_then(|u| u.host_str()).map(str::to_ascii_lowercase).unwrap_or_default();
-        let scheme_ok = parsed.as_ref().is_some_and(|u| {
-            u.scheme() == "https"
-                || (u.scheme() == "http"
-                    && self.fetcher.policy.allow_loopback_http
-                    && crate::policy::is_loopback_host(&host))
-        });
-        if scheme_ok && scope.hosts.contains(&host) {
+        if parsed.is_some() && scope.hosts.contains(&host) {
             Ok(())
         } else {
             Err(PluginError::Provider {

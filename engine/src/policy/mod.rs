@@ -7,12 +7,14 @@
 //! was registered (DNS rebinding) reaches nothing internal.
 
 mod address;
+mod urls;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
 pub use address::{is_internal, is_loopback};
 use thiserror::Error;
+pub use urls::is_origin;
 
 /// Why a destination is refused. Codes are stable.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -56,35 +58,6 @@ impl OutboundPolicy {
 
     pub(crate) fn allows_address(&self, ip: IpAddr) -> bool {
         !is_internal(ip) || (self.allow_loopback_http && is_loopback(ip))
-    }
-
-    /// Checks what a URL says before any connection: scheme, credentials, the
-    /// operator's hosts, and an address written in it.
-    pub fn check_url(&self, url: &url::Url) -> Result<(), PolicyError> {
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(PolicyError::Credentials);
-        }
-        let host = url.host_str().ok_or(PolicyError::Malformed)?.to_ascii_lowercase();
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let literal = bare.parse::<IpAddr>().ok();
-        let loopback = is_loopback_host(&host);
-        match url.scheme() {
-            "https" => {}
-            "http" if self.allow_loopback_http && loopback => {}
-            "http" => {
-                return Err(PolicyError::Scheme(format!("plain http to {host} is not allowed; use https")));
-            }
-            other => return Err(PolicyError::Scheme(format!("the scheme {other} is not allowed"))),
-        }
-        if let Some(hosts) = &self.operator_hosts
-            && !hosts.contains(bare)
-        {
-            return Err(PolicyError::HostNotAllowed(host));
-        }
-        match literal {
-            Some(ip) if !self.allows_address(ip) => Err(PolicyError::InternalAddress(ip.to_string())),
-            _ => Ok(()),
-        }
     }
 
     /// The addresses of `host` a connection may go to (at least one, or an error).

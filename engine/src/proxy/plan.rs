@@ -151,9 +151,11 @@ impl Engine {
                 what: what.to_owned(),
             })
         };
-        let base = url::Url::parse(&api.base_url).map_err(|_| bad_output("a malformed API base URL"))?;
         // Scheme, the operator's hosts, a literal address; names are checked at connect.
-        self.inner.outbound.check_url(&base)?;
+        let base = self.inner.outbound.parse(&api.base_url).map_err(|refused| match refused {
+            crate::policy::PolicyError::Malformed => bad_output("a malformed API base URL"),
+            refused => EngineError::Refused(refused),
+        })?;
         let headers = api
             .headers
             .iter()

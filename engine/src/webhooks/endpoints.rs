@@ -37,8 +37,7 @@ fn record_key(project_id: &str, id: &str) -> Vec<u8> {
 /// Checks an endpoint URL at registration against the outbound policy (the
 /// addresses a name resolves to are checked again at every connection).
 pub fn check_url(url: &str, policy: &crate::policy::OutboundPolicy) -> Result<(), String> {
-    let parsed = url::Url::parse(url).map_err(|_| "not an absolute URL".to_owned())?;
-    policy.check_url(&parsed).map_err(|refused| refused.to_string())
+    policy.parse(url).map(drop).map_err(|refused| refused.to_string())
 }
 
 pub fn create(
