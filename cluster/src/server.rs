@@ -9,6 +9,7 @@ use anyhow::Context;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use securix_engine::store::{PostgresBackend, RedbOptions, Store};
 use securix_engine::{Engine, EngineSettings};
+use utoipa_actix_web::AppExt;
 
 use crate::api::{self, ops::Metrics, problem::ApiError};
 use crate::client_address::TrustedProxies;
@@ -109,6 +110,20 @@ pub fn app(
         InitError = (),
     >,
 > {
+    stateless_app().app_data(state)
+}
+
+/// The app but for its state: every route, the OpenAPI document built by the same
+/// calls that register them, body limits and error mapping.
+pub(crate) fn stateless_app() -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     let path = web::PathConfig::default()
         .error_handler(|error, _| ApiError::bad_request(format!("bad path: {error}")).into());
     let query = web::QueryConfig::default()
@@ -116,15 +131,22 @@ pub fn app(
     let form = web::FormConfig::default()
         .limit(16 << 10)
         .error_handler(|error, _| ApiError::bad_request(format!("bad form: {error}")).into());
-    App::new()
-        .wrap(from_fn(crate::front::body_stall::bound_body_waits))
+    // The proxy first, matched by its static prefix: the hottest route meets no
+    // other route's pattern on its way (it is documented in `api::openapi`).
+    let proxy = web::scope(api::proxy::SCOPE).default_service(web::to(api::proxy::forward));
+    let (app, document) = App::new()
+        .service(proxy)
+        .into_utoipa_app()
+        .openapi(api::openapi::base())
+        .configure(api::configure)
+        .split_for_parts();
+    app.wrap(from_fn(crate::front::body_stall::bound_body_waits))
         .wrap(from_fn(crate::front::observe::observe))
-        .app_data(state)
+        .app_data(api::openapi::Served::new(document))
         .app_data(json_config())
         .app_data(path)
         .app_data(query)
         .app_data(form)
-        .configure(api::configure)
         .default_service(web::to(|| async { ApiError::not_found("no such route").error_response_owned() }))
 }
 

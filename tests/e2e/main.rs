@@ -8,6 +8,7 @@ mod cluster;
 mod demo;
 mod first_run;
 mod mesh_certs;
+mod openapi;
 mod pages;
 mod peers;
 #[path = "../../engine/tests/engine/support/postgres.rs"]

@@ -1,39 +1,101 @@
 //! What a project can use: its integrations, the loaded provider plugins, its events.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use securix_engine::model::event;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::identity::App;
 use super::problem::ApiError;
+use super::problem::responses::{BadRequest, Internal, Unauthorized};
+use super::views;
 use crate::server::AppState;
 
+/// The project's integrations.
+#[utoipa::path(
+    tag = "catalog",
+    operation_id = "listIntegrations",
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, description = "The project's enabled integrations", body = Vec<views::IntegrationView>),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/integrations")]
 pub async fn integrations(state: web::Data<AppState>, App(principal): App) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.engine.list_integrations(&principal.project_id).await?))
 }
 
+/// A loaded provider plugin.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderPlugin {
+    id: String,
+    name: String,
+    /// The WIT version the plugin was built against.
+    wit: String,
+    /// The hosts the plugin may call.
+    allowed_hosts: Vec<String>,
+    supports_refresh: bool,
+    supports_revoke: bool,
+    supports_pkce: bool,
+}
+
+/// The loaded provider plugins.
+#[utoipa::path(
+    tag = "catalog",
+    operation_id = "listProviders",
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, description = "Every loaded provider plugin", body = Vec<ProviderPlugin>),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/providers")]
 pub async fn providers(state: web::Data<AppState>, _app: App) -> HttpResponse {
-    let providers: Vec<serde_json::Value> = state
+    let plugins: Vec<ProviderPlugin> = state
         .engine
         .plugins()
         .list()
         .into_iter()
-        .map(|p| {
-            serde_json::json!({
-                "id": p.id, "name": p.name, "wit": p.wit, "allowedHosts": p.allowed_hosts,
-                "supportsRefresh": p.supports_refresh, "supportsRevoke": p.supports_revoke, "supportsPkce": p.supports_pkce,
-            })
+        .map(|p| ProviderPlugin {
+            id: p.id,
+            name: p.name,
+            wit: p.wit,
+            allowed_hosts: p.allowed_hosts,
+            supports_refresh: p.supports_refresh,
+            supports_revoke: p.supports_revoke,
+            supports_pkce: p.supports_pkce,
         })
         .collect();
-    HttpResponse::Ok().json(providers)
+    HttpResponse::Ok().json(plugins)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct EventsQuery {
+    /// Only events after this one (an event `id`).
     after: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
+/// The project's event log, oldest first: the pull fallback for webhooks.
+#[utoipa::path(
+    tag = "catalog",
+    operation_id = "listEvents",
+    security(("apiKey" = [])),
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "Oldest first", body = Vec<views::Event>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/events")]
 pub async fn events(
     state: web::Data<AppState>,
     App(principal): App,
@@ -41,8 +103,8 @@ pub async fn events(
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let tx = state.engine.store().begin().await.map_err(securix_engine::EngineError::from)?;
-    let events = event::list(&tx, &principal.project_id, query.after.as_deref(), limit)
+    let log = event::list(&tx, &principal.project_id, query.after.as_deref(), limit)
         .await
         .map_err(securix_engine::EngineError::from)?;
-    Ok(HttpResponse::Ok().json(events))
+    Ok(HttpResponse::Ok().json(log))
 }

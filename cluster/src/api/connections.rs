@@ -1,11 +1,31 @@
 //! `/v1/entities/{entityId}/connections`: list and revoke, never a token.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, delete, get, web};
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::identity::App;
 use super::problem::ApiError;
+use super::problem::responses::{
+    BadGateway, BadRequest, Internal, NotFound, ServiceUnavailable, Unauthorized,
+};
+use super::views;
 use crate::server::AppState;
 
+/// List an entity's connections (never a token).
+#[utoipa::path(
+    tag = "connections",
+    operation_id = "listConnections",
+    security(("apiKey" = [])),
+    params(("entityId" = String, Path, description = "The end user, in the app's own terms")),
+    responses(
+        (status = 200, description = "The entity's connections", body = Vec<views::ConnectionView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/entities/{entityId}/connections")]
 pub async fn list(
     state: web::Data<AppState>,
     App(principal): App,
@@ -14,6 +34,29 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(state.engine.list_connections(&principal, &entity).await?))
 }
 
+/// Revoke and delete a connection.
+///
+/// Revokes at the provider when it supports revocation, then deletes the vaulted
+/// tokens.
+#[utoipa::path(
+    tag = "connections",
+    operation_id = "deleteConnection",
+    security(("apiKey" = [])),
+    params(
+        ("entityId" = String, Path, description = "The end user, in the app's own terms"),
+        ("connectionId" = String, Path, description = "The connection's id"),
+    ),
+    responses(
+        (status = 204, description = "Revoked and deleted"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 502, response = BadGateway),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
+#[delete("/v1/entities/{entityId}/connections/{connectionId}")]
 pub async fn delete(
     state: web::Data<AppState>,
     App(principal): App,
@@ -24,12 +67,41 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, IntoParams)]
 pub struct AuditQuery {
+    /// At most this many records (default 100).
     limit: Option<usize>,
 }
 
+/// One use of an entity's token.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord<'a> {
+    #[schema(value_type = String, format = DateTime)]
+    at: String,
+    agent_id: &'a str,
+    connection_id: &'a str,
+    integration: &'a str,
+    /// The HTTP method of the proxied call.
+    method: &'a str,
+    /// The provider host it went to.
+    host: &'a str,
+}
+
 /// Every use of the entity's tokens: agent, connection, host, time; newest first.
+#[utoipa::path(
+    tag = "connections",
+    operation_id = "entityAudit",
+    security(("apiKey" = [])),
+    params(("entityId" = String, Path, description = "The end user, in the app's own terms"), AuditQuery),
+    responses(
+        (status = 200, description = "Newest first", body = Vec<AuditRecord>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/entities/{entityId}/audit")]
 pub async fn audit(
     state: web::Data<AppState>,
     App(principal): App,
@@ -37,9 +109,16 @@ pub async fn audit(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let trail = state.engine.audit_trail(&principal, &entity, query.limit.unwrap_or(100)).await?;
-    let records: Vec<serde_json::Value> = trail
+    let records: Vec<AuditRecord> = trail
         .iter()
-        .map(|r| serde_json::json!({ "at": r.at.rfc3339(), "agentId": r.agent_id, "connectionId": r.connection_id, "integration": r.integration, "method": r.method, "host": r.host }))
+        .map(|r| AuditRecord {
+            at: r.at.rfc3339(),
+            agent_id: &r.agent_id,
+            connection_id: &r.connection_id,
+            integration: &r.integration,
+            method: &r.method,
+            host: &r.host,
+        })
         .collect();
     Ok(HttpResponse::Ok().json(records))
 }

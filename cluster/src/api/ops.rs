@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 
 use crate::server::AppState;
 
@@ -30,12 +30,30 @@ impl Metrics {
     }
 }
 
+/// Alive: the process answers.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "healthz",
+    responses((status = 200, description = "Alive", body = String, content_type = "text/plain", example = "ok\n")),
+)]
+#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
+/// Ready to serve.
+///
 /// Ready when the store answers and takes commits, the vault is unsealed and
 /// providers are loaded.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready", body = String, content_type = "text/plain", example = "ready\n"),
+        (status = 503, description = "Not ready (store, vault or providers)", body = String, content_type = "text/plain", example = "not ready\n"),
+    ),
+)]
+#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store_ok = state.engine.store().failure().is_none()
         && match state.engine.store().begin().await {
@@ -50,6 +68,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// Prometheus metrics of this node.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "metrics",
+    responses((status = 200, description = "The Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")),
+)]
+#[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let m = &state.metrics;
     let (sessions, entities) = state.engine.active_actors().await;

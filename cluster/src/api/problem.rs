@@ -13,14 +13,25 @@ use crate::front::body_stall;
 
 const TYPE_BASE: &str = "https://securix.dev/problems/";
 
-#[derive(Debug, Serialize)]
-struct Problem {
+/// An RFC 9457 problem document (`application/problem+json`). Its `type` ends in
+/// `/problems/<code>`; the code is stable, the title and detail are for people.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Problem {
+    /// `https://securix.dev/problems/<code>`, e.g. `…/problems/not-found`.
     #[serde(rename = "type")]
+    #[schema(format = "uri", examples("https://securix.dev/problems/not-found"))]
     kind: String,
+    /// The same for every problem of this `type`.
+    #[schema(examples("Not found"))]
     title: &'static str,
+    /// The HTTP status of the answer.
+    #[schema(minimum = 400, maximum = 599, examples(404))]
     status: u16,
+    /// This occurrence, in words; never a secret or an internal detail.
     detail: String,
+    /// `slow_down` only: seconds to wait between polls from now on.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = u32)]
     interval: Option<u32>,
 }
 
@@ -171,6 +182,64 @@ impl From<EngineError> for ApiError {
                 )
             }
         }
+    }
+}
+
+/// The problem answers operations list in the OpenAPI document (`api::openapi`), one
+/// per status, each naming the codes the mapping above gives that status.
+pub mod responses {
+    use super::Problem;
+
+    macro_rules! problem_responses {
+        ($($(#[doc = $doc:literal])+ $name:ident;)*) => {
+            $(
+                $(#[doc = $doc])+
+                #[derive(utoipa::ToResponse)]
+                #[response(content_type = "application/problem+json")]
+                pub struct $name(#[allow(dead_code)] Problem);
+            )*
+
+            /// Every one of them, for the document's components.
+            pub fn all() -> Vec<(&'static str, utoipa::openapi::RefOr<utoipa::openapi::Response>)> {
+                vec![$(<$name as utoipa::ToResponse<'static>>::response()),*]
+            }
+        };
+    }
+
+    problem_responses! {
+        /// `invalid-request`: a malformed body, path or query, a value out of range;
+        /// `unknown-provider`: no plugin or catalog entry by that name.
+        BadRequest;
+        /// `unauthorized`: the credential header is missing or wrong.
+        Unauthorized;
+        /// `forbidden`: not allowed (an agent outside its grant, a wrong `sxc`, an
+        /// origin not allowed); `other-browser`: a page or step opened in another browser.
+        Forbidden;
+        /// `not-found`: no such resource for this project (a foreign id answers the same).
+        NotFound;
+        /// `request-timeout`: the request body stalled.
+        RequestTimeout;
+        /// `conflict`: the state does not allow it; `reauth-required`: the connection
+        /// needs the user to authorize again.
+        Conflict;
+        /// `expired`: the session or code has expired.
+        Gone;
+        /// `too-large`: the body is over the limit (64 KiB of JSON; 10 MiB proxied).
+        PayloadTooLarge;
+        /// `slow_down`: polling faster than `interval` (the new interval, in seconds,
+        /// is in the problem); `rate-limited`: too many attempts, try again later.
+        TooManyRequests;
+        /// `internal`: something went wrong; the server log has the details.
+        Internal;
+        /// `provider-error`: the provider refused; `plugin-error`: its plugin failed;
+        /// `upstream-error`: it could not be reached; `destination-refused`: the
+        /// outbound policy does not allow the destination.
+        BadGateway;
+        /// `sealed`: the vault is sealed; `refresh-busy`: another node is still
+        /// refreshing the connection, try again shortly.
+        ServiceUnavailable;
+        /// `upstream-timeout`: the provider did not answer in time.
+        GatewayTimeout;
     }
 }
 

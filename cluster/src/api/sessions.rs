@@ -3,35 +3,67 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use securix_engine::flows::sessions::CreateSession;
 use securix_engine::model::session::Flow;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::identity::{AGENT_ID, App, optional_header};
 use super::problem::ApiError;
+use super::problem::responses::{
+    BadRequest, Forbidden, Gone, Internal, NotFound, PayloadTooLarge, RequestTimeout, ServiceUnavailable,
+    TooManyRequests, Unauthorized,
+};
+use super::views;
 use crate::server::AppState;
 
-#[derive(Deserialize)]
+/// What the session asks of one integration.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderScopes {
+    /// The integration's scopes when empty or left out.
     #[serde(default)]
     scopes: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateBody {
+    /// The end user the connections are for, in the app's own terms.
     entity_id: String,
+    #[schema(value_type = views::Flow)]
     flow: Flow,
+    /// By integration key.
     providers: BTreeMap<String, ProviderScopes>,
+    /// Popup flow, required: the challenge of the `sxc` the app confirms with.
     sxc_challenge: Option<String>,
+    /// Popup flow: the app's origin (one of the project's allowed origins).
     origin: Option<String>,
     /// Seconds.
     expires_in: Option<u64>,
+    /// When the `securix-agent-id` header is not sent.
     agent_id: Option<String>,
 }
 
+/// Create an auth session (popup or device flow).
+#[utoipa::path(
+    tag = "sessions",
+    operation_id = "createSession",
+    security(("apiKey" = [])),
+    params(("securix-agent-id" = Option<String>, Header, description = "The calling agent; required unless the body has `agentId`")),
+    responses(
+        (status = 201, description = "The session, and where to send the user", body = views::SessionCreated),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+)]
+#[post("/v1/sessions")]
 pub async fn create(
     state: web::Data<AppState>,
     App(principal): App,
@@ -42,7 +74,7 @@ pub async fn create(
     let agent_id = optional_header(&request, AGENT_ID)
         .or(body.agent_id)
         .ok_or_else(|| ApiError::bad_request("the securix-agent-id header is required"))?;
-    let create = CreateSession {
+    let session = CreateSession {
         agent_id,
         entity_id: body.entity_id,
         flow: Some(body.flow),
@@ -51,15 +83,32 @@ pub async fn create(
         origin: body.origin,
         expires_in: body.expires_in.map(Duration::from_secs),
     };
-    let created = state.engine.create_session(&principal, create).await?;
+    let created = state.engine.create_session(&principal, session).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct WaitQuery {
+    /// Long-poll: seconds to wait for the status to change; more than 60 counts as 60.
     wait: Option<u64>,
 }
 
+/// Read a session's status; `?wait=SECONDS` long-polls.
+#[utoipa::path(
+    tag = "sessions",
+    operation_id = "getSession",
+    security(("apiKey" = [])),
+    params(("id" = String, Path, description = "The session's id"), WaitQuery),
+    responses(
+        (status = 200, description = "The session's status", body = views::SessionView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/sessions/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     App(principal): App,
@@ -71,12 +120,33 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmBody {
+    /// The secret whose challenge the session was created with.
     sxc: String,
 }
 
+/// Confirm a popup session with its `sxc`.
+#[utoipa::path(
+    tag = "sessions",
+    operation_id = "confirmSession",
+    security(("apiKey" = [])),
+    params(("id" = String, Path, description = "The session's id")),
+    responses(
+        (status = 200, description = "Completed: the connections it activated", body = views::Confirmed),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 410, response = Gone),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
+#[post("/v1/sessions/{id}/confirm")]
 pub async fn confirm(
     state: web::Data<AppState>,
     App(principal): App,

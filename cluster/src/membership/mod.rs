@@ -52,24 +52,26 @@ pub struct Membership {
 }
 
 /// `GET /v1/admin/cluster`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterView {
     pub node_id: String,
     pub lease_ms: u64,
     pub nodes: Vec<NodeView>,
+    #[schema(value_type = Vec<crate::api::views::ShardOwner>)]
     pub shards: Vec<shard_owner::ShardOwner>,
     /// The shards this node holds and works on now (the records may be ahead of it
     /// for up to a membership round).
     pub owned: Vec<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeView {
     pub node_id: String,
     pub address: String,
     pub renewals: u64,
+    #[schema(value_type = String, format = DateTime)]
     pub renewed_at: Rfc3339,
     /// Alive as this node judges it.
     pub live: bool,

@@ -56,7 +56,7 @@ pub struct Mesh {
 }
 
 /// The mesh as `GET /v1/admin/cluster` shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MeshView {
     pub listen: String,

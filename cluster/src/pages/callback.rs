@@ -4,7 +4,7 @@
 //! server-side long-poll when COOP cut `window.opener`) and closes.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use securix_engine::flows::consent::CallbackOutcome;
 use securix_engine::model::session::{Flow, SessionStatus};
@@ -12,17 +12,39 @@ use serde::Deserialize;
 
 use super::browser::Browser;
 use super::failure::PageError;
+use super::forms::{FailedPage, HtmlPage};
 use super::render::{Frame, Page, render};
 use crate::server::AppState;
 
-#[derive(Deserialize)]
+/// What the provider sends back (RFC 6749 §4.1.2, RFC 9207 `iss`).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CallbackQuery {
+    /// The step's `state`; required.
     state: Option<String>,
+    /// The authorization code, on success.
     code: Option<String>,
+    /// The provider's error code, on failure.
     error: Option<String>,
+    /// The authorization server's issuer.
     iss: Option<String>,
 }
 
+/// The redirect URI registered at providers.
+///
+/// Completes the provider step in the browser that consented, then tells the
+/// app's page and closes.
+#[utoipa::path(
+    tag = "pages",
+    operation_id = "oauthCallback",
+    params(CallbackQuery),
+    responses(
+        (status = 200, response = HtmlPage),
+        (status = "4XX", response = FailedPage),
+        (status = "5XX", response = FailedPage),
+    ),
+)]
+#[get("/oauth/callback")]
 pub async fn receive(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let received = async {
         let query: CallbackQuery =

@@ -3,7 +3,7 @@
 //! open a popup session's page owns it; every POST proves it came from that page.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use securix_engine::flows::consent::ConsentContext;
 use securix_engine::model::session::{Flow, SessionStatus};
@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::browser::Browser;
 use super::failure::PageError;
+use super::forms::{AuthorizeForm as AuthorizeFormDoc, DeclineForm, FailedPage, HtmlPage};
 use super::render::{Frame, Page, render};
 use super::{form_targets, our_form, scope_words};
 use crate::server::AppState;
@@ -107,6 +108,19 @@ impl ConsentPage {
     }
 }
 
+/// The popup: who asks, which providers and scopes; consent buttons.
+#[utoipa::path(
+    tag = "pages",
+    operation_id = "consentPage",
+    params(("sessionId" = String, Path, description = "The session's id")),
+    responses(
+        (status = 200, description = "The consent page", body = String, content_type = "text/html",
+            headers(("set-cookie" = String, description = "The browser cookie the page's forms are bound to"))),
+        (status = "4XX", response = FailedPage),
+        (status = "5XX", response = FailedPage),
+    ),
+)]
+#[get("/connect/{sessionId}")]
 pub async fn show(state: web::Data<AppState>, request: HttpRequest, id: web::Path<String>) -> HttpResponse {
     let browser = Browser::of(&request, &state);
     let response = match state.engine.consent_context(&id, &browser.id).await {
@@ -125,6 +139,20 @@ struct AuthorizeForm {
     integration: String,
 }
 
+/// Continue to a provider: a redirect to its authorization page.
+#[utoipa::path(
+    tag = "pages",
+    operation_id = "authorizeConsent",
+    params(("sessionId" = String, Path, description = "The session's id")),
+    request_body(content = inline(AuthorizeFormDoc), content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To the provider's authorization page",
+            headers(("location" = String, description = "The provider's authorization URL"))),
+        (status = "4XX", response = FailedPage),
+        (status = "5XX", response = FailedPage),
+    ),
+)]
+#[post("/connect/{sessionId}/authorize")]
 pub async fn authorize(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -148,6 +176,19 @@ pub async fn authorize(
 #[derive(Deserialize)]
 struct Decline {}
 
+/// Decline: the session is denied.
+#[utoipa::path(
+    tag = "pages",
+    operation_id = "denyConsent",
+    params(("sessionId" = String, Path, description = "The session's id")),
+    request_body(content = inline(DeclineForm), content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, response = HtmlPage),
+        (status = "4XX", response = FailedPage),
+        (status = "5XX", response = FailedPage),
+    ),
+)]
+#[post("/connect/{sessionId}/deny")]
 pub async fn deny(
     state: web::Data<AppState>,
     request: HttpRequest,

@@ -3,12 +3,13 @@
 //! as RFC 8628 §5.4 asks, to enter only a code from a device in front of the user.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::browser::Browser;
 use super::failure::PageError;
+use super::forms::{CodeForm as CodeFormDoc, FailedPage};
 use super::our_form;
 use super::render::{Frame, Page, render};
 use crate::client_address::client_key;
@@ -33,6 +34,17 @@ fn entry(status: StatusCode, browser: &Browser, alert: Option<&'static str>) -> 
     render(status, &page, "")
 }
 
+/// Device code entry (RFC 8628); then the consent page.
+#[utoipa::path(
+    tag = "pages",
+    operation_id = "devicePage",
+    responses(
+        (status = 200, description = "The code entry page", body = String, content_type = "text/html",
+            headers(("set-cookie" = String, description = "The browser cookie the page's forms are bound to"))),
+        (status = "5XX", response = FailedPage),
+    ),
+)]
+#[get("/device")]
 pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let browser = Browser::of(&request, &state);
     browser.remember(entry(StatusCode::OK, &browser, None))
@@ -43,6 +55,20 @@ struct CodeForm {
     code: String,
 }
 
+/// Submit a device code: on to its session's consent page.
+#[utoipa::path(
+    tag = "pages",
+    operation_id = "enterDeviceCode",
+    request_body(content = inline(CodeFormDoc), content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To the session's consent page",
+            headers(("location" = String, description = "`/connect/{sessionId}`"))),
+        (status = 404, description = "The code entry page again: that code is not valid or has expired", body = String, content_type = "text/html"),
+        (status = "4XX", response = FailedPage),
+        (status = "5XX", response = FailedPage),
+    ),
+)]
+#[post("/device")]
 pub async fn enter(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
     let entered = async {
         let (form, browser): (CodeForm, _) = our_form(&request, &state, &body)?;

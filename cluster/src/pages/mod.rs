@@ -25,6 +25,55 @@ pub fn form_targets(allow_loopback_http: bool) -> &'static str {
     if allow_loopback_http { "https: http://127.0.0.1:* http://localhost:*" } else { "https:" }
 }
 
+/// The forms as the OpenAPI document describes them (`api::openapi`): each page's
+/// own fields and the CSRF token every one carries. Nothing here is constructed.
+#[allow(dead_code)]
+pub mod forms {
+    use utoipa::ToSchema;
+
+    /// The consent page's button for one provider.
+    #[derive(ToSchema)]
+    pub struct AuthorizeForm {
+        /// The page's CSRF token, bound to the browser's cookie.
+        csrf: String,
+        /// The integration to continue to.
+        integration: String,
+    }
+
+    /// The consent page's decline button.
+    #[derive(ToSchema)]
+    pub struct DeclineForm {
+        /// The page's CSRF token, bound to the browser's cookie.
+        csrf: String,
+    }
+
+    /// The device page's code entry.
+    #[derive(ToSchema)]
+    pub struct CodeForm {
+        /// The page's CSRF token, bound to the browser's cookie.
+        csrf: String,
+        /// The code the user's device shows.
+        code: String,
+    }
+
+    /// A page for a person (`text/html`).
+    #[derive(utoipa::ToResponse)]
+    #[response(content_type = "text/html")]
+    pub struct HtmlPage(String);
+
+    /// A failure, as a page in words for a person with the problem's code for
+    /// support (`text/html`, never JSON).
+    #[derive(utoipa::ToResponse)]
+    #[response(content_type = "text/html")]
+    pub struct FailedPage(String);
+
+    /// Every response of the pages, for the document's components.
+    pub fn responses() -> Vec<(&'static str, utoipa::openapi::RefOr<utoipa::openapi::Response>)> {
+        use utoipa::ToResponse;
+        vec![HtmlPage::response(), FailedPage::response()]
+    }
+}
+
 /// A form with the CSRF token every one of our forms carries.
 #[derive(Deserialize)]
 struct Posted<T> {
