@@ -87,7 +87,6 @@ impl HttpClient {
             .pool_max_idle_per_host(MAX_IDLE_PER_ORIGIN)
             .http1_max_buf_size(MAX_ANSWER_HEAD)
             .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
             .build(connector);
         Ok(HttpClient { client })
     }
