@@ -17,6 +17,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use super::error::HttpError;
+use super::pool::Lease;
 
 /// A request body relayed as it comes.
 pub type RequestStream = Pin<Box<dyn Stream<Item = Result<Bytes, io::Error>> + Send>>;
@@ -115,14 +116,21 @@ impl Upload {
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, HttpError>> + Send>>;
 
 /// The data of `body` (trailers are dropped), failing once `timer` fires, which is
-/// set again `wait` ahead after each piece. Read to its end, hyper gives the
-/// connection back to the pool; dropped before, it is closed.
-pub(super) fn answer_body(body: Incoming, timer: Pin<Box<Sleep>>, wait: Duration) -> BodyStream {
+/// set again `wait` ahead after each piece. Read to its end (or with nothing to
+/// read: a server does not poll for the end of a body it sent whole), its
+/// connection goes back to the pool at once; dropped before, it is closed.
+pub(super) fn answer_body(
+    body: Incoming,
+    lease: Lease,
+    timer: Pin<Box<Sleep>>,
+    wait: Duration,
+) -> BodyStream {
     if body.is_end_stream() {
+        lease.give_back();
         return Box::pin(futures_util::stream::empty());
     }
-    Box::pin(futures_util::stream::unfold(Some((body, timer)), move |state| async move {
-        let (mut body, mut timer) = state?;
+    Box::pin(futures_util::stream::unfold(Some((body, lease, timer)), move |state| async move {
+        let (mut body, lease, mut timer) = state?;
         loop {
             let frame = tokio::select! {
                 // The body first, then the timer: no random pick of which to poll.
@@ -131,13 +139,19 @@ pub(super) fn answer_body(body: Incoming, timer: Pin<Box<Sleep>>, wait: Duration
                 () = timer.as_mut() => return Some((Err(HttpError::Timeout), None)),
             };
             match frame {
-                None => return None,
+                None => {
+                    lease.give_back();
+                    return None;
+                }
                 Some(Err(error)) => return Some((Err(HttpError::BrokenOff(error.into())), None)),
                 Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) if body.is_end_stream() => return Some((Ok(data), None)),
+                    Ok(data) if body.is_end_stream() => {
+                        lease.give_back();
+                        return Some((Ok(data), None));
+                    }
                     Ok(data) => {
                         timer.as_mut().reset(Instant::now() + wait);
-                        return Some((Ok(data), Some((body, timer))));
+                        return Some((Ok(data), Some((body, lease, timer))));
                     }
                     // Trailers.
                     Err(_) => continue,

@@ -30,20 +30,16 @@ pub enum HttpError {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl HttpError {
-    /// Sorts a failure of hyper-util's client: the outbound policy's refusal, found
-    /// anywhere in its chain of causes; a failed connection; or a broken exchange.
-    pub(super) fn of_client(error: hyper_util::client::legacy::Error) -> HttpError {
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    /// Sorts a failure to connect: the outbound policy's refusal, found anywhere in
+    /// its chain of causes, or an unreachable provider.
+    pub(super) fn of_connect(error: BoxError) -> HttpError {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
         while let Some(current) = cause {
             if let Some(refused) = current.downcast_ref::<PolicyError>() {
                 return HttpError::Refused(refused.clone());
             }
             cause = current.source();
         }
-        if error.is_connect() {
-            HttpError::Unreachable(error.into())
-        } else {
-            HttpError::BrokenOff(error.into())
-        }
+        HttpError::Unreachable(error)
     }
 }

@@ -1,13 +1,14 @@
 //! The one outbound HTTP client, for the proxy, plugins' `fetch` (token calls
-//! among them) and webhooks: hyper-util's pooled client over the one connector
-//! (`connector`), which holds every connection to the outbound policy. Framing is
-//! hyper's: a caller names a method, a URI, headers and a body, never how the body
+//! among them) and webhooks: hyper's HTTP/1 connections, kept alive per origin
+//! (`pool`), made by the one connector (`connector`), which holds every connection
+//! to the outbound policy. Framing is hyper's: a caller names a method, a URI, headers and a body, never how the body
 //! is delimited. One timer bounds a call until its answer's head (longer while a
 //! streamed upload keeps moving), then each wait for more of its body.
 
 mod body;
 mod connector;
 mod error;
+mod pool;
 
 use std::time::Duration;
 
@@ -15,24 +16,14 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use hyper::header::{CONTENT_LENGTH, HeaderMap};
 use hyper::{Method, Request, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::time::Instant;
 
 pub use body::{BodyStream, ProxyBody, RequestStream};
 use body::{Upload, answer_body};
-use connector::Connector;
 pub use error::{BoxError, HttpError};
+use pool::Pool;
 
 use crate::policy::OutboundPolicy;
-
-/// Idle connections kept per origin.
-const MAX_IDLE_PER_ORIGIN: usize = 256;
-/// The most an answer's head may weigh (hyper also caps it at 100 headers).
-const MAX_ANSWER_HEAD: usize = 64 << 10;
-/// An idle connection older than this is closed rather than reused (servers close
-/// theirs after a minute or two; reusing one they just closed fails the call).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An answer whose body is still to come.
 pub struct Answer {
@@ -65,7 +56,7 @@ impl Answer {
 /// See the module documentation. Cheap to clone: clones share their pool.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<Connector, ProxyBody>,
+    pool: Pool,
 }
 
 impl HttpClient {
@@ -82,13 +73,7 @@ impl HttpClient {
 
     fn with_roots(policy: OutboundPolicy, roots: Option<rustls::RootCertStore>) -> Result<Self, HttpError> {
         let connector = connector::connector(policy, roots).map_err(|_| HttpError::Malformed("TLS setup"))?;
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(IDLE_TIMEOUT)
-            .pool_max_idle_per_host(MAX_IDLE_PER_ORIGIN)
-            .http1_max_buf_size(MAX_ANSWER_HEAD)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
-        Ok(HttpClient { client })
+        Ok(HttpClient { pool: Pool::new(connector) })
     }
 
     /// Sends a request to `uri` (absolute) and returns its answer once its head
@@ -112,13 +97,13 @@ impl HttpClient {
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
         let mut timer = Box::pin(tokio::time::sleep_until(Instant::now() + timeout));
-        let exchange = self.client.request(request);
+        let exchange = self.pool.send(request);
         tokio::pin!(exchange);
         let answer = loop {
             tokio::select! {
                 // The call first, then the timer: no random pick of which to poll.
                 biased;
-                sent = &mut exchange => break sent.map_err(HttpError::of_client)?,
+                sent = &mut exchange => break sent?,
                 () = timer.as_mut() => {
                     // A streamed upload that moved within `timeout` has that long again.
                     let until = upload.as_ref().map(|upload| upload.last_moved() + timeout);
@@ -129,6 +114,7 @@ impl HttpClient {
                 }
             }
         };
+        let (answer, lease) = answer;
         let (parts, body) = answer.into_parts();
         let bodiless = method == Method::HEAD
             || parts.status == StatusCode::NO_CONTENT
@@ -140,7 +126,12 @@ impl HttpClient {
             headers.remove(CONTENT_LENGTH);
             hyper::body::Body::size_hint(&body).exact()
         };
-        Ok(Answer { status: parts.status.as_u16(), headers, length, body: answer_body(body, timer, timeout) })
+        Ok(Answer {
+            status: parts.status.as_u16(),
+            headers,
+            length,
+            body: answer_body(body, lease, timer, timeout),
+        })
     }
 
     /// `send`, with the whole call (its answer read, up to `limit` bytes, included)
