@@ -322,7 +322,8 @@ impl Engine {
     }
 
     /// Runs the expiry sweeper: the safety net behind each session actor's timer,
-    /// and what expires sessions after a restart.
+    /// what expires sessions after a restart, and what closes provider connections
+    /// left idle too long.
     fn start_sweeper(&self) {
         let weak = self.downgrade();
         let every = self.inner.settings.sweep_every;
@@ -330,6 +331,7 @@ impl Engine {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(engine) = weak.upgrade() else { return };
+                engine.inner.http.sweep_idle();
                 if let Err(error) = engine.expire_due_sessions().await {
                     tracing::warn!(%error, "session expiry sweep failed");
                 }

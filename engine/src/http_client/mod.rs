@@ -1,9 +1,10 @@
 //! The one outbound HTTP client, for the proxy, plugins' `fetch` (token calls
 //! among them) and webhooks: hyper's HTTP/1 connections, kept alive per origin
 //! (`pool`), made by the one connector (`connector`), which holds every connection
-//! to the outbound policy. Framing is hyper's: a caller names a method, a URI, headers and a body, never how the body
-//! is delimited. One timer bounds a call until its answer's head (longer while a
-//! streamed upload keeps moving), then each wait for more of its body.
+//! to the outbound policy. Framing is hyper's: a caller names a method, a URI,
+//! headers and a body, never how the body is delimited. One timer bounds a call
+//! until its answer's head (longer while a streamed upload keeps moving), then each
+//! wait for more of its body.
 
 mod body;
 mod connector;
@@ -74,6 +75,12 @@ impl HttpClient {
     fn with_roots(policy: OutboundPolicy, roots: Option<rustls::RootCertStore>) -> Result<Self, HttpError> {
         let connector = connector::connector(policy, roots).map_err(|_| HttpError::Malformed("TLS setup"))?;
         Ok(HttpClient { pool: Pool::new(connector) })
+    }
+
+    /// Closes connections idle past their time, of origins no call comes to again
+    /// too (the engine's sweeper calls it).
+    pub fn sweep_idle(&self) {
+        self.pool.sweep();
     }
 
     /// Sends a request to `uri` (absolute) and returns its answer once its head

@@ -7,13 +7,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{HOST, HeaderValue};
 use hyper::http::uri::{Authority, Scheme};
 use hyper::{Request, Response, Uri};
+use tokio::time::Instant;
 use tower_service::Service;
 
 use super::body::ProxyBody;
@@ -124,6 +125,30 @@ impl Pool {
             }
         });
         Ok(sender)
+    }
+}
+
+impl Pool {
+    /// Closes the connections idle past `IDLE_TIMEOUT` or closed by their peer, of
+    /// every origin, and forgets origins left with none: without it, a host a
+    /// plugin named once would keep its sockets open for as long as the server runs.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let closing = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut closing = Vec::new();
+            idle.retain(|_, connections| {
+                let (keep, stale) = std::mem::take(connections).into_iter().partition(|(sender, since)| {
+                    now.duration_since(*since) < IDLE_TIMEOUT && !sender.is_closed()
+                });
+                *connections = keep;
+                closing.extend::<Vec<_>>(stale);
+                !connections.is_empty()
+            });
+            closing
+        };
+        // Closed once the lock is released: calls need not wait for the sockets.
+        drop(closing);
     }
 }
 

@@ -446,3 +446,28 @@ async fn an_answer_head_past_its_cap_fails_the_call() {
     let refused = send(&client(), Method::GET, &url, ProxyBody::empty()).await;
     assert!(matches!(refused, Err(HttpError::BrokenOff(_))), "{:?}", refused.err());
 }
+
+/// An idle connection to an origin no call comes to again is closed by the sweep
+/// once its time is up, not kept for as long as the server runs.
+#[tokio::test(start_paused = true)]
+async fn the_sweep_closes_connections_left_idle_too_long() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/x", listener.local_addr().unwrap());
+    let (closed, seen_closed) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut received = [0; 4096];
+        let _ = stream.read(&mut received).await.unwrap();
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+        // Ends when the client closes the connection.
+        let _ = closed.send(stream.read(&mut received).await.unwrap());
+    });
+    let client = client();
+    let answer = send(&client, Method::GET, &url, ProxyBody::empty()).await.unwrap();
+    assert!(answer.read_to_end(10).await.unwrap().is_empty());
+    client.sweep_idle();
+    tokio::time::advance(Duration::from_secs(61)).await;
+    client.sweep_idle();
+    let read = tokio::time::timeout(Duration::from_secs(5), seen_closed).await.unwrap().unwrap();
+    assert_eq!(read, 0, "the peer saw its connection closed");
+}
