@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use actix_web::body::{BodyStream, SizedStream};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_LENGTH, HeaderMap, HeaderValue};
+use actix_web::http::header::{CONTENT_LENGTH, HOST, HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -99,10 +99,15 @@ pub async fn forward(
     })
 }
 
-/// The caller's headers in the outbound client's types.
+/// The caller's headers in the outbound client's types, less those no call forwards.
 fn outbound_headers(headers: &HeaderMap) -> hyper::HeaderMap {
     let mut converted = hyper::HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
+        // Read here already, or framing: never forwarded, so never converted (the
+        // engine drops the rest of what stays behind, `Connection`-named ones too).
+        if name.as_str().starts_with("securix-") || name == HOST || name == CONTENT_LENGTH {
+            continue;
+        }
         let name = hyper::header::HeaderName::from_bytes(name.as_str().as_bytes());
         let value = hyper::header::HeaderValue::from_bytes(value.as_bytes());
         if let (Ok(name), Ok(value)) = (name, value) {
