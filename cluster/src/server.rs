@@ -98,24 +98,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The app: routes, body limits, problem+json for every malformed input.
-pub fn app(
-    state: web::Data<AppState>,
-) -> App<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    stateless_app().app_data(state)
-}
-
-/// The app but for its state: every route, the OpenAPI document built by the same
-/// calls that register them, body limits and error mapping.
-pub(crate) fn stateless_app() -> App<
+/// The app, but for its state (`AppState`, which the front adds): every route, the
+/// OpenAPI document built by the same calls that register them, body limits and
+/// error mapping.
+pub(crate) fn app() -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
         Config = (),

@@ -92,7 +92,7 @@ pub async fn openapi_json(served: web::Data<Served>) -> HttpResponse {
 }
 
 /// The proxy: a scope matched by its prefix ahead of every other route
-/// (`server::stateless_app`), whose one default service takes every method, so it
+/// (`server::app`), whose one default service takes every method, so it
 /// has no `#[utoipa::path]` of its own to register. Documented here.
 mod proxy_route {
     use super::*;
@@ -199,7 +199,7 @@ mod tests {
 
     /// The document as the app serves it.
     async fn served() -> Value {
-        let app = test::init_service(crate::server::stateless_app()).await;
+        let app = test::init_service(crate::server::app()).await;
         let answer = test::call_service(&app, TestRequest::get().uri("/openapi.json").to_request()).await;
         assert_eq!(answer.status(), StatusCode::OK);
         serde_json::from_slice(&test::read_body(answer).await).unwrap()
@@ -221,7 +221,7 @@ mod tests {
     /// the default service's problem. (Without the state, a handler that reads it
     /// answers 500 before doing anything.)
     async fn registered() -> BTreeSet<(String, String)> {
-        let app = test::init_service(crate::server::stateless_app()).await;
+        let app = test::init_service(crate::server::app()).await;
         let first = test::call_service(&app, TestRequest::get().uri("/healthz").to_request()).await;
         let map = format!("{:?}", first.request().resource_map());
         // The root is a prefix (of ""), and the proxy's scope; another scope would

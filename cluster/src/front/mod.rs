@@ -57,7 +57,7 @@ pub async fn serve(listener: std::net::TcpListener, state: web::Data<AppState>) 
                 .client_disconnect_timeout(LINGER)
                 .keep_alive(KEEP_ALIVE)
                 .local_addr(address)
-                .h1(map_config(app(state.clone()).into_factory(), move |()| AppConfig::default()));
+                .h1(map_config(app().app_data(state.clone()).into_factory(), move |()| AppConfig::default()));
             fn_service(|stream: tokio::net::TcpStream| {
                 let peer = stream.peer_addr().ok();
                 let _ = stream.set_nodelay(true);

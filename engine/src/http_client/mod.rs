@@ -95,9 +95,6 @@ impl HttpClient {
         body: ProxyBody,
         timeout: Duration,
     ) -> Result<Answer, HttpError> {
-        if uri.scheme().is_none() || uri.host().is_none() {
-            return Err(HttpError::Malformed("the URL is not absolute"));
-        }
         let (body, upload) = Upload::watch(body);
         let mut request = Request::new(body);
         *request.method_mut() = method.clone();

@@ -63,21 +63,13 @@ impl Pool {
         };
         let host = host_header(&scheme, &authority).ok_or(HttpError::Malformed("the URL's host"))?;
         request.headers_mut().entry(HOST).or_insert(host);
-        let origin_uri = Uri::from_parts({
-            let mut origin = hyper::http::uri::Parts::default();
-            origin.scheme = Some(scheme.clone());
-            origin.authority = Some(authority.clone());
-            origin.path_and_query = Some(hyper::http::uri::PathAndQuery::from_static("/"));
-            origin
-        })
-        .map_err(|_| HttpError::Malformed("the URL"))?;
         // HTTP/1.1 sends a request's target in origin form: its path and query.
         *request.uri_mut() = parts.path_and_query.map_or_else(|| Uri::from_static("/"), Uri::from);
         let origin = (scheme, authority);
         loop {
             let (mut sender, reused) = match self.take_idle(&origin).await {
                 Some(sender) => (sender, true),
-                None => (self.connect(origin_uri.clone()).await?, false),
+                None => (self.connect(&origin).await?, false),
             };
             match sender.try_send_request(request).await {
                 Ok(answer) => {
@@ -110,7 +102,12 @@ impl Pool {
         }
     }
 
-    async fn connect(&self, origin: Uri) -> Result<SendRequest<ProxyBody>, HttpError> {
+    async fn connect(&self, (scheme, authority): &Origin) -> Result<SendRequest<ProxyBody>, HttpError> {
+        let mut parts = hyper::http::uri::Parts::default();
+        parts.scheme = Some(scheme.clone());
+        parts.authority = Some(authority.clone());
+        parts.path_and_query = Some(hyper::http::uri::PathAndQuery::from_static("/"));
+        let origin = Uri::from_parts(parts).map_err(|_| HttpError::Malformed("the URL"))?;
         let mut connector = self.connector.clone();
         std::future::poll_fn(|cx| connector.poll_ready(cx)).await.map_err(HttpError::of_connect)?;
         let stream = connector.call(origin).await.map_err(HttpError::of_connect)?;
