@@ -24,6 +24,7 @@ fn target() -> CallTarget {
     CallTarget {
         config: "{}".into(),
         hosts: vec![],
+        client_auth_endpoints: vec![],
         client: OAuthClient {
             client_id: "1234567890-abc.apps.googleusercontent.com".into(),
             client_secret: SecretString::new("GOCSPX-secret"),

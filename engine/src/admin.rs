@@ -36,6 +36,8 @@ impl From<&Integration> for IntegrationView {
 
 /// What `put_integration` stores next to the configuration: the hosts it needs.
 pub(crate) const HOSTS_FIELD: &str = "__securixHosts";
+/// Where the client authenticates for this configuration, as the plugin checked it.
+pub(crate) const CLIENT_AUTH_FIELD: &str = "__securixClientAuth";
 
 impl Engine {
     pub async fn create_project(&self, name: &str) -> EngineResult<project::Project> {
@@ -123,10 +125,12 @@ impl Engine {
         let validated = plugin.validate_config(&draft.config.to_string()).await?;
         let mut config: serde_json::Value =
             serde_json::from_str(&validated.config).unwrap_or(serde_json::Value::Null);
+        if !config.is_object() {
+            config = serde_json::json!({});
+        }
         if let serde_json::Value::Object(map) = &mut config {
             map.insert(HOSTS_FIELD.into(), validated.hosts.into());
-        } else {
-            config = serde_json::json!({ HOSTS_FIELD: validated.hosts });
+            map.insert(CLIENT_AUTH_FIELD.into(), validated.client_auth_endpoints.into());
         }
         let draft = IntegrationDraft { config, ..draft };
         let now = self.now();
@@ -178,19 +182,20 @@ impl Engine {
 
     /// An integration with what a plugin call needs: configuration, hosts, client.
     pub(crate) async fn call_target(&self, integration: &Integration) -> EngineResult<CallTarget> {
-        let hosts = integration
-            .config
-            .get(HOSTS_FIELD)
-            .and_then(|h| h.as_array())
-            .map(|hosts| hosts.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
+        let strings = |field: &str| -> Vec<String> {
+            let list = integration.config.get(field).and_then(|h| h.as_array());
+            list.map(|items| items.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
         let mut config = integration.config.clone();
         if let serde_json::Value::Object(map) = &mut config {
             map.remove(HOSTS_FIELD);
+            map.remove(CLIENT_AUTH_FIELD);
         }
         Ok(CallTarget {
             config: config.to_string(),
-            hosts,
+            hosts: strings(HOSTS_FIELD),
+            client_auth_endpoints: strings(CLIENT_AUTH_FIELD),
             client: crate::plugins::OAuthClient {
                 client_id: integration.client_id.clone(),
                 client_secret: integration.client_secret(&self.inner.vault).await?,
@@ -204,6 +209,7 @@ impl IntegrationView {
     fn without_internal_fields(mut self) -> Self {
         if let serde_json::Value::Object(map) = &mut self.config {
             map.remove(HOSTS_FIELD);
+            map.remove(CLIENT_AUTH_FIELD);
         }
         self
     }

@@ -28,7 +28,7 @@
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "wit/v0.1.0",
+        path: "wit/v0.2.0",
         world: "provider-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_provider_plugin",
@@ -53,7 +53,7 @@ pub use oauth::{parse_token_response, provider_error_from_response as oauth_erro
 pub use provider::{ClientAuth, Endpoints, Provider, identity_from_json};
 
 /// The WIT package version this SDK builds plugins for.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// Writes a line to the host's log (rate-limited and redacted by the host).
 pub fn log(level: LogLevel, message: &str) {
@@ -71,11 +71,20 @@ impl ProviderInfo {
             supports_pkce: true,
             supports_refresh: true,
             supports_revoke: true,
+            client_auth_endpoints: Vec::new(),
         }
     }
 
+    /// The sites the plugin calls: `host` (https on 443), `host:port`, or an origin.
     pub fn hosts(mut self, hosts: &[&str]) -> Self {
         self.allowed_hosts = hosts.iter().map(|h| (*h).to_owned()).collect();
+        self
+    }
+
+    /// Where the client authenticates (token, revocation): the only requests the host
+    /// fills the client secret into. `*` stands for one path segment.
+    pub fn client_auth_endpoints(mut self, urls: &[&str]) -> Self {
+        self.client_auth_endpoints = urls.iter().map(|u| (*u).to_owned()).collect();
         self
     }
 

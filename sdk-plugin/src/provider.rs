@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::http::{self, Response};
-use crate::url::{host_of, with_query};
+use crate::url::{host_of, site_of, with_query};
 use crate::{
     AuthorizeRequest, Client, CodeExchange, Config, ConfigInfo, Header, Identity, ProviderError,
     ProviderInfo, ProxyTarget, RefreshRequest, RevokeRequest, TokenRequest, TokenSet, oauth,
@@ -55,12 +55,17 @@ impl Endpoints {
         self
     }
 
+    /// Where the client authenticates: the token endpoint and, if any, revocation.
+    pub fn client_auth(&self) -> Vec<String> {
+        std::iter::once(self.token.clone()).chain(self.revocation.clone()).collect()
+    }
+
     pub fn scope_separator(mut self, separator: char) -> Self {
         self.scope_separator = separator;
         self
     }
 
-    /// Every host these endpoints name.
+    /// Every site these endpoints name (`host`, `host:port` or an http origin).
     pub fn hosts(&self) -> Vec<String> {
         let urls = [
             Some(&self.authorization),
@@ -69,7 +74,7 @@ impl Endpoints {
             self.userinfo.as_ref(),
             self.revocation.as_ref(),
         ];
-        let mut hosts: Vec<String> = urls.into_iter().flatten().filter_map(|u| host_of(u)).collect();
+        let mut hosts: Vec<String> = urls.into_iter().flatten().filter_map(|u| site_of(u)).collect();
         hosts.sort();
         hosts.dedup();
         hosts
@@ -99,7 +104,9 @@ pub trait Provider {
         Vec::new()
     }
 
-    /// Checks the configuration and names the hosts its endpoints need.
+    /// Checks the configuration and names the sites its endpoints need and where the
+    /// client authenticates (which the host accepts only if `info` declares them or
+    /// the operator's configuration names them).
     fn validate_config(config: &Config) -> Result<ConfigInfo, ProviderError> {
         let endpoints = Self::endpoints(config)?;
         for url in [&endpoints.authorization, &endpoints.token, &endpoints.api_base] {
@@ -107,7 +114,11 @@ pub trait Provider {
                 return Err(ProviderError::InvalidConfig(format!("`{url}` is not an absolute URL")));
             }
         }
-        Ok(ConfigInfo { config: config.to_json(), hosts: endpoints.hosts() })
+        Ok(ConfigInfo {
+            config: config.to_json(),
+            hosts: endpoints.hosts(),
+            client_auth_endpoints: endpoints.client_auth(),
+        })
     }
 
     fn authorize_url(config: &Config, request: &AuthorizeRequest) -> Result<String, ProviderError> {

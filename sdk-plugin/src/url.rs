@@ -74,3 +74,36 @@ pub fn host_of(url: &str) -> Option<String> {
     };
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
+
+/// The site of an absolute URL as the host matches it: `host` for https on 443,
+/// `host:port` for https on another port, `http://host:port` for plain http.
+pub fn site_of(url: &str) -> Option<String> {
+    let host = host_of(url)?;
+    let https = url.starts_with("https://");
+    let authority = url.split_once("://")?.1.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    // What follows the host (after the `]` of an IPv6 address) is `:port`, if anything.
+    let after_host = authority.rsplit_once(']').map_or(authority, |(_, rest)| rest);
+    let port = after_host.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
+    Some(match (https, port) {
+        (true, None | Some(443)) => host,
+        (true, Some(port)) => format!("{host}:{port}"),
+        (false, port) => format!("http://{host}:{}", port.unwrap_or(80)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::site_of;
+
+    #[test]
+    fn a_site_carries_the_scheme_and_port_the_host_must_match() {
+        assert_eq!(site_of("https://API.example.com/token").as_deref(), Some("api.example.com"));
+        assert_eq!(site_of("https://api.example.com:443/x").as_deref(), Some("api.example.com"));
+        assert_eq!(site_of("https://api.example.com:8443/x").as_deref(), Some("api.example.com:8443"));
+        assert_eq!(site_of("http://127.0.0.1:4000/token").as_deref(), Some("http://127.0.0.1:4000"));
+        assert_eq!(site_of("http://[::1]:4000/token").as_deref(), Some("http://[::1]:4000"));
+        assert_eq!(site_of("http://localhost/x").as_deref(), Some("http://localhost:80"));
+        assert_eq!(site_of("ftp://a.example/"), None);
+    }
+}

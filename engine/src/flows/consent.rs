@@ -364,9 +364,21 @@ impl Engine {
         };
         let account = Account { id: who.account_id, email: who.email };
         let scopes = issued.scopes.unwrap_or(requested);
-        let outcome = self
+        let recorded = self
             .record_grant(&session.id, &oauth_tx.integration, &found.provider, account, scopes, tokens)
-            .await?;
+            .await;
+        let outcome = match recorded {
+            Ok(outcome) => outcome,
+            // A grant the store refuses (past a record limit, say) ends the session
+            // with the reason instead of leaving it `authorizing`.
+            Err(error) => {
+                tracing::warn!(session = %session.id, %error, "the grant could not be stored");
+                let reason = format!("the provider's grant could not be stored: {error}");
+                return self
+                    .finish_with(&session, &oauth_tx.integration, SessionStatus::Failed, Some(reason))
+                    .await;
+            }
+        };
         self.session_changed();
         Ok(outcome)
     }

@@ -49,9 +49,35 @@ pub enum PluginError {
     /// request, a value with a line break): the plugin's fault, never the caller's.
     #[error("PL0009 plugin `{plugin}` returned {what}")]
     BadOutput { plugin: String, what: String },
+    /// A value past its cap (the WIT documentation lists them).
+    #[error("PL0010 plugin `{plugin}` returned {what} over its cap of {limit}")]
+    OverCap { plugin: String, what: String, limit: usize },
+    /// The client secret placeholder where the secret may not go (`client_secret.rs`).
+    #[error("PL0011 plugin `{plugin}` tried to send the client secret where it may not go: {why}")]
+    SecretMisplaced { plugin: String, why: String },
+    /// The plugin an integration needs did not load (its file is named in the log).
+    #[error("PL0012 provider plugin `{plugin}` is unavailable: {reason}")]
+    Unavailable { plugin: String, reason: String },
 }
 
 impl PluginError {
+    /// The plugin at fault, when one is.
+    pub fn plugin(&self) -> Option<&str> {
+        match self {
+            PluginError::Provider { plugin, .. }
+            | PluginError::CpuLimit { plugin, .. }
+            | PluginError::MemoryLimit { plugin, .. }
+            | PluginError::Timeout { plugin, .. }
+            | PluginError::Trap { plugin, .. }
+            | PluginError::BadOutput { plugin, .. }
+            | PluginError::OverCap { plugin, .. }
+            | PluginError::SecretMisplaced { plugin, .. }
+            | PluginError::Unavailable { plugin, .. } => Some(plugin),
+            PluginError::UnknownPlugin(plugin) => Some(plugin),
+            PluginError::UnsupportedWitVersion { .. } | PluginError::Load(_) => None,
+        }
+    }
+
     /// Worth retrying later (the provider's temporary trouble).
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::v0_1_0::securix::provider::{host, types};
-use super::fetch::{FetchScope, Fetcher};
+use super::bindings::current::securix::provider::{host, types};
+use super::fetch::{FetchFailure, FetchScope, Fetcher};
 use crate::util::secret::SecretString;
 
 pub(crate) struct HostState {
@@ -27,6 +27,10 @@ pub(crate) struct HostState {
     host_time: Duration,
     cpu_limit: Duration,
     logs_left: u32,
+    /// Set when the plugin put the client secret where it may not go: the call fails.
+    pub misplaced_secret: Option<String>,
+    /// Bodies of the exact URLs fetched (the OIDC discovery document the operator named).
+    pub exact_answers: Vec<Vec<u8>>,
 }
 
 impl HostState {
@@ -52,6 +56,8 @@ impl HostState {
             host_time: Duration::ZERO,
             cpu_limit: limits.cpu,
             logs_left: limits.log_lines_per_call,
+            misplaced_secret: None,
+            exact_answers: Vec::new(),
         }
     }
 
@@ -66,10 +72,10 @@ impl HostState {
 
     /// Replaces every secret of this call in `text`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for secret in self.redact.iter().map(|s| s.expose().to_owned()).chain(self.scope.secret_forms()) {
+        let mut out = self.scope.client_secret.scrub_text(text);
+        for secret in self.redact.iter().map(SecretString::expose) {
             if !secret.is_empty() {
-                out = out.replace(&secret, "<redacted>");
+                out = out.replace(secret, "<redacted>");
             }
         }
         out
@@ -112,12 +118,26 @@ impl host::Host for HostState {
     async fn fetch(&mut self, request: types::HttpRequest) -> Result<types::HttpResponse, types::FetchError> {
         let started = Instant::now();
         let fetcher = self.fetcher.clone();
+        let exact = self.scope.exact_urls.contains(&request.url);
         let result = fetcher.fetch(&self.scope, request).await;
         self.host_time += started.elapsed();
-        if let Err(error) = &result {
-            tracing::debug!(plugin = %self.plugin, error = %self.redact(&format!("{error:?}")), "plugin fetch refused or failed");
+        match result {
+            Ok(answer) => {
+                if exact {
+                    self.exact_answers.push(answer.body.clone());
+                }
+                Ok(answer)
+            }
+            Err(FetchFailure::Guest(error)) => {
+                tracing::debug!(plugin = %self.plugin, error = %self.redact(&format!("{error:?}")), "plugin fetch refused or failed");
+                Err(error)
+            }
+            Err(FetchFailure::Misplaced(misplaced)) => {
+                tracing::warn!(plugin = %self.plugin, why = %misplaced.0, "plugin put the client secret where it may not go");
+                self.misplaced_secret.get_or_insert(misplaced.0.clone());
+                Err(types::FetchError::Denied(misplaced.0))
+            }
         }
-        result
     }
 
     async fn log(&mut self, level: host::LogLevel, message: String) {

@@ -10,8 +10,11 @@ pub struct PluginLimits {
     pub cpu: Duration,
     /// Wall-clock time one call may take, `fetch`es included.
     pub wall: Duration,
-    /// Calls running at once; more wait for a slot instead of failing.
+    /// Calls running at once, all plugins together; more wait for a slot instead of failing.
     pub max_concurrent_calls: u32,
+    /// Calls of one plugin running at once: a flood through one plugin waits on
+    /// its own bound and leaves the rest of the shared slots to the others.
+    pub max_concurrent_calls_per_plugin: u32,
     /// Log lines one call may write.
     pub log_lines_per_call: u32,
 }
@@ -23,6 +26,7 @@ impl Default for PluginLimits {
             cpu: Duration::from_secs(1),
             wall: Duration::from_secs(30),
             max_concurrent_calls: 1000,
+            max_concurrent_calls_per_plugin: 64,
             log_lines_per_call: 20,
         }
     }

@@ -9,15 +9,19 @@
 //! only door out (see `fetch.rs`).
 
 mod bindings;
+mod client_secret;
+mod compat_v0_1;
 mod epoch_ticker;
 mod error;
 mod fetch;
+mod guest;
 mod host_state;
 mod limits;
+mod output;
 mod plugin;
+mod registry;
 mod types;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -26,19 +30,24 @@ use wasmtime::component::{Component, HasSelf, Linker, types::ComponentItem};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use bindings::SUPPORTED_VERSIONS;
+pub use client_secret::CLIENT_SECRET_PLACEHOLDER;
 pub use error::{PluginError, ProviderFailure};
-pub use fetch::{CLIENT_SECRET_PLACEHOLDER, FetchPolicy};
+pub use fetch::FetchPolicy;
 pub use limits::PluginLimits;
 pub use plugin::Plugin;
+pub use registry::{FailedPlugin, PluginSource};
 pub use types::{
     AccountIdentity, ApiTarget, AuthorizeParams, CallTarget, IssuedTokens, OAuthClient, ProviderInfo,
     ValidatedConfig,
 };
 
-use bindings::{PROVIDER_EXPORT, v0_1_0};
+use bindings::{PROVIDER_EXPORT, v0_1_0, v0_2_0};
+use client_secret::ClientAuthEndpoint;
 use epoch_ticker::EpochTicker;
 use fetch::Fetcher;
+use guest::GuestPre;
 use host_state::HostState;
+use registry::Registry;
 
 /// How the host is set up.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +56,9 @@ pub struct PluginHostOptions {
     pub fetch: FetchPolicy,
     /// Where compiled plugins are cached; `None` compiles on every start.
     pub cache_dir: Option<PathBuf>,
+    /// First-party plugins a file in the plugins directory may replace
+    /// (`SECURIX_PLUGIN_OVERRIDES`); any other duplicate id is refused.
+    pub replaceable: Vec<String>,
 }
 
 /// Loads plugins and hands them out by provider id.
@@ -57,7 +69,8 @@ pub struct PluginHost {
     limits: PluginLimits,
     permits: Arc<Semaphore>,
     ticker: Arc<EpochTicker>,
-    plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
+    registry: RwLock<Registry>,
+    replaceable: Vec<String>,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -108,6 +121,8 @@ impl PluginHost {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load_error)?;
         v0_1_0::ProviderPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
             .map_err(load_error)?;
+        v0_2_0::ProviderPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(load_error)?;
         let ticker = Arc::new(EpochTicker::start(&engine));
         let fetcher = Arc::new(Fetcher::new(options.fetch).map_err(load_error)?);
         Ok(PluginHost {
@@ -117,13 +132,46 @@ impl PluginHost {
             permits: Arc::new(Semaphore::new(concurrency as usize)),
             ticker,
             limits,
-            plugins: RwLock::new(BTreeMap::new()),
+            registry: RwLock::new(Registry::default()),
+            replaceable: options.replaceable,
         })
     }
 
-    /// Compiles, checks and registers a plugin; a plugin with the same id replaces
-    /// the one loaded before.
+    /// Compiles, checks and registers a plugin given as bytes (embedders, tests).
     pub async fn load(&self, wasm: &[u8]) -> Result<Arc<Plugin>, PluginError> {
+        self.load_from(wasm, PluginSource::Embedded).await
+    }
+
+    /// Compiles, checks and registers a plugin. An id already taken is refused,
+    /// naming both sources, unless a file replaces a first-party plugin the
+    /// operator listed in `replaceable`.
+    pub async fn load_from(&self, wasm: &[u8], source: PluginSource) -> Result<Arc<Plugin>, PluginError> {
+        let plugin = Arc::new(self.compile(wasm).await?);
+        let id = plugin.info.id.clone();
+        let mut registry =
+            self.registry.write().map_err(|_| PluginError::Load("plugin registry poisoned".into()))?;
+        if let Some(taken) = registry.source_of(&id) {
+            let replaces = matches!(taken, PluginSource::FirstParty)
+                && matches!(source, PluginSource::File(_))
+                && self.replaceable.contains(&id);
+            if !replaces {
+                return Err(PluginError::Load(format!(
+                    "{source} names itself `{id}`, which {taken} already is; ids must be unique{}",
+                    if matches!(taken, PluginSource::FirstParty) {
+                        " (to replace a first-party plugin, list it in SECURIX_PLUGIN_OVERRIDES)"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            tracing::warn!(plugin = %id, %source, "a plugin file replaces the first-party plugin, as the operator allowed");
+        }
+        tracing::info!(plugin = %id, wit = %plugin.info.wit, %source, "provider plugin loaded");
+        registry.insert(plugin.clone(), source);
+        Ok(plugin)
+    }
+
+    async fn compile(&self, wasm: &[u8]) -> Result<Plugin, PluginError> {
         let engine = self.engine.clone();
         let bytes = wasm.to_vec();
         // Compiling is CPU-heavy: keep it off the async workers.
@@ -135,7 +183,10 @@ impl PluginHost {
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             PluginError::Load(format!("plugin imports something the host does not offer: {e}"))
         })?;
-        let pre = v0_1_0::ProviderPluginPre::new(pre).map_err(load_error)?;
+        let pre = match wit.as_str() {
+            "0.1.0" => GuestPre::V0_1(v0_1_0::ProviderPluginPre::new(pre).map_err(load_error)?),
+            _ => GuestPre::V0_2(v0_2_0::ProviderPluginPre::new(pre).map_err(load_error)?),
+        };
         let mut plugin = Plugin {
             info: ProviderInfo {
                 id: String::new(),
@@ -145,36 +196,61 @@ impl PluginHost {
                 supports_pkce: false,
                 supports_refresh: false,
                 supports_revoke: false,
-                wit,
+                client_auth_endpoints: Vec::new(),
+                wit: wit.clone(),
             },
+            sites: Vec::new(),
+            client_auth: Vec::new(),
             pre,
             engine: self.engine.clone(),
             fetcher: self.fetcher.clone(),
             limits: self.limits.clone(),
             permits: self.permits.clone(),
+            own_permits: Arc::new(
+                Semaphore::new(self.limits.max_concurrent_calls_per_plugin.max(1) as usize),
+            ),
             ticker: self.ticker.clone(),
         };
         let info = plugin.call_info().await?;
         crate::model::ids::check_app_id(&info.id, "provider id").map_err(load_error)?;
+        output::Caps { plugin: &info.id }.info(&info)?;
+        let refuse = |what: String| PluginError::Load(format!("plugin `{}` declares {what}", info.id));
+        let mut sites = Vec::with_capacity(info.allowed_hosts.len());
+        for host in &info.allowed_hosts {
+            sites.push(
+                crate::policy::Site::parse(host)
+                    .map_err(|_| refuse(format!("a site it cannot name ({host:?})")))?,
+            );
+        }
+        let mut client_auth = Vec::with_capacity(info.client_auth_endpoints.len());
+        for endpoint in &info.client_auth_endpoints {
+            let pattern = ClientAuthEndpoint::parse(endpoint)
+                .filter(|pattern| sites.contains(pattern.site()))
+                .ok_or_else(|| refuse(format!("a client-auth endpoint not on its sites ({endpoint:?})")))?;
+            client_auth.push(pattern);
+        }
+        if wit == "0.1.0" {
+            // 0.1.0 names no endpoints: its static sites stand for them.
+            client_auth = sites.iter().cloned().map(ClientAuthEndpoint::AnyOn).collect();
+        }
         plugin.info = ProviderInfo {
             id: info.id,
             name: info.name,
-            allowed_hosts: info.allowed_hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect(),
+            allowed_hosts: sites.iter().map(ToString::to_string).collect(),
             default_scopes: info.default_scopes,
             supports_pkce: info.supports_pkce,
             supports_refresh: info.supports_refresh,
             supports_revoke: info.supports_revoke,
-            wit: plugin.info.wit.clone(),
+            client_auth_endpoints: info.client_auth_endpoints,
+            wit,
         };
-        let plugin = Arc::new(plugin);
-        let mut plugins =
-            self.plugins.write().map_err(|_| PluginError::Load("plugin registry poisoned".into()))?;
-        plugins.insert(plugin.info.id.clone(), plugin.clone());
-        tracing::info!(plugin = %plugin.info.id, wit = %plugin.info.wit, "provider plugin loaded");
+        plugin.sites = sites;
+        plugin.client_auth = client_auth;
         Ok(plugin)
     }
 
-    /// Loads every `*.wasm` in `dir`.
+    /// Loads every `*.wasm` in `dir`. A file that cannot be loaded is left out and
+    /// reported (`failed`), so one bad file does not keep the others from running.
     pub async fn load_dir(&self, dir: &Path) -> Result<Vec<Arc<Plugin>>, PluginError> {
         let entries =
             std::fs::read_dir(dir).map_err(|e| PluginError::Load(format!("{}: {e}", dir.display())))?;
@@ -185,11 +261,22 @@ impl PluginHost {
         paths.sort();
         let mut loaded = Vec::new();
         for path in paths {
-            let bytes =
-                std::fs::read(&path).map_err(|e| PluginError::Load(format!("{}: {e}", path.display())))?;
-            loaded.push(
-                self.load(&bytes).await.map_err(|e| PluginError::Load(format!("{}: {e}", path.display())))?,
-            );
+            let source = PluginSource::File(path.clone());
+            let outcome = match std::fs::read(&path) {
+                Ok(bytes) => self.load_from(&bytes, source.clone()).await,
+                Err(e) => Err(PluginError::Load(e.to_string())),
+            };
+            match outcome {
+                Ok(plugin) => loaded.push(plugin),
+                Err(error) => {
+                    tracing::error!(file = %path.display(), %error, "a provider plugin was left out");
+                    let mut registry = self
+                        .registry
+                        .write()
+                        .map_err(|_| PluginError::Load("plugin registry poisoned".into()))?;
+                    registry.fail(FailedPlugin::new(&path, &error));
+                }
+            }
         }
         Ok(loaded)
     }
@@ -214,16 +301,19 @@ impl PluginHost {
         }
     }
 
+    /// The plugin behind `id`; `Unavailable` when its file failed to load.
     pub fn get(&self, id: &str) -> Result<Arc<Plugin>, PluginError> {
-        let plugins =
-            self.plugins.read().map_err(|_| PluginError::Load("plugin registry poisoned".into()))?;
-        plugins.get(id).cloned().ok_or_else(|| PluginError::UnknownPlugin(id.to_owned()))
+        let registry =
+            self.registry.read().map_err(|_| PluginError::Load("plugin registry poisoned".into()))?;
+        registry.get(id)
     }
 
     pub fn list(&self) -> Vec<ProviderInfo> {
-        self.plugins
-            .read()
-            .map(|plugins| plugins.values().map(|p| p.info().clone()).collect())
-            .unwrap_or_default()
+        self.registry.read().map(|registry| registry.infos()).unwrap_or_default()
+    }
+
+    /// Plugin files left out at load, with why.
+    pub fn failed(&self) -> Vec<FailedPlugin> {
+        self.registry.read().map(|registry| registry.failed().to_vec()).unwrap_or_default()
     }
 }

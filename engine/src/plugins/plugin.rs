@@ -9,26 +9,43 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::v0_1_0::securix::provider::types as wit;
-use super::bindings::v0_1_0::{ProviderPlugin, ProviderPluginPre};
+use super::bindings::current::securix::provider::types as wit;
+use super::client_secret::{CLIENT_SECRET_PLACEHOLDER, ClientAuthEndpoint, ClientSecret};
 use super::epoch_ticker::EpochTicker;
-use super::fetch::{CLIENT_SECRET_PLACEHOLDER, FetchScope, Fetcher};
+use super::fetch::{FetchScope, Fetcher};
+use super::guest::{Guest, GuestPre};
 use super::host_state::HostState;
+use super::output::{Caps, MAX_URL, cut_message};
 use super::types::{
     AccountIdentity, ApiTarget, AuthorizeParams, CallTarget, IssuedTokens, ProviderInfo, ValidatedConfig,
 };
 use super::{PluginError, PluginLimits, ProviderFailure};
+use crate::policy::Site;
 use crate::util::secret::SecretString;
 
 type CallFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
 
+/// Whether a call authenticates the client, and so may send its secret.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Authenticates {
+    Client,
+    No,
+}
+
 pub struct Plugin {
     pub(super) info: ProviderInfo,
-    pub(super) pre: ProviderPluginPre<HostState>,
+    /// `info.allowed_hosts`, parsed.
+    pub(super) sites: Vec<Site>,
+    /// Where the client authenticates for any configuration (`info`).
+    pub(super) client_auth: Vec<ClientAuthEndpoint>,
+    pub(super) pre: GuestPre,
     pub(super) engine: wasmtime::Engine,
     pub(super) fetcher: Arc<Fetcher>,
     pub(super) limits: PluginLimits,
+    /// Shared by every plugin: instances the host keeps ready.
     pub(super) permits: Arc<Semaphore>,
+    /// This plugin's own bound, so a flood through it leaves the shared ones to others.
+    pub(super) own_permits: Arc<Semaphore>,
     pub(super) ticker: Arc<EpochTicker>,
 }
 
@@ -39,15 +56,16 @@ impl std::fmt::Debug for Plugin {
 }
 
 fn failure(plugin: &str, error: wit::ProviderError, state: &HostState) -> PluginError {
+    let say = |message: String| state.redact(&cut_message(message));
     let failure = match error {
-        wit::ProviderError::InvalidConfig(m) => ProviderFailure::InvalidConfig(state.redact(&m)),
-        wit::ProviderError::InvalidGrant(m) => ProviderFailure::InvalidGrant(state.redact(&m)),
-        wit::ProviderError::InvalidClient(m) => ProviderFailure::InvalidClient(state.redact(&m)),
-        wit::ProviderError::AccessDenied(m) => ProviderFailure::AccessDenied(state.redact(&m)),
-        wit::ProviderError::InvalidScope(m) => ProviderFailure::InvalidScope(state.redact(&m)),
-        wit::ProviderError::Transient(m) => ProviderFailure::Transient(state.redact(&m)),
-        wit::ProviderError::Unsupported(m) => ProviderFailure::Unsupported(state.redact(&m)),
-        wit::ProviderError::Protocol(m) => ProviderFailure::Protocol(state.redact(&m)),
+        wit::ProviderError::InvalidConfig(m) => ProviderFailure::InvalidConfig(say(m)),
+        wit::ProviderError::InvalidGrant(m) => ProviderFailure::InvalidGrant(say(m)),
+        wit::ProviderError::InvalidClient(m) => ProviderFailure::InvalidClient(say(m)),
+        wit::ProviderError::AccessDenied(m) => ProviderFailure::AccessDenied(say(m)),
+        wit::ProviderError::InvalidScope(m) => ProviderFailure::InvalidScope(say(m)),
+        wit::ProviderError::Transient(m) => ProviderFailure::Transient(say(m)),
+        wit::ProviderError::Unsupported(m) => ProviderFailure::Unsupported(say(m)),
+        wit::ProviderError::Protocol(m) => ProviderFailure::Protocol(say(m)),
     };
     PluginError::Provider { plugin: plugin.to_owned(), failure }
 }
@@ -84,12 +102,23 @@ impl Plugin {
         }
     }
 
-    /// The hosts a call for `target` may reach: the plugin's own and its configuration's.
-    fn scope(&self, target: &CallTarget, with_secret: bool) -> FetchScope {
-        let hosts =
-            self.info.allowed_hosts.iter().chain(&target.hosts).map(|h| h.to_ascii_lowercase()).collect();
-        let client_secret = with_secret.then(|| target.client.client_secret.clone());
-        FetchScope { hosts, exact_urls: Vec::new(), client_secret }
+    /// What a call for `target` may reach, and where its client secret may go.
+    fn scope(&self, target: &CallTarget, authenticates: Authenticates) -> FetchScope {
+        // Stored sites were checked when the integration was put; one that no longer
+        // parses reaches nothing.
+        let sites = self.sites.iter().cloned().chain(target.hosts.iter().filter_map(|h| Site::parse(h).ok()));
+        let endpoints = self
+            .client_auth
+            .iter()
+            .cloned()
+            .chain(target.client_auth_endpoints.iter().filter_map(|e| ClientAuthEndpoint::parse(e)))
+            .collect();
+        let secret = target.client.client_secret.clone();
+        FetchScope {
+            sites: sites.collect(),
+            exact_urls: Vec::new(),
+            client_secret: ClientSecret::new(secret, authenticates == Authenticates::Client, endpoints),
+        }
     }
 
     /// Runs one call in a fresh store under the limits, mapping sandbox failures.
@@ -97,14 +126,12 @@ impl Plugin {
         &self,
         scope: FetchScope,
         redact: Vec<SecretString>,
-        call: impl for<'a> FnOnce(&'a mut Store<HostState>, &'a ProviderPlugin) -> CallFuture<'a, R> + Send,
+        call: impl for<'a> FnOnce(&'a mut Store<HostState>, &'a Guest) -> CallFuture<'a, R> + Send,
     ) -> Result<(R, Store<HostState>), PluginError> {
         let plugin = self.info.id.clone();
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| PluginError::Load("plugin host is shutting down".into()))?;
+        let closed = |_| PluginError::Load("plugin host is shutting down".into());
+        let _own = self.own_permits.acquire().await.map_err(closed)?;
+        let _shared = self.permits.acquire().await.map_err(closed)?;
         let _ticking = self.ticker.running();
         let state = HostState::new(plugin.clone(), self.fetcher.clone(), scope, redact, &self.limits);
         let mut store = Store::new(&self.engine, state);
@@ -119,11 +146,14 @@ impl Plugin {
         });
         let outcome = {
             let work = async {
-                let instance = self.pre.instantiate_async(&mut store).await?;
+                let instance = self.pre.instantiate(&mut store).await?;
                 call(&mut store, &instance).await
             };
             tokio::time::timeout(self.limits.wall, work).await
         };
+        if let Some(why) = store.data().misplaced_secret.clone() {
+            return Err(PluginError::SecretMisplaced { plugin, why });
+        }
         match outcome {
             Err(_) => Err(PluginError::Timeout { plugin, limit_ms: self.limits.wall.as_millis() as u64 }),
             Ok(Ok(value)) => Ok((value, store)),
@@ -148,40 +178,71 @@ impl Plugin {
     pub(super) async fn call_info(&self) -> Result<wit::ProviderInfo, PluginError> {
         let (info, _) = self
             .run(FetchScope::default(), Vec::new(), |store, plugin| {
-                Box::pin(async move { plugin.securix_provider_provider().call_info(store).await })
+                Box::pin(async move { plugin.info(store).await })
             })
             .await?;
         Ok(info)
     }
 
     /// Checks an integration's configuration. The plugin may fetch only its static
-    /// hosts and, if the configuration names one, the OIDC `discoveryUrl`.
+    /// sites and, if the configuration names one, the OIDC `discoveryUrl`. The sites
+    /// and client-auth endpoints the configuration adds are checked here, once.
     #[tracing::instrument(name = "plugin.validate_config", skip_all, fields(plugin = %self.info.id))]
     pub async fn validate_config(&self, config: &str) -> Result<ValidatedConfig, PluginError> {
-        let discovery = serde_json::from_str::<serde_json::Value>(config)
-            .ok()
-            .and_then(|json| json.get("discoveryUrl").and_then(|v| v.as_str()).map(str::to_owned));
+        let operator: serde_json::Value = serde_json::from_str(config).unwrap_or_default();
+        let discovery = operator.get("discoveryUrl").and_then(|v| v.as_str()).map(str::to_owned);
         let scope = FetchScope {
-            hosts: self.info.allowed_hosts.iter().cloned().collect(),
+            sites: self.sites.clone(),
             exact_urls: discovery.into_iter().collect(),
-            client_secret: None,
+            ..FetchScope::default()
         };
-        let config = config.to_owned();
+        let text = config.to_owned();
         let (result, store) = self
             .run(scope, Vec::new(), |store, plugin| {
-                Box::pin(async move {
-                    plugin.securix_provider_provider().call_validate_config(store, &config).await
-                })
+                Box::pin(async move { plugin.validate_config(store, &text).await })
             })
             .await?;
         let info = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
-        Ok(ValidatedConfig {
-            config: info.config,
-            hosts: info.hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect(),
-        })
+        self.caps().config(&info)?;
+        let mut hosts = Vec::with_capacity(info.hosts.len());
+        for host in &info.hosts {
+            let site = Site::parse(host)
+                .map_err(|_| self.bad_output(format!("a site it cannot name ({host:?})")))?;
+            hosts.push(site.to_string());
+        }
+        let discovered: Vec<serde_json::Value> =
+            store.data().exact_answers.iter().filter_map(|body| serde_json::from_slice(body).ok()).collect();
+        for endpoint in &info.client_auth_endpoints {
+            let pattern = ClientAuthEndpoint::parse(endpoint).ok_or_else(|| {
+                self.bad_output(format!("a client-auth endpoint that is not a URL ({endpoint:?})"))
+            })?;
+            let declared = self.client_auth.iter().any(|known| {
+                known == &pattern || url::Url::parse(endpoint).is_ok_and(|url| known.matches(&url))
+            });
+            let named = names(&operator, endpoint)
+                || discovered.iter().any(|document| {
+                    ["token_endpoint", "revocation_endpoint"]
+                        .iter()
+                        .any(|field| document.get(field).and_then(|v| v.as_str()) == Some(endpoint))
+                });
+            if !(declared || named) {
+                return Err(self.bad_output(format!(
+                    "a client-auth endpoint neither it declares nor the configuration names ({endpoint})"
+                )));
+            }
+        }
+        Ok(ValidatedConfig { config: info.config, hosts, client_auth_endpoints: info.client_auth_endpoints })
     }
 
-    /// The consent URL. It must be https (or allowed loopback http) on a host this
+    fn caps(&self) -> Caps<'_> {
+        Caps { plugin: &self.info.id }
+    }
+
+    fn bad_output(&self, what: String) -> PluginError {
+        PluginError::BadOutput { plugin: self.info.id.clone(), what }
+    }
+
+    /// The consent URL. It must be https (or allowed loopback http) on a site this
     /// integration declared, so a plugin cannot send users elsewhere.
     #[tracing::instrument(name = "plugin.authorize_url", skip_all, fields(plugin = %self.info.id))]
     pub async fn authorize_url(
@@ -189,7 +250,6 @@ impl Plugin {
         target: &CallTarget,
         params: AuthorizeParams,
     ) -> Result<String, PluginError> {
-        let scope = self.scope(target, false);
         let request = wit::AuthorizeRequest {
             config: target.config.clone(),
             client: Self::client(target),
@@ -199,13 +259,12 @@ impl Plugin {
             login_hint: params.login_hint,
         };
         let (result, store) = self
-            .run(scope, Vec::new(), |store, plugin| {
-                Box::pin(async move {
-                    plugin.securix_provider_provider().call_authorize_url(store, &request).await
-                })
+            .run(self.scope(target, Authenticates::No), Vec::new(), |store, plugin| {
+                Box::pin(async move { plugin.authorize_url(store, &request).await })
             })
             .await?;
         let url = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
+        self.caps().text("an authorize URL", &url, MAX_URL)?;
         self.check_declared_url(target, &url)?;
         Ok(url)
     }
@@ -214,23 +273,20 @@ impl Plugin {
         // A URL parser drops line breaks, which would then reach a `Location` header.
         let parsed = match self.fetcher.policy.outbound().parse_for_browser(url) {
             Err(crate::policy::PolicyError::Malformed) => {
-                let what = "a malformed URL (or one with control characters)".to_owned();
-                return Err(PluginError::BadOutput { plugin: self.info.id.clone(), what });
+                return Err(self.bad_output("a malformed URL (or one with control characters)".to_owned()));
             }
             parsed => parsed.ok(),
         };
-        let scope = self.scope(target, false);
-        let host =
-            parsed.as_ref().and_then(|u| u.host_str()).map(str::to_ascii_lowercase).unwrap_or_default();
-        if parsed.is_some() && scope.hosts.contains(&host) {
-            Ok(())
-        } else {
-            Err(PluginError::Provider {
+        let site = parsed.as_ref().and_then(Site::of);
+        match site {
+            Some(site) if self.scope(target, Authenticates::No).sites.contains(&site) => Ok(()),
+            _ => Err(PluginError::Provider {
                 plugin: self.info.id.clone(),
                 failure: ProviderFailure::Protocol(format!(
-                    "the plugin named a URL on an undeclared host ({host})"
+                    "the plugin named a URL on an undeclared site ({})",
+                    site.map(|s| s.to_string()).unwrap_or_default()
                 )),
-            })
+            }),
         }
     }
 
@@ -249,13 +305,13 @@ impl Plugin {
         };
         let redact = vec![SecretString::new(code)];
         let (result, store) = self
-            .run(self.scope(target, true), redact, |store, plugin| {
-                Box::pin(async move {
-                    plugin.securix_provider_provider().call_exchange_code(store, &request).await
-                })
+            .run(self.scope(target, Authenticates::Client), redact, |store, plugin| {
+                Box::pin(async move { plugin.exchange_code(store, &request).await })
             })
             .await?;
-        result.map(tokens).map_err(|e| failure(&self.info.id, e, store.data()))
+        let issued = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
+        self.caps().tokens(&issued)?;
+        Ok(tokens(issued))
     }
 
     #[tracing::instrument(name = "plugin.refresh", skip_all, fields(plugin = %self.info.id))]
@@ -272,13 +328,13 @@ impl Plugin {
             scopes: scopes.to_vec(),
         };
         let (result, store) = self
-            .run(self.scope(target, true), vec![refresh_token.clone()], |store, plugin| {
-                Box::pin(
-                    async move { plugin.securix_provider_provider().call_refresh(store, &request).await },
-                )
+            .run(self.scope(target, Authenticates::Client), vec![refresh_token.clone()], |store, plugin| {
+                Box::pin(async move { plugin.refresh(store, &request).await })
             })
             .await?;
-        result.map(tokens).map_err(|e| failure(&self.info.id, e, store.data()))
+        let issued = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
+        self.caps().tokens(&issued)?;
+        Ok(tokens(issued))
     }
 
     #[tracing::instrument(name = "plugin.identity", skip_all, fields(plugin = %self.info.id))]
@@ -289,17 +345,16 @@ impl Plugin {
     ) -> Result<AccountIdentity, PluginError> {
         let request = Self::token_request(target, access_token);
         let (result, store) = self
-            .run(self.scope(target, false), vec![access_token.clone()], |store, plugin| {
-                Box::pin(
-                    async move { plugin.securix_provider_provider().call_identity(store, &request).await },
-                )
+            .run(self.scope(target, Authenticates::No), vec![access_token.clone()], |store, plugin| {
+                Box::pin(async move { plugin.identity(store, &request).await })
             })
             .await?;
         let identity = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
+        self.caps().identity(&identity)?;
         Ok(AccountIdentity { account_id: identity.account_id, email: identity.email, name: identity.name })
     }
 
-    /// Where to send proxied calls; the base URL must be on a declared host.
+    /// Where to send proxied calls; the base URL must be on a declared site.
     #[tracing::instrument(name = "plugin.proxy_target", skip_all, fields(plugin = %self.info.id))]
     pub async fn proxy_target(
         &self,
@@ -308,19 +363,13 @@ impl Plugin {
     ) -> Result<ApiTarget, PluginError> {
         let request = Self::token_request(target, access_token);
         let (result, store) = self
-            .run(self.scope(target, false), vec![access_token.clone()], |store, plugin| {
-                Box::pin(async move {
-                    plugin.securix_provider_provider().call_proxy_target(store, &request).await
-                })
+            .run(self.scope(target, Authenticates::No), vec![access_token.clone()], |store, plugin| {
+                Box::pin(async move { plugin.proxy_target(store, &request).await })
             })
             .await?;
         let api = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
+        self.caps().api_target(&api)?;
         self.check_declared_url(target, &api.base_url)?;
-        for header in &api.headers {
-            if let Some(what) = unusable_header(&header.name, &header.value) {
-                return Err(PluginError::BadOutput { plugin: self.info.id.clone(), what });
-            }
-        }
         let headers = api.headers.into_iter().map(|h| (h.name, SecretString::new(h.value))).collect();
         Ok(ApiTarget { base_url: api.base_url, headers })
     }
@@ -340,38 +389,20 @@ impl Plugin {
         };
         let redact = std::iter::once(access_token.clone()).chain(refresh_token.cloned()).collect();
         let (result, store) = self
-            .run(self.scope(target, true), redact, |store, plugin| {
-                Box::pin(async move { plugin.securix_provider_provider().call_revoke(store, &request).await })
+            .run(self.scope(target, Authenticates::Client), redact, |store, plugin| {
+                Box::pin(async move { plugin.revoke(store, &request).await })
             })
             .await?;
         result.map_err(|e| failure(&self.info.id, e, store.data()))
     }
 }
 
-/// Headers that frame a message or manage its connection: the HTTP client's alone.
-const FRAMING_HEADERS: &[&str] = &[
-    "connection",
-    "content-length",
-    "host",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// Why a header a plugin asks to send cannot go out, if it cannot: a malformed
-/// name or value, or a name that frames the request.
-pub(crate) fn unusable_header(name: &str, value: &str) -> Option<String> {
-    let Ok(parsed) = hyper::header::HeaderName::from_bytes(name.as_bytes()) else {
-        return Some("a malformed header name".to_owned());
-    };
-    if FRAMING_HEADERS.contains(&parsed.as_str()) {
-        return Some(format!("the header {parsed}, which only the HTTP client sets"));
+/// Whether the operator's configuration names `value` anywhere, as a string.
+fn names(config: &serde_json::Value, value: &str) -> bool {
+    match config {
+        serde_json::Value::String(text) => text == value,
+        serde_json::Value::Array(items) => items.iter().any(|item| names(item, value)),
+        serde_json::Value::Object(map) => map.values().any(|item| names(item, value)),
+        _ => false,
     }
-    if hyper::header::HeaderValue::from_str(value).is_err() {
-        return Some(format!("a value for {parsed} with control characters"));
-    }
-    None
 }

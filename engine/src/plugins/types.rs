@@ -14,6 +14,9 @@ pub struct ProviderInfo {
     pub supports_pkce: bool,
     pub supports_refresh: bool,
     pub supports_revoke: bool,
+    /// Where the OAuth client authenticates (token, revocation): the only requests
+    /// that may carry its secret.
+    pub client_auth_endpoints: Vec<String>,
     /// The WIT version the plugin was built against.
     pub wit: String,
 }
@@ -23,8 +26,11 @@ pub struct ProviderInfo {
 pub struct ValidatedConfig {
     /// Normalized JSON to store.
     pub config: String,
-    /// Hosts this configuration needs besides the plugin's static ones.
+    /// Sites this configuration needs besides the plugin's static ones.
     pub hosts: Vec<String>,
+    /// Where the client authenticates for this configuration (checked: declared by
+    /// the plugin, or named by the operator's configuration or its discovery document).
+    pub client_auth_endpoints: Vec<String>,
 }
 
 /// The OAuth client of an integration.
@@ -40,6 +46,8 @@ pub struct OAuthClient {
 pub struct CallTarget {
     pub config: String,
     pub hosts: Vec<String>,
+    /// `ValidatedConfig::client_auth_endpoints`.
+    pub client_auth_endpoints: Vec<String>,
     pub client: OAuthClient,
 }
 

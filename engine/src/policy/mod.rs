@@ -7,12 +7,14 @@
 //! was registered (DNS rebinding) reaches nothing internal.
 
 mod address;
+mod site;
 mod urls;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
 pub use address::{is_internal, is_loopback};
+pub use site::Site;
 use thiserror::Error;
 pub use urls::is_origin;
 

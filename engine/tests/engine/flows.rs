@@ -89,9 +89,13 @@ async fn plugin_host() -> Arc<PluginHost> {
     let cache_dir =
         Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasmtime-test-cache"));
     let fetch = FetchPolicy { allow_loopback_http: true, ..FetchPolicy::default() };
-    let host =
-        PluginHost::new(PluginHostOptions { limits: PluginLimits::danger_test_minimum(), fetch, cache_dir })
-            .unwrap();
+    let host = PluginHost::new(PluginHostOptions {
+        limits: PluginLimits::danger_test_minimum(),
+        fetch,
+        cache_dir,
+        ..PluginHostOptions::default()
+    })
+    .unwrap();
     let (_, wasm) = securix_plugins::FIRST_PARTY.iter().find(|(id, _)| *id == "oauth2").unwrap();
     host.load(wasm).await.unwrap();
     Arc::new(host)

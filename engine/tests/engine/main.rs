@@ -6,6 +6,7 @@ mod bench_statistics;
 mod conformance;
 mod durability;
 mod flows;
+mod hostile;
 mod plugin_host;
 #[cfg(feature = "postgres")]
 mod postgres_schema;

@@ -25,8 +25,13 @@ pub fn routed_host(server: &ScriptedServer, hosts: &[&str]) -> PluginHost {
         FetchPolicy { allow_loopback_http: true, danger_test_routes: routes, ..FetchPolicy::default() };
     let cache_dir =
         Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasmtime-test-cache"));
-    PluginHost::new(PluginHostOptions { limits: PluginLimits::danger_test_minimum(), fetch, cache_dir })
-        .unwrap()
+    PluginHost::new(PluginHostOptions {
+        limits: PluginLimits::danger_test_minimum(),
+        fetch,
+        cache_dir,
+        ..PluginHostOptions::default()
+    })
+    .unwrap()
 }
 
 pub async fn first_party(host: &PluginHost, id: &str) -> Arc<Plugin> {
@@ -38,6 +43,7 @@ pub fn target(config: serde_json::Value) -> CallTarget {
     CallTarget {
         config: config.to_string(),
         hosts: Vec::new(),
+        client_auth_endpoints: Vec::new(),
         client: OAuthClient {
             client_id: "client-123".into(),
             client_secret: SecretString::new(CLIENT_SECRET),
@@ -318,11 +324,14 @@ async fn generic_oauth2_from_discovery_with_basic_auth() {
     let generic = first_party(&host, "oauth2").await;
     let config = json!({"discoveryUrl": format!("{}/.well-known/openid-configuration", server.base_url), "clientAuth": "client_secret_basic"});
     let validated = generic.validate_config(&config.to_string()).await.unwrap();
-    assert_eq!(validated.hosts, ["127.0.0.1"]);
+    assert_eq!(validated.hosts, [server.base_url.as_str()], "the site with its scheme and port");
+    let named_by_discovery = [format!("{}/token", server.base_url), format!("{}/revoke", server.base_url)];
+    assert_eq!(validated.client_auth_endpoints, named_by_discovery);
     let resolved: serde_json::Value = serde_json::from_str(&validated.config).unwrap();
     assert_eq!(resolved["tokenEndpoint"], format!("{}/token", server.base_url));
     let mut t = target(resolved);
     t.hosts = validated.hosts;
+    t.client_auth_endpoints = validated.client_auth_endpoints;
     let url = generic.authorize_url(&t, params(&["openid"])).await.unwrap();
     assert!(url.starts_with(&format!("{}/authorize?", server.base_url)));
     generic.exchange_code(&t, "code-1", Some("v")).await.unwrap();

@@ -16,6 +16,7 @@ impl Provider for Dropbox {
     fn info() -> ProviderInfo {
         ProviderInfo::new("dropbox", "Dropbox")
             .hosts(&["www.dropbox.com", "api.dropboxapi.com", "content.dropboxapi.com"])
+            .client_auth_endpoints(&["https://api.dropboxapi.com/oauth2/token"])
             .default_scopes(&["account_info.read"])
     }
 

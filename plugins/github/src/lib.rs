@@ -35,6 +35,10 @@ impl Provider for GitHub {
     fn info() -> ProviderInfo {
         ProviderInfo::new("github", "GitHub")
             .hosts(&["github.com", "api.github.com"])
+            .client_auth_endpoints(&[
+                "https://github.com/login/oauth/access_token",
+                "https://api.github.com/applications/*/grant",
+            ])
             .default_scopes(&["read:user", "user:email"])
     }
 

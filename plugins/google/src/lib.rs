@@ -23,7 +23,13 @@ pub struct Google;
 
 impl Provider for Google {
     fn info() -> ProviderInfo {
-        ProviderInfo::new("google", "Google").hosts(API_HOSTS).default_scopes(&["openid", "email", "profile"])
+        ProviderInfo::new("google", "Google")
+            .hosts(API_HOSTS)
+            .client_auth_endpoints(&[
+                "https://oauth2.googleapis.com/token",
+                "https://oauth2.googleapis.com/revoke",
+            ])
+            .default_scopes(&["openid", "email", "profile"])
     }
 
     fn endpoints(config: &Config) -> Result<Endpoints, ProviderError> {

@@ -27,6 +27,7 @@ impl Provider for Microsoft {
     fn info() -> ProviderInfo {
         ProviderInfo::new("microsoft", "Microsoft")
             .hosts(&["login.microsoftonline.com", "graph.microsoft.com"])
+            .client_auth_endpoints(&["https://login.microsoftonline.com/*/oauth2/v2.0/token"])
             .default_scopes(&["openid", "profile", "email", "offline_access", "User.Read"])
             .revoke(false)
     }

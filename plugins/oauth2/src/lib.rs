@@ -105,7 +105,11 @@ impl Provider for GenericOAuth2 {
                 return Err(ProviderError::InvalidConfig(format!("`{url}` is not an absolute URL")));
             }
         }
-        Ok(ConfigInfo { config: resolved.to_json(), hosts: endpoints.hosts() })
+        Ok(ConfigInfo {
+            config: resolved.to_json(),
+            hosts: endpoints.hosts(),
+            client_auth_endpoints: endpoints.client_auth(),
+        })
     }
 
     fn uses_pkce(config: &Config) -> bool {

@@ -66,7 +66,10 @@ fn token_set(config: &Config, json: &Value) -> Result<TokenSet, ProviderError> {
 
 impl Provider for Slack {
     fn info() -> ProviderInfo {
-        ProviderInfo::new("slack", "Slack").hosts(&["slack.com"]).pkce(false)
+        ProviderInfo::new("slack", "Slack")
+            .hosts(&["slack.com"])
+            .client_auth_endpoints(&["https://slack.com/api/oauth.v2.access"])
+            .pkce(false)
     }
 
     fn endpoints(_config: &Config) -> Result<Endpoints, ProviderError> {

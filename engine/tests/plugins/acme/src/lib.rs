@@ -6,7 +6,10 @@ struct Acme;
 
 impl Provider for Acme {
     fn info() -> ProviderInfo {
-        ProviderInfo::new("acme", "Acme").hosts(&["auth.acme.test", "api.acme.test"]).default_scopes(&["profile"])
+        ProviderInfo::new("acme", "Acme")
+            .hosts(&["auth.acme.test", "api.acme.test"])
+            .client_auth_endpoints(&["https://auth.acme.test/token"])
+            .default_scopes(&["profile"])
     }
 
     fn endpoints(_config: &Config) -> Result<Endpoints, ProviderError> {

@@ -1,4 +1,4 @@
-//! Exports `securix:provider/provider@0.2.0`: a version from the future.
+//! Exports `securix:provider/provider@9.0.0`: a version from the future.
 
 wit_bindgen::generate!({ path: "wit", world: "provider-plugin" });
 
