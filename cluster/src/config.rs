@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// endpoints, webhooks), comma-separated [default: any public host].
     #[arg(long, env = "SECURIX_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Option<Vec<String>>,
+    /// First-party plugins a file in the plugins directory may replace (by id,
+    /// comma-separated); any other plugin id taken twice is refused.
+    #[arg(long, env = "SECURIX_PLUGIN_OVERRIDES", value_delimiter = ',')]
+    pub plugin_overrides: Option<Vec<String>>,
 }
 
 /// The `--config` file: the same settings, plus the two secrets for operators who
@@ -100,6 +104,7 @@ struct FileConfig {
     trusted_proxies: Option<String>,
     forwarded_header: Option<String>,
     allowed_hosts: Option<Vec<String>>,
+    plugin_overrides: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -150,6 +155,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub master_key: MasterKey,
     pub plugins_dir: Option<PathBuf>,
+    /// `SECURIX_PLUGIN_OVERRIDES`.
+    pub plugin_overrides: Vec<String>,
     pub allow_loopback_http: bool,
     pub public_url: String,
     pub admin_token: Option<SecretString>,
@@ -251,6 +258,7 @@ impl ServeConfig {
             data_dir,
             master_key,
             plugins_dir: absolute(args.plugins_dir.or(file.plugins_dir))?,
+            plugin_overrides: args.plugin_overrides.or(file.plugin_overrides).unwrap_or_default(),
             allow_loopback_http: args.allow_loopback_http.or(file.allow_loopback_http).unwrap_or(false),
         })
     }

@@ -35,7 +35,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (embedded store, no configuration needed).
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Try SecuriX in a browser: the server, a local demo OAuth provider and a demo app.
     Demo(demo::DemoArgs),
     /// Projects (admin).
@@ -109,7 +109,7 @@ enum Command {
 fn main() {
     let telemetry = telemetry::init();
     let outcome = match Cli::parse().command {
-        Command::Serve(args) => config::ServeConfig::resolve(args).and_then(server::run),
+        Command::Serve(args) => config::ServeConfig::resolve(*args).and_then(server::run),
         Command::Demo(args) => demo::run(args),
         other => remote(other),
     };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
 use anyhow::Context;
-use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
+use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions, PluginSource};
 use securix_engine::store::{PostgresBackend, RedbOptions, Store};
 use securix_engine::{Engine, EngineSettings};
 use utoipa_actix_web::AppExt;
@@ -202,16 +202,24 @@ async fn load_plugins(config: &ServeConfig) -> anyhow::Result<PluginHost> {
             ..FetchPolicy::default()
         },
         cache_dir: Some(config.data_dir.join("plugin-cache")),
+        replaceable: config.plugin_overrides.clone(),
         ..PluginHostOptions::default()
     };
     let host = PluginHost::new(options)?;
     for (id, wasm) in securix_plugins::FIRST_PARTY {
-        host.load(wasm).await.with_context(|| format!("bundled plugin {id}"))?;
+        host.load_from(wasm, PluginSource::FirstParty)
+            .await
+            .with_context(|| format!("bundled plugin {id}"))?;
     }
     if let Some(dir) = &config.plugins_dir {
+        // A file that does not load is left out, logged and reported (`/readyz`,
+        // `GET /v1/providers`); the others run.
         host.load_dir(dir).await?;
     }
     let ids: Vec<String> = host.list().into_iter().map(|p| format!("{}@{}", p.id, p.wit)).collect();
     println!("SecuriX loaded {} provider plugins: {}", ids.len(), ids.join(", "));
+    for failed in host.failed() {
+        println!("SecuriX left out the plugin file {}: {}", failed.file, failed.reason);
+    }
     Ok(host)
 }

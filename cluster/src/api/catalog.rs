@@ -27,19 +27,31 @@ pub async fn integrations(state: web::Data<AppState>, App(principal): App) -> Re
     Ok(HttpResponse::Ok().json(state.engine.list_integrations(&principal.project_id).await?))
 }
 
-/// A loaded provider plugin.
+/// A provider plugin: loaded, or left out at start (its file could not be run).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderPlugin {
     id: String,
     name: String,
-    /// The WIT version the plugin was built against.
+    /// The WIT version the plugin was built against (empty when it did not load).
     wit: String,
-    /// The hosts the plugin may call.
+    /// The sites the plugin may call: `host` (https on 443), `host:port`, or an http origin.
     allowed_hosts: Vec<String>,
     supports_refresh: bool,
     supports_revoke: bool,
     supports_pkce: bool,
+    /// `loaded`, or `unavailable`: integrations that need it answer 503 `plugin-unavailable`.
+    status: PluginStatus,
+    /// Why it is unavailable, with the error's code (`PL0006 …`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginStatus {
+    Loaded,
+    Unavailable,
 }
 
 /// The loaded provider plugins.
@@ -48,7 +60,7 @@ pub struct ProviderPlugin {
     operation_id = "listProviders",
     security(("apiKey" = [])),
     responses(
-        (status = 200, description = "Every loaded provider plugin", body = Vec<ProviderPlugin>),
+        (status = 200, description = "Every provider plugin: loaded, then those left out", body = Vec<ProviderPlugin>),
         (status = 401, response = Unauthorized),
         (status = 500, response = Internal),
     ),
@@ -68,8 +80,22 @@ pub async fn providers(state: web::Data<AppState>, _app: App) -> HttpResponse {
             supports_refresh: p.supports_refresh,
             supports_revoke: p.supports_revoke,
             supports_pkce: p.supports_pkce,
+            status: PluginStatus::Loaded,
+            reason: None,
         })
         .collect();
+    let failed = state.engine.plugins().failed().into_iter().map(|f| ProviderPlugin {
+        name: f.id.clone(),
+        id: f.id,
+        wit: String::new(),
+        allowed_hosts: Vec::new(),
+        supports_refresh: false,
+        supports_revoke: false,
+        supports_pkce: false,
+        status: PluginStatus::Unavailable,
+        reason: Some(f.reason),
+    });
+    let plugins: Vec<ProviderPlugin> = plugins.into_iter().chain(failed).collect();
     HttpResponse::Ok().json(plugins)
 }
 

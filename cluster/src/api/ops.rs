@@ -61,10 +61,19 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             Err(_) => false,
         };
     let ready = store_ok && !state.engine.vault().is_sealed() && !state.engine.plugins().list().is_empty();
+    // A plugin file left out does not make the node unready (everything else runs);
+    // it is named, with its error's code, for whoever watches this.
+    let left_out: String = state
+        .engine
+        .plugins()
+        .failed()
+        .iter()
+        .map(|f| format!("plugin {} unavailable: {}\n", f.id, f.code))
+        .collect();
     if ready {
-        HttpResponse::Ok().content_type("text/plain").body("ready\n")
+        HttpResponse::Ok().content_type("text/plain").body(format!("ready\n{left_out}"))
     } else {
-        HttpResponse::ServiceUnavailable().content_type("text/plain").body("not ready\n")
+        HttpResponse::ServiceUnavailable().content_type("text/plain").body(format!("not ready\n{left_out}"))
     }
 }
 

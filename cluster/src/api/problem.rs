@@ -146,6 +146,12 @@ impl From<EngineError> for ApiError {
             EngineError::Provider(PluginError::UnknownPlugin(_)) => {
                 Self::new(S::BAD_REQUEST, "unknown-provider", "Unknown provider", detail)
             }
+            EngineError::Provider(PluginError::Unavailable { .. }) => Self::new(
+                S::SERVICE_UNAVAILABLE,
+                "plugin-unavailable",
+                "The provider plugin is not loaded",
+                detail,
+            ),
             EngineError::Provider(PluginError::Provider { .. }) => {
                 Self::new(S::BAD_GATEWAY, "provider-error", "The provider refused", detail)
             }
@@ -236,7 +242,8 @@ pub mod responses {
         /// outbound policy does not allow the destination.
         BadGateway;
         /// `sealed`: the vault is sealed; `refresh-busy`: another node is still
-        /// refreshing the connection, try again shortly.
+        /// refreshing the connection, try again shortly; `plugin-unavailable`: the
+        /// provider plugin the integration needs did not load (the problem names it).
         ServiceUnavailable;
         /// `upstream-timeout`: the provider did not answer in time.
         GatewayTimeout;
@@ -264,6 +271,31 @@ mod tests {
                 "plugin-error",
             ),
             (EngineError::RefreshBusy, 503, "refresh-busy"),
+            (
+                EngineError::Provider(PluginError::OverCap {
+                    plugin: "p".into(),
+                    what: "a URL".into(),
+                    limit: 8,
+                }),
+                502,
+                "plugin-error",
+            ),
+            (
+                EngineError::Provider(PluginError::SecretMisplaced {
+                    plugin: "p".into(),
+                    why: "a URL".into(),
+                }),
+                502,
+                "plugin-error",
+            ),
+            (
+                EngineError::Provider(PluginError::Unavailable {
+                    plugin: "p".into(),
+                    reason: "PL0006".into(),
+                }),
+                503,
+                "plugin-unavailable",
+            ),
         ];
         for (error, status, slug) in cases {
             let problem = ApiError::from(error);

@@ -42,6 +42,7 @@ async fn demo(args: DemoArgs, data_dir: std::path::PathBuf) -> anyhow::Result<()
         listen: args.listen,
         data_dir,
         master_key: MasterKey::generate(),
+        plugin_overrides: Vec::new(),
         plugins_dir: None,
         // The demo provider and app live on loopback http.
         allow_loopback_http: true,
