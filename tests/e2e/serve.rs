@@ -19,7 +19,7 @@ async fn serve_runs_with_no_configuration_and_keeps_its_key() {
     let key_before = std::fs::read(&key_file).unwrap();
     let printed = server.stdout.lock().unwrap().join("\n");
     for plugin in
-        ["google@0.1.0", "github@0.1.0", "microsoft@0.1.0", "dropbox@0.1.0", "slack@0.1.0", "oauth2@0.1.0"]
+        ["google@0.2.0", "github@0.2.0", "microsoft@0.2.0", "dropbox@0.2.0", "slack@0.2.0", "oauth2@0.2.0"]
     {
         assert!(printed.contains(plugin), "the bundled plugin {plugin} is loaded: {printed}");
     }
@@ -30,19 +30,80 @@ async fn serve_runs_with_no_configuration_and_keeps_its_key() {
     assert_eq!(std::fs::read(server.data_dir.path().join("master.key")).unwrap(), key_before);
 }
 
+/// A plugin file that cannot run, or that takes an id already taken, is left out:
+/// the server starts with the others, says so at start, on `/readyz` and in
+/// `GET /v1/providers`, and a call that needs it answers 503 naming it (#29).
 #[tokio::test]
-async fn plugins_from_the_plugins_directory_are_loaded_too_and_bad_ones_stop_the_start() {
+async fn bad_plugin_files_are_left_out_and_reported_and_the_server_runs() {
     let plugins = tempfile::tempdir().unwrap();
-    let (_, wasm) = securix_plugins::FIRST_PARTY.iter().find(|(id, _)| *id == "slack").unwrap();
-    std::fs::write(plugins.path().join("slack-again.wasm"), wasm).unwrap();
+    let (_, slack) = securix_plugins::FIRST_PARTY.iter().find(|(id, _)| *id == "slack").unwrap();
+    std::fs::write(plugins.path().join("slack-again.wasm"), slack).unwrap();
+    std::fs::write(plugins.path().join("broken.wasm"), b"definitely not wasm").unwrap();
     let dir = plugins.path().to_str().unwrap();
-    let server = Server::start(&[("SECURIX_PLUGINS_DIR", dir)]).await;
-    assert!(server.stdout.lock().unwrap().iter().any(|l| l.contains("loaded 6 provider plugins")));
+    let admin_token = "admin-token-for-plugins-0123456789";
+    let server = Server::start(&[("SECURIX_PLUGINS_DIR", dir), ("SECURIX_ADMIN_TOKEN", admin_token)]).await;
+    let printed = server.stdout.lock().unwrap().join("\n");
+    assert!(printed.contains("loaded 6 provider plugins"), "{printed}");
+    assert!(printed.contains("broken.wasm") && printed.contains("PL0007"), "{printed}");
+    assert!(printed.contains("slack-again.wasm") && printed.contains("SECURIX_PLUGIN_OVERRIDES"), "{printed}");
+
+    let ready = reqwest::get(format!("{}/readyz", server.base_url)).await.unwrap();
+    assert_eq!(ready.status(), 200, "one bad file does not take the node out");
+    let ready = ready.text().await.unwrap();
+    assert!(ready.contains("plugin broken unavailable: PL0007"), "{ready}");
+    assert!(!ready.contains(dir), "no server path on an unauthenticated page: {ready}");
+
+    let client = reqwest::Client::new();
+    let admin = |path: &str| {
+        client.post(format!("{}{path}", server.base_url)).header("securix-admin-token", admin_token)
+    };
+    let project: serde_json::Value =
+        admin("/v1/admin/projects").json(&serde_json::json!({"name": "p"})).send().await.unwrap().json().await.unwrap();
+    let project_id = project["projectId"].as_str().unwrap();
+    let key: serde_json::Value = admin(&format!("/v1/admin/projects/{project_id}/api-keys"))
+        .json(&serde_json::json!({"name": "backend"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let api_key = key["apiKey"].as_str().unwrap();
+    let providers: serde_json::Value = client
+        .get(format!("{}/v1/providers", server.base_url))
+        .header("securix-api-key", api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let broken = providers.as_array().unwrap().iter().find(|p| p["id"] == "broken").unwrap();
+    assert_eq!(broken["status"], "unavailable");
+    assert!(broken["reason"].as_str().unwrap().starts_with("PL0007"), "{broken}");
+    let slack_entry = providers.as_array().unwrap().iter().find(|p| p["id"] == "slack").unwrap();
+    assert_eq!(slack_entry["status"], "loaded");
+
+    let put = client
+        .put(format!("{}/v1/admin/projects/{project_id}/integrations/broken", server.base_url))
+        .header("securix-admin-token", admin_token)
+        .json(&serde_json::json!({"provider": "broken", "clientId": "c", "clientSecret": "s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 503);
+    let problem: serde_json::Value = put.json().await.unwrap();
+    assert!(problem["type"].as_str().unwrap().ends_with("/problems/plugin-unavailable"), "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("broken"), "{problem}");
     drop(server);
 
-    std::fs::write(plugins.path().join("broken.wasm"), b"definitely not wasm").unwrap();
-    let stderr = crate::support::serve_refuses(&[("SECURIX_PLUGINS_DIR", dir)]);
-    assert!(stderr.contains("broken.wasm") && stderr.contains("PL0007"), "{stderr}");
+    // The operator's word lets a file replace a first-party plugin.
+    std::fs::remove_file(plugins.path().join("broken.wasm")).unwrap();
+    let server = Server::start(&[("SECURIX_PLUGINS_DIR", dir), ("SECURIX_PLUGIN_OVERRIDES", "slack")]).await;
+    let printed = server.stdout.lock().unwrap().join("\n");
+    assert!(!printed.contains("left out"), "{printed}");
+    let logged = server.stderr.lock().unwrap().join("\n");
+    assert!(logged.contains("replaces the first-party plugin"), "{logged}");
 }
 
 #[tokio::test]
