@@ -1,13 +1,20 @@
 //! Per plugin call: instantiate + `authorize-url` + drop of the Google plugin,
 //! against the same URL built by native Rust, in the same run (target: under
-//! 50 µs at the median); then 1,000 concurrent calls, which must all succeed.
+//! 50 µs at the median); then 1,000 concurrent calls, which must all succeed;
+//! then fairness: Google's call latency while 2,000 slow calls (a provider that
+//! takes 100 ms) flood through the `oauth2` plugin, against the same without the
+//! flood, with each plugin's own bound (as shipped) and without it (all plugins
+//! sharing the 1,000 slots, as before #29).
 //!
 //! `cargo bench -p securix-engine --bench plugin_call`
 
 use std::time::{Duration, Instant};
 
-use securix_engine::plugins::{AuthorizeParams, CallTarget, OAuthClient, PluginHost, PluginHostOptions};
+use securix_engine::plugins::{
+    AuthorizeParams, CallTarget, FetchPolicy, OAuthClient, PluginHost, PluginHostOptions, PluginLimits,
+};
 use securix_engine::util::secret::SecretString;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SAMPLES: usize = 5_000;
 
@@ -85,6 +92,86 @@ fn percentile(mut samples: Vec<Duration>, p: f64) -> Duration {
     samples[((samples.len() as f64 - 1.0) * p) as usize]
 }
 
+/// A provider whose userinfo takes 100 ms to answer.
+async fn slow_provider() -> std::io::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                while matches!(socket.read(&mut buffer).await, Ok(n) if n > 0) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"sub\":\"u\"}";
+                    if socket.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(base)
+}
+
+type Outcome<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Google's call latencies (p50, p99, max) while `flood` slow calls run through
+/// `oauth2` (none: the quiet baseline), with `per_plugin` calls of one plugin at once.
+async fn google_during_flood(
+    per_plugin: u32,
+    flood: usize,
+    base: &str,
+) -> Outcome<(Duration, Duration, Duration)> {
+    let limits = PluginLimits { max_concurrent_calls_per_plugin: per_plugin, ..PluginLimits::default() };
+    let fetch = FetchPolicy { allow_loopback_http: true, ..FetchPolicy::default() };
+    let host = PluginHost::new(PluginHostOptions { limits, fetch, ..PluginHostOptions::default() })?;
+    let find = |id: &str| securix_plugins::FIRST_PARTY.iter().find(|(name, _)| *name == id).map(|(_, w)| *w);
+    let google = host.load(find("google").ok_or("no google")?).await?;
+    let generic = host.load(find("oauth2").ok_or("no oauth2")?).await?;
+    let mut slow = target();
+    slow.config = serde_json::json!({ "userinfoEndpoint": format!("{base}/userinfo") }).to_string();
+    slow.hosts = vec![base.to_owned()];
+    let token = SecretString::new("at");
+    let calls: Vec<_> = (0..flood)
+        .map(|_| {
+            let (generic, slow, token) = (generic.clone(), slow.clone(), token.clone());
+            tokio::spawn(async move { generic.identity(&slow, &token).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (target, params) = (target(), params());
+    let mut samples = Vec::new();
+    while samples.len() < 200 && (flood == 0 || calls.iter().any(|c| !c.is_finished())) {
+        let started = Instant::now();
+        google.authorize_url(&target, params.clone()).await?;
+        samples.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for call in calls {
+        call.await??;
+    }
+    let max = samples.iter().max().copied().unwrap_or_default();
+    Ok((median(samples.clone()), percentile(samples, 0.99), max))
+}
+
+async fn fairness() -> Outcome<()> {
+    let base = slow_provider().await?;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let (_, quiet_p99, _) = google_during_flood(64, 0, &base).await?;
+    println!("fairness: google authorize-url p99 with no flood: {:.2} ms", ms(quiet_p99));
+    for (label, per_plugin) in [("own bound of 64 (as shipped)", 64), ("shared slots only (before)", 1000)] {
+        let (p50, p99, max) = google_during_flood(per_plugin, 2000, &base).await?;
+        println!(
+            "fairness, {label}: during a 2,000-call flood through oauth2: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; p99 ratio to no flood {:.1}x",
+            ms(p50),
+            ms(p99),
+            ms(max),
+            p99.as_secs_f64() / quiet_p99.as_secs_f64().max(1e-9)
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -144,6 +231,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "1000 concurrent calls: {failures} failed, {:.1} ms in all",
             started.elapsed().as_secs_f64() * 1e3
         );
-        Ok::<_, Box<dyn std::error::Error>>(())
+        fairness().await
     })
 }

@@ -127,7 +127,7 @@ impl Plugin {
         scope: FetchScope,
         redact: Vec<SecretString>,
         call: impl for<'a> FnOnce(&'a mut Store<HostState>, &'a Guest) -> CallFuture<'a, R> + Send,
-    ) -> Result<(R, Store<HostState>), PluginError> {
+    ) -> Result<(R, HostState), PluginError> {
         let plugin = self.info.id.clone();
         let closed = |_| PluginError::Load("plugin host is shutting down".into());
         let _own = self.own_permits.acquire().await.map_err(closed)?;
@@ -156,7 +156,8 @@ impl Plugin {
         }
         match outcome {
             Err(_) => Err(PluginError::Timeout { plugin, limit_ms: self.limits.wall.as_millis() as u64 }),
-            Ok(Ok(value)) => Ok((value, store)),
+            // The store (and its pooled instance slot) ends here, before the permits do.
+            Ok(Ok(value)) => Ok((value, store.into_data())),
             Ok(Err(error)) => {
                 let state = store.data();
                 Err(if state.memory_exceeded {
@@ -168,7 +169,7 @@ impl Plugin {
                         Some(trap) => trap.to_string(),
                         None => error.to_string(),
                     };
-                    PluginError::Trap { plugin, message: state.redact(&message) }
+                    PluginError::Trap { plugin, message: state.redact(&cut_message(message)) }
                 })
             }
         }
@@ -197,12 +198,12 @@ impl Plugin {
             ..FetchScope::default()
         };
         let text = config.to_owned();
-        let (result, store) = self
+        let (result, state) = self
             .run(scope, Vec::new(), |store, plugin| {
                 Box::pin(async move { plugin.validate_config(store, &text).await })
             })
             .await?;
-        let info = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
+        let info = result.map_err(|e| failure(&self.info.id, e, &state))?;
         self.caps().config(&info)?;
         let mut hosts = Vec::with_capacity(info.hosts.len());
         for host in &info.hosts {
@@ -211,7 +212,7 @@ impl Plugin {
             hosts.push(site.to_string());
         }
         let discovered: Vec<serde_json::Value> =
-            store.data().exact_answers.iter().filter_map(|body| serde_json::from_slice(body).ok()).collect();
+            state.exact_answers.iter().filter_map(|body| serde_json::from_slice(body).ok()).collect();
         for endpoint in &info.client_auth_endpoints {
             let pattern = ClientAuthEndpoint::parse(endpoint).ok_or_else(|| {
                 self.bad_output(format!("a client-auth endpoint that is not a URL ({endpoint:?})"))
@@ -258,12 +259,12 @@ impl Plugin {
             code_challenge: params.code_challenge,
             login_hint: params.login_hint,
         };
-        let (result, store) = self
+        let (result, state) = self
             .run(self.scope(target, Authenticates::No), Vec::new(), |store, plugin| {
                 Box::pin(async move { plugin.authorize_url(store, &request).await })
             })
             .await?;
-        let url = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
+        let url = result.map_err(|e| failure(&self.info.id, e, &state))?;
         self.caps().text("an authorize URL", &url, MAX_URL)?;
         self.check_declared_url(target, &url)?;
         Ok(url)
@@ -304,12 +305,12 @@ impl Plugin {
             code_verifier: code_verifier.map(str::to_owned),
         };
         let redact = vec![SecretString::new(code)];
-        let (result, store) = self
+        let (result, state) = self
             .run(self.scope(target, Authenticates::Client), redact, |store, plugin| {
                 Box::pin(async move { plugin.exchange_code(store, &request).await })
             })
             .await?;
-        let issued = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
+        let issued = result.map_err(|e| failure(&self.info.id, e, &state))?;
         self.caps().tokens(&issued)?;
         Ok(tokens(issued))
     }
@@ -327,12 +328,12 @@ impl Plugin {
             refresh_token: refresh_token.expose().to_owned(),
             scopes: scopes.to_vec(),
         };
-        let (result, store) = self
+        let (result, state) = self
             .run(self.scope(target, Authenticates::Client), vec![refresh_token.clone()], |store, plugin| {
                 Box::pin(async move { plugin.refresh(store, &request).await })
             })
             .await?;
-        let issued = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
+        let issued = result.map_err(|e| failure(&self.info.id, e, &state))?;
         self.caps().tokens(&issued)?;
         Ok(tokens(issued))
     }
@@ -344,12 +345,12 @@ impl Plugin {
         access_token: &SecretString,
     ) -> Result<AccountIdentity, PluginError> {
         let request = Self::token_request(target, access_token);
-        let (result, store) = self
+        let (result, state) = self
             .run(self.scope(target, Authenticates::No), vec![access_token.clone()], |store, plugin| {
                 Box::pin(async move { plugin.identity(store, &request).await })
             })
             .await?;
-        let identity = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
+        let identity = result.map_err(|e| failure(&self.info.id, e, &state))?;
         self.caps().identity(&identity)?;
         Ok(AccountIdentity { account_id: identity.account_id, email: identity.email, name: identity.name })
     }
@@ -362,12 +363,12 @@ impl Plugin {
         access_token: &SecretString,
     ) -> Result<ApiTarget, PluginError> {
         let request = Self::token_request(target, access_token);
-        let (result, store) = self
+        let (result, state) = self
             .run(self.scope(target, Authenticates::No), vec![access_token.clone()], |store, plugin| {
                 Box::pin(async move { plugin.proxy_target(store, &request).await })
             })
             .await?;
-        let api = result.map_err(|e| failure(&self.info.id, e, store.data()))?;
+        let api = result.map_err(|e| failure(&self.info.id, e, &state))?;
         self.caps().api_target(&api)?;
         self.check_declared_url(target, &api.base_url)?;
         let headers = api.headers.into_iter().map(|h| (h.name, SecretString::new(h.value))).collect();
@@ -388,12 +389,12 @@ impl Plugin {
             refresh_token: refresh_token.map(|t| t.expose().to_owned()),
         };
         let redact = std::iter::once(access_token.clone()).chain(refresh_token.cloned()).collect();
-        let (result, store) = self
+        let (result, state) = self
             .run(self.scope(target, Authenticates::Client), redact, |store, plugin| {
                 Box::pin(async move { plugin.revoke(store, &request).await })
             })
             .await?;
-        result.map_err(|e| failure(&self.info.id, e, store.data()))
+        result.map_err(|e| failure(&self.info.id, e, &state))
     }
 }
 

@@ -48,6 +48,10 @@ async fn provider(token_lifetime: u64) -> Provider {
                 return Response::json(401, json!({"error": "invalid_client"}));
             }
             match form.get("grant_type").map(String::as_str) {
+                // A provider (or a plugin) handing back a token past its cap.
+                Some("authorization_code") if form.get("code").map(String::as_str) == Some("huge-code") => {
+                    Response::json(200, json!({"access_token": "a".repeat(9000), "token_type": "Bearer"}))
+                }
                 Some("authorization_code") if form.get("code").map(String::as_str) == Some("good-code") => Response::json(200, json!({
                     "access_token": "at-0", "refresh_token": "rt-0", "expires_in": token_lifetime, "token_type": "Bearer", "scope": "profile email"
                 })),
@@ -754,4 +758,24 @@ async fn remembered_answers_skip_the_epoch_reads_while_nothing_was_committed() {
     // A commit moves the version: the key is checked again, and a revocation holds.
     s.engine.revoke_api_key(&project, &issued.id).await.unwrap();
     assert!(matches!(s.engine.authenticate(key.expose()).await, Err(EngineError::Unauthorized)));
+}
+
+/// A token past its cap fails the code exchange with a plugin error, and the
+/// session ends `failed` with that reason instead of staying `authorizing` (#29).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_past_its_cap_fails_the_session_with_the_reason() {
+    let provider = provider(3600).await;
+    let s = setup(&provider).await;
+    let created = s.engine.create_session(&s.principal, device_request()).await.unwrap();
+    let code = created.device_auth_code.unwrap();
+    let session_id = s.engine.enter_device_code(&code, "10.0.0.1", BROWSER).await.unwrap();
+    let state = authorize(&s, &session_id, BROWSER).await;
+    let outcome = s.engine.oauth_callback(&state, Some("huge-code"), None, None, BROWSER).await.unwrap();
+    assert_eq!(outcome.status, SessionStatus::Failed);
+    let tx = s.engine.store().begin().await.unwrap();
+    let record = securix_engine::model::session::get(&tx, &session_id).await.unwrap().unwrap();
+    assert_eq!(record.status, SessionStatus::Failed);
+    let reason = record.error.unwrap_or_default();
+    assert!(reason.contains("PL0010 plugin `oauth2` returned an access token"), "{reason}");
+    assert!(!reason.contains(&"a".repeat(100)), "the value itself is not kept: {reason}");
 }
