@@ -14,6 +14,7 @@ use crate::model::grant::{self, PendingGrant};
 use crate::model::session::{self, AuthSession, Flow, SessionStatus};
 use crate::model::{RecordError, integration, project};
 use crate::plugins::AuthorizeParams;
+use crate::store::StoreError;
 
 /// Everything the consent page shows.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -369,15 +370,19 @@ impl Engine {
             .await;
         let outcome = match recorded {
             Ok(outcome) => outcome,
-            // A grant the store refuses (past a record limit, say) ends the session
-            // with the reason instead of leaving it `authorizing`.
-            Err(error) => {
+            // A grant past a record's limits ends the session with the reason instead
+            // of leaving it `authorizing`; any other failure (the store away) is the
+            // caller's to retry.
+            Err(EngineError::Store(
+                error @ (StoreError::ValueTooLarge { .. } | StoreError::TransactionTooLarge { .. }),
+            )) => {
                 tracing::warn!(session = %session.id, %error, "the grant could not be stored");
-                let reason = format!("the provider's grant could not be stored: {error}");
+                let reason = "the provider's grant is too large to store".to_owned();
                 return self
                     .finish_with(&session, &oauth_tx.integration, SessionStatus::Failed, Some(reason))
                     .await;
             }
+            Err(error) => return Err(error),
         };
         self.session_changed();
         Ok(outcome)

@@ -96,7 +96,12 @@ impl ClientSecret {
         self.scrubber
             .get_or_init(|| {
                 let forms = encodings(self.secret.expose());
-                let builder = AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&forms);
+                // Case-insensitive: percent and hex escapes come in either case, and
+                // removing a same-letters lookalike of the secret costs nothing.
+                let builder = AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .ascii_case_insensitive(true)
+                    .build(&forms);
                 (!forms.is_empty()).then_some(builder.ok()).flatten()
             })
             .as_ref()
@@ -124,10 +129,15 @@ impl ClientSecret {
         if url.as_str().contains(placeholder) {
             return Err(refused("the URL"));
         }
-        let form = headers.iter().any(|(name, value)| {
-            name.eq_ignore_ascii_case("content-type")
-                && value.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
-        });
+        // One content type, and it says form: the secret goes into no other body.
+        let mut types = headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+        let form = match (types.next(), types.next()) {
+            (Some((_, value)), None) => value
+                .split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")),
+            _ => false,
+        };
         for (name, value) in headers.iter_mut() {
             if name.eq_ignore_ascii_case("authorization")
                 && let Some(filled) =
@@ -150,7 +160,8 @@ impl ClientSecret {
     /// `Basic base64(id:placeholder)` → the same with the form-encoded secret. `None`
     /// when the header holds no placeholder; `Err` when it may not be filled.
     fn fill_basic(&self, value: &str, to_endpoint: bool) -> Result<Option<String>, ()> {
-        let Some(encoded) = value.strip_prefix("Basic ") else { return Ok(None) };
+        let scheme = value.get(..6).filter(|scheme| scheme.eq_ignore_ascii_case("basic "));
+        let Some(encoded) = scheme.map(|_| &value[6..]) else { return Ok(None) };
         let Ok(decoded) = STANDARD.decode(encoded.trim()) else { return Ok(None) };
         if find(&decoded, CLIENT_SECRET_PLACEHOLDER.as_bytes()).is_none() {
             return Ok(None);
@@ -173,11 +184,17 @@ impl ClientSecret {
         let wanted = format!("client_secret={CLIENT_SECRET_PLACEHOLDER}");
         let filled = format!("client_secret={}", form_encode(self.secret.expose()));
         let mut out = Vec::with_capacity(body.len() + filled.len());
+        let mut filled_once = false;
         for (at, pair) in body.split(|b| *b == b'&').enumerate() {
             if at > 0 {
                 out.push(b'&');
             }
-            if pair == wanted.as_bytes() {
+            // A form of printable pairs, one `client_secret`: nothing else is filled.
+            if pair.iter().any(|b| !b.is_ascii_graphic()) {
+                return Err(());
+            }
+            if pair == wanted.as_bytes() && !filled_once {
+                filled_once = true;
                 out.extend_from_slice(filled.as_bytes());
             } else if find(pair, CLIENT_SECRET_PLACEHOLDER.as_bytes()).is_some() {
                 return Err(());
@@ -212,9 +229,10 @@ fn form_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
-/// The secret as it may come back: raw, percent-encoded (either case), form- and
-/// JSON-escaped, hex, and base64 (standard and URL-safe) at each of the three
-/// alignments it can take inside a longer encoded text (a Basic credential).
+/// The secret as it may come back: raw, percent-encoded, form- and JSON-escaped
+/// (`\u0026` and `\/` spellings too), hex, and base64 (standard and URL-safe) at
+/// each of the three alignments it can take inside a longer encoded text (a
+/// Basic credential). Matched without regard to ASCII case.
 fn encodings(secret: &str) -> Vec<String> {
     if secret.is_empty() {
         return Vec::new();
@@ -223,17 +241,18 @@ fn encodings(secret: &str) -> Vec<String> {
     let form = form_encode(secret);
     let json = serde_json::to_string(secret).unwrap_or_default();
     let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    // JSON encoders differ: Go escapes `<>&` as `\u003c…`, PHP escapes `/` as `\/`.
+    let json = json.trim_matches('"');
+    let go = json.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e");
+    let json_forms = [json.to_owned(), json.replace('/', "\\/"), go.clone(), go.replace('/', "\\/")];
     let mut forms = vec![
         secret.to_owned(),
         form.clone(),
-        form.to_ascii_lowercase(),
         url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
-        percent.clone(),
-        percent.to_ascii_lowercase(),
-        json.trim_matches('"').to_owned(),
-        hex.clone(),
-        hex.to_ascii_uppercase(),
+        percent,
+        hex,
     ];
+    forms.extend(json_forms);
     for text in [secret.to_owned(), form] {
         for offset in 0..3usize {
             let mut bytes = vec![0u8; offset];
@@ -318,6 +337,11 @@ mod tests {
         assert!(refused(&secret, &token, json, format!(r#"{{"client_secret":"{p}"}}"#)));
         assert!(refused(&secret, &token, form_headers(), format!("note={p}")));
         assert!(refused(&secret, &token, form_headers(), format!("client_secret={p}{p}")));
+        assert!(refused(&secret, &token, form_headers(), format!("client_secret={p}&client_secret={p}")));
+        assert!(refused(&secret, &token, form_headers(), format!("{{\"a\": 1}}&client_secret={p}&")));
+        let two_types =
+            [form_headers(), vec![("Content-Type".to_owned(), "application/json".to_owned())]].concat();
+        assert!(refused(&secret, &token, two_types, format!("client_secret={p}")));
         assert!(refused(&secret, &token, vec![("x-secret".into(), p.into())], String::new()));
         let bearer = vec![("authorization".to_owned(), format!("Bearer {p}"))];
         assert!(refused(&secret, &token, bearer, String::new()));
@@ -366,5 +390,15 @@ mod tests {
             assert!(!scrubbed.contains(&echo), "{echo} → {scrubbed}");
         }
         assert_eq!(secret.scrub_text("nothing here"), "nothing here");
+
+        // Letters of either case, escapes of either case, JSON's other spellings.
+        let mixed = "AbC/dEf&12 Long";
+        let secret = ClientSecret::new(SecretString::new(mixed), true, Vec::new());
+        for echo in
+            ["AbC%2fdEf%2612%20Long", "AbC%2FdEf%2612+Long", "AbC\\/dEf\\u002612 Long", "abc/def&12 long"]
+        {
+            let scrubbed = secret.scrub_text(&format!("[{echo}]"));
+            assert_eq!(scrubbed, format!("[{CLIENT_SECRET_PLACEHOLDER}]"), "{echo}");
+        }
     }
 }

@@ -61,6 +61,24 @@ pub enum PluginError {
 }
 
 impl PluginError {
+    /// The stable code (`PL0006`), the first word of the message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PluginError::Provider { .. } => "PL0001",
+            PluginError::CpuLimit { .. } => "PL0002",
+            PluginError::MemoryLimit { .. } => "PL0003",
+            PluginError::Timeout { .. } => "PL0004",
+            PluginError::Trap { .. } => "PL0005",
+            PluginError::UnsupportedWitVersion { .. } => "PL0006",
+            PluginError::Load(_) => "PL0007",
+            PluginError::UnknownPlugin(_) => "PL0008",
+            PluginError::BadOutput { .. } => "PL0009",
+            PluginError::OverCap { .. } => "PL0010",
+            PluginError::SecretMisplaced { .. } => "PL0011",
+            PluginError::Unavailable { .. } => "PL0012",
+        }
+    }
+
     /// The plugin at fault, when one is.
     pub fn plugin(&self) -> Option<&str> {
         match self {

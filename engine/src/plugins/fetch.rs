@@ -9,15 +9,18 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::bindings::current::securix::provider::types::{FetchError, Header, HttpRequest, HttpResponse};
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use hyper::header::{ACCEPT_ENCODING, CONTENT_ENCODING, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use hyper::{Method, Uri};
 
 use super::client_secret::{ClientSecret, Misplaced};
-use super::output::unusable_header;
+use super::output::{MAX_HEADER_VALUE, unusable_header};
 use crate::http_client::{HttpClient, HttpError};
 use crate::policy::{PolicyError, Site};
 
-const MAX_HEADERS: usize = 64;
+const MAX_REQUEST_HEADERS: usize = 64;
+/// Headers the host sets itself: answers come whole and unencoded, so what the
+/// guest reads is what the scrubber saw.
+const HOST_SET: &[&str] = &["accept-encoding", "range", "if-range"];
 
 /// The operator's rules for every plugin's `fetch`.
 #[derive(Debug, Clone)]
@@ -121,10 +124,23 @@ impl Fetcher {
         }
     }
 
+    /// Sends `request` if the policy allows it; also says how long it waited on
+    /// the network (time that is not the plugin's CPU).
     pub async fn fetch(
         &self,
         scope: &FetchScope,
         request: HttpRequest,
+    ) -> (Result<HttpResponse, FetchFailure>, Duration) {
+        let mut waited = Duration::ZERO;
+        let result = self.checked_fetch(scope, request, &mut waited).await;
+        (result, waited)
+    }
+
+    async fn checked_fetch(
+        &self,
+        scope: &FetchScope,
+        request: HttpRequest,
+        waited: &mut Duration,
     ) -> Result<HttpResponse, FetchFailure> {
         let (named, url) = self.route(scope, &request.url)?;
         let method = match request.method.to_ascii_uppercase().as_str() {
@@ -136,20 +152,28 @@ impl Fetcher {
             "HEAD" => Method::HEAD,
             other => return Err(FetchError::Invalid(format!("method {other} is not allowed")).into()),
         };
-        if request.body.len() > self.policy.max_request_bytes || request.headers.len() > MAX_HEADERS {
+        if request.body.len() > self.policy.max_request_bytes || request.headers.len() > MAX_REQUEST_HEADERS {
             return Err(FetchError::Invalid("request too large".into()).into());
         }
         for header in &request.headers {
             if let Some(why) = unusable_header(&header.name, &header.value) {
                 return Err(FetchError::Invalid(format!("the request has {why}")).into());
             }
+            if header.value.len() > MAX_HEADER_VALUE {
+                return Err(FetchError::Invalid(format!("the header {} is too long", header.name)).into());
+            }
         }
-        let mut pairs: Vec<(String, String)> =
-            request.headers.into_iter().map(|h| (h.name, h.value)).collect();
+        let mut pairs: Vec<(String, String)> = request
+            .headers
+            .into_iter()
+            .filter(|h| !HOST_SET.iter().any(|set| h.name.eq_ignore_ascii_case(set)))
+            .map(|h| (h.name, h.value))
+            .collect();
         let mut body = request.body;
         scope.client_secret.place(&named, &mut pairs, &mut body).map_err(FetchFailure::Misplaced)?;
-        let mut headers = HeaderMap::with_capacity(pairs.len() + 1);
+        let mut headers = HeaderMap::with_capacity(pairs.len() + 2);
         headers.insert(USER_AGENT, HeaderValue::from_static("SecuriX"));
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
         for (name, value) in pairs {
             let (Ok(name), Ok(value)) =
                 (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value))
@@ -159,10 +183,12 @@ impl Fetcher {
             headers.append(name, value);
         }
         let uri: Uri = url.as_str().parse().map_err(|_| FetchError::Invalid("not an absolute URL".into()))?;
+        let started = std::time::Instant::now();
         let fetched = self
             .client
             .fetch(method, uri, headers, body.into(), self.policy.timeout, self.policy.max_response_bytes)
             .await;
+        *waited = started.elapsed();
         let (status, answer_headers, answer) = fetched.map_err(|error| match error {
             HttpError::Timeout => FetchError::Timeout,
             HttpError::TooLarge(_) => FetchError::TooLarge,
@@ -171,6 +197,14 @@ impl Fetcher {
             HttpError::Unreachable(_) => FetchError::Network("connection failed".into()),
             HttpError::BrokenOff(_) => FetchError::Network("transport error".into()),
         })?;
+        // An encoded or partial answer could carry the secret past the scrubber.
+        let encoded = answer_headers
+            .get(CONTENT_ENCODING)
+            .is_some_and(|e| !e.as_bytes().eq_ignore_ascii_case(b"identity"));
+        if encoded || status == 206 {
+            let why = "the answer is encoded or partial, which the host does not pass on";
+            return Err(FetchError::Invalid(why.into()).into());
+        }
         // A provider that echoes the request back must not hand the secret to the guest.
         let secret = &scope.client_secret;
         let headers = answer_headers

@@ -76,16 +76,7 @@ impl Guest {
         store: &mut Store<HostState>,
         request: &wit::AuthorizeRequest,
     ) -> Answer<String> {
-        match self {
-            Guest::V0_2(plugin) => {
-                plugin.securix_provider_provider().call_authorize_url(store, request).await
-            }
-            Guest::V0_1(plugin) => plugin
-                .securix_provider_provider()
-                .call_authorize_url(store, &request.clone().into())
-                .await
-                .map(|answer| answer.map_err(Into::into)),
-        }
+        call!(self, store, call_authorize_url, request)
     }
 
     pub async fn exchange_code(
@@ -121,13 +112,6 @@ impl Guest {
     }
 
     pub async fn revoke(&self, store: &mut Store<HostState>, request: &wit::RevokeRequest) -> Answer<()> {
-        match self {
-            Guest::V0_2(plugin) => plugin.securix_provider_provider().call_revoke(store, request).await,
-            Guest::V0_1(plugin) => plugin
-                .securix_provider_provider()
-                .call_revoke(store, &request.clone().into())
-                .await
-                .map(|answer| answer.map_err(Into::into)),
-        }
+        call!(self, store, call_revoke, request)
     }
 }

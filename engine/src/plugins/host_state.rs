@@ -27,6 +27,9 @@ pub(crate) struct HostState {
     host_time: Duration,
     cpu_limit: Duration,
     logs_left: u32,
+    fetches_left: u32,
+    /// Bytes of linear memory across all of the call's memories.
+    memory_used: usize,
     /// Set when the plugin put the client secret where it may not go: the call fails.
     pub misplaced_secret: Option<String>,
     /// Bodies of the exact URLs fetched (the OIDC discovery document the operator named).
@@ -56,6 +59,8 @@ impl HostState {
             host_time: Duration::ZERO,
             cpu_limit: limits.cpu,
             logs_left: limits.log_lines_per_call,
+            fetches_left: limits.fetches_per_call,
+            memory_used: 0,
             misplaced_secret: None,
             exact_answers: Vec::new(),
         }
@@ -89,16 +94,19 @@ impl WasiView for HostState {
 }
 
 impl wasmtime::ResourceLimiter for HostState {
+    /// The cap holds for all of a call's memories together, not each one.
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
+        let used = self.memory_used.saturating_add(desired.saturating_sub(current));
+        if used > self.memory_limit {
             self.memory_exceeded = true;
             return Err(wasmtime::Error::msg("memory limit exceeded"));
         }
+        self.memory_used = used;
         Ok(true)
     }
 
@@ -116,14 +124,20 @@ impl types::Host for HostState {}
 
 impl host::Host for HostState {
     async fn fetch(&mut self, request: types::HttpRequest) -> Result<types::HttpResponse, types::FetchError> {
-        let started = Instant::now();
+        // A call that misplaced the secret fails anyway: it gets no further out.
+        if self.misplaced_secret.is_some() || self.fetches_left == 0 {
+            return Err(types::FetchError::Denied("no more requests in this call".into()));
+        }
+        self.fetches_left -= 1;
         let fetcher = self.fetcher.clone();
-        let exact = self.scope.exact_urls.contains(&request.url);
-        let result = fetcher.fetch(&self.scope, request).await;
-        self.host_time += started.elapsed();
+        let discovery =
+            request.method.eq_ignore_ascii_case("GET") && self.scope.exact_urls.contains(&request.url);
+        let (result, waited) = fetcher.fetch(&self.scope, request).await;
+        self.host_time += waited;
         match result {
             Ok(answer) => {
-                if exact {
+                // The document the operator's `discoveryUrl` names: the first good answer.
+                if discovery && answer.status == 200 && self.exact_answers.is_empty() {
                     self.exact_answers.push(answer.body.clone());
                 }
                 Ok(answer)
@@ -134,7 +148,7 @@ impl host::Host for HostState {
             }
             Err(FetchFailure::Misplaced(misplaced)) => {
                 tracing::warn!(plugin = %self.plugin, why = %misplaced.0, "plugin put the client secret where it may not go");
-                self.misplaced_secret.get_or_insert(misplaced.0.clone());
+                self.misplaced_secret = Some(misplaced.0.clone());
                 Err(types::FetchError::Denied(misplaced.0))
             }
         }
@@ -145,7 +159,9 @@ impl host::Host for HostState {
             return;
         }
         self.logs_left -= 1;
-        let message: String = self.redact(&message).chars().take(1000).collect();
+        // Control characters would forge lines in a text log.
+        let message: String =
+            self.redact(&message).chars().take(1000).map(|c| if c.is_control() { ' ' } else { c }).collect();
         let plugin = &self.plugin;
         match level {
             host::LogLevel::Debug => tracing::debug!(%plugin, "{message}"),

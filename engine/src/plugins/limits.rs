@@ -17,6 +17,8 @@ pub struct PluginLimits {
     pub max_concurrent_calls_per_plugin: u32,
     /// Log lines one call may write.
     pub log_lines_per_call: u32,
+    /// `fetch`es one call may make (a token exchange needs two or three).
+    pub fetches_per_call: u32,
 }
 
 impl Default for PluginLimits {
@@ -28,6 +30,7 @@ impl Default for PluginLimits {
             max_concurrent_calls: 1000,
             max_concurrent_calls_per_plugin: 64,
             log_lines_per_call: 20,
+            fetches_per_call: 20,
         }
     }
 }

@@ -280,14 +280,16 @@ impl Plugin {
         };
         let site = parsed.as_ref().and_then(Site::of);
         match site {
-            Some(site) if self.scope(target, Authenticates::No).sites.contains(&site) => Ok(()),
-            _ => Err(PluginError::Provider {
-                plugin: self.info.id.clone(),
-                failure: ProviderFailure::Protocol(format!(
-                    "the plugin named a URL on an undeclared site ({})",
-                    site.map(|s| s.to_string()).unwrap_or_default()
-                )),
-            }),
+            Some(site)
+                if self.sites.contains(&site)
+                    || target.hosts.iter().any(|h| Site::parse(h).as_ref() == Ok(&site)) =>
+            {
+                Ok(())
+            }
+            _ => Err(self.bad_output(format!(
+                "a URL on an undeclared site ({})",
+                site.map(|s| s.to_string()).unwrap_or_default()
+            ))),
         }
     }
 
@@ -398,12 +400,16 @@ impl Plugin {
     }
 }
 
-/// Whether the operator's configuration names `value` anywhere, as a string.
+/// Keys under which an operator's configuration names where the client authenticates.
+const CLIENT_AUTH_KEYS: &[&str] =
+    &["tokenEndpoint", "revocationEndpoint", "tokenUrl", "revocationUrl", "clientAuthEndpoints"];
+
+/// Whether the operator's configuration names `value` as a client-auth endpoint
+/// (under one of `CLIENT_AUTH_KEYS`; any other URL in it is for something else).
 fn names(config: &serde_json::Value, value: &str) -> bool {
-    match config {
+    CLIENT_AUTH_KEYS.iter().filter_map(|key| config.get(key)).any(|named| match named {
         serde_json::Value::String(text) => text == value,
-        serde_json::Value::Array(items) => items.iter().any(|item| names(item, value)),
-        serde_json::Value::Object(map) => map.values().any(|item| names(item, value)),
+        serde_json::Value::Array(items) => items.iter().any(|item| item.as_str() == Some(value)),
         _ => false,
-    }
+    })
 }

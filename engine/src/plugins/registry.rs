@@ -32,10 +32,10 @@ impl std::fmt::Display for PluginSource {
 
 /// A plugin file that did not load. Its id is the file's stem: a file the host
 /// cannot run cannot be asked for its id.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedPlugin {
     pub id: String,
+    /// The full path: for the log only, never an answer.
     pub file: String,
     pub reason: String,
     /// The stable code of the reason (`PL0006` for an unknown WIT version…).
@@ -48,7 +48,7 @@ impl FailedPlugin {
         FailedPlugin {
             id: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
             file: path.display().to_string(),
-            code: reason.split_whitespace().next().unwrap_or_default().to_owned(),
+            code: error.code().to_owned(),
             reason,
         }
     }

@@ -68,6 +68,12 @@ async fn the_client_secret_goes_only_where_rfc_6749_puts_it() {
         response.headers.push(("x-echo-auth".into(), auth));
         response.headers.push(("x-echo-hex".into(), body.bytes().map(|b| format!("{b:02x}")).collect()));
         response.headers.push(("x-echo-b64".into(), STANDARD.encode(&body)));
+        if r.header("accept-encoding") != Some("identity") {
+            response.headers.push(("x-unexpected".into(), "the host let the guest pick an encoding".into()));
+        }
+        if r.header("x-want-gzip").is_some() {
+            response.headers.push(("content-encoding".into(), "gzip".into()));
+        }
         response
     };
     let provider = ScriptedServer::start(echo_all).await;
@@ -105,8 +111,17 @@ async fn the_client_secret_goes_only_where_rfc_6749_puts_it() {
     for form in secret_forms() {
         assert!(!seen.contains(&form), "the guest saw {form:?} in {seen}");
     }
+    assert!(!seen.contains("x-unexpected"), "{seen}");
     let sent = provider.only("/token");
     assert_eq!(sent.form().get("client_secret").map(String::as_str), Some(CLIENT_SECRET));
+
+    // An answer the guest asked to have compressed never reaches it.
+    match hostile.exchange_code(&with_mode("echo-encoded"), "code", None).await {
+        Err(PluginError::Provider { failure: ProviderFailure::Protocol(message), .. }) => {
+            assert!(message.contains("or partial, which the host does not pass on"), "{message}")
+        }
+        other => panic!("expected the encoded answer to be refused, got {other:?}"),
+    }
 
     // A client-auth endpoint on a site only the configuration adds is refused,
     // unless the operator's configuration names it.
@@ -320,10 +335,7 @@ async fn a_declared_site_does_not_admit_another_port_or_scheme() {
         }
     }
     let phished = hostile.authorize_url(&with_mode("phish-port"), params()).await.unwrap_err();
-    assert!(
-        matches!(phished, PluginError::Provider { failure: ProviderFailure::Protocol(_), .. }),
-        "{phished:?}"
-    );
+    assert!(matches!(phished, PluginError::BadOutput { .. }), "{phished:?}");
     assert!(provider.requests().is_empty());
     let odd = hostile.validate_config(&json!({"mode": "other-port-site"}).to_string()).await.unwrap();
     assert_eq!(odd.hosts, ["provider.test:8443"], "a site with a port stays one");

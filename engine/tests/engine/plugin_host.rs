@@ -69,10 +69,7 @@ async fn hostile_plugins_fail_within_their_limits_and_the_host_lives_on() {
     assert!(matches!(trapped, Err(PluginError::Trap { .. })), "{trapped:?}");
 
     let (phished, _) = call("phish").await;
-    assert!(
-        matches!(phished, Err(PluginError::Provider { failure: ProviderFailure::Protocol(_), .. })),
-        "consent URLs stay on declared hosts"
-    );
+    assert!(matches!(phished, Err(PluginError::BadOutput { .. })), "consent URLs stay on declared sites");
 
     // After all that, good plugins (and the hostile one, behaving) still work.
     let url = google.authorize_url(&target(json!({})), params()).await.unwrap();

@@ -121,6 +121,15 @@ impl Provider for Hostile {
                 http::send("POST", "https://provider.test/token", headers, Vec::new())
             }
             "huge-token" => return Ok(tokens("t".repeat(4 << 20))),
+            "echo-encoded" => {
+                let mut headers = form(&field);
+                headers.push(http::custom_header("accept-encoding", "gzip"));
+                headers.push(http::custom_header("x-want-gzip", "1"));
+                return match http::send("POST", "https://provider.test/token", headers, field.into_bytes()) {
+                    Ok(answer) => Ok(tokens(String::from_utf8_lossy(&answer.body).into_owned())),
+                    Err(error) => Err(ProviderError::Protocol(format!("{error:?}"))),
+                };
+            }
             "echo" => {
                 let mut headers = form(&field);
                 headers.push(basic);
