@@ -37,6 +37,8 @@ pub struct ProviderPlugin {
     wit: String,
     /// The sites the plugin may call: `host` (https on 443), `host:port`, or an http origin.
     allowed_hosts: Vec<String>,
+    /// Where the plugin may send the OAuth client secret (token, revocation); `*` is one path segment.
+    client_auth_endpoints: Vec<String>,
     supports_refresh: bool,
     supports_revoke: bool,
     supports_pkce: bool,
@@ -77,6 +79,7 @@ pub async fn providers(state: web::Data<AppState>, _app: App) -> HttpResponse {
             name: p.name,
             wit: p.wit,
             allowed_hosts: p.allowed_hosts,
+            client_auth_endpoints: p.client_auth_endpoints,
             supports_refresh: p.supports_refresh,
             supports_revoke: p.supports_revoke,
             supports_pkce: p.supports_pkce,
@@ -89,6 +92,7 @@ pub async fn providers(state: web::Data<AppState>, _app: App) -> HttpResponse {
         id: f.id,
         wit: String::new(),
         allowed_hosts: Vec::new(),
+        client_auth_endpoints: Vec::new(),
         supports_refresh: false,
         supports_revoke: false,
         supports_pkce: false,

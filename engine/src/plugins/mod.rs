@@ -166,7 +166,9 @@ impl PluginHost {
             }
             tracing::warn!(plugin = %id, %source, "a plugin file replaces the first-party plugin, as the operator allowed");
         }
-        tracing::info!(plugin = %id, wit = %plugin.info.wit, %source, "provider plugin loaded");
+        let (sites, endpoints) =
+            (plugin.info.allowed_hosts.join(" "), plugin.info.client_auth_endpoints.join(" "));
+        tracing::info!(plugin = %id, wit = %plugin.info.wit, %source, %sites, client_auth = %endpoints, "provider plugin loaded");
         registry.insert(plugin.clone(), source);
         Ok(plugin)
     }
