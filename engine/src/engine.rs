@@ -23,7 +23,7 @@ use crate::error::{EngineResult, InternalError};
 use crate::flows::device_guard::DeviceGuard;
 use crate::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use crate::sharding::placement::{Placement, SingleNode};
-use crate::sharding::region::Forwarder;
+use crate::sharding::region::{Forwarder, Forwarding, RegionServer, RegionWork, RemoteError};
 use crate::store::Store;
 use crate::util::clock::{Clock, SystemClock};
 use crate::vault::{MasterKey, Vault};
@@ -85,8 +85,8 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     pub settings: EngineSettings,
     pub placement: Arc<dyn Placement>,
-    /// Hands shard work to its owner (a cluster with a mesh); none runs it all here.
-    pub forwarder: Option<Arc<dyn Forwarder>>,
+    /// Hands shard work to its owner (a cluster with a mesh).
+    pub forwarding: Forwarding,
     pub device_guard: DeviceGuard,
     /// The one outbound client (the proxy's calls and webhooks).
     pub http: crate::http_client::HttpClient,
@@ -213,7 +213,7 @@ impl EngineBuilder {
             audit,
             device_guard: DeviceGuard::new(settings.wrong_codes_per_client, settings.wrong_codes_global),
             placement: self.placement.unwrap_or_else(|| Arc::new(SingleNode)),
-            forwarder: self.forwarder,
+            forwarding: Forwarding::new(self.forwarder),
             actors: ActorSystem::default(),
             session_changes: tokio::sync::watch::channel(0).0,
             store,
@@ -338,5 +338,29 @@ impl Engine {
             }
         });
         self.inner.actors.keep_task(handle);
+    }
+}
+
+/// Shard work a peer hands over (`sharding::region`).
+impl Engine {
+    /// The owner's side: what a region runs for a peer, on this node's actors.
+    pub async fn serve_region(&self, work: RegionWork) -> Result<(), RemoteError> {
+        RegionServer::serve(self, work).await
+    }
+}
+
+/// Each kind of work goes to the actors that serialize it.
+#[async_trait::async_trait]
+impl RegionServer for Engine {
+    async fn serve(&self, work: RegionWork) -> Result<(), RemoteError> {
+        let answer = match work {
+            RegionWork::FreshToken { project_id, entity_id, connection_id } => {
+                self.inner.actors.access_token(self, &project_id, &entity_id, &connection_id).await.map(drop)
+            }
+            RegionWork::PollSession { session_id, .. } => {
+                self.inner.actors.poll_session(self, &session_id).await
+            }
+        };
+        answer.map_err(RemoteError::from)
     }
 }

@@ -191,7 +191,7 @@ impl Engine {
                 project_id: session.project_id.clone(),
                 session_id: session.id.clone(),
             };
-            if !self.forwarded(work, "session").await? {
+            if !self.inner.forwarding.forwarded(work, "session").await? {
                 self.inner.actors.poll_session(self, &session.id).await?;
             }
         }

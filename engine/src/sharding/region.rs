@@ -8,12 +8,12 @@
 //! store transaction and a refresh takes a lock record, so running it here is safe,
 //! only less coordinated.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult, InternalError};
 use crate::http_client::HttpError;
 use crate::model::keys;
@@ -115,29 +115,34 @@ pub trait Forwarder: Send + Sync + 'static {
     async fn forward(&self, work: &RegionWork) -> Option<Result<(), RemoteError>>;
 }
 
-impl Engine {
+/// The requester's side: a room that runs shard work hands it to the owner
+/// through this first. Without a forwarder (embedded, or a cluster without a
+/// mesh) everything runs here.
+#[derive(Clone, Default)]
+pub(crate) struct Forwarding(Option<Arc<dyn Forwarder>>);
+
+impl Forwarding {
+    pub fn new(forwarder: Option<Arc<dyn Forwarder>>) -> Self {
+        Forwarding(forwarder)
+    }
+
     /// Runs `work` on its shard's owner when that is another reachable node.
     /// `Ok(false)`: it must run here.
-    pub(crate) async fn forwarded(&self, work: RegionWork, noun: &'static str) -> EngineResult<bool> {
-        let Some(forwarder) = &self.inner.forwarder else { return Ok(false) };
+    pub async fn forwarded(&self, work: RegionWork, noun: &'static str) -> EngineResult<bool> {
+        let Some(forwarder) = &self.0 else { return Ok(false) };
         match forwarder.forward(&work).await {
             None => Ok(false),
             Some(answer) => answer.map(|()| true).map_err(|error| error.into_engine_error(noun)),
         }
     }
+}
 
-    /// The owner's side: what a region runs for a peer, on this node's actors.
-    pub async fn serve_region(&self, work: RegionWork) -> Result<(), RemoteError> {
-        let answer = match work {
-            RegionWork::FreshToken { project_id, entity_id, connection_id } => {
-                self.inner.actors.access_token(self, &project_id, &entity_id, &connection_id).await.map(drop)
-            }
-            RegionWork::PollSession { session_id, .. } => {
-                self.inner.actors.poll_session(self, &session_id).await
-            }
-        };
-        answer.map_err(RemoteError::from)
-    }
+/// The owner's side: runs what a peer handed over on this node's actors. The
+/// engine implements it by handing each kind of work to the room that owns it;
+/// the cluster's region actor calls it (as `Engine::serve_region`).
+#[async_trait]
+pub trait RegionServer: Send + Sync + 'static {
+    async fn serve(&self, work: RegionWork) -> Result<(), RemoteError>;
 }
 
 #[cfg(test)]

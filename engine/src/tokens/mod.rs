@@ -127,7 +127,7 @@ impl Engine {
             entity_id: entity_id.to_owned(),
             connection_id: connection_id.to_owned(),
         };
-        if self.forwarded(work, "connection").await? {
+        if self.inner.forwarding.forwarded(work, "connection").await? {
             // The owner brought the token up to date; read what it stored.
             let current = self.usable_connection(project_id, entity_id, connection_id).await?;
             let tokens = current.tokens(&self.inner.vault).await?;
