@@ -1,15 +1,20 @@
 //! Administration: the operator's writes and reads of projects, API keys,
-//! agents, integrations and allowed origins.
+//! agents, integrations and allowed origins (`Admin`), and what the rooms that
+//! call a provider's plugin need of an integration (`Providers`).
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::model::agent::{self, Agent};
 use crate::model::integration::{self, Integration, IntegrationDraft};
 use crate::model::{api_key, project};
-use crate::plugins::CallTarget;
+use crate::plugins::{CallTarget, Plugin, PluginError, PluginHost};
+use crate::store::Store;
+use crate::util::clock::{Clock, Timestamp};
 use crate::util::secret::SecretString;
+use crate::vault::Vault;
 
 /// An integration as it may be shown: never the secret.
 #[derive(Debug, Clone, Serialize)]
@@ -39,12 +44,77 @@ pub(crate) const HOSTS_FIELD: &str = "__securixHosts";
 /// Where the client authenticates for this configuration, as the plugin checked it.
 pub(crate) const CLIENT_AUTH_FIELD: &str = "__securixClientAuth";
 
-impl Engine {
+/// The provider plugins and what a call to one needs of an integration: its
+/// configuration, its hosts, and its OAuth client (the secret unsealed by the
+/// vault). Cheap to clone; the flows, tokens and the proxy each hold one.
+#[derive(Clone)]
+pub(crate) struct Providers {
+    plugins: Arc<PluginHost>,
+    vault: Vault,
+    /// The redirect URI registered at providers.
+    redirect_uri: Arc<str>,
+}
+
+impl Providers {
+    pub fn new(plugins: Arc<PluginHost>, vault: Vault, public_url: &str) -> Self {
+        Providers { plugins, vault, redirect_uri: format!("{public_url}/oauth/callback").into() }
+    }
+
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// The plugin of a provider.
+    pub fn get(&self, provider: &str) -> Result<Arc<Plugin>, PluginError> {
+        self.plugins.get(provider)
+    }
+
+    /// An integration with what a plugin call needs: configuration, hosts, client.
+    pub async fn target(&self, integration: &Integration) -> EngineResult<CallTarget> {
+        let strings = |field: &str| -> Vec<String> {
+            let list = integration.config.get(field).and_then(|h| h.as_array());
+            list.map(|items| items.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        let mut config = integration.config.clone();
+        if let serde_json::Value::Object(map) = &mut config {
+            map.remove(HOSTS_FIELD);
+            map.remove(CLIENT_AUTH_FIELD);
+        }
+        Ok(CallTarget {
+            config: config.to_string(),
+            hosts: strings(HOSTS_FIELD),
+            client_auth_endpoints: strings(CLIENT_AUTH_FIELD),
+            client: crate::plugins::OAuthClient {
+                client_id: integration.client_id.clone(),
+                client_secret: integration.client_secret(&self.vault).await?,
+                redirect_uri: self.redirect_uri.to_string(),
+            },
+        })
+    }
+}
+
+/// The operator's room.
+pub(crate) struct Admin {
+    store: Store,
+    vault: Vault,
+    providers: Providers,
+    clock: Arc<dyn Clock>,
+}
+
+impl Admin {
+    pub fn new(store: Store, vault: Vault, providers: Providers, clock: Arc<dyn Clock>) -> Self {
+        Admin { store, vault, providers, clock }
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     pub async fn create_project(&self, name: &str) -> EngineResult<project::Project> {
         let now = self.now();
         let name = name.to_owned();
         Ok(self
-            .inner
             .store
             .run(|tx| {
                 let name = name.clone();
@@ -54,7 +124,7 @@ impl Engine {
     }
 
     async fn require_project(&self, project_id: &str) -> EngineResult<project::Project> {
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         project::get(&tx, project_id).await?.ok_or(EngineError::NotFound("project"))
     }
 
@@ -68,7 +138,6 @@ impl Engine {
         let now = self.now();
         let (project_id, name) = (project_id.to_owned(), name.to_owned());
         Ok(self
-            .inner
             .store
             .run(|tx| {
                 let (p, n) = (project_id.clone(), name.clone());
@@ -80,7 +149,6 @@ impl Engine {
     pub async fn revoke_api_key(&self, project_id: &str, key_id: &str) -> EngineResult<()> {
         let (project_id, key_id) = (project_id.to_owned(), key_id.to_owned());
         Ok(self
-            .inner
             .store
             .run(|tx| {
                 let (p, k) = (project_id.clone(), key_id.clone());
@@ -103,8 +171,7 @@ impl Engine {
             created_at: self.now(),
         };
         let stored = agent.clone();
-        self.inner
-            .store
+        self.store
             .run(|tx| {
                 let a = stored.clone();
                 async move { agent::put(&tx, &a) }
@@ -121,7 +188,7 @@ impl Engine {
         draft: IntegrationDraft,
     ) -> EngineResult<IntegrationView> {
         self.require_project(project_id).await?;
-        let plugin = self.inner.plugins.get(&draft.provider)?;
+        let plugin = self.providers.get(&draft.provider)?;
         let validated = plugin.validate_config(&draft.config.to_string()).await?;
         let mut config: serde_json::Value =
             serde_json::from_str(&validated.config).unwrap_or(serde_json::Value::Null);
@@ -134,9 +201,8 @@ impl Engine {
         }
         let draft = IntegrationDraft { config, ..draft };
         let now = self.now();
-        let (vault, project_id) = (self.inner.vault.clone(), project_id.to_owned());
+        let (vault, project_id) = (self.vault.clone(), project_id.to_owned());
         let stored = self
-            .inner
             .store
             .run(|tx| {
                 let (vault, project_id, draft) = (vault.clone(), project_id.clone(), draft.clone());
@@ -147,7 +213,7 @@ impl Engine {
     }
 
     pub async fn list_integrations(&self, project_id: &str) -> EngineResult<Vec<IntegrationView>> {
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         Ok(integration::list(&tx, project_id)
             .await?
             .iter()
@@ -164,8 +230,7 @@ impl Engine {
         }
         self.require_project(project_id).await?;
         let (project_id, stored) = (project_id.to_owned(), origins.clone());
-        self.inner
-            .store
+        self.store
             .run(|tx| {
                 let (project_id, origins) = (project_id.clone(), stored.clone());
                 async move {
@@ -178,30 +243,6 @@ impl Engine {
             })
             .await?;
         Ok(origins)
-    }
-
-    /// An integration with what a plugin call needs: configuration, hosts, client.
-    pub(crate) async fn call_target(&self, integration: &Integration) -> EngineResult<CallTarget> {
-        let strings = |field: &str| -> Vec<String> {
-            let list = integration.config.get(field).and_then(|h| h.as_array());
-            list.map(|items| items.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default()
-        };
-        let mut config = integration.config.clone();
-        if let serde_json::Value::Object(map) = &mut config {
-            map.remove(HOSTS_FIELD);
-            map.remove(CLIENT_AUTH_FIELD);
-        }
-        Ok(CallTarget {
-            config: config.to_string(),
-            hosts: strings(HOSTS_FIELD),
-            client_auth_endpoints: strings(CLIENT_AUTH_FIELD),
-            client: crate::plugins::OAuthClient {
-                client_id: integration.client_id.clone(),
-                client_secret: integration.client_secret(&self.inner.vault).await?,
-                redirect_uri: self.redirect_uri(),
-            },
-        })
     }
 }
 

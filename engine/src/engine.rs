@@ -19,13 +19,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::actors::ActorSystem;
+use crate::admin::{Admin, IntegrationView, Providers};
+use crate::auth::{Auth, Principal};
 use crate::error::{EngineResult, InternalError};
 use crate::flows::device_guard::DeviceGuard;
+use crate::model::agent::Agent;
+use crate::model::integration::IntegrationDraft;
+use crate::model::{api_key, project};
 use crate::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use crate::sharding::placement::{Placement, SingleNode};
 use crate::sharding::region::{Forwarder, Forwarding, RegionServer, RegionWork, RemoteError};
 use crate::store::Store;
 use crate::util::clock::{Clock, SystemClock};
+use crate::util::secret::SecretString;
 use crate::vault::{MasterKey, Vault};
 
 /// Tunables, with production defaults.
@@ -97,9 +103,12 @@ pub(crate) struct Inner {
     pub actors: ActorSystem,
     pub session_changes: tokio::sync::watch::Sender<u64>,
     pub audit: crate::proxy::audit_log::AuditLog,
-    /// Remembered proxy plans and API keys, each good while its access epoch holds.
+    /// Remembered proxy plans, each good while its access epoch holds.
     pub proxy_plans: crate::proxy::plan::ProxyPlans,
-    pub api_keys: crate::auth::ApiKeyCache,
+    /// The plugins, and what a call to one needs of an integration.
+    pub providers: Providers,
+    pub auth: Auth,
+    pub admin: Admin,
     /// This engine's name in cluster-wide locks.
     pub instance_id: String,
 }
@@ -205,11 +214,14 @@ impl EngineBuilder {
         };
         let http = crate::http_client::HttpClient::new(outbound.clone())?;
         let settings = self.settings;
+        let providers = Providers::new(plugins.clone(), vault.clone(), &settings.public_url);
         let (audit, audit_writer) = crate::proxy::audit_log::AuditLog::start(store.clone());
         let inner = Arc::new(Inner {
             instance_id: crate::model::ids::mint("eng"),
             proxy_plans: crate::util::epoch_cache::EpochCache::new(crate::proxy::plan::REMEMBERED_PLANS),
-            api_keys: crate::util::epoch_cache::EpochCache::new(crate::auth::REMEMBERED_API_KEYS),
+            auth: Auth::new(store.clone()),
+            admin: Admin::new(store.clone(), vault.clone(), providers.clone(), clock.clone()),
+            providers,
             audit,
             device_guard: DeviceGuard::new(settings.wrong_codes_per_client, settings.wrong_codes_global),
             placement: self.placement.unwrap_or_else(|| Arc::new(SingleNode)),
@@ -270,7 +282,7 @@ impl Engine {
 
     /// The redirect URI to register at providers.
     pub fn redirect_uri(&self) -> String {
-        format!("{}/oauth/callback", self.inner.settings.public_url)
+        self.inner.providers.redirect_uri().to_owned()
     }
 
     /// Expires every session past its time now (the sweeper does this every second).
@@ -288,7 +300,7 @@ impl Engine {
     pub fn cache_stats(&self) -> crate::util::epoch_cache::EngineCacheStats {
         crate::util::epoch_cache::EngineCacheStats {
             proxy_plans: self.inner.proxy_plans.stats(),
-            api_keys: self.inner.api_keys.stats(),
+            api_keys: self.inner.auth.cache_stats(),
         }
     }
 
@@ -338,6 +350,59 @@ impl Engine {
             }
         });
         self.inner.actors.keep_task(handle);
+    }
+}
+
+/// Who calls (`auth`).
+impl Engine {
+    pub async fn authenticate(&self, presented: &str) -> EngineResult<Principal> {
+        self.inner.auth.authenticate(presented).await
+    }
+}
+
+/// The operator's writes and reads (`admin`).
+impl Engine {
+    pub async fn create_project(&self, name: &str) -> EngineResult<project::Project> {
+        self.inner.admin.create_project(name).await
+    }
+
+    /// Issues an API key; the returned secret is the only copy.
+    pub async fn issue_api_key(
+        &self,
+        project_id: &str,
+        name: &str,
+    ) -> EngineResult<(api_key::ApiKey, SecretString)> {
+        self.inner.admin.issue_api_key(project_id, name).await
+    }
+
+    pub async fn revoke_api_key(&self, project_id: &str, key_id: &str) -> EngineResult<()> {
+        self.inner.admin.revoke_api_key(project_id, key_id).await
+    }
+
+    pub async fn put_agent(
+        &self,
+        project_id: &str,
+        agent_id: &str,
+        integrations: Option<Vec<String>>,
+    ) -> EngineResult<Agent> {
+        self.inner.admin.put_agent(project_id, agent_id, integrations).await
+    }
+
+    /// Enables a provider in a project; the plugin checks the configuration first.
+    pub async fn put_integration(
+        &self,
+        project_id: &str,
+        draft: IntegrationDraft,
+    ) -> EngineResult<IntegrationView> {
+        self.inner.admin.put_integration(project_id, draft).await
+    }
+
+    pub async fn list_integrations(&self, project_id: &str) -> EngineResult<Vec<IntegrationView>> {
+        self.inner.admin.list_integrations(project_id).await
+    }
+
+    pub async fn set_origins(&self, project_id: &str, origins: Vec<String>) -> EngineResult<Vec<String>> {
+        self.inner.admin.set_origins(project_id, origins).await
     }
 }
 

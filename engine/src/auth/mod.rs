@@ -4,12 +4,12 @@
 
 use sha2::Digest;
 
-use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::model::access_epoch;
 use crate::model::agent::{self, Agent};
 use crate::model::api_key;
-use crate::store::Tx;
+use crate::store::{Store, Tx};
+use crate::util::epoch_cache::{CacheStats, EpochCache};
 
 /// The calling agent, which must exist in the project.
 pub(crate) async fn require_agent(tx: &Tx, project_id: &str, agent_id: &str) -> EngineResult<Agent> {
@@ -24,9 +24,8 @@ pub(crate) fn require_use(agent: &Agent, integration: &str) -> EngineResult<()> 
     Err(EngineError::Forbidden(format!("agent {:?} may not use integration {integration:?}", agent.agent_id)))
 }
 
-/// API keys a node remembers, by SHA-256 of the presented key.
-pub(crate) const REMEMBERED_API_KEYS: usize = 10_000;
-pub(crate) type ApiKeyCache = crate::util::epoch_cache::EpochCache<[u8; 32], i64, Principal>;
+/// How many API keys a node remembers.
+const REMEMBERED_API_KEYS: usize = 10_000;
 
 /// Who is calling: the project of a valid API key. Shared strings: the API-key
 /// cache hands out a copy on every proxied call.
@@ -36,18 +35,34 @@ pub struct Principal {
     pub api_key_id: std::sync::Arc<str>,
 }
 
-impl Engine {
+/// The room that tells who calls.
+pub(crate) struct Auth {
+    store: Store,
+    /// Principals by SHA-256 of the presented key, good while their project's access epoch holds.
+    api_keys: EpochCache<[u8; 32], i64, Principal>,
+}
+
+impl Auth {
+    pub fn new(store: Store) -> Self {
+        Auth { store, api_keys: EpochCache::new(REMEMBERED_API_KEYS) }
+    }
+
+    /// How often a remembered API key answered.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.api_keys.stats()
+    }
+
     /// The project a presented API key belongs to. A key seen before costs at most
     /// one read: its project's access epoch, which a revocation moves — none while
     /// nothing was committed since it was last read (`EpochCache::unchanged`).
     pub async fn authenticate(&self, presented: &str) -> EngineResult<Principal> {
         let hash: [u8; 32] = sha2::Sha256::digest(presented.as_bytes()).into();
-        let keys = &self.inner.api_keys;
+        let keys = &self.api_keys;
         let any = |_: &Principal| true;
-        if let Some(principal) = keys.unchanged(&hash, self.inner.store.version(), any) {
+        if let Some(principal) = keys.unchanged(&hash, self.store.version(), any) {
             return Ok(principal);
         }
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         if let Some((_, principal)) = keys.peek(&hash) {
             let epoch = access_epoch::project(&tx, &principal.project_id).await?;
             if let Some(principal) = keys.revalidate(&hash, epoch, tx.version(), any) {

@@ -229,7 +229,7 @@ impl Engine {
             .ok_or(EngineError::NotFound("integration"))?;
         drop(tx);
         let plugin = self.inner.plugins.get(&found.provider)?;
-        let target = self.call_target(&found).await?;
+        let target = self.inner.providers.target(&found).await?;
         let state = pkce::random_token();
         let verifier = plugin.info().supports_pkce.then(pkce::random_token);
         let params = AuthorizeParams {
@@ -333,7 +333,7 @@ impl Engine {
             .filter(|c| !c.is_empty() && c.len() <= 4096)
             .ok_or_else(|| EngineError::Invalid("the callback carries no code".into()))?;
         let plugin = self.inner.plugins.get(&found.provider)?;
-        let target = self.call_target(&found).await?;
+        let target = self.inner.providers.target(&found).await?;
         let exchanged = async {
             let issued = plugin.exchange_code(&target, code, verifier.as_ref().map(|v| v.expose())).await?;
             let who = plugin.identity(&target, &issued.access_token).await?;

@@ -143,7 +143,7 @@ impl Engine {
             return Err(EngineError::NotFound("connection"));
         }
         let plugin = self.inner.plugins.get(&found.provider)?;
-        let target = self.call_target(&found).await?;
+        let target = self.inner.providers.target(&found).await?;
         let api = plugin.proxy_target(&target, &access_token).await?;
         let bad_output = |what: &str| {
             EngineError::Provider(PluginError::BadOutput {

@@ -80,7 +80,7 @@ impl Engine {
             && plugin.info().supports_revoke
         {
             let tokens = found.tokens(&self.inner.vault).await?;
-            let target = self.call_target(integration).await?;
+            let target = self.inner.providers.target(integration).await?;
             if let Err(error) =
                 plugin.revoke(&target, &tokens.access_token, tokens.refresh_token.as_ref()).await
             {
@@ -203,7 +203,7 @@ impl Engine {
                 .ok_or(EngineError::NotFound("integration"))?;
             drop(tx);
             let plugin = self.inner.plugins.get(&found.provider)?;
-            let target = self.call_target(&found).await?;
+            let target = self.inner.providers.target(&found).await?;
             match plugin.refresh(&target, &refresh_token, &current.scopes).await {
                 Ok(issued) => {
                     let renewed = TokenSet {
