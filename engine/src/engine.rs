@@ -23,6 +23,7 @@ use crate::admin::{Admin, IntegrationView, Providers};
 use crate::auth::{Auth, Principal};
 use crate::error::{EngineResult, InternalError};
 use crate::flows::device_guard::DeviceGuard;
+use crate::flows::views::ConnectionView;
 use crate::model::agent::Agent;
 use crate::model::integration::IntegrationDraft;
 use crate::model::{api_key, project};
@@ -30,6 +31,7 @@ use crate::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use crate::sharding::placement::{Placement, SingleNode};
 use crate::sharding::region::{Forwarder, Forwarding, RegionServer, RegionWork, RemoteError};
 use crate::store::Store;
+use crate::tokens::Tokens;
 use crate::util::clock::{Clock, SystemClock};
 use crate::util::secret::SecretString;
 use crate::vault::{MasterKey, Vault};
@@ -109,8 +111,7 @@ pub(crate) struct Inner {
     pub providers: Providers,
     pub auth: Auth,
     pub admin: Admin,
-    /// This engine's name in cluster-wide locks.
-    pub instance_id: String,
+    pub tokens: Arc<Tokens>,
 }
 
 /// See the module documentation. Cheap to clone.
@@ -214,10 +215,18 @@ impl EngineBuilder {
         };
         let http = crate::http_client::HttpClient::new(outbound.clone())?;
         let settings = self.settings;
+        let forwarding = Forwarding::new(self.forwarder);
         let providers = Providers::new(plugins.clone(), vault.clone(), &settings.public_url);
         let (audit, audit_writer) = crate::proxy::audit_log::AuditLog::start(store.clone());
         let inner = Arc::new(Inner {
-            instance_id: crate::model::ids::mint("eng"),
+            tokens: Tokens::new(
+                store.clone(),
+                vault.clone(),
+                providers.clone(),
+                clock.clone(),
+                forwarding.clone(),
+                settings.actor_idle,
+            ),
             proxy_plans: crate::util::epoch_cache::EpochCache::new(crate::proxy::plan::REMEMBERED_PLANS),
             auth: Auth::new(store.clone()),
             admin: Admin::new(store.clone(), vault.clone(), providers.clone(), clock.clone()),
@@ -225,7 +234,7 @@ impl EngineBuilder {
             audit,
             device_guard: DeviceGuard::new(settings.wrong_codes_per_client, settings.wrong_codes_global),
             placement: self.placement.unwrap_or_else(|| Arc::new(SingleNode)),
-            forwarding: Forwarding::new(self.forwarder),
+            forwarding,
             actors: ActorSystem::default(),
             session_changes: tokio::sync::watch::channel(0).0,
             store,
@@ -293,7 +302,7 @@ impl Engine {
     /// A round trip to an entity's actor, activating it if it sleeps (warm-up,
     /// health checks, benchmarks).
     pub async fn ping_entity(&self, project_id: &str, entity_id: &str) -> EngineResult<()> {
-        self.inner.actors.ping_entity(self, project_id, entity_id).await
+        self.inner.tokens.ping_entity(project_id, entity_id).await
     }
 
     /// How often the proxy's remembered plans and API keys answered.
@@ -306,7 +315,7 @@ impl Engine {
 
     /// Active (session, entity) actors on this node.
     pub async fn active_actors(&self) -> (usize, usize) {
-        self.inner.actors.active().await
+        (self.inner.actors.active_sessions(), self.inner.tokens.active_actors())
     }
 
     /// Tests only: makes a session's actor panic, as a bug would.
@@ -323,13 +332,13 @@ impl Engine {
         project_id: &str,
         entity_id: &str,
     ) -> EngineResult<()> {
-        self.inner.actors.entity(self, project_id, entity_id, false).await?.crash();
-        Ok(())
+        self.inner.tokens.crash_entity_actor(project_id, entity_id).await
     }
 
     /// Stops every actor and the sweeper; the store can then be closed.
     pub async fn shutdown(&self) {
         self.flush_audit_log().await;
+        self.inner.tokens.stop_actors();
         self.inner.actors.stop_all().await;
     }
 
@@ -406,6 +415,27 @@ impl Engine {
     }
 }
 
+/// Connections (`tokens`).
+impl Engine {
+    pub async fn list_connections(
+        &self,
+        principal: &Principal,
+        entity_id: &str,
+    ) -> EngineResult<Vec<ConnectionView>> {
+        self.inner.tokens.list_connections(principal, entity_id).await
+    }
+
+    /// Revokes at the provider when it can, then deletes the vaulted tokens.
+    pub async fn delete_connection(
+        &self,
+        principal: &Principal,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<()> {
+        self.inner.tokens.delete_connection(principal, entity_id, connection_id).await
+    }
+}
+
 /// Shard work a peer hands over (`sharding::region`).
 impl Engine {
     /// The owner's side: what a region runs for a peer, on this node's actors.
@@ -420,7 +450,7 @@ impl RegionServer for Engine {
     async fn serve(&self, work: RegionWork) -> Result<(), RemoteError> {
         let answer = match work {
             RegionWork::FreshToken { project_id, entity_id, connection_id } => {
-                self.inner.actors.access_token(self, &project_id, &entity_id, &connection_id).await.map(drop)
+                self.inner.tokens.refresh_for_peer(&project_id, &entity_id, &connection_id).await
             }
             RegionWork::PollSession { session_id, .. } => {
                 self.inner.actors.poll_session(self, &session_id).await

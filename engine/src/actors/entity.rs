@@ -3,17 +3,29 @@
 //! runs at a time on this node: 50 concurrent proxy calls on an expired token
 //! cause one refresh, and the other 49 read the refreshed token.
 
+use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::{AskError, ask};
-use crate::engine::WeakEngine;
+use super::{AskError, Registry, ask, with_retry};
 use crate::error::{EngineResult, InternalError};
 use crate::model::connection::Connection;
 use crate::util::secret::SecretString;
 
 const IDLE_CHECK: Duration = Duration::from_secs(30);
+
+/// What an entity actor runs its requests on: the room that keeps tokens fresh.
+#[async_trait::async_trait]
+pub(crate) trait TokenRefresher: Send + Sync + 'static {
+    /// A usable access token, refreshed first if it is due. Runs inside the actor.
+    async fn fresh_access_token(
+        &self,
+        project_id: &str,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<(Connection, SecretString)>;
+}
 
 pub enum EntityMsg {
     /// A usable access token for one of the entity's connections.
@@ -32,13 +44,15 @@ pub enum EntityMsg {
 impl ractor::Message for EntityMsg {}
 
 pub struct EntityArgs {
-    pub engine: WeakEngine,
-    pub project_id: String,
-    pub entity_id: String,
+    refresher: Weak<dyn TokenRefresher>,
+    idle: Duration,
+    project_id: String,
+    entity_id: String,
 }
 
 pub struct EntityState {
-    engine: WeakEngine,
+    refresher: Weak<dyn TokenRefresher>,
+    idle: Duration,
     project_id: String,
     entity_id: String,
     last_active: Instant,
@@ -58,7 +72,8 @@ impl Actor for EntityActor {
     ) -> Result<EntityState, ActorProcessingErr> {
         myself.send_after(IDLE_CHECK, || EntityMsg::IdleCheck);
         Ok(EntityState {
-            engine: args.engine,
+            refresher: args.refresher,
+            idle: args.idle,
             project_id: args.project_id,
             entity_id: args.entity_id,
             last_active: Instant::now(),
@@ -75,9 +90,11 @@ impl Actor for EntityActor {
         state.last_active = Instant::now();
         match message {
             EntityMsg::AccessToken { connection_id, reply } => {
-                let answer = match state.engine.upgrade() {
-                    Some(engine) => {
-                        engine.fresh_access_token(&state.project_id, &state.entity_id, &connection_id).await
+                let answer = match state.refresher.upgrade() {
+                    Some(refresher) => {
+                        refresher
+                            .fresh_access_token(&state.project_id, &state.entity_id, &connection_id)
+                            .await
                     }
                     None => Err(InternalError::ShuttingDown.into()),
                 };
@@ -87,8 +104,8 @@ impl Actor for EntityActor {
                 let _ = reply.send(Ok(()));
             }
             EntityMsg::IdleCheck => {
-                let idle =
-                    state.engine.upgrade().map(|engine| engine.inner.settings.actor_idle).unwrap_or_default();
+                // Its room gone (the engine dropped), an actor has nothing left to do.
+                let idle = if state.refresher.strong_count() > 0 { state.idle } else { Duration::ZERO };
                 if state.last_active.elapsed() >= idle {
                     myself.stop(Some("idle".into()));
                 } else {
@@ -107,22 +124,85 @@ fn crash() {
 }
 
 /// A handle on an entity's actor.
-pub struct EntityHandle(pub(super) ActorRef<EntityMsg>);
+struct EntityHandle(ActorRef<EntityMsg>);
 
 impl EntityHandle {
-    pub(crate) async fn access_token(
-        &self,
-        connection_id: &str,
-    ) -> Result<(Connection, SecretString), AskError> {
+    async fn access_token(&self, connection_id: &str) -> Result<(Connection, SecretString), AskError> {
         let connection_id = connection_id.to_owned();
         ask(&self.0, |reply| EntityMsg::AccessToken { connection_id, reply }).await
     }
 
-    pub(crate) async fn ping(&self) -> Result<(), AskError> {
+    async fn ping(&self) -> Result<(), AskError> {
         ask(&self.0, EntityMsg::Ping).await
     }
+}
 
-    pub fn crash(&self) {
-        let _ = self.0.cast(EntityMsg::Crash);
+/// The entity actors of this node, working for one `TokenRefresher`.
+pub(crate) struct Entities {
+    registry: Registry<EntityMsg>,
+    refresher: Weak<dyn TokenRefresher>,
+    /// How long an idle actor stays in memory.
+    idle: Duration,
+}
+
+impl Entities {
+    pub fn new(refresher: Weak<dyn TokenRefresher>, idle: Duration) -> Self {
+        Entities { registry: Registry::default(), refresher, idle }
+    }
+
+    async fn activate(&self, project_id: &str, entity_id: &str, fresh: bool) -> EngineResult<EntityHandle> {
+        // Entity ids never contain '/' (see `ids::check_app_id`), so the key is unambiguous.
+        let key = format!("{project_id}/{entity_id}");
+        let actor = self
+            .registry
+            .activate(&key, fresh, || {
+                let args = EntityArgs {
+                    refresher: self.refresher.clone(),
+                    idle: self.idle,
+                    project_id: project_id.to_owned(),
+                    entity_id: entity_id.to_owned(),
+                };
+                (EntityActor, args)
+            })
+            .await?;
+        Ok(EntityHandle(actor))
+    }
+
+    /// A fresh access token through the entity's actor (which serializes refreshes).
+    pub async fn access_token(
+        &self,
+        project_id: &str,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<(Connection, SecretString)> {
+        with_retry(
+            |fresh| self.activate(project_id, entity_id, fresh),
+            |handle| async move { handle.access_token(connection_id).await },
+        )
+        .await
+    }
+
+    /// A round trip to the entity's actor, activating it if needed.
+    pub async fn ping(&self, project_id: &str, entity_id: &str) -> EngineResult<()> {
+        with_retry(
+            |fresh| self.activate(project_id, entity_id, fresh),
+            |handle| async move { handle.ping().await },
+        )
+        .await
+    }
+
+    /// Tests only: makes the entity's actor panic.
+    pub async fn crash(&self, project_id: &str, entity_id: &str) -> EngineResult<()> {
+        let _ = self.activate(project_id, entity_id, false).await?.0.cast(EntityMsg::Crash);
+        Ok(())
+    }
+
+    /// How many entity actors are active now.
+    pub fn active(&self) -> usize {
+        self.registry.count_alive()
+    }
+
+    pub fn stop_all(&self) {
+        self.registry.stop_all();
     }
 }

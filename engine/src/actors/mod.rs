@@ -3,6 +3,11 @@
 //! reply port is dropped, never a hang), and the next message activates a fresh
 //! actor whose state is reloaded from the store — the store is the truth, actors
 //! only serialize work and hold timers.
+//!
+//! Each kind of actor works for one room through a small trait that room
+//! implements (`TokenRefresher`), held as a `Weak`: the room owns its actors'
+//! registry, so a strong handle back would keep the room alive forever, and
+//! dropping the last `Engine` stops the actors.
 
 pub mod entity;
 pub mod outbox;
@@ -17,10 +22,8 @@ use tokio::sync::Mutex;
 
 use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult, InternalError};
-use crate::model::connection::Connection;
-use crate::util::secret::SecretString;
 
-pub use entity::EntityHandle;
+pub(crate) use entity::{Entities, TokenRefresher};
 pub use session::SessionHandle;
 
 /// How long a caller waits for an actor before giving up.
@@ -69,11 +72,10 @@ where
     }
 }
 
-/// The live actors of this node.
+/// The live session and outbox actors of this node.
 #[derive(Default)]
 pub struct ActorSystem {
     sessions: Registry<session::SessionMsg>,
-    entities: Registry<entity::EntityMsg>,
     outboxes: Registry<outbox::OutboxMsg>,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -151,29 +153,6 @@ impl ActorSystem {
         Ok(SessionHandle(actor))
     }
 
-    pub(crate) async fn entity(
-        &self,
-        engine: &Engine,
-        project_id: &str,
-        entity_id: &str,
-        fresh: bool,
-    ) -> EngineResult<EntityHandle> {
-        // Entity ids never contain '/' (see `ids::check_app_id`), so the key is unambiguous.
-        let key = format!("{project_id}/{entity_id}");
-        let actor = self
-            .entities
-            .activate(&key, fresh, || {
-                let args = entity::EntityArgs {
-                    engine: engine.downgrade(),
-                    project_id: project_id.to_owned(),
-                    entity_id: entity_id.to_owned(),
-                };
-                (entity::EntityActor, args)
-            })
-            .await?;
-        Ok(EntityHandle(actor))
-    }
-
     /// Ticks the delivery actor of every shard this node owns (starting any that is
     /// not running: a crashed one is replaced here).
     pub(crate) async fn tick_outboxes(&self, engine: &Engine) -> EngineResult<()> {
@@ -199,38 +178,9 @@ impl ActorSystem {
         .await
     }
 
-    /// A round trip to the entity's actor, activating it if needed.
-    pub(crate) async fn ping_entity(
-        &self,
-        engine: &Engine,
-        project_id: &str,
-        entity_id: &str,
-    ) -> EngineResult<()> {
-        with_retry(
-            |fresh| self.entity(engine, project_id, entity_id, fresh),
-            |handle| async move { handle.ping().await },
-        )
-        .await
-    }
-
-    /// A fresh access token through the entity's actor (which serializes refreshes).
-    pub(crate) async fn access_token(
-        &self,
-        engine: &Engine,
-        project_id: &str,
-        entity_id: &str,
-        connection_id: &str,
-    ) -> EngineResult<(Connection, SecretString)> {
-        with_retry(
-            |fresh| self.entity(engine, project_id, entity_id, fresh),
-            |handle| async move { handle.access_token(connection_id).await },
-        )
-        .await
-    }
-
-    /// How many actors are active now (for metrics and benchmarks).
-    pub async fn active(&self) -> (usize, usize) {
-        (self.sessions.count_alive(), self.entities.count_alive())
+    /// How many session actors are active now (for metrics and benchmarks).
+    pub fn active_sessions(&self) -> usize {
+        self.sessions.count_alive()
     }
 
     pub(crate) fn keep_task(&self, handle: tokio::task::JoinHandle<()>) {
@@ -241,7 +191,6 @@ impl ActorSystem {
 
     pub(crate) async fn stop_all(&self) {
         self.sessions.stop_all();
-        self.entities.stop_all();
         self.outboxes.stop_all();
         if let Ok(mut tasks) = self.tasks.lock() {
             for task in tasks.drain(..) {

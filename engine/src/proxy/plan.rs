@@ -138,7 +138,8 @@ impl Engine {
                 }
             }
         };
-        let (connection, access_token) = self.access_token(project_id, key.entity_id, &connection_id).await?;
+        let (connection, access_token) =
+            self.inner.tokens.access_token(project_id, key.entity_id, &connection_id).await?;
         if connection.integration != key.integration {
             return Err(EngineError::NotFound("connection"));
         }

@@ -7,18 +7,22 @@
 //! means a race, not a dead grant), then marks the connection `reauth_required`
 //! with an event; transient failures retry with backoff.
 
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use crate::actors::{Entities, TokenRefresher};
+use crate::admin::Providers;
 use crate::auth::Principal;
-use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::flows::views::ConnectionView;
 use crate::model::connection::{self, Connection, ConnectionStatus, TokenSet};
 use crate::model::event::{self, EventDraft, EventKind};
-use crate::model::{RecordError, integration, refresh_lock};
-use crate::sharding::region::RegionWork;
-use crate::util::clock::Timestamp;
+use crate::model::{RecordError, ids, integration, refresh_lock};
+use crate::sharding::region::{Forwarding, RegionWork};
+use crate::store::Store;
+use crate::util::clock::{Clock, Timestamp};
 use crate::util::secret::SecretString;
+use crate::vault::Vault;
 
 const REFRESH_ATTEMPTS: u32 = 3;
 
@@ -46,14 +50,85 @@ pub fn needs_refresh(issued_at: Timestamp, expires_at: Option<Timestamp>, now: T
     now.0 >= expires_at.0 - margin
 }
 
-impl Engine {
+/// The room that keeps an entity's connections and their tokens. Its entity
+/// actors hold it weakly, as their `TokenRefresher`.
+pub(crate) struct Tokens {
+    store: Store,
+    vault: Vault,
+    providers: Providers,
+    clock: Arc<dyn Clock>,
+    forwarding: Forwarding,
+    /// This room's name in cluster-wide refresh locks.
+    instance_id: String,
+    entities: Entities,
+}
+
+impl Tokens {
+    /// `actor_idle`: how long an idle entity actor stays in memory.
+    pub fn new(
+        store: Store,
+        vault: Vault,
+        providers: Providers,
+        clock: Arc<dyn Clock>,
+        forwarding: Forwarding,
+        actor_idle: Duration,
+    ) -> Arc<Tokens> {
+        // Its actors get a weak handle: a strong one would loop through their registry.
+        Arc::new_cyclic(|me: &Weak<Tokens>| {
+            let refresher: Weak<dyn TokenRefresher> = me.clone();
+            Tokens {
+                store,
+                vault,
+                providers,
+                clock,
+                forwarding,
+                instance_id: ids::mint("eng"),
+                entities: Entities::new(refresher, actor_idle),
+            }
+        })
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The owner's side of a peer's `RegionWork::FreshToken`: the token brought up
+    /// to date by this node's entity actor (the peer reads it from the store).
+    pub async fn refresh_for_peer(
+        &self,
+        project_id: &str,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<()> {
+        self.entities.access_token(project_id, entity_id, connection_id).await.map(drop)
+    }
+
+    /// A round trip to an entity's actor, activating it if it sleeps.
+    pub async fn ping_entity(&self, project_id: &str, entity_id: &str) -> EngineResult<()> {
+        self.entities.ping(project_id, entity_id).await
+    }
+
+    /// Tests only: makes an entity's actor panic.
+    pub async fn crash_entity_actor(&self, project_id: &str, entity_id: &str) -> EngineResult<()> {
+        self.entities.crash(project_id, entity_id).await
+    }
+
+    /// Active entity actors on this node.
+    pub fn active_actors(&self) -> usize {
+        self.entities.active()
+    }
+
+    pub fn stop_actors(&self) {
+        self.entities.stop_all();
+    }
+
     pub async fn list_connections(
         &self,
         principal: &Principal,
         entity_id: &str,
     ) -> EngineResult<Vec<ConnectionView>> {
         crate::model::ids::check_app_id(entity_id, "entity id")?;
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         Ok(connection::list(&tx, &principal.project_id, entity_id)
             .await?
             .iter()
@@ -69,18 +144,18 @@ impl Engine {
         connection_id: &str,
     ) -> EngineResult<()> {
         crate::model::ids::check_app_id(entity_id, "entity id")?;
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         let found = connection::get(&tx, &principal.project_id, entity_id, connection_id)
             .await?
             .ok_or(EngineError::NotFound("connection"))?;
         let integration = integration::get(&tx, &principal.project_id, &found.integration).await?;
         drop(tx);
-        let plugin = integration.as_ref().and_then(|i| self.inner.plugins.get(&i.provider).ok());
+        let plugin = integration.as_ref().and_then(|i| self.providers.get(&i.provider).ok());
         if let (Some(integration), Some(plugin)) = (&integration, plugin)
             && plugin.info().supports_revoke
         {
-            let tokens = found.tokens(&self.inner.vault).await?;
-            let target = self.inner.providers.target(integration).await?;
+            let tokens = found.tokens(&self.vault).await?;
+            let target = self.providers.target(integration).await?;
             if let Err(error) =
                 plugin.revoke(&target, &tokens.access_token, tokens.refresh_token.as_ref()).await
             {
@@ -91,8 +166,7 @@ impl Engine {
         let now = self.now();
         let (project_id, entity_id, connection_id) =
             (principal.project_id.clone(), entity_id.to_owned(), connection_id.to_owned());
-        self.inner
-            .store
+        self.store
             .run(|tx| {
                 let (project_id, entity_id, connection_id) =
                     (project_id.clone(), entity_id.clone(), connection_id.clone());
@@ -127,13 +201,13 @@ impl Engine {
             entity_id: entity_id.to_owned(),
             connection_id: connection_id.to_owned(),
         };
-        if self.inner.forwarding.forwarded(work, "connection").await? {
+        if self.forwarding.forwarded(work, "connection").await? {
             // The owner brought the token up to date; read what it stored.
             let current = self.usable_connection(project_id, entity_id, connection_id).await?;
-            let tokens = current.tokens(&self.inner.vault).await?;
+            let tokens = current.tokens(&self.vault).await?;
             return Ok((current, tokens.access_token));
         }
-        self.inner.actors.access_token(self, project_id, entity_id, connection_id).await
+        self.entities.access_token(project_id, entity_id, connection_id).await
     }
 
     /// The connection, if it can still be used.
@@ -157,102 +231,19 @@ impl Engine {
         entity_id: &str,
         connection_id: &str,
     ) -> EngineResult<Connection> {
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         connection::get(&tx, project_id, entity_id, connection_id)
             .await?
             .ok_or(EngineError::NotFound("connection"))
     }
 
-    /// Runs inside the entity actor: see the module documentation.
-    pub(crate) async fn fresh_access_token(
-        &self,
-        project_id: &str,
-        entity_id: &str,
-        connection_id: &str,
-    ) -> EngineResult<(Connection, SecretString)> {
-        let mut attempt = 0;
-        let mut waited = Duration::ZERO;
-        loop {
-            let current = self.usable_connection(project_id, entity_id, connection_id).await?;
-            let tokens = current.tokens(&self.inner.vault).await?;
-            let now = self.now();
-            if !needs_refresh(current.refreshed_at, tokens.expires_at, now) {
-                return Ok((current, tokens.access_token));
-            }
-            let Some(refresh_token) = tokens.refresh_token.clone() else {
-                // Nothing to refresh with: let the provider judge the token.
-                return Ok((current, tokens.access_token));
-            };
-            // One refresh per connection cluster-wide: the lock's holder refreshes;
-            // everyone else waits, then reads its result from the store.
-            match self.claim_refresh(&current).await? {
-                Claim::Mine => {}
-                Claim::Stale => continue,
-                Claim::Busy if waited >= REFRESH_WAIT => {
-                    return Err(EngineError::RefreshBusy);
-                }
-                Claim::Busy => {
-                    tokio::time::sleep(REFRESH_POLL).await;
-                    waited += REFRESH_POLL;
-                    continue;
-                }
-            }
-            let tx = self.inner.store.begin().await?;
-            let found = integration::get(&tx, project_id, &current.integration)
-                .await?
-                .ok_or(EngineError::NotFound("integration"))?;
-            drop(tx);
-            let plugin = self.inner.plugins.get(&found.provider)?;
-            let target = self.inner.providers.target(&found).await?;
-            match plugin.refresh(&target, &refresh_token, &current.scopes).await {
-                Ok(issued) => {
-                    let renewed = TokenSet {
-                        access_token: issued.access_token,
-                        // A provider that rotates sends a new one; one that does not keeps the old.
-                        refresh_token: issued.refresh_token.or(Some(refresh_token)),
-                        id_token: issued.id_token.or(tokens.id_token),
-                        token_type: issued.token_type,
-                        expires_at: issued
-                            .expires_in
-                            .map(|secs| now.plus_secs(secs.min(i64::MAX as u64 / 1000) as i64)),
-                    };
-                    let stored = self.store_refreshed(current, renewed.clone(), issued.scopes).await?;
-                    return Ok((stored, renewed.access_token));
-                }
-                Err(error) if error.is_invalid_grant() => {
-                    // Another worker may have rotated the refresh token under us.
-                    let again = self.load_connection(project_id, entity_id, connection_id).await?;
-                    let stored_refresh = again.tokens(&self.inner.vault).await?.refresh_token;
-                    if stored_refresh.as_ref().map(SecretString::expose) != Some(refresh_token.expose())
-                        && attempt < REFRESH_ATTEMPTS
-                    {
-                        attempt += 1;
-                        continue;
-                    }
-                    self.mark_reauth_required(&again).await?;
-                    self.release_refresh(&again).await;
-                    return Err(EngineError::ReauthRequired);
-                }
-                Err(error) if error.is_transient() && attempt + 1 < REFRESH_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
-                }
-                Err(error) => {
-                    self.release_refresh(&current).await;
-                    return Err(error.into());
-                }
-            }
-        }
-    }
-
     /// Takes the connection's cluster-wide refresh lock, in one transaction with a
     /// check that nobody refreshed the connection since `connection` was read.
     async fn claim_refresh(&self, connection: &Connection) -> EngineResult<Claim> {
-        let (holder, now) = (self.inner.instance_id.as_str(), self.now());
+        let (holder, now) = (self.instance_id.as_str(), self.now());
         let expires_at = now.plus_millis(REFRESH_LOCK.as_millis() as i64);
         let (project_id, entity_id, id) = (&connection.project_id, &connection.entity_id, &connection.id);
         Ok(self
-            .inner
             .store
             .run(|tx| async move {
                 let stored = connection::get(&tx, project_id, entity_id, id).await?;
@@ -270,7 +261,6 @@ impl Engine {
     /// with the new tokens). A failure here only delays others until it expires.
     async fn release_refresh(&self, connection: &Connection) {
         let released = self
-            .inner
             .store
             .run(|tx| async move {
                 refresh_lock::release(&tx, &connection.project_id, &connection.entity_id, &connection.id)
@@ -288,9 +278,8 @@ impl Engine {
         granted: Option<Vec<String>>,
     ) -> EngineResult<Connection> {
         let now = self.now();
-        let vault = self.inner.vault.clone();
+        let vault = self.vault.clone();
         Ok(self
-            .inner
             .store
             .run(|tx| {
                 let (vault, mut connection, renewed, granted) =
@@ -324,8 +313,7 @@ impl Engine {
     async fn mark_reauth_required(&self, connection: &Connection) -> EngineResult<()> {
         let now = self.now();
         let current = connection.clone();
-        self.inner
-            .store
+        self.store
             .run(|tx| {
                 let mut connection = current.clone();
                 async move {
@@ -350,6 +338,91 @@ impl Engine {
             })
             .await?;
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenRefresher for Tokens {
+    /// Runs inside the entity actor: see the module documentation.
+    async fn fresh_access_token(
+        &self,
+        project_id: &str,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<(Connection, SecretString)> {
+        let mut attempt = 0;
+        let mut waited = Duration::ZERO;
+        loop {
+            let current = self.usable_connection(project_id, entity_id, connection_id).await?;
+            let tokens = current.tokens(&self.vault).await?;
+            let now = self.now();
+            if !needs_refresh(current.refreshed_at, tokens.expires_at, now) {
+                return Ok((current, tokens.access_token));
+            }
+            let Some(refresh_token) = tokens.refresh_token.clone() else {
+                // Nothing to refresh with: let the provider judge the token.
+                return Ok((current, tokens.access_token));
+            };
+            // One refresh per connection cluster-wide: the lock's holder refreshes;
+            // everyone else waits, then reads its result from the store.
+            match self.claim_refresh(&current).await? {
+                Claim::Mine => {}
+                Claim::Stale => continue,
+                Claim::Busy if waited >= REFRESH_WAIT => {
+                    return Err(EngineError::RefreshBusy);
+                }
+                Claim::Busy => {
+                    tokio::time::sleep(REFRESH_POLL).await;
+                    waited += REFRESH_POLL;
+                    continue;
+                }
+            }
+            let tx = self.store.begin().await?;
+            let found = integration::get(&tx, project_id, &current.integration)
+                .await?
+                .ok_or(EngineError::NotFound("integration"))?;
+            drop(tx);
+            let plugin = self.providers.get(&found.provider)?;
+            let target = self.providers.target(&found).await?;
+            match plugin.refresh(&target, &refresh_token, &current.scopes).await {
+                Ok(issued) => {
+                    let renewed = TokenSet {
+                        access_token: issued.access_token,
+                        // A provider that rotates sends a new one; one that does not keeps the old.
+                        refresh_token: issued.refresh_token.or(Some(refresh_token)),
+                        id_token: issued.id_token.or(tokens.id_token),
+                        token_type: issued.token_type,
+                        expires_at: issued
+                            .expires_in
+                            .map(|secs| now.plus_secs(secs.min(i64::MAX as u64 / 1000) as i64)),
+                    };
+                    let stored = self.store_refreshed(current, renewed.clone(), issued.scopes).await?;
+                    return Ok((stored, renewed.access_token));
+                }
+                Err(error) if error.is_invalid_grant() => {
+                    // Another worker may have rotated the refresh token under us.
+                    let again = self.load_connection(project_id, entity_id, connection_id).await?;
+                    let stored_refresh = again.tokens(&self.vault).await?.refresh_token;
+                    if stored_refresh.as_ref().map(SecretString::expose) != Some(refresh_token.expose())
+                        && attempt < REFRESH_ATTEMPTS
+                    {
+                        attempt += 1;
+                        continue;
+                    }
+                    self.mark_reauth_required(&again).await?;
+                    self.release_refresh(&again).await;
+                    return Err(EngineError::ReauthRequired);
+                }
+                Err(error) if error.is_transient() && attempt + 1 < REFRESH_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+                }
+                Err(error) => {
+                    self.release_refresh(&current).await;
+                    return Err(error.into());
+                }
+            }
+        }
     }
 }
 
