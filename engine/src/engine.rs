@@ -22,8 +22,11 @@ use crate::actors::ActorSystem;
 use crate::admin::{Admin, IntegrationView, Providers};
 use crate::auth::{Auth, Principal};
 use crate::error::{EngineResult, InternalError};
-use crate::flows::device_guard::DeviceGuard;
+use crate::flows::consent::{CallbackOutcome, ConsentContext};
+use crate::flows::sessions::CreateSession;
 use crate::flows::views::ConnectionView;
+use crate::flows::views::{Confirmed, SessionCreated, SessionView};
+use crate::flows::{FlowSettings, Flows};
 use crate::model::agent::Agent;
 use crate::model::integration::IntegrationDraft;
 use crate::model::{api_key, project};
@@ -93,9 +96,6 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     pub settings: EngineSettings,
     pub placement: Arc<dyn Placement>,
-    /// Hands shard work to its owner (a cluster with a mesh).
-    pub forwarding: Forwarding,
-    pub device_guard: DeviceGuard,
     /// The one outbound client (the proxy's calls and webhooks).
     pub http: crate::http_client::HttpClient,
     /// What every outbound call may reach.
@@ -103,7 +103,7 @@ pub(crate) struct Inner {
     /// How many webhook deliveries run at once, and each endpoint's circuit.
     pub dispatcher: crate::webhooks::dispatch::Dispatcher,
     pub actors: ActorSystem,
-    pub session_changes: tokio::sync::watch::Sender<u64>,
+    pub flows: Arc<Flows>,
     pub audit: crate::proxy::audit_log::AuditLog,
     /// Remembered proxy plans, each good while its access epoch holds.
     pub proxy_plans: crate::proxy::plan::ProxyPlans,
@@ -217,26 +217,39 @@ impl EngineBuilder {
         let settings = self.settings;
         let forwarding = Forwarding::new(self.forwarder);
         let providers = Providers::new(plugins.clone(), vault.clone(), &settings.public_url);
+        let auth = Auth::new(store.clone());
+        let admin = Admin::new(store.clone(), vault.clone(), providers.clone(), clock.clone());
+        let flow_settings = FlowSettings {
+            public_url: settings.public_url.clone(),
+            session_ttl: settings.session_ttl,
+            max_session_ttl: settings.max_session_ttl,
+            device_interval: settings.device_interval,
+            actor_idle: settings.actor_idle,
+            wrong_codes_per_client: settings.wrong_codes_per_client,
+            wrong_codes_global: settings.wrong_codes_global,
+        };
+        let flows = Flows::new(
+            store.clone(),
+            vault.clone(),
+            providers.clone(),
+            clock.clone(),
+            forwarding.clone(),
+            flow_settings,
+        );
+        let tokens = Tokens::new(
+            store.clone(),
+            vault.clone(),
+            providers.clone(),
+            clock.clone(),
+            forwarding,
+            settings.actor_idle,
+        );
         let (audit, audit_writer) = crate::proxy::audit_log::AuditLog::start(store.clone());
         let inner = Arc::new(Inner {
-            tokens: Tokens::new(
-                store.clone(),
-                vault.clone(),
-                providers.clone(),
-                clock.clone(),
-                forwarding.clone(),
-                settings.actor_idle,
-            ),
             proxy_plans: crate::util::epoch_cache::EpochCache::new(crate::proxy::plan::REMEMBERED_PLANS),
-            auth: Auth::new(store.clone()),
-            admin: Admin::new(store.clone(), vault.clone(), providers.clone(), clock.clone()),
-            providers,
             audit,
-            device_guard: DeviceGuard::new(settings.wrong_codes_per_client, settings.wrong_codes_global),
             placement: self.placement.unwrap_or_else(|| Arc::new(SingleNode)),
-            forwarding,
             actors: ActorSystem::default(),
-            session_changes: tokio::sync::watch::channel(0).0,
             store,
             vault,
             plugins,
@@ -245,6 +258,11 @@ impl EngineBuilder {
             http,
             outbound,
             dispatcher: crate::webhooks::dispatch::Dispatcher::default(),
+            providers,
+            auth,
+            admin,
+            flows,
+            tokens,
         });
         let engine = Engine { inner };
         let now = engine.now();
@@ -296,7 +314,7 @@ impl Engine {
 
     /// Expires every session past its time now (the sweeper does this every second).
     pub async fn sweep_expired(&self) -> EngineResult<usize> {
-        self.expire_due_sessions().await
+        self.inner.flows.expire_due_sessions().await
     }
 
     /// A round trip to an entity's actor, activating it if it sleeps (warm-up,
@@ -315,14 +333,13 @@ impl Engine {
 
     /// Active (session, entity) actors on this node.
     pub async fn active_actors(&self) -> (usize, usize) {
-        (self.inner.actors.active_sessions(), self.inner.tokens.active_actors())
+        (self.inner.flows.active_actors(), self.inner.tokens.active_actors())
     }
 
     /// Tests only: makes a session's actor panic, as a bug would.
     #[doc(hidden)]
     pub async fn danger_test_crash_session_actor(&self, session_id: &str) -> EngineResult<()> {
-        self.inner.actors.session(self, session_id, false).await?.crash();
-        Ok(())
+        self.inner.flows.crash_session_actor(session_id).await
     }
 
     /// Tests only: makes an entity's actor panic, as a bug would.
@@ -338,6 +355,7 @@ impl Engine {
     /// Stops every actor and the sweeper; the store can then be closed.
     pub async fn shutdown(&self) {
         self.flush_audit_log().await;
+        self.inner.flows.stop_actors();
         self.inner.tokens.stop_actors();
         self.inner.actors.stop_all().await;
     }
@@ -353,7 +371,7 @@ impl Engine {
                 tokio::time::sleep(every).await;
                 let Some(engine) = weak.upgrade() else { return };
                 engine.inner.http.sweep_idle();
-                if let Err(error) = engine.expire_due_sessions().await {
+                if let Err(error) = engine.inner.flows.expire_due_sessions().await {
                     tracing::warn!(%error, "session expiry sweep failed");
                 }
             }
@@ -415,6 +433,73 @@ impl Engine {
     }
 }
 
+/// Sessions and the steps of the flows (`flows`).
+impl Engine {
+    pub async fn create_session(
+        &self,
+        principal: &Principal,
+        request: CreateSession,
+    ) -> EngineResult<SessionCreated> {
+        self.inner.flows.create_session(principal, request).await
+    }
+
+    /// The session's status; with `wait`, a long poll (see `Flows::session_status`).
+    pub async fn session_status(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+        wait: Option<Duration>,
+    ) -> EngineResult<SessionView> {
+        self.inner.flows.session_status(principal, session_id, wait).await
+    }
+
+    pub async fn confirm_session(
+        &self,
+        principal: &Principal,
+        session_id: &str,
+        sxc: &str,
+    ) -> EngineResult<Confirmed> {
+        self.inner.flows.confirm_session(principal, session_id, sxc).await
+    }
+
+    pub async fn consent_context(&self, session_id: &str, browser_id: &str) -> EngineResult<ConsentContext> {
+        self.inner.flows.consent_context(session_id, browser_id).await
+    }
+
+    pub async fn enter_device_code(
+        &self,
+        typed: &str,
+        client: &str,
+        browser_id: &str,
+    ) -> EngineResult<String> {
+        self.inner.flows.enter_device_code(typed, client, browser_id).await
+    }
+
+    pub async fn begin_authorization(
+        &self,
+        session_id: &str,
+        integration_key: &str,
+        browser_id: &str,
+    ) -> EngineResult<String> {
+        self.inner.flows.begin_authorization(session_id, integration_key, browser_id).await
+    }
+
+    pub async fn oauth_callback(
+        &self,
+        state: &str,
+        code: Option<&str>,
+        error: Option<&str>,
+        iss: Option<&str>,
+        browser_id: &str,
+    ) -> EngineResult<CallbackOutcome> {
+        self.inner.flows.oauth_callback(state, code, error, iss, browser_id).await
+    }
+
+    pub async fn deny_session(&self, session_id: &str, browser_id: &str) -> EngineResult<CallbackOutcome> {
+        self.inner.flows.deny_session(session_id, browser_id).await
+    }
+}
+
 /// Connections (`tokens`).
 impl Engine {
     pub async fn list_connections(
@@ -452,9 +537,7 @@ impl RegionServer for Engine {
             RegionWork::FreshToken { project_id, entity_id, connection_id } => {
                 self.inner.tokens.refresh_for_peer(&project_id, &entity_id, &connection_id).await
             }
-            RegionWork::PollSession { session_id, .. } => {
-                self.inner.actors.poll_session(self, &session_id).await
-            }
+            RegionWork::PollSession { session_id, .. } => self.inner.flows.poll_for_peer(&session_id).await,
         };
         answer.map_err(RemoteError::from)
     }

@@ -5,7 +5,7 @@
 //! only serialize work and hold timers.
 //!
 //! Each kind of actor works for one room through a small trait that room
-//! implements (`TokenRefresher`), held as a `Weak`: the room owns its actors'
+//! implements (`TokenRefresher`, `SessionExpirer`), held as a `Weak`: the room owns its actors'
 //! registry, so a strong handle back would keep the room alive forever, and
 //! dropping the last `Engine` stops the actors.
 
@@ -24,7 +24,7 @@ use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult, InternalError};
 
 pub(crate) use entity::{Entities, TokenRefresher};
-pub use session::SessionHandle;
+pub(crate) use session::{SessionExpirer, SessionTiming, Sessions};
 
 /// How long a caller waits for an actor before giving up.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -72,10 +72,9 @@ where
     }
 }
 
-/// The live session and outbox actors of this node.
+/// The live outbox actors of this node.
 #[derive(Default)]
 pub struct ActorSystem {
-    sessions: Registry<session::SessionMsg>,
     outboxes: Registry<outbox::OutboxMsg>,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -136,23 +135,6 @@ impl<M: Message> Registry<M> {
 }
 
 impl ActorSystem {
-    pub(crate) async fn session(
-        &self,
-        engine: &Engine,
-        session_id: &str,
-        fresh: bool,
-    ) -> EngineResult<SessionHandle> {
-        let actor = self
-            .sessions
-            .activate(session_id, fresh, || {
-                let args =
-                    session::SessionArgs { engine: engine.downgrade(), session_id: session_id.to_owned() };
-                (session::SessionActor, args)
-            })
-            .await?;
-        Ok(SessionHandle(actor))
-    }
-
     /// Ticks the delivery actor of every shard this node owns (starting any that is
     /// not running: a crashed one is replaced here).
     pub(crate) async fn tick_outboxes(&self, engine: &Engine) -> EngineResult<()> {
@@ -169,20 +151,6 @@ impl ActorSystem {
         Ok(())
     }
 
-    /// A short poll through the session's actor (which enforces the interval).
-    pub(crate) async fn poll_session(&self, engine: &Engine, session_id: &str) -> EngineResult<()> {
-        with_retry(
-            |fresh| self.session(engine, session_id, fresh),
-            |handle| async move { handle.poll().await },
-        )
-        .await
-    }
-
-    /// How many session actors are active now (for metrics and benchmarks).
-    pub fn active_sessions(&self) -> usize {
-        self.sessions.count_alive()
-    }
-
     pub(crate) fn keep_task(&self, handle: tokio::task::JoinHandle<()>) {
         if let Ok(mut tasks) = self.tasks.lock() {
             tasks.push(handle);
@@ -190,7 +158,6 @@ impl ActorSystem {
     }
 
     pub(crate) async fn stop_all(&self) {
-        self.sessions.stop_all();
         self.outboxes.stop_all();
         if let Ok(mut tasks) = self.tasks.lock() {
             for task in tasks.drain(..) {

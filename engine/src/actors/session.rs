@@ -1,18 +1,34 @@
 //! The session actor: serializes a session's polls, enforces the device flow's
 //! polling interval, and holds the timer that expires the session on time.
 
+use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use super::{AskError, ask};
-use crate::engine::WeakEngine;
+use super::{AskError, Registry, ask, with_retry};
 use crate::error::{EngineError, EngineResult};
-use crate::model::session;
 
 /// The most a `slow_down` stretches the interval to.
 const MAX_INTERVAL: u32 = 60;
 const IDLE_CHECK: Duration = Duration::from_secs(30);
+
+/// What a session actor works for: the room that keeps sessions.
+#[async_trait::async_trait]
+pub(crate) trait SessionExpirer: Send + Sync + 'static {
+    /// What the actor needs to know of a session when it starts; `None`: no such session.
+    async fn timing(&self, session_id: &str) -> EngineResult<Option<SessionTiming>>;
+
+    /// Expires the session if its time has come (idempotent).
+    async fn expire(&self, session_id: &str) -> EngineResult<bool>;
+}
+
+pub(crate) struct SessionTiming {
+    /// The polling interval the session told its client, in seconds.
+    pub interval_secs: u32,
+    /// How long until the session's time is up; `None` once it is final.
+    pub expires_in: Option<Duration>,
+}
 
 pub enum SessionMsg {
     /// A short poll of the session's status: `Ok` or `SlowDown`.
@@ -28,12 +44,14 @@ pub enum SessionMsg {
 impl ractor::Message for SessionMsg {}
 
 pub struct SessionArgs {
-    pub engine: WeakEngine,
-    pub session_id: String,
+    expirer: Weak<dyn SessionExpirer>,
+    idle: Duration,
+    session_id: String,
 }
 
 pub struct SessionState {
-    engine: WeakEngine,
+    expirer: Weak<dyn SessionExpirer>,
+    idle: Duration,
     session_id: String,
     interval: u32,
     last_poll: Option<Instant>,
@@ -52,18 +70,17 @@ impl Actor for SessionActor {
         myself: ActorRef<SessionMsg>,
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
-        let engine = args.engine.upgrade().ok_or("the engine is gone")?;
-        let tx = engine.inner.store.begin().await?;
-        let record = session::get(&tx, &args.session_id).await?.ok_or("no such session")?;
-        if !record.status.is_final() {
-            let until = (record.expires_at.0 - engine.now().0).max(0) as u64;
-            myself.send_after(Duration::from_millis(until + 5), || SessionMsg::Expire);
+        let expirer = args.expirer.upgrade().ok_or("the engine is gone")?;
+        let timing = expirer.timing(&args.session_id).await?.ok_or("no such session")?;
+        if let Some(until) = timing.expires_in {
+            myself.send_after(until + Duration::from_millis(5), || SessionMsg::Expire);
         }
         myself.send_after(IDLE_CHECK, || SessionMsg::IdleCheck);
         Ok(SessionState {
-            engine: args.engine,
+            expirer: args.expirer,
+            idle: args.idle,
             session_id: args.session_id,
-            interval: record.interval_secs,
+            interval: timing.interval_secs,
             last_poll: None,
             last_active: Instant::now(),
         })
@@ -93,15 +110,15 @@ impl Actor for SessionActor {
                 let _ = reply.send(answer);
             }
             SessionMsg::Expire => {
-                if let Some(engine) = state.engine.upgrade()
-                    && let Err(error) = engine.expire_session(&state.session_id).await
+                if let Some(expirer) = state.expirer.upgrade()
+                    && let Err(error) = expirer.expire(&state.session_id).await
                 {
                     tracing::warn!(session = %state.session_id, %error, "expiring a session failed; the sweeper retries");
                 }
             }
             SessionMsg::IdleCheck => {
-                let idle =
-                    state.engine.upgrade().map(|engine| engine.inner.settings.actor_idle).unwrap_or_default();
+                // Its room gone (the engine dropped), an actor has nothing left to do.
+                let idle = if state.expirer.strong_count() > 0 { state.idle } else { Duration::ZERO };
                 if state.last_active.elapsed() >= idle {
                     myself.stop(Some("idle".into()));
                 } else {
@@ -120,14 +137,60 @@ fn crash() {
 }
 
 /// A handle on a session's actor.
-pub struct SessionHandle(pub(super) ActorRef<SessionMsg>);
+struct SessionHandle(ActorRef<SessionMsg>);
 
 impl SessionHandle {
-    pub(crate) async fn poll(&self) -> Result<(), AskError> {
+    async fn poll(&self) -> Result<(), AskError> {
         ask(&self.0, SessionMsg::Poll).await
     }
+}
 
-    pub fn crash(&self) {
-        let _ = self.0.cast(SessionMsg::Crash);
+/// The session actors of this node, working for one `SessionExpirer`.
+pub(crate) struct Sessions {
+    registry: Registry<SessionMsg>,
+    expirer: Weak<dyn SessionExpirer>,
+    /// How long an idle actor stays in memory.
+    idle: Duration,
+}
+
+impl Sessions {
+    pub fn new(expirer: Weak<dyn SessionExpirer>, idle: Duration) -> Self {
+        Sessions { registry: Registry::default(), expirer, idle }
+    }
+
+    async fn activate(&self, session_id: &str, fresh: bool) -> EngineResult<SessionHandle> {
+        let actor = self
+            .registry
+            .activate(session_id, fresh, || {
+                let args = SessionArgs {
+                    expirer: self.expirer.clone(),
+                    idle: self.idle,
+                    session_id: session_id.to_owned(),
+                };
+                (SessionActor, args)
+            })
+            .await?;
+        Ok(SessionHandle(actor))
+    }
+
+    /// A short poll through the session's actor (which enforces the interval).
+    pub async fn poll(&self, session_id: &str) -> EngineResult<()> {
+        with_retry(|fresh| self.activate(session_id, fresh), |handle| async move { handle.poll().await })
+            .await
+    }
+
+    /// Tests only: makes the session's actor panic.
+    pub async fn crash(&self, session_id: &str) -> EngineResult<()> {
+        let _ = self.activate(session_id, false).await?.0.cast(SessionMsg::Crash);
+        Ok(())
+    }
+
+    /// How many session actors are active now.
+    pub fn active(&self) -> usize {
+        self.registry.count_alive()
+    }
+
+    pub fn stop_all(&self) {
+        self.registry.stop_all();
     }
 }

@@ -4,8 +4,8 @@
 //! cross-session `sxc` activates nothing.
 
 use crate::auth::Principal;
-use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
+use crate::flows::Flows;
 use crate::flows::oauth::pkce;
 use crate::flows::views::{Confirmed, ConnectionView};
 use crate::model::connection::{self, ConnectionDraft, ConnectionStatus};
@@ -15,7 +15,7 @@ use crate::model::session::{self, Flow, SessionStatus};
 
 const MAX_SXC: usize = 256;
 
-impl Engine {
+impl Flows {
     pub async fn confirm_session(
         &self,
         principal: &Principal,
@@ -26,11 +26,10 @@ impl Engine {
             return Err(EngineError::Forbidden("wrong sxc".into()));
         }
         let now = self.now();
-        let vault = self.inner.vault.clone();
+        let vault = self.vault.clone();
         let (project_id, session_id, sxc) =
             (principal.project_id.clone(), session_id.to_owned(), sxc.to_owned());
         let confirmed = self
-            .inner
             .store
             .run(|tx| {
                 let (vault, project_id, session_id, sxc) =

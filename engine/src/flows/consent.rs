@@ -4,8 +4,8 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
+use crate::flows::Flows;
 use crate::flows::device_code;
 use crate::flows::oauth::{pkce, transaction};
 use crate::model::connection::{self, Account, ConnectionDraft, ConnectionStatus, TokenSet};
@@ -75,9 +75,9 @@ fn check_browser(session: &AuthSession, browser_id: &str) -> EngineResult<()> {
     }
 }
 
-impl Engine {
+impl Flows {
     async fn session_record(&self, session_id: &str) -> EngineResult<AuthSession> {
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         session::get(&tx, session_id).await?.ok_or(EngineError::NotFound("session"))
     }
 
@@ -90,15 +90,14 @@ impl Engine {
         if !(session.flow == Flow::Popup && session.browser_binding.is_none()) {
             check_browser(&session, browser_id)?;
         }
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         let project =
             project::get(&tx, &session.project_id).await?.ok_or(EngineError::NotFound("project"))?;
         let mut providers = Vec::new();
         for (key, requested) in &session.providers {
             let provider_name = match integration::get(&tx, &session.project_id, key).await? {
                 Some(found) => self
-                    .inner
-                    .plugins
+                    .providers
                     .get(&found.provider)
                     .map(|p| p.info().name.clone())
                     .unwrap_or(found.provider),
@@ -141,7 +140,6 @@ impl Engine {
         let bound = binding(browser_id);
         let session_id = session_id.to_owned();
         Ok(self
-            .inner
             .store
             .run(|tx| {
                 let (session_id, bound) = (session_id.clone(), bound.clone());
@@ -167,7 +165,7 @@ impl Engine {
         client: &str,
         browser_id: &str,
     ) -> EngineResult<String> {
-        let guard = &self.inner.device_guard;
+        let guard = &self.device_guard;
         if browser_id.len() < 16 || browser_id.len() > 128 {
             return Err(EngineError::Invalid("missing browser id".into()));
         }
@@ -182,7 +180,6 @@ impl Engine {
         let code = device_code::normalize(typed).ok_or_else(miss)?;
         let now = self.now();
         let found = self
-            .inner
             .store
             .run(|tx| {
                 let (code, bound) = (code.clone(), bound.clone());
@@ -223,13 +220,13 @@ impl Engine {
         let session = self.browser_session(session_id, browser_id).await?;
         let requested =
             session.providers.get(integration_key).ok_or(EngineError::NotFound("integration"))?.clone();
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         let found = integration::get(&tx, &session.project_id, integration_key)
             .await?
             .ok_or(EngineError::NotFound("integration"))?;
         drop(tx);
-        let plugin = self.inner.plugins.get(&found.provider)?;
-        let target = self.inner.providers.target(&found).await?;
+        let plugin = self.providers.get(&found.provider)?;
+        let target = self.providers.target(&found).await?;
         let state = pkce::random_token();
         let verifier = plugin.info().supports_pkce.then(pkce::random_token);
         let params = AuthorizeParams {
@@ -239,11 +236,10 @@ impl Engine {
             login_hint: None,
         };
         let url = plugin.authorize_url(&target, params).await?;
-        let vault = self.inner.vault.clone();
+        let vault = self.vault.clone();
         let (session_id, integration_key) = (session.id.clone(), integration_key.to_owned());
         let bound = binding(browser_id);
-        self.inner
-            .store
+        self.store
             .run(|tx| {
                 let (vault, state, verifier, session_id, integration_key, bound) = (
                     vault.clone(),
@@ -290,10 +286,9 @@ impl Engine {
         browser_id: &str,
     ) -> EngineResult<CallbackOutcome> {
         let now = self.now();
-        let vault = self.inner.vault.clone();
+        let vault = self.vault.clone();
         let (state_owned, bound) = (state.to_owned(), binding(browser_id));
         let taken = self
-            .inner
             .store
             .run(|tx| {
                 let (vault, state, bound) = (vault.clone(), state_owned.clone(), bound.clone());
@@ -307,7 +302,7 @@ impl Engine {
         };
         let session = self.session_record(&oauth_tx.session_id).await?;
         live(&session, now)?;
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         let found = integration::get(&tx, &session.project_id, &oauth_tx.integration)
             .await?
             .ok_or(EngineError::NotFound("integration"))?;
@@ -332,8 +327,8 @@ impl Engine {
         let code = code
             .filter(|c| !c.is_empty() && c.len() <= 4096)
             .ok_or_else(|| EngineError::Invalid("the callback carries no code".into()))?;
-        let plugin = self.inner.plugins.get(&found.provider)?;
-        let target = self.inner.providers.target(&found).await?;
+        let plugin = self.providers.get(&found.provider)?;
+        let target = self.providers.target(&found).await?;
         let exchanged = async {
             let issued = plugin.exchange_code(&target, code, verifier.as_ref().map(|v| v.expose())).await?;
             let who = plugin.identity(&target, &issued.access_token).await?;
@@ -400,11 +395,10 @@ impl Engine {
         tokens: TokenSet,
     ) -> EngineResult<CallbackOutcome> {
         let now = self.now();
-        let vault = self.inner.vault.clone();
+        let vault = self.vault.clone();
         let (session_id, integration_key, provider) =
             (session_id.to_owned(), integration_key.to_owned(), provider.to_owned());
-        self.inner
-            .store
+        self.store
             .run(|tx| {
                 let (vault, session_id, integration_key, provider, account, scopes, tokens) = (
                     vault.clone(),
@@ -487,7 +481,6 @@ impl Engine {
         let now = self.now();
         let (session_id, integration_key) = (session.id.clone(), integration_key.to_owned());
         let outcome = self
-            .inner
             .store
             .run(|tx| {
                 let (session_id, integration_key, reason) =

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::actors::{SessionExpirer, SessionTiming};
 use crate::auth::{Principal, require_agent, require_use};
-use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult, InternalError};
+use crate::flows::Flows;
 use crate::flows::device_code;
 use crate::flows::oauth::{pkce, transaction};
 use crate::flows::views::{SessionCreated, SessionView};
@@ -32,7 +33,7 @@ const MAX_PROVIDERS: usize = 10;
 const MAX_SCOPES: usize = 50;
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
-impl Engine {
+impl Flows {
     pub async fn create_session(
         &self,
         principal: &Principal,
@@ -42,7 +43,7 @@ impl Engine {
             .flow
             .ok_or_else(|| EngineError::Invalid("`flow` must be \"popup\" or \"device\"".into()))?;
         ids::check_app_id(&request.entity_id, "entityId")?;
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         let agent = require_agent(&tx, &principal.project_id, &request.agent_id).await?;
         if request.providers.is_empty() || request.providers.len() > MAX_PROVIDERS {
             return Err(EngineError::Invalid(format!(
@@ -68,7 +69,7 @@ impl Engine {
             } else if !found.scopes.is_empty() {
                 found.scopes.clone()
             } else {
-                self.inner.plugins.get(&found.provider)?.info().default_scopes.clone()
+                self.providers.get(&found.provider)?.info().default_scopes.clone()
             };
             providers.insert(
                 key.clone(),
@@ -99,15 +100,15 @@ impl Engine {
             }
             Flow::Device => (None, None),
         };
-        let ttl = request.expires_in.unwrap_or(self.inner.settings.session_ttl);
-        if ttl.is_zero() || ttl > self.inner.settings.max_session_ttl {
+        let ttl = request.expires_in.unwrap_or(self.settings.session_ttl);
+        if ttl.is_zero() || ttl > self.settings.max_session_ttl {
             return Err(EngineError::Invalid(format!(
                 "`expiresIn` must be 1 to {} seconds",
-                self.inner.settings.max_session_ttl.as_secs()
+                self.settings.max_session_ttl.as_secs()
             )));
         }
         let now = self.now();
-        let interval = self.inner.settings.device_interval.as_secs().max(1) as u32;
+        let interval = self.settings.device_interval.as_secs().max(1) as u32;
         let mut session = AuthSession {
             id: ids::mint("ses"),
             project_id: project.id.clone(),
@@ -130,7 +131,6 @@ impl Engine {
             session.device_code = (flow == Flow::Device).then(device_code::generate);
             let candidate = session.clone();
             let created = self
-                .inner
                 .store
                 .run(|tx| {
                     let s = candidate.clone();
@@ -147,7 +147,7 @@ impl Engine {
     }
 
     fn created_view(&self, session: &AuthSession) -> SessionCreated {
-        let public = &self.inner.settings.public_url;
+        let public = &self.settings.public_url;
         let (auth_url, interval) = match session.flow {
             Flow::Popup => (format!("{public}/connect/{}", session.id), None),
             Flow::Device => (format!("{public}/device"), Some(session.interval_secs)),
@@ -163,12 +163,8 @@ impl Engine {
     }
 
     /// A session of the caller's project; another project's answers `NotFound`.
-    pub(crate) async fn owned_session(
-        &self,
-        principal: &Principal,
-        session_id: &str,
-    ) -> EngineResult<AuthSession> {
-        let tx = self.inner.store.begin().await?;
+    async fn owned_session(&self, principal: &Principal, session_id: &str) -> EngineResult<AuthSession> {
+        let tx = self.store.begin().await?;
         match session::get(&tx, session_id).await? {
             Some(session) if *session.project_id == *principal.project_id => Ok(session),
             _ => Err(EngineError::NotFound("session")),
@@ -191,15 +187,15 @@ impl Engine {
                 project_id: session.project_id.clone(),
                 session_id: session.id.clone(),
             };
-            if !self.inner.forwarding.forwarded(work, "session").await? {
-                self.inner.actors.poll_session(self, &session.id).await?;
+            if !self.forwarding.forwarded(work, "session").await? {
+                self.sessions.poll(&session.id).await?;
             }
         }
         if wait.is_zero() || session.status.is_final() {
             return Ok(SessionView::from(&session));
         }
         let initial = session.status;
-        let mut changes = self.inner.session_changes.subscribe();
+        let mut changes = self.changes.subscribe();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Re-read at least every second: a change made on another node does not notify us.
@@ -212,17 +208,16 @@ impl Engine {
         }
     }
 
-    pub(crate) fn session_changed(&self) {
-        self.inner.session_changes.send_modify(|n| *n = n.wrapping_add(1));
+    pub(super) fn session_changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Expires a session if its time has come: status `expired`, an event, and its
     /// secrets (PKCE verifiers, pending grants, the device code) purged. Idempotent.
-    pub(crate) async fn expire_session(&self, session_id: &str) -> EngineResult<bool> {
+    async fn expire_session(&self, session_id: &str) -> EngineResult<bool> {
         let now = self.now();
         let session_id = session_id.to_owned();
         let expired = self
-            .inner
             .store
             .run(|tx| {
                 let session_id = session_id.clone();
@@ -262,9 +257,9 @@ impl Engine {
     }
 
     /// Expires every session past its time (the sweeper's work).
-    pub(crate) async fn expire_due_sessions(&self) -> EngineResult<usize> {
+    pub async fn expire_due_sessions(&self) -> EngineResult<usize> {
         let now = self.now();
-        let due = self.inner.store.run(|tx| async move { session::due(&tx, now, 256).await }).await?;
+        let due = self.store.run(|tx| async move { session::due(&tx, now, 256).await }).await?;
         let mut expired = 0;
         for session_id in due {
             if self.expire_session(&session_id).await? {
@@ -272,5 +267,20 @@ impl Engine {
             }
         }
         Ok(expired)
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionExpirer for Flows {
+    async fn timing(&self, session_id: &str) -> EngineResult<Option<SessionTiming>> {
+        let tx = self.store.begin().await?;
+        let Some(record) = session::get(&tx, session_id).await? else { return Ok(None) };
+        let expires_in = (!record.status.is_final())
+            .then(|| Duration::from_millis((record.expires_at.0 - self.now().0).max(0) as u64));
+        Ok(Some(SessionTiming { interval_secs: record.interval_secs, expires_in }))
+    }
+
+    async fn expire(&self, session_id: &str) -> EngineResult<bool> {
+        self.expire_session(session_id).await
     }
 }
