@@ -1,7 +1,8 @@
-//! `Engine`: SecuriX as a library. It owns the store, the vault, the plugin host,
-//! the clock and the actors; the server (or any embedding program) calls its
-//! methods, which live in the modules named after what they do (`admin`,
-//! `flows`, `proxy`).
+//! `Engine`: SecuriX as a library, and the composition root. `EngineBuilder::build`
+//! makes the rooms (`auth`, `admin`, `flows`, `tokens`, `proxy`, `webhooks`), each
+//! holding its own state and the handles of the rooms it calls, and starts the
+//! background tasks; `Engine` is the facade the server (or any embedding program)
+//! calls, each method handing over to its room. No module imports this one.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), securix_engine::EngineError> {
@@ -15,29 +16,35 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::actors::ActorSystem;
+use async_trait::async_trait;
+
 use crate::admin::{Admin, IntegrationView, Providers};
 use crate::auth::{Auth, Principal};
 use crate::error::{EngineResult, InternalError};
 use crate::flows::consent::{CallbackOutcome, ConsentContext};
 use crate::flows::sessions::CreateSession;
-use crate::flows::views::ConnectionView;
-use crate::flows::views::{Confirmed, SessionCreated, SessionView};
+use crate::flows::views::{Confirmed, ConnectionView, SessionCreated, SessionView};
 use crate::flows::{FlowSettings, Flows};
+use crate::http_client::HttpClient;
 use crate::model::agent::Agent;
 use crate::model::integration::IntegrationDraft;
 use crate::model::{api_key, project};
 use crate::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
+use crate::policy::OutboundPolicy;
 use crate::sharding::placement::{Placement, SingleNode};
 use crate::sharding::region::{Forwarder, Forwarding, RegionServer, RegionWork, RemoteError};
 use crate::store::Store;
 use crate::tokens::Tokens;
-use crate::util::clock::{Clock, SystemClock};
+use crate::util::clock::{Clock, SystemClock, Timestamp};
+use crate::util::epoch_cache::EngineCacheStats;
 use crate::util::secret::SecretString;
 use crate::vault::{MasterKey, Vault};
+use crate::webhooks::endpoints::Endpoint;
+use crate::webhooks::keyring::KeyView;
+use crate::webhooks::{DeliverySettings, Webhooks};
 
 /// Tunables, with production defaults.
 #[derive(Debug, Clone)]
@@ -89,47 +96,34 @@ impl Default for EngineSettings {
     }
 }
 
+/// The rooms, and what the facade hands out as it is.
 pub(crate) struct Inner {
     pub store: Store,
     pub vault: Vault,
     pub plugins: Arc<PluginHost>,
     pub clock: Arc<dyn Clock>,
     pub settings: EngineSettings,
-    pub placement: Arc<dyn Placement>,
+    pub providers: Providers,
     /// The one outbound client (the proxy's calls and webhooks).
-    pub http: crate::http_client::HttpClient,
+    pub http: HttpClient,
     /// What every outbound call may reach.
-    pub outbound: crate::policy::OutboundPolicy,
-    /// How many webhook deliveries run at once, and each endpoint's circuit.
-    pub dispatcher: crate::webhooks::dispatch::Dispatcher,
-    pub actors: ActorSystem,
-    pub flows: Arc<Flows>,
+    pub outbound: OutboundPolicy,
     pub audit: crate::proxy::audit_log::AuditLog,
     /// Remembered proxy plans, each good while its access epoch holds.
     pub proxy_plans: crate::proxy::plan::ProxyPlans,
-    /// The plugins, and what a call to one needs of an integration.
-    pub providers: Providers,
     pub auth: Auth,
     pub admin: Admin,
+    pub flows: Arc<Flows>,
     pub tokens: Arc<Tokens>,
+    pub webhooks: Arc<Webhooks>,
+    /// The background tasks (sweeper, delivery worker, audit writer), stopped at shutdown.
+    pub tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// See the module documentation. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
     pub(crate) inner: Arc<Inner>,
-}
-
-/// A handle that does not keep the engine alive: what its actors and background
-/// tasks hold, so that dropping the last `Engine` stops them.
-#[derive(Clone)]
-pub(crate) struct WeakEngine(std::sync::Weak<Inner>);
-
-impl WeakEngine {
-    /// The engine, while anything else still holds it.
-    pub fn upgrade(&self) -> Option<Engine> {
-        self.0.upgrade().map(|inner| Engine { inner })
-    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -198,25 +192,27 @@ impl EngineBuilder {
             Some(key) => Vault::open_with_clock(store.clone(), key, clock.clone()).await?,
             None => Vault::sealed(),
         };
+        let settings = self.settings;
         let plugins = match self.plugins {
             Some(plugins) => plugins,
             None => {
                 let fetch = FetchPolicy {
-                    allow_loopback_http: self.settings.allow_loopback_http,
-                    operator_hosts: self.settings.allowed_hosts.clone(),
+                    allow_loopback_http: settings.allow_loopback_http,
+                    operator_hosts: settings.allowed_hosts.clone(),
                     ..FetchPolicy::default()
                 };
                 Arc::new(PluginHost::new(PluginHostOptions { fetch, ..PluginHostOptions::default() })?)
             }
         };
-        let outbound = crate::policy::OutboundPolicy {
-            allow_loopback_http: self.settings.allow_loopback_http,
-            operator_hosts: self.settings.allowed_hosts.clone(),
+        let outbound = OutboundPolicy {
+            allow_loopback_http: settings.allow_loopback_http,
+            operator_hosts: settings.allowed_hosts.clone(),
         };
-        let http = crate::http_client::HttpClient::new(outbound.clone())?;
-        let settings = self.settings;
+        let http = HttpClient::new(outbound.clone())?;
+        let placement = self.placement.unwrap_or_else(|| Arc::new(SingleNode));
         let forwarding = Forwarding::new(self.forwarder);
         let providers = Providers::new(plugins.clone(), vault.clone(), &settings.public_url);
+
         let auth = Auth::new(store.clone());
         let admin = Admin::new(store.clone(), vault.clone(), providers.clone(), clock.clone());
         let flow_settings = FlowSettings {
@@ -245,44 +241,49 @@ impl EngineBuilder {
             settings.actor_idle,
         );
         let (audit, audit_writer) = crate::proxy::audit_log::AuditLog::start(store.clone());
-        let inner = Arc::new(Inner {
-            proxy_plans: crate::util::epoch_cache::EpochCache::new(crate::proxy::plan::REMEMBERED_PLANS),
-            audit,
-            placement: self.placement.unwrap_or_else(|| Arc::new(SingleNode)),
-            actors: ActorSystem::default(),
-            store,
-            vault,
-            plugins,
-            clock,
-            settings,
-            http,
-            outbound,
-            dispatcher: crate::webhooks::dispatch::Dispatcher::default(),
-            providers,
-            auth,
-            admin,
-            flows,
-            tokens,
-        });
-        let engine = Engine { inner };
-        let now = engine.now();
-        engine
-            .inner
-            .store
-            .run(|tx| async move { crate::webhooks::keyring::mark_per_project(&tx, now).await })
-            .await?;
-        engine.inner.actors.keep_task(audit_writer);
+        let delivery = DeliverySettings {
+            schedule: settings.webhook_schedule.clone(),
+            poll: settings.webhook_poll,
+            timeout: settings.webhook_timeout,
+        };
+        let webhooks = Webhooks::new(
+            store.clone(),
+            vault.clone(),
+            clock.clone(),
+            placement,
+            http.clone(),
+            outbound.clone(),
+            delivery,
+        );
+        webhooks.mark_keys_per_project().await?;
+        let delivery_worker = webhooks.start_worker();
+
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                store,
+                vault,
+                plugins,
+                clock,
+                settings,
+                providers,
+                http,
+                outbound,
+                audit,
+                proxy_plans: crate::util::epoch_cache::EpochCache::new(crate::proxy::plan::REMEMBERED_PLANS),
+                auth,
+                admin,
+                flows,
+                tokens,
+                webhooks,
+                tasks: Mutex::new(vec![audit_writer, delivery_worker]),
+            }),
+        };
         engine.start_sweeper();
-        engine.start_delivery_worker();
         Ok(engine)
     }
 }
 
 impl Engine {
-    pub(crate) fn downgrade(&self) -> WeakEngine {
-        WeakEngine(Arc::downgrade(&self.inner))
-    }
-
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
     }
@@ -303,7 +304,7 @@ impl Engine {
         &self.inner.settings
     }
 
-    pub(crate) fn now(&self) -> crate::util::clock::Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         self.inner.clock.now()
     }
 
@@ -312,20 +313,9 @@ impl Engine {
         self.inner.providers.redirect_uri().to_owned()
     }
 
-    /// Expires every session past its time now (the sweeper does this every second).
-    pub async fn sweep_expired(&self) -> EngineResult<usize> {
-        self.inner.flows.expire_due_sessions().await
-    }
-
-    /// A round trip to an entity's actor, activating it if it sleeps (warm-up,
-    /// health checks, benchmarks).
-    pub async fn ping_entity(&self, project_id: &str, entity_id: &str) -> EngineResult<()> {
-        self.inner.tokens.ping_entity(project_id, entity_id).await
-    }
-
     /// How often the proxy's remembered plans and API keys answered.
-    pub fn cache_stats(&self) -> crate::util::epoch_cache::EngineCacheStats {
-        crate::util::epoch_cache::EngineCacheStats {
+    pub fn cache_stats(&self) -> EngineCacheStats {
+        EngineCacheStats {
             proxy_plans: self.inner.proxy_plans.stats(),
             api_keys: self.inner.auth.cache_stats(),
         }
@@ -334,6 +324,12 @@ impl Engine {
     /// Active (session, entity) actors on this node.
     pub async fn active_actors(&self) -> (usize, usize) {
         (self.inner.flows.active_actors(), self.inner.tokens.active_actors())
+    }
+
+    /// A round trip to an entity's actor, activating it if it sleeps (warm-up,
+    /// health checks, benchmarks).
+    pub async fn ping_entity(&self, project_id: &str, entity_id: &str) -> EngineResult<()> {
+        self.inner.tokens.ping_entity(project_id, entity_id).await
     }
 
     /// Tests only: makes a session's actor panic, as a bug would.
@@ -352,31 +348,39 @@ impl Engine {
         self.inner.tokens.crash_entity_actor(project_id, entity_id).await
     }
 
-    /// Stops every actor and the sweeper; the store can then be closed.
+    /// Stops every actor and the background tasks; the store can then be closed.
     pub async fn shutdown(&self) {
         self.flush_audit_log().await;
         self.inner.flows.stop_actors();
         self.inner.tokens.stop_actors();
-        self.inner.actors.stop_all().await;
+        self.inner.webhooks.stop_actors();
+        if let Ok(mut tasks) = self.inner.tasks.lock() {
+            for task in tasks.drain(..) {
+                task.abort();
+            }
+        }
     }
 
     /// Runs the expiry sweeper: the safety net behind each session actor's timer,
     /// what expires sessions after a restart, and what closes provider connections
-    /// left idle too long.
+    /// left idle too long. It holds the engine weakly, so dropping the last
+    /// `Engine` ends it.
     fn start_sweeper(&self) {
-        let weak = self.downgrade();
+        let weak = Arc::downgrade(&self.inner);
         let every = self.inner.settings.sweep_every;
         let handle = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let Some(engine) = weak.upgrade() else { return };
-                engine.inner.http.sweep_idle();
-                if let Err(error) = engine.inner.flows.expire_due_sessions().await {
+                let Some(inner) = weak.upgrade() else { return };
+                inner.http.sweep_idle();
+                if let Err(error) = inner.flows.expire_due_sessions().await {
                     tracing::warn!(%error, "session expiry sweep failed");
                 }
             }
         });
-        self.inner.actors.keep_task(handle);
+        if let Ok(mut tasks) = self.inner.tasks.lock() {
+            tasks.push(handle);
+        }
     }
 }
 
@@ -453,6 +457,11 @@ impl Engine {
         self.inner.flows.session_status(principal, session_id, wait).await
     }
 
+    /// Expires every session past its time now (the sweeper does this every second).
+    pub async fn sweep_expired(&self) -> EngineResult<usize> {
+        self.inner.flows.expire_due_sessions().await
+    }
+
     pub async fn confirm_session(
         &self,
         principal: &Principal,
@@ -521,6 +530,48 @@ impl Engine {
     }
 }
 
+/// Webhook endpoints, signing keys and deliveries (`webhooks`).
+impl Engine {
+    /// Delivers every due outbox entry of the shards this node owns, and waits for
+    /// those deliveries (tests and tools; the worker does not wait).
+    pub async fn deliver_due_webhooks(&self) -> EngineResult<usize> {
+        self.inner.webhooks.deliver_due_webhooks().await
+    }
+
+    /// Delivers an event again, or every event created in `[from, to]`.
+    pub async fn redeliver(
+        &self,
+        project_id: &str,
+        event_id: Option<&str>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> EngineResult<usize> {
+        self.inner.webhooks.redeliver(project_id, event_id, from, to).await
+    }
+
+    pub async fn add_webhook_endpoint(
+        &self,
+        project_id: &str,
+        url: &str,
+        events: Option<Vec<String>>,
+    ) -> EngineResult<Endpoint> {
+        self.inner.webhooks.add_webhook_endpoint(project_id, url, events).await
+    }
+
+    /// A project's public signing keys (`whpk_…`), creating the first on first use.
+    pub async fn webhook_keys(&self, project_id: &str) -> EngineResult<Vec<KeyView>> {
+        self.inner.webhooks.webhook_keys(project_id).await
+    }
+
+    pub async fn rotate_webhook_key(&self, project_id: &str) -> EngineResult<KeyView> {
+        self.inner.webhooks.rotate_webhook_key(project_id).await
+    }
+
+    pub async fn retire_webhook_key(&self, project_id: &str, key_id: &str) -> EngineResult<()> {
+        self.inner.webhooks.retire_webhook_key(project_id, key_id).await
+    }
+}
+
 /// Shard work a peer hands over (`sharding::region`).
 impl Engine {
     /// The owner's side: what a region runs for a peer, on this node's actors.
@@ -529,8 +580,8 @@ impl Engine {
     }
 }
 
-/// Each kind of work goes to the actors that serialize it.
-#[async_trait::async_trait]
+/// Each kind of work goes to the room whose actors serialize it.
+#[async_trait]
 impl RegionServer for Engine {
     async fn serve(&self, work: RegionWork) -> Result<(), RemoteError> {
         let answer = match work {

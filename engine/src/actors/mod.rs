@@ -1,13 +1,13 @@
-//! Virtual actors: one per auth session, one per entity, activated on first use,
-//! passivated when idle. An actor that panics stops; its caller gets an error (the
-//! reply port is dropped, never a hang), and the next message activates a fresh
-//! actor whose state is reloaded from the store — the store is the truth, actors
-//! only serialize work and hold timers.
+//! Virtual actors: one per auth session, one per entity, one per owned shard's
+//! outbox, activated on first use, passivated when idle. An actor that panics
+//! stops; its caller gets an error (the reply port is dropped, never a hang), and
+//! the next message activates a fresh actor whose state is reloaded from the store
+//! — the store is the truth, actors only serialize work and hold timers.
 //!
 //! Each kind of actor works for one room through a small trait that room
-//! implements (`TokenRefresher`, `SessionExpirer`), held as a `Weak`: the room owns its actors'
-//! registry, so a strong handle back would keep the room alive forever, and
-//! dropping the last `Engine` stops the actors.
+//! implements (`TokenRefresher`, `SessionExpirer`, `ShardDispatcher`), held as a
+//! `Weak`: the room owns its actors' registry, so a strong handle back would keep
+//! the room alive forever, and dropping the last `Engine` stops the actors.
 
 pub mod entity;
 pub mod outbox;
@@ -20,10 +20,10 @@ use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, ActorStatus, Message};
 use tokio::sync::Mutex;
 
-use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult, InternalError};
 
 pub(crate) use entity::{Entities, TokenRefresher};
+pub(crate) use outbox::{Outboxes, ShardDispatcher};
 pub(crate) use session::{SessionExpirer, SessionTiming, Sessions};
 
 /// How long a caller waits for an actor before giving up.
@@ -70,13 +70,6 @@ where
             Err(AskError::Lost) => Err(InternalError::ActorFailed.into()),
         },
     }
-}
-
-/// The live outbox actors of this node.
-#[derive(Default)]
-pub struct ActorSystem {
-    outboxes: Registry<outbox::OutboxMsg>,
-    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// Actors by key: lookups take a read lock; activations are serialized so one
@@ -130,39 +123,6 @@ impl<M: Message> Registry<M> {
         let mut actors = self.actors.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         for (_, actor) in actors.drain() {
             actor.stop(None);
-        }
-    }
-}
-
-impl ActorSystem {
-    /// Ticks the delivery actor of every shard this node owns (starting any that is
-    /// not running: a crashed one is replaced here).
-    pub(crate) async fn tick_outboxes(&self, engine: &Engine) -> EngineResult<()> {
-        for shard in (0..crate::model::keys::SHARDS).filter(|s| engine.inner.placement.owns(*s)) {
-            let actor = self
-                .outboxes
-                .activate(&shard.to_string(), false, || {
-                    (outbox::OutboxActor, outbox::OutboxArgs { engine: engine.downgrade(), shard })
-                })
-                .await?;
-            // A busy actor still has a tick queued; one more is enough.
-            let _ = actor.cast(outbox::OutboxMsg::Tick);
-        }
-        Ok(())
-    }
-
-    pub(crate) fn keep_task(&self, handle: tokio::task::JoinHandle<()>) {
-        if let Ok(mut tasks) = self.tasks.lock() {
-            tasks.push(handle);
-        }
-    }
-
-    pub(crate) async fn stop_all(&self) {
-        self.outboxes.stop_all();
-        if let Ok(mut tasks) = self.tasks.lock() {
-            for task in tasks.drain(..) {
-                task.abort();
-            }
         }
     }
 }

@@ -8,6 +8,7 @@
 //! the schedule's end is disabled and an `endpoint.disabled` event says so.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
@@ -15,8 +16,8 @@ use hyper::{Method, Uri};
 use rand::Rng;
 
 use super::dispatch::{Readiness, Ticket};
-use super::{endpoints, keyring, signing};
-use crate::engine::Engine;
+use super::{Webhooks, endpoints, keyring, signing};
+use crate::actors::ShardDispatcher;
 use crate::error::EngineResult;
 use crate::model::event::{self, Event, EventDraft, EventKind, OutboxEntry};
 use crate::model::keys::SHARDS;
@@ -104,13 +105,13 @@ const PER_PROJECT: usize = 16;
 /// Projects visited per shard in one round.
 const PROJECTS_PER_ROUND: usize = 256;
 
-impl Engine {
+impl Webhooks {
     /// Delivers every outbox entry that is due, on the shards this node owns, and
     /// waits for those deliveries (tests and tools; the worker does not wait).
-    pub async fn deliver_due_webhooks(&self) -> EngineResult<usize> {
+    pub async fn deliver_due_webhooks(self: &Arc<Self>) -> EngineResult<usize> {
         let mut started = Vec::new();
-        for shard in (0..SHARDS).filter(|s| self.inner.placement.owns(*s)) {
-            started.extend(self.dispatch_shard(shard).await?);
+        for shard in (0..SHARDS).filter(|s| self.placement.owns(*s)) {
+            started.extend(self.start_deliveries(shard).await?);
         }
         let mut delivered = 0;
         for handle in started {
@@ -123,14 +124,14 @@ impl Engine {
 
     /// Starts the deliveries of one shard that are due and have a free slot (what
     /// its actor runs each tick); returns at once with their tasks.
-    pub(crate) async fn dispatch_shard(
-        &self,
+    async fn start_deliveries(
+        self: &Arc<Self>,
         shard: u32,
     ) -> EngineResult<Vec<tokio::task::JoinHandle<EngineResult<bool>>>> {
         self.index_older_outbox(shard).await;
         let now = self.now();
-        let dispatcher = &self.inner.dispatcher;
-        let tx = self.inner.store.begin().await?;
+        let dispatcher = &self.dispatcher;
+        let tx = self.store.begin().await?;
         let cursor = dispatcher.round_cursor(shard);
         let (entries, last) =
             outbox::due(&tx, shard, now, PER_PROJECT, PROJECTS_PER_ROUND, cursor.as_deref(), |project| {
@@ -169,8 +170,8 @@ impl Engine {
             let Some(delivery) = self.prepare(shard, entry, &mut round).await? else { continue };
             let owes: Vec<String> = delivery.owed.iter().map(|e| e.id.clone()).collect();
             if let Some(ticket) = dispatcher.admit(&delivery.entry.event_id, &owes, now) {
-                let engine = self.clone();
-                started.push(tokio::spawn(async move { engine.deliver(shard, delivery, ticket).await }));
+                let webhooks = self.clone();
+                started.push(tokio::spawn(async move { webhooks.deliver(shard, delivery, ticket).await }));
             }
         }
         Ok(started)
@@ -179,9 +180,8 @@ impl Engine {
     /// Indexes a shard's entries from before the due index, a batch a round; a
     /// failure is logged and the round goes on (what is indexed is delivered).
     async fn index_older_outbox(&self, shard: u32) {
-        let Some(from) = self.inner.dispatcher.index_progress(shard) else { return };
+        let Some(from) = self.dispatcher.index_progress(shard) else { return };
         let indexed = self
-            .inner
             .store
             .run(|tx| {
                 let from = from.clone();
@@ -189,7 +189,7 @@ impl Engine {
             })
             .await;
         match indexed {
-            Ok(next) => self.inner.dispatcher.indexed_up_to(shard, next),
+            Ok(next) => self.dispatcher.indexed_up_to(shard, next),
             Err(error) => {
                 tracing::warn!(shard, %error, "indexing older outbox entries failed; retried next round")
             }
@@ -202,7 +202,7 @@ impl Engine {
     async fn candidates(&self, entry: &OutboxEntry, round: &mut Round) -> EngineResult<(Vec<String>, bool)> {
         let project = &entry.project_id;
         if !round.endpoints.contains_key(project) {
-            let tx = self.inner.store.begin().await?;
+            let tx = self.store.begin().await?;
             round.endpoints.insert(project.clone(), endpoints::list(&tx, project).await?);
         }
         let enabled: Vec<String> = round
@@ -227,7 +227,7 @@ impl Engine {
         entry: OutboxEntry,
         round: &mut Round,
     ) -> EngineResult<Option<Delivery>> {
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         let Some(event) = event::get(&tx, &entry.project_id, entry.seq).await? else {
             drop(tx);
             self.clear_outbox(shard, &entry.event_id).await?;
@@ -238,12 +238,11 @@ impl Engine {
             round.endpoints.insert(project.clone(), endpoints::list(&tx, &project).await?);
         }
         if !round.signing_keys.contains_key(&project) {
-            let mut keys = keyring::signing_keys(&tx, &self.inner.vault, &project).await?;
+            let mut keys = keyring::signing_keys(&tx, &self.vault, &project).await?;
             if keys.is_empty() {
                 // Never send unsigned: make the first key, as `GET /v1/webhooks/keys` would.
                 self.webhook_keys(&project).await?;
-                keys = keyring::signing_keys(&self.inner.store.begin().await?, &self.inner.vault, &project)
-                    .await?;
+                keys = keyring::signing_keys(&self.store.begin().await?, &self.vault, &project).await?;
             }
             round.signing_keys.insert(project.clone(), keys);
         }
@@ -281,7 +280,7 @@ impl Engine {
         // What the URL says; where its name points is checked by the client's
         // resolver at each connection. A refusal is the operator's policy, which
         // may change back: a retry, not a 410 that disables the endpoint.
-        if endpoints::check_url(url, &self.inner.outbound).is_err() {
+        if endpoints::check_url(url, &self.outbound).is_err() {
             return Attempt::Retry { after: None };
         }
         let timestamp = self.now().0 / 1000;
@@ -291,10 +290,9 @@ impl Engine {
             return Attempt::Retry { after: None };
         };
         let (uri, headers) = request;
-        let timeout = self.inner.settings.webhook_timeout;
+        let timeout = self.settings.timeout;
         // The receiver's answer matters by its status alone: a little of it is read.
-        let sent =
-            self.inner.http.fetch(Method::POST, uri, headers, body.to_vec().into(), timeout, 4096).await;
+        let sent = self.http.fetch(Method::POST, uri, headers, body.to_vec().into(), timeout, 4096).await;
         match sent {
             Ok((status, ..)) if (200..300).contains(&status) => Attempt::Delivered,
             Ok((410, ..)) => Attempt::Gone,
@@ -307,7 +305,7 @@ impl Engine {
     async fn deliver(&self, shard: u32, delivery: Delivery, mut ticket: Ticket) -> EngineResult<bool> {
         // The round read the entry before the ticket: a delivery that finished
         // meanwhile may have cleared or moved it. Send only what is still owed.
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         let current = outbox::get(&tx, shard, &delivery.entry.event_id).await?;
         drop(tx);
         if current.as_ref() != Some(&delivery.entry) {
@@ -333,7 +331,7 @@ impl Engine {
             ..Outcome::default()
         };
         for (endpoint, attempt) in ready.iter().zip(attempts) {
-            self.inner.dispatcher.outcome(&endpoint.id, matches!(attempt, Attempt::Delivered), now);
+            self.dispatcher.outcome(&endpoint.id, matches!(attempt, Attempt::Delivered), now);
             match attempt {
                 Attempt::Delivered => {}
                 Attempt::Gone => outcome.gone.push(endpoint.id.clone()),
@@ -351,9 +349,8 @@ impl Engine {
     }
 
     async fn clear_outbox(&self, shard: u32, event_id: &str) -> EngineResult<()> {
-        let placement = &self.inner.placement;
-        self.inner
-            .store
+        let placement = &self.placement;
+        self.store
             .run(|tx| async move {
                 placement.fence(&tx, shard).await?;
                 Ok::<_, crate::EngineError>(outbox::clear(&tx, shard, event_id).await?)
@@ -364,9 +361,8 @@ impl Engine {
     /// Moves an entry that waits on open endpoints to when the first reopens (no
     /// attempt was made, so none is counted), unless it changed meanwhile.
     async fn defer(&self, shard: u32, entry: &OutboxEntry, until: Timestamp) -> EngineResult<()> {
-        let placement = &self.inner.placement;
-        self.inner
-            .store
+        let placement = &self.placement;
+        self.store
             .run(|tx| async move {
                 placement.fence(&tx, shard).await?;
                 if outbox::get(&tx, shard, &entry.event_id).await?.as_ref() == Some(entry) {
@@ -389,7 +385,7 @@ impl Engine {
     ) -> EngineResult<()> {
         let Outcome { failed, gone, untried, untried_due, retry_after } = outcome;
         let now = self.now();
-        let schedule = &self.inner.settings.webhook_schedule;
+        let schedule = &self.settings.schedule;
         let attempts = if failed.is_empty() { entry.attempts } else { entry.attempts + 1 };
         let exhausted = attempts as usize >= schedule.len().max(1);
         let wait = schedule.get(attempts as usize).copied().unwrap_or_default();
@@ -397,9 +393,8 @@ impl Engine {
             if wait.is_zero() { 0 } else { rand::thread_rng().gen_range(0..=wait.as_millis() as i64 / 10) };
         let wait_ms = (wait.as_millis() as i64 + jitter).max(retry_after.map_or(0, |d| d.as_millis() as i64));
         let owed = owed.to_vec();
-        let placement = &self.inner.placement;
-        self.inner
-            .store
+        let placement = &self.placement;
+        self.store
             .run(|tx| {
                 let (entry, failed, gone, owed, untried) =
                     (entry.clone(), failed.clone(), gone.clone(), owed.clone(), untried.clone());
@@ -458,20 +453,23 @@ impl Engine {
         Ok(())
     }
 
-    /// Ticks the per-shard delivery actors until the engine is dropped.
-    pub(crate) fn start_delivery_worker(&self) {
-        let weak = self.downgrade();
-        let every = self.inner.settings.webhook_poll;
-        let handle = tokio::spawn(async move {
+    /// Ticks the delivery actor of every shard this node owns (starting any that is
+    /// not running), every `poll`, until the room is dropped.
+    pub fn start_worker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        let every = self.settings.poll;
+        tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let Some(engine) = weak.upgrade() else { return };
-                if let Err(error) = engine.inner.actors.tick_outboxes(&engine).await {
-                    tracing::warn!(%error, "starting the delivery actors failed");
+                let Some(webhooks) = weak.upgrade() else { return };
+                for shard in (0..SHARDS).filter(|s| webhooks.placement.owns(*s)) {
+                    if let Err(error) = webhooks.outboxes.tick(shard).await {
+                        tracing::warn!(%error, "starting the delivery actors failed");
+                        break;
+                    }
                 }
             }
-        });
-        self.inner.actors.keep_task(handle);
+        })
     }
 
     /// Delivers an event again, or every event created in `[from, to]` when
@@ -486,7 +484,6 @@ impl Engine {
         let now = self.now();
         let (project_id, event_id) = (project_id.to_owned(), event_id.map(str::to_owned));
         let queued = self
-            .inner
             .store
             .run(|tx| {
                 let (project_id, event_id) = (project_id.clone(), event_id.clone());
@@ -525,7 +522,7 @@ impl Engine {
         url: &str,
         events: Option<Vec<String>>,
     ) -> EngineResult<endpoints::Endpoint> {
-        endpoints::check_url(url, &self.inner.outbound).map_err(crate::EngineError::Invalid)?;
+        endpoints::check_url(url, &self.outbound).map_err(crate::EngineError::Invalid)?;
         if url.len() > 2048 {
             return Err(crate::EngineError::Invalid("the URL is too long".into()));
         }
@@ -533,11 +530,9 @@ impl Engine {
         let (project_id, url) = (project_id.to_owned(), url.to_owned());
         self.existing_project(&project_id).await?;
         Ok(self
-            .inner
             .store
             .run(|tx| {
-                let (p, u, e, vault) =
-                    (project_id.clone(), url.clone(), events.clone(), self.inner.vault.clone());
+                let (p, u, e, vault) = (project_id.clone(), url.clone(), events.clone(), self.vault.clone());
                 async move {
                     // Receivers fetch the public keys right after registering.
                     keyring::ensure(&tx, &vault, &p, now).await?;
@@ -549,9 +544,8 @@ impl Engine {
 
     /// A project's public signing keys (`whpk_…`), creating the first on first use.
     pub async fn webhook_keys(&self, project_id: &str) -> EngineResult<Vec<keyring::KeyView>> {
-        let (vault, now) = (self.inner.vault.clone(), self.now());
+        let (vault, now) = (self.vault.clone(), self.now());
         Ok(self
-            .inner
             .store
             .run(|tx| {
                 let (vault, project_id) = (vault.clone(), project_id.to_owned());
@@ -565,10 +559,9 @@ impl Engine {
 
     /// Adds a signing key to a project; its old ones keep signing alongside until retired.
     pub async fn rotate_webhook_key(&self, project_id: &str) -> EngineResult<keyring::KeyView> {
-        let (vault, now) = (self.inner.vault.clone(), self.now());
+        let (vault, now) = (self.vault.clone(), self.now());
         self.existing_project(project_id).await?;
         Ok(self
-            .inner
             .store
             .run(|tx| {
                 let (vault, project_id) = (vault.clone(), project_id.to_owned());
@@ -582,7 +575,6 @@ impl Engine {
 
     pub async fn retire_webhook_key(&self, project_id: &str, key_id: &str) -> EngineResult<()> {
         Ok(self
-            .inner
             .store
             .run(|tx| {
                 let (project_id, id) = (project_id.to_owned(), key_id.to_owned());
@@ -592,8 +584,18 @@ impl Engine {
     }
 
     async fn existing_project(&self, project_id: &str) -> EngineResult<()> {
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         crate::model::project::get(&tx, project_id).await?.ok_or(crate::EngineError::NotFound("project"))?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ShardDispatcher for Webhooks {
+    async fn dispatch_shard(self: Arc<Self>, shard: u32) -> EngineResult<()> {
+        if self.placement.owns(shard) {
+            self.start_deliveries(shard).await?;
+        }
         Ok(())
     }
 }
