@@ -636,6 +636,36 @@ async fn a_restarted_process_continues_the_session() {
     assert_eq!(engine.list_connections(&principal, "user_123").await.unwrap().len(), 1);
 }
 
+/// Actors, the sweeper and the delivery worker hold the rooms weakly, so dropping
+/// the last `Engine`, without `shutdown`, lets go of the store (a redb file opens once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_engine_lets_go_of_the_store() {
+    let p = provider(3600).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("securix.redb");
+    let store = Store::open_redb(&path, Default::default()).unwrap();
+    let s = setup_on(&p, store, MasterKey::generate()).await;
+    // Wake an actor of each kind: an entity's, a session's and the outboxes'.
+    connected_device_session(&s).await;
+    assert_eq!(proxy_get(&s, "me").await.unwrap().0, 200);
+    let created = s.engine.create_session(&s.principal, device_request()).await.unwrap();
+    s.engine.session_status(&s.principal, &created.session_id, None).await.unwrap();
+    tokio::time::sleep(s.engine.settings().webhook_poll * 2).await;
+    assert_eq!(s.engine.active_actors().await, (1, 1));
+    assert!(Store::open_redb(&path, Default::default()).is_err(), "the file is the engine's while it lives");
+
+    drop(s);
+    let mut reopened = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if Store::open_redb(&path, Default::default()).is_ok() {
+            reopened = true;
+            break;
+        }
+    }
+    assert!(reopened, "something still holds the dropped engine's store");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_engine_refuses_token_work() {
     let p = provider(3600).await;
