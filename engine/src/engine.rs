@@ -31,9 +31,10 @@ use crate::flows::{FlowSettings, Flows};
 use crate::http_client::HttpClient;
 use crate::model::agent::Agent;
 use crate::model::integration::IntegrationDraft;
-use crate::model::{api_key, project};
+use crate::model::{api_key, audit, project};
 use crate::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use crate::policy::OutboundPolicy;
+use crate::proxy::{Proxy, ProxyRequest, ProxyResponse};
 use crate::sharding::placement::{Placement, SingleNode};
 use crate::sharding::region::{Forwarder, Forwarding, RegionServer, RegionWork, RemoteError};
 use crate::store::Store;
@@ -97,33 +98,27 @@ impl Default for EngineSettings {
 }
 
 /// The rooms, and what the facade hands out as it is.
-pub(crate) struct Inner {
-    pub store: Store,
-    pub vault: Vault,
-    pub plugins: Arc<PluginHost>,
-    pub clock: Arc<dyn Clock>,
-    pub settings: EngineSettings,
-    pub providers: Providers,
-    /// The one outbound client (the proxy's calls and webhooks).
-    pub http: HttpClient,
-    /// What every outbound call may reach.
-    pub outbound: OutboundPolicy,
-    pub audit: crate::proxy::audit_log::AuditLog,
-    /// Remembered proxy plans, each good while its access epoch holds.
-    pub proxy_plans: crate::proxy::plan::ProxyPlans,
-    pub auth: Auth,
-    pub admin: Admin,
-    pub flows: Arc<Flows>,
-    pub tokens: Arc<Tokens>,
-    pub webhooks: Arc<Webhooks>,
+struct Inner {
+    store: Store,
+    vault: Vault,
+    plugins: Arc<PluginHost>,
+    settings: EngineSettings,
+    providers: Providers,
+    http: HttpClient,
+    auth: Auth,
+    admin: Admin,
+    flows: Arc<Flows>,
+    tokens: Arc<Tokens>,
+    proxy: Arc<Proxy>,
+    webhooks: Arc<Webhooks>,
     /// The background tasks (sweeper, delivery worker, audit writer), stopped at shutdown.
-    pub tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// See the module documentation. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -240,21 +235,22 @@ impl EngineBuilder {
             forwarding,
             settings.actor_idle,
         );
-        let (audit, audit_writer) = crate::proxy::audit_log::AuditLog::start(store.clone());
+        let (proxy, audit_writer) = Proxy::start(
+            store.clone(),
+            clock.clone(),
+            providers.clone(),
+            tokens.clone(),
+            http.clone(),
+            outbound.clone(),
+            settings.upstream_timeout,
+        );
         let delivery = DeliverySettings {
             schedule: settings.webhook_schedule.clone(),
             poll: settings.webhook_poll,
             timeout: settings.webhook_timeout,
         };
-        let webhooks = Webhooks::new(
-            store.clone(),
-            vault.clone(),
-            clock.clone(),
-            placement,
-            http.clone(),
-            outbound.clone(),
-            delivery,
-        );
+        let webhooks =
+            Webhooks::new(store.clone(), vault.clone(), clock, placement, http.clone(), outbound, delivery);
         webhooks.mark_keys_per_project().await?;
         let delivery_worker = webhooks.start_worker();
 
@@ -263,17 +259,14 @@ impl EngineBuilder {
                 store,
                 vault,
                 plugins,
-                clock,
                 settings,
                 providers,
                 http,
-                outbound,
-                audit,
-                proxy_plans: crate::util::epoch_cache::EpochCache::new(crate::proxy::plan::REMEMBERED_PLANS),
                 auth,
                 admin,
                 flows,
                 tokens,
+                proxy,
                 webhooks,
                 tasks: Mutex::new(vec![audit_writer, delivery_worker]),
             }),
@@ -304,10 +297,6 @@ impl Engine {
         &self.inner.settings
     }
 
-    pub(crate) fn now(&self) -> Timestamp {
-        self.inner.clock.now()
-    }
-
     /// The redirect URI to register at providers.
     pub fn redirect_uri(&self) -> String {
         self.inner.providers.redirect_uri().to_owned()
@@ -316,7 +305,7 @@ impl Engine {
     /// How often the proxy's remembered plans and API keys answered.
     pub fn cache_stats(&self) -> EngineCacheStats {
         EngineCacheStats {
-            proxy_plans: self.inner.proxy_plans.stats(),
+            proxy_plans: self.inner.proxy.cache_stats(),
             api_keys: self.inner.auth.cache_stats(),
         }
     }
@@ -527,6 +516,35 @@ impl Engine {
         connection_id: &str,
     ) -> EngineResult<()> {
         self.inner.tokens.delete_connection(principal, entity_id, connection_id).await
+    }
+}
+
+/// An app's calls to providers, and their audit trail (`proxy`).
+impl Engine {
+    pub async fn proxy(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        entity_id: &str,
+        integration_key: &str,
+        request: ProxyRequest,
+    ) -> EngineResult<ProxyResponse> {
+        self.inner.proxy.proxy(principal, agent_id, entity_id, integration_key, request).await
+    }
+
+    /// Waits until every token use recorded so far is committed to the audit trail.
+    pub async fn flush_audit_log(&self) {
+        self.inner.proxy.flush_audit_log().await
+    }
+
+    /// An entity's audit trail, newest first.
+    pub async fn audit_trail(
+        &self,
+        principal: &Principal,
+        entity_id: &str,
+        limit: usize,
+    ) -> EngineResult<Vec<audit::AuditRecord>> {
+        self.inner.proxy.audit_trail(principal, entity_id, limit).await
     }
 }
 

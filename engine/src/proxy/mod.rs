@@ -7,15 +7,25 @@
 pub(crate) mod audit_log;
 pub(crate) mod plan;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use hyper::header::{HeaderMap, HeaderName};
 
+use crate::admin::Providers;
 use crate::auth::Principal;
-use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
+use crate::http_client::HttpClient;
 /// The provider's answer; `proxy` drops the hop-by-hop headers and cookies first.
 pub use crate::http_client::{Answer as ProxyResponse, BodyStream, ProxyBody};
 use crate::model::audit;
-use crate::proxy::plan::ProxyPlan;
+use crate::policy::OutboundPolicy;
+use crate::proxy::audit_log::AuditLog;
+use crate::proxy::plan::{ProxyPlan, ProxyPlans};
+use crate::store::Store;
+use crate::tokens::Tokens;
+use crate::util::clock::{Clock, Timestamp};
+use crate::util::epoch_cache::{CacheStats, EpochCache};
 
 /// Request headers never forwarded upstream. The body's framing is the HTTP
 /// client's, from what the body says of its length (`ProxyBody`).
@@ -150,7 +160,49 @@ fn is_dot_segment(segment: &str) -> bool {
     rest.is_empty() && (dots == 1 || dots == 2)
 }
 
-impl Engine {
+/// The proxy's room: it asks `Tokens` for fresh tokens and the plugins for the
+/// API base and auth headers, and sends through the one outbound client.
+pub(crate) struct Proxy {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    providers: Providers,
+    tokens: Arc<Tokens>,
+    http: HttpClient,
+    /// Checks the API base a plugin names.
+    outbound: OutboundPolicy,
+    /// How long a call may wait for the answer's head, then for each piece of its body.
+    upstream_timeout: Duration,
+    audit: AuditLog,
+    /// Remembered plans, each good while its access epoch holds.
+    plans: ProxyPlans,
+}
+
+impl Proxy {
+    /// The proxy, and its audit writer's task (which ends when the proxy is dropped).
+    pub fn start(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        providers: Providers,
+        tokens: Arc<Tokens>,
+        http: HttpClient,
+        outbound: OutboundPolicy,
+        upstream_timeout: Duration,
+    ) -> (Arc<Proxy>, tokio::task::JoinHandle<()>) {
+        let (audit, writer) = AuditLog::start(store.clone());
+        let plans = EpochCache::new(plan::REMEMBERED_PLANS);
+        let proxy = Proxy { store, clock, providers, tokens, http, outbound, upstream_timeout, audit, plans };
+        (Arc::new(proxy), writer)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// How often a remembered plan answered.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.plans.stats()
+    }
+
     pub async fn proxy(
         &self,
         principal: &Principal,
@@ -181,9 +233,8 @@ impl Engine {
         for (name, value) in &plan.headers {
             headers.append(name, value.clone());
         }
-        let timeout = self.inner.settings.upstream_timeout;
+        let timeout = self.upstream_timeout;
         let mut answer = self
-            .inner
             .http
             .send(method, target, headers, request.body, timeout)
             .await
@@ -191,9 +242,7 @@ impl Engine {
         drop_response_headers(&mut answer.headers);
         Ok(answer)
     }
-}
 
-impl Engine {
     /// Records a token use. The audit log commits it in a batch, off the request's
     /// path; this waits only when the log's queue is full.
     async fn audit_token_use(&self, plan: &ProxyPlan, method: &hyper::Method) {
@@ -202,12 +251,12 @@ impl Engine {
             method: method.clone(),
             caller: plan.caller.clone(),
         };
-        self.inner.audit.append(entry).await;
+        self.audit.append(entry).await;
     }
 
     /// Waits until every token use recorded so far is committed to the audit trail.
     pub async fn flush_audit_log(&self) {
-        self.inner.audit.flush().await;
+        self.audit.flush().await;
     }
 
     /// An entity's audit trail, newest first.
@@ -217,7 +266,7 @@ impl Engine {
         entity_id: &str,
         limit: usize,
     ) -> EngineResult<Vec<audit::AuditRecord>> {
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         Ok(audit::list(&tx, &principal.project_id, entity_id, limit.clamp(1, 1000)).await?)
     }
 }

@@ -15,12 +15,12 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
 
 use crate::auth::{Principal, require_agent, require_use};
-use crate::engine::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::model::access_epoch::{self, AccessEpoch};
 use crate::model::connection::{self, ConnectionStatus};
 use crate::model::integration;
 use crate::plugins::PluginError;
+use crate::proxy::Proxy;
 use crate::proxy::audit_log::Caller;
 use crate::store::Tx;
 use crate::tokens::needs_refresh;
@@ -77,7 +77,7 @@ impl Equivalent<PlanKey> for PlanKey<&str> {
 
 pub(crate) type ProxyPlans = EpochCache<PlanKey, AccessEpoch, Arc<ProxyPlan>>;
 
-impl Engine {
+impl Proxy {
     pub(crate) async fn proxy_plan(
         &self,
         principal: &Principal,
@@ -93,12 +93,12 @@ impl Engine {
             integration: integration_key,
             connection_id,
         };
-        let plans = &self.inner.proxy_plans;
+        let plans = &self.plans;
         let fresh = |plan: &Arc<ProxyPlan>| !needs_refresh(plan.refreshed_at, plan.expires_at, self.now());
-        if let Some(plan) = plans.unchanged(&key, self.inner.store.version(), fresh) {
+        if let Some(plan) = plans.unchanged(&key, self.store.version(), fresh) {
             return Ok(plan);
         }
-        let tx = self.inner.store.begin().await?;
+        let tx = self.store.begin().await?;
         let version = tx.version();
         let epoch = access_epoch::read(&tx, &principal.project_id, entity_id).await?;
         if let Some(plan) = plans.revalidate(&key, epoch, version, fresh) {
@@ -139,12 +139,12 @@ impl Engine {
             }
         };
         let (connection, access_token) =
-            self.inner.tokens.access_token(project_id, key.entity_id, &connection_id).await?;
+            self.tokens.access_token(project_id, key.entity_id, &connection_id).await?;
         if connection.integration != key.integration {
             return Err(EngineError::NotFound("connection"));
         }
-        let plugin = self.inner.plugins.get(&found.provider)?;
-        let target = self.inner.providers.target(&found).await?;
+        let plugin = self.providers.get(&found.provider)?;
+        let target = self.providers.target(&found).await?;
         let api = plugin.proxy_target(&target, &access_token).await?;
         let bad_output = |what: &str| {
             EngineError::Provider(PluginError::BadOutput {
@@ -153,7 +153,7 @@ impl Engine {
             })
         };
         // Scheme, the operator's hosts, a literal address; names are checked at connect.
-        let base = self.inner.outbound.parse(&api.base_url).map_err(|refused| match refused {
+        let base = self.outbound.parse(&api.base_url).map_err(|refused| match refused {
             crate::policy::PolicyError::Malformed => bad_output("a malformed API base URL"),
             refused => EngineError::Refused(refused),
         })?;
