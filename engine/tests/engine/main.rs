@@ -2,6 +2,7 @@
 //! The engine's integration tests. One test binary: each file in `tests/` would be
 //! another slow link.
 
+mod architecture;
 mod bench_statistics;
 mod conformance;
 mod durability;
