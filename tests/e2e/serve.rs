@@ -45,7 +45,10 @@ async fn bad_plugin_files_are_left_out_and_reported_and_the_server_runs() {
     let printed = server.stdout.lock().unwrap().join("\n");
     assert!(printed.contains("loaded 6 provider plugins"), "{printed}");
     assert!(printed.contains("broken.wasm") && printed.contains("PL0007"), "{printed}");
-    assert!(printed.contains("slack-again.wasm") && printed.contains("SECURIX_PLUGIN_OVERRIDES"), "{printed}");
+    assert!(
+        printed.contains("slack-again.wasm") && printed.contains("SECURIX_PLUGIN_OVERRIDES"),
+        "{printed}"
+    );
 
     let ready = reqwest::get(format!("{}/readyz", server.base_url)).await.unwrap();
     assert_eq!(ready.status(), 200, "one bad file does not take the node out");
@@ -57,8 +60,14 @@ async fn bad_plugin_files_are_left_out_and_reported_and_the_server_runs() {
     let admin = |path: &str| {
         client.post(format!("{}{path}", server.base_url)).header("securix-admin-token", admin_token)
     };
-    let project: serde_json::Value =
-        admin("/v1/admin/projects").json(&serde_json::json!({"name": "p"})).send().await.unwrap().json().await.unwrap();
+    let project: serde_json::Value = admin("/v1/admin/projects")
+        .json(&serde_json::json!({"name": "p"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let project_id = project["projectId"].as_str().unwrap();
     let key: serde_json::Value = admin(&format!("/v1/admin/projects/{project_id}/api-keys"))
         .json(&serde_json::json!({"name": "backend"}))
