@@ -64,9 +64,20 @@ impl Providers {
         &self.redirect_uri
     }
 
-    /// The plugin of a provider.
+    /// The plugin of a provider an operator names (an unknown one is their mistake).
     pub fn get(&self, provider: &str) -> Result<Arc<Plugin>, PluginError> {
         self.plugins.get(provider)
+    }
+
+    /// The plugin a stored integration needs: one that is not loaded (its file
+    /// removed, renamed or left out) is unavailable, not the caller's mistake.
+    pub fn of_integration(&self, provider: &str) -> Result<Arc<Plugin>, PluginError> {
+        self.plugins.get(provider).map_err(|error| match error {
+            PluginError::UnknownPlugin(plugin) => {
+                PluginError::Unavailable { plugin, reason: "no plugin with this id is loaded".into() }
+            }
+            other => other,
+        })
     }
 
     /// An integration with what a plugin call needs: configuration, hosts, client.

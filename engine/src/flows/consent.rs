@@ -225,7 +225,7 @@ impl Flows {
             .await?
             .ok_or(EngineError::NotFound("integration"))?;
         drop(tx);
-        let plugin = self.providers.get(&found.provider)?;
+        let plugin = self.providers.of_integration(&found.provider)?;
         let target = self.providers.target(&found).await?;
         let state = pkce::random_token();
         let verifier = plugin.info().supports_pkce.then(pkce::random_token);
@@ -327,7 +327,7 @@ impl Flows {
         let code = code
             .filter(|c| !c.is_empty() && c.len() <= 4096)
             .ok_or_else(|| EngineError::Invalid("the callback carries no code".into()))?;
-        let plugin = self.providers.get(&found.provider)?;
+        let plugin = self.providers.of_integration(&found.provider)?;
         let target = self.providers.target(&found).await?;
         let exchanged = async {
             let issued = plugin.exchange_code(&target, code, verifier.as_ref().map(|v| v.expose())).await?;

@@ -69,7 +69,7 @@ impl Flows {
             } else if !found.scopes.is_empty() {
                 found.scopes.clone()
             } else {
-                self.providers.get(&found.provider)?.info().default_scopes.clone()
+                self.providers.of_integration(&found.provider)?.info().default_scopes.clone()
             };
             providers.insert(
                 key.clone(),

@@ -143,7 +143,7 @@ impl Proxy {
         if connection.integration != key.integration {
             return Err(EngineError::NotFound("connection"));
         }
-        let plugin = self.providers.get(&found.provider)?;
+        let plugin = self.providers.of_integration(&found.provider)?;
         let target = self.providers.target(&found).await?;
         let api = plugin.proxy_target(&target, &access_token).await?;
         let bad_output = |what: &str| {

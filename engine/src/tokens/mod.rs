@@ -150,7 +150,7 @@ impl Tokens {
             .ok_or(EngineError::NotFound("connection"))?;
         let integration = integration::get(&tx, &principal.project_id, &found.integration).await?;
         drop(tx);
-        let plugin = integration.as_ref().and_then(|i| self.providers.get(&i.provider).ok());
+        let plugin = integration.as_ref().and_then(|i| self.providers.of_integration(&i.provider).ok());
         if let (Some(integration), Some(plugin)) = (&integration, plugin)
             && plugin.info().supports_revoke
         {
@@ -382,7 +382,7 @@ impl TokenRefresher for Tokens {
                 .await?
                 .ok_or(EngineError::NotFound("integration"))?;
             drop(tx);
-            let plugin = self.providers.get(&found.provider)?;
+            let plugin = self.providers.of_integration(&found.provider)?;
             let target = self.providers.target(&found).await?;
             match plugin.refresh(&target, &refresh_token, &current.scopes).await {
                 Ok(issued) => {
