@@ -211,6 +211,11 @@ async fn load_plugins(config: &ServeConfig) -> anyhow::Result<PluginHost> {
             .await
             .with_context(|| format!("bundled plugin {id}"))?;
     }
+    for id in &config.plugin_overrides {
+        if !securix_plugins::FIRST_PARTY.iter().any(|(first_party, _)| first_party == id) {
+            println!("SecuriX: SECURIX_PLUGIN_OVERRIDES names {id:?}, which is no first-party plugin");
+        }
+    }
     if let Some(dir) = &config.plugins_dir {
         // A file that does not load is left out, logged and reported (`/readyz`,
         // `GET /v1/providers`); the others run.

@@ -214,7 +214,14 @@ impl PluginHost {
             ticker: self.ticker.clone(),
         };
         let info = plugin.call_info().await?;
-        crate::model::ids::check_app_id(&info.id, "provider id").map_err(load_error)?;
+        // Lower-case letters, digits and `-`: no `GitHub` or `github.` beside `github`.
+        let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        if info.id.is_empty() || info.id.len() > 64 || !info.id.chars().all(plain) {
+            return Err(PluginError::Load(format!(
+                "the provider id {:?} is not 1 to 64 lower-case letters, digits and -",
+                info.id.chars().take(64).collect::<String>()
+            )));
+        }
         output::Caps { plugin: &info.id }.info(&info)?;
         let refuse = |what: String| PluginError::Load(format!("plugin `{}` declares {what}", info.id));
         let mut sites = Vec::with_capacity(info.allowed_hosts.len());
