@@ -124,23 +124,11 @@ impl Fetcher {
         }
     }
 
-    /// Sends `request` if the policy allows it; also says how long it waited on
-    /// the network (time that is not the plugin's CPU).
+    /// Sends `request` if the policy and the call's scope allow it.
     pub async fn fetch(
         &self,
         scope: &FetchScope,
         request: HttpRequest,
-    ) -> (Result<HttpResponse, FetchFailure>, Duration) {
-        let mut waited = Duration::ZERO;
-        let result = self.checked_fetch(scope, request, &mut waited).await;
-        (result, waited)
-    }
-
-    async fn checked_fetch(
-        &self,
-        scope: &FetchScope,
-        request: HttpRequest,
-        waited: &mut Duration,
     ) -> Result<HttpResponse, FetchFailure> {
         let (named, url) = self.route(scope, &request.url)?;
         let method = match request.method.to_ascii_uppercase().as_str() {
@@ -183,12 +171,10 @@ impl Fetcher {
             headers.append(name, value);
         }
         let uri: Uri = url.as_str().parse().map_err(|_| FetchError::Invalid("not an absolute URL".into()))?;
-        let started = std::time::Instant::now();
         let fetched = self
             .client
             .fetch(method, uri, headers, body.into(), self.policy.timeout, self.policy.max_response_bytes)
             .await;
-        *waited = started.elapsed();
         let (status, answer_headers, answer) = fetched.map_err(|error| match error {
             HttpError::Timeout => FetchError::Timeout,
             HttpError::TooLarge(_) => FetchError::TooLarge,

@@ -2,7 +2,7 @@
 //! limiter, CPU accounting and the `host` interface (`fetch`, `log`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -22,9 +22,8 @@ pub(crate) struct HostState {
     memory_limit: usize,
     pub memory_exceeded: bool,
     pub cpu_exceeded: bool,
-    started: Instant,
-    /// Wall time spent in `fetch`: not the plugin's CPU.
-    host_time: Duration,
+    /// Epoch ticks seen while this call's wasm ran: its CPU, in `EPOCH_TICK`s.
+    cpu_ticks: u32,
     cpu_limit: Duration,
     logs_left: u32,
     fetches_left: u32,
@@ -55,8 +54,7 @@ impl HostState {
             memory_limit: limits.memory_bytes,
             memory_exceeded: false,
             cpu_exceeded: false,
-            started: Instant::now(),
-            host_time: Duration::ZERO,
+            cpu_ticks: 0,
             cpu_limit: limits.cpu,
             logs_left: limits.log_lines_per_call,
             fetches_left: limits.fetches_per_call,
@@ -66,10 +64,12 @@ impl HostState {
         }
     }
 
-    /// Called on every epoch tick while wasm runs: stops a call past its CPU budget.
+    /// Called when an epoch tick finds this call's wasm running: stops a call past
+    /// its CPU budget. Counting ticks (not wall time) means time spent waiting on
+    /// `fetch`, or queued behind other work on a busy host, is not the plugin's CPU.
     pub fn cpu_check(&mut self) -> bool {
-        let cpu = self.started.elapsed().saturating_sub(self.host_time);
-        if cpu > self.cpu_limit {
+        self.cpu_ticks += 1;
+        if super::epoch_ticker::EPOCH_TICK * self.cpu_ticks > self.cpu_limit {
             self.cpu_exceeded = true;
         }
         !self.cpu_exceeded
@@ -132,8 +132,7 @@ impl host::Host for HostState {
         let fetcher = self.fetcher.clone();
         let discovery =
             request.method.eq_ignore_ascii_case("GET") && self.scope.exact_urls.contains(&request.url);
-        let (result, waited) = fetcher.fetch(&self.scope, request).await;
-        self.host_time += waited;
+        let result = fetcher.fetch(&self.scope, request).await;
         match result {
             Ok(answer) => {
                 // The document the operator's `discoveryUrl` names: the first good answer.
