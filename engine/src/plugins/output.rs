@@ -20,6 +20,9 @@ pub const MAX_CONFIG: usize = 64 << 10;
 pub const MAX_LIST: usize = 64;
 pub const MAX_NAME: usize = 256;
 pub const MAX_MESSAGE: usize = 4 << 10;
+/// The most one answer may carry into the host, all values together (a `fetch`
+/// request may carry its body's cap more).
+pub const MAX_LIFTED: usize = 1 << 20;
 
 /// Caps on one plugin's answers.
 pub(crate) struct Caps<'a> {

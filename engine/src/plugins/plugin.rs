@@ -15,7 +15,7 @@ use super::epoch_ticker::EpochTicker;
 use super::fetch::{FetchScope, Fetcher};
 use super::guest::{Guest, GuestPre};
 use super::host_state::HostState;
-use super::output::{Caps, MAX_URL, cut_message};
+use super::output::{Caps, MAX_LIFTED, MAX_URL, cut_message};
 use super::types::{
     AccountIdentity, ApiTarget, AuthorizeParams, CallTarget, IssuedTokens, ProviderInfo, ValidatedConfig,
 };
@@ -136,6 +136,12 @@ impl Plugin {
         let state = HostState::new(plugin.clone(), self.fetcher.clone(), scope, redact, &self.limits);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state);
+        // What wasmtime may copy out of the guest in one crossing (an answer, or a
+        // `fetch` request): a guest cannot make the host allocate more, whatever
+        // its lists point at (many entries sharing one buffer would otherwise
+        // multiply). Every value is capped far below this anyway.
+        let lifted = self.fetcher.policy.max_request_bytes.saturating_add(MAX_LIFTED);
+        store.set_hostcall_fuel(lifted);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut context| {
             Ok(if context.data_mut().cpu_check() {
@@ -164,6 +170,13 @@ impl Plugin {
                     PluginError::MemoryLimit { plugin, limit_bytes: self.limits.memory_bytes }
                 } else if state.cpu_exceeded {
                     PluginError::CpuLimit { plugin, limit_ms: self.limits.cpu.as_millis() as u64 }
+                } else if format!("{error:#}").contains("fuel allocated for hostcalls has been exhausted") {
+                    // wasmtime's own words: its error type for this is private.
+                    PluginError::OverCap {
+                        plugin,
+                        what: "more data in one answer or request than".into(),
+                        limit: lifted,
+                    }
                 } else {
                     let message = match error.downcast_ref::<wasmtime::Trap>() {
                         Some(trap) => trap.to_string(),

@@ -244,6 +244,17 @@ async fn values_past_their_caps_are_the_plugins_error() {
         hostile.proxy_target(&with_mode("many-headers"), &SecretString::new("at")).await.unwrap_err();
     assert!(matches!(headers, PluginError::OverCap { limit: 32, .. }), "{headers:?}");
     assert!(huge_url.to_string().starts_with("PL0010"), "{huge_url}");
+
+    // Entries that share one buffer cannot multiply what the host copies: the
+    // copying stops at the crossing's budget, before any value is checked.
+    let shared = hostile.validate_config(&json!({"mode": "shared-list"}).to_string()).await.unwrap_err();
+    match shared {
+        PluginError::OverCap { what, limit, .. } => {
+            assert!(what.starts_with("more data in one answer"), "{what}");
+            assert!(limit <= 4 << 20, "{limit}");
+        }
+        other => panic!("expected the copy to be cut off, got {other:?}"),
+    }
 }
 
 /// 4. An id taken twice is refused, naming both; replacing a first-party plugin

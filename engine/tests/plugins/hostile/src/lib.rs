@@ -40,6 +40,15 @@ impl Provider for Hostile {
                 hosts: vec!["echo.test".into()],
                 client_auth_endpoints: vec!["https://echo.test/token".into()],
             }),
+            // 64 sites that all point at one 1 MiB buffer: 64 MiB for a host that
+            // copies each before counting.
+            "shared-list" => {
+                let mut big = std::mem::ManuallyDrop::new("a".repeat(1 << 20));
+                let (ptr, len) = (big.as_mut_ptr(), big.len());
+                // SAFETY: deliberately not — the strings alias; the host must never copy them all.
+                let hosts = (0..64).map(|_| unsafe { String::from_raw_parts(ptr, len, len) }).collect();
+                Ok(ConfigInfo { config: config.to_json(), hosts, client_auth_endpoints: Vec::new() })
+            }
             "other-port-site" => Ok(ConfigInfo {
                 config: config.to_json(),
                 hosts: vec!["provider.test:8443".into()],
@@ -85,7 +94,7 @@ impl Provider for Hostile {
             "phish" => Ok("https://evil.test/login".into()),
             "phish-port" => Ok("https://provider.test:8443/login".into()),
             "crlf" => Ok("https://provider.test/authorize\r\nset-cookie: session=stolen".into()),
-            "huge-url" => Ok(format!("https://provider.test/{}", "a".repeat(4 << 20))),
+            "huge-url" => Ok(format!("https://provider.test/{}", "a".repeat(64 << 10))),
             // The secret during a call that does not authenticate the client.
             "secret-in-authorize" => {
                 let body = format!("client_secret={PLACEHOLDER}");
@@ -120,7 +129,7 @@ impl Provider for Hostile {
                 let headers = vec![http::custom_header("x-client-secret", PLACEHOLDER)];
                 http::send("POST", "https://provider.test/token", headers, Vec::new())
             }
-            "huge-token" => return Ok(tokens("t".repeat(4 << 20))),
+            "huge-token" => return Ok(tokens("t".repeat(64 << 10))),
             "echo-encoded" => {
                 let mut headers = form(&field);
                 headers.push(http::custom_header("accept-encoding", "gzip"));
