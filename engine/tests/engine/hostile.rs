@@ -16,6 +16,7 @@ use securix_engine::util::secret::SecretString;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::plugin_host::params;
 use crate::providers::{CLIENT_SECRET, first_party, target};
 use crate::support::scripted::{Response, ScriptedServer};
 use crate::support::test_plugins;
@@ -31,15 +32,6 @@ fn host_routing(routes: &[(&str, &str)], limits: PluginLimits) -> PluginHost {
 
 fn with_mode(mode: &str) -> CallTarget {
     target(json!({ "mode": mode }))
-}
-
-fn params() -> securix_engine::plugins::AuthorizeParams {
-    securix_engine::plugins::AuthorizeParams {
-        scopes: vec![],
-        state: "s".into(),
-        code_challenge: None,
-        login_hint: None,
-    }
 }
 
 /// The secret in the forms a provider might echo it in.

@@ -11,7 +11,7 @@ use crate::providers::{CLIENT_SECRET, first_party, routed_host, target};
 use crate::support::scripted::{Response, ScriptedServer};
 use crate::support::test_plugins;
 
-fn params() -> securix_engine::plugins::AuthorizeParams {
+pub fn params() -> securix_engine::plugins::AuthorizeParams {
     securix_engine::plugins::AuthorizeParams {
         scopes: vec![],
         state: "s".into(),
