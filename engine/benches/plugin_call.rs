@@ -4,7 +4,8 @@
 //! then fairness: Google's call latency while 2,000 slow calls (a provider that
 //! takes 100 ms) flood through the `oauth2` plugin, against the same without the
 //! flood, with each plugin's own bound (as shipped) and without it (all plugins
-//! sharing the 1,000 slots, as before #29).
+//! sharing the 1,000 slots, as before #29); then the same against 64 calls that
+//! spin on the CPU until their budget stops them.
 //!
 //! `cargo bench -p securix-engine --bench plugin_call`
 
@@ -172,6 +173,59 @@ async fn fairness() -> Outcome<()> {
     Ok(())
 }
 
+/// The test plugins (`tests/plugins/`), built as their author would.
+#[allow(clippy::unwrap_used)]
+#[path = "../tests/engine/support/test_plugins.rs"]
+mod test_plugins;
+
+/// Google's latencies (p50, p99) while 64 calls of a plugin that spins until its
+/// 100 ms CPU budget stops it run at once (one plugin's whole bound), or none.
+async fn google_during_cpu_flood(flood: usize) -> Outcome<(Duration, Duration)> {
+    let limits = PluginLimits { cpu: Duration::from_millis(100), ..PluginLimits::default() };
+    let host = PluginHost::new(PluginHostOptions { limits, ..PluginHostOptions::default() })?;
+    let find = |id: &str| securix_plugins::FIRST_PARTY.iter().find(|(name, _)| *name == id).map(|(_, w)| *w);
+    let google = host.load(find("google").ok_or("no google")?).await?;
+    let hostile = host.load(&test_plugins::wasm("hostile")).await?;
+    let mut spin = target();
+    spin.config = serde_json::json!({ "mode": "loop" }).to_string();
+    let calls: Vec<_> = (0..flood)
+        .map(|_| {
+            let (hostile, spin) = (hostile.clone(), spin.clone());
+            tokio::spawn(async move { hostile.authorize_url(&spin, params()).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (target, params) = (target(), params());
+    let mut samples = Vec::new();
+    while samples.len() < 100 && (flood == 0 || calls.iter().any(|c| !c.is_finished())) {
+        let started = Instant::now();
+        google.authorize_url(&target, params.clone()).await?;
+        samples.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for call in calls {
+        let stopped = call.await?;
+        if !matches!(stopped, Err(securix_engine::plugins::PluginError::CpuLimit { .. })) {
+            return Err(format!("a spinning call ended otherwise: {stopped:?}").into());
+        }
+    }
+    Ok((median(samples.clone()), percentile(samples, 0.99)))
+}
+
+async fn cpu_fairness() -> Outcome<()> {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let (_, quiet) = google_during_cpu_flood(0).await?;
+    let (p50, p99) = google_during_cpu_flood(64).await?;
+    println!(
+        "fairness, CPU: google authorize-url during 64 spinning calls of another plugin: p50 {:.2} ms, p99 {:.2} ms (no flood p99 {:.2} ms; ratio {:.1}x)",
+        ms(p50),
+        ms(p99),
+        ms(quiet),
+        p99.as_secs_f64() / quiet.as_secs_f64().max(1e-9)
+    );
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -231,6 +285,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "1000 concurrent calls: {failures} failed, {:.1} ms in all",
             started.elapsed().as_secs_f64() * 1e3
         );
-        fairness().await
+        fairness().await?;
+        cpu_fairness().await
     })
 }
