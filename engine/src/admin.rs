@@ -10,7 +10,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::model::agent::{self, Agent};
 use crate::model::integration::{self, Integration, IntegrationDraft};
 use crate::model::{api_key, project};
-use crate::plugins::{CallTarget, Plugin, PluginError, PluginHost};
+use crate::plugins::{CallTarget, Plugin, PluginError, PluginHost, ProviderFailure};
 use crate::store::Store;
 use crate::util::clock::{Clock, Timestamp};
 use crate::util::secret::SecretString;
@@ -200,7 +200,15 @@ impl Admin {
     ) -> EngineResult<IntegrationView> {
         self.require_project(project_id).await?;
         let plugin = self.providers.get(&draft.provider)?;
-        let validated = plugin.validate_config(&draft.config.to_string()).await?;
+        // A configuration the plugin refuses is the operator's to fix: a 400, not
+        // the provider's failure.
+        let validated =
+            plugin.validate_config(&draft.config.to_string()).await.map_err(|error| match error {
+                PluginError::Provider { plugin, failure: ProviderFailure::InvalidConfig(why) } => {
+                    EngineError::Invalid(format!("the {plugin} plugin refuses this configuration: {why}"))
+                }
+                other => other.into(),
+            })?;
         let mut config: serde_json::Value =
             serde_json::from_str(&validated.config).unwrap_or(serde_json::Value::Null);
         if !config.is_object() {

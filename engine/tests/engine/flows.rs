@@ -809,3 +809,20 @@ async fn a_token_past_its_cap_fails_the_session_with_the_reason() {
     assert!(reason.contains("PL0010 plugin `oauth2` returned an access token"), "{reason}");
     assert!(!reason.contains(&"a".repeat(100)), "the value itself is not kept: {reason}");
 }
+
+/// A configuration the plugin refuses is the operator's mistake (400), not a
+/// provider failure (502), and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_the_plugin_refuses_is_the_operators_to_fix() {
+    let provider = provider(3600).await;
+    let s = setup(&provider).await;
+    let draft = IntegrationDraft {
+        key: "broken".into(),
+        config: json!({"clientAuth": "telepathy"}),
+        ..acme_integration("https://x.test", "/api")
+    };
+    let refused = s.engine.put_integration(&s.principal.project_id, draft).await.unwrap_err();
+    assert!(matches!(refused, EngineError::Invalid(_)), "{refused:?}");
+    let listed = s.engine.list_integrations(&s.principal.project_id).await.unwrap();
+    assert!(listed.iter().all(|i| i.integration != "broken"));
+}
