@@ -126,8 +126,7 @@ pub(crate) fn app() -> App<
         .openapi(api::openapi::base())
         .configure(api::configure)
         .split_for_parts();
-    app.wrap(from_fn(crate::front::body_stall::bound_body_waits))
-        .wrap(from_fn(crate::front::observe::observe))
+    app.wrap(from_fn(crate::front::observe::observe))
         .app_data(api::openapi::Served::new(document))
         .app_data(json_config())
         .app_data(path)

@@ -9,11 +9,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::HttpMessage;
+use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::error::PayloadError;
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
 use bytes::Bytes;
 use futures_util::Stream;
 
@@ -22,10 +20,9 @@ use super::stall::Stall;
 /// How long a body may go without a byte (nginx's default is 60 s).
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub async fn bound_body_waits(
-    mut request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+/// Bounds every wait for the next piece of `request`'s body. Called by the one
+/// middleware (`observe`): a layer of its own costs a boxed future per request.
+pub fn bound_body_waits(request: &mut ServiceRequest) {
     let payload = request.take_payload();
     if matches!(payload, Payload::None) {
         request.set_payload(payload);
@@ -33,7 +30,6 @@ pub async fn bound_body_waits(
         let bounded = Bounded { payload, stall: Stall::after(STALL_TIMEOUT) };
         request.set_payload(Payload::Stream { payload: Box::pin(bounded) });
     }
-    next.call(request).await
 }
 
 /// Whether reading a body failed because it stalled.
@@ -72,14 +68,14 @@ mod tests {
     use bytes::Bytes;
     use futures_util::StreamExt;
 
-    use super::{STALL_TIMEOUT, bound_body_waits};
+    use super::STALL_TIMEOUT;
 
     /// An app that reads a JSON body, and one that counts a raw body's bytes.
     macro_rules! app {
         () => {
             test::init_service(
                 App::new()
-                    .wrap(from_fn(bound_body_waits))
+                    .wrap(from_fn(crate::front::observe::observe))
                     .app_data(crate::server::json_config())
                     .route("/json", web::post().to(|_: web::Json<serde_json::Value>| async { "read whole" }))
                     .route(

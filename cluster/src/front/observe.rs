@@ -1,5 +1,6 @@
-//! Middleware: every request gets an id (`x-request-id` on its answer), a tracing
-//! span around its handling, and its count in the metrics.
+//! The middleware, one layer: every request gets an id (`x-request-id` on its
+//! answer), a tracing span around its handling, its count in the metrics, and
+//! its body's waits bounded (`body_stall.rs`).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -13,13 +14,14 @@ use crate::server::AppState;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub async fn observe(
-    request: ServiceRequest,
+    mut request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = request_id();
     let id_text = std::str::from_utf8(&id).unwrap_or_default();
     let span = tracing::info_span!("http", method = %request.method(), path = %request.path(), request_id = %id_text);
     let state = request.app_data::<web::Data<AppState>>().cloned();
+    super::body_stall::bound_body_waits(&mut request);
     let mut answer = next.call(request).instrument(span).await?;
     if let Some(state) = state {
         state.metrics.count(answer.status().as_u16());
