@@ -31,8 +31,9 @@ pub(crate) struct HostState {
     memory_used: usize,
     /// Set when the plugin put the client secret where it may not go: the call fails.
     pub misplaced_secret: Option<String>,
-    /// Bodies of the exact URLs fetched (the OIDC discovery document the operator named).
-    pub exact_answers: Vec<Vec<u8>>,
+    /// The OIDC discovery document the operator's `discoveryUrl` names: the first
+    /// 200 answer to a GET of it.
+    pub discovery: Option<Vec<u8>>,
 }
 
 impl HostState {
@@ -60,7 +61,7 @@ impl HostState {
             fetches_left: limits.fetches_per_call,
             memory_used: 0,
             misplaced_secret: None,
-            exact_answers: Vec::new(),
+            discovery: None,
         }
     }
 
@@ -130,14 +131,14 @@ impl host::Host for HostState {
         }
         self.fetches_left -= 1;
         let fetcher = self.fetcher.clone();
-        let discovery =
+        let is_discovery =
             request.method.eq_ignore_ascii_case("GET") && self.scope.exact_urls.contains(&request.url);
         let result = fetcher.fetch(&self.scope, request).await;
         match result {
             Ok(answer) => {
                 // The document the operator's `discoveryUrl` names: the first good answer.
-                if discovery && answer.status == 200 && self.exact_answers.is_empty() {
-                    self.exact_answers.push(answer.body.clone());
+                if is_discovery && answer.status == 200 && self.discovery.is_none() {
+                    self.discovery = Some(answer.body.clone());
                 }
                 Ok(answer)
             }

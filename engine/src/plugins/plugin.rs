@@ -224,8 +224,8 @@ impl Plugin {
                 .map_err(|_| self.bad_output(format!("a site it cannot name ({host:?})")))?;
             hosts.push(site.to_string());
         }
-        let discovered: Vec<serde_json::Value> =
-            state.exact_answers.iter().filter_map(|body| serde_json::from_slice(body).ok()).collect();
+        let discovered: Option<serde_json::Value> =
+            state.discovery.as_deref().and_then(|body| serde_json::from_slice(body).ok());
         for endpoint in &info.client_auth_endpoints {
             let pattern = ClientAuthEndpoint::parse(endpoint).ok_or_else(|| {
                 self.bad_output(format!("a client-auth endpoint that is not a URL ({endpoint:?})"))
@@ -234,7 +234,7 @@ impl Plugin {
                 known == &pattern || url::Url::parse(endpoint).is_ok_and(|url| known.matches(&url))
             });
             let named = names(&operator, endpoint)
-                || discovered.iter().any(|document| {
+                || discovered.as_ref().is_some_and(|document| {
                     ["token_endpoint", "revocation_endpoint"]
                         .iter()
                         .any(|field| document.get(field).and_then(|v| v.as_str()) == Some(endpoint))
