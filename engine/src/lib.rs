@@ -7,6 +7,7 @@
 mod actors;
 pub mod admin;
 pub mod auth;
+pub mod catalog;
 mod engine;
 mod error;
 pub mod flows;
