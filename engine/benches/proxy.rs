@@ -99,6 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         engine.put_integration(&project.id, draft).await?;
         let app = engine.authenticate(key.expose()).await?;
         let request = CreateSession {
+            params: Default::default(),
             agent_id: "agent".into(),
             entity_id: "e1".into(),
             flow: Some(Flow::Device),

@@ -24,7 +24,15 @@ fn session_record() -> Vec<u8> {
         .into_iter()
         .map(|key| {
             let scopes = vec!["https://www.googleapis.com/auth/gmail.readonly".to_string(); 2];
-            (key.to_string(), SessionProvider { scopes, status: SessionStatus::Pending, connection_id: None })
+            (
+                key.to_string(),
+                SessionProvider {
+                    scopes,
+                    status: SessionStatus::Pending,
+                    connection_id: None,
+                    params: Default::default(),
+                },
+            )
         })
         .collect();
     let session = AuthSession {

@@ -93,6 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The app: ask for a device session.
     let app = engine.authenticate(api_key.expose()).await?;
     let request = CreateSession {
+        params: Default::default(),
         agent_id: "cli".into(),
         entity_id: "user_123".into(),
         flow: Some(Flow::Device),

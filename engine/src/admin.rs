@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::catalog::{Catalog, ParamValues, params, serving};
 use crate::error::{EngineError, EngineResult};
 use crate::model::agent::{self, Agent};
 use crate::model::integration::{self, Integration, IntegrationDraft};
@@ -50,14 +51,19 @@ pub(crate) const CLIENT_AUTH_FIELD: &str = "__securixClientAuth";
 #[derive(Clone)]
 pub(crate) struct Providers {
     plugins: Arc<PluginHost>,
+    catalog: Catalog,
     vault: Vault,
     /// The redirect URI registered at providers.
     redirect_uri: Arc<str>,
 }
 
 impl Providers {
-    pub fn new(plugins: Arc<PluginHost>, vault: Vault, public_url: &str) -> Self {
-        Providers { plugins, vault, redirect_uri: format!("{public_url}/oauth/callback").into() }
+    pub fn new(plugins: Arc<PluginHost>, catalog: Catalog, vault: Vault, public_url: &str) -> Self {
+        Providers { plugins, catalog, vault, redirect_uri: format!("{public_url}/oauth/callback").into() }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     pub fn redirect_uri(&self) -> &str {
@@ -71,8 +77,8 @@ impl Providers {
 
     /// The plugin a stored integration needs: one that is not loaded (its file
     /// removed, renamed or left out) is unavailable, not the caller's mistake.
-    pub fn of_integration(&self, provider: &str) -> Result<Arc<Plugin>, PluginError> {
-        self.plugins.get(provider).map_err(|error| match error {
+    pub fn of_integration(&self, integration: &Integration) -> Result<Arc<Plugin>, PluginError> {
+        self.plugins.get(integration.plugin_id()).map_err(|error| match error {
             PluginError::UnknownPlugin(plugin) => {
                 PluginError::Unavailable { plugin, reason: "no plugin with this id is loaded".into() }
             }
@@ -80,22 +86,35 @@ impl Providers {
         })
     }
 
-    /// An integration with what a plugin call needs: configuration, hosts, client.
-    pub async fn target(&self, integration: &Integration) -> EngineResult<CallTarget> {
-        let strings = |field: &str| -> Vec<String> {
-            let list = integration.config.get(field).and_then(|h| h.as_array());
-            list.map(|items| items.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default()
+    /// An integration with what a plugin call for one connection needs: its
+    /// configuration, hosts and client-auth endpoints with the connection's params
+    /// filled in (each host still one the configuration allows), and the client.
+    pub async fn target(&self, integration: &Integration, values: &ParamValues) -> EngineResult<CallTarget> {
+        let declared = serving::declared(&integration.config);
+        let fill = |text: &str| {
+            params::fill(text, &declared, values).map_err(|e| EngineError::Invalid(e.to_string()))
         };
+        let strings = |field: &str| -> EngineResult<Vec<String>> {
+            let list = integration.config.get(field).and_then(|h| h.as_array());
+            list.into_iter().flatten().filter_map(|h| h.as_str()).map(fill).collect()
+        };
+        let hosts = strings(HOSTS_FIELD)?;
+        if let Some(allowed) = serving::allowed_hosts(&integration.config)
+            && let Some(host) = hosts.iter().find(|h| {
+                !host_of_site(h).is_some_and(|h| crate::catalog::contract::host_allowed(&h, &allowed))
+            })
+        {
+            return Err(EngineError::Invalid(format!("{host} is not among the integration's allowedHosts")));
+        }
         let mut config = integration.config.clone();
         if let serde_json::Value::Object(map) = &mut config {
             map.remove(HOSTS_FIELD);
             map.remove(CLIENT_AUTH_FIELD);
         }
         Ok(CallTarget {
-            config: config.to_string(),
-            hosts: strings(HOSTS_FIELD),
-            client_auth_endpoints: strings(CLIENT_AUTH_FIELD),
+            config: fill(&config.to_string())?,
+            hosts,
+            client_auth_endpoints: strings(CLIENT_AUTH_FIELD)?,
             client: crate::plugins::OAuthClient {
                 client_id: integration.client_id.clone(),
                 client_secret: integration.client_secret(&self.vault).await?,
@@ -103,6 +122,12 @@ impl Providers {
             },
         })
     }
+}
+
+/// The host of a site as `Site` writes it (`host`, `host:port`, `http://host:port`).
+fn host_of_site(site: &str) -> Option<String> {
+    let spelled = if site.contains("://") { site.to_owned() } else { format!("https://{site}") };
+    url::Url::parse(&spelled).ok()?.host_str().map(str::to_owned)
 }
 
 /// The operator's room.
@@ -199,33 +224,57 @@ impl Admin {
         draft: IntegrationDraft,
     ) -> EngineResult<IntegrationView> {
         self.require_project(project_id).await?;
-        let plugin = self.providers.get(&draft.provider)?;
+        let loaded = |id: &str| self.providers.get(id).is_ok();
+        let served = serving::serve(self.providers.catalog(), &draft.provider, loaded, &draft.config)
+            .map_err(EngineError::Invalid)?;
+        let plugin = self.providers.get(served.plugin.as_deref().unwrap_or(&draft.provider))?;
+        // URLs that hold connection params are checked with a stand-in value that is a
+        // valid host label, then stored as templates again.
+        let stand_ins = serving::stand_ins(&served.config);
+        let declared: Vec<String> = stand_ins.keys().cloned().collect();
+        let checked = params::fill(&served.config.to_string(), &declared, &stand_ins)
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
         // A configuration the plugin refuses is the operator's to fix: a 400, not
         // the provider's failure.
-        let validated =
-            plugin.validate_config(&draft.config.to_string()).await.map_err(|error| match error {
-                PluginError::Provider { plugin, failure: ProviderFailure::InvalidConfig(why) } => {
-                    EngineError::Invalid(format!("the {plugin} plugin refuses this configuration: {why}"))
-                }
-                other => other.into(),
-            })?;
+        let validated = plugin.validate_config(&checked).await.map_err(|error| match error {
+            PluginError::Provider { plugin, failure: ProviderFailure::InvalidConfig(why) } => {
+                EngineError::Invalid(format!("the {plugin} plugin refuses this configuration: {why}"))
+            }
+            other => other.into(),
+        })?;
+        let unfill = |list: &[String]| -> Vec<String> {
+            list.iter().map(|s| serving::unfill(s, &stand_ins)).collect()
+        };
         let mut config: serde_json::Value =
-            serde_json::from_str(&validated.config).unwrap_or(serde_json::Value::Null);
+            serde_json::from_str(&serving::unfill(&validated.config, &stand_ins))
+                .unwrap_or(serde_json::Value::Null);
         if !config.is_object() {
             config = serde_json::json!({});
         }
-        if let serde_json::Value::Object(map) = &mut config {
-            map.insert(HOSTS_FIELD.into(), validated.hosts.into());
-            map.insert(CLIENT_AUTH_FIELD.into(), validated.client_auth_endpoints.into());
+        if let Some(allowed) = serving::allowed_hosts(&config)
+            && let Some(host) = validated.hosts.iter().find(|h| {
+                !host_of_site(h).is_some_and(|h| crate::catalog::contract::host_allowed(&h, &allowed))
+            })
+        {
+            return Err(EngineError::Invalid(format!(
+                "{host} is not among the configuration's allowedHosts"
+            )));
         }
-        let draft = IntegrationDraft { config, ..draft };
+        if let serde_json::Value::Object(map) = &mut config {
+            map.insert(HOSTS_FIELD.into(), unfill(&validated.hosts).into());
+            map.insert(CLIENT_AUTH_FIELD.into(), unfill(&validated.client_auth_endpoints).into());
+        }
+        let scopes = if draft.scopes.is_empty() { served.default_scopes } else { draft.scopes.clone() };
+        let draft = IntegrationDraft { config, scopes, ..draft };
+        let plugin_id = served.plugin;
         let now = self.now();
         let (vault, project_id) = (self.vault.clone(), project_id.to_owned());
         let stored = self
             .store
             .run(|tx| {
-                let (vault, project_id, draft) = (vault.clone(), project_id.clone(), draft.clone());
-                async move { integration::put(&tx, &vault, &project_id, draft, now).await }
+                let (vault, project_id, draft, plugin) =
+                    (vault.clone(), project_id.clone(), draft.clone(), plugin_id.clone());
+                async move { integration::put(&tx, &vault, &project_id, draft, plugin, now).await }
             })
             .await?;
         Ok(IntegrationView::from(&stored).without_internal_fields())

@@ -23,6 +23,7 @@ use async_trait::async_trait;
 
 use crate::admin::{Admin, IntegrationView, Providers};
 use crate::auth::{Auth, Principal};
+use crate::catalog::Catalog;
 use crate::error::{EngineResult, InternalError};
 use crate::flows::consent::{CallbackOutcome, ConsentContext};
 use crate::flows::sessions::CreateSession;
@@ -132,6 +133,7 @@ pub struct EngineBuilder {
     store: Option<Store>,
     master_key: Option<MasterKey>,
     plugins: Option<Arc<PluginHost>>,
+    catalog: Option<Catalog>,
     clock: Option<Arc<dyn Clock>>,
     settings: EngineSettings,
     placement: Option<Arc<dyn Placement>>,
@@ -152,6 +154,12 @@ impl EngineBuilder {
 
     pub fn plugins(mut self, plugins: Arc<PluginHost>) -> Self {
         self.plugins = Some(plugins);
+        self
+    }
+
+    /// The provider catalog (default: the one built into this binary).
+    pub fn catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = Some(catalog);
         self
     }
 
@@ -206,7 +214,8 @@ impl EngineBuilder {
         let http = HttpClient::new(outbound.clone())?;
         let placement = self.placement.unwrap_or_else(|| Arc::new(SingleNode));
         let forwarding = Forwarding::new(self.forwarder);
-        let providers = Providers::new(plugins.clone(), vault.clone(), &settings.public_url);
+        let catalog = self.catalog.unwrap_or_else(Catalog::embedded);
+        let providers = Providers::new(plugins.clone(), catalog, vault.clone(), &settings.public_url);
 
         let auth = Auth::new(store.clone());
         let admin = Admin::new(store.clone(), vault.clone(), providers.clone(), clock.clone());
@@ -287,6 +296,11 @@ impl Engine {
 
     pub fn vault(&self) -> &Vault {
         &self.inner.vault
+    }
+
+    /// Every provider SecuriX knows as data.
+    pub fn catalog(&self) -> &Catalog {
+        self.inner.providers.catalog()
     }
 
     pub fn plugins(&self) -> &PluginHost {

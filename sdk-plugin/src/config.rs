@@ -26,6 +26,17 @@ impl Config {
         self.0.get(key).and_then(Value::as_str)
     }
 
+    /// Any field, if present.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    /// A string → string table (`authorizeParams`), empty when absent.
+    pub fn pairs(&self, key: &str) -> Vec<(String, String)> {
+        let table = self.0.get(key).and_then(Value::as_object);
+        table.into_iter().flatten().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect()
+    }
+
     /// A boolean field, if present.
     pub fn bool(&self, key: &str) -> Option<bool> {
         self.0.get(key).and_then(Value::as_bool)

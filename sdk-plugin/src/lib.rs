@@ -49,7 +49,9 @@ pub use bindings::securix::provider::types::{
     ConfigInfo, Header, ProviderError, ProviderInfo, RefreshRequest, RevokeRequest, TokenRequest, TokenSet,
 };
 pub use config::Config;
-pub use oauth::{parse_token_response, provider_error_from_response as oauth_error};
+pub use oauth::{
+    lookup, parse_token_response, parse_token_response_at, provider_error_from_response as oauth_error,
+};
 pub use provider::{ClientAuth, Endpoints, Provider, identity_from_json};
 
 /// The WIT package version this SDK builds plugins for.

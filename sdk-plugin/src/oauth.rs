@@ -28,6 +28,14 @@ pub fn provider_error_from_response(response: &Response) -> ProviderError {
     }
 }
 
+/// The value at a dotted path (`user.id`; a number indexes an array: `0.id`).
+pub fn lookup<'a>(json: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(json, |value, step| match value {
+        Value::Array(items) => items.get(step.parse::<usize>().ok()?),
+        _ => value.get(step),
+    })
+}
+
 /// Granted scopes: RFC 6749 says space-separated; GitHub and Slack use commas.
 pub(crate) fn scopes_from(value: Option<&Value>) -> Option<Vec<String>> {
     let text = value?.as_str()?;
@@ -36,13 +44,24 @@ pub(crate) fn scopes_from(value: Option<&Value>) -> Option<Vec<String>> {
 
 /// Parses a standard token response; an error answer becomes a typed error.
 pub fn parse_token_response(response: &Response) -> Result<TokenSet, ProviderError> {
+    parse_token_response_at(response, None)
+}
+
+/// Like `parse_token_response`, for a token set nested at `path` in the answer
+/// (Slack's `authed_user`, a `data` envelope).
+pub fn parse_token_response_at(response: &Response, path: Option<&str>) -> Result<TokenSet, ProviderError> {
     if !response.is_success() {
         return Err(provider_error_from_response(response));
     }
-    let json = response.json()?;
-    if json.get("error").is_some() {
+    let answer = response.json()?;
+    if answer.get("error").is_some() {
         return Err(provider_error_from_response(response));
     }
+    let json = match path {
+        Some(path) => lookup(&answer, path)
+            .ok_or_else(|| ProviderError::Protocol(format!("the token response has no `{path}`")))?,
+        None => &answer,
+    };
     let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
     let access_token = text("access_token")
         .ok_or_else(|| ProviderError::Protocol("no access_token in the token response".into()))?;

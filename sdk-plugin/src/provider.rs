@@ -233,7 +233,7 @@ pub trait Provider {
 }
 
 /// An identity from a JSON object: the first present of `id_keys` (string or
-/// number) is the account id.
+/// number) is the account id. Keys may be dotted paths (`user.id`).
 pub fn identity_from_json(
     json: &Value,
     id_keys: &[&str],
@@ -242,12 +242,12 @@ pub fn identity_from_json(
 ) -> Result<Identity, ProviderError> {
     let account_id = id_keys
         .iter()
-        .find_map(|key| match json.get(*key) {
+        .find_map(|key| match oauth::lookup(json, key) {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         })
         .ok_or_else(|| ProviderError::Protocol("the identity answer has no account id".into()))?;
-    let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
+    let text = |key: &str| oauth::lookup(json, key).and_then(Value::as_str).map(str::to_owned);
     Ok(Identity { account_id, email: text(email_key), name: text(name_key) })
 }

@@ -25,6 +25,10 @@ pub struct ProviderScopes {
     /// The integration's scopes when empty or left out.
     #[serde(default)]
     scopes: Vec<String>,
+    /// Connection params the provider's URLs need (`{subdomain: "acme"}`), each checked
+    /// by the catalog entry's pattern; the connect page asks the user for the others.
+    #[serde(default)]
+    params: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -78,6 +82,7 @@ pub async fn create(
         agent_id,
         entity_id: body.entity_id,
         flow: Some(body.flow),
+        params: body.providers.iter().map(|(key, p)| (key.clone(), p.params.clone())).collect(),
         providers: body.providers.into_iter().map(|(key, p)| (key, p.scopes)).collect(),
         sxc_challenge: body.sxc_challenge,
         origin: body.origin,

@@ -5,6 +5,7 @@
 pub mod contract;
 pub mod entry;
 pub mod params;
+pub mod serving;
 
 use std::collections::HashMap;
 use std::sync::Arc;

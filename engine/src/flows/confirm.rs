@@ -63,6 +63,11 @@ impl Flows {
                             account: pending.account.clone(),
                             scopes: pending.scopes.clone(),
                             status: ConnectionStatus::Active,
+                            params: session
+                                .providers
+                                .get(&pending.integration)
+                                .map(|p| p.params.clone())
+                                .unwrap_or_default(),
                             tokens: pending.tokens(&vault).await?,
                         };
                         let (connection, created) = connection::upsert(&tx, &vault, draft, now).await?;

@@ -225,8 +225,8 @@ impl Flows {
             .await?
             .ok_or(EngineError::NotFound("integration"))?;
         drop(tx);
-        let plugin = self.providers.of_integration(&found.provider)?;
-        let target = self.providers.target(&found).await?;
+        let plugin = self.providers.of_integration(&found)?;
+        let target = self.providers.target(&found, &requested.params).await?;
         let state = pkce::random_token();
         let verifier = plugin.info().supports_pkce.then(pkce::random_token);
         let params = AuthorizeParams {
@@ -327,8 +327,10 @@ impl Flows {
         let code = code
             .filter(|c| !c.is_empty() && c.len() <= 4096)
             .ok_or_else(|| EngineError::Invalid("the callback carries no code".into()))?;
-        let plugin = self.providers.of_integration(&found.provider)?;
-        let target = self.providers.target(&found).await?;
+        let plugin = self.providers.of_integration(&found)?;
+        let params =
+            session.providers.get(&oauth_tx.integration).map(|p| p.params.clone()).unwrap_or_default();
+        let target = self.providers.target(&found, &params).await?;
         let exchanged = async {
             let issued = plugin.exchange_code(&target, code, verifier.as_ref().map(|v| v.expose())).await?;
             let who = plugin.identity(&target, &issued.access_token).await?;
@@ -422,6 +424,11 @@ impl Flows {
                                 account,
                                 scopes,
                                 status: ConnectionStatus::Active,
+                                params: session
+                                    .providers
+                                    .get(&integration_key)
+                                    .map(|p| p.params.clone())
+                                    .unwrap_or_default(),
                                 tokens,
                             };
                             let (connection, created) = connection::upsert(&tx, &vault, draft, now).await?;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::actors::{SessionExpirer, SessionTiming};
 use crate::auth::{Principal, require_agent, require_use};
+use crate::catalog::{ParamValues, params, serving};
 use crate::error::{EngineError, EngineResult, InternalError};
 use crate::flows::Flows;
 use crate::flows::device_code;
@@ -24,6 +25,9 @@ pub struct CreateSession {
     pub flow: Option<Flow>,
     /// Integration → requested scopes (empty: the integration's or provider's defaults).
     pub providers: BTreeMap<String, Vec<String>>,
+    /// Integration → connection params the app passes (`{subdomain: "acme"}`); the
+    /// connect page asks the user for those it does not.
+    pub params: BTreeMap<String, ParamValues>,
     pub sxc_challenge: Option<String>,
     pub origin: Option<String>,
     pub expires_in: Option<Duration>,
@@ -69,12 +73,18 @@ impl Flows {
             } else if !found.scopes.is_empty() {
                 found.scopes.clone()
             } else {
-                self.providers.of_integration(&found.provider)?.info().default_scopes.clone()
+                self.providers.of_integration(&found)?.info().default_scopes.clone()
             };
+            let given = request.params.get(key).cloned().unwrap_or_default();
+            let params = params::accept_all(&serving::connection_params(&found.config), &given)
+                .map_err(|e| EngineError::Invalid(format!("{key}: {e}")))?;
             providers.insert(
                 key.clone(),
-                SessionProvider { scopes, status: SessionStatus::Pending, connection_id: None },
+                SessionProvider { scopes, status: SessionStatus::Pending, connection_id: None, params },
             );
+        }
+        if let Some(key) = request.params.keys().find(|k| !providers.contains_key(*k)) {
+            return Err(EngineError::Invalid(format!("params name {key:?}, which `providers` does not")));
         }
         drop(tx);
         let (sxc_challenge, origin) = match flow {

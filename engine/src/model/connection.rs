@@ -44,6 +44,9 @@ pub struct Connection {
     pub account: Account,
     pub scopes: Vec<String>,
     pub status: ConnectionStatus,
+    /// Connection params the provider's URLs are filled with (`subdomain`, `shop`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub params: std::collections::BTreeMap<String, String>,
     tokens: Ciphertext,
     /// When the access token expires, if the provider said.
     pub expires_at: Option<Timestamp>,
@@ -135,6 +138,7 @@ pub struct ConnectionDraft {
     pub account: Account,
     pub scopes: Vec<String>,
     pub status: ConnectionStatus,
+    pub params: std::collections::BTreeMap<String, String>,
     pub tokens: TokenSet,
 }
 
@@ -197,6 +201,7 @@ pub async fn upsert(
         account: draft.account,
         scopes: draft.scopes,
         status: draft.status,
+        params: draft.params,
     };
     put_json(tx, &key, &connection, WHAT)?;
     put_json(tx, &index, &connection.id, WHAT)?;

@@ -17,8 +17,12 @@ pub struct Integration {
     pub project_id: String,
     /// The project's name for it (`gmail`, `github-work`).
     pub key: String,
-    /// The provider plugin behind it (`google`, `oauth2`).
+    /// The provider: a catalog id or a plugin id (`gmail`, `zendesk`, `oauth2`).
     pub provider: String,
+    /// The plugin that serves it when that is not `provider` (`google` for `gmail`,
+    /// `oauth2` for a catalog entry served from data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
     pub client_id: String,
     client_secret: Ciphertext,
     /// Scopes requested when a session names none.
@@ -47,6 +51,11 @@ pub fn record_key(project_id: &str, key: &str) -> Vec<u8> {
 }
 
 impl Integration {
+    /// The plugin that serves this integration.
+    pub fn plugin_id(&self) -> &str {
+        self.plugin.as_deref().unwrap_or(&self.provider)
+    }
+
     /// The OAuth client secret, opened for the one call that sends it to the provider.
     pub async fn client_secret(&self, vault: &Vault) -> Result<SecretString, RecordError> {
         let plain = vault.decrypt(&record_key(&self.project_id, &self.key), &self.client_secret).await?;
@@ -56,12 +65,14 @@ impl Integration {
     }
 }
 
-/// Creates or replaces an integration, sealing its client secret.
+/// Creates or replaces an integration, sealing its client secret. `plugin` names
+/// the plugin that serves it when that is not its provider.
 pub async fn put(
     tx: &Tx,
     vault: &Vault,
     project_id: &str,
     draft: IntegrationDraft,
+    plugin: Option<String>,
     now: Timestamp,
 ) -> Result<Integration, RecordError> {
     ids::check_app_id(&draft.key, "integration key")?;
@@ -79,6 +90,7 @@ pub async fn put(
         client_secret: vault.encrypt(&key, draft.client_secret.expose().as_bytes())?,
         key: draft.key,
         provider: draft.provider,
+        plugin,
         client_id: draft.client_id,
         scopes: draft.scopes,
         config: draft.config,

@@ -143,8 +143,8 @@ impl Proxy {
         if connection.integration != key.integration {
             return Err(EngineError::NotFound("connection"));
         }
-        let plugin = self.providers.of_integration(&found.provider)?;
-        let target = self.providers.target(&found).await?;
+        let plugin = self.providers.of_integration(&found)?;
+        let target = self.providers.target(&found, &connection.params).await?;
         let api = plugin.proxy_target(&target, &access_token).await?;
         let bad_output = |what: &str| {
             EngineError::Provider(PluginError::BadOutput {

@@ -150,12 +150,12 @@ impl Tokens {
             .ok_or(EngineError::NotFound("connection"))?;
         let integration = integration::get(&tx, &principal.project_id, &found.integration).await?;
         drop(tx);
-        let plugin = integration.as_ref().and_then(|i| self.providers.of_integration(&i.provider).ok());
+        let plugin = integration.as_ref().and_then(|i| self.providers.of_integration(i).ok());
         if let (Some(integration), Some(plugin)) = (&integration, plugin)
             && plugin.info().supports_revoke
         {
             let tokens = found.tokens(&self.vault).await?;
-            let target = self.providers.target(integration).await?;
+            let target = self.providers.target(integration, &found.params).await?;
             if let Err(error) =
                 plugin.revoke(&target, &tokens.access_token, tokens.refresh_token.as_ref()).await
             {
@@ -382,8 +382,8 @@ impl TokenRefresher for Tokens {
                 .await?
                 .ok_or(EngineError::NotFound("integration"))?;
             drop(tx);
-            let plugin = self.providers.of_integration(&found.provider)?;
-            let target = self.providers.target(&found).await?;
+            let plugin = self.providers.of_integration(&found)?;
+            let target = self.providers.target(&found, &current.params).await?;
             match plugin.refresh(&target, &refresh_token, &current.scopes).await {
                 Ok(issued) => {
                     let renewed = TokenSet {

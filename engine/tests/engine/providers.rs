@@ -347,6 +347,6 @@ async fn generic_oauth2_from_discovery_with_basic_auth() {
     // Without the discovery document the configuration is refused with a reason.
     let missing = generic.validate_config(r#"{"tokenEndpoint": "https://x.test/token"}"#).await.unwrap_err();
     assert!(
-        matches!(provider_failure(missing), ProviderFailure::InvalidConfig(m) if m.contains("authorizationEndpoint"))
+        matches!(provider_failure(missing), ProviderFailure::InvalidConfig(m) if m.contains("authorization"))
     );
 }

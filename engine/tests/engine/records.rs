@@ -28,6 +28,7 @@ fn tokens(access: &str) -> TokenSet {
 
 fn draft(project_id: &str, account: &str, scopes: &[&str], access: &str) -> ConnectionDraft {
     ConnectionDraft {
+        params: Default::default(),
         project_id: project_id.into(),
         entity_id: "user_123".into(),
         integration: "gmail".into(),
@@ -248,7 +249,7 @@ async fn known_secrets_never_reach_the_redb_files_in_the_clear() {
                         scopes: vec![],
                         config: serde_json::Value::Null,
                     };
-                    integration::put(&tx, &vault, &project_id, secret_draft, NOW).await?;
+                    integration::put(&tx, &vault, &project_id, secret_draft, None, NOW).await?;
                     let (conn, _) =
                         connection::upsert(&tx, &vault, draft(&project_id, "acct", &["s"], ACCESS), NOW)
                             .await?;

@@ -1,0 +1,85 @@
+//! How an integration that names a provider is served: by the plugin of that id, by
+//! the first-party plugin its catalog entry names, or by the generic OAuth 2.0 plugin
+//! reading the entry (with the integration's `config` laid over it).
+
+use serde_json::Value;
+
+use super::{Catalog, ConnectionParam, ParamValues, params};
+
+/// The plugin that serves catalog entries from data.
+pub const GENERIC_PLUGIN: &str = "oauth2";
+
+/// What an integration is stored with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Served {
+    /// The plugin, when it is not the provider id itself.
+    pub plugin: Option<String>,
+    pub config: Value,
+    /// The entry's default scopes, for an integration that names none.
+    pub default_scopes: Vec<String>,
+}
+
+/// How `provider` is served; `loaded` says whether a plugin of an id is loaded.
+pub fn serve(
+    catalog: &Catalog,
+    provider: &str,
+    loaded: impl Fn(&str) -> bool,
+    overrides: &Value,
+) -> Result<Served, String> {
+    let plain = Served { plugin: None, config: overrides.clone(), default_scopes: Vec::new() };
+    let Some(entry) = catalog.get(provider) else { return Ok(plain) };
+    let default_scopes = entry.default_scopes.clone().unwrap_or_default();
+    if loaded(provider) {
+        return Ok(Served { default_scopes, ..plain });
+    }
+    if let Some(plugin) = &entry.plugin {
+        return Ok(Served { plugin: Some(plugin.clone()), default_scopes, ..plain });
+    }
+    if !entry.auth_mode.is_oauth2() {
+        return Err(format!(
+            "{provider} connects by {}, which integrations cannot serve yet (only OAuth 2.0 entries)",
+            entry.auth_mode.as_str()
+        ));
+    }
+    Ok(Served {
+        plugin: Some(GENERIC_PLUGIN.to_owned()),
+        config: entry.generic_config(overrides),
+        default_scopes,
+    })
+}
+
+/// The connection params a configuration declares (the names its URLs may hold).
+pub fn declared(config: &Value) -> Vec<String> {
+    let list = config.get("connectionParams").and_then(Value::as_array);
+    list.into_iter()
+        .flatten()
+        .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_owned))
+        .collect()
+}
+
+/// The connection params a configuration declares, in full.
+pub fn connection_params(config: &Value) -> Vec<ConnectionParam> {
+    config
+        .get("connectionParams")
+        .and_then(|list| serde_json::from_value(list.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// The declared params, each with its stand-in value: what a configuration is
+/// checked with before any connection gives real values.
+pub fn stand_ins(config: &Value) -> ParamValues {
+    declared(config).into_iter().map(|name| (name.clone(), params::stand_in(&name))).collect()
+}
+
+/// Puts the placeholders back where stand-ins were filled in.
+pub fn unfill(text: &str, stand_ins: &ParamValues) -> String {
+    stand_ins
+        .iter()
+        .fold(text.to_owned(), |text, (name, stand_in)| text.replace(stand_in, &format!("{{{name}}}")))
+}
+
+/// The hosts a configuration allows (`allowedHosts`), if it names any.
+pub fn allowed_hosts(config: &Value) -> Option<Vec<String>> {
+    let list = config.get("allowedHosts")?.as_array()?;
+    Some(list.iter().filter_map(|h| h.as_str().map(str::to_ascii_lowercase)).collect())
+}
