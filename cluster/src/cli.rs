@@ -62,12 +62,30 @@ pub enum AgentCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum CatalogCommand {
+    /// List the providers SecuriX knows (every page).
+    List {
+        /// Words that must each appear in the id, the name or a category.
+        #[arg(long)]
+        search: Option<String>,
+        /// oauth2, oauth2_client_credentials, api_key, basic, jwt…
+        #[arg(long)]
+        auth_mode: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Show one provider's entry.
+    Show { id: String },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum IntegrationCommand {
     /// Enable a provider in a project with the project's OAuth client.
     Put {
         #[arg(long)]
         project: String,
         key: String,
+        /// A catalog id (`securix catalog list`) or a plugin id.
         #[arg(long)]
         provider: String,
         #[arg(long)]
@@ -195,6 +213,65 @@ pub async fn agent(remote: Remote, auth: AdminAuth, command: AgentCommand) -> an
         .await?;
     print(remote.json, &answer, || format!("Agent {agent_id} ready"));
     Ok(())
+}
+
+pub async fn catalog(remote: Remote, auth: AdminAuth, command: CatalogCommand) -> anyhow::Result<()> {
+    let client = admin(&remote, &auth)?;
+    match command {
+        CatalogCommand::Show { id } => {
+            let answer = client.call(Method::GET, &format!("/v1/catalog/{}", encode(&id)), None).await?;
+            print(remote.json, &answer, || serde_json::to_string_pretty(&answer).unwrap_or_default());
+        }
+        CatalogCommand::List { search, auth_mode, category } => {
+            let mut filters: Vec<String> = [("q", search), ("authMode", auth_mode), ("category", category)]
+                .into_iter()
+                .filter_map(|(name, value)| Some(format!("{name}={}", encode(&value?))))
+                .collect();
+            filters.push("limit=500".into());
+            let mut providers = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let after = cursor.as_deref().map(|c| format!("&cursor={}", encode(c))).unwrap_or_default();
+                let page = client
+                    .call(Method::GET, &format!("/v1/catalog?{}{after}", filters.join("&")), None)
+                    .await?;
+                providers.extend(page["providers"].as_array().cloned().unwrap_or_default());
+                match page["nextCursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_owned()),
+                    None => break,
+                }
+            }
+            let answer = Value::Array(providers);
+            print(remote.json, &answer, || {
+                let rows = answer.as_array().map(Vec::as_slice).unwrap_or_default();
+                let text = |p: &Value, field: &str| p[field].as_str().unwrap_or_default().to_owned();
+                let mut out = format!("{:<32} {:<28} {:<26} {}\n", "ID", "NAME", "AUTH MODE", "CATEGORIES");
+                for p in rows {
+                    let categories: Vec<String> = p["categories"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c.as_str().map(str::to_owned))
+                        .collect();
+                    out.push_str(&format!(
+                        "{:<32} {:<28} {:<26} {}\n",
+                        text(p, "id"),
+                        text(p, "name"),
+                        text(p, "authMode"),
+                        categories.join(", ")
+                    ));
+                }
+                out.push_str(&format!("{} providers", rows.len()));
+                out
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A query or path value, percent-encoded.
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 pub async fn integration(remote: Remote, auth: AdminAuth, command: IntegrationCommand) -> anyhow::Result<()> {

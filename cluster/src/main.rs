@@ -65,6 +65,15 @@ enum Command {
         #[command(subcommand)]
         command: cli::AgentCommand,
     },
+    /// The provider catalog: every provider SecuriX knows (admin).
+    Catalog {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        auth: cli::AdminAuth,
+        #[command(subcommand)]
+        command: cli::CatalogCommand,
+    },
     /// Integrations: providers enabled in a project (admin).
     Integration {
         #[command(flatten)]
@@ -131,6 +140,7 @@ fn remote(command: Command) -> anyhow::Result<()> {
             Command::Project { remote, auth, command } => cli::project(remote, auth, command).await,
             Command::ApiKey { remote, auth, command } => cli::api_key(remote, auth, command).await,
             Command::Agent { remote, auth, command } => cli::agent(remote, auth, command).await,
+            Command::Catalog { remote, auth, command } => cli::catalog(remote, auth, command).await,
             Command::Integration { remote, auth, command } => cli::integration(remote, auth, command).await,
             Command::Origins { remote, auth, command } => cli::origins(remote, auth, command).await,
             Command::Webhook { remote, auth, command } => cli::webhook(remote, auth, command).await,

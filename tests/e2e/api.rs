@@ -13,7 +13,7 @@ use crate::peers::MockOAuth;
 use crate::support::Server;
 
 pub const ADMIN_TOKEN: &str = "admin-token-for-the-e2e-tests";
-const CLIENT_SECRET: &str = "e2e-client-secret-never-shown";
+pub const CLIENT_SECRET: &str = "e2e-client-secret-never-shown";
 
 /// A client that records every answer it sees, for the secrets scan.
 #[derive(Clone)]

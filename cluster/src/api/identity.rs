@@ -56,6 +56,24 @@ impl FromRequest for App {
     }
 }
 
+/// A project's app or the operator: whoever may read what SecuriX knows in general
+/// (the provider catalog).
+pub struct Reader;
+
+impl FromRequest for Reader {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if header(request, ADMIN_TOKEN).is_some() {
+            let admin = Admin::from_request(request, payload).into_inner();
+            return Box::pin(async move { admin.map(|_| Reader) });
+        }
+        let app = App::from_request(request, payload);
+        Box::pin(async move { app.await.map(|_| Reader) })
+    }
+}
+
 /// An operator holding the admin token.
 pub struct Admin;
 

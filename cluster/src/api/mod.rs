@@ -31,6 +31,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(connections::list)
         .service(connections::delete)
         .service(connections::audit)
+        .service(catalog::catalog)
+        .service(catalog::catalog_entry)
         .service(catalog::integrations)
         .service(catalog::providers)
         .service(catalog::events)

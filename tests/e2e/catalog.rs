@@ -1,0 +1,221 @@
+//! The provider catalog end to end: served, searched and paged; and entries of each
+//! shape (a connection param, a nested token answer, Basic client auth with rotating
+//! refresh) connected by a whole device flow against oauth2-mock-server made to
+//! behave like that provider, then called through the proxy.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api::{ADMIN_TOKEN, Answer, CLIENT_SECRET, World, enter_code, open_page, world};
+use crate::peers::{Lines, NodePeer, node_peer};
+use crate::support::free_port;
+
+/// `provider-quirks.mjs`: a local OAuth server with a provider's quirks.
+struct Quirky {
+    _peer: NodePeer,
+    lines: Lines,
+    base: String,
+}
+
+async fn quirky(quirks: &str) -> Quirky {
+    let port = free_port();
+    let (peer, lines) = node_peer("provider-quirks.mjs", &[&port.to_string(), quirks]).await;
+    Quirky { _peer: peer, lines, base: format!("http://localhost:{port}") }
+}
+
+impl Quirky {
+    /// What the peer printed under `kind` (`authorize`, `token`, `userinfo`).
+    fn seen(&self, kind: &str) -> Vec<Value> {
+        self.lines.lock().unwrap().iter().filter_map(|line| line.get(kind).cloned()).collect()
+    }
+}
+
+/// Enables catalog entry `provider` as integration `key`, its URLs moved to the peers
+/// on loopback through the integration's `config` (what an operator of a self-hosted
+/// instance does).
+async fn put_entry(w: &World, key: &str, provider: &str, config: Value) -> Answer {
+    let path = format!("/v1/admin/projects/{}/integrations/{key}", w.project_id);
+    let body = json!({"provider": provider, "clientId": "securix-e2e", "clientSecret": CLIENT_SECRET, "config": config});
+    w.client.json(Method::PUT, &path, &[("securix-admin-token", ADMIN_TOKEN)], body).await
+}
+
+/// The user connects `key` through a device flow; the session's final view.
+async fn connect(w: &World, key: &str, params: Value) -> Value {
+    let headers = w.app_headers();
+    let body = json!({"entityId": "user_123", "flow": "device", "providers": {key: {"params": params}}});
+    let created = w.client.json(Method::POST, "/v1/sessions", &headers, body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
+    let (session_id, cookie) = enter_code(&w.client, &code).await;
+    let open = open_page(&w.client, &format!("/connect/{session_id}"), Some(&cookie)).await;
+    let form =
+        open.post(&w.client, &format!("/connect/{session_id}/authorize"), &[("integration", key)]).await;
+    assert_eq!(form.status, 303, "{}", form.text);
+    let at_provider = w.client.get(&form.location(), &[]).await;
+    assert_eq!(at_provider.status, 302, "the provider approves and redirects back");
+    w.client.get(&at_provider.location(), &[("cookie", open.cookie.as_str())]).await;
+    let status = w.client.get(&format!("/v1/sessions/{session_id}?wait=5"), &headers).await;
+    status.json()
+}
+
+async fn proxy_echo(w: &World, key: &str, path: &str) -> Answer {
+    w.client.get(&format!("/v1/proxy/{key}/{path}"), &w.app_headers()).await
+}
+
+async fn upstream() -> (NodePeer, String) {
+    let port = free_port();
+    let (peer, _) = node_peer("upstream.mjs", &[&port.to_string()]).await;
+    (peer, format!("http://localhost:{port}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_is_served_searched_and_paged() {
+    let w = world().await;
+    let app = [("securix-api-key", w.api_key.as_str())];
+    assert_eq!(w.client.get("/v1/catalog", &[]).await.status, 401);
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = w.client.get(&format!("/v1/catalog?limit=100{cursor}"), &app).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let page = page.json();
+        for provider in page["providers"].as_array().unwrap() {
+            assert!(provider["docsUrl"].as_str().unwrap().starts_with("https://"), "{provider}");
+            ids.push(provider["id"].as_str().unwrap().to_owned());
+        }
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert!(ids.len() >= 250, "{} providers", ids.len());
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "id order, each once");
+
+    let keys = w.client.get("/v1/catalog?authMode=api_key&limit=500", &app).await.json();
+    let keys = keys["providers"].as_array().unwrap();
+    assert!(!keys.is_empty() && keys.iter().all(|p| p["authMode"] == "api_key"));
+    let support = w.client.get("/v1/catalog?category=support&q=zen", &app).await.json();
+    assert!(support["providers"].as_array().unwrap().iter().any(|p| p["id"] == "zendesk"), "{support}");
+    assert_eq!(w.client.get("/v1/catalog?authMode=telepathy", &app).await.status, 400);
+
+    let zendesk = w.client.get("/v1/catalog/zendesk", &[("securix-admin-token", ADMIN_TOKEN)]).await;
+    assert_eq!(zendesk.status, 200, "the operator reads it too");
+    let zendesk = zendesk.json();
+    assert_eq!(zendesk["connectionParams"][0]["name"], "subdomain");
+    assert_eq!(zendesk["logoUrl"], "https://www.zendesk.com/favicon.ico");
+    assert_eq!(w.client.get("/v1/catalog/no-such-provider", &app).await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_with_a_connection_param_connects_and_proxies_to_its_host() {
+    let w = world().await;
+    let provider = quirky("zendesk").await;
+    let (_upstream, api) = upstream().await;
+    let put = put_entry(&w, "zd", "zendesk", json!({
+        "authorizationUrl": format!("{}/authorize", provider.base),
+        "tokenUrl": format!("{}/token", provider.base),
+        "apiBaseUrl": format!("{api}/{{subdomain}}/api/v2"),
+        "identity": {"url": format!("{}/userinfo", provider.base), "accountId": "user.id", "email": "user.email"},
+        "authorizeParams": {"tenant": "{subdomain}"},
+        "allowedHosts": ["localhost"],
+    }))
+    .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    assert_eq!(put.json()["scopes"], json!(["read"]), "the entry's default scopes");
+
+    // A value that would move the URL elsewhere is refused before any session exists.
+    for bad in ["evil.example/x", "a b", "x@evil", ""] {
+        let body = json!({"entityId": "user_123", "flow": "device", "providers": {"zd": {"params": {"subdomain": bad}}}});
+        let refused = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
+        assert_eq!(refused.status, 400, "{bad:?}: {}", refused.text);
+    }
+    let body =
+        json!({"entityId": "user_123", "flow": "device", "providers": {"zd": {"params": {"tenant": "x"}}}});
+    let unknown = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
+    assert_eq!(unknown.status, 400, "a param the entry does not take: {}", unknown.text);
+
+    let done = connect(&w, "zd", json!({"subdomain": "acme"})).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(provider.seen("authorize")[0]["tenant"], "acme", "the param filled into the authorize params");
+    let connections = w.client.get("/v1/entities/user_123/connections", &w.app_headers()).await.json();
+    let account = &connections.as_array().unwrap()[0]["account"];
+    assert_eq!(account["id"], "4242", "the account id from the nested identity answer: {connections}");
+    assert_eq!(account["email"], "ada@acme.example");
+
+    let echoed = proxy_echo(&w, "zd", "tickets/echo").await;
+    assert_eq!(echoed.status, 200, "{}", echoed.text);
+    assert_eq!(
+        echoed.json()["url"],
+        "/acme/api/v2/tickets/echo",
+        "the base URL filled with the connection's param"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_set_nested_in_the_answer_is_found_where_the_entry_says() {
+    let w = world().await;
+    let provider = quirky("nested").await;
+    let (_upstream, api) = upstream().await;
+    let put = put_entry(
+        &w,
+        "scale",
+        "withings",
+        json!({
+            "authorizationUrl": format!("{}/authorize", provider.base),
+            "tokenUrl": format!("{}/token", provider.base),
+            "apiBaseUrl": api,
+            "allowedHosts": ["localhost"],
+        }),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let done = connect(&w, "scale", json!({})).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        provider.seen("authorize")[0]["scope"],
+        "user.metrics,user.activity",
+        "comma-separated scopes"
+    );
+    assert_eq!(provider.seen("token")[0]["form"]["action"], "requesttoken", "the entry's token params");
+    let echoed = proxy_echo(&w, "scale", "measure/echo").await.json();
+    let bearer = echoed["headers"]["authorization"].as_str().unwrap();
+    assert!(bearer.starts_with("Bearer ey"), "the access token from inside `body`: {bearer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_client_auth_and_rotating_refresh_keep_a_connection_alive() {
+    let w = world().await;
+    let provider = quirky("basic,rotating,short").await;
+    let (_upstream, api) = upstream().await;
+    let put = put_entry(
+        &w,
+        "fit",
+        "fitbit",
+        json!({
+            "authorizationUrl": format!("{}/authorize", provider.base),
+            "tokenUrl": format!("{}/token", provider.base),
+            "apiBaseUrl": api,
+            "allowedHosts": ["localhost"],
+        }),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let done = connect(&w, "fit", json!({})).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(provider.seen("authorize")[0]["code_challenge"].is_string(), "the entry asks for PKCE");
+    // Each call after the 2-second token lapsed refreshes; the second refresh works
+    // only with the refresh token the first one rotated in.
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let echoed = proxy_echo(&w, "fit", "1/user/-/profile/echo").await;
+        assert_eq!(echoed.status, 200, "{}", echoed.text);
+    }
+    let tokens = provider.seen("token");
+    let grants: Vec<&str> = tokens.iter().map(|t| t["grant"].as_str().unwrap()).collect();
+    assert_eq!(grants, ["authorization_code", "refresh_token", "refresh_token"]);
+    assert_eq!(tokens[1]["form"]["refresh_token"], "rt-1");
+    assert_eq!(tokens[2]["form"]["refresh_token"], "rt-2", "the rotated refresh token was kept");
+    assert!(tokens.iter().all(|t| t["basic"] == true && t["secretInBody"] == false), "{tokens:?}");
+}
