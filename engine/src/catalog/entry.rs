@@ -29,11 +29,6 @@ impl AuthMode {
             AuthMode::McpOauth2 => "mcp_oauth2",
         }
     }
-
-    /// Served by the generic OAuth 2.0 plugin.
-    pub fn is_oauth2(self) -> bool {
-        matches!(self, AuthMode::Oauth2 | AuthMode::Oauth2ClientCredentials)
-    }
 }
 
 /// A connection param: a value per connection that URLs name as `{name}`.

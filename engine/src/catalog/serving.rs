@@ -35,10 +35,16 @@ pub fn serve(
     if let Some(plugin) = &entry.plugin {
         return Ok(Served { plugin: Some(plugin.clone()), default_scopes, ..plain });
     }
-    if !entry.auth_mode.is_oauth2() {
+    if entry.auth_mode != super::AuthMode::Oauth2 {
         return Err(format!(
-            "{provider} connects by {}, which integrations cannot serve yet (only OAuth 2.0 entries)",
+            "{provider} connects by {}, which integrations cannot serve yet (only oauth2 entries)",
             entry.auth_mode.as_str()
+        ));
+    }
+    if let Some(late) = entry.connection_params.iter().find(|p| p.from != super::ParamSource::User) {
+        return Err(format!(
+            "{provider} needs the connection param {} from the grant, which SecuriX cannot fill in yet",
+            late.name
         ));
     }
     Ok(Served {
@@ -82,4 +88,33 @@ pub fn unfill(text: &str, stand_ins: &ParamValues) -> String {
 pub fn allowed_hosts(config: &Value) -> Option<Vec<String>> {
     let list = config.get("allowedHosts")?.as_array()?;
     Some(list.iter().filter_map(|h| h.as_str().map(str::to_ascii_lowercase)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn each_entry_is_served_by_its_plugin_the_generic_one_or_refused() {
+        let catalog = Catalog::embedded();
+        let loaded = |id: &str| ["github", "google", "oauth2"].contains(&id);
+        let overrides = json!({"apiBaseUrl": "https://zendesk.internal.example/api"});
+        let github = serve(&catalog, "github", loaded, &json!({})).unwrap();
+        assert_eq!(github.plugin, None, "a loaded plugin of the same id serves its entry");
+        let gmail = serve(&catalog, "gmail", loaded, &json!({})).unwrap();
+        assert_eq!(gmail.plugin.as_deref(), Some("google"));
+        let zendesk = serve(&catalog, "zendesk", loaded, &overrides).unwrap();
+        assert_eq!(zendesk.plugin.as_deref(), Some(GENERIC_PLUGIN));
+        assert_eq!(zendesk.config["apiBaseUrl"], "https://zendesk.internal.example/api", "config overrides");
+        assert_eq!(zendesk.config["tokenUrl"], "https://{subdomain}.zendesk.com/oauth/tokens");
+        assert!(zendesk.config.get("docsUrl").is_none(), "descriptive fields stay in the catalog");
+        assert_eq!(declared(&zendesk.config), ["subdomain"]);
+        for refused in ["openai", "paypal-client-credentials", "salesforce"] {
+            assert!(serve(&catalog, refused, loaded, &json!({})).is_err(), "{refused}");
+        }
+        let unknown = serve(&catalog, "my-own-plugin", loaded, &json!({"x": 1})).unwrap();
+        assert_eq!((unknown.plugin, unknown.config), (None, json!({"x": 1})));
+    }
 }
