@@ -26,6 +26,17 @@ async fn quirky(quirks: &str) -> Quirky {
 }
 
 impl Quirky {
+    /// An integration `config` that moves an entry's OAuth URLs to this peer and its
+    /// API to `api`, both on loopback.
+    fn urls(&self, api: &str) -> Value {
+        json!({
+            "authorizationUrl": format!("{}/authorize", self.base),
+            "tokenUrl": format!("{}/token", self.base),
+            "apiBaseUrl": api,
+            "allowedHosts": ["localhost"],
+        })
+    }
+
     /// What the peer printed under `kind` (`authorize`, `token`, `userinfo`).
     fn seen(&self, kind: &str) -> Vec<Value> {
         self.lines.lock().unwrap().iter().filter_map(|line| line.get(kind).cloned()).collect()
@@ -158,18 +169,7 @@ async fn a_token_set_nested_in_the_answer_is_found_where_the_entry_says() {
     let w = world().await;
     let provider = quirky("nested").await;
     let (_upstream, api) = upstream().await;
-    let put = put_entry(
-        &w,
-        "scale",
-        "withings",
-        json!({
-            "authorizationUrl": format!("{}/authorize", provider.base),
-            "tokenUrl": format!("{}/token", provider.base),
-            "apiBaseUrl": api,
-            "allowedHosts": ["localhost"],
-        }),
-    )
-    .await;
+    let put = put_entry(&w, "scale", "withings", provider.urls(&api)).await;
     assert_eq!(put.status, 200, "{}", put.text);
     let done = connect(&w, "scale", json!({})).await;
     assert_eq!(done["status"], "completed", "{done}");
@@ -189,18 +189,7 @@ async fn basic_client_auth_and_rotating_refresh_keep_a_connection_alive() {
     let w = world().await;
     let provider = quirky("basic,rotating,short").await;
     let (_upstream, api) = upstream().await;
-    let put = put_entry(
-        &w,
-        "fit",
-        "fitbit",
-        json!({
-            "authorizationUrl": format!("{}/authorize", provider.base),
-            "tokenUrl": format!("{}/token", provider.base),
-            "apiBaseUrl": api,
-            "allowedHosts": ["localhost"],
-        }),
-    )
-    .await;
+    let put = put_entry(&w, "fit", "fitbit", provider.urls(&api)).await;
     assert_eq!(put.status, 200, "{}", put.text);
     let done = connect(&w, "fit", json!({})).await;
     assert_eq!(done["status"], "completed", "{done}");
