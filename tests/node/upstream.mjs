@@ -5,10 +5,13 @@
 //   .../sized     "hello world" with its content-length (HEAD: the length, no body)
 //   .../truncated declares 100 bytes, sends 10, then drops the connection
 //   .../unchanged 304 naming the full representation's length (and sending no body)
+//   .../flaky?key=K&times=N&status=S[&after=A]  the first N requests of key K get
+//                 status S (with `retry-after: A` if given), then {attempt} as JSON
 import http from "node:http";
 import crypto from "node:crypto";
 
 const [port] = process.argv.slice(2);
+const attempts = new Map();
 
 http
   .createServer((request, response) => {
@@ -39,6 +42,17 @@ http
         more();
       } else if (url.pathname.endsWith("/sized")) {
         response.writeHead(200, { "content-type": "text/plain", "content-length": "11" }).end("hello world");
+      } else if (url.pathname.endsWith("/flaky")) {
+        const key = url.searchParams.get("key");
+        const attempt = (attempts.get(key) ?? 0) + 1;
+        attempts.set(key, attempt);
+        if (attempt <= Number(url.searchParams.get("times"))) {
+          const after = url.searchParams.get("after");
+          response.writeHead(Number(url.searchParams.get("status")), after === null ? {} : { "retry-after": after });
+          response.end("slow down");
+        } else {
+          response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ attempt }));
+        }
       } else if (url.pathname.endsWith("/unchanged")) {
         response.writeHead(304, { etag: '"v1"', "content-length": "11" }).end();
       } else if (url.pathname.endsWith("/truncated")) {

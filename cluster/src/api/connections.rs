@@ -84,6 +84,8 @@ pub struct AuditRecord<'a> {
     integration: &'a str,
     /// The HTTP method of the proxied call.
     method: &'a str,
+    /// How many times SecuriX sent it again after the provider asked to slow down.
+    retries: u32,
     /// The provider host it went to.
     host: &'a str,
 }
@@ -117,6 +119,7 @@ pub async fn audit(
             connection_id: &r.connection_id,
             integration: &r.integration,
             method: &r.method,
+            retries: r.retries,
             host: &r.host,
         })
         .collect();

@@ -35,6 +35,9 @@ pub struct AuditRecord<S = String> {
     pub connection_id: S,
     pub integration: S,
     pub method: S,
+    /// How many times the call was sent again after the provider asked to slow down.
+    #[serde(default)]
+    pub retries: u32,
     pub host: S,
 }
 
@@ -108,6 +111,7 @@ mod tests {
             connection_id: "con_1".into(),
             integration: "github".into(),
             method: "GET".into(),
+            retries: 0,
             host: "api.github.com".into(),
         }
     }
@@ -119,6 +123,7 @@ mod tests {
             connection_id: &record.connection_id,
             integration: &record.integration,
             method: &record.method,
+            retries: record.retries,
             host: &record.host,
         }
     }

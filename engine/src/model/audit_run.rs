@@ -40,7 +40,15 @@ impl<'a> UsedBy<&'a str> {
 #[derive(Deserialize)]
 struct Group {
     by: UsedBy<String>,
-    uses: Vec<(Timestamp, String)>,
+    uses: Vec<Use>,
+}
+
+/// One use: `[at, "GET"]`, or `[at, "GET", retries]` for a call sent again.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Use {
+    Retried(Timestamp, String, u32),
+    Once(Timestamp, String),
 }
 
 /// A stored value.
@@ -62,13 +70,20 @@ pub(super) fn decode(value: &[u8]) -> Result<Vec<AuditRecord>, RecordError> {
         Stored::Groups { groups } => groups
             .into_iter()
             .flat_map(|Group { by, uses }| {
-                uses.into_iter().map(move |(at, method)| AuditRecord {
-                    at,
-                    agent_id: by.agent_id.clone(),
-                    connection_id: by.connection_id.clone(),
-                    integration: by.integration.clone(),
-                    method,
-                    host: by.host.clone(),
+                uses.into_iter().map(move |used| {
+                    let (at, method, retries) = match used {
+                        Use::Retried(at, method, retries) => (at, method, retries),
+                        Use::Once(at, method) => (at, method, 0),
+                    };
+                    AuditRecord {
+                        at,
+                        agent_id: by.agent_id.clone(),
+                        connection_id: by.connection_id.clone(),
+                        integration: by.integration.clone(),
+                        method,
+                        retries,
+                        host: by.host.clone(),
+                    }
                 })
             })
             .collect(),
@@ -77,7 +92,7 @@ pub(super) fn decode(value: &[u8]) -> Result<Vec<AuditRecord>, RecordError> {
     })
 }
 
-/// A run's JSON as it is written: `{"groups":[{"by":{…},"uses":[[at,"GET"],…]},…]}`.
+/// A run's JSON as it is written: `{"groups":[{"by":{…},"uses":[[at,"GET"],[at,"GET",1],…]},…]}`.
 pub(super) struct RunWriter<'a> {
     json: Vec<u8>,
     first_at: Timestamp,
@@ -114,7 +129,10 @@ impl<'a> RunWriter<'a> {
             self.json.extend_from_slice(b",\"uses\":[");
             self.group = Some(by);
         }
-        write(&mut self.json, &(record.at, record.method))?;
+        match record.retries {
+            0 => write(&mut self.json, &(record.at, record.method))?,
+            retries => write(&mut self.json, &(record.at, record.method, retries))?,
+        }
         if before > 0 && self.json.len() + CLOSING.len() > limit {
             self.json.truncate(before);
             self.group = group_before;
@@ -146,6 +164,7 @@ mod tests {
             connection_id: "con_1",
             integration: "github",
             method,
+            retries: 0,
             host: "api.github.com",
         }
     }
@@ -157,6 +176,7 @@ mod tests {
             connection_id: record.connection_id.into(),
             integration: record.integration.into(),
             method: record.method.into(),
+            retries: record.retries,
             host: record.host.into(),
         }
     }
@@ -166,6 +186,7 @@ mod tests {
     fn a_run_reads_back_as_written_in_order() {
         let records = [
             record(1, "cli", "GET"),
+            AuditRecord { retries: 2, ..record(2, "cli", "GET") },
             record(2, "cli", "POST"),
             record(2, "bot \"quoted\"", "GET"),
             record(3, "cli", "DELETE"),

@@ -43,6 +43,8 @@ pub(crate) struct Caller {
 pub(crate) struct Entry {
     pub at: Timestamp,
     pub method: hyper::Method,
+    /// How many times the call was sent again (`proxy::retry`).
+    pub retries: u32,
     pub caller: Arc<Caller>,
 }
 
@@ -55,6 +57,7 @@ impl Entry {
             connection_id: &caller.connection_id,
             integration: &caller.integration,
             method: self.method.as_str(),
+            retries: self.retries,
             host: &caller.host,
         }
     }
@@ -192,7 +195,7 @@ mod tests {
             integration: "github".into(),
             host: "api.github.com".into(),
         };
-        Entry { at: Timestamp(at), method: hyper::Method::GET, caller: Arc::new(caller) }
+        Entry { at: Timestamp(at), method: hyper::Method::GET, retries: 0, caller: Arc::new(caller) }
     }
 
     #[test]

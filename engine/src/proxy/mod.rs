@@ -6,6 +6,7 @@
 
 pub(crate) mod audit_log;
 pub(crate) mod plan;
+pub(crate) mod retry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,33 +223,46 @@ impl Proxy {
             .proxy_plan(principal, agent_id, entity_id, integration_key, request.connection_id.as_deref())
             .await?;
         let target = plan.base.target(&request.path, request.query.as_deref())?;
-        self.audit_token_use(&plan, &method).await;
-        let mut headers = HeaderMap::with_capacity(request.headers.len() + plan.headers.len());
         let named = connection_named(&request.headers);
-        for (name, value) in
-            request.headers.iter().filter(|(name, _)| is_forwarded(name) && !named.contains(name))
-        {
-            headers.append(name, value.clone());
-        }
-        for (name, value) in &plan.headers {
-            headers.append(name, value.clone());
-        }
+        let headers = || {
+            let mut headers = HeaderMap::with_capacity(request.headers.len() + plan.headers.len());
+            for (name, value) in
+                request.headers.iter().filter(|(name, _)| is_forwarded(name) && !named.contains(name))
+            {
+                headers.append(name, value.clone());
+            }
+            for (name, value) in &plan.headers {
+                headers.append(name, value.clone());
+            }
+            headers
+        };
         let timeout = self.upstream_timeout;
-        let mut answer = self
-            .http
-            .send(method, target, headers, request.body, timeout)
-            .await
-            .map_err(EngineError::outbound)?;
+        let (mut body, mut retries) = (request.body, 0);
+        let sent = loop {
+            let replay = retry::replayable(&method, &body);
+            let sent = self.http.send(method.clone(), target.clone(), headers(), body, timeout).await;
+            let (Some(replay), Ok(answer)) = (replay, &sent) else { break sent };
+            let Some(wait) = plan.retry.wait(answer.status, &answer.headers, retries, self.now()) else {
+                break sent;
+            };
+            drop(sent);
+            tokio::time::sleep(wait).await;
+            (body, retries) = (ProxyBody::Bytes(replay), retries + 1);
+        };
+        self.audit_token_use(&plan, &method, retries).await;
+        let mut answer = sent.map_err(EngineError::outbound)?;
         drop_response_headers(&mut answer.headers);
         Ok(answer)
     }
 
-    /// Records a token use. The audit log commits it in a batch, off the request's
-    /// path; this waits only when the log's queue is full.
-    async fn audit_token_use(&self, plan: &ProxyPlan, method: &hyper::Method) {
+    /// Records a token use, once its answer (or failure) is in, with the number of
+    /// retries it took. The audit log commits it in a batch, off the request's path;
+    /// this waits only when the log's queue is full.
+    async fn audit_token_use(&self, plan: &ProxyPlan, method: &hyper::Method, retries: u32) {
         let entry = crate::proxy::audit_log::Entry {
             at: self.now(),
             method: method.clone(),
+            retries,
             caller: plan.caller.clone(),
         };
         self.audit.append(entry).await;

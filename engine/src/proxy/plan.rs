@@ -22,6 +22,7 @@ use crate::model::integration;
 use crate::plugins::PluginError;
 use crate::proxy::Proxy;
 use crate::proxy::audit_log::Caller;
+use crate::proxy::retry::RetryRule;
 use crate::store::Tx;
 use crate::tokens::needs_refresh;
 use crate::util::clock::Timestamp;
@@ -37,6 +38,8 @@ pub(crate) struct ProxyPlan {
     pub base: ApiBase,
     /// The plugin's auth headers, marked sensitive.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// When the provider's answer asks for the call again.
+    pub retry: RetryRule,
     refreshed_at: Timestamp,
     expires_at: Option<Timestamp>,
 }
@@ -181,6 +184,7 @@ impl Proxy {
             caller: Arc::new(caller),
             base,
             headers,
+            retry: RetryRule::of(&found.config, self.providers.catalog().get(&found.provider).as_deref()),
             refreshed_at: connection.refreshed_at,
             expires_at: connection.expires_at,
         })
