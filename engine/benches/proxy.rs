@@ -111,7 +111,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let id = engine
             .enter_device_code(session.device_auth_code.as_deref().unwrap_or_default(), "127.0.0.1", browser)
             .await?;
-        let url = engine.begin_authorization(&id, "up", browser).await?;
+        let url = engine
+            .begin_authorization(&id, "up", browser, &Default::default())
+            .await?
+            .redirect()
+            .ok_or("no redirect")?;
         let state =
             url.split(['?', '&']).find_map(|p| p.strip_prefix("state=")).unwrap_or_default().to_owned();
         engine.oauth_callback(&state, Some("code"), None, None, browser).await?;

@@ -107,7 +107,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The user (what the /device page does): enter the code, consent, come back.
     let browser = "example-browser-0123456789";
     let session_id = engine.enter_device_code(&code, "127.0.0.1", browser).await?;
-    let consent_url = engine.begin_authorization(&session_id, "demo", browser).await?;
+    let consent_url = engine
+        .begin_authorization(&session_id, "demo", browser, &Default::default())
+        .await?
+        .redirect()
+        .ok_or("no redirect")?;
     println!("The browser goes to {}", consent_url.split('?').next().unwrap_or_default());
     let state =
         consent_url.split(['?', '&']).find_map(|p| p.strip_prefix("state=")).unwrap_or_default().to_owned();

@@ -487,13 +487,16 @@ impl Engine {
         self.inner.flows.enter_device_code(typed, client, browser_id).await
     }
 
+    /// Continues a session to one provider, with the connection params the user
+    /// typed for those the app left out.
     pub async fn begin_authorization(
         &self,
         session_id: &str,
         integration_key: &str,
         browser_id: &str,
-    ) -> EngineResult<String> {
-        self.inner.flows.begin_authorization(session_id, integration_key, browser_id).await
+        typed_params: &crate::catalog::ParamValues,
+    ) -> EngineResult<crate::flows::consent::Authorization> {
+        self.inner.flows.begin_authorization(session_id, integration_key, browser_id, typed_params).await
     }
 
     pub async fn oauth_callback(

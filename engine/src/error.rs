@@ -51,6 +51,9 @@ pub enum EngineError {
     /// Another node holds this connection's refresh for longer than a call waits.
     #[error("EN0017 another node is still refreshing this connection; try again shortly")]
     RefreshBusy,
+    /// A connection param's value refused, unknown or missing: the connect page asks again.
+    #[error("EN0018 {0}")]
+    Param(#[from] crate::catalog::ParamError),
 }
 
 impl EngineError {

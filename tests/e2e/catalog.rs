@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::api::{ADMIN_TOKEN, Answer, CLIENT_SECRET, World, enter_code, open_page, world};
+use crate::api::{ADMIN_TOKEN, Answer, CLIENT_SECRET, OpenPage, World, enter_code, open_page, world};
 use crate::peers::{Lines, NodePeer, node_peer};
 use crate::support::free_port;
 
@@ -54,15 +54,28 @@ async fn put_entry(w: &World, key: &str, provider: &str, config: Value) -> Answe
 
 /// The user connects `key` through a device flow; the session's final view.
 async fn connect(w: &World, key: &str, params: Value) -> Value {
-    let headers = w.app_headers();
+    let (session_id, open) = open_device_session(w, key, params).await;
+    let form =
+        open.post(&w.client, &format!("/connect/{session_id}/authorize"), &[("integration", key)]).await;
+    finish_at_provider(w, &session_id, &open, form).await
+}
+
+/// A device session for `key` with the app's `params`, its code entered and its
+/// connect page open.
+async fn open_device_session(w: &World, key: &str, params: Value) -> (String, OpenPage) {
     let body = json!({"entityId": "user_123", "flow": "device", "providers": {key: {"params": params}}});
-    let created = w.client.json(Method::POST, "/v1/sessions", &headers, body).await;
+    let created = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
     assert_eq!(created.status, 201, "{}", created.text);
     let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
     let (session_id, cookie) = enter_code(&w.client, &code).await;
     let open = open_page(&w.client, &format!("/connect/{session_id}"), Some(&cookie)).await;
-    let form =
-        open.post(&w.client, &format!("/connect/{session_id}/authorize"), &[("integration", key)]).await;
+    (session_id, open)
+}
+
+/// Follows the connect form's redirect through the provider's approval and back;
+/// the session's final view.
+async fn finish_at_provider(w: &World, session_id: &str, open: &OpenPage, form: Answer) -> Value {
+    let headers = w.app_headers();
     assert_eq!(form.status, 303, "{}", form.text);
     let at_provider = w.client.get(&form.location(), &[]).await;
     assert_eq!(at_provider.status, 302, "the provider approves and redirects back");
@@ -119,20 +132,24 @@ async fn the_catalog_is_served_searched_and_paged() {
     assert_eq!(w.client.get("/v1/catalog/no-such-provider", &app).await.status, 404);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_entry_with_a_connection_param_connects_and_proxies_to_its_host() {
-    let w = world().await;
-    let provider = quirky("zendesk").await;
-    let (_upstream, api) = upstream().await;
-    let put = put_entry(&w, "zd", "zendesk", json!({
+/// The Zendesk entry with its URLs on the peers; the API under `/{subdomain}/api/v2`.
+fn zendesk_on_loopback(provider: &Quirky, api: &str) -> Value {
+    json!({
         "authorizationUrl": format!("{}/authorize", provider.base),
         "tokenUrl": format!("{}/token", provider.base),
         "apiBaseUrl": format!("{api}/{{subdomain}}/api/v2"),
         "identity": {"url": format!("{}/userinfo", provider.base), "accountId": "user.id", "email": "user.email"},
         "authorizeParams": {"tenant": "{subdomain}"},
         "allowedHosts": ["localhost"],
-    }))
-    .await;
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_with_a_connection_param_connects_and_proxies_to_its_host() {
+    let w = world().await;
+    let provider = quirky("zendesk").await;
+    let (_upstream, api) = upstream().await;
+    let put = put_entry(&w, "zd", "zendesk", zendesk_on_loopback(&provider, &api)).await;
     assert_eq!(put.status, 200, "{}", put.text);
     assert_eq!(put.json()["scopes"], json!(["read"]), "the entry's default scopes");
 
@@ -207,4 +224,79 @@ async fn basic_client_auth_and_rotating_refresh_keep_a_connection_alive() {
     assert_eq!(tokens[1]["form"]["refresh_token"], "rt-1");
     assert_eq!(tokens[2]["form"]["refresh_token"], "rt-2", "the rotated refresh token was kept");
     assert!(tokens.iter().all(|t| t["basic"] == true && t["secretInBody"] == false), "{tokens:?}");
+}
+
+/// A param the app did not pass is asked on the connect page, checked against the
+/// entry's pattern there (a refusal changes nothing), and used like the app's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connect_page_asks_for_the_params_the_app_left_out() {
+    let w = world().await;
+    let provider = quirky("zendesk").await;
+    let (_upstream, api) = upstream().await;
+    let put = put_entry(&w, "zd", "zendesk", zendesk_on_loopback(&provider, &api)).await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let (session_id, open) = open_device_session(&w, "zd", json!({})).await;
+    assert!(open.page.text.contains("Zendesk subdomain"), "the param's label is shown: {}", open.page.text);
+    assert!(open.page.text.contains(r#"name="param.subdomain" required"#), "{}", open.page.text);
+
+    let authorize = format!("/connect/{session_id}/authorize");
+    for bad in [&[("integration", "zd")][..], &[("integration", "zd"), ("param.subdomain", "evil.example/x")]]
+    {
+        let refused = open.post(&w.client, &authorize, bad).await;
+        assert_eq!(refused.status, 400, "{bad:?}: {}", refused.text);
+        assert!(
+            refused.text.contains(r#"role="alert""#),
+            "the page asks again, saying why: {}",
+            refused.text
+        );
+        assert!(refused.text.contains(r#"name="param.subdomain""#), "{}", refused.text);
+    }
+    let smuggled = [("integration", "zd"), ("param.subdomain", "acme"), ("param.tenant", "x")];
+    assert_eq!(
+        open.post(&w.client, &authorize, &smuggled).await.status,
+        400,
+        "a param the entry does not take"
+    );
+    assert!(provider.seen("authorize").is_empty(), "nothing went to the provider");
+
+    let form = open.post(&w.client, &authorize, &[("integration", "zd"), ("param.subdomain", "acme")]).await;
+    let done = finish_at_provider(&w, &session_id, &open, form).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(provider.seen("authorize")[0]["tenant"], "acme");
+    let echoed = proxy_echo(&w, "zd", "tickets/echo").await;
+    assert_eq!(echoed.json()["url"], "/acme/api/v2/tickets/echo", "the typed value is the connection's");
+}
+
+/// A client-credentials entry has nothing for the user to approve at the provider:
+/// continuing takes the token with the project's client at once (no redirect), the
+/// account is the client, and a lapsed token is replaced by the same grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_credentials_entry_connects_without_a_redirect_and_renews_with_its_client() {
+    let w = world().await;
+    let provider = quirky("basic,short").await;
+    let (_upstream, api) = upstream().await;
+    let config = json!({"tokenUrl": format!("{}/token", provider.base), "apiBaseUrl": api, "allowedHosts": ["localhost"]});
+    let put = put_entry(&w, "spotify", "spotify-client-credentials", config).await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let (session_id, open) = open_device_session(&w, "spotify", json!({})).await;
+    let done = open
+        .post(&w.client, &format!("/connect/{session_id}/authorize"), &[("integration", "spotify")])
+        .await;
+    assert_eq!(done.status, 200, "the finished page, no redirect: {}", done.text);
+    assert!(done.text.contains("Done."), "{}", done.text);
+    let session = w.client.get(&format!("/v1/sessions/{session_id}"), &w.app_headers()).await.json();
+    assert_eq!(session["status"], "completed", "{session}");
+    let connections = w.client.get("/v1/entities/user_123/connections", &w.app_headers()).await.json();
+    assert_eq!(connections[0]["account"]["id"], "securix-e2e", "the client is the account: {connections}");
+
+    for _ in 0..2 {
+        let echoed = proxy_echo(&w, "spotify", "tracks/echo").await;
+        assert_eq!(echoed.status, 200, "{}", echoed.text);
+        assert!(echoed.json()["headers"]["authorization"].as_str().unwrap().starts_with("Bearer ey"));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
+    let tokens = provider.seen("token");
+    let grants: Vec<&str> = tokens.iter().map(|t| t["grant"].as_str().unwrap()).collect();
+    assert_eq!(grants, ["client_credentials", "client_credentials"], "the lapsed token was taken again");
+    assert!(tokens.iter().all(|t| t["basic"] == true), "{tokens:?}");
 }

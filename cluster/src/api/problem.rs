@@ -122,7 +122,7 @@ impl From<EngineError> for ApiError {
         let detail = error.to_string();
         match &error {
             EngineError::NotFound(_) => Self::new(S::NOT_FOUND, "not-found", "Not found", detail),
-            EngineError::Invalid(_) => {
+            EngineError::Invalid(_) | EngineError::Param(_) => {
                 Self::new(S::BAD_REQUEST, "invalid-request", "Invalid request", detail)
             }
             EngineError::Unauthorized => Self::new(S::UNAUTHORIZED, "unauthorized", "Unauthorized", detail),

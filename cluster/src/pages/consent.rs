@@ -5,7 +5,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use securix_engine::flows::consent::ConsentContext;
+use std::collections::BTreeMap;
+
+use securix_engine::EngineError;
+use securix_engine::catalog::{ConnectionParam, ParamError, ParamValues};
+use securix_engine::flows::consent::{Authorization, ConsentContext};
 use securix_engine::model::session::{Flow, SessionStatus};
 use serde::Deserialize;
 
@@ -43,7 +47,37 @@ struct ProviderView {
     scopes: Vec<ScopeView>,
     /// Still waiting for the user's consent.
     open: bool,
+    /// The connection params the user types before continuing.
+    asks: Vec<AskView>,
+    /// Why what the user typed was refused, in words.
+    problem: Option<String>,
     status: &'static str,
+}
+
+/// A connection param's field, with what the user typed last.
+struct AskView {
+    name: String,
+    label: String,
+    example: Option<String>,
+    value: String,
+}
+
+impl ProviderView {
+    /// Shows what the user typed again, with why the engine refused it.
+    fn ask_again(&mut self, typed: &ParamValues, refused: &ParamError) {
+        let name = match refused {
+            ParamError::Missing(name) | ParamError::Refused { name, .. } | ParamError::Unknown(name) => name,
+        };
+        for ask in &mut self.asks {
+            ask.value = typed.get(&ask.name).cloned().unwrap_or_default();
+        }
+        let Some(ask) = self.asks.iter().find(|a| &a.name == name) else { return };
+        let example = ask.example.as_ref().map(|e| format!(" For example: {e}")).unwrap_or_default();
+        self.problem = Some(match refused {
+            ParamError::Missing(_) => format!("Enter your {}.", ask.label),
+            _ => format!("That is not a valid {}.{example}", ask.label),
+        });
+    }
 }
 
 struct ScopeView {
@@ -92,6 +126,8 @@ impl ConsentPage {
                     .collect(),
                 integration: p.integration,
                 name: p.provider_name,
+                asks: p.asks.into_iter().map(AskView::from).collect(),
+                problem: None,
             })
             .collect();
         ConsentPage {
@@ -134,12 +170,31 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest, id: web::Pat
     browser.remember(response)
 }
 
+impl From<ConnectionParam> for AskView {
+    fn from(param: ConnectionParam) -> Self {
+        AskView { name: param.name, label: param.label, example: param.example, value: String::new() }
+    }
+}
+
 #[derive(Deserialize)]
 struct AuthorizeForm {
     integration: String,
+    /// The connection params the user typed, as `param.<name>`.
+    #[serde(flatten)]
+    typed: BTreeMap<String, String>,
 }
 
-/// Continue to a provider: a redirect to its authorization page.
+impl AuthorizeForm {
+    fn params(&self) -> ParamValues {
+        let param = |(field, value): (&String, &String)| {
+            Some((field.strip_prefix("param.")?.to_owned(), value.clone()))
+        };
+        self.typed.iter().filter_map(param).collect()
+    }
+}
+
+/// Continue to a provider: a redirect to its authorization page, or (a
+/// client-credentials provider, with nothing to approve there) the finished page.
 #[utoipa::path(
     tag = "pages",
     operation_id = "authorizeConsent",
@@ -159,16 +214,29 @@ pub async fn authorize(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let started = async {
-        let (form, browser): (AuthorizeForm, _) = our_form(&request, &state, &body)?;
-        Ok::<_, PageError>(state.engine.begin_authorization(&id, &form.integration, &browser.id).await?)
+    let (form, browser): (AuthorizeForm, _) = match our_form(&request, &state, &body) {
+        Ok(posted) => posted,
+        Err(error) => return error.page(),
     };
-    match started.await {
-        Ok(url) => HttpResponse::SeeOther()
+    let typed = form.params();
+    match state.engine.begin_authorization(&id, &form.integration, &browser.id, &typed).await {
+        Ok(Authorization::Redirect(url)) => HttpResponse::SeeOther()
             .insert_header(("location", url))
             .insert_header(("cache-control", "no-store"))
             .finish(),
-        Err(error) => error.page(),
+        Ok(Authorization::Finished(outcome)) => super::callback::finished(&outcome),
+        Err(EngineError::Param(refused)) if !matches!(refused, ParamError::Unknown(_)) => {
+            let context = match state.engine.consent_context(&id, &browser.id).await {
+                Ok(context) => context,
+                Err(error) => return PageError::from(error).page(),
+            };
+            let mut page = ConsentPage::new(context, &browser);
+            if let Some(provider) = page.providers.iter_mut().find(|p| p.integration == form.integration) {
+                provider.ask_again(&typed, &refused);
+            }
+            render(StatusCode::BAD_REQUEST, &page, form_targets(state.engine.settings().allow_loopback_http))
+        }
+        Err(error) => PageError::from(error).page(),
     }
 }
 

@@ -38,6 +38,10 @@ pub mod forms {
         csrf: String,
         /// The integration to continue to.
         integration: String,
+        /// Each connection param the page asks for, as `param.<name>` (`param.subdomain`).
+        #[schema(value_type = Object)]
+        #[serde(flatten)]
+        params: std::collections::BTreeMap<String, String>,
     }
 
     /// The consent page's decline button.

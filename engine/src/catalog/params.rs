@@ -77,6 +77,35 @@ pub fn accept_all(params: &[ConnectionParam], given: &ParamValues) -> Result<Par
     Ok(accepted)
 }
 
+/// The `user` params the app did not pass: what the connect page asks for.
+pub fn missing<'a>(params: &'a [ConnectionParam], given: &ParamValues) -> Vec<&'a ConnectionParam> {
+    params
+        .iter()
+        .filter(|p| p.from == super::entry::ParamSource::User && !given.contains_key(&p.name))
+        .collect()
+}
+
+/// The app's values with what the user typed on the connect page for the params the
+/// app left out (the app's own values are never replaced); every `user` param must
+/// then have one.
+pub fn complete(
+    params: &[ConnectionParam],
+    given: &ParamValues,
+    typed: &ParamValues,
+) -> Result<ParamValues, ParamError> {
+    let wanted = missing(params, given);
+    let mut values = given.clone();
+    for (name, raw) in typed {
+        let param =
+            wanted.iter().find(|p| &p.name == name).ok_or_else(|| ParamError::Unknown(name.clone()))?;
+        values.insert(name.clone(), accept(param, raw.trim())?);
+    }
+    match missing(params, &values).first() {
+        Some(param) => Err(ParamError::Missing(param.name.clone())),
+        None => Ok(values),
+    }
+}
+
 /// Fills the placeholders of `declared` params in `text` in one pass (a value is never
 /// read again as a template). A declared placeholder without a value is an error.
 pub fn fill(text: &str, declared: &[String], values: &ParamValues) -> Result<String, ParamError> {
@@ -141,6 +170,35 @@ mod tests {
         let salesforce = param(Some(r"^https://([a-z0-9-]+(?:\.my)?)\.salesforce\.com$"));
         assert_eq!(accept(&salesforce, "https://acme.my.salesforce.com").unwrap(), "acme.my");
         assert!(accept(&salesforce, "https://acme.evil.com").is_err());
+    }
+
+    #[test]
+    fn the_user_completes_only_what_the_app_left_out() {
+        let shop = ConnectionParam { name: "shop".into(), ..param(None) };
+        let late =
+            ConnectionParam { name: "cloud_id".into(), from: super::super::ParamSource::Call, ..param(None) };
+        let params = [param(None), shop, late];
+        let given = ParamValues::from([("shop".into(), "acme".into())]);
+        let asked: Vec<_> = missing(&params, &given).iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(asked, ["subdomain"], "params from the grant are never asked for");
+        let typed = ParamValues::from([("subdomain".into(), " help ".into())]);
+        let values = complete(&params, &given, &typed).unwrap();
+        assert_eq!(
+            values,
+            ParamValues::from([("shop".into(), "acme".into()), ("subdomain".into(), "help".into())])
+        );
+        let over = ParamValues::from([("shop".into(), "evil".into()), ("subdomain".into(), "help".into())]);
+        assert_eq!(
+            complete(&params, &given, &over),
+            Err(ParamError::Unknown("shop".into())),
+            "the app's value stays"
+        );
+        assert_eq!(
+            complete(&params, &given, &ParamValues::new()),
+            Err(ParamError::Missing("subdomain".into()))
+        );
+        let bad = ParamValues::from([("subdomain".into(), "evil.example/x".into())]);
+        assert!(matches!(complete(&params, &given, &bad), Err(ParamError::Refused { .. })));
     }
 
     #[test]

@@ -35,9 +35,9 @@ pub fn serve(
     if let Some(plugin) = &entry.plugin {
         return Ok(Served { plugin: Some(plugin.clone()), default_scopes, ..plain });
     }
-    if entry.auth_mode != super::AuthMode::Oauth2 {
+    if !matches!(entry.auth_mode, super::AuthMode::Oauth2 | super::AuthMode::Oauth2ClientCredentials) {
         return Err(format!(
-            "{provider} connects by {}, which integrations cannot serve yet (only oauth2 entries)",
+            "{provider} connects by {}, which integrations cannot serve yet (only OAuth 2.0 entries)",
             entry.auth_mode.as_str()
         ));
     }
@@ -52,6 +52,12 @@ pub fn serve(
         config: entry.generic_config(overrides),
         default_scopes,
     })
+}
+
+/// Whether a configuration takes its tokens by the client-credentials grant: no
+/// user consent at the provider, so a connect flow needs no redirect.
+pub fn is_client_credentials(config: &Value) -> bool {
+    config.get("authMode").and_then(Value::as_str) == Some(super::AuthMode::Oauth2ClientCredentials.as_str())
 }
 
 /// The connection params a configuration declares (the names its URLs may hold).
@@ -111,7 +117,10 @@ mod tests {
         assert_eq!(zendesk.config["tokenUrl"], "https://{subdomain}.zendesk.com/oauth/tokens");
         assert!(zendesk.config.get("docsUrl").is_none(), "descriptive fields stay in the catalog");
         assert_eq!(declared(&zendesk.config), ["subdomain"]);
-        for refused in ["openai", "paypal-client-credentials", "salesforce"] {
+        let paypal = serve(&catalog, "paypal-client-credentials", loaded, &json!({})).unwrap();
+        assert_eq!(paypal.plugin.as_deref(), Some(GENERIC_PLUGIN));
+        assert!(is_client_credentials(&paypal.config) && !is_client_credentials(&zendesk.config));
+        for refused in ["openai", "salesforce"] {
             assert!(serve(&catalog, refused, loaded, &json!({})).is_err(), "{refused}");
         }
         let unknown = serve(&catalog, "my-own-plugin", loaded, &json!({"x": 1})).unwrap();

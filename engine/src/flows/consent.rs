@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::catalog::{ConnectionParam, ParamValues, params, serving};
 use crate::error::{EngineError, EngineResult};
 use crate::flows::Flows;
 use crate::flows::device_code;
@@ -11,6 +12,7 @@ use crate::flows::oauth::{pkce, transaction};
 use crate::model::connection::{self, Account, ConnectionDraft, ConnectionStatus, TokenSet};
 use crate::model::event::{self, EventDraft, EventKind};
 use crate::model::grant::{self, PendingGrant};
+use crate::model::integration::Integration;
 use crate::model::session::{self, AuthSession, Flow, SessionStatus};
 use crate::model::{RecordError, integration, project};
 use crate::plugins::AuthorizeParams;
@@ -37,6 +39,27 @@ pub struct ConsentProvider {
     pub provider_name: String,
     pub scopes: Vec<String>,
     pub status: SessionStatus,
+    /// The connection params the app did not pass, which the user types.
+    pub asks: Vec<ConnectionParam>,
+}
+
+/// What continuing to a provider comes to.
+#[derive(Debug, Clone)]
+pub enum Authorization {
+    /// Send the browser to the provider's consent page.
+    Redirect(String),
+    /// Nothing to approve at the provider (a client-credentials grant): the step is done.
+    Finished(CallbackOutcome),
+}
+
+impl Authorization {
+    /// The provider's consent URL, if the browser goes there.
+    pub fn redirect(self) -> Option<String> {
+        match self {
+            Authorization::Redirect(url) => Some(url),
+            Authorization::Finished(_) => None,
+        }
+    }
 }
 
 /// Where the callback page sends the user next.
@@ -95,19 +118,24 @@ impl Flows {
             project::get(&tx, &session.project_id).await?.ok_or(EngineError::NotFound("project"))?;
         let mut providers = Vec::new();
         for (key, requested) in &session.providers {
-            let provider_name = match integration::get(&tx, &session.project_id, key).await? {
-                Some(found) => self
-                    .providers
-                    .get(&found.provider)
-                    .map(|p| p.info().name.clone())
-                    .unwrap_or(found.provider),
+            let found = integration::get(&tx, &session.project_id, key).await?;
+            let provider_name = match &found {
+                Some(found) => match self.providers.catalog().get(&found.provider) {
+                    Some(entry) => entry.name.clone(),
+                    None => self
+                        .providers
+                        .get(&found.provider)
+                        .map_or(found.provider.clone(), |p| p.info().name.clone()),
+                },
                 None => key.clone(),
             };
+            let declared = found.map(|f| serving::connection_params(&f.config)).unwrap_or_default();
             providers.push(ConsentProvider {
                 integration: key.clone(),
                 provider_name,
                 scopes: requested.scopes.clone(),
                 status: requested.status,
+                asks: params::missing(&declared, &requested.params).into_iter().cloned().collect(),
             });
         }
         Ok(ConsentContext {
@@ -209,14 +237,18 @@ impl Flows {
         }
     }
 
-    /// Starts the authorization of one provider: PKCE and a single-use `state`
-    /// bound to this session and integration; returns the provider's consent URL.
+    /// Starts the authorization of one provider with the connection params the user
+    /// `typed` for those the app left out: PKCE and a single-use `state` bound to
+    /// this session and integration, and the provider's consent URL. A
+    /// client-credentials provider has nothing for the user to approve: its token is
+    /// taken at once.
     pub async fn begin_authorization(
         &self,
         session_id: &str,
         integration_key: &str,
         browser_id: &str,
-    ) -> EngineResult<String> {
+        typed: &ParamValues,
+    ) -> EngineResult<Authorization> {
         let session = self.browser_session(session_id, browser_id).await?;
         let requested =
             session.providers.get(integration_key).ok_or(EngineError::NotFound("integration"))?.clone();
@@ -225,8 +257,13 @@ impl Flows {
             .await?
             .ok_or(EngineError::NotFound("integration"))?;
         drop(tx);
+        let values = params::complete(&serving::connection_params(&found.config), &requested.params, typed)?;
+        if serving::is_client_credentials(&found.config) {
+            let granted = self.grant(&session, integration_key, &found, values, "", None).await?;
+            return Ok(Authorization::Finished(granted));
+        }
         let plugin = self.providers.of_integration(&found)?;
-        let target = self.providers.target(&found, &requested.params).await?;
+        let target = self.providers.target(&found, &values).await?;
         let state = pkce::random_token();
         let verifier = plugin.info().supports_pkce.then(pkce::random_token);
         let params = AuthorizeParams {
@@ -241,13 +278,14 @@ impl Flows {
         let bound = binding(browser_id);
         self.store
             .run(|tx| {
-                let (vault, state, verifier, session_id, integration_key, bound) = (
+                let (vault, state, verifier, session_id, integration_key, bound, values) = (
                     vault.clone(),
                     state.clone(),
                     verifier.clone(),
                     session_id.clone(),
                     integration_key.clone(),
                     bound.clone(),
+                    values.clone(),
                 );
                 async move {
                     let mut session =
@@ -263,6 +301,7 @@ impl Flows {
                     transaction::begin(&tx, &vault, step).await?;
                     if let Some(provider) = session.providers.get_mut(&integration_key) {
                         provider.status = SessionStatus::Authorizing;
+                        provider.params = values.clone();
                     }
                     session.status = SessionStatus::Authorizing;
                     session::put(&tx, &session)
@@ -270,7 +309,7 @@ impl Flows {
             })
             .await?;
         self.session_changed();
-        Ok(url)
+        Ok(Authorization::Redirect(url))
     }
 
     /// The provider sent the browser back. `state` names the one transaction it
@@ -327,12 +366,36 @@ impl Flows {
         let code = code
             .filter(|c| !c.is_empty() && c.len() <= 4096)
             .ok_or_else(|| EngineError::Invalid("the callback carries no code".into()))?;
-        let plugin = self.providers.of_integration(&found)?;
         let params =
             session.providers.get(&oauth_tx.integration).map(|p| p.params.clone()).unwrap_or_default();
-        let target = self.providers.target(&found, &params).await?;
+        self.grant(
+            &session,
+            &oauth_tx.integration,
+            &found,
+            params,
+            code,
+            verifier.as_ref().map(|v| v.expose()),
+        )
+        .await
+    }
+
+    /// Takes the provider's token set (for `code`, or by the client-credentials
+    /// grant), asks who the account is and records the grant; a provider that fails
+    /// ends the session with the reason.
+    async fn grant(
+        &self,
+        session: &AuthSession,
+        integration_key: &str,
+        found: &Integration,
+        params: ParamValues,
+        code: &str,
+        verifier: Option<&str>,
+    ) -> EngineResult<CallbackOutcome> {
+        let now = self.now();
+        let plugin = self.providers.of_integration(found)?;
+        let target = self.providers.target(found, &params).await?;
         let exchanged = async {
-            let issued = plugin.exchange_code(&target, code, verifier.as_ref().map(|v| v.expose())).await?;
+            let issued = plugin.exchange_code(&target, code, verifier).await?;
             let who = plugin.identity(&target, &issued.access_token).await?;
             Ok::<_, EngineError>((issued, who))
         }
@@ -340,19 +403,13 @@ impl Flows {
         let (issued, who) = match exchanged {
             Ok(done) => done,
             Err(error) => {
-                tracing::warn!(session = %session.id, %error, "code exchange failed");
+                tracing::warn!(session = %session.id, %error, "taking the provider's token failed");
                 return self
-                    .finish_with(
-                        &session,
-                        &oauth_tx.integration,
-                        SessionStatus::Failed,
-                        Some(error.to_string()),
-                    )
+                    .finish_with(session, integration_key, SessionStatus::Failed, Some(error.to_string()))
                     .await;
             }
         };
-        let requested =
-            session.providers.get(&oauth_tx.integration).map(|p| p.scopes.clone()).unwrap_or_default();
+        let requested = session.providers.get(integration_key).map(|p| p.scopes.clone()).unwrap_or_default();
         let tokens = TokenSet {
             access_token: issued.access_token,
             refresh_token: issued.refresh_token,
@@ -362,10 +419,15 @@ impl Flows {
         };
         let account = Account { id: who.account_id, email: who.email };
         let scopes = issued.scopes.unwrap_or(requested);
-        let recorded = self
-            .record_grant(&session.id, &oauth_tx.integration, &found.provider, account, scopes, tokens)
-            .await;
-        let outcome = match recorded {
+        let granted = Granted {
+            integration: integration_key.to_owned(),
+            provider: found.provider.clone(),
+            account,
+            scopes,
+            params,
+            tokens,
+        };
+        let outcome = match self.record_grant(&session.id, granted).await {
             Ok(outcome) => outcome,
             // A grant past a record's limits ends the session with the reason instead
             // of leaving it `authorizing`; any other failure (the store away) is the
@@ -375,9 +437,7 @@ impl Flows {
             )) => {
                 tracing::warn!(session = %session.id, %error, "the grant could not be stored");
                 let reason = "the provider's grant is too large to store".to_owned();
-                return self
-                    .finish_with(&session, &oauth_tx.integration, SessionStatus::Failed, Some(reason))
-                    .await;
+                return self.finish_with(session, integration_key, SessionStatus::Failed, Some(reason)).await;
             }
             Err(error) => return Err(error),
         };
@@ -387,30 +447,13 @@ impl Flows {
 
     /// Stores what a provider granted: a device session connects at once; a popup
     /// session parks the grant until the app confirms with `sxc`.
-    async fn record_grant(
-        &self,
-        session_id: &str,
-        integration_key: &str,
-        provider: &str,
-        account: Account,
-        scopes: Vec<String>,
-        tokens: TokenSet,
-    ) -> EngineResult<CallbackOutcome> {
+    async fn record_grant(&self, session_id: &str, granted: Granted) -> EngineResult<CallbackOutcome> {
         let now = self.now();
         let vault = self.vault.clone();
-        let (session_id, integration_key, provider) =
-            (session_id.to_owned(), integration_key.to_owned(), provider.to_owned());
+        let session_id = session_id.to_owned();
         self.store
             .run(|tx| {
-                let (vault, session_id, integration_key, provider, account, scopes, tokens) = (
-                    vault.clone(),
-                    session_id.clone(),
-                    integration_key.clone(),
-                    provider.clone(),
-                    account.clone(),
-                    scopes.clone(),
-                    tokens.clone(),
-                );
+                let (vault, session_id, granted) = (vault.clone(), session_id.clone(), granted.clone());
                 async move {
                     let mut session =
                         session::get(&tx, &session_id).await?.ok_or(RecordError::NotFound("session"))?;
@@ -419,17 +462,13 @@ impl Flows {
                             let draft = ConnectionDraft {
                                 project_id: session.project_id.clone(),
                                 entity_id: session.entity_id.clone(),
-                                integration: integration_key.clone(),
-                                provider,
-                                account,
-                                scopes,
+                                integration: granted.integration.clone(),
+                                provider: granted.provider,
+                                account: granted.account,
+                                scopes: granted.scopes,
                                 status: ConnectionStatus::Active,
-                                params: session
-                                    .providers
-                                    .get(&integration_key)
-                                    .map(|p| p.params.clone())
-                                    .unwrap_or_default(),
-                                tokens,
+                                params: granted.params.clone(),
+                                tokens: granted.tokens,
                             };
                             let (connection, created) = connection::upsert(&tx, &vault, draft, now).await?;
                             let kind = if created {
@@ -450,19 +489,20 @@ impl Flows {
                             let pending = PendingGrant::new(
                                 &vault,
                                 &session.id,
-                                &integration_key,
-                                &provider,
-                                account,
-                                scopes,
-                                &tokens,
+                                &granted.integration,
+                                &granted.provider,
+                                granted.account,
+                                granted.scopes,
+                                &granted.tokens,
                             )?;
                             grant::put(&tx, &pending)?;
                             (SessionStatus::AwaitingConfirmation, None)
                         }
                     };
-                    if let Some(entry) = session.providers.get_mut(&integration_key) {
+                    if let Some(entry) = session.providers.get_mut(&granted.integration) {
                         entry.status = done.0;
                         entry.connection_id = done.1;
+                        entry.params = granted.params;
                     }
                     advance(&tx, &mut session, now).await?;
                     session::put(&tx, &session)?;
@@ -536,6 +576,17 @@ impl Flows {
         let first = session.providers.keys().next().cloned().unwrap_or_default();
         self.finish_with(&session, &first, SessionStatus::Denied, Some("the user declined".into())).await
     }
+}
+
+/// What a provider granted, as `record_grant` stores it.
+#[derive(Clone)]
+struct Granted {
+    integration: String,
+    provider: String,
+    account: Account,
+    scopes: Vec<String>,
+    params: ParamValues,
+    tokens: TokenSet,
 }
 
 /// Moves a session forward once every provider is done: a device session

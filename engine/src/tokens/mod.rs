@@ -210,6 +210,14 @@ impl Tokens {
         self.entities.access_token(project_id, entity_id, connection_id).await
     }
 
+    /// Whether the integration's tokens come by the client-credentials grant, so a
+    /// lapsed one is replaced without a refresh token.
+    async fn renews_with_client(&self, project_id: &str, integration_key: &str) -> EngineResult<bool> {
+        let tx = self.store.begin().await?;
+        let found = integration::get(&tx, project_id, integration_key).await?;
+        Ok(found.is_some_and(|found| crate::catalog::serving::is_client_credentials(&found.config)))
+    }
+
     /// The connection, if it can still be used.
     async fn usable_connection(
         &self,
@@ -359,9 +367,14 @@ impl TokenRefresher for Tokens {
             if !needs_refresh(current.refreshed_at, tokens.expires_at, now) {
                 return Ok((current, tokens.access_token));
             }
-            let Some(refresh_token) = tokens.refresh_token.clone() else {
+            let refresh_token = match tokens.refresh_token.clone() {
+                Some(token) => token,
+                // A client-credentials token is renewed with the client alone.
+                None if self.renews_with_client(project_id, &current.integration).await? => {
+                    SecretString::new(String::new())
+                }
                 // Nothing to refresh with: let the provider judge the token.
-                return Ok((current, tokens.access_token));
+                None => return Ok((current, tokens.access_token)),
             };
             // One refresh per connection cluster-wide: the lock's holder refreshes;
             // everyone else waits, then reads its result from the store.
@@ -389,7 +402,7 @@ impl TokenRefresher for Tokens {
                     let renewed = TokenSet {
                         access_token: issued.access_token,
                         // A provider that rotates sends a new one; one that does not keeps the old.
-                        refresh_token: issued.refresh_token.or(Some(refresh_token)),
+                        refresh_token: issued.refresh_token.or(tokens.refresh_token),
                         id_token: issued.id_token.or(tokens.id_token),
                         token_type: issued.token_type,
                         expires_at: issued

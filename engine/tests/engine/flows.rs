@@ -201,7 +201,13 @@ fn query_param(url: &str, name: &str) -> String {
 
 /// The user's browser: consent at the provider, which redirects back with a code.
 async fn authorize(s: &Setup, session_id: &str, browser: &str) -> String {
-    let url = s.engine.begin_authorization(session_id, "acme", browser).await.unwrap();
+    let url = s
+        .engine
+        .begin_authorization(session_id, "acme", browser, &Default::default())
+        .await
+        .unwrap()
+        .redirect()
+        .unwrap();
     assert_eq!(query_param(&url, "redirect_uri"), "https://securix.test/oauth/callback");
     assert_eq!(query_param(&url, "code_challenge_method"), "S256");
     query_param(&url, "state")
@@ -261,7 +267,13 @@ async fn device_flow_end_to_end_then_proxy() {
     );
     assert_eq!(context.providers[0].scopes, ["profile"]);
 
-    let url = s.engine.begin_authorization(&session_id, "acme", BROWSER).await.unwrap();
+    let url = s
+        .engine
+        .begin_authorization(&session_id, "acme", BROWSER, &Default::default())
+        .await
+        .unwrap()
+        .redirect()
+        .unwrap();
     let state = query_param(&url, "state");
     let challenge = query_param(&url, "code_challenge");
     let outcome = s.engine.oauth_callback(&state, Some("good-code"), None, None, BROWSER).await.unwrap();
@@ -342,7 +354,7 @@ async fn device_flow_rejections() {
     assert!(matches!(other, EngineError::OtherBrowser(_)), "{other}");
     let hijack = s
         .engine
-        .begin_authorization(&created.session_id, "acme", "another-browser-0123456789")
+        .begin_authorization(&created.session_id, "acme", "another-browser-0123456789", &Default::default())
         .await
         .unwrap_err();
     assert!(matches!(hijack, EngineError::OtherBrowser(_)), "{hijack}");
