@@ -38,6 +38,7 @@ fn target() -> CallTarget {
             client_secret: SecretString::new("GOCSPX-secret"),
             redirect_uri: "https://securix.example/oauth/callback".into(),
         },
+        token_fields: vec![],
     }
 }
 

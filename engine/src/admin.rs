@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, ParamValues, params, serving};
+use crate::catalog::{Catalog, ConnectionParam, ParamSource, ParamValues, params, serving};
 use crate::error::{EngineError, EngineResult};
 use crate::model::agent::{self, Agent};
 use crate::model::integration::{self, Integration, IntegrationDraft};
@@ -89,14 +89,19 @@ impl Providers {
     /// An integration with what a plugin call for one connection needs: its
     /// configuration, hosts and client-auth endpoints with the connection's params
     /// filled in (each host still one the configuration allows), and the client.
+    /// Before the grant, params that come from it stay placeholders: a host or
+    /// endpoint naming one is left out (nothing reaches it), and the token answer
+    /// fields to read are named.
     pub async fn target(&self, integration: &Integration, values: &ParamValues) -> EngineResult<CallTarget> {
-        let declared = serving::declared(&integration.config);
-        let fill = |text: &str| {
-            params::fill(text, &declared, values).map_err(|e| EngineError::Invalid(e.to_string()))
-        };
+        let all = serving::connection_params(&integration.config);
+        let known = |p: &&ConnectionParam| p.from == ParamSource::User || values.contains_key(&p.name);
+        let declared: Vec<String> = all.iter().filter(known).map(|p| p.name.clone()).collect();
+        let fill = |text: &str| params::fill(text, &declared, values);
         let strings = |field: &str| -> EngineResult<Vec<String>> {
             let list = integration.config.get(field).and_then(|h| h.as_array());
-            list.into_iter().flatten().filter_map(|h| h.as_str()).map(fill).collect()
+            let filled: Result<Vec<String>, _> =
+                list.into_iter().flatten().filter_map(|h| h.as_str()).map(fill).collect();
+            Ok(filled?.into_iter().filter(|h| params::names_in(h).is_empty()).collect())
         };
         let hosts = strings(HOSTS_FIELD)?;
         if let Some(allowed) = serving::allowed_hosts(&integration.config)
@@ -120,6 +125,11 @@ impl Providers {
                 client_secret: integration.client_secret(&self.vault).await?,
                 redirect_uri: self.redirect_uri.to_string(),
             },
+            token_fields: all
+                .iter()
+                .filter(|p| p.from == ParamSource::Token && !values.contains_key(&p.name))
+                .filter_map(|p| p.field.clone())
+                .collect(),
         })
     }
 }

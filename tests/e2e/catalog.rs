@@ -300,3 +300,48 @@ async fn a_client_credentials_entry_connects_without_a_redirect_and_renews_with_
     assert_eq!(grants, ["client_credentials", "client_credentials"], "the lapsed token was taken again");
     assert!(tokens.iter().all(|t| t["basic"] == true), "{tokens:?}");
 }
+
+/// Params the provider names only with the grant: Pipedrive's company domain from a
+/// field of the token answer (the entry's pattern takes its label out of the URL),
+/// and Jira's cloud id from the accessible-resources call made with the new token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn params_named_by_the_grant_are_read_from_the_token_answer_and_a_call() {
+    let w = world().await;
+    let provider = quirky("pipedrive").await;
+    let (_upstream, api) = upstream().await;
+    let put = put_entry(
+        &w,
+        "crm",
+        "pipedrive",
+        merge(provider.urls(&api), json!({"apiBaseUrl": format!("{api}/{{company}}/api/v1")})),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let done = connect(&w, "crm", json!({})).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let echoed = proxy_echo(&w, "crm", "deals/echo").await;
+    assert_eq!(echoed.json()["url"], "/acme/api/v1/deals/echo", "{}", echoed.text);
+
+    let sites = json!([{"name": "cloudid", "label": "Atlassian site", "pattern": "^[0-9a-fA-F-]{36}$", "from": "call",
+                        "url": format!("{api}/oauth/token/accessible-resources"), "field": "0.id"}]);
+    let jira = json!({"apiBaseUrl": format!("{api}/ex/jira/{{cloudid}}"), "connectionParams": sites});
+    let put = put_entry(&w, "jira", "jira", merge(provider.urls(&api), jira)).await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let done = connect(&w, "jira", json!({})).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let echoed = proxy_echo(&w, "jira", "rest/api/3/echo").await;
+    assert_eq!(
+        echoed.json()["url"],
+        "/ex/jira/1324a887-45db-1bf4-1e99-ef0ff456d421/rest/api/3/echo",
+        "{}",
+        echoed.text
+    );
+}
+
+/// `base` with the fields of `over` laid over it.
+fn merge(mut base: Value, over: Value) -> Value {
+    for (key, value) in over.as_object().unwrap() {
+        base[key] = value.clone();
+    }
+    base
+}

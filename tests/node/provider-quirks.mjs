@@ -5,6 +5,7 @@
 //   rotating  each refresh answers a new refresh token; a used one is refused (invalid_grant)
 //   short     access tokens live 2 seconds
 //   zendesk   identity answered as {user: {id, email, name}}
+//   pipedrive the token answer carries api_domain (https://acme.pipedrive.com)
 // Usage: node provider-quirks.mjs PORT QUIRKS
 // Prints JSON lines: {"ready": true}, then one per authorize, token and userinfo request.
 import { OAuth2Server } from "oauth2-mock-server";
@@ -37,6 +38,7 @@ server.service.on("beforeResponse", (response, request) => {
   }
   if (response.body.refresh_token !== undefined) response.body.refresh_token = `rt-${++issued}`;
   if (quirks.has("short")) response.body.expires_in = 2;
+  if (quirks.has("pipedrive")) response.body.api_domain = "https://acme.pipedrive.com";
   if (quirks.has("nested")) response.body = { status: 0, body: { ...response.body, userid: "w-7" } };
 });
 

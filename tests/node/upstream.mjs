@@ -5,6 +5,7 @@
 //   .../sized     "hello world" with its content-length (HEAD: the length, no body)
 //   .../truncated declares 100 bytes, sends 10, then drops the connection
 //   .../unchanged 304 naming the full representation's length (and sending no body)
+//   .../accessible-resources  with a Bearer token: Atlassian's list of sites; else 401
 //   .../flaky?key=K&times=N&status=S[&after=A]  the first N requests of key K get
 //                 status S (with `retry-after: A` if given), then {attempt} as JSON
 import http from "node:http";
@@ -42,6 +43,10 @@ http
         more();
       } else if (url.pathname.endsWith("/sized")) {
         response.writeHead(200, { "content-type": "text/plain", "content-length": "11" }).end("hello world");
+      } else if (url.pathname.endsWith("/accessible-resources")) {
+        if (!(request.headers.authorization ?? "").startsWith("Bearer ")) return response.writeHead(401).end();
+        const sites = [{ id: "1324a887-45db-1bf4-1e99-ef0ff456d421", name: "acme", url: "https://acme.atlassian.net" }];
+        response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(sites));
       } else if (url.pathname.endsWith("/flaky")) {
         const key = url.searchParams.get("key");
         const attempt = (attempts.get(key) ?? 0) + 1;

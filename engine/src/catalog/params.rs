@@ -77,6 +77,20 @@ pub fn accept_all(params: &[ConnectionParam], given: &ParamValues) -> Result<Par
     Ok(accepted)
 }
 
+/// The text at a dotted path of a JSON answer (`instance_url`, `0.id`,
+/// `accounts.0.id`: a number steps into an array), a string or a number.
+pub fn pick(value: &serde_json::Value, path: &str) -> Option<String> {
+    let found = path.split('.').try_fold(value, |at, step| match at {
+        serde_json::Value::Array(items) => items.get(step.parse::<usize>().ok()?),
+        _ => at.get(step),
+    })?;
+    match found {
+        serde_json::Value::String(text) => Some(text.clone()),
+        serde_json::Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
 /// The `user` params the app did not pass: what the connect page asks for.
 pub fn missing<'a>(params: &'a [ConnectionParam], given: &ParamValues) -> Vec<&'a ConnectionParam> {
     params

@@ -41,12 +41,6 @@ pub fn serve(
             entry.auth_mode.as_str()
         ));
     }
-    if let Some(late) = entry.connection_params.iter().find(|p| p.from != super::ParamSource::User) {
-        return Err(format!(
-            "{provider} needs the connection param {} from the grant, which SecuriX cannot fill in yet",
-            late.name
-        ));
-    }
     Ok(Served {
         plugin: Some(GENERIC_PLUGIN.to_owned()),
         config: entry.generic_config(overrides),
@@ -102,6 +96,21 @@ mod tests {
 
     use super::*;
 
+    /// The entries whose params come from the token answer take the host's label
+    /// out of the URL the provider answers, and nothing else.
+    #[test]
+    fn token_answer_urls_give_their_host_label() {
+        let catalog = Catalog::embedded();
+        let param = |id: &str| catalog.get(id).unwrap().connection_params[0].clone();
+        let (salesforce, pipedrive) = (param("salesforce"), param("pipedrive"));
+        assert_eq!(params::accept(&salesforce, "https://acme.my.salesforce.com").unwrap(), "acme.my");
+        assert_eq!(params::accept(&salesforce, "https://na123.salesforce.com/").unwrap(), "na123");
+        assert_eq!(params::accept(&pipedrive, "https://acme.pipedrive.com").unwrap(), "acme");
+        for bad in ["https://evil.example/.salesforce.com", "https://a@evil.salesforce.com", "http://x.salesforce.com"] {
+            assert!(params::accept(&salesforce, bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn each_entry_is_served_by_its_plugin_the_generic_one_or_refused() {
         let catalog = Catalog::embedded();
@@ -120,9 +129,11 @@ mod tests {
         let paypal = serve(&catalog, "paypal-client-credentials", loaded, &json!({})).unwrap();
         assert_eq!(paypal.plugin.as_deref(), Some(GENERIC_PLUGIN));
         assert!(is_client_credentials(&paypal.config) && !is_client_credentials(&zendesk.config));
-        for refused in ["openai", "salesforce"] {
+        for refused in ["openai", "twilio"] {
             assert!(serve(&catalog, refused, loaded, &json!({})).is_err(), "{refused}");
         }
+        let salesforce = serve(&catalog, "salesforce", loaded, &json!({})).unwrap();
+        assert_eq!(salesforce.plugin.as_deref(), Some(GENERIC_PLUGIN), "params from the grant are served");
         let unknown = serve(&catalog, "my-own-plugin", loaded, &json!({"x": 1})).unwrap();
         assert_eq!((unknown.plugin, unknown.config), (None, json!({"x": 1})));
     }

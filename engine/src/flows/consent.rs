@@ -396,11 +396,13 @@ impl Flows {
         let target = self.providers.target(found, &params).await?;
         let exchanged = async {
             let issued = plugin.exchange_code(&target, code, verifier).await?;
+            let params = self.params_from_grant(&plugin, found, params, &issued).await?;
+            let target = self.providers.target(found, &params).await?;
             let who = plugin.identity(&target, &issued.access_token).await?;
-            Ok::<_, EngineError>((issued, who))
+            Ok::<_, EngineError>((issued, who, params))
         }
         .await;
-        let (issued, who) = match exchanged {
+        let (issued, who, params) = match exchanged {
             Ok(done) => done,
             Err(error) => {
                 tracing::warn!(session = %session.id, %error, "taking the provider's token failed");

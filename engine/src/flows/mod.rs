@@ -7,6 +7,7 @@ pub mod confirm;
 pub mod consent;
 pub mod device_code;
 pub mod device_guard;
+mod grant_params;
 pub mod oauth;
 pub mod sessions;
 pub mod views;

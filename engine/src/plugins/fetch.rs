@@ -58,6 +58,8 @@ pub(crate) struct FetchScope {
     /// Exact URLs allowed besides (an OIDC discovery document during `validate-config`).
     pub exact_urls: Vec<String>,
     pub client_secret: ClientSecret,
+    /// Fields of a token answer the host reads for itself (`HostState::token_fields`).
+    pub token_fields: Vec<String>,
 }
 
 /// Why a fetch did not happen: what the guest is told, or the client secret where

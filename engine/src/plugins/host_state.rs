@@ -34,6 +34,9 @@ pub(crate) struct HostState {
     /// The OIDC discovery document the operator's `discoveryUrl` names: the first
     /// 200 answer to a GET of it.
     pub discovery: Option<Vec<u8>>,
+    /// `FetchScope::token_fields` as the call's last successful POST answer (the
+    /// token endpoint's) holds them: values the host read itself, not the guest's word.
+    pub token_fields: std::collections::BTreeMap<String, String>,
 }
 
 impl HostState {
@@ -62,6 +65,7 @@ impl HostState {
             memory_used: 0,
             misplaced_secret: None,
             discovery: None,
+            token_fields: Default::default(),
         }
     }
 
@@ -133,12 +137,19 @@ impl host::Host for HostState {
         let fetcher = self.fetcher.clone();
         let is_discovery =
             request.method.eq_ignore_ascii_case("GET") && self.scope.exact_urls.contains(&request.url);
+        let reads_fields = !self.scope.token_fields.is_empty() && request.method.eq_ignore_ascii_case("POST");
         let result = fetcher.fetch(&self.scope, request).await;
         match result {
             Ok(answer) => {
                 // The document the operator's `discoveryUrl` names: the first good answer.
                 if is_discovery && answer.status == 200 && self.discovery.is_none() {
                     self.discovery = Some(answer.body.clone());
+                }
+                if reads_fields && (200..300).contains(&answer.status) {
+                    let json = serde_json::from_slice(&answer.body).unwrap_or_default();
+                    self.token_fields = (self.scope.token_fields.iter())
+                        .filter_map(|path| Some((path.clone(), crate::catalog::params::pick(&json, path)?)))
+                        .collect();
                 }
                 Ok(answer)
             }

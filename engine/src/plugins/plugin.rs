@@ -78,6 +78,7 @@ fn tokens(issued: wit::TokenSet) -> IssuedTokens {
         token_type: issued.token_type,
         expires_in: issued.expires_in,
         scopes: issued.scopes,
+        fields: Default::default(),
     }
 }
 
@@ -118,6 +119,7 @@ impl Plugin {
             sites: sites.collect(),
             exact_urls: Vec::new(),
             client_secret: ClientSecret::new(secret, authenticates == Authenticates::Client, endpoints),
+            token_fields: Vec::new(),
         }
     }
 
@@ -306,6 +308,50 @@ impl Plugin {
         }
     }
 
+    /// A GET the host makes itself with a new access token, for a connection param
+    /// the provider names only in another answer (Atlassian's accessible resources):
+    /// through the same door as the plugin's own fetches (the integration's sites,
+    /// the policy, the timeout and size caps), the token placed as the
+    /// configuration's `accessToken` says (by default `Authorization: Bearer`).
+    #[tracing::instrument(name = "plugin.read_with_token", skip_all, fields(plugin = %self.info.id))]
+    pub async fn read_with_token(
+        &self,
+        target: &CallTarget,
+        url: &str,
+        access_token: &SecretString,
+    ) -> Result<serde_json::Value, PluginError> {
+        let config: serde_json::Value = serde_json::from_str(&target.config).unwrap_or_default();
+        let placement = config.get("accessToken");
+        let field = |name: &str| placement.and_then(|p| p.get(name)).and_then(|v| v.as_str());
+        let header = wit::Header {
+            name: field("name").unwrap_or("authorization").to_owned(),
+            value: format!("{}{}", field("prefix").unwrap_or("Bearer "), access_token.expose()),
+        };
+        let accept = wit::Header { name: "accept".into(), value: "application/json".into() };
+        let request = wit::HttpRequest {
+            method: "GET".into(),
+            url: url.to_owned(),
+            headers: vec![header, accept],
+            body: Vec::new(),
+        };
+        let failed = |failure| PluginError::Provider { plugin: self.info.id.clone(), failure };
+        let answer = match self.fetcher.fetch(&self.scope(target, Authenticates::No), request).await {
+            Ok(answer) => answer,
+            Err(super::fetch::FetchFailure::Guest(error)) => {
+                return Err(failed(ProviderFailure::Transient(format!("reading {url}: {error:?}"))));
+            }
+            Err(super::fetch::FetchFailure::Misplaced(_)) => {
+                return Err(failed(ProviderFailure::Protocol(format!("reading {url} was refused"))));
+            }
+        };
+        match answer.status {
+            200..=299 => serde_json::from_slice(&answer.body)
+                .map_err(|_| failed(ProviderFailure::Protocol(format!("{url} did not answer JSON")))),
+            500.. => Err(failed(ProviderFailure::Transient(format!("{url} answered {}", answer.status)))),
+            status => Err(failed(ProviderFailure::Protocol(format!("{url} answered {status}")))),
+        }
+    }
+
     #[tracing::instrument(name = "plugin.exchange_code", skip_all, fields(plugin = %self.info.id))]
     pub async fn exchange_code(
         &self,
@@ -320,14 +366,18 @@ impl Plugin {
             code_verifier: code_verifier.map(str::to_owned),
         };
         let redact = vec![SecretString::new(code)];
+        let scope = FetchScope {
+            token_fields: target.token_fields.clone(),
+            ..self.scope(target, Authenticates::Client)
+        };
         let (result, state) = self
-            .run(self.scope(target, Authenticates::Client), redact, |store, plugin| {
+            .run(scope, redact, |store, plugin| {
                 Box::pin(async move { plugin.exchange_code(store, &request).await })
             })
             .await?;
         let issued = result.map_err(|e| failure(&self.info.id, e, &state))?;
         self.caps().tokens(&issued)?;
-        Ok(tokens(issued))
+        Ok(IssuedTokens { fields: state.token_fields, ..tokens(issued) })
     }
 
     #[tracing::instrument(name = "plugin.refresh", skip_all, fields(plugin = %self.info.id))]

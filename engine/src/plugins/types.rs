@@ -49,6 +49,9 @@ pub struct CallTarget {
     /// `ValidatedConfig::client_auth_endpoints`.
     pub client_auth_endpoints: Vec<String>,
     pub client: OAuthClient,
+    /// Fields of the token answer to read (dotted paths): connection params the
+    /// provider names only there (Salesforce's `instance_url`).
+    pub token_fields: Vec<String>,
 }
 
 /// Tokens as the provider issued them.
@@ -60,6 +63,8 @@ pub struct IssuedTokens {
     pub token_type: String,
     pub expires_in: Option<u64>,
     pub scopes: Option<Vec<String>>,
+    /// The `CallTarget::token_fields` the token answer held, by path (never a token).
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,6 +49,7 @@ pub fn target(config: serde_json::Value) -> CallTarget {
             client_secret: SecretString::new(CLIENT_SECRET),
             redirect_uri: REDIRECT.into(),
         },
+        token_fields: Vec::new(),
     }
 }
 
