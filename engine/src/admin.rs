@@ -12,6 +12,7 @@ use crate::model::agent::{self, Agent};
 use crate::model::integration::{self, Integration, IntegrationDraft};
 use crate::model::{api_key, project};
 use crate::plugins::{CallTarget, Plugin, PluginError, PluginHost, ProviderFailure};
+use crate::policy::Site;
 use crate::store::Store;
 use crate::util::clock::{Clock, Timestamp};
 use crate::util::secret::SecretString;
@@ -101,16 +102,10 @@ impl Providers {
             let list = integration.config.get(field).and_then(|h| h.as_array());
             let filled: Result<Vec<String>, _> =
                 list.into_iter().flatten().filter_map(|h| h.as_str()).map(fill).collect();
-            Ok(filled?.into_iter().filter(|h| params::names_in(h).is_empty()).collect())
+            Ok(filled?.into_iter().filter(|h| all.is_empty() || params::names_in(h).is_empty()).collect())
         };
         let hosts = strings(HOSTS_FIELD)?;
-        if let Some(allowed) = serving::allowed_hosts(&integration.config)
-            && let Some(host) = hosts.iter().find(|h| {
-                !host_of_site(h).is_some_and(|h| crate::catalog::contract::host_allowed(&h, &allowed))
-            })
-        {
-            return Err(EngineError::Invalid(format!("{host} is not among the integration's allowedHosts")));
-        }
+        check_allowed_hosts(&integration.config, &hosts)?;
         let mut config = integration.config.clone();
         if let serde_json::Value::Object(map) = &mut config {
             map.remove(HOSTS_FIELD);
@@ -134,10 +129,48 @@ impl Providers {
     }
 }
 
-/// The host of a site as `Site` writes it (`host`, `host:port`, `http://host:port`).
-fn host_of_site(site: &str) -> Option<String> {
-    let spelled = if site.contains("://") { site.to_owned() } else { format!("https://{site}") };
-    url::Url::parse(&spelled).ok()?.host_str().map(str::to_owned)
+/// Refuses a site (as `Site` writes it) whose host the configuration's
+/// `allowedHosts`, if it names any, does not allow.
+fn check_allowed_hosts(config: &serde_json::Value, sites: &[String]) -> EngineResult<()> {
+    let Some(allowed) = serving::allowed_hosts(config) else { return Ok(()) };
+    let allows = |site: &String| {
+        Site::parse(site).is_ok_and(|site| crate::catalog::contract::host_allowed(site.host(), &allowed))
+    };
+    match sites.iter().find(|site| !allows(site)) {
+        Some(site) => {
+            Err(EngineError::Invalid(format!("{site} is not among the configuration's allowedHosts")))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The configuration as `plugin` checked it, stored as a template with the sites and
+/// client-auth endpoints it needs. URLs that hold connection params are checked with a
+/// stand-in value that is a valid host label, then turned back into placeholders.
+async fn validated_template(plugin: &Plugin, config: &serde_json::Value) -> EngineResult<serde_json::Value> {
+    let stand_ins = serving::stand_ins(config);
+    let declared: Vec<String> = stand_ins.keys().cloned().collect();
+    let checked = params::fill(&config.to_string(), &declared, &stand_ins)?;
+    // A configuration the plugin refuses is the operator's to fix: a 400, not the
+    // provider's failure.
+    let validated = plugin.validate_config(&checked).await.map_err(|error| match error {
+        PluginError::Provider { plugin, failure: ProviderFailure::InvalidConfig(why) } => {
+            EngineError::Invalid(format!("the {plugin} plugin refuses this configuration: {why}"))
+        }
+        other => other.into(),
+    })?;
+    check_allowed_hosts(config, &validated.hosts)?;
+    let unfill =
+        |list: &[String]| -> Vec<String> { list.iter().map(|s| serving::unfill(s, &stand_ins)).collect() };
+    let mut stored = serde_json::from_str(&serving::unfill(&validated.config, &stand_ins))
+        .ok()
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({}));
+    if let serde_json::Value::Object(map) = &mut stored {
+        map.insert(HOSTS_FIELD.into(), unfill(&validated.hosts).into());
+        map.insert(CLIENT_AUTH_FIELD.into(), unfill(&validated.client_auth_endpoints).into());
+    }
+    Ok(stored)
 }
 
 /// The operator's room.
@@ -238,42 +271,7 @@ impl Admin {
         let served = serving::serve(self.providers.catalog(), &draft.provider, loaded, &draft.config)
             .map_err(EngineError::Invalid)?;
         let plugin = self.providers.get(served.plugin.as_deref().unwrap_or(&draft.provider))?;
-        // URLs that hold connection params are checked with a stand-in value that is a
-        // valid host label, then stored as templates again.
-        let stand_ins = serving::stand_ins(&served.config);
-        let declared: Vec<String> = stand_ins.keys().cloned().collect();
-        let checked = params::fill(&served.config.to_string(), &declared, &stand_ins)
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
-        // A configuration the plugin refuses is the operator's to fix: a 400, not
-        // the provider's failure.
-        let validated = plugin.validate_config(&checked).await.map_err(|error| match error {
-            PluginError::Provider { plugin, failure: ProviderFailure::InvalidConfig(why) } => {
-                EngineError::Invalid(format!("the {plugin} plugin refuses this configuration: {why}"))
-            }
-            other => other.into(),
-        })?;
-        let unfill = |list: &[String]| -> Vec<String> {
-            list.iter().map(|s| serving::unfill(s, &stand_ins)).collect()
-        };
-        let mut config: serde_json::Value =
-            serde_json::from_str(&serving::unfill(&validated.config, &stand_ins))
-                .unwrap_or(serde_json::Value::Null);
-        if !config.is_object() {
-            config = serde_json::json!({});
-        }
-        if let Some(allowed) = serving::allowed_hosts(&config)
-            && let Some(host) = validated.hosts.iter().find(|h| {
-                !host_of_site(h).is_some_and(|h| crate::catalog::contract::host_allowed(&h, &allowed))
-            })
-        {
-            return Err(EngineError::Invalid(format!(
-                "{host} is not among the configuration's allowedHosts"
-            )));
-        }
-        if let serde_json::Value::Object(map) = &mut config {
-            map.insert(HOSTS_FIELD.into(), unfill(&validated.hosts).into());
-            map.insert(CLIENT_AUTH_FIELD.into(), unfill(&validated.client_auth_endpoints).into());
-        }
+        let config = validated_template(&plugin, &served.config).await?;
         let scopes = if draft.scopes.is_empty() { served.default_scopes } else { draft.scopes.clone() };
         let draft = IntegrationDraft { config, scopes, ..draft };
         let plugin_id = served.plugin;

@@ -106,7 +106,11 @@ mod tests {
         assert_eq!(params::accept(&salesforce, "https://acme.my.salesforce.com").unwrap(), "acme.my");
         assert_eq!(params::accept(&salesforce, "https://na123.salesforce.com/").unwrap(), "na123");
         assert_eq!(params::accept(&pipedrive, "https://acme.pipedrive.com").unwrap(), "acme");
-        for bad in ["https://evil.example/.salesforce.com", "https://a@evil.salesforce.com", "http://x.salesforce.com"] {
+        for bad in [
+            "https://evil.example/.salesforce.com",
+            "https://a@evil.salesforce.com",
+            "http://x.salesforce.com",
+        ] {
             assert!(params::accept(&salesforce, bad).is_err(), "{bad}");
         }
     }
