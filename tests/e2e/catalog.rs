@@ -279,6 +279,7 @@ async fn a_client_credentials_entry_connects_without_a_redirect_and_renews_with_
     let put = put_entry(&w, "spotify", "spotify-client-credentials", config).await;
     assert_eq!(put.status, 200, "{}", put.text);
     let (session_id, open) = open_device_session(&w, "spotify", json!({})).await;
+    assert!(!open.page.text.contains("openid"), "no scopes but the entry's: {}", open.page.text);
     let done = open
         .post(&w.client, &format!("/connect/{session_id}/authorize"), &[("integration", "spotify")])
         .await;

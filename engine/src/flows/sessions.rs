@@ -72,6 +72,10 @@ impl Flows {
                 scopes.clone()
             } else if !found.scopes.is_empty() {
                 found.scopes.clone()
+            } else if found.plugin.as_deref() == Some(serving::GENERIC_PLUGIN) {
+                // A catalog entry's own scopes were the integration's; the generic
+                // plugin's (OpenID's) are not this provider's.
+                Vec::new()
             } else {
                 self.providers.of_integration(&found)?.info().default_scopes.clone()
             };
