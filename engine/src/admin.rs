@@ -6,8 +6,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use crate::catalog::{Catalog, ConnectionParam, ParamSource, ParamValues, params, serving};
+use crate::credentials::{Credentials, Spec, verify};
 use crate::error::{EngineError, EngineResult};
+use crate::http_client::HttpClient;
 use crate::model::agent::{self, Agent};
 use crate::model::integration::{self, Integration, IntegrationDraft};
 use crate::model::{api_key, project};
@@ -56,11 +61,73 @@ pub(crate) struct Providers {
     vault: Vault,
     /// The redirect URI registered at providers.
     redirect_uri: Arc<str>,
+    /// Verifies credentials users bring (`credentials::verify`), within `timeout`.
+    http: HttpClient,
+    timeout: Duration,
 }
 
 impl Providers {
-    pub fn new(plugins: Arc<PluginHost>, catalog: Catalog, vault: Vault, public_url: &str) -> Self {
-        Providers { plugins, catalog, vault, redirect_uri: format!("{public_url}/oauth/callback").into() }
+    pub fn new(
+        plugins: Arc<PluginHost>,
+        catalog: Catalog,
+        vault: Vault,
+        public_url: &str,
+        http: HttpClient,
+        timeout: Duration,
+    ) -> Self {
+        let redirect_uri = format!("{public_url}/oauth/callback").into();
+        Providers { plugins, catalog, vault, redirect_uri, http, timeout }
+    }
+
+    /// The scopes a session asks for when neither it nor the integration names any:
+    /// the serving plugin's. None for a catalog entry served from data (its own
+    /// defaults were the integration's; the generic plugin's OpenID scopes are not
+    /// the provider's) nor for a credential provider.
+    pub fn default_scopes(&self, integration: &Integration) -> Result<Vec<String>, PluginError> {
+        if integration.plugin.as_deref() == Some(serving::GENERIC_PLUGIN)
+            || Spec::of(&integration.config).is_some()
+        {
+            return Ok(Vec::new());
+        }
+        Ok(self.of_integration(integration)?.info().default_scopes.clone())
+    }
+
+    /// How an integration takes credentials, if it is served by them rather than
+    /// by a plugin (`api_key`, `basic`).
+    pub fn credential_spec(&self, integration: &Integration) -> Option<EngineResult<Spec>> {
+        Spec::of(&integration.config).map(|spec| spec.map_err(|e| EngineError::Invalid(e.to_string())))
+    }
+
+    /// The typed credentials, checked at the provider for a connection with `values`.
+    pub async fn verify_credentials(
+        &self,
+        integration: &Integration,
+        spec: &Spec,
+        values: &ParamValues,
+        typed: &BTreeMap<String, SecretString>,
+    ) -> EngineResult<Credentials> {
+        let credentials = spec.accept(typed)?;
+        let api = self.credential_api(integration, values).await?;
+        verify::verify(&self.http, &api.base_url, spec, &credentials, self.timeout).await?;
+        Ok(credentials)
+    }
+
+    /// A credential provider's API for a connection with `values`: its `apiBaseUrl`
+    /// (its host still one the configuration allows) and `apiHeaders`, filled in.
+    pub async fn credential_api(
+        &self,
+        integration: &Integration,
+        values: &ParamValues,
+    ) -> EngineResult<CredentialApi> {
+        let target = self.target(integration, values).await?;
+        let config: serde_json::Value = serde_json::from_str(&target.config).unwrap_or_default();
+        let headers = config.get("apiHeaders").and_then(|h| h.as_object());
+        Ok(CredentialApi {
+            base_url: config.get("apiBaseUrl").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+            headers: (headers.into_iter().flatten())
+                .filter_map(|(name, value)| Some((name.clone(), value.as_str()?.to_owned())))
+                .collect(),
+        })
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -129,6 +196,12 @@ impl Providers {
     }
 }
 
+/// Where a credential provider's calls go, and the headers each carries.
+pub(crate) struct CredentialApi {
+    pub base_url: String,
+    pub headers: Vec<(String, String)>,
+}
+
 /// Refuses a site (as `Site` writes it) whose host the configuration's
 /// `allowedHosts`, if it names any, does not allow.
 fn check_allowed_hosts(config: &serde_json::Value, sites: &[String]) -> EngineResult<()> {
@@ -170,6 +243,26 @@ async fn validated_template(plugin: &Plugin, config: &serde_json::Value) -> Engi
         map.insert(HOSTS_FIELD.into(), unfill(&validated.hosts).into());
         map.insert(CLIENT_AUTH_FIELD.into(), unfill(&validated.client_auth_endpoints).into());
     }
+    Ok(stored)
+}
+
+/// A credential provider's configuration, stored like a plugin's: its API base's site
+/// (with params as placeholders) is the one host its connections reach.
+fn credential_template(config: &serde_json::Value) -> EngineResult<serde_json::Value> {
+    let stand_ins = serving::stand_ins(config);
+    let declared: Vec<String> = stand_ins.keys().cloned().collect();
+    let template = config.get("apiBaseUrl").and_then(|v| v.as_str()).unwrap_or_default();
+    let base = params::fill(template, &declared, &stand_ins)?;
+    let site = url::Url::parse(&base)
+        .ok()
+        .as_ref()
+        .and_then(Site::of)
+        .ok_or_else(|| EngineError::Invalid("`apiBaseUrl` must be an http(s) URL".into()))?
+        .to_string();
+    check_allowed_hosts(config, std::slice::from_ref(&site))?;
+    let mut stored = config.clone();
+    stored[HOSTS_FIELD] = serde_json::json!([serving::unfill(&site, &stand_ins)]);
+    stored[CLIENT_AUTH_FIELD] = serde_json::json!([]);
     Ok(stored)
 }
 
@@ -270,8 +363,22 @@ impl Admin {
         let loaded = |id: &str| self.providers.get(id).is_ok();
         let served = serving::serve(self.providers.catalog(), &draft.provider, loaded, &draft.config)
             .map_err(EngineError::Invalid)?;
-        let plugin = self.providers.get(served.plugin.as_deref().unwrap_or(&draft.provider))?;
-        let config = validated_template(&plugin, &served.config).await?;
+        let config = match Spec::of(&served.config) {
+            Some(spec) => {
+                spec.map_err(|e| EngineError::Invalid(e.to_string()))?;
+                credential_template(&served.config)?
+            }
+            None if draft.client_id.is_empty() => {
+                return Err(EngineError::Invalid(format!(
+                    "{} needs the project's OAuth client id",
+                    draft.provider
+                )));
+            }
+            None => {
+                let plugin = self.providers.get(served.plugin.as_deref().unwrap_or(&draft.provider))?;
+                validated_template(&plugin, &served.config).await?
+            }
+        };
         let scopes = if draft.scopes.is_empty() { served.default_scopes } else { draft.scopes.clone() };
         let draft = IntegrationDraft { config, scopes, ..draft };
         let plugin_id = served.plugin;

@@ -215,7 +215,14 @@ impl EngineBuilder {
         let placement = self.placement.unwrap_or_else(|| Arc::new(SingleNode));
         let forwarding = Forwarding::new(self.forwarder);
         let catalog = self.catalog.unwrap_or_else(Catalog::embedded);
-        let providers = Providers::new(plugins.clone(), catalog, vault.clone(), &settings.public_url);
+        let providers = Providers::new(
+            plugins.clone(),
+            catalog,
+            vault.clone(),
+            &settings.public_url,
+            http.clone(),
+            settings.upstream_timeout.min(std::time::Duration::from_secs(10)),
+        );
 
         let auth = Auth::new(store.clone());
         let admin = Admin::new(store.clone(), vault.clone(), providers.clone(), clock.clone());
@@ -487,16 +494,16 @@ impl Engine {
         self.inner.flows.enter_device_code(typed, client, browser_id).await
     }
 
-    /// Continues a session to one provider, with the connection params the user
-    /// typed for those the app left out.
+    /// Continues a session to one provider, with what the user typed: connection
+    /// params the app left out, a credential provider's credentials.
     pub async fn begin_authorization(
         &self,
         session_id: &str,
         integration_key: &str,
         browser_id: &str,
-        typed_params: &crate::catalog::ParamValues,
+        typed: &crate::flows::consent::Typed,
     ) -> EngineResult<crate::flows::consent::Authorization> {
-        self.inner.flows.begin_authorization(session_id, integration_key, browser_id, typed_params).await
+        self.inner.flows.begin_authorization(session_id, integration_key, browser_id, typed).await
     }
 
     pub async fn oauth_callback(
@@ -523,6 +530,16 @@ impl Engine {
         entity_id: &str,
     ) -> EngineResult<Vec<ConnectionView>> {
         self.inner.tokens.list_connections(principal, entity_id).await
+    }
+
+    /// Imports credentials an app already holds, verified at the provider first.
+    pub async fn import_connection(
+        &self,
+        principal: &Principal,
+        entity_id: &str,
+        import: crate::flows::import::Import,
+    ) -> EngineResult<ConnectionView> {
+        self.inner.flows.import_connection(principal, entity_id, import).await
     }
 
     /// Revokes at the provider when it can, then deletes the vaulted tokens.

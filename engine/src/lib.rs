@@ -8,6 +8,7 @@ mod actors;
 pub mod admin;
 pub mod auth;
 pub mod catalog;
+pub mod credentials;
 mod engine;
 mod error;
 pub mod flows;

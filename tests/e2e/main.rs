@@ -6,6 +6,7 @@ mod catalog;
 mod cli;
 mod client;
 mod cluster;
+mod credentials;
 mod demo;
 mod first_run;
 mod mesh_certs;

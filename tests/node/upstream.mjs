@@ -5,6 +5,9 @@
 //   .../sized     "hello world" with its content-length (HEAD: the length, no body)
 //   .../truncated declares 100 bytes, sends 10, then drops the connection
 //   .../unchanged 304 naming the full representation's length (and sending no body)
+//   .../keyed/...  a provider that takes one key: x-api-key or Bearer "sk-good", Basic
+//                 ada:s3cret, or ?key=sk-good; 401 otherwise (.../keyed/down: 503);
+//                 .../keyed/.../echo echoes, anything else answers {"ok": true}
 //   .../accessible-resources  with a Bearer token: Atlassian's list of sites; else 401
 //   .../flaky?key=K&times=N&status=S[&after=A]  the first N requests of key K get
 //                 status S (with `retry-after: A` if given), then {attempt} as JSON
@@ -24,6 +27,16 @@ http
       hash.update(chunk);
     });
     request.on("end", () => {
+      if (url.pathname.includes("/keyed/")) {
+        const authorization = request.headers.authorization ?? "";
+        const good =
+          request.headers["x-api-key"] === "sk-good" ||
+          authorization === "Bearer sk-good" ||
+          authorization === `Basic ${Buffer.from("ada:s3cret").toString("base64")}` ||
+          url.searchParams.get("key") === "sk-good";
+        if (url.pathname.endsWith("/down")) return response.writeHead(503).end();
+        if (!good) return response.writeHead(401, { "content-type": "application/json" }).end('{"error":"bad key"}');
+      }
       if (url.pathname.endsWith("/echo")) {
         const { method, headers } = request;
         const echoed = { method, url: request.url, headers, bodyLength, bodySha256: hash.digest("hex") };
@@ -63,6 +76,8 @@ http
       } else if (url.pathname.endsWith("/truncated")) {
         response.writeHead(200, { "content-type": "text/plain", "content-length": "100" });
         response.write("first ten.", () => setTimeout(() => request.socket.destroy(), 50));
+      } else if (url.pathname.includes("/keyed/")) {
+        response.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
       } else {
         response.writeHead(404).end();
       }

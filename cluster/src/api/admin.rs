@@ -173,8 +173,11 @@ pub async fn create_agent(
 pub struct IntegrationBody {
     /// A catalog entry or plugin id, or a generic provider (`oauth2`, `api_key`, …).
     provider: String,
+    /// The project's OAuth client; none for credential providers (`api_key`, `basic`).
+    #[serde(default)]
     client_id: String,
     /// Stored in the vault; never echoed.
+    #[serde(default)]
     #[schema(write_only)]
     client_secret: String,
     #[serde(default)]

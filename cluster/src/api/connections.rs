@@ -1,13 +1,18 @@
-//! `/v1/entities/{entityId}/connections`: list and revoke, never a token.
+//! `/v1/entities/{entityId}/connections`: list, import and revoke, never a token.
 
-use actix_web::{HttpResponse, delete, get, web};
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use securix_engine::flows::import::Import;
+use securix_engine::util::secret::SecretString;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::identity::App;
 use super::problem::ApiError;
 use super::problem::responses::{
-    BadGateway, BadRequest, Internal, NotFound, ServiceUnavailable, Unauthorized,
+    BadGateway, BadRequest, GatewayTimeout, Internal, NotFound, PayloadTooLarge, RequestTimeout,
+    ServiceUnavailable, Unauthorized, UnprocessableEntity,
 };
 use super::views;
 use crate::server::AppState;
@@ -32,6 +37,61 @@ pub async fn list(
     entity: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.engine.list_connections(&principal, &entity).await?))
+}
+
+/// Credentials an app already holds, to import.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImportBody {
+    /// An integration served by credentials (`api_key`, `basic`).
+    integration: String,
+    /// The provider's credential fields by name (`{apiKey: "…"}`, `{username, password}`);
+    /// never echoed.
+    #[schema(write_only, value_type = Object)]
+    credentials: BTreeMap<String, String>,
+    /// Connection params (`{subdomain: "acme"}`).
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+}
+
+/// Import credentials the app already holds (server to server).
+///
+/// Checked at the provider with the integration's `verify` call first; nothing is
+/// stored unless it accepts them.
+#[utoipa::path(
+    tag = "connections",
+    operation_id = "importConnection",
+    security(("apiKey" = [])),
+    params(("entityId" = String, Path, description = "The end user, in the app's own terms")),
+    request_body = ImportBody,
+    responses(
+        (status = 201, description = "The connection (never a credential)", body = views::ConnectionView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = UnprocessableEntity),
+        (status = 500, response = Internal),
+        (status = 502, response = BadGateway),
+        (status = 504, response = GatewayTimeout),
+    ),
+)]
+#[post("/v1/entities/{entityId}/connections")]
+pub async fn import(
+    state: web::Data<AppState>,
+    App(principal): App,
+    entity: web::Path<String>,
+    body: web::Json<ImportBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let import = Import {
+        integration: body.integration,
+        credentials: body.credentials.into_iter().map(|(k, v)| (k, SecretString::new(v))).collect(),
+        params: body.params,
+    };
+    let created = state.engine.import_connection(&principal, &entity, import).await?;
+    Ok(HttpResponse::Created().json(created))
 }
 
 /// Revoke and delete a connection.

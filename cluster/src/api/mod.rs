@@ -29,6 +29,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(sessions::get)
         .service(sessions::confirm)
         .service(connections::list)
+        .service(connections::import)
         .service(connections::delete)
         .service(connections::audit)
         .service(catalog::catalog)

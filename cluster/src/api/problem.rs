@@ -122,7 +122,10 @@ impl From<EngineError> for ApiError {
         let detail = error.to_string();
         match &error {
             EngineError::NotFound(_) => Self::new(S::NOT_FOUND, "not-found", "Not found", detail),
-            EngineError::Invalid(_) | EngineError::Param(_) => {
+            EngineError::CredentialsRejected { .. } => {
+                Self::new(S::UNPROCESSABLE_ENTITY, "credentials-rejected", "Credentials rejected", detail)
+            }
+            EngineError::Invalid(_) | EngineError::Param(_) | EngineError::Credential(_) => {
                 Self::new(S::BAD_REQUEST, "invalid-request", "Invalid request", detail)
             }
             EngineError::Unauthorized => Self::new(S::UNAUTHORIZED, "unauthorized", "Unauthorized", detail),
@@ -230,6 +233,9 @@ pub mod responses {
         Conflict;
         /// `expired`: the session or code has expired.
         Gone;
+        /// `credentials-rejected`: the provider refused the credentials when they
+        /// were checked (the problem names its status); nothing was stored.
+        UnprocessableEntity;
         /// `too-large`: the body is over the limit (64 KiB of JSON; 10 MiB proxied).
         PayloadTooLarge;
         /// `slow_down`: polling faster than `interval` (the new interval, in seconds,

@@ -8,9 +8,11 @@ use askama::Template;
 use std::collections::BTreeMap;
 
 use securix_engine::EngineError;
-use securix_engine::catalog::{ConnectionParam, ParamError, ParamValues};
-use securix_engine::flows::consent::{Authorization, ConsentContext};
+use securix_engine::catalog::{ConnectionParam, ParamError};
+use securix_engine::credentials::CredentialError;
+use securix_engine::flows::consent::{Authorization, ConsentContext, Typed};
 use securix_engine::model::session::{Flow, SessionStatus};
+use securix_engine::util::secret::SecretString;
 use serde::Deserialize;
 
 use super::browser::Browser;
@@ -18,6 +20,7 @@ use super::failure::PageError;
 use super::forms::{AuthorizeForm as AuthorizeFormDoc, DeclineForm, FailedPage, HtmlPage};
 use super::render::{Frame, Page, render};
 use super::{form_targets, our_form, scope_words};
+use crate::api::problem::ApiError;
 use crate::server::AppState;
 
 #[derive(Template)]
@@ -49,9 +52,20 @@ struct ProviderView {
     open: bool,
     /// The connection params the user types before continuing.
     asks: Vec<AskView>,
+    /// A credential provider's fields, and where the user finds what to type.
+    credentials: Vec<CredentialView>,
+    help_url: Option<String>,
     /// Why what the user typed was refused, in words.
     problem: Option<String>,
     status: &'static str,
+}
+
+/// A credential field; a secret one is never filled in again.
+struct CredentialView {
+    name: String,
+    label: String,
+    secret: bool,
+    value: String,
 }
 
 /// A connection param's field, with what the user typed last.
@@ -63,20 +77,45 @@ struct AskView {
 }
 
 impl ProviderView {
-    /// Shows what the user typed again, with why the engine refused it.
-    fn ask_again(&mut self, typed: &ParamValues, refused: &ParamError) {
-        let name = match refused {
-            ParamError::Missing(name) | ParamError::Refused { name, .. } | ParamError::Unknown(name) => name,
-        };
-        for ask in &mut self.asks {
-            ask.value = typed.get(&ask.name).cloned().unwrap_or_default();
+    /// Why the engine refused what the user typed, in words, when the user can put
+    /// it right on this page; `None` for any other failure (a page of its own).
+    fn problem_words(&self, error: &EngineError) -> Option<String> {
+        let ask = |name: &str| self.asks.iter().find(|a| a.name == name);
+        let field = |name: &str| self.credentials.iter().find(|f| f.name == name).map(|f| &f.label);
+        match error {
+            EngineError::Param(ParamError::Missing(name)) => {
+                Some(format!("Enter your {}.", ask(name)?.label))
+            }
+            EngineError::Param(ParamError::Refused { name, .. }) => {
+                let ask = ask(name)?;
+                let example = ask.example.as_ref().map(|e| format!(" For example: {e}")).unwrap_or_default();
+                Some(format!("That is not a valid {}.{example}", ask.label))
+            }
+            EngineError::Credential(CredentialError::Missing(name)) => {
+                Some(format!("Enter your {}.", field(name)?))
+            }
+            EngineError::Credential(CredentialError::Malformed(name)) => {
+                Some(format!("That {} is too long or holds characters it may not.", field(name)?))
+            }
+            EngineError::CredentialsRejected { status } => {
+                Some(format!("{} refused these credentials ({status}). Check them and try again.", self.name))
+            }
+            EngineError::Upstream(_) if !self.credentials.is_empty() => Some(format!(
+                "{} could not be reached to check them. Nothing was saved; try again in a moment.",
+                self.name
+            )),
+            _ => None,
         }
-        let Some(ask) = self.asks.iter().find(|a| &a.name == name) else { return };
-        let example = ask.example.as_ref().map(|e| format!(" For example: {e}")).unwrap_or_default();
-        self.problem = Some(match refused {
-            ParamError::Missing(_) => format!("Enter your {}.", ask.label),
-            _ => format!("That is not a valid {}.{example}", ask.label),
-        });
+    }
+
+    /// Fills in again what the user typed, secrets excepted.
+    fn refill(&mut self, form: &AuthorizeForm) {
+        for ask in &mut self.asks {
+            ask.value = form.field("param.", &ask.name).unwrap_or_default();
+        }
+        for field in self.credentials.iter_mut().filter(|f| !f.secret) {
+            field.value = form.field("credential.", &field.name).unwrap_or_default();
+        }
     }
 }
 
@@ -127,6 +166,17 @@ impl ConsentPage {
                 integration: p.integration,
                 name: p.provider_name,
                 asks: p.asks.into_iter().map(AskView::from).collect(),
+                credentials: p
+                    .credentials
+                    .into_iter()
+                    .map(|f| CredentialView {
+                        name: f.name,
+                        label: f.label,
+                        secret: f.secret,
+                        value: String::new(),
+                    })
+                    .collect(),
+                help_url: p.credentials_help_url.filter(|url| url.starts_with("https://")),
                 problem: None,
             })
             .collect();
@@ -185,11 +235,24 @@ struct AuthorizeForm {
 }
 
 impl AuthorizeForm {
-    fn params(&self) -> ParamValues {
-        let param = |(field, value): (&String, &String)| {
-            Some((field.strip_prefix("param.")?.to_owned(), value.clone()))
+    /// The fields named `{prefix}<name>`, by name.
+    fn fields(&self, prefix: &str) -> BTreeMap<String, String> {
+        let pick = |(field, value): (&String, &String)| {
+            Some((field.strip_prefix(prefix)?.to_owned(), value.clone()))
         };
-        self.typed.iter().filter_map(param).collect()
+        self.typed.iter().filter_map(pick).collect()
+    }
+
+    fn field(&self, prefix: &str, name: &str) -> Option<String> {
+        self.typed.get(&format!("{prefix}{name}")).cloned()
+    }
+
+    fn typed(&self) -> Typed {
+        let secret = |(name, value): (String, String)| (name, SecretString::new(value));
+        Typed {
+            params: self.fields("param."),
+            credentials: self.fields("credential.").into_iter().map(secret).collect(),
+        }
     }
 }
 
@@ -218,26 +281,37 @@ pub async fn authorize(
         Ok(posted) => posted,
         Err(error) => return error.page(),
     };
-    let typed = form.params();
-    match state.engine.begin_authorization(&id, &form.integration, &browser.id, &typed).await {
+    match state.engine.begin_authorization(&id, &form.integration, &browser.id, &form.typed()).await {
         Ok(Authorization::Redirect(url)) => HttpResponse::SeeOther()
             .insert_header(("location", url))
             .insert_header(("cache-control", "no-store"))
             .finish(),
         Ok(Authorization::Finished(outcome)) => super::callback::finished(&outcome),
-        Err(EngineError::Param(refused)) if !matches!(refused, ParamError::Unknown(_)) => {
-            let context = match state.engine.consent_context(&id, &browser.id).await {
-                Ok(context) => context,
-                Err(error) => return PageError::from(error).page(),
-            };
-            let mut page = ConsentPage::new(context, &browser);
-            if let Some(provider) = page.providers.iter_mut().find(|p| p.integration == form.integration) {
-                provider.ask_again(&typed, &refused);
+        Err(error) => match ask_again(&state, &id, &browser, &form, &error).await {
+            Some(page) => {
+                let status = ApiError::from(error).status();
+                render(status, &page, form_targets(state.engine.settings().allow_loopback_http))
             }
-            render(StatusCode::BAD_REQUEST, &page, form_targets(state.engine.settings().allow_loopback_http))
-        }
-        Err(error) => PageError::from(error).page(),
+            None => PageError::from(error).page(),
+        },
     }
+}
+
+/// The consent page again, what the user typed kept (secrets excepted) and why it
+/// was refused, when the user can put it right there.
+async fn ask_again(
+    state: &AppState,
+    id: &str,
+    browser: &Browser,
+    form: &AuthorizeForm,
+    error: &EngineError,
+) -> Option<ConsentPage> {
+    let context = state.engine.consent_context(id, &browser.id).await.ok()?;
+    let mut page = ConsentPage::new(context, browser);
+    let provider = page.providers.iter_mut().find(|p| p.integration == form.integration)?;
+    provider.problem = Some(provider.problem_words(error)?);
+    provider.refill(form);
+    Some(page)
 }
 
 /// The decline form carries nothing but its token.

@@ -38,7 +38,8 @@ pub mod forms {
         csrf: String,
         /// The integration to continue to.
         integration: String,
-        /// Each connection param the page asks for, as `param.<name>` (`param.subdomain`).
+        /// Each connection param the page asks for, as `param.<name>` (`param.subdomain`),
+        /// and a credential provider's fields, as `credential.<name>` (`credential.apiKey`).
         #[schema(value_type = Object)]
         #[serde(flatten)]
         params: std::collections::BTreeMap<String, String>,

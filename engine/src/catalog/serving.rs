@@ -8,6 +8,8 @@ use super::{Catalog, ConnectionParam, ParamValues, params};
 
 /// The plugin that serves catalog entries from data.
 pub const GENERIC_PLUGIN: &str = "oauth2";
+/// The modes the host serves itself from credentials users bring (`crate::credentials`).
+pub const CREDENTIAL_MODES: &[super::AuthMode] = &[super::AuthMode::ApiKey, super::AuthMode::Basic];
 
 /// What an integration is stored with.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,13 +29,24 @@ pub fn serve(
     overrides: &Value,
 ) -> Result<Served, String> {
     let plain = Served { plugin: None, config: overrides.clone(), default_scopes: Vec::new() };
-    let Some(entry) = catalog.get(provider) else { return Ok(plain) };
+    let Some(entry) = catalog.get(provider) else {
+        // The generic credential providers: their `config` is the entry.
+        if let Some(mode) = CREDENTIAL_MODES.iter().find(|mode| mode.as_str() == provider) {
+            let mut config = overrides.clone();
+            config["authMode"] = Value::from(mode.as_str());
+            return Ok(Served { config, ..plain });
+        }
+        return Ok(plain);
+    };
     let default_scopes = entry.default_scopes.clone().unwrap_or_default();
     if loaded(provider) {
         return Ok(Served { default_scopes, ..plain });
     }
     if let Some(plugin) = &entry.plugin {
         return Ok(Served { plugin: Some(plugin.clone()), default_scopes, ..plain });
+    }
+    if CREDENTIAL_MODES.contains(&entry.auth_mode) {
+        return Ok(Served { plugin: None, config: entry.generic_config(overrides), default_scopes });
     }
     if !matches!(entry.auth_mode, super::AuthMode::Oauth2 | super::AuthMode::Oauth2ClientCredentials) {
         return Err(format!(
@@ -133,7 +146,14 @@ mod tests {
         let paypal = serve(&catalog, "paypal-client-credentials", loaded, &json!({})).unwrap();
         assert_eq!(paypal.plugin.as_deref(), Some(GENERIC_PLUGIN));
         assert!(is_client_credentials(&paypal.config) && !is_client_credentials(&zendesk.config));
-        for refused in ["openai", "twilio"] {
+        let openai = serve(&catalog, "openai", loaded, &json!({})).unwrap();
+        assert_eq!((openai.plugin, openai.config["authMode"].as_str()), (None, Some("api_key")));
+        let generic = serve(&catalog, "basic", loaded, &json!({"apiBaseUrl": "https://x.example"})).unwrap();
+        assert_eq!(
+            generic.config["authMode"], "basic",
+            "a generic credential provider's config is its entry"
+        );
+        for refused in ["google-service-account", "github-app"] {
             assert!(serve(&catalog, refused, loaded, &json!({})).is_err(), "{refused}");
         }
         let salesforce = serve(&catalog, "salesforce", loaded, &json!({})).unwrap();

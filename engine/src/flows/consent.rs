@@ -4,7 +4,11 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use std::collections::BTreeMap;
+
+use crate::catalog::entry::CredentialField;
 use crate::catalog::{ConnectionParam, ParamValues, params, serving};
+use crate::credentials::Spec;
 use crate::error::{EngineError, EngineResult};
 use crate::flows::Flows;
 use crate::flows::device_code;
@@ -17,6 +21,7 @@ use crate::model::session::{self, AuthSession, Flow, SessionStatus};
 use crate::model::{RecordError, integration, project};
 use crate::plugins::AuthorizeParams;
 use crate::store::StoreError;
+use crate::util::secret::SecretString;
 
 /// Everything the consent page shows.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -41,6 +46,18 @@ pub struct ConsentProvider {
     pub status: SessionStatus,
     /// The connection params the app did not pass, which the user types.
     pub asks: Vec<ConnectionParam>,
+    /// For a credential provider: the fields the user types, and where to get them.
+    pub credentials: Vec<CredentialField>,
+    pub credentials_help_url: Option<String>,
+}
+
+/// What the user typed on the connect page for one provider.
+#[derive(Debug, Clone, Default)]
+pub struct Typed {
+    /// Connection params the app left out.
+    pub params: ParamValues,
+    /// A credential provider's fields.
+    pub credentials: BTreeMap<String, SecretString>,
 }
 
 /// What continuing to a provider comes to.
@@ -129,13 +146,16 @@ impl Flows {
                 },
                 None => key.clone(),
             };
-            let declared = found.map(|f| serving::connection_params(&f.config)).unwrap_or_default();
+            let declared = found.as_ref().map(|f| serving::connection_params(&f.config)).unwrap_or_default();
+            let spec = found.as_ref().and_then(|f| Spec::of(&f.config)).and_then(Result::ok);
             providers.push(ConsentProvider {
                 integration: key.clone(),
                 provider_name,
                 scopes: requested.scopes.clone(),
                 status: requested.status,
                 asks: params::missing(&declared, &requested.params).into_iter().cloned().collect(),
+                credentials: spec.as_ref().map(|s| s.fields.clone()).unwrap_or_default(),
+                credentials_help_url: spec.and_then(|s| s.help_url),
             });
         }
         Ok(ConsentContext {
@@ -241,13 +261,14 @@ impl Flows {
     /// `typed` for those the app left out: PKCE and a single-use `state` bound to
     /// this session and integration, and the provider's consent URL. A
     /// client-credentials provider has nothing for the user to approve: its token is
-    /// taken at once.
+    /// taken at once; a credential provider's typed credentials are checked at the
+    /// provider and, only once accepted, stored.
     pub async fn begin_authorization(
         &self,
         session_id: &str,
         integration_key: &str,
         browser_id: &str,
-        typed: &ParamValues,
+        typed: &Typed,
     ) -> EngineResult<Authorization> {
         let session = self.browser_session(session_id, browser_id).await?;
         let requested =
@@ -257,7 +278,24 @@ impl Flows {
             .await?
             .ok_or(EngineError::NotFound("integration"))?;
         drop(tx);
-        let values = params::complete(&serving::connection_params(&found.config), &requested.params, typed)?;
+        let values =
+            params::complete(&serving::connection_params(&found.config), &requested.params, &typed.params)?;
+        if let Some(spec) = self.providers.credential_spec(&found) {
+            let spec = spec?;
+            let credentials =
+                self.providers.verify_credentials(&found, &spec, &values, &typed.credentials).await?;
+            let granted = Granted {
+                integration: integration_key.to_owned(),
+                provider: found.provider.clone(),
+                account: Account { id: spec.account_id(&credentials), email: None },
+                scopes: Vec::new(),
+                params: values,
+                tokens: credentials.sealed(),
+            };
+            let outcome = self.record_grant(&session.id, granted).await?;
+            self.session_changed();
+            return Ok(Authorization::Finished(outcome));
+        }
         if serving::is_client_credentials(&found.config) {
             let granted = self.grant(&session, integration_key, &found, values, "", None).await?;
             return Ok(Authorization::Finished(granted));

@@ -8,6 +8,7 @@ pub mod consent;
 pub mod device_code;
 pub mod device_guard;
 mod grant_params;
+pub mod import;
 pub mod oauth;
 pub mod sessions;
 pub mod views;

@@ -72,12 +72,8 @@ impl Flows {
                 scopes.clone()
             } else if !found.scopes.is_empty() {
                 found.scopes.clone()
-            } else if found.plugin.as_deref() == Some(serving::GENERIC_PLUGIN) {
-                // A catalog entry's own scopes were the integration's; the generic
-                // plugin's (OpenID's) are not this provider's.
-                Vec::new()
             } else {
-                self.providers.of_integration(&found)?.info().default_scopes.clone()
+                self.providers.default_scopes(&found)?
             };
             let given = request.params.get(key).cloned().unwrap_or_default();
             let params = params::accept_all(&serving::connection_params(&found.config), &given)

@@ -77,8 +77,8 @@ pub async fn put(
 ) -> Result<Integration, RecordError> {
     ids::check_app_id(&draft.key, "integration key")?;
     ids::check_app_id(&draft.provider, "provider id")?;
-    if draft.client_id.is_empty() || draft.client_id.len() > 512 {
-        return Err(RecordError::Invalid { what: "client id", why: "must be 1 to 512 characters".into() });
+    if draft.client_id.len() > 512 {
+        return Err(RecordError::Invalid { what: "client id", why: "must be at most 512 characters".into() });
     }
     let key = record_key(project_id, &draft.key);
     let created_at = match get(tx, project_id, &draft.key).await? {

@@ -15,6 +15,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
 
 use crate::auth::{Principal, require_agent, require_use};
+use crate::credentials::{Credentials, inject};
 use crate::error::{EngineError, EngineResult};
 use crate::model::access_epoch::{self, AccessEpoch};
 use crate::model::connection::{self, ConnectionStatus};
@@ -146,32 +147,57 @@ impl Proxy {
         if connection.integration != key.integration {
             return Err(EngineError::NotFound("connection"));
         }
-        let plugin = self.providers.of_integration(&found)?;
-        let target = self.providers.target(&found, &connection.params).await?;
-        let api = plugin.proxy_target(&target, &access_token).await?;
         let bad_output = |what: &str| {
             EngineError::Provider(PluginError::BadOutput {
                 plugin: found.provider.clone(),
                 what: what.to_owned(),
             })
         };
+        let sensitive = |(name, value): (&str, &str)| {
+            let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+            let mut value = HeaderValue::from_str(value).ok()?;
+            value.set_sensitive(true);
+            Some((name, value))
+        };
+        let (base_url, headers, query) = match self.providers.credential_spec(&found) {
+            // Credentials the user brought: placed by the host as the entry says.
+            Some(spec) => {
+                let spec = spec?;
+                let credentials = Credentials::unsealed(&access_token)
+                    .ok_or_else(|| EngineError::Invalid("the connection holds no credentials".into()))?;
+                let auth =
+                    inject::auth(&spec, &credentials).map_err(|e| EngineError::Invalid(e.to_string()))?;
+                let api = self.providers.credential_api(&found, &connection.params).await?;
+                let mut headers = api
+                    .headers
+                    .iter()
+                    .map(|(name, value)| sensitive((name, value)))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        EngineError::Invalid("the configuration's apiHeaders are malformed".into())
+                    })?;
+                headers.extend(auth.headers);
+                (api.base_url, headers, auth.query)
+            }
+            None => {
+                let plugin = self.providers.of_integration(&found)?;
+                let target = self.providers.target(&found, &connection.params).await?;
+                let api = plugin.proxy_target(&target, &access_token).await?;
+                let headers = api
+                    .headers
+                    .iter()
+                    .map(|(name, value)| sensitive((name, value.expose())))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| bad_output("a malformed auth header"))?;
+                (api.base_url, headers, None)
+            }
+        };
         // Scheme, the operator's hosts, a literal address; names are checked at connect.
-        let base = self.outbound.parse(&api.base_url).map_err(|refused| match refused {
+        let base = self.outbound.parse(&base_url).map_err(|refused| match refused {
             crate::policy::PolicyError::Malformed => bad_output("a malformed API base URL"),
             refused => EngineError::Refused(refused),
         })?;
-        let headers = api
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
-                let mut value = HeaderValue::from_str(value.expose()).ok()?;
-                value.set_sensitive(true);
-                Some((name, value))
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| bad_output("a malformed auth header"))?;
-        let base = ApiBase::new(&base).ok_or_else(|| bad_output("an API base URL without a host"))?;
+        let base = ApiBase::new(&base, query).ok_or_else(|| bad_output("an API base URL without a host"))?;
         let caller = Caller {
             project_id: project_id.to_owned(),
             entity_id: key.entity_id.to_owned(),
@@ -198,12 +224,14 @@ pub(crate) struct ApiBase {
     authority: Authority,
     /// Without its trailing slash.
     path: String,
+    /// A credential every call carries in its query (`api_key=…`), percent-encoded.
+    auth_query: Option<String>,
 }
 
 impl ApiBase {
     /// The base as `url` (already parsed and normalized) names it; its query and
     /// fragment, if any, are dropped. `None` if it has no host.
-    fn new(url: &url::Url) -> Option<ApiBase> {
+    fn new(url: &url::Url, auth_query: Option<String>) -> Option<ApiBase> {
         url.host_str()?;
         let uri: Uri = url.as_str().parse().ok()?;
         let parts = uri.into_parts();
@@ -211,6 +239,7 @@ impl ApiBase {
             scheme: parts.scheme?,
             authority: parts.authority?,
             path: url.path().trim_end_matches('/').to_owned(),
+            auth_query,
         })
     }
 
@@ -222,14 +251,16 @@ impl ApiBase {
     /// with `query`. The path is appended as it is, so it cannot leave the base.
     pub fn target(&self, path: &str, query: Option<&str>) -> EngineResult<Uri> {
         let query = query.filter(|q| !q.is_empty());
-        let mut target =
-            String::with_capacity(self.path.len() + path.len() + query.map_or(0, |q| q.len() + 2) + 1);
+        let extra = self.auth_query.as_deref().map_or(0, |q| q.len() + 1);
+        let mut target = String::with_capacity(
+            self.path.len() + path.len() + query.map_or(0, |q| q.len() + 2) + extra + 1,
+        );
         target.push_str(&self.path);
         target.push('/');
         target.push_str(path);
-        if let Some(query) = query {
-            target.push('?');
-            target.push_str(query);
+        for (at, part) in query.into_iter().chain(self.auth_query.as_deref()).enumerate() {
+            target.push(if at == 0 { '?' } else { '&' });
+            target.push_str(part);
         }
         let malformed = || EngineError::Invalid("the proxy URL is malformed".into());
         // As `Bytes`, the string is taken as it is; as a `String`, it would be copied.
@@ -248,7 +279,7 @@ mod tests {
     use super::ApiBase;
 
     fn base(url: &str) -> ApiBase {
-        ApiBase::new(&url::Url::parse(url).unwrap()).unwrap()
+        ApiBase::new(&url::Url::parse(url).unwrap(), None).unwrap()
     }
 
     #[test]
@@ -262,6 +293,17 @@ mod tests {
         assert_eq!(root.host(), "127.0.0.1");
         assert_eq!(root.target("user", None).unwrap(), "http://127.0.0.1:8080/user");
         assert_eq!(base("http://[::1]:9/api").host(), "[::1]");
+    }
+
+    #[test]
+    fn a_credential_in_the_query_follows_the_callers_own() {
+        let url = url::Url::parse("https://api.example/v1").unwrap();
+        let keyed = ApiBase::new(&url, Some("api_key=s%26k".into())).unwrap();
+        assert_eq!(
+            keyed.target("items", Some("page=2")).unwrap(),
+            "https://api.example/v1/items?page=2&api_key=s%26k"
+        );
+        assert_eq!(keyed.target("items", None).unwrap(), "https://api.example/v1/items?api_key=s%26k");
     }
 
     #[test]

@@ -1,0 +1,134 @@
+//! Credentials users bring instead of an OAuth grant, end to end against a provider
+//! in Node that takes one key (`tests/node/upstream.mjs`, `/keyed/`): typed on the
+//! connect page or imported server to server, checked at the provider before
+//! anything is stored, and sent by the proxy where the entry says. No key ever
+//! comes back out, in an answer or in the server's log.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api::{ADMIN_TOKEN, Answer, World, enter_code, open_page, world};
+use crate::peers::{NodePeer, node_peer};
+use crate::support::free_port;
+
+async fn upstream() -> (NodePeer, String) {
+    let port = free_port();
+    let (peer, _) = node_peer("upstream.mjs", &[&port.to_string()]).await;
+    (peer, format!("http://localhost:{port}"))
+}
+
+/// Enables `provider` (a catalog entry or a generic credential provider) as `key`,
+/// with no OAuth client: credential providers need none.
+async fn put(w: &World, key: &str, provider: &str, config: Value) -> Answer {
+    let path = format!("/v1/admin/projects/{}/integrations/{key}", w.project_id);
+    let body = json!({"provider": provider, "config": config});
+    w.client.json(Method::PUT, &path, &[("securix-admin-token", ADMIN_TOKEN)], body).await
+}
+
+/// A generic `api_key` provider on the upstream: the key in `placement`.
+fn keyed(api: &str, placement: Value, verify: &str) -> Value {
+    json!({
+        "apiBaseUrl": format!("{api}/keyed"),
+        "apiKey": placement,
+        "credentials": [{"name": "apiKey", "label": "API key", "secret": true}],
+        "verify": {"method": "GET", "path": verify},
+        "credentialsHelpUrl": "https://keys.example/new",
+    })
+}
+
+async fn import(w: &World, integration: &str, credentials: Value) -> Answer {
+    let body = json!({"integration": integration, "credentials": credentials});
+    w.client.json(Method::POST, "/v1/entities/user_123/connections", &w.app_headers(), body).await
+}
+
+async fn connections(w: &World) -> Vec<Value> {
+    let listed = w.client.get("/v1/entities/user_123/connections", &w.app_headers()).await;
+    listed.json().as_array().cloned().unwrap_or_default()
+}
+
+fn logs(w: &World) -> String {
+    let (out, err) = (w.server.stdout.lock().unwrap().join("\n"), w.server.stderr.lock().unwrap().join("\n"));
+    format!("{out}\n{err}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_typed_on_the_connect_page_is_checked_before_it_is_stored() {
+    let w = world().await;
+    let (_upstream, api) = upstream().await;
+    let config = keyed(&api, json!({"in": "header", "name": "x-api-key"}), "/me");
+    let put = put(&w, "llm", "api_key", config).await;
+    assert_eq!(put.status, 200, "{}", put.text);
+
+    let body = json!({"entityId": "user_123", "flow": "device", "providers": {"llm": {}}});
+    let created = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
+    let (session_id, cookie) = enter_code(&w.client, &code).await;
+    let open = open_page(&w.client, &format!("/connect/{session_id}"), Some(&cookie)).await;
+    let page = &open.page.text;
+    assert!(page.contains(r#"name="credential.apiKey" type="password""#), "a masked field: {page}");
+    assert!(page.contains(r#"href="https://keys.example/new""#), "where to get a key: {page}");
+
+    let authorize = format!("/connect/{session_id}/authorize");
+    let refused =
+        open.post(&w.client, &authorize, &[("integration", "llm"), ("credential.apiKey", "sk-wrong")]).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("(401)"), "the page says the provider refused it: {}", refused.text);
+    assert!(!refused.text.contains("sk-wrong"), "a secret is never shown again");
+    assert!(connections(&w).await.is_empty(), "a refused key stores nothing");
+
+    let done =
+        open.post(&w.client, &authorize, &[("integration", "llm"), ("credential.apiKey", "sk-good")]).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    let status = w.client.get(&format!("/v1/sessions/{session_id}"), &w.app_headers()).await.json();
+    assert_eq!(status["status"], "completed", "{status}");
+    let listed = connections(&w).await;
+    assert_eq!(listed.len(), 1);
+    assert!(!serde_json::to_string(&listed).unwrap().contains("sk-good"), "{listed:?}");
+
+    let echoed = w.client.get("/v1/proxy/llm/v1/echo", &w.app_headers()).await;
+    assert_eq!(echoed.status, 200, "{}", echoed.text);
+    assert_eq!(echoed.json()["headers"]["x-api-key"], "sk-good", "sent where the configuration says");
+    let logged = logs(&w);
+    assert!(!logged.contains("sk-good") && !logged.contains("sk-wrong"), "no key in the server's log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_an_app_imports_are_verified_and_proxied_as_their_entry_says() {
+    let w = world().await;
+    let (_upstream, api) = upstream().await;
+    // Twilio's catalog entry (HTTP Basic, verified with /Accounts.json), its API on loopback.
+    let twilio = json!({"apiBaseUrl": format!("{api}/keyed"), "allowedHosts": ["localhost"]});
+    assert_eq!(put(&w, "sms", "twilio", twilio).await.status, 200);
+    let rejected = import(&w, "sms", json!({"username": "ada", "password": "wrong"})).await;
+    assert_eq!(rejected.status, 422, "{}", rejected.text);
+    assert!(rejected.json()["type"].as_str().unwrap().ends_with("/problems/credentials-rejected"));
+    assert!(connections(&w).await.is_empty(), "nothing stored");
+    let missing = import(&w, "sms", json!({"username": "ada"})).await;
+    assert_eq!(missing.status, 400, "{}", missing.text);
+
+    let imported = import(&w, "sms", json!({"username": "ada", "password": "s3cret"})).await;
+    assert_eq!(imported.status, 201, "{}", imported.text);
+    assert_eq!(imported.json()["account"]["id"], "ada", "the account SID names the account");
+    assert!(!imported.text.contains("s3cret"));
+    let echoed = w.client.get("/v1/proxy/sms/Messages/echo", &w.app_headers()).await.json();
+    assert_eq!(echoed["headers"]["authorization"], "Basic YWRhOnMzY3JldA==");
+
+    // A key in the query goes after the caller's own parameters.
+    let query = keyed(&api, json!({"in": "query", "name": "key"}), "/me");
+    assert_eq!(put(&w, "maps", "api_key", query).await.status, 200);
+    assert_eq!(import(&w, "maps", json!({"apiKey": "sk-good"})).await.status, 201);
+    let echoed = w.client.get("/v1/proxy/maps/geo/echo?q=x", &w.app_headers()).await.json();
+    assert_eq!(echoed["url"], "/keyed/geo/echo?q=x&key=sk-good");
+
+    // A provider that cannot answer says nothing of the key: 502, nothing stored.
+    let down = keyed(&api, json!({"in": "header", "name": "x-api-key"}), "/down");
+    assert_eq!(put(&w, "flaky", "api_key", down).await.status, 200);
+    let unavailable = import(&w, "flaky", json!({"apiKey": "sk-good"})).await;
+    assert_eq!(unavailable.status, 502, "{}", unavailable.text);
+    assert_eq!(connections(&w).await.len(), 2, "only sms and maps");
+
+    let oauth = import(&w, "mock", json!({"apiKey": "x"})).await;
+    assert_eq!(oauth.status, 400, "an OAuth integration connects through a session: {}", oauth.text);
+    assert!(!logs(&w).contains("s3cret"), "no secret in the server's log");
+}
