@@ -1,7 +1,7 @@
 //! Connection params a provider names only with the grant: a field of its token
 //! answer (Salesforce's `instance_url`, read by the host from the answer itself) or
-//! of a call made with the new token (Atlassian's accessible resources, Mailchimp's
-//! metadata). Each value passes its param's pattern like a typed one, so the
+//! of a call made with the new token (Atlassian's accessible resources, Basecamp's
+//! accounts). Each value passes its param's pattern like a typed one, so the
 //! provider's answer can move a URL only where the entry's template allows.
 
 use crate::catalog::{ParamError, ParamSource, ParamValues, params, serving};
