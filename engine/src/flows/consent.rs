@@ -136,16 +136,17 @@ impl Flows {
         let mut providers = Vec::new();
         for (key, requested) in &session.providers {
             let found = integration::get(&tx, &session.project_id, key).await?;
-            let provider_name = match &found {
-                Some(found) => match self.providers.catalog().get(&found.provider) {
-                    Some(entry) => entry.name.clone(),
-                    None => self
-                        .providers
-                        .get(&found.provider)
-                        .map_or(found.provider.clone(), |p| p.info().name.clone()),
-                },
-                None => key.clone(),
-            };
+            // The catalog's name, the configuration's (a generic provider's), the
+            // plugin's, or the integration's key.
+            let provider_name = found
+                .as_ref()
+                .and_then(|found| {
+                    let configured = found.config.get("name").and_then(|n| n.as_str()).map(str::to_owned);
+                    (self.providers.catalog().get(&found.provider).map(|entry| entry.name.clone()))
+                        .or(configured)
+                        .or_else(|| self.providers.get(&found.provider).ok().map(|p| p.info().name.clone()))
+                })
+                .unwrap_or_else(|| key.clone());
             let declared = found.as_ref().map(|f| serving::connection_params(&f.config)).unwrap_or_default();
             let spec = found.as_ref().and_then(|f| Spec::of(&f.config)).and_then(Result::ok);
             providers.push(ConsentProvider {
