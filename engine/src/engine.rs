@@ -532,6 +532,16 @@ impl Engine {
         self.inner.tokens.list_connections(principal, entity_id).await
     }
 
+    /// Makes a connection its integration's default for the entity.
+    pub async fn make_default_connection(
+        &self,
+        principal: &Principal,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<ConnectionView> {
+        self.inner.tokens.make_default(principal, entity_id, connection_id).await
+    }
+
     /// Imports credentials an app already holds, verified at the provider first.
     pub async fn import_connection(
         &self,

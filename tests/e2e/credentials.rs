@@ -132,3 +132,44 @@ async fn credentials_an_app_imports_are_verified_and_proxied_as_their_entry_says
     assert_eq!(oauth.status, 400, "an OAuth integration connects through a session: {}", oauth.text);
     assert!(!logs(&w).contains("s3cret"), "no secret in the server's log");
 }
+
+/// An entity may hold two accounts of one integration: the first connected is the
+/// default the proxy uses when a call names none, until the app makes another one
+/// the default; a second account never makes calls fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_of_several_accounts_serves_calls_that_name_none() {
+    let w = world().await;
+    let (_upstream, api) = upstream().await;
+    let twilio = json!({"apiBaseUrl": format!("{api}/keyed"), "allowedHosts": ["localhost"]});
+    assert_eq!(put(&w, "sms", "twilio", twilio).await.status, 200);
+    let ada = import(&w, "sms", json!({"username": "ada", "password": "s3cret"})).await.json();
+    let bob = import(&w, "sms", json!({"username": "bob", "password": "s3cret"})).await.json();
+    assert_eq!(
+        (ada["default"].as_bool(), bob["default"].as_bool()),
+        (Some(true), Some(false)),
+        "{ada} {bob}"
+    );
+    let user = |echoed: Value| match echoed["headers"]["authorization"].as_str() {
+        Some("Basic YWRhOnMzY3JldA==") => "ada",
+        Some("Basic Ym9iOnMzY3JldA==") => "bob",
+        other => panic!("{other:?}"),
+    };
+    let call = || async { w.client.get("/v1/proxy/sms/Messages/echo", &w.app_headers()).await };
+    let first = call().await;
+    assert_eq!(first.status, 200, "a second account does not make calls fail: {}", first.text);
+    assert_eq!(user(first.json()), "ada", "the first connected is the default");
+
+    let path =
+        |c: &Value| format!("/v1/entities/user_123/connections/{}", c["connectionId"].as_str().unwrap());
+    let made = w.client.json(Method::PATCH, &path(&bob), &w.app_headers(), json!({"default": true})).await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    assert_eq!(made.json()["default"], true);
+    assert_eq!(user(call().await.json()), "bob");
+    let defaults: Vec<_> = connections(&w).await.into_iter().filter(|c| c["default"] == true).collect();
+    assert_eq!(defaults.len(), 1, "one default per integration: {defaults:?}");
+    let unset = w.client.json(Method::PATCH, &path(&ada), &w.app_headers(), json!({"default": false})).await;
+    assert_eq!(unset.status, 400, "{}", unset.text);
+
+    assert_eq!(w.client.send(Method::DELETE, &path(&bob), &w.app_headers(), None, None).await.status, 204);
+    assert_eq!(user(call().await.json()), "ada", "the default gone, the first connected serves again");
+}

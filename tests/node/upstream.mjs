@@ -6,7 +6,8 @@
 //   .../truncated declares 100 bytes, sends 10, then drops the connection
 //   .../unchanged 304 naming the full representation's length (and sending no body)
 //   .../keyed/...  a provider that takes one key: x-api-key or Bearer "sk-good", Basic
-//                 ada:s3cret, or ?key=sk-good; 401 otherwise (.../keyed/down: 503);
+//                 with any user and the password s3cret, or ?key=sk-good; 401 otherwise
+//                 (.../keyed/down: 503);
 //                 .../keyed/.../echo echoes, anything else answers {"ok": true}
 //   .../accessible-resources  with a Bearer token: Atlassian's list of sites; else 401
 //   .../flaky?key=K&times=N&status=S[&after=A]  the first N requests of key K get
@@ -32,7 +33,8 @@ http
         const good =
           request.headers["x-api-key"] === "sk-good" ||
           authorization === "Bearer sk-good" ||
-          authorization === `Basic ${Buffer.from("ada:s3cret").toString("base64")}` ||
+          (authorization.startsWith("Basic ") &&
+            Buffer.from(authorization.slice(6), "base64").toString().endsWith(":s3cret")) ||
           url.searchParams.get("key") === "sk-good";
         if (url.pathname.endsWith("/down")) return response.writeHead(503).end();
         if (!good) return response.writeHead(401, { "content-type": "application/json" }).end('{"error":"bad key"}');

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use securix_engine::flows::import::Import;
 use securix_engine::util::secret::SecretString;
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::identity::App;
 use super::problem::ApiError;
 use super::problem::responses::{
-    BadGateway, BadRequest, GatewayTimeout, Internal, NotFound, PayloadTooLarge, RequestTimeout,
+    BadGateway, BadRequest, Conflict, GatewayTimeout, Internal, NotFound, PayloadTooLarge, RequestTimeout,
     ServiceUnavailable, Unauthorized, UnprocessableEntity,
 };
 use super::views;
@@ -92,6 +92,51 @@ pub async fn import(
     };
     let created = state.engine.import_connection(&principal, &entity, import).await?;
     Ok(HttpResponse::Created().json(created))
+}
+
+/// What a connection's `PATCH` may change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPatch {
+    /// `true`: the proxy uses this connection when a call names none.
+    default: bool,
+}
+
+/// Make a connection its integration's default for the entity.
+#[utoipa::path(
+    tag = "connections",
+    operation_id = "updateConnection",
+    security(("apiKey" = [])),
+    params(
+        ("entityId" = String, Path, description = "The end user, in the app's own terms"),
+        ("connectionId" = String, Path, description = "The connection's id"),
+    ),
+    request_body = ConnectionPatch,
+    responses(
+        (status = 200, description = "The connection", body = views::ConnectionView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+)]
+#[patch("/v1/entities/{entityId}/connections/{connectionId}")]
+pub async fn make_default(
+    state: web::Data<AppState>,
+    App(principal): App,
+    path: web::Path<(String, String)>,
+    body: web::Json<ConnectionPatch>,
+) -> Result<HttpResponse, ApiError> {
+    if !body.default {
+        return Err(ApiError::bad_request(
+            "`default` can only be set to true: make another connection the default",
+        ));
+    }
+    let (entity, connection) = path.into_inner();
+    Ok(HttpResponse::Ok().json(state.engine.make_default_connection(&principal, &entity, &connection).await?))
 }
 
 /// Revoke and delete a connection.

@@ -30,6 +30,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(sessions::confirm)
         .service(connections::list)
         .service(connections::import)
+        .service(connections::make_default)
         .service(connections::delete)
         .service(connections::audit)
         .service(catalog::catalog)

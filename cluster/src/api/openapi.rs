@@ -439,6 +439,7 @@ mod tests {
             account,
             scopes: vec!["repo".into()],
             status: ConnectionStatus::Active,
+            default: true,
             created_at: at,
             refreshed_at: at,
         };

@@ -105,6 +105,9 @@ pub struct ConnectionView {
     account: Account,
     scopes: Vec<String>,
     status: ConnectionStatus,
+    /// The connection the proxy uses for its integration when a call names none:
+    /// the one made so with `PATCH`, else the first connected.
+    default: bool,
     #[schema(format = DateTime)]
     created_at: String,
     #[schema(format = DateTime)]

@@ -53,7 +53,7 @@ impl Flows {
                                 .to_lowercase(),
                         ));
                     }
-                    let mut views = Vec::new();
+                    let mut activated = Vec::new();
                     for pending in grant::list(&tx, &session.id).await? {
                         let draft = ConnectionDraft {
                             project_id: session.project_id.clone(),
@@ -84,7 +84,7 @@ impl Flows {
                             entry.status = SessionStatus::Completed;
                             entry.connection_id = Some(connection.id.clone());
                         }
-                        views.push(ConnectionView::from(&connection));
+                        activated.push(connection);
                     }
                     grant::purge(&tx, &session.id)?;
                     session.status = SessionStatus::Completed;
@@ -99,11 +99,12 @@ impl Flows {
                     event::append(&tx, &session.project_id, EventKind::SessionCompleted, draft, now)
                         .await
                         .map_err(EngineError::from)?;
-                    Ok::<_, EngineError>(Confirmed { status: SessionStatus::Completed, connections: views })
+                    Ok::<_, EngineError>(activated)
                 }
             })
             .await?;
         self.session_changed();
-        Ok(confirmed)
+        let connections = ConnectionView::of_entity(&self.store, &confirmed).await?;
+        Ok(Confirmed { status: SessionStatus::Completed, connections })
     }
 }

@@ -77,6 +77,7 @@ impl Flows {
                 }
             })
             .await?;
-        Ok(ConnectionView::from(&stored))
+        let mut views = ConnectionView::of_entity(&self.store, std::slice::from_ref(&stored)).await?;
+        views.pop().ok_or(EngineError::NotFound("connection"))
     }
 }

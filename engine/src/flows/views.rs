@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::connection::{Account, Connection, ConnectionStatus};
+use crate::error::EngineResult;
+use crate::model::connection::{self, Account, Connection, ConnectionStatus};
 use crate::model::session::{AuthSession, Flow, SessionStatus};
+use crate::store::Store;
 use crate::util::clock::Rfc3339;
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,12 +71,15 @@ pub struct ConnectionView {
     pub account: Account,
     pub scopes: Vec<String>,
     pub status: ConnectionStatus,
+    /// The connection the proxy uses for its integration when a call names none.
+    pub default: bool,
     pub created_at: Rfc3339,
     pub refreshed_at: Rfc3339,
 }
 
-impl From<&Connection> for ConnectionView {
-    fn from(c: &Connection) -> Self {
+impl ConnectionView {
+    /// The view of `c`, whose `default` `mark_defaults` sets.
+    fn of(c: &Connection) -> Self {
         ConnectionView {
             connection_id: c.id.clone(),
             integration: c.integration.clone(),
@@ -82,9 +87,27 @@ impl From<&Connection> for ConnectionView {
             account: c.account.clone(),
             scopes: c.scopes.clone(),
             status: c.status,
+            default: false,
             created_at: Rfc3339(c.created_at),
             refreshed_at: Rfc3339(c.refreshed_at),
         }
+    }
+
+    /// The views of `connections` (some of one entity's), each marked default or not
+    /// as the store says now.
+    pub async fn of_entity(store: &Store, connections: &[Connection]) -> EngineResult<Vec<ConnectionView>> {
+        let Some(first) = connections.first() else { return Ok(Vec::new()) };
+        let tx = store.begin().await?;
+        let all = connection::list(&tx, &first.project_id, &first.entity_id).await?;
+        let mut views = Vec::with_capacity(connections.len());
+        for c in connections {
+            let default = connection::default_of(&tx, &all, &c.integration).await?;
+            views.push(ConnectionView {
+                default: default.is_some_and(|d| d.id == c.id),
+                ..ConnectionView::of(c)
+            });
+        }
+        Ok(views)
     }
 }
 

@@ -242,6 +242,36 @@ pub async fn list(tx: &Tx, project_id: &str, entity_id: &str) -> Result<Vec<Conn
     super::list_json(tx, space.range(), Default::default(), WHAT).await
 }
 
+fn default_key(project_id: &str, entity_id: &str, integration: &str) -> Vec<u8> {
+    keys::entity_space(project_id, entity_id).pack(&("default", integration))
+}
+
+/// Makes `connection` the one the proxy uses for its integration when a call names none.
+pub fn set_default(tx: &Tx, connection: &Connection) -> Result<(), RecordError> {
+    let key = default_key(&connection.project_id, &connection.entity_id, &connection.integration);
+    put_json(tx, &key, &connection.id, WHAT)?;
+    super::access_epoch::bump_entity(tx, &connection.project_id, &connection.entity_id)
+}
+
+/// Which of an entity's usable connections of `integration` is its default: the one
+/// made so (`set_default`) while it stays usable, else the first connected. A second
+/// account never leaves a call without one.
+pub async fn default_of<'a>(
+    tx: &Tx,
+    connections: &'a [Connection],
+    integration: &str,
+) -> Result<Option<&'a Connection>, RecordError> {
+    let mut usable =
+        connections.iter().filter(|c| c.integration == integration && c.status != ConnectionStatus::Revoked);
+    let Some(first) = usable.clone().min_by_key(|c| (c.created_at, &c.id)) else { return Ok(None) };
+    if usable.clone().nth(1).is_none() {
+        return Ok(Some(first));
+    }
+    let chosen: Option<String> =
+        get_json(tx, &default_key(&first.project_id, &first.entity_id, integration), WHAT).await?;
+    Ok(Some(usable.find(|c| Some(&c.id) == chosen.as_ref()).unwrap_or(first)))
+}
+
 /// Deletes a connection and its sealed tokens.
 pub async fn delete(
     tx: &Tx,

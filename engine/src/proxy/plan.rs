@@ -18,7 +18,7 @@ use crate::auth::{Principal, require_agent, require_use};
 use crate::credentials::{Credentials, inject};
 use crate::error::{EngineError, EngineResult};
 use crate::model::access_epoch::{self, AccessEpoch};
-use crate::model::connection::{self, ConnectionStatus};
+use crate::model::connection;
 use crate::model::integration;
 use crate::plugins::PluginError;
 use crate::proxy::Proxy;
@@ -126,20 +126,9 @@ impl Proxy {
         let connection_id = match key.connection_id {
             Some(id) => id.to_owned(),
             None => {
-                let candidates: Vec<_> = connection::list(&tx, project_id, key.entity_id)
-                    .await?
-                    .into_iter()
-                    .filter(|c| c.integration == key.integration && c.status != ConnectionStatus::Revoked)
-                    .collect();
-                match candidates.as_slice() {
-                    [] => return Err(EngineError::NotFound("connection")),
-                    [only] => only.id.clone(),
-                    _ => {
-                        return Err(EngineError::Conflict(
-                            "several accounts are connected: name one with securix-connection-id".into(),
-                        ));
-                    }
-                }
+                let connections = connection::list(&tx, project_id, key.entity_id).await?;
+                let default = connection::default_of(&tx, &connections, key.integration).await?;
+                default.ok_or(EngineError::NotFound("connection"))?.id.clone()
             }
         };
         let (connection, access_token) =

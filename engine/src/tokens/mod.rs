@@ -122,6 +122,39 @@ impl Tokens {
         self.entities.stop_all();
     }
 
+    /// Makes one of the entity's connections the one the proxy uses for its
+    /// integration when a call names none.
+    pub async fn make_default(
+        &self,
+        principal: &Principal,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<ConnectionView> {
+        let (project_id, entity_id, connection_id) =
+            (principal.project_id.to_string(), entity_id.to_owned(), connection_id.to_owned());
+        let chosen = self
+            .store
+            .run(|tx| {
+                let (project_id, entity_id, connection_id) =
+                    (project_id.clone(), entity_id.clone(), connection_id.clone());
+                async move {
+                    let found = connection::get(&tx, &project_id, &entity_id, &connection_id)
+                        .await?
+                        .ok_or(EngineError::NotFound("connection"))?;
+                    if found.status == ConnectionStatus::Revoked {
+                        return Err(EngineError::Conflict(
+                            "a revoked connection cannot be the default".into(),
+                        ));
+                    }
+                    connection::set_default(&tx, &found)?;
+                    Ok::<_, EngineError>(found)
+                }
+            })
+            .await?;
+        let mut views = ConnectionView::of_entity(&self.store, std::slice::from_ref(&chosen)).await?;
+        views.pop().ok_or(EngineError::NotFound("connection"))
+    }
+
     pub async fn list_connections(
         &self,
         principal: &Principal,
@@ -129,11 +162,9 @@ impl Tokens {
     ) -> EngineResult<Vec<ConnectionView>> {
         crate::model::ids::check_app_id(entity_id, "entity id")?;
         let tx = self.store.begin().await?;
-        Ok(connection::list(&tx, &principal.project_id, entity_id)
-            .await?
-            .iter()
-            .map(ConnectionView::from)
-            .collect())
+        let connections = connection::list(&tx, &principal.project_id, entity_id).await?;
+        drop(tx);
+        ConnectionView::of_entity(&self.store, &connections).await
     }
 
     /// Revokes at the provider when it can, then deletes the vaulted tokens.
