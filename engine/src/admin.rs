@@ -9,11 +9,13 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::catalog::AuthMode;
 use crate::catalog::{Catalog, ConnectionParam, ParamSource, ParamValues, params, serving};
-use crate::credentials::{Credentials, Spec, verify};
+use crate::credentials::{Credentials, Spec, jwt, verify};
 use crate::error::{EngineError, EngineResult};
 use crate::http_client::HttpClient;
 use crate::model::agent::{self, Agent};
+use crate::model::connection::TokenSet;
 use crate::model::integration::{self, Integration, IntegrationDraft};
 use crate::model::{api_key, project};
 use crate::plugins::{CallTarget, Plugin, PluginError, PluginHost, ProviderFailure};
@@ -98,18 +100,51 @@ impl Providers {
         Spec::of(&integration.config).map(|spec| spec.map_err(|e| EngineError::Invalid(e.to_string())))
     }
 
-    /// The typed credentials, checked at the provider for a connection with `values`.
+    /// The typed credentials, checked at the provider for a connection with `values`,
+    /// as the connection vaults them: a `jwt` key with the first token it was
+    /// exchanged for, other credentials as they are.
     pub async fn verify_credentials(
         &self,
         integration: &Integration,
         spec: &Spec,
         values: &ParamValues,
         typed: &BTreeMap<String, SecretString>,
-    ) -> EngineResult<Credentials> {
+        now: Timestamp,
+    ) -> EngineResult<(Credentials, TokenSet)> {
         let credentials = spec.accept(typed)?;
+        if spec.mode == AuthMode::Jwt {
+            let tokens = self.mint(integration, spec, values, &credentials, now).await?;
+            return Ok((credentials, tokens));
+        }
         let api = self.credential_api(integration, values).await?;
         verify::verify(&self.http, &api.base_url, spec, &credentials, self.timeout).await?;
-        Ok(credentials)
+        let tokens = credentials.sealed();
+        Ok((credentials, tokens))
+    }
+
+    /// A `jwt` connection's token set: an access token taken with an assertion the
+    /// key signs, the key kept in the refresh-token slot to take the next one.
+    pub async fn mint(
+        &self,
+        integration: &Integration,
+        spec: &Spec,
+        values: &ParamValues,
+        credentials: &Credentials,
+        now: Timestamp,
+    ) -> EngineResult<TokenSet> {
+        let target = self.target(integration, values).await?;
+        let config: serde_json::Value = serde_json::from_str(&target.config).unwrap_or_default();
+        let token_url = config.get("tokenUrl").and_then(|v| v.as_str()).unwrap_or_default();
+        let minted =
+            jwt::mint(&self.http, spec, credentials, token_url, &integration.scopes, now, self.timeout)
+                .await?;
+        Ok(TokenSet {
+            access_token: minted.access_token,
+            refresh_token: Some(credentials.sealed().access_token),
+            id_token: None,
+            token_type: "jwt".into(),
+            expires_at: Some(minted.expires_at),
+        })
     }
 
     /// A credential provider's API for a connection with `values`: its `apiBaseUrl`
@@ -246,22 +281,28 @@ async fn validated_template(plugin: &Plugin, config: &serde_json::Value) -> Engi
     Ok(stored)
 }
 
-/// A credential provider's configuration, stored like a plugin's: its API base's site
-/// (with params as placeholders) is the one host its connections reach.
+/// A credential provider's configuration, stored like a plugin's: the sites of its
+/// API base and (for `jwt`) its token URL, with params as placeholders, are the
+/// hosts its connections reach.
 fn credential_template(config: &serde_json::Value) -> EngineResult<serde_json::Value> {
     let stand_ins = serving::stand_ins(config);
     let declared: Vec<String> = stand_ins.keys().cloned().collect();
-    let template = config.get("apiBaseUrl").and_then(|v| v.as_str()).unwrap_or_default();
-    let base = params::fill(template, &declared, &stand_ins)?;
-    let site = url::Url::parse(&base)
-        .ok()
-        .as_ref()
-        .and_then(Site::of)
-        .ok_or_else(|| EngineError::Invalid("`apiBaseUrl` must be an http(s) URL".into()))?
-        .to_string();
-    check_allowed_hosts(config, std::slice::from_ref(&site))?;
+    let mut sites = Vec::new();
+    for (field, required) in [("apiBaseUrl", true), ("tokenUrl", false)] {
+        let Some(template) = config.get(field).and_then(|v| v.as_str()) else {
+            if required {
+                return Err(EngineError::Invalid(format!("`{field}` is required")));
+            }
+            continue;
+        };
+        let url = params::fill(template, &declared, &stand_ins)?;
+        let site = url::Url::parse(&url).ok().as_ref().and_then(Site::of);
+        let site = site.ok_or_else(|| EngineError::Invalid(format!("`{field}` must be an http(s) URL")))?;
+        sites.push(site.to_string());
+    }
+    check_allowed_hosts(config, &sites)?;
     let mut stored = config.clone();
-    stored[HOSTS_FIELD] = serde_json::json!([serving::unfill(&site, &stand_ins)]);
+    stored[HOSTS_FIELD] = sites.iter().map(|site| serving::unfill(site, &stand_ins)).collect();
     stored[CLIENT_AUTH_FIELD] = serde_json::json!([]);
     Ok(stored)
 }

@@ -173,3 +173,73 @@ async fn the_default_of_several_accounts_serves_calls_that_name_none() {
     assert_eq!(w.client.send(Method::DELETE, &path(&bob), &w.app_headers(), None, None).await.status, 204);
     assert_eq!(user(call().await.json()), "ada", "the default gone, the first connected serves again");
 }
+
+/// `jwt` credentials: a private key the test's token endpoint trusts signs each
+/// assertion (checked there with its public half); the access token it answers is
+/// what the proxy sends, and a lapsed one is taken again with a new assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_key_is_exchanged_for_tokens_by_signed_assertions() {
+    let w = world().await;
+    let port = free_port();
+    let (_issuer, lines) = node_peer("jwt-issuer.mjs", &[&port.to_string()]).await;
+    let issuer = format!("http://localhost:{port}");
+    let keys = lines.lock().unwrap()[0]["keys"].clone();
+    let key = |name: &str| keys[name].as_str().unwrap().to_owned();
+    let tokens_taken =
+        || -> Vec<Value> { lines.lock().unwrap().iter().filter_map(|l| l.get("token").cloned()).collect() };
+
+    // Google's service-account entry: the RFC 7523 JWT bearer grant.
+    let google = json!({
+        "tokenUrl": format!("{issuer}/token"), "apiBaseUrl": format!("{issuer}/api"), "allowedHosts": ["localhost"],
+        "jwt": {"algorithm": "RS256", "audience": format!("{issuer}/token"), "grant": "jwt-bearer"},
+    });
+    let path = format!("/v1/admin/projects/{}/integrations/gsa", w.project_id);
+    let body = json!({"provider": "google-service-account", "scopes": ["drive.readonly"], "config": google});
+    let enabled = w.client.json(Method::PUT, &path, &[("securix-admin-token", ADMIN_TOKEN)], body).await;
+    assert_eq!(enabled.status, 200, "{}", enabled.text);
+    let untrusted =
+        import(&w, "gsa", json!({"clientEmail": "svc@acme.iam", "privateKey": key("other")})).await;
+    assert_eq!(untrusted.status, 422, "a key the provider does not trust: {}", untrusted.text);
+    let imported =
+        import(&w, "gsa", json!({"clientEmail": "svc@acme.iam", "privateKey": key("pkcs8")})).await;
+    assert_eq!(imported.status, 201, "{}", imported.text);
+    assert_eq!(imported.json()["account"]["id"], "svc@acme.iam");
+    let claims = tokens_taken()[1]["claims"].clone();
+    assert_eq!(
+        (claims["iss"].as_str(), claims["scope"].as_str()),
+        (Some("svc@acme.iam"), Some("drive.readonly"))
+    );
+    assert_eq!(claims["aud"], format!("{issuer}/token"));
+    assert!(claims.get("sub").is_none(), "no user to impersonate was given");
+
+    let first = w.client.get("/v1/proxy/gsa/echo", &w.app_headers()).await.json();
+    assert_eq!(first["authorization"], "Bearer ya29-1");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let second = w.client.get("/v1/proxy/gsa/echo", &w.app_headers()).await.json();
+    assert_eq!(
+        second["authorization"], "Bearer ya29-2",
+        "the lapsed token was taken again with a new assertion"
+    );
+
+    // A GitHub App: a PKCS#1 key, the assertion as a Bearer token, the installation a param.
+    let github = json!({
+        "tokenUrl": format!("{issuer}/app/installations/{{installation_id}}/access_tokens"),
+        "apiBaseUrl": format!("{issuer}/api"), "allowedHosts": ["localhost"],
+    });
+    assert_eq!(put(&w, "gh", "github-app", github).await.status, 200);
+    let body = json!({"integration": "gh", "credentials": {"appId": "12345", "privateKey": key("pkcs1")},
+                      "params": {"installation_id": "777"}});
+    let app = w.client.json(Method::POST, "/v1/entities/user_123/connections", &w.app_headers(), body).await;
+    assert_eq!(app.status, 201, "{}", app.text);
+    let taken = tokens_taken().last().cloned().unwrap();
+    assert_eq!(taken["path"], "/app/installations/777/access_tokens");
+    assert_eq!(taken["claims"]["iss"], "12345");
+    let echoed = w.client.get("/v1/proxy/gh/echo", &w.app_headers()).await.json();
+    assert!(echoed["authorization"].as_str().unwrap().starts_with("Bearer ghs_"), "{echoed}");
+    assert_eq!(echoed["version"], "2022-11-28", "the entry's API headers go along");
+    let logged = logs(&w);
+    assert!(
+        !logged.contains("PRIVATE KEY") && !logged.contains("ya29-"),
+        "no key or token in the server's log"
+    );
+}

@@ -72,8 +72,17 @@ pub struct CredentialField {
     pub name: String,
     pub label: String,
     pub secret: bool,
+    /// May be left empty (a service account's user to impersonate).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+}
+
+impl CredentialField {
+    pub fn new(name: &str, label: &str, secret: bool) -> Self {
+        CredentialField { name: name.into(), label: label.into(), secret, optional: false, pattern: None }
+    }
 }
 
 /// Where a secret goes on an API call: a header or a query parameter.

@@ -9,7 +9,8 @@ use super::{Catalog, ConnectionParam, ParamValues, params};
 /// The plugin that serves catalog entries from data.
 pub const GENERIC_PLUGIN: &str = "oauth2";
 /// The modes the host serves itself from credentials users bring (`crate::credentials`).
-pub const CREDENTIAL_MODES: &[super::AuthMode] = &[super::AuthMode::ApiKey, super::AuthMode::Basic];
+pub const CREDENTIAL_MODES: &[super::AuthMode] =
+    &[super::AuthMode::ApiKey, super::AuthMode::Basic, super::AuthMode::Jwt];
 
 /// What an integration is stored with.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,9 +154,12 @@ mod tests {
             generic.config["authMode"], "basic",
             "a generic credential provider's config is its entry"
         );
-        for refused in ["google-service-account", "github-app"] {
-            assert!(serve(&catalog, refused, loaded, &json!({})).is_err(), "{refused}");
-        }
+        let key = serve(&catalog, "google-service-account", loaded, &json!({})).unwrap();
+        assert_eq!(
+            (key.plugin, key.config["authMode"].as_str()),
+            (None, Some("jwt")),
+            "the host serves keys"
+        );
         let salesforce = serve(&catalog, "salesforce", loaded, &json!({})).unwrap();
         assert_eq!(salesforce.plugin.as_deref(), Some(GENERIC_PLUGIN), "params from the grant are served");
         let unknown = serve(&catalog, "my-own-plugin", loaded, &json!({"x": 1})).unwrap();

@@ -9,6 +9,7 @@ use hyper::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use super::{Credentials, Spec};
 use crate::catalog::AuthMode;
 use crate::catalog::entry::PlacementIn;
+use crate::util::secret::SecretString;
 
 /// What a call carries to authenticate.
 #[derive(Debug, Default)]
@@ -22,6 +23,14 @@ pub struct Auth {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the credentials cannot be sent as the provider's configuration says")]
 pub struct Unplaceable;
+
+/// An access token taken with the credentials (`jwt`), as a Bearer token.
+pub fn bearer(access_token: &SecretString) -> Result<Auth, Unplaceable> {
+    let mut value =
+        HeaderValue::from_str(&format!("Bearer {}", access_token.expose())).map_err(|_| Unplaceable)?;
+    value.set_sensitive(true);
+    Ok(Auth { headers: vec![(AUTHORIZATION, value)], query: None })
+}
 
 pub fn auth(spec: &Spec, credentials: &Credentials) -> Result<Auth, Unplaceable> {
     let sensitive = |text: String| {
@@ -63,7 +72,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::util::secret::SecretString;
 
     fn placed(config: serde_json::Value, typed: &[(&str, &str)]) -> Auth {
         let spec = Spec::of(&config).unwrap().unwrap();

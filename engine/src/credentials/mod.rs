@@ -9,6 +9,7 @@
 //! anything is stored (`verify`).
 
 pub mod inject;
+pub mod jwt;
 pub mod verify;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,9 @@ pub struct Spec {
     pub verify: Option<Verify>,
     /// Where the provider's users get their credentials.
     pub help_url: Option<String>,
+    /// For `jwt`: how the assertion becomes a token, and its audience.
+    pub grant: Option<jwt::Grant>,
+    pub audience: Option<String>,
 }
 
 /// Why a configuration cannot serve credentials.
@@ -50,6 +54,7 @@ impl Spec {
         let mode = match config.get("authMode").and_then(Value::as_str)? {
             "api_key" => AuthMode::ApiKey,
             "basic" => AuthMode::Basic,
+            "jwt" => AuthMode::Jwt,
             _ => return None,
         };
         Some(Spec::read(mode, config))
@@ -66,25 +71,14 @@ impl Spec {
         if fields.is_empty() {
             fields = match mode {
                 AuthMode::Basic => vec![
-                    CredentialField {
-                        name: "username".into(),
-                        label: "Username".into(),
-                        secret: false,
-                        pattern: None,
-                    },
-                    CredentialField {
-                        name: "password".into(),
-                        label: "Password".into(),
-                        secret: true,
-                        pattern: None,
-                    },
+                    CredentialField::new("username", "Username", false),
+                    CredentialField::new("password", "Password", true),
                 ],
-                _ => vec![CredentialField {
-                    name: "apiKey".into(),
-                    label: "API key".into(),
-                    secret: true,
-                    pattern: None,
-                }],
+                AuthMode::Jwt => vec![
+                    CredentialField::new("issuer", "Issuer (the assertion's iss)", false),
+                    CredentialField::new("privateKey", "Private key (PEM)", true),
+                ],
+                _ => vec![CredentialField::new("apiKey", "API key", true)],
             };
         }
         let placement: Option<Placement> = match field("apiKey") {
@@ -101,6 +95,12 @@ impl Spec {
             placement,
             verify,
             help_url: config.get("credentialsHelpUrl").and_then(Value::as_str).map(str::to_owned),
+            grant: (mode == AuthMode::Jwt).then(|| jwt::Grant::of(config)),
+            audience: config
+                .get("jwt")
+                .and_then(|j| j.get("audience"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         };
         spec.check()?;
         Ok(spec)
@@ -117,6 +117,12 @@ impl Spec {
             }
             AuthMode::Basic if !(names("username") && names("password")) => {
                 return Err(SpecError("a basic provider's credentials are `username` and `password`".into()));
+            }
+            AuthMode::Jwt
+                if !(self.fields.iter().any(|f| f.secret && !f.optional)
+                    && self.fields.iter().any(|f| !f.secret && !f.optional)) =>
+            {
+                return Err(SpecError("a jwt provider needs an issuer field and a private key field".into()));
             }
             _ => {}
         }
@@ -141,10 +147,14 @@ impl Spec {
         let mut values = BTreeMap::new();
         for field in &self.fields {
             let value = typed.get(&field.name).map(|v| v.expose().trim()).unwrap_or_default();
+            if value.is_empty() && field.optional {
+                continue;
+            }
             if value.is_empty() {
                 return Err(CredentialError::Missing(field.name.clone()));
             }
-            if value.len() > MAX_VALUE || value.chars().any(char::is_control) {
+            // Line breaks stay: a PEM key holds them.
+            if value.len() > MAX_VALUE || value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r')) {
                 return Err(CredentialError::Malformed(field.name.clone()));
             }
             values.insert(field.name.clone(), SecretString::new(value));

@@ -283,15 +283,17 @@ impl Flows {
             params::complete(&serving::connection_params(&found.config), &requested.params, &typed.params)?;
         if let Some(spec) = self.providers.credential_spec(&found) {
             let spec = spec?;
-            let credentials =
-                self.providers.verify_credentials(&found, &spec, &values, &typed.credentials).await?;
+            let (credentials, tokens) = self
+                .providers
+                .verify_credentials(&found, &spec, &values, &typed.credentials, self.now())
+                .await?;
             let granted = Granted {
                 integration: integration_key.to_owned(),
                 provider: found.provider.clone(),
                 account: Account { id: spec.account_id(&credentials), email: None },
                 scopes: Vec::new(),
                 params: values,
-                tokens: credentials.sealed(),
+                tokens,
             };
             let outcome = self.record_grant(&session.id, granted).await?;
             self.session_changed();

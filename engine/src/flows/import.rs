@@ -44,8 +44,10 @@ impl Flows {
             &params::accept_all(&declared, &import.params)?,
             &Default::default(),
         )?;
-        let credentials =
-            self.providers.verify_credentials(&found, &spec, &values, &import.credentials).await?;
+        let (credentials, tokens) = self
+            .providers
+            .verify_credentials(&found, &spec, &values, &import.credentials, self.now())
+            .await?;
         let draft = ConnectionDraft {
             project_id: principal.project_id.to_string(),
             entity_id: entity_id.to_owned(),
@@ -55,7 +57,7 @@ impl Flows {
             scopes: Vec::new(),
             status: ConnectionStatus::Active,
             params: values,
-            tokens: credentials.sealed(),
+            tokens,
         };
         let (vault, now) = (self.vault.clone(), self.now());
         let stored = self

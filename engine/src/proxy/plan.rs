@@ -15,6 +15,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
 
 use crate::auth::{Principal, require_agent, require_use};
+use crate::catalog::AuthMode;
 use crate::credentials::{Credentials, inject};
 use crate::error::{EngineError, EngineResult};
 use crate::model::access_epoch::{self, AccessEpoch};
@@ -152,10 +153,14 @@ impl Proxy {
             // Credentials the user brought: placed by the host as the entry says.
             Some(spec) => {
                 let spec = spec?;
-                let credentials = Credentials::unsealed(&access_token)
-                    .ok_or_else(|| EngineError::Invalid("the connection holds no credentials".into()))?;
-                let auth =
-                    inject::auth(&spec, &credentials).map_err(|e| EngineError::Invalid(e.to_string()))?;
+                let auth = match spec.mode {
+                    // A key-signed assertion's token goes as a Bearer token.
+                    AuthMode::Jwt => inject::bearer(&access_token),
+                    _ => Credentials::unsealed(&access_token)
+                        .ok_or(inject::Unplaceable)
+                        .and_then(|credentials| inject::auth(&spec, &credentials)),
+                }
+                .map_err(|e| EngineError::Invalid(e.to_string()))?;
                 let api = self.providers.credential_api(&found, &connection.params).await?;
                 let mut headers = api
                     .headers

@@ -241,6 +241,38 @@ impl Tokens {
         self.entities.access_token(project_id, entity_id, connection_id).await
     }
 
+    /// A `jwt` connection's next token, taken with a new assertion its vaulted key
+    /// (`key`) signs, while this node holds the connection's refresh lock. A key the
+    /// provider now refuses makes the connection `reauth_required`.
+    async fn renew_with_key(
+        &self,
+        current: Connection,
+        found: &crate::model::integration::Integration,
+        spec: crate::credentials::Spec,
+        key: &SecretString,
+        now: Timestamp,
+    ) -> EngineResult<(Connection, SecretString)> {
+        let minted = match crate::credentials::Credentials::unsealed(key) {
+            Some(credentials) => self.providers.mint(found, &spec, &current.params, &credentials, now).await,
+            None => Err(EngineError::Invalid("the connection holds no key".into())),
+        };
+        match minted {
+            Ok(renewed) => {
+                let stored = self.store_refreshed(current, renewed.clone(), None).await?;
+                Ok((stored, renewed.access_token))
+            }
+            Err(EngineError::CredentialsRejected { .. }) => {
+                self.mark_reauth_required(&current).await?;
+                self.release_refresh(&current).await;
+                Err(EngineError::ReauthRequired)
+            }
+            Err(error) => {
+                self.release_refresh(&current).await;
+                Err(error)
+            }
+        }
+    }
+
     /// Whether the integration's tokens come by the client-credentials grant, so a
     /// lapsed one is replaced without a refresh token.
     async fn renews_with_client(&self, project_id: &str, integration_key: &str) -> EngineResult<bool> {
@@ -426,6 +458,9 @@ impl TokenRefresher for Tokens {
                 .await?
                 .ok_or(EngineError::NotFound("integration"))?;
             drop(tx);
+            if let Some(spec) = self.providers.credential_spec(&found) {
+                return self.renew_with_key(current, &found, spec?, &refresh_token, now).await;
+            }
             let plugin = self.providers.of_integration(&found)?;
             let target = self.providers.target(&found, &current.params).await?;
             match plugin.refresh(&target, &refresh_token, &current.scopes).await {
