@@ -31,6 +31,7 @@ fn session_record() -> Vec<u8> {
                     status: SessionStatus::Pending,
                     connection_id: None,
                     params: Default::default(),
+                    reconnect: None,
                 },
             )
         })

@@ -243,3 +243,35 @@ async fn a_private_key_is_exchanged_for_tokens_by_signed_assertions() {
         "no key or token in the server's log"
     );
 }
+
+/// `reconnect` authorizes a connection again through a session and keeps its id,
+/// even when the user signs in as another account; an id the entity does not hold
+/// answers 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_session_keeps_the_connection_id() {
+    let w = world().await;
+    let (_upstream, api) = upstream().await;
+    let twilio = json!({"apiBaseUrl": format!("{api}/keyed"), "allowedHosts": ["localhost"]});
+    assert_eq!(put(&w, "sms", "twilio", twilio).await.status, 200);
+    let imported = import(&w, "sms", json!({"username": "ada", "password": "s3cret"})).await.json();
+    let id = imported["connectionId"].as_str().unwrap().to_owned();
+
+    let body =
+        json!({"entityId": "user_123", "flow": "device", "reconnect": "con_nosuchconnection0000000000"});
+    let unknown = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+
+    let body = json!({"entityId": "user_123", "flow": "device", "reconnect": id});
+    let created = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
+    assert_eq!(created.status, 201, "the connection's integration is the session's: {}", created.text);
+    let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
+    let (session_id, cookie) = enter_code(&w.client, &code).await;
+    let open = open_page(&w.client, &format!("/connect/{session_id}"), Some(&cookie)).await;
+    let typed = [("integration", "sms"), ("credential.username", "bob"), ("credential.password", "s3cret")];
+    let done = open.post(&w.client, &format!("/connect/{session_id}/authorize"), &typed).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    let listed = connections(&w).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["connectionId"], id.as_str(), "the same connection, authorized again");
+    assert_eq!(listed[0]["account"]["id"], "bob", "as the account the user signed in as now");
+}

@@ -38,7 +38,8 @@ pub struct CreateBody {
     entity_id: String,
     #[schema(value_type = views::Flow)]
     flow: Flow,
-    /// By integration key.
+    /// By integration key (the reconnected connection's is added when left out).
+    #[serde(default)]
     providers: BTreeMap<String, ProviderScopes>,
     /// Popup flow, required: the challenge of the `sxc` the app confirms with.
     sxc_challenge: Option<String>,
@@ -48,6 +49,9 @@ pub struct CreateBody {
     expires_in: Option<u64>,
     /// When the `securix-agent-id` header is not sent.
     agent_id: Option<String>,
+    /// A connection of the entity to authorize again (after `reauth_required`, or for
+    /// new scopes): it keeps its id.
+    reconnect: Option<String>,
 }
 
 /// Create an auth session (popup or device flow).
@@ -87,6 +91,7 @@ pub async fn create(
         sxc_challenge: body.sxc_challenge,
         origin: body.origin,
         expires_in: body.expires_in.map(Duration::from_secs),
+        reconnect: body.reconnect,
     };
     let created = state.engine.create_session(&principal, session).await?;
     Ok(HttpResponse::Created().json(created))

@@ -70,7 +70,10 @@ impl Flows {
                                 .unwrap_or_default(),
                             tokens: pending.tokens(&vault).await?,
                         };
-                        let (connection, created) = connection::upsert(&tx, &vault, draft, now).await?;
+                        let reconnect =
+                            session.providers.get(&pending.integration).and_then(|p| p.reconnect.clone());
+                        let (connection, created) =
+                            connection::store_grant(&tx, &vault, draft, reconnect.as_deref(), now).await?;
                         let kind =
                             if created { EventKind::ConnectionCreated } else { EventKind::ConnectionUpdated };
                         let event_draft = EventDraft {

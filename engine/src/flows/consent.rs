@@ -513,7 +513,12 @@ impl Flows {
                                 params: granted.params.clone(),
                                 tokens: granted.tokens,
                             };
-                            let (connection, created) = connection::upsert(&tx, &vault, draft, now).await?;
+                            let reconnect = session
+                                .providers
+                                .get(&granted.integration)
+                                .and_then(|p| p.reconnect.as_deref());
+                            let (connection, created) =
+                                connection::store_grant(&tx, &vault, draft, reconnect, now).await?;
                             let kind = if created {
                                 EventKind::ConnectionCreated
                             } else {

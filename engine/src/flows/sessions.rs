@@ -13,7 +13,7 @@ use crate::flows::oauth::{pkce, transaction};
 use crate::flows::views::{SessionCreated, SessionView};
 use crate::model::event::{self, EventDraft, EventKind};
 use crate::model::session::{self, AuthSession, Flow, SessionProvider, SessionStatus};
-use crate::model::{RecordError, grant, ids, integration, project};
+use crate::model::{RecordError, connection, grant, ids, integration, project};
 use crate::sharding::region::RegionWork;
 use crate::util::clock::Rfc3339;
 
@@ -31,6 +31,9 @@ pub struct CreateSession {
     pub sxc_challenge: Option<String>,
     pub origin: Option<String>,
     pub expires_in: Option<Duration>,
+    /// A connection of the entity to re-authorize, keeping its id (its integration
+    /// is added to `providers` if left out).
+    pub reconnect: Option<String>,
 }
 
 const MAX_PROVIDERS: usize = 10;
@@ -49,7 +52,19 @@ impl Flows {
         ids::check_app_id(&request.entity_id, "entityId")?;
         let tx = self.store.begin().await?;
         let agent = require_agent(&tx, &principal.project_id, &request.agent_id).await?;
-        if request.providers.is_empty() || request.providers.len() > MAX_PROVIDERS {
+        let reconnecting = match &request.reconnect {
+            Some(id) => Some(
+                connection::get(&tx, &principal.project_id, &request.entity_id, id)
+                    .await?
+                    .ok_or(EngineError::NotFound("connection"))?,
+            ),
+            None => None,
+        };
+        let mut requested = request.providers.clone();
+        if let Some(reconnecting) = &reconnecting {
+            requested.entry(reconnecting.integration.clone()).or_default();
+        }
+        if requested.is_empty() || requested.len() > MAX_PROVIDERS {
             return Err(EngineError::Invalid(format!(
                 "`providers` must name 1 to {MAX_PROVIDERS} integrations"
             )));
@@ -57,7 +72,8 @@ impl Flows {
         let project =
             project::get(&tx, &principal.project_id).await?.ok_or(EngineError::NotFound("project"))?;
         let mut providers = BTreeMap::new();
-        for (key, scopes) in &request.providers {
+        for (key, scopes) in &requested {
+            let reconnect = reconnecting.as_ref().filter(|c| &c.integration == key);
             if scopes.len() > MAX_SCOPES
                 || scopes.iter().any(|s| s.is_empty() || s.len() > 512 || s.contains(char::is_whitespace))
             {
@@ -70,18 +86,34 @@ impl Flows {
             require_use(&agent, key)?;
             let scopes = if !scopes.is_empty() {
                 scopes.clone()
+            } else if let Some(reconnect) = reconnect.filter(|c| !c.scopes.is_empty()) {
+                reconnect.scopes.clone()
             } else if !found.scopes.is_empty() {
                 found.scopes.clone()
             } else {
                 self.providers.default_scopes(&found)?
             };
-            let given = request.params.get(key).cloned().unwrap_or_default();
-            let params = params::accept_all(&serving::connection_params(&found.config), &given)
+            let declared = serving::connection_params(&found.config);
+            // A reconnect keeps the values the user gave before, unless the app passes others.
+            let mut given: ParamValues = reconnect
+                .map(|c| {
+                    params::missing(&declared, &ParamValues::new())
+                        .iter()
+                        .filter_map(|p| Some((p.name.clone(), c.params.get(&p.name)?.clone())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            given.extend(request.params.get(key).cloned().unwrap_or_default());
+            let params = params::accept_all(&declared, &given)
                 .map_err(|e| EngineError::Invalid(format!("{key}: {e}")))?;
-            providers.insert(
-                key.clone(),
-                SessionProvider { scopes, status: SessionStatus::Pending, connection_id: None, params },
-            );
+            let provider = SessionProvider {
+                scopes,
+                status: SessionStatus::Pending,
+                connection_id: None,
+                params,
+                reconnect: reconnect.map(|c| c.id.clone()),
+            };
+            providers.insert(key.clone(), provider);
         }
         if let Some(key) = request.params.keys().find(|k| !providers.contains_key(*k)) {
             return Err(EngineError::Invalid(format!("params name {key:?}, which `providers` does not")));

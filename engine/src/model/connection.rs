@@ -209,6 +209,47 @@ pub async fn upsert(
     Ok((connection, created))
 }
 
+/// Stores a grant: on connection `reconnect` when the session re-authorizes one (its
+/// id and creation kept, its account what the provider now says), else on the
+/// entity's connection of that account, or a new one. Returns whether it is new.
+pub async fn store_grant(
+    tx: &Tx,
+    vault: &Vault,
+    draft: ConnectionDraft,
+    reconnect: Option<&str>,
+    now: Timestamp,
+) -> Result<(Connection, bool), RecordError> {
+    let Some(id) = reconnect else { return upsert(tx, vault, draft, now).await };
+    let existing =
+        get(tx, &draft.project_id, &draft.entity_id, id).await?.ok_or(RecordError::NotFound(WHAT))?;
+    let index = account_index_key(&draft.project_id, &draft.entity_id, &draft.integration, &draft.account.id);
+    let holder: Option<String> = get_json(tx, &index, WHAT).await?;
+    if holder.is_some_and(|holder| holder != existing.id) {
+        return Err(RecordError::AlreadyExists("connection of this account"));
+    }
+    tx.clear(&account_index_key(
+        &existing.project_id,
+        &existing.entity_id,
+        &existing.integration,
+        &existing.account.id,
+    ))?;
+    let key = record_key(&draft.project_id, &draft.entity_id, &existing.id);
+    let connection = Connection {
+        tokens: draft.tokens.seal(vault, &key)?,
+        expires_at: draft.tokens.expires_at,
+        refreshed_at: now,
+        account: draft.account,
+        scopes: draft.scopes,
+        status: draft.status,
+        params: draft.params,
+        ..existing
+    };
+    put_json(tx, &key, &connection, WHAT)?;
+    put_json(tx, &index, &connection.id, WHAT)?;
+    super::access_epoch::bump_entity(tx, &connection.project_id, &connection.entity_id)?;
+    Ok((connection, false))
+}
+
 /// Writes an updated connection (status, tokens) back.
 pub fn put(tx: &Tx, connection: &Connection) -> Result<(), RecordError> {
     put_json(

@@ -64,6 +64,9 @@ pub struct SessionProvider {
     /// Connection params: the app's, the user's, and those the grant answered.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, String>,
+    /// The connection this provider's grant re-authorizes (`reconnect`), keeping its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
