@@ -388,8 +388,20 @@ impl Engine {
                 }
             }
         });
+        // The background refresher: its own loop, as a round may wait on providers.
+        let weak = Arc::downgrade(&self.inner);
+        let refresher = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(error) = inner.tokens.renew_due().await {
+                    tracing::warn!(%error, "renewing due tokens failed");
+                }
+            }
+        });
         if let Ok(mut tasks) = self.inner.tasks.lock() {
             tasks.push(handle);
+            tasks.push(refresher);
         }
     }
 }

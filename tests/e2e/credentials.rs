@@ -213,13 +213,11 @@ async fn a_private_key_is_exchanged_for_tokens_by_signed_assertions() {
     assert!(claims.get("sub").is_none(), "no user to impersonate was given");
 
     let first = w.client.get("/v1/proxy/gsa/echo", &w.app_headers()).await.json();
-    assert_eq!(first["authorization"], "Bearer ya29-1");
+    assert!(first["authorization"].as_str().unwrap().starts_with("Bearer ya29-"), "{first}");
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let second = w.client.get("/v1/proxy/gsa/echo", &w.app_headers()).await.json();
-    assert_eq!(
-        second["authorization"], "Bearer ya29-2",
-        "the lapsed token was taken again with a new assertion"
-    );
+    assert_ne!(second["authorization"], first["authorization"], "a new token, taken with a new assertion");
+    assert!(second["authorization"].as_str().unwrap().starts_with("Bearer ya29-"), "{second}");
 
     // A GitHub App: a PKCS#1 key, the assertion as a Bearer token, the installation a param.
     let github = json!({

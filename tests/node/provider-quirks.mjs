@@ -4,6 +4,7 @@
 //   nested    Withings: needs action=requesttoken, answers {status: 0, body: {token set}}
 //   rotating  each refresh answers a new refresh token; a used one is refused (invalid_grant)
 //   short     access tokens live 2 seconds
+//   revoke-once  the first refresh is refused with invalid_grant (the user revoked access)
 //   zendesk   identity answered as {user: {id, email, name}}
 //   pipedrive the token answer carries api_domain (https://acme.pipedrive.com)
 // Usage: node provider-quirks.mjs PORT QUIRKS
@@ -16,6 +17,7 @@ const say = (line) => console.log(JSON.stringify(line));
 const server = new OAuth2Server();
 await server.issuer.keys.generate("RS256");
 const used = new Set();
+let refusedOnce = false;
 let issued = 0;
 
 server.service.on("beforeAuthorizeRedirect", (_redirect, request) => {
@@ -32,6 +34,10 @@ server.service.on("beforeResponse", (response, request) => {
   };
   if (quirks.has("basic") && (!basic || "client_secret" in form)) return refuse(401, "invalid_client");
   if (quirks.has("nested") && form.action !== "requesttoken") return refuse(400, "invalid_request");
+  if (form.grant_type === "refresh_token" && quirks.has("revoke-once") && !refusedOnce) {
+    refusedOnce = true;
+    return refuse(400, "invalid_grant");
+  }
   if (form.grant_type === "refresh_token" && quirks.has("rotating")) {
     if (used.has(form.refresh_token)) return refuse(400, "invalid_grant");
     used.add(form.refresh_token);

@@ -205,6 +205,7 @@ pub async fn upsert(
     };
     put_json(tx, &key, &connection, WHAT)?;
     put_json(tx, &index, &connection.id, WHAT)?;
+    super::refresh_due::schedule(tx, &connection)?;
     super::access_epoch::bump_entity(tx, &connection.project_id, &connection.entity_id)?;
     Ok((connection, created))
 }
@@ -246,6 +247,7 @@ pub async fn store_grant(
     };
     put_json(tx, &key, &connection, WHAT)?;
     put_json(tx, &index, &connection.id, WHAT)?;
+    super::refresh_due::schedule(tx, &connection)?;
     super::access_epoch::bump_entity(tx, &connection.project_id, &connection.entity_id)?;
     Ok((connection, false))
 }
@@ -258,6 +260,7 @@ pub fn put(tx: &Tx, connection: &Connection) -> Result<(), RecordError> {
         connection,
         WHAT,
     )?;
+    super::refresh_due::schedule(tx, connection)?;
     super::access_epoch::bump_entity(tx, &connection.project_id, &connection.entity_id)
 }
 

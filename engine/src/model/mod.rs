@@ -18,6 +18,7 @@ pub mod keys;
 pub mod node;
 pub mod outbox;
 pub mod project;
+pub mod refresh_due;
 pub mod refresh_lock;
 pub mod session;
 pub mod shard_owner;

@@ -17,7 +17,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::flows::views::ConnectionView;
 use crate::model::connection::{self, Connection, ConnectionStatus, TokenSet};
 use crate::model::event::{self, EventDraft, EventKind};
-use crate::model::{RecordError, ids, integration, refresh_lock};
+use crate::model::{RecordError, ids, integration, refresh_due, refresh_lock};
 use crate::sharding::region::{Forwarding, RegionWork};
 use crate::store::Store;
 use crate::util::clock::{Clock, Timestamp};
@@ -35,6 +35,22 @@ enum Claim {
     /// The connection changed since it was read: read it again.
     Stale,
 }
+/// Due renewals read per round of the background refresher.
+const DUE_PER_ROUND: usize = 512;
+/// Renewals under way at once, per node.
+const RENEWALS_AT_ONCE: usize = 16;
+/// When a renewal the provider failed for now is tried again.
+const RENEWAL_RETRY: Duration = Duration::from_secs(30);
+
+/// A failure that says nothing of the grant: the provider or the cluster, for now.
+fn is_temporary(error: &EngineError) -> bool {
+    match error {
+        EngineError::Provider(error) => error.is_transient(),
+        EngineError::Upstream(_) | EngineError::RefreshBusy | EngineError::Store(_) => true,
+        _ => false,
+    }
+}
+
 /// How long a refresh may hold a connection's cluster-wide lock.
 const REFRESH_LOCK: Duration = Duration::from_secs(15);
 /// How long a caller waits for another engine's refresh, and how often it looks.
@@ -44,10 +60,7 @@ const REFRESH_POLL: Duration = Duration::from_millis(50);
 /// Whether a token that expires at `expires_at` (issued at `issued_at`) should be
 /// refreshed now.
 pub fn needs_refresh(issued_at: Timestamp, expires_at: Option<Timestamp>, now: Timestamp) -> bool {
-    let Some(expires_at) = expires_at else { return false };
-    let lifetime = (expires_at.0 - issued_at.0).max(0);
-    let margin = (lifetime / 10).clamp(5_000, 300_000).min(lifetime / 2);
-    now.0 >= expires_at.0 - margin
+    expires_at.is_some_and(|expires_at| now >= crate::model::refresh_due::due_at(issued_at, expires_at))
 }
 
 /// The room that keeps an entity's connections and their tokens. Its entity
@@ -271,6 +284,56 @@ impl Tokens {
                 Err(error)
             }
         }
+    }
+
+    /// Renews the tokens that are due (`model::refresh_due`) before any call needs
+    /// them, `RENEWALS_AT_ONCE` at a time, each through the entity's owner exactly as
+    /// an on-demand refresh goes (single-flight, fenced; a refused grant makes the
+    /// connection `reauth_required` and says so in an event). A provider's temporary
+    /// failure is tried again `RENEWAL_RETRY` later, the connection's status
+    /// unchanged. Returns how many were renewed.
+    pub async fn renew_due(&self) -> EngineResult<usize> {
+        use futures_util::StreamExt;
+        let tx = self.store.begin().await?;
+        let due = refresh_due::due(&tx, self.now(), DUE_PER_ROUND).await?;
+        drop(tx);
+        let renewed = futures_util::stream::iter(due)
+            .map(|due| self.renew(due))
+            .buffer_unordered(RENEWALS_AT_ONCE)
+            .filter(|renewed| std::future::ready(*renewed))
+            .count()
+            .await;
+        Ok(renewed)
+    }
+
+    /// One due renewal; its entry is done with either way (a renewal schedules the
+    /// next one), or moved to a retry.
+    async fn renew(&self, due: refresh_due::Due) -> bool {
+        let outcome = self.access_token(&due.project_id, &due.entity_id, &due.connection_id).await;
+        let retry = match &outcome {
+            Err(error) if is_temporary(error) => {
+                tracing::info!(connection = %due.connection_id, %error, "renewing a token failed for now; trying again later");
+                Some(refresh_due::Due {
+                    at: self.now().plus_millis(RENEWAL_RETRY.as_millis() as i64),
+                    ..due.clone()
+                })
+            }
+            _ => None,
+        };
+        let settled = self
+            .store
+            .run(|tx| {
+                let (due, retry) = (due.clone(), retry.clone());
+                async move {
+                    refresh_due::clear(&tx, &due)?;
+                    retry.map_or(Ok(()), |retry| refresh_due::put(&tx, &retry))
+                }
+            })
+            .await;
+        if let Err(error) = settled {
+            tracing::warn!(%error, "a renewal's schedule could not be updated");
+        }
+        outcome.is_ok()
     }
 
     /// Whether the integration's tokens come by the client-credentials grant, so a

@@ -1,0 +1,85 @@
+//! When each connection's token is due for renewal, in time order: the background
+//! refresher reads what is due and renews it before any call needs it. Every write
+//! of a connection with an expiry adds its entry; an entry the connection has moved
+//! past (renewed, deleted) is found stale when read and cleared then.
+
+use super::connection::Connection;
+use super::{RecordError, keys};
+use crate::store::{RangeOptions, Tx};
+use crate::util::clock::Timestamp;
+
+/// When a token issued at `issued_at` that expires at `expires_at` is due: a tenth of
+/// its life before it lapses (5 s to 5 min, at most half of it).
+pub fn due_at(issued_at: Timestamp, expires_at: Timestamp) -> Timestamp {
+    let lifetime = (expires_at.0 - issued_at.0).max(0);
+    let margin = (lifetime / 10).clamp(5_000, 300_000).min(lifetime / 2);
+    Timestamp(expires_at.0 - margin)
+}
+
+/// One due renewal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    pub at: Timestamp,
+    pub project_id: String,
+    pub entity_id: String,
+    pub connection_id: String,
+}
+
+fn key(due: &Due) -> Vec<u8> {
+    keys::index("refresh_due").pack(&(due.at.0, &due.project_id, &due.entity_id, &due.connection_id))
+}
+
+/// Adds the connection's renewal, if its token expires.
+pub fn schedule(tx: &Tx, connection: &Connection) -> Result<(), RecordError> {
+    let Some(expires_at) = connection.expires_at else { return Ok(()) };
+    let due = Due {
+        at: due_at(connection.refreshed_at, expires_at),
+        project_id: connection.project_id.clone(),
+        entity_id: connection.entity_id.clone(),
+        connection_id: connection.id.clone(),
+    };
+    put(tx, &due)
+}
+
+/// Adds a renewal at `due.at` (a retry after a provider's temporary failure).
+pub fn put(tx: &Tx, due: &Due) -> Result<(), RecordError> {
+    tx.set(&key(due), b"")?;
+    Ok(())
+}
+
+/// Renewals due at or before `now`, oldest first.
+pub async fn due(tx: &Tx, now: Timestamp, limit: usize) -> Result<Vec<Due>, RecordError> {
+    let space = keys::index("refresh_due");
+    let (begin, _) = space.range();
+    let end = space.pack(&(now.0.saturating_add(1),));
+    let pairs = tx.get_range(&begin, &end, RangeOptions::limit(limit)).await?;
+    Ok(pairs
+        .iter()
+        .filter_map(|pair| space.unpack::<(i64, String, String, String)>(&pair.key).ok())
+        .map(|(at, project_id, entity_id, connection_id)| Due {
+            at: Timestamp(at),
+            project_id,
+            entity_id,
+            connection_id,
+        })
+        .collect())
+}
+
+pub fn clear(tx: &Tx, due: &Due) -> Result<(), RecordError> {
+    tx.clear(&key(due))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_is_due_a_tenth_of_its_life_early_within_bounds() {
+        let issued = Timestamp(0);
+        assert_eq!(due_at(issued, Timestamp(3_600_000)), Timestamp(3_300_000), "5 min before an hour's end");
+        assert_eq!(due_at(issued, Timestamp(60_000)), Timestamp(54_000));
+        assert_eq!(due_at(issued, Timestamp(20_000)), Timestamp(15_000), "at least 5 s before");
+        assert_eq!(due_at(issued, Timestamp(2_000)), Timestamp(1_000), "at most half a short life");
+    }
+}
