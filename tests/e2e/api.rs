@@ -205,6 +205,17 @@ impl OpenPage {
     }
 }
 
+/// Creates a device session with `body` (201 expected), enters its code in a fresh
+/// browser and opens its connect page there.
+pub async fn device_page(w: &World, body: Value) -> (String, OpenPage) {
+    let created = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
+    let (session_id, cookie) = enter_code(&w.client, &code).await;
+    let open = open_page(&w.client, &format!("/connect/{session_id}"), Some(&cookie)).await;
+    (session_id, open)
+}
+
 /// Opens `path` in the browser holding `cookie` (a fresh browser when `None`).
 pub async fn open_page(client: &Client, path: &str, cookie: Option<&str>) -> OpenPage {
     let cookie_header: Vec<(&str, &str)> = cookie.map(|c| vec![("cookie", c)]).unwrap_or_default();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::api::{ADMIN_TOKEN, Answer, CLIENT_SECRET, OpenPage, World, enter_code, open_page, world};
+use crate::api::{ADMIN_TOKEN, Answer, CLIENT_SECRET, OpenPage, World, device_page, world};
 use crate::peers::{Lines, NodePeer, node_peer};
 use crate::support::free_port;
 
@@ -63,13 +63,8 @@ async fn connect(w: &World, key: &str, params: Value) -> Value {
 /// A device session for `key` with the app's `params`, its code entered and its
 /// connect page open.
 async fn open_device_session(w: &World, key: &str, params: Value) -> (String, OpenPage) {
-    let body = json!({"entityId": "user_123", "flow": "device", "providers": {key: {"params": params}}});
-    let created = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
-    let (session_id, cookie) = enter_code(&w.client, &code).await;
-    let open = open_page(&w.client, &format!("/connect/{session_id}"), Some(&cookie)).await;
-    (session_id, open)
+    device_page(w, json!({"entityId": "user_123", "flow": "device", "providers": {key: {"params": params}}}))
+        .await
 }
 
 /// Follows the connect form's redirect through the provider's approval and back;
@@ -383,11 +378,7 @@ async fn a_revoked_grant_is_found_by_the_refresher_and_reconnected_in_place() {
 
     let id = listed().await[0]["connectionId"].as_str().unwrap().to_owned();
     let body = json!({"entityId": "user_123", "flow": "device", "reconnect": id});
-    let created = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
-    let (session_id, cookie) = enter_code(&w.client, &code).await;
-    let open = open_page(&w.client, &format!("/connect/{session_id}"), Some(&cookie)).await;
+    let (session_id, open) = device_page(&w, body).await;
     let form =
         open.post(&w.client, &format!("/connect/{session_id}/authorize"), &[("integration", "scale")]).await;
     assert_eq!(finish_at_provider(&w, &session_id, &open, form).await["status"], "completed");

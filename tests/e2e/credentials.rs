@@ -7,7 +7,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::api::{ADMIN_TOKEN, Answer, World, enter_code, open_page, world};
+use crate::api::{ADMIN_TOKEN, Answer, World, device_page, world};
 use crate::peers::{NodePeer, node_peer};
 use crate::support::free_port;
 
@@ -60,11 +60,7 @@ async fn a_key_typed_on_the_connect_page_is_checked_before_it_is_stored() {
     assert_eq!(put.status, 200, "{}", put.text);
 
     let body = json!({"entityId": "user_123", "flow": "device", "providers": {"llm": {}}});
-    let created = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
-    let (session_id, cookie) = enter_code(&w.client, &code).await;
-    let open = open_page(&w.client, &format!("/connect/{session_id}"), Some(&cookie)).await;
+    let (session_id, open) = device_page(&w, body).await;
     let page = &open.page.text;
     assert!(page.contains(r#"name="credential.apiKey" type="password""#), "a masked field: {page}");
     assert!(page.contains(r#"href="https://keys.example/new""#), "where to get a key: {page}");
@@ -260,11 +256,7 @@ async fn a_reconnect_session_keeps_the_connection_id() {
     assert_eq!(unknown.status, 404, "{}", unknown.text);
 
     let body = json!({"entityId": "user_123", "flow": "device", "reconnect": id});
-    let created = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
-    assert_eq!(created.status, 201, "the connection's integration is the session's: {}", created.text);
-    let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();
-    let (session_id, cookie) = enter_code(&w.client, &code).await;
-    let open = open_page(&w.client, &format!("/connect/{session_id}"), Some(&cookie)).await;
+    let (session_id, open) = device_page(&w, body).await;
     let typed = [("integration", "sms"), ("credential.username", "bob"), ("credential.password", "s3cret")];
     let done = open.post(&w.client, &format!("/connect/{session_id}/authorize"), &typed).await;
     assert_eq!(done.status, 200, "{}", done.text);

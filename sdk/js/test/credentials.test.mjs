@@ -8,7 +8,7 @@ import crypto from "node:crypto";
 import { after, before, describe, test } from "node:test";
 
 import { launchChromium, noBrowser } from "./support/browser.mjs";
-import { ADMIN_TOKEN, serveFetch, startSecurix } from "./support/peers.mjs";
+import { ADMIN_TOKEN, call, serveFetch, startSecurix } from "./support/peers.mjs";
 
 describe("credentials typed in chromium", { skip: noBrowser }, () => {
   let securix, provider, browser, apiKey;
@@ -22,7 +22,7 @@ describe("credentials typed in chromium", { skip: noBrowser }, () => {
         : Response.json({ error: "bad key" }, { status: 401 }),
     );
     securix = await startSecurix();
-    const admin = (method, route, body) => call(method, route, { "securix-admin-token": ADMIN_TOKEN }, body);
+    const admin = (method, route, body) => call(securix.baseUrl, method, route, { "securix-admin-token": ADMIN_TOKEN }, body);
     const { projectId } = await admin("POST", "/v1/admin/projects", { name: "Acme Corp" });
     ({ apiKey } = await admin("POST", `/v1/admin/projects/${projectId}/api-keys`, { name: "backend" }));
     await admin("POST", `/v1/admin/projects/${projectId}/agents`, { agentId: "web" });
@@ -45,18 +45,7 @@ describe("credentials typed in chromium", { skip: noBrowser }, () => {
     await Promise.all([securix?.stop(), provider?.stop()]);
   });
 
-  async function call(method, route, headers, body) {
-    const response = await fetch(`${securix.baseUrl}${route}`, {
-      method,
-      headers: { ...headers, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${route} answered ${response.status}: ${text}`);
-    return text ? JSON.parse(text) : undefined;
-  }
-
-  const app = (method, route, body) => call(method, route, { "securix-api-key": apiKey }, body);
+  const app = (method, route, body) => call(securix.baseUrl, method, route, { "securix-api-key": apiKey }, body);
 
   /** Types `key` into the connect page's field and submits. */
   async function typeKey(page, key) {

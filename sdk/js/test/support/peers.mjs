@@ -94,7 +94,8 @@ export async function provision(securix, { oauthBaseUrl, origin, webhookUrl }) {
   return { projectId, apiKey, agentId: "web" };
 }
 
-async function call(baseUrl, method, route, headers, body) {
+/** A JSON call to SecuriX; a failure status throws with the answer. */
+export async function call(baseUrl, method, route, headers, body) {
   const response = await fetch(`${baseUrl}${route}`, {
     method,
     headers: { ...headers, "content-type": "application/json" },
