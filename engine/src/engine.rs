@@ -249,6 +249,7 @@ impl EngineBuilder {
             providers.clone(),
             clock.clone(),
             forwarding,
+            placement.clone(),
             settings.actor_idle,
         );
         let (proxy, audit_writer) = Proxy::start(

@@ -1,7 +1,8 @@
-//! When each connection's token is due for renewal, in time order: the background
-//! refresher reads what is due and renews it before any call needs it. Every write
-//! of a connection with an expiry adds its entry; an entry the connection has moved
-//! past (renewed, deleted) is found stale when read and cleared then.
+//! When each connection's token is due for renewal, in time order per shard: each
+//! node's background refresher reads what is due in the shards it owns and renews it
+//! before any call needs it. Every write of a connection with an expiry adds its
+//! entry; an entry the connection has moved past (renewed, deleted) is found stale
+//! when read and cleared then.
 
 use super::connection::Connection;
 use super::{RecordError, keys};
@@ -25,8 +26,13 @@ pub struct Due {
     pub connection_id: String,
 }
 
+fn shard_space(shard: u32) -> crate::store::Subspace {
+    keys::index("refresh_due").subspace(&(shard,))
+}
+
 fn key(due: &Due) -> Vec<u8> {
-    keys::index("refresh_due").pack(&(due.at.0, &due.project_id, &due.entity_id, &due.connection_id))
+    let shard = keys::shard_of(&due.project_id, &due.entity_id);
+    shard_space(shard).pack(&(due.at.0, &due.project_id, &due.entity_id, &due.connection_id))
 }
 
 /// Adds the connection's renewal, if its token expires.
@@ -47,9 +53,9 @@ pub fn put(tx: &Tx, due: &Due) -> Result<(), RecordError> {
     Ok(())
 }
 
-/// Renewals due at or before `now`, oldest first.
-pub async fn due(tx: &Tx, now: Timestamp, limit: usize) -> Result<Vec<Due>, RecordError> {
-    let space = keys::index("refresh_due");
+/// The shard's renewals due at or before `now`, oldest first.
+pub async fn due(tx: &Tx, shard: u32, now: Timestamp, limit: usize) -> Result<Vec<Due>, RecordError> {
+    let space = shard_space(shard);
     let (begin, _) = space.range();
     let end = space.pack(&(now.0.saturating_add(1),));
     let pairs = tx.get_range(&begin, &end, RangeOptions::limit(limit)).await?;

@@ -17,7 +17,9 @@ use crate::error::{EngineError, EngineResult};
 use crate::flows::views::ConnectionView;
 use crate::model::connection::{self, Connection, ConnectionStatus, TokenSet};
 use crate::model::event::{self, EventDraft, EventKind};
+use crate::model::keys::SHARDS;
 use crate::model::{RecordError, ids, integration, refresh_due, refresh_lock};
+use crate::sharding::placement::Placement;
 use crate::sharding::region::{Forwarding, RegionWork};
 use crate::store::Store;
 use crate::util::clock::{Clock, Timestamp};
@@ -35,8 +37,8 @@ enum Claim {
     /// The connection changed since it was read: read it again.
     Stale,
 }
-/// Due renewals read per round of the background refresher.
-const DUE_PER_ROUND: usize = 512;
+/// Due renewals read per shard and round of the background refresher.
+const DUE_PER_SHARD: usize = 64;
 /// Renewals under way at once, per node.
 const RENEWALS_AT_ONCE: usize = 16;
 /// When a renewal the provider failed for now is tried again.
@@ -71,6 +73,8 @@ pub(crate) struct Tokens {
     providers: Providers,
     clock: Arc<dyn Clock>,
     forwarding: Forwarding,
+    /// Which shards' due renewals this node's refresher takes.
+    placement: Arc<dyn Placement>,
     /// This room's name in cluster-wide refresh locks.
     instance_id: String,
     entities: Entities,
@@ -84,6 +88,7 @@ impl Tokens {
         providers: Providers,
         clock: Arc<dyn Clock>,
         forwarding: Forwarding,
+        placement: Arc<dyn Placement>,
         actor_idle: Duration,
     ) -> Arc<Tokens> {
         // Its actors get a weak handle: a strong one would loop through their registry.
@@ -95,6 +100,7 @@ impl Tokens {
                 providers,
                 clock,
                 forwarding,
+                placement,
                 instance_id: ids::mint("eng"),
                 entities: Entities::new(refresher, actor_idle),
             }
@@ -294,8 +300,11 @@ impl Tokens {
     /// unchanged. Returns how many were renewed.
     pub async fn renew_due(&self) -> EngineResult<usize> {
         use futures_util::StreamExt;
-        let tx = self.store.begin().await?;
-        let due = refresh_due::due(&tx, self.now(), DUE_PER_ROUND).await?;
+        let (tx, now) = (self.store.begin().await?, self.now());
+        let mut due = Vec::new();
+        for shard in (0..SHARDS).filter(|shard| self.placement.owns(*shard)) {
+            due.extend(refresh_due::due(&tx, shard, now, DUE_PER_SHARD).await?);
+        }
         drop(tx);
         let renewed = futures_util::stream::iter(due)
             .map(|due| self.renew(due))
