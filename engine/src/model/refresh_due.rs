@@ -35,11 +35,17 @@ fn key(due: &Due) -> Vec<u8> {
     shard_space(shard).pack(&(due.at.0, &due.project_id, &due.entity_id, &due.connection_id))
 }
 
-/// Adds the connection's renewal, if its token expires.
+/// Adds the connection's renewal, if its token expires: when it falls due, less a
+/// share of a tenth of its margin drawn from its id, so tokens issued in one burst
+/// are not all renewed in the same second.
 pub fn schedule(tx: &Tx, connection: &Connection) -> Result<(), RecordError> {
     let Some(expires_at) = connection.expires_at else { return Ok(()) };
+    let at = due_at(connection.refreshed_at, expires_at);
+    let share =
+        connection.id.bytes().fold(0u64, |sum, b| sum.wrapping_mul(31).wrapping_add(u64::from(b))) % 1000;
+    let spread = (expires_at.0 - at.0).max(0) / 10 * share as i64 / 1000;
     let due = Due {
-        at: due_at(connection.refreshed_at, expires_at),
+        at: Timestamp(at.0 - spread),
         project_id: connection.project_id.clone(),
         entity_id: connection.entity_id.clone(),
         connection_id: connection.id.clone(),
