@@ -1,10 +1,10 @@
 //! What the end-user pages drive: showing who asks for what, entering a device
 //! code, sending the browser to the provider, and the provider's callback.
 
+use std::collections::BTreeMap;
+
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-use std::collections::BTreeMap;
 
 use crate::catalog::entry::CredentialField;
 use crate::catalog::{ConnectionParam, ParamValues, params, serving};
