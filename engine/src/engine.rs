@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::admin::{Admin, IntegrationView, Providers};
+use crate::admin::{Admin, IntegrationView};
 use crate::auth::{Auth, Principal};
 use crate::catalog::Catalog;
 use crate::error::{EngineResult, InternalError};
@@ -35,6 +35,7 @@ use crate::model::integration::IntegrationDraft;
 use crate::model::{api_key, audit, project};
 use crate::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use crate::policy::OutboundPolicy;
+use crate::providers::Providers;
 use crate::proxy::{Proxy, ProxyRequest, ProxyResponse};
 use crate::sharding::placement::{Placement, SingleNode};
 use crate::sharding::region::{Forwarder, Forwarding, RegionServer, RegionWork, RemoteError};

@@ -16,6 +16,7 @@ pub mod http_client;
 pub mod model;
 pub mod plugins;
 pub mod policy;
+mod providers;
 pub mod proxy;
 pub mod sharding;
 pub mod store;

@@ -17,8 +17,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::actors::{SessionExpirer, Sessions};
-use crate::admin::Providers;
 use crate::error::EngineResult;
+use crate::providers::Providers;
 use crate::sharding::region::Forwarding;
 use crate::store::Store;
 use crate::util::clock::{Clock, Timestamp};

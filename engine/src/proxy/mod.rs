@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use hyper::header::{HeaderMap, HeaderName};
 
-use crate::admin::Providers;
 use crate::auth::Principal;
 use crate::error::{EngineError, EngineResult};
 use crate::http_client::HttpClient;
@@ -21,6 +20,7 @@ use crate::http_client::HttpClient;
 pub use crate::http_client::{Answer as ProxyResponse, BodyStream, ProxyBody};
 use crate::model::audit;
 use crate::policy::OutboundPolicy;
+use crate::providers::Providers;
 use crate::proxy::audit_log::AuditLog;
 use crate::proxy::plan::{ProxyPlan, ProxyPlans};
 use crate::store::Store;

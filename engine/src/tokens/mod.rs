@@ -11,7 +11,6 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::actors::{Entities, TokenRefresher};
-use crate::admin::Providers;
 use crate::auth::Principal;
 use crate::error::{EngineError, EngineResult};
 use crate::flows::views::ConnectionView;
@@ -19,6 +18,7 @@ use crate::model::connection::{self, Connection, ConnectionStatus, TokenSet};
 use crate::model::event::{self, EventDraft, EventKind};
 use crate::model::keys::SHARDS;
 use crate::model::{RecordError, ids, integration, refresh_due, refresh_lock};
+use crate::providers::Providers;
 use crate::sharding::placement::Placement;
 use crate::sharding::region::{Forwarding, RegionWork};
 use crate::store::Store;
