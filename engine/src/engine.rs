@@ -366,10 +366,15 @@ impl Engine {
         self.inner.flows.stop_actors();
         self.inner.tokens.stop_actors();
         self.inner.webhooks.stop_actors();
-        if let Ok(mut tasks) = self.inner.tasks.lock() {
-            for task in tasks.drain(..) {
-                task.abort();
-            }
+        let tasks: Vec<_> =
+            self.inner.tasks.lock().map(|mut tasks| tasks.drain(..).collect()).unwrap_or_default();
+        for task in &tasks {
+            task.abort();
+        }
+        // Until they are gone they may hold the store (a redb file another process
+        // opens next).
+        for task in tasks {
+            let _ = task.await;
         }
     }
 

@@ -208,7 +208,10 @@ async fn basic_client_auth_and_rotating_refresh_keep_a_connection_alive() {
     assert!(provider.seen("authorize")[0]["code_challenge"].is_string(), "the entry asks for PKCE");
     // The background refresher renews each 2-second token before it lapses, with no
     // call asking; each refresh works only with the token the one before rotated in.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while provider.seen("token").len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let tokens = provider.seen("token");
     let grants: Vec<&str> = tokens.iter().map(|t| t["grant"].as_str().unwrap()).collect();
     assert!(grants.len() >= 3 && grants[1..].iter().all(|g| *g == "refresh_token"), "{grants:?}");

@@ -70,11 +70,7 @@ pub fn is_client_credentials(config: &Value) -> bool {
 
 /// The connection params a configuration declares (the names its URLs may hold).
 pub fn declared(config: &Value) -> Vec<String> {
-    let list = config.get("connectionParams").and_then(Value::as_array);
-    list.into_iter()
-        .flatten()
-        .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_owned))
-        .collect()
+    connection_params(config).into_iter().map(|p| p.name).collect()
 }
 
 /// The connection params a configuration declares, in full.

@@ -131,11 +131,7 @@ pub async fn mint(
         }
     };
     let (status, _, answer) = http.fetch(Method::POST, uri, headers, body, timeout, ANSWER_LIMIT).await?;
-    match status {
-        200..=299 => {}
-        500.. => return Err(Rejection::Unavailable { status }),
-        status => return Err(Rejection::Refused { status }),
-    }
+    super::verify::judge(status)?;
     let answer: Value =
         serde_json::from_slice(&answer).map_err(|_| unusable("the token answer is not JSON"))?;
     let token = answer.get("access_token").or_else(|| answer.get("token")).and_then(Value::as_str);

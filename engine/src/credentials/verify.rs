@@ -57,6 +57,12 @@ pub async fn verify(
         headers.insert(name, value);
     }
     let (status, _, _) = http.fetch(method, uri, headers, Bytes::new(), timeout, ANSWER_LIMIT).await?;
+    judge(status)
+}
+
+/// What a provider's status says of credentials: a 4xx refuses them, a 5xx says
+/// nothing of them.
+pub(super) fn judge(status: u16) -> Result<(), Rejection> {
     match status {
         200..=299 => Ok(()),
         500.. => Err(Rejection::Unavailable { status }),

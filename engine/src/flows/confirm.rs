@@ -8,7 +8,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::flows::Flows;
 use crate::flows::oauth::pkce;
 use crate::flows::views::{Confirmed, ConnectionView};
-use crate::model::connection::{self, ConnectionDraft, ConnectionStatus};
+use crate::model::connection::{self, Connection, ConnectionDraft, ConnectionStatus};
 use crate::model::event::{self, EventDraft, EventKind};
 use crate::model::grant;
 use crate::model::session::{self, Flow, SessionStatus};
@@ -107,7 +107,14 @@ impl Flows {
             })
             .await?;
         self.session_changed();
-        let connections = ConnectionView::of_entity(&self.store, &confirmed).await?;
+        let tx = self.store.begin().await?;
+        let connections = match confirmed.first() {
+            Some(first) => {
+                let activated = |c: &Connection| confirmed.iter().any(|a| a.id == c.id);
+                ConnectionView::of_entity(&tx, &first.project_id, &first.entity_id, activated).await?
+            }
+            None => Vec::new(),
+        };
         Ok(Confirmed { status: SessionStatus::Completed, connections })
     }
 }

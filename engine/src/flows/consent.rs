@@ -437,8 +437,10 @@ impl Flows {
         let target = self.providers.target(found, &params).await?;
         let exchanged = async {
             let issued = plugin.exchange_code(&target, code, verifier).await?;
+            let known = params.clone();
             let params = self.params_from_grant(&plugin, found, params, &issued).await?;
-            let target = self.providers.target(found, &params).await?;
+            // Params the grant named change the URLs: the identity call needs them filled.
+            let target = if params == known { target } else { self.providers.target(found, &params).await? };
             let who = plugin.identity(&target, &issued.access_token).await?;
             Ok::<_, EngineError>((issued, who, params))
         }

@@ -79,7 +79,9 @@ impl Flows {
                 }
             })
             .await?;
-        let mut views = ConnectionView::of_entity(&self.store, std::slice::from_ref(&stored)).await?;
+        let tx = self.store.begin().await?;
+        let mut views =
+            ConnectionView::of_entity(&tx, &stored.project_id, entity_id, |c| c.id == stored.id).await?;
         views.pop().ok_or(EngineError::NotFound("connection"))
     }
 }

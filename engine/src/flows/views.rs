@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::error::EngineResult;
 use crate::model::connection::{self, Account, Connection, ConnectionStatus};
 use crate::model::session::{AuthSession, Flow, SessionStatus};
-use crate::store::Store;
+use crate::store::Tx;
 use crate::util::clock::Rfc3339;
 
 #[derive(Debug, Clone, Serialize)]
@@ -93,19 +93,27 @@ impl ConnectionView {
         }
     }
 
-    /// The views of `connections` (some of one entity's), each marked default or not
-    /// as the store says now.
-    pub async fn of_entity(store: &Store, connections: &[Connection]) -> EngineResult<Vec<ConnectionView>> {
-        let Some(first) = connections.first() else { return Ok(Vec::new()) };
-        let tx = store.begin().await?;
-        let all = connection::list(&tx, &first.project_id, &first.entity_id).await?;
-        let mut views = Vec::with_capacity(connections.len());
-        for c in connections {
-            let default = connection::default_of(&tx, &all, &c.integration).await?;
-            views.push(ConnectionView {
-                default: default.is_some_and(|d| d.id == c.id),
-                ..ConnectionView::of(c)
-            });
+    /// The views of the entity's connections that `shown` picks, each marked default
+    /// or not: one listing, and one default read per integration.
+    pub async fn of_entity(
+        tx: &Tx,
+        project_id: &str,
+        entity_id: &str,
+        shown: impl Fn(&Connection) -> bool,
+    ) -> EngineResult<Vec<ConnectionView>> {
+        let all = connection::list(tx, project_id, entity_id).await?;
+        let mut defaults: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+        let mut views = Vec::new();
+        for c in all.iter().filter(|c| shown(c)) {
+            let default = match defaults.get(c.integration.as_str()) {
+                Some(default) => *default,
+                None => {
+                    let default =
+                        connection::default_of(tx, &all, &c.integration).await?.map(|d| d.id.as_str());
+                    *defaults.entry(&c.integration).or_insert(default)
+                }
+            };
+            views.push(ConnectionView { default: default == Some(c.id.as_str()), ..ConnectionView::of(c) });
         }
         Ok(views)
     }

@@ -170,7 +170,9 @@ impl Tokens {
                 }
             })
             .await?;
-        let mut views = ConnectionView::of_entity(&self.store, std::slice::from_ref(&chosen)).await?;
+        let tx = self.store.begin().await?;
+        let mut views =
+            ConnectionView::of_entity(&tx, &chosen.project_id, &entity_id, |c| c.id == chosen.id).await?;
         views.pop().ok_or(EngineError::NotFound("connection"))
     }
 
@@ -181,9 +183,7 @@ impl Tokens {
     ) -> EngineResult<Vec<ConnectionView>> {
         crate::model::ids::check_app_id(entity_id, "entity id")?;
         let tx = self.store.begin().await?;
-        let connections = connection::list(&tx, &principal.project_id, entity_id).await?;
-        drop(tx);
-        ConnectionView::of_entity(&self.store, &connections).await
+        ConnectionView::of_entity(&tx, &principal.project_id, entity_id, |_| true).await
     }
 
     /// Revokes at the provider when it can, then deletes the vaulted tokens.
@@ -297,7 +297,7 @@ impl Tokens {
     /// an on-demand refresh goes (single-flight, fenced; a refused grant makes the
     /// connection `reauth_required` and says so in an event). A provider's temporary
     /// failure is tried again `RENEWAL_RETRY` later, the connection's status
-    /// unchanged. Returns how many were renewed.
+    /// unchanged. Returns how many connections came out with a fresh token.
     pub async fn renew_due(&self) -> EngineResult<usize> {
         use futures_util::StreamExt;
         let (tx, now) = (self.store.begin().await?, self.now());
@@ -345,12 +345,15 @@ impl Tokens {
         outcome.is_ok()
     }
 
-    /// Whether the integration's tokens come by the client-credentials grant, so a
-    /// lapsed one is replaced without a refresh token.
-    async fn renews_with_client(&self, project_id: &str, integration_key: &str) -> EngineResult<bool> {
+    /// The integration a connection belongs to.
+    async fn integration_of(
+        &self,
+        connection: &Connection,
+    ) -> EngineResult<crate::model::integration::Integration> {
         let tx = self.store.begin().await?;
-        let found = integration::get(&tx, project_id, integration_key).await?;
-        Ok(found.is_some_and(|found| crate::catalog::serving::is_client_credentials(&found.config)))
+        integration::get(&tx, &connection.project_id, &connection.integration)
+            .await?
+            .ok_or(EngineError::NotFound("integration"))
     }
 
     /// The connection, if it can still be used.
@@ -502,14 +505,20 @@ impl TokenRefresher for Tokens {
             if !needs_refresh(current.refreshed_at, tokens.expires_at, now) {
                 return Ok((current, tokens.access_token));
             }
+            // Read once a refresh is due, and then only once per attempt.
+            let mut found = None;
             let refresh_token = match tokens.refresh_token.clone() {
                 Some(token) => token,
-                // A client-credentials token is renewed with the client alone.
-                None if self.renews_with_client(project_id, &current.integration).await? => {
+                None => {
+                    let integration = self.integration_of(&current).await?;
+                    // Nothing to refresh with: let the provider judge the token. A
+                    // client-credentials token is renewed with the client alone.
+                    if !crate::catalog::serving::is_client_credentials(&integration.config) {
+                        return Ok((current, tokens.access_token));
+                    }
+                    found = Some(integration);
                     SecretString::new(String::new())
                 }
-                // Nothing to refresh with: let the provider judge the token.
-                None => return Ok((current, tokens.access_token)),
             };
             // One refresh per connection cluster-wide: the lock's holder refreshes;
             // everyone else waits, then reads its result from the store.
@@ -525,11 +534,10 @@ impl TokenRefresher for Tokens {
                     continue;
                 }
             }
-            let tx = self.store.begin().await?;
-            let found = integration::get(&tx, project_id, &current.integration)
-                .await?
-                .ok_or(EngineError::NotFound("integration"))?;
-            drop(tx);
+            let found = match found {
+                Some(found) => found,
+                None => self.integration_of(&current).await?,
+            };
             if let Some(spec) = self.providers.credential_spec(&found) {
                 return self.renew_with_key(current, &found, spec?, &refresh_token, now).await;
             }
