@@ -561,6 +561,13 @@ impl Engine {
         self.inner.tokens.make_default(principal, entity_id, connection_id).await
     }
 
+    /// One round of the background refresher, now: renews what is due in the shards
+    /// this node owns and returns how many came out renewed (tests and benches; the
+    /// server runs it every sweep).
+    pub async fn renew_due_connections(&self) -> EngineResult<usize> {
+        self.inner.tokens.renew_due().await
+    }
+
     /// Imports credentials an app already holds, verified at the provider first.
     pub async fn import_connection(
         &self,

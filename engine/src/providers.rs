@@ -86,10 +86,23 @@ impl Providers {
             let tokens = self.mint(integration, spec, values, &credentials, now).await?;
             return Ok((credentials, tokens));
         }
-        let api = self.credential_api(integration, values).await?;
-        verify::verify(&self.http, &api.base_url, spec, &credentials, self.timeout).await?;
+        self.check_credentials(integration, spec, values, &credentials).await?;
         let tokens = credentials.sealed();
         Ok((credentials, tokens))
+    }
+
+    /// Makes the entry's `verify` call with `credentials`: `CredentialsRejected`
+    /// when the provider refuses them.
+    pub async fn check_credentials(
+        &self,
+        integration: &Integration,
+        spec: &Spec,
+        values: &ParamValues,
+        credentials: &Credentials,
+    ) -> EngineResult<()> {
+        let api = self.credential_api(integration, values).await?;
+        verify::verify(&self.http, &api.base_url, spec, credentials, self.timeout).await?;
+        Ok(())
     }
 
     /// A `jwt` connection's token set: an access token taken with an assertion the

@@ -77,11 +77,21 @@ pub struct CredentialField {
     pub optional: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// Text of several lines (a PEM key): the connect page keeps its line breaks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub multiline: bool,
 }
 
 impl CredentialField {
     pub fn new(name: &str, label: &str, secret: bool) -> Self {
-        CredentialField { name: name.into(), label: label.into(), secret, optional: false, pattern: None }
+        CredentialField {
+            name: name.into(),
+            label: label.into(),
+            secret,
+            optional: false,
+            pattern: None,
+            multiline: false,
+        }
     }
 }
 
@@ -143,6 +153,10 @@ pub enum RetryAfterFormat {
 pub struct Verify {
     pub method: String,
     pub path: String,
+    /// How often a stored credential is checked again with this call (a key the
+    /// provider revoked becomes `reauth_required`); never when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_seconds: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,12 +19,15 @@ use serde_json::Value;
 use crate::catalog::AuthMode;
 use crate::catalog::entry::{CredentialField, Placement, Verify};
 use crate::model::connection::TokenSet;
+use crate::util::clock::Timestamp;
 use crate::util::secret::SecretString;
 
 /// The token type a connection's vaulted credentials carry.
 const TOKEN_TYPE: &str = "credentials";
 /// The longest value of one credential field.
 pub const MAX_VALUE: usize = 8192;
+/// The shortest re-check period a configuration may set: a provider is not polled.
+const MIN_RECHECK_SECS: u32 = 60;
 
 /// How an integration's credentials look and are used: read from its configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +79,10 @@ impl Spec {
                 ],
                 AuthMode::Jwt => vec![
                     CredentialField::new("issuer", "Issuer (the assertion's iss)", false),
-                    CredentialField::new("privateKey", "Private key (PEM)", true),
+                    CredentialField {
+                        multiline: true,
+                        ..CredentialField::new("privateKey", "Private key (PEM)", true)
+                    },
                 ],
                 _ => vec![CredentialField::new("apiKey", "API key", true)],
             };
@@ -132,6 +138,13 @@ impl Spec {
             return Err(SpecError("`verify` needs GET, HEAD or POST and a path starting with /".into()));
         }
         Ok(())
+    }
+
+    /// When credentials stored `now` are first checked again, if the entry re-checks
+    /// them (`verify.everySeconds`). A `jwt` key is proven at every new token instead.
+    pub fn first_recheck(&self, now: Timestamp) -> Option<Timestamp> {
+        let every = self.verify.as_ref()?.every_seconds?;
+        (self.mode != AuthMode::Jwt).then(|| now.plus_secs(i64::from(every.max(MIN_RECHECK_SECS))))
     }
 
     /// The key an `api_key` provider sends: the field named `apiKey`, else the first secret.

@@ -69,6 +69,7 @@ impl Flows {
                                 .map(|p| p.params.clone())
                                 .unwrap_or_default(),
                             tokens: pending.tokens(&vault).await?,
+                            recheck_at: pending.recheck_at,
                         };
                         let reconnect =
                             session.providers.get(&pending.integration).and_then(|p| p.reconnect.clone());

@@ -294,6 +294,7 @@ impl Flows {
                 scopes: Vec::new(),
                 params: values,
                 tokens,
+                recheck_at: spec.first_recheck(self.now()),
             };
             let outcome = self.record_grant(&session.id, granted).await?;
             self.session_changed();
@@ -471,6 +472,7 @@ impl Flows {
             scopes,
             params,
             tokens,
+            recheck_at: None,
         };
         let outcome = match self.record_grant(&session.id, granted).await {
             Ok(outcome) => outcome,
@@ -514,6 +516,7 @@ impl Flows {
                                 status: ConnectionStatus::Active,
                                 params: granted.params.clone(),
                                 tokens: granted.tokens,
+                                recheck_at: granted.recheck_at,
                             };
                             let reconnect = session
                                 .providers
@@ -536,7 +539,7 @@ impl Flows {
                             (SessionStatus::Completed, Some(connection.id))
                         }
                         Flow::Popup => {
-                            let pending = PendingGrant::new(
+                            let mut pending = PendingGrant::new(
                                 &vault,
                                 &session.id,
                                 &granted.integration,
@@ -545,6 +548,7 @@ impl Flows {
                                 granted.scopes,
                                 &granted.tokens,
                             )?;
+                            pending.recheck_at = granted.recheck_at;
                             grant::put(&tx, &pending)?;
                             (SessionStatus::AwaitingConfirmation, None)
                         }
@@ -637,6 +641,7 @@ struct Granted {
     scopes: Vec<String>,
     params: ParamValues,
     tokens: TokenSet,
+    recheck_at: Option<crate::util::clock::Timestamp>,
 }
 
 /// Moves a session forward once every provider is done: a device session

@@ -50,6 +50,10 @@ pub struct Connection {
     tokens: Ciphertext,
     /// When the access token expires, if the provider said.
     pub expires_at: Option<Timestamp>,
+    /// When credentials that do not expire are next checked at the provider, if
+    /// their entry re-checks them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub refreshed_at: Timestamp,
 }
@@ -140,6 +144,8 @@ pub struct ConnectionDraft {
     pub status: ConnectionStatus,
     pub params: std::collections::BTreeMap<String, String>,
     pub tokens: TokenSet,
+    /// For credentials their entry re-checks: when first.
+    pub recheck_at: Option<Timestamp>,
 }
 
 pub fn record_key(project_id: &str, entity_id: &str, connection_id: &str) -> Vec<u8> {
@@ -191,6 +197,7 @@ pub async fn upsert(
     let connection = Connection {
         tokens: draft.tokens.seal(vault, &key)?,
         expires_at: draft.tokens.expires_at,
+        recheck_at: draft.recheck_at,
         created_at: existing.as_ref().map_or(now, |c| c.created_at),
         refreshed_at: now,
         id,
@@ -238,6 +245,7 @@ pub async fn store_grant(
     let connection = Connection {
         tokens: draft.tokens.seal(vault, &key)?,
         expires_at: draft.tokens.expires_at,
+        recheck_at: draft.recheck_at,
         refreshed_at: now,
         account: draft.account,
         scopes: draft.scopes,

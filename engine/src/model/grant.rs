@@ -20,6 +20,9 @@ pub struct PendingGrant {
     pub account: Account,
     pub scopes: Vec<String>,
     tokens: Ciphertext,
+    /// For credentials their entry re-checks: when first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck_at: Option<crate::util::clock::Timestamp>,
 }
 
 fn record_key(session_id: &str, integration: &str) -> Vec<u8> {
@@ -44,6 +47,7 @@ impl PendingGrant {
             account,
             scopes,
             tokens,
+            recheck_at: None,
         })
     }
 

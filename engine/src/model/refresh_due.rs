@@ -1,10 +1,13 @@
-//! When each connection's token is due for renewal, in time order per shard: each
-//! node's background refresher reads what is due in the shards it owns and renews it
-//! before any call needs it. Every write of a connection with an expiry adds its
-//! entry; an entry the connection has moved past (renewed, deleted) is found stale
-//! when read and cleared then.
+//! When each connection is due for renewal, in time order per shard: each node's
+//! background refresher reads what is due in the shards it owns and renews it
+//! before any call needs it (an OAuth or `jwt` token ahead of its expiry; a
+//! credential its entry re-checks, at its next check). Every write of an active
+//! connection adds its entry; an entry the connection has moved past (renewed,
+//! deleted) is found stale when read and cleared then.
 
-use super::connection::Connection;
+use serde::{Deserialize, Serialize};
+
+use super::connection::{Connection, ConnectionStatus};
 use super::{RecordError, keys};
 use crate::store::{RangeOptions, Tx};
 use crate::util::clock::Timestamp;
@@ -24,6 +27,32 @@ pub struct Due {
     pub project_id: String,
     pub entity_id: String,
     pub connection_id: String,
+    pub state: DueState,
+}
+
+/// What an entry carries besides its key: whose token endpoint a renewal calls
+/// (renewals are bounded per integration), and how long it has been failing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DueState {
+    #[serde(default)]
+    pub integration: String,
+    /// When the provider first failed this renewal for now, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failures: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Due {
+    /// The integration's renewals share a bound: one OAuth client, one rate limit.
+    pub fn integration_key(&self) -> (String, String) {
+        (self.project_id.clone(), self.state.integration.clone())
+    }
 }
 
 fn shard_space(shard: u32) -> crate::store::Subspace {
@@ -35,27 +64,43 @@ fn key(due: &Due) -> Vec<u8> {
     shard_space(shard).pack(&(due.at.0, &due.project_id, &due.entity_id, &due.connection_id))
 }
 
-/// Adds the connection's renewal, if its token expires: when it falls due, less a
-/// share of a tenth of its margin drawn from its id, so tokens issued in one burst
-/// are not all renewed in the same second.
+/// Adds an active connection's renewal: when its token falls due, less a share of a
+/// tenth of its margin drawn from its id, so tokens issued in one burst are not all
+/// renewed in the same second; else at its credentials' next check, if any.
 pub fn schedule(tx: &Tx, connection: &Connection) -> Result<(), RecordError> {
-    let Some(expires_at) = connection.expires_at else { return Ok(()) };
+    if connection.status != ConnectionStatus::Active {
+        return Ok(());
+    }
+    let Some(expires_at) = connection.expires_at else {
+        return match connection.recheck_at {
+            Some(at) => put(tx, &Due::of(connection, at)),
+            None => Ok(()),
+        };
+    };
     let at = due_at(connection.refreshed_at, expires_at);
     let share =
         connection.id.bytes().fold(0u64, |sum, b| sum.wrapping_mul(31).wrapping_add(u64::from(b))) % 1000;
     let spread = (expires_at.0 - at.0).max(0) / 10 * share as i64 / 1000;
-    let due = Due {
-        at: Timestamp(at.0 - spread),
-        project_id: connection.project_id.clone(),
-        entity_id: connection.entity_id.clone(),
-        connection_id: connection.id.clone(),
-    };
-    put(tx, &due)
+    put(tx, &Due::of(connection, Timestamp(at.0 - spread)))
+}
+
+impl Due {
+    fn of(connection: &Connection, at: Timestamp) -> Due {
+        Due {
+            at,
+            project_id: connection.project_id.clone(),
+            entity_id: connection.entity_id.clone(),
+            connection_id: connection.id.clone(),
+            state: DueState { integration: connection.integration.clone(), ..DueState::default() },
+        }
+    }
 }
 
 /// Adds a renewal at `due.at` (a retry after a provider's temporary failure).
 pub fn put(tx: &Tx, due: &Due) -> Result<(), RecordError> {
-    tx.set(&key(due), b"")?;
+    let state = serde_json::to_vec(&due.state)
+        .map_err(|e| RecordError::Corrupt { what: "refresh schedule", detail: e.to_string() })?;
+    tx.set(&key(due), &state)?;
     Ok(())
 }
 
@@ -67,12 +112,12 @@ pub async fn due(tx: &Tx, shard: u32, now: Timestamp, limit: usize) -> Result<Ve
     let pairs = tx.get_range(&begin, &end, RangeOptions::limit(limit)).await?;
     Ok(pairs
         .iter()
-        .filter_map(|pair| space.unpack::<(i64, String, String, String)>(&pair.key).ok())
-        .map(|(at, project_id, entity_id, connection_id)| Due {
-            at: Timestamp(at),
-            project_id,
-            entity_id,
-            connection_id,
+        .filter_map(|pair| {
+            let (at, project_id, entity_id, connection_id) =
+                space.unpack::<(i64, String, String, String)>(&pair.key).ok()?;
+            // An entry written before it carried a state renews with none.
+            let state = serde_json::from_slice(&pair.value).unwrap_or_default();
+            Some(Due { at: Timestamp(at), project_id, entity_id, connection_id, state })
         })
         .collect())
 }

@@ -41,8 +41,21 @@ enum Claim {
 const DUE_PER_SHARD: usize = 64;
 /// Renewals under way at once, per node.
 const RENEWALS_AT_ONCE: usize = 16;
-/// When a renewal the provider failed for now is tried again.
+/// Renewals under way at once per integration (one OAuth client, one rate limit).
+const RENEWALS_PER_INTEGRATION: usize = 4;
+/// When a renewal the provider failed for now is first tried again; the wait
+/// doubles with each failure, up to `RENEWAL_RETRY_MAX`.
 const RENEWAL_RETRY: Duration = Duration::from_secs(30);
+const RENEWAL_RETRY_MAX: Duration = Duration::from_secs(3600);
+/// How long a provider may fail a connection's renewals before the connection
+/// is given up as `reauth_required`: a grant that cannot be renewed for a day is
+/// as good as dead, and the app should hear of it.
+const RENEWAL_GIVE_UP: Duration = Duration::from_secs(24 * 3600);
+
+/// The wait before trying a renewal again after its `failures`-th failure in a row.
+fn retry_after(failures: u32) -> Duration {
+    RENEWAL_RETRY.saturating_mul(1 << failures.saturating_sub(1).min(16)).min(RENEWAL_RETRY_MAX)
+}
 
 /// A failure that says nothing of the grant: the provider or the cluster, for now.
 fn is_temporary(error: &EngineError) -> bool {
@@ -292,41 +305,45 @@ impl Tokens {
         }
     }
 
-    /// Renews the tokens that are due (`model::refresh_due`) before any call needs
-    /// them, `RENEWALS_AT_ONCE` at a time, each through the entity's owner exactly as
-    /// an on-demand refresh goes (single-flight, fenced; a refused grant makes the
-    /// connection `reauth_required` and says so in an event). A provider's temporary
-    /// failure is tried again `RENEWAL_RETRY` later, the connection's status
-    /// unchanged. Returns how many connections came out with a fresh token.
+    /// Renews what is due (`model::refresh_due`) before any call needs it:
+    /// `RENEWALS_AT_ONCE` at a time, `RENEWALS_PER_INTEGRATION` of one integration.
+    /// A token is renewed through the entity's owner exactly as an on-demand
+    /// refresh goes (single-flight, fenced); credentials their entry re-checks are
+    /// checked at the provider. A refusal makes the connection `reauth_required` and
+    /// says so in an event; a provider's temporary failure is tried again later with
+    /// backoff, the connection's status unchanged, until it has failed for
+    /// `RENEWAL_GIVE_UP`. Returns how many connections came out renewed.
     pub async fn renew_due(&self) -> EngineResult<usize> {
-        use futures_util::StreamExt;
         let (tx, now) = (self.store.begin().await?, self.now());
         let mut due = Vec::new();
         for shard in (0..SHARDS).filter(|shard| self.placement.owns(*shard)) {
             due.extend(refresh_due::due(&tx, shard, now, DUE_PER_SHARD).await?);
         }
         drop(tx);
-        let renewed = futures_util::stream::iter(due)
-            .map(|due| self.renew(due))
-            .buffer_unordered(RENEWALS_AT_ONCE)
-            .filter(|renewed| std::future::ready(*renewed))
-            .count()
-            .await;
-        Ok(renewed)
+        let outcomes = crate::util::bounded::run(
+            due,
+            refresh_due::Due::integration_key,
+            RENEWALS_PER_INTEGRATION,
+            RENEWALS_AT_ONCE,
+            |due| self.renew(due),
+        )
+        .await;
+        Ok(outcomes.into_iter().filter(|renewed| *renewed).count())
     }
 
     /// One due renewal; its entry is done with either way (a renewal schedules the
     /// next one), or moved to a retry.
     async fn renew(&self, due: refresh_due::Due) -> bool {
-        let outcome = self.access_token(&due.project_id, &due.entity_id, &due.connection_id).await;
-        let retry = match &outcome {
-            Err(error) if is_temporary(error) => {
-                tracing::info!(connection = %due.connection_id, %error, "renewing a token failed for now; trying again later");
-                Some(refresh_due::Due {
-                    at: self.now().plus_millis(RENEWAL_RETRY.as_millis() as i64),
-                    ..due.clone()
-                })
+        let outcome = match self.load_connection(&due.project_id, &due.entity_id, &due.connection_id).await {
+            Ok(current) if current.status != ConnectionStatus::Active => Err(EngineError::ReauthRequired),
+            Ok(current) if current.expires_at.is_none() && current.recheck_at.is_some() => {
+                self.recheck(current).await
             }
+            Ok(_) => self.access_token(&due.project_id, &due.entity_id, &due.connection_id).await.map(drop),
+            Err(error) => Err(error),
+        };
+        let retry = match &outcome {
+            Err(error) if is_temporary(error) => self.after_failure(&due, error).await,
             _ => None,
         };
         let settled = self
@@ -343,6 +360,79 @@ impl Tokens {
             tracing::warn!(%error, "a renewal's schedule could not be updated");
         }
         outcome.is_ok()
+    }
+
+    /// Where a renewal the provider failed for now goes next: a later retry, or,
+    /// once it has failed for `RENEWAL_GIVE_UP`, nowhere (the connection is then
+    /// `reauth_required`).
+    async fn after_failure(&self, due: &refresh_due::Due, error: &EngineError) -> Option<refresh_due::Due> {
+        let now = self.now();
+        let failing_since = due.state.failing_since.unwrap_or(now);
+        if now.0 - failing_since.0 >= RENEWAL_GIVE_UP.as_millis() as i64 {
+            tracing::warn!(connection = %due.connection_id, %error, "renewals have failed for a day; giving the connection up");
+            let given_up =
+                match self.load_connection(&due.project_id, &due.entity_id, &due.connection_id).await {
+                    Ok(current) => self.mark_reauth_required(&current).await,
+                    Err(error) => Err(error),
+                };
+            if let Err(error) = given_up {
+                tracing::warn!(%error, "a connection whose renewals kept failing could not be given up");
+            }
+            return None;
+        }
+        let failures = due.state.failures.saturating_add(1);
+        tracing::info!(connection = %due.connection_id, %error, failures, "a renewal failed for now; trying again later");
+        Some(refresh_due::Due {
+            at: now.plus_millis(retry_after(failures).as_millis() as i64),
+            state: refresh_due::DueState {
+                failing_since: Some(failing_since),
+                failures,
+                ..due.state.clone()
+            },
+            ..due.clone()
+        })
+    }
+
+    /// Checks a connection's credentials at the provider again, as its entry asks;
+    /// a refusal makes it `reauth_required`, an acceptance schedules the next check.
+    async fn recheck(&self, current: Connection) -> EngineResult<()> {
+        let found = self.integration_of(&current).await?;
+        // An integration no longer served by credentials has nothing to check.
+        let Some(spec) = self.providers.credential_spec(&found) else { return Ok(()) };
+        let spec = spec?;
+        let sealed = current.tokens(&self.vault).await?.access_token;
+        let credentials = crate::credentials::Credentials::unsealed(&sealed)
+            .ok_or_else(|| EngineError::Invalid("the connection holds no credentials".into()))?;
+        match self.providers.check_credentials(&found, &spec, &current.params, &credentials).await {
+            Ok(()) => {
+                let next = spec.first_recheck(self.now());
+                self.store
+                    .run(|tx| {
+                        let current = current.clone();
+                        async move {
+                            // Reconnected meanwhile: that write scheduled its own check.
+                            if let Some(mut stored) = Self::unchanged(&tx, &current).await? {
+                                stored.recheck_at = next;
+                                connection::put(&tx, &stored)?;
+                            }
+                            Ok::<_, RecordError>(())
+                        }
+                    })
+                    .await?;
+                Ok(())
+            }
+            Err(error @ EngineError::CredentialsRejected { .. }) => {
+                self.mark_reauth_required(&current).await?;
+                Err(error)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The stored connection, if nobody wrote it since `read` was read.
+    async fn unchanged(tx: &crate::store::Tx, read: &Connection) -> Result<Option<Connection>, RecordError> {
+        let stored = connection::get(tx, &read.project_id, &read.entity_id, &read.id).await?;
+        Ok(stored.filter(|stored| stored.refreshed_at == read.refreshed_at && stored.status == read.status))
     }
 
     /// The integration a connection belongs to.
@@ -456,13 +546,18 @@ impl Tokens {
             .await?)
     }
 
+    /// Marks the connection `reauth_required` with its event, unless it was written
+    /// since it was read (renewed or reconnected meanwhile).
     async fn mark_reauth_required(&self, connection: &Connection) -> EngineResult<()> {
         let now = self.now();
         let current = connection.clone();
         self.store
             .run(|tx| {
-                let mut connection = current.clone();
+                let current = current.clone();
                 async move {
+                    let Some(mut connection) = Self::unchanged(&tx, &current).await? else {
+                        return Ok(());
+                    };
                     connection.status = ConnectionStatus::ReauthRequired;
                     connection::put(&tx, &connection)?;
                     let draft = EventDraft {

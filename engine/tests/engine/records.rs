@@ -37,6 +37,7 @@ fn draft(project_id: &str, account: &str, scopes: &[&str], access: &str) -> Conn
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         status: ConnectionStatus::Active,
         tokens: tokens(access),
+        recheck_at: None,
     }
 }
 
