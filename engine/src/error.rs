@@ -54,9 +54,10 @@ pub enum EngineError {
     /// A connection param's value refused, unknown or missing: the connect page asks again.
     #[error("EN0018 {0}")]
     Param(#[from] crate::catalog::ParamError),
-    /// The provider refused the credentials at their verification (this 4xx status).
-    #[error("EN0019 the provider refused these credentials: {status}")]
-    CredentialsRejected { status: u16 },
+    /// The provider refused the credentials at their verification (with this 4xx
+    /// status, when it answered one of its own).
+    #[error("EN0019 the provider refused these credentials{}", .status.map(|s| format!(": {s}")).unwrap_or_default())]
+    CredentialsRejected { status: Option<u16> },
     /// Typed credentials that are missing a field, hold an unknown one or cannot be sent.
     #[error("EN0020 {0}")]
     Credential(#[from] crate::credentials::CredentialError),
@@ -66,7 +67,7 @@ impl From<crate::credentials::verify::Rejection> for EngineError {
     fn from(rejection: crate::credentials::verify::Rejection) -> Self {
         use crate::credentials::verify::Rejection;
         match rejection {
-            Rejection::Refused { status } => EngineError::CredentialsRejected { status },
+            Rejection::Refused { status } => EngineError::CredentialsRejected { status: Some(status) },
             Rejection::Unavailable { status } => EngineError::Upstream(
                 crate::http_client::HttpError::Unreachable(format!("the provider answered {status}").into()),
             ),

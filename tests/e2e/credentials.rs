@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api::{ADMIN_TOKEN, Answer, World, device_page, world};
-use crate::peers::{NodePeer, node_peer};
+use crate::peers::{NodePeer, ShortLivedOAuth, node_peer};
 use crate::support::free_port;
 
 async fn upstream() -> (NodePeer, String) {
@@ -127,6 +127,40 @@ async fn credentials_an_app_imports_are_verified_and_proxied_as_their_entry_says
     let oauth = import(&w, "mock", json!({"apiKey": "x"})).await;
     assert_eq!(oauth.status, 400, "an OAuth integration connects through a session: {}", oauth.text);
     assert!(!logs(&w).contains("s3cret"), "no secret in the server's log");
+}
+
+/// An app moving from another broker imports its users' OAuth token sets: a token
+/// the provider (oauth2-mock-server, answering userinfo only for the tokens it
+/// issued) does not know is refused; a refresh token alone is refreshed there
+/// first. Neither token ever shows up in an answer or the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_token_set_is_imported_once_the_provider_takes_it() {
+    let w = world().await;
+    let provider = ShortLivedOAuth::start(3600).await;
+    let discovery = format!("{}/.well-known/openid-configuration", provider.base_url);
+    let path = format!("/v1/admin/projects/{}/integrations/moved", w.project_id);
+    let body = json!({"provider": "oauth2", "clientId": "moved-client", "clientSecret": "moved-secret",
+        "config": {"discoveryUrl": discovery, "apiBaseUrl": provider.base_url}});
+    let put = w.client.json(Method::PUT, &path, &[("securix-admin-token", ADMIN_TOKEN)], body).await;
+    assert_eq!(put.status, 200, "{}", put.text);
+
+    let forged = import(&w, "moved", json!({"accessToken": "forged-access-token", "expiresIn": 3600})).await;
+    assert_eq!(forged.status, 422, "{}", forged.text);
+    assert!(forged.json()["type"].as_str().unwrap().ends_with("/problems/credentials-rejected"));
+    assert!(connections(&w).await.is_empty(), "nothing stored");
+
+    let moved = import(&w, "moved", json!({"refreshToken": "moved-refresh-token", "scope": "openid"})).await;
+    assert_eq!(moved.status, 201, "{}", moved.text);
+    assert_eq!(provider.refreshes(), 1, "a refresh token alone is refreshed first");
+    let view = moved.json();
+    assert_eq!(view["status"], "active");
+    assert_eq!(view["account"]["id"], "johndoe", "{view}");
+    let proxied = w.client.get("/v1/proxy/moved/userinfo", &w.app_headers()).await;
+    assert_eq!(proxied.status, 200, "the refreshed token works: {}", proxied.text);
+    let logged = logs(&w);
+    for secret in ["forged-access-token", "moved-refresh-token"] {
+        assert!(!logged.contains(secret) && !moved.text.contains(secret), "{secret} leaked");
+    }
 }
 
 /// An entity may hold two accounts of one integration: the first connected is the

@@ -43,15 +43,34 @@ pub async fn list(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImportBody {
-    /// An integration served by credentials (`api_key`, `basic`).
+    /// The integration the connection belongs to.
     integration: String,
-    /// The provider's credential fields by name (`{apiKey: "…"}`, `{username, password}`);
-    /// never echoed.
+    /// For a credential integration (`api_key`, `basic`, `jwt`), its fields by name
+    /// (`{apiKey: "…"}`, `{username, password}`); for an OAuth integration, a token
+    /// set (`{accessToken, refreshToken?, expiresIn?, scope?}`; a refresh token alone
+    /// is refreshed). Never echoed.
     #[schema(write_only, value_type = Object)]
-    credentials: BTreeMap<String, String>,
+    credentials: BTreeMap<String, CredentialValue>,
     /// Connection params (`{subdomain: "acme"}`).
     #[serde(default)]
     params: BTreeMap<String, String>,
+}
+
+/// A credential's value: text, or a number (a token set's `expiresIn`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CredentialValue {
+    Text(String),
+    Number(u64),
+}
+
+impl CredentialValue {
+    fn into_secret(self) -> SecretString {
+        match self {
+            CredentialValue::Text(text) => SecretString::new(text),
+            CredentialValue::Number(n) => SecretString::new(n.to_string()),
+        }
+    }
 }
 
 /// Import credentials the app already holds (server to server).
@@ -87,7 +106,7 @@ pub async fn import(
     let body = body.into_inner();
     let import = Import {
         integration: body.integration,
-        credentials: body.credentials.into_iter().map(|(k, v)| (k, SecretString::new(v))).collect(),
+        credentials: body.credentials.into_iter().map(|(k, v)| (k, v.into_secret())).collect(),
         params: body.params,
     };
     let created = state.engine.import_connection(&principal, &entity, import).await?;

@@ -65,6 +65,9 @@ struct CredentialView {
     name: String,
     label: String,
     secret: bool,
+    /// A key file's text (PEM), typed into a box that keeps its line breaks; like a
+    /// secret, never filled in again.
+    multiline: bool,
     value: String,
 }
 
@@ -98,7 +101,8 @@ impl ProviderView {
                 Some(format!("That {} is too long or holds characters it may not.", field(name)?))
             }
             EngineError::CredentialsRejected { status } => {
-                Some(format!("{} refused these credentials ({status}). Check them and try again.", self.name))
+                let status = status.map(|s| format!(" ({s})")).unwrap_or_default();
+                Some(format!("{} refused these credentials{status}. Check them and try again.", self.name))
             }
             EngineError::Upstream(_) if !self.credentials.is_empty() => Some(format!(
                 "{} could not be reached to check them. Nothing was saved; try again in a moment.",
@@ -173,6 +177,7 @@ impl ConsentPage {
                         name: f.name,
                         label: f.label,
                         secret: f.secret,
+                        multiline: f.multiline,
                         value: String::new(),
                     })
                     .collect(),

@@ -1,5 +1,6 @@
 //! Both flows end to end through the engine against a scripted OAuth provider,
-//! every rejection path, refresh under concurrency, actor crashes and restarts.
+//! every rejection path, refresh under concurrency, the background refresher,
+//! imported token sets, actor crashes and restarts.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use securix_engine::flows::import::Import;
 use securix_engine::flows::oauth::pkce;
 use securix_engine::flows::sessions::CreateSession;
 use securix_engine::model::event;
@@ -35,12 +37,14 @@ struct Provider {
     refreshes: Arc<AtomicUsize>,
     /// When set, refresh answers `invalid_grant`.
     dead_grant: Arc<Mutex<bool>>,
+    /// When set, refresh answers 503.
+    down: Arc<Mutex<bool>>,
 }
 
 async fn provider(token_lifetime: u64) -> Provider {
     let refreshes = Arc::new(AtomicUsize::new(0));
-    let dead_grant = Arc::new(Mutex::new(false));
-    let (counter, dead) = (refreshes.clone(), dead_grant.clone());
+    let (dead_grant, down) = (Arc::new(Mutex::new(false)), Arc::new(Mutex::new(false)));
+    let (counter, dead, unavailable) = (refreshes.clone(), dead_grant.clone(), down.clone());
     let server = ScriptedServer::start(move |r| match (r.method.as_str(), r.path.as_str()) {
         ("POST", "/token") => {
             let form = r.form();
@@ -56,6 +60,7 @@ async fn provider(token_lifetime: u64) -> Provider {
                     "access_token": "at-0", "refresh_token": "rt-0", "expires_in": token_lifetime, "token_type": "Bearer", "scope": "profile email"
                 })),
                 Some("refresh_token") if *dead.lock().unwrap() => Response::json(400, json!({"error": "invalid_grant"})),
+                Some("refresh_token") if *unavailable.lock().unwrap() => Response::json(503, json!({})),
                 Some("refresh_token") => {
                     // Slow enough that concurrent callers really pile up behind the refresh.
                     std::thread::sleep(Duration::from_millis(50));
@@ -69,7 +74,11 @@ async fn provider(token_lifetime: u64) -> Provider {
                 _ => Response::json(400, json!({"error": "invalid_grant"})),
             }
         }
-        ("GET", "/userinfo") => Response::json(200, json!({"sub": "acct-1", "email": "jo@example.com"})),
+        // Only the tokens it issued are anyone's.
+        ("GET", "/userinfo") if r.header("authorization").is_some_and(|a| a.starts_with("Bearer at-")) => {
+            Response::json(200, json!({"sub": "acct-1", "email": "jo@example.com"}))
+        }
+        ("GET", "/userinfo") => Response::json(401, json!({"error": "invalid_token"})),
         (_, path) if path.starts_with("/api/") => Response::json(200, json!({
             "path": path,
             "authorization": r.header("authorization"),
@@ -80,7 +89,7 @@ async fn provider(token_lifetime: u64) -> Provider {
         _ => Response::json(404, json!({})),
     })
     .await;
-    Provider { server, refreshes, dead_grant }
+    Provider { server, refreshes, dead_grant, down }
 }
 
 struct Setup {
@@ -837,4 +846,156 @@ async fn a_configuration_the_plugin_refuses_is_the_operators_to_fix() {
     assert!(matches!(refused, EngineError::Invalid(_)), "{refused:?}");
     let listed = s.engine.list_integrations(&s.principal.project_id).await.unwrap();
     assert!(listed.iter().all(|i| i.integration != "broken"));
+}
+
+/// How many refresh grants the provider has been asked for (answered or not).
+fn refresh_grants(p: &Provider) -> usize {
+    let grant = |r: &crate::support::scripted::Request| {
+        r.path == "/token" && r.form().get("grant_type").map(String::as_str) == Some("refresh_token")
+    };
+    p.server.requests().iter().filter(|r| grant(r)).count()
+}
+
+async fn connection_status(s: &Setup) -> serde_json::Value {
+    let listed = s.engine.list_connections(&s.principal, "user_123").await.unwrap();
+    serde_json::to_value(listed[0].status).unwrap()
+}
+
+async fn reauth_events(s: &Setup) -> usize {
+    let tx = s.engine.store().begin().await.unwrap();
+    let events = event::list(&tx, &s.principal.project_id, None, 100).await.unwrap();
+    events.iter().filter(|e| e.kind == event::EventKind::ConnectionReauthRequired).count()
+}
+
+/// The background refresher only, driven by hand: its timer set far away.
+fn by_hand() -> EngineSettings {
+    EngineSettings { sweep_every: Duration::from_secs(3600), ..settings() }
+}
+
+/// A renewal the provider fails for now is tried again later, each wait twice the
+/// last, the connection left `active`; after a day of failures it is given up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewals_failing_for_a_day_make_the_connection_reauth_required() {
+    let p = provider(60).await;
+    let s = setup_with(&p, Store::memory(), MasterKey::generate(), by_hand()).await;
+    connected_device_session(&s).await;
+    *p.down.lock().unwrap() = true;
+
+    s.clock.advance_millis(61_000);
+    assert_eq!(s.engine.renew_due_connections().await.unwrap(), 0);
+    let tried = refresh_grants(&p);
+    assert!(tried >= 1, "the due renewal was tried");
+    assert_eq!(connection_status(&s).await, "active", "a provider's outage says nothing of the grant");
+    assert_eq!(s.engine.renew_due_connections().await.unwrap(), 0);
+    assert_eq!(refresh_grants(&p), tried, "not tried again before its wait is over");
+
+    s.clock.advance_millis(31_000);
+    s.engine.renew_due_connections().await.unwrap();
+    assert!(refresh_grants(&p) > tried, "tried again after 30 s");
+    let tried = refresh_grants(&p);
+    s.clock.advance_millis(31_000);
+    s.engine.renew_due_connections().await.unwrap();
+    assert_eq!(refresh_grants(&p), tried, "the second wait is longer");
+    assert_eq!(connection_status(&s).await, "active");
+    assert_eq!(reauth_events(&s).await, 0);
+
+    s.clock.advance_millis(24 * 3600 * 1000);
+    assert_eq!(s.engine.renew_due_connections().await.unwrap(), 0);
+    assert_eq!(connection_status(&s).await, "reauth_required", "given up after a day of failures");
+    assert_eq!(reauth_events(&s).await, 1, "and the app is told");
+    s.clock.advance_millis(3600 * 1000);
+    let tried = refresh_grants(&p);
+    s.engine.renew_due_connections().await.unwrap();
+    assert_eq!(refresh_grants(&p), tried, "a connection given up is not renewed any more");
+}
+
+/// Credentials whose entry re-checks them (`verify.everySeconds`) are checked at the
+/// provider on that schedule with no call needing them; a key revoked at the
+/// provider makes the connection `reauth_required`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_checked_again_on_their_schedule_and_a_revoked_key_is_found() {
+    let p = provider(3600).await;
+    let s = setup_with(&p, Store::memory(), MasterKey::generate(), by_hand()).await;
+    let accepted = Arc::new(Mutex::new("k-good".to_owned()));
+    let key = accepted.clone();
+    let keyed = ScriptedServer::start(move |r| {
+        if r.path == "/keyed/me" && r.header("x-api-key") == Some(key.lock().unwrap().as_str()) {
+            return Response::json(200, json!({"id": 1}));
+        }
+        Response::json(401, json!({"error": "unknown key"}))
+    })
+    .await;
+    let draft = IntegrationDraft {
+        key: "llm".into(),
+        provider: "api_key".into(),
+        client_id: String::new(),
+        client_secret: SecretString::new(""),
+        scopes: vec![],
+        config: json!({
+            "apiBaseUrl": format!("{}/keyed", keyed.base_url),
+            "apiKey": {"in": "header", "name": "x-api-key"},
+            "credentials": [{"name": "apiKey", "label": "API key", "secret": true}],
+            "verify": {"method": "GET", "path": "/me", "everySeconds": 3600},
+        }),
+    };
+    s.engine.put_integration(&s.principal.project_id, draft).await.unwrap();
+    let import = Import {
+        integration: "llm".into(),
+        credentials: [("apiKey".to_owned(), SecretString::new("k-good"))].into_iter().collect(),
+        params: Default::default(),
+    };
+    s.engine.import_connection(&s.principal, "user_123", import).await.unwrap();
+    let checks = || keyed.requests().iter().filter(|r| r.path == "/keyed/me").count();
+    assert_eq!(checks(), 1, "checked once before it was stored");
+
+    assert_eq!(s.engine.renew_due_connections().await.unwrap(), 0, "not due for an hour");
+    s.clock.advance_millis(3_601_000);
+    assert_eq!(s.engine.renew_due_connections().await.unwrap(), 1);
+    assert_eq!(checks(), 2, "checked again after an hour");
+    assert_eq!(s.engine.renew_due_connections().await.unwrap(), 0, "and next in another hour");
+    assert_eq!(checks(), 2);
+
+    *accepted.lock().unwrap() = "k-rotated".into();
+    s.clock.advance_millis(3_601_000);
+    assert_eq!(s.engine.renew_due_connections().await.unwrap(), 0);
+    assert_eq!(connection_status(&s).await, "reauth_required", "the provider no longer takes the key");
+    assert_eq!(reauth_events(&s).await, 1);
+}
+
+/// An OAuth token set an app brings (moving from another broker) is proven at the
+/// provider before it is stored: a token the provider does not know and a refresh
+/// token it refuses are `credentials-rejected`; a refresh token alone is refreshed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_token_set_is_proven_at_the_provider_before_it_is_stored() {
+    let p = provider(3600).await;
+    let s = setup_with(&p, Store::memory(), MasterKey::generate(), by_hand()).await;
+    let import = |fields: &[(&str, &str)]| Import {
+        integration: "acme".into(),
+        credentials: fields.iter().map(|(k, v)| (k.to_string(), SecretString::new(*v))).collect(),
+        params: Default::default(),
+    };
+    let imported =
+        |fields: &[(&str, &str)]| s.engine.import_connection(&s.principal, "user_123", import(fields));
+
+    let unknown = imported(&[("accessToken", "stolen"), ("expiresIn", "3600")]).await;
+    assert!(matches!(unknown, Err(EngineError::CredentialsRejected { .. })), "{unknown:?}");
+    *p.dead_grant.lock().unwrap() = true;
+    let dead = imported(&[("refreshToken", "rt-0")]).await;
+    assert!(matches!(dead, Err(EngineError::CredentialsRejected { .. })), "{dead:?}");
+    *p.dead_grant.lock().unwrap() = false;
+    let stray = imported(&[("apiKey", "k")]).await;
+    assert!(matches!(stray, Err(EngineError::Credential(_))), "{stray:?}");
+    assert!(s.engine.list_connections(&s.principal, "user_123").await.unwrap().is_empty(), "nothing stored");
+
+    let view = imported(&[("refreshToken", "rt-0")]).await.unwrap();
+    assert_eq!(view.account.id, "acct-1", "the refreshed token's owner");
+    assert_eq!(p.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(proxy_get(&s, "me").await.unwrap().1["authorization"], "Bearer at-1");
+
+    let fields =
+        [("accessToken", "at-9"), ("refreshToken", "rt-1"), ("expiresIn", "3600"), ("scope", "profile")];
+    let again = imported(&fields).await.unwrap();
+    assert_eq!(again.connection_id, view.connection_id, "the same account's connection, updated");
+    assert_eq!(again.scopes, vec!["profile".to_owned()]);
+    assert_eq!(proxy_get(&s, "me").await.unwrap().1["authorization"], "Bearer at-9", "taken as given");
 }
