@@ -39,10 +39,11 @@ enum Claim {
 }
 /// Due renewals read per shard and round of the background refresher.
 const DUE_PER_SHARD: usize = 64;
-/// Renewals under way at once, per node.
-const RENEWALS_AT_ONCE: usize = 16;
-/// Renewals under way at once per integration (one OAuth client, one rate limit).
-const RENEWALS_PER_INTEGRATION: usize = 4;
+/// Renewals under way at once, per node: they mostly wait on token endpoints.
+const RENEWALS_AT_ONCE: usize = 64;
+/// Renewals under way at once per integration (one OAuth client, one rate limit):
+/// a quarter of the node's, so one slow provider cannot take them all.
+const RENEWALS_PER_INTEGRATION: usize = 16;
 /// When a renewal the provider failed for now is first tried again; the wait
 /// doubles with each failure, up to `RENEWAL_RETRY_MAX`.
 const RENEWAL_RETRY: Duration = Duration::from_secs(30);
