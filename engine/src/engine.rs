@@ -32,6 +32,7 @@ use crate::flows::{FlowSettings, Flows};
 use crate::http_client::HttpClient;
 use crate::model::agent::Agent;
 use crate::model::integration::IntegrationDraft;
+use crate::model::page::{Page, PageRequest};
 use crate::model::{api_key, audit, project};
 use crate::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use crate::policy::OutboundPolicy;
@@ -463,6 +464,77 @@ impl Engine {
 
     pub async fn set_origins(&self, project_id: &str, origins: Vec<String>) -> EngineResult<Vec<String>> {
         self.inner.admin.set_origins(project_id, origins).await
+    }
+}
+
+/// The operator's listings, reads and deletes (`admin::reads`).
+impl Engine {
+    pub async fn list_projects(&self, request: &PageRequest) -> EngineResult<Page<project::Project>> {
+        self.inner.admin.list_projects(request).await
+    }
+
+    pub async fn project(&self, project_id: &str) -> EngineResult<project::Project> {
+        self.inner.admin.project(project_id).await
+    }
+
+    pub async fn rename_project(&self, project_id: &str, name: &str) -> EngineResult<project::Project> {
+        self.inner.admin.rename_project(project_id, name).await
+    }
+
+    pub async fn list_api_keys(
+        &self,
+        project_id: &str,
+        request: &PageRequest,
+    ) -> EngineResult<Page<api_key::ApiKey>> {
+        self.inner.admin.list_api_keys(project_id, request).await
+    }
+
+    pub async fn api_key(&self, project_id: &str, key_id: &str) -> EngineResult<api_key::ApiKey> {
+        self.inner.admin.api_key(project_id, key_id).await
+    }
+
+    pub async fn list_agents(&self, project_id: &str, request: &PageRequest) -> EngineResult<Page<Agent>> {
+        self.inner.admin.list_agents(project_id, request).await
+    }
+
+    pub async fn agent(&self, project_id: &str, agent_id: &str) -> EngineResult<Agent> {
+        self.inner.admin.agent(project_id, agent_id).await
+    }
+
+    pub async fn delete_agent(&self, project_id: &str, agent_id: &str) -> EngineResult<()> {
+        self.inner.admin.delete_agent(project_id, agent_id).await
+    }
+
+    pub async fn list_integration_page(
+        &self,
+        project_id: &str,
+        request: &PageRequest,
+    ) -> EngineResult<Page<IntegrationView>> {
+        self.inner.admin.list_integration_page(project_id, request).await
+    }
+
+    pub async fn integration(&self, project_id: &str, key: &str) -> EngineResult<IntegrationView> {
+        self.inner.admin.integration(project_id, key).await
+    }
+
+    pub async fn delete_integration(&self, project_id: &str, key: &str) -> EngineResult<()> {
+        self.inner.admin.delete_integration(project_id, key).await
+    }
+
+    pub async fn list_webhook_endpoints(
+        &self,
+        project_id: &str,
+        request: &PageRequest,
+    ) -> EngineResult<Page<Endpoint>> {
+        self.inner.webhooks.list_webhook_endpoints(project_id, request).await
+    }
+
+    pub async fn webhook_endpoint(&self, project_id: &str, endpoint_id: &str) -> EngineResult<Endpoint> {
+        self.inner.webhooks.webhook_endpoint(project_id, endpoint_id).await
+    }
+
+    pub async fn delete_webhook_endpoint(&self, project_id: &str, endpoint_id: &str) -> EngineResult<()> {
+        self.inner.webhooks.delete_webhook_endpoint(project_id, endpoint_id).await
     }
 }
 

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! End-to-end tests against the real `securix` binary. One binary for all of them.
 
+mod admin;
 mod api;
 mod catalog;
 mod cli;

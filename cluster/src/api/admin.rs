@@ -20,6 +20,12 @@ pub struct NameBody {
     name: String,
 }
 
+impl NameBody {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectCreated {
@@ -235,6 +241,12 @@ pub async fn put_integration(
 pub struct Origins {
     #[schema(max_items = 100)]
     origins: Vec<String>,
+}
+
+impl Origins {
+    pub fn of(origins: Vec<String>) -> Self {
+        Origins { origins }
+    }
 }
 
 /// Set the allowed popup origins.

@@ -5,6 +5,7 @@
 //! the document and serves it at `/openapi.json`.
 
 pub mod admin;
+pub mod admin_reads;
 pub mod catalog;
 pub mod cluster;
 pub mod connections;
@@ -50,6 +51,21 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(admin::create_agent)
         .service(admin::put_integration)
         .service(admin::put_origins)
+        .service(admin_reads::list_projects)
+        .service(admin_reads::get_project)
+        .service(admin_reads::update_project)
+        .service(admin_reads::get_origins)
+        .service(admin_reads::list_api_keys)
+        .service(admin_reads::get_api_key)
+        .service(admin_reads::list_agents)
+        .service(admin_reads::get_agent)
+        .service(admin_reads::delete_agent)
+        .service(admin_reads::list_integrations)
+        .service(admin_reads::get_integration)
+        .service(admin_reads::delete_integration)
+        .service(admin_reads::list_webhook_endpoints)
+        .service(admin_reads::get_webhook_endpoint)
+        .service(admin_reads::delete_webhook_endpoint)
         .service(cluster::view)
         .service(pages::consent::show)
         .service(pages::consent::authorize)

@@ -39,6 +39,25 @@ pub fn put(tx: &Tx, agent: &Agent) -> Result<(), RecordError> {
     super::access_epoch::bump_project(tx, &agent.project_id)
 }
 
+/// One page of the project's agents, by id.
+pub async fn list(
+    tx: &Tx,
+    project_id: &str,
+    request: &super::page::PageRequest,
+) -> Result<super::page::Page<Agent>, RecordError> {
+    let space = keys::project_space(project_id).subspace(&("agent",));
+    super::page::read_json(tx, "agents", &space, request, WHAT).await
+}
+
+/// Deletes an agent; calls made as it are refused from this commit on.
+pub async fn delete(tx: &Tx, project_id: &str, agent_id: &str) -> Result<(), RecordError> {
+    if get(tx, project_id, agent_id).await?.is_none() {
+        return Err(RecordError::NotFound(WHAT));
+    }
+    tx.clear(&record_key(project_id, agent_id))?;
+    super::access_epoch::bump_project(tx, project_id)
+}
+
 pub async fn get(tx: &Tx, project_id: &str, agent_id: &str) -> Result<Option<Agent>, RecordError> {
     if ids::check_app_id(agent_id, "agent id").is_err() {
         return Ok(None);

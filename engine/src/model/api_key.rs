@@ -114,6 +114,23 @@ pub async fn revoke(tx: &Tx, project_id: &str, key_id: &str) -> Result<(), Recor
     super::access_epoch::bump_project(tx, project_id)
 }
 
+/// One page of the project's keys (never a key itself: only its hash is stored).
+pub async fn list_page(
+    tx: &Tx,
+    project_id: &str,
+    request: &super::page::PageRequest,
+) -> Result<super::page::Page<ApiKey>, RecordError> {
+    let space = keys::project_space(project_id).subspace(&("api_key",));
+    super::page::read_json(tx, "api-keys", &space, request, WHAT).await
+}
+
+pub async fn get(tx: &Tx, project_id: &str, key_id: &str) -> Result<Option<ApiKey>, RecordError> {
+    if ids::check_minted("key", key_id, "API key id").is_err() {
+        return Ok(None);
+    }
+    get_json(tx, &record_key(project_id, key_id), WHAT).await
+}
+
 pub async fn list(tx: &Tx, project_id: &str) -> Result<Vec<ApiKey>, RecordError> {
     let space = keys::project_space(project_id).subspace(&("api_key",));
     super::list_json(tx, space.range(), Default::default(), WHAT).await

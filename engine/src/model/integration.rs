@@ -109,6 +109,26 @@ pub async fn get(tx: &Tx, project_id: &str, key: &str) -> Result<Option<Integrat
     get_json(tx, &record_key(project_id, key), WHAT).await
 }
 
+/// One page of the project's integrations, by key.
+pub async fn list_page(
+    tx: &Tx,
+    project_id: &str,
+    request: &super::page::PageRequest,
+) -> Result<super::page::Page<Integration>, RecordError> {
+    let space = keys::project_space(project_id).subspace(&("integration",));
+    super::page::read_json(tx, "integrations", &space, request, WHAT).await
+}
+
+/// Deletes an integration and its sealed client secret. Its connections stay, but
+/// no call can use them until an integration of that key is put again.
+pub async fn delete(tx: &Tx, project_id: &str, key: &str) -> Result<(), RecordError> {
+    if get(tx, project_id, key).await?.is_none() {
+        return Err(RecordError::NotFound(WHAT));
+    }
+    tx.clear(&record_key(project_id, key))?;
+    super::access_epoch::bump_project(tx, project_id)
+}
+
 pub async fn list(tx: &Tx, project_id: &str) -> Result<Vec<Integration>, RecordError> {
     let space = keys::project_space(project_id).subspace(&("integration",));
     super::list_json(tx, space.range(), Default::default(), WHAT).await

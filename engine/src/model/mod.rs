@@ -17,6 +17,7 @@ pub mod integration;
 pub mod keys;
 pub mod node;
 pub mod outbox;
+pub mod page;
 pub mod project;
 pub mod refresh_due;
 pub mod refresh_lock;

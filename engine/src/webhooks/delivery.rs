@@ -542,6 +542,40 @@ impl Webhooks {
             .await?)
     }
 
+    pub async fn list_webhook_endpoints(
+        &self,
+        project_id: &str,
+        request: &crate::model::page::PageRequest,
+    ) -> EngineResult<crate::model::page::Page<endpoints::Endpoint>> {
+        self.existing_project(project_id).await?;
+        let tx = self.store.begin().await?;
+        Ok(endpoints::list_page(&tx, project_id, request).await?)
+    }
+
+    pub async fn webhook_endpoint(
+        &self,
+        project_id: &str,
+        endpoint_id: &str,
+    ) -> EngineResult<endpoints::Endpoint> {
+        self.existing_project(project_id).await?;
+        let tx = self.store.begin().await?;
+        endpoints::get(&tx, project_id, endpoint_id)
+            .await?
+            .ok_or(crate::EngineError::NotFound("webhook endpoint"))
+    }
+
+    pub async fn delete_webhook_endpoint(&self, project_id: &str, endpoint_id: &str) -> EngineResult<()> {
+        self.existing_project(project_id).await?;
+        let (project_id, endpoint_id) = (project_id.to_owned(), endpoint_id.to_owned());
+        Ok(self
+            .store
+            .run(|tx| {
+                let (p, e) = (project_id.clone(), endpoint_id.clone());
+                async move { endpoints::delete(&tx, &p, &e).await }
+            })
+            .await?)
+    }
+
     /// A project's public signing keys (`whpk_…`), creating the first on first use.
     pub async fn webhook_keys(&self, project_id: &str) -> EngineResult<Vec<keyring::KeyView>> {
         let (vault, now) = (self.vault.clone(), self.now());

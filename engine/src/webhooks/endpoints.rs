@@ -64,6 +64,32 @@ pub fn put(tx: &Tx, endpoint: &Endpoint) -> Result<(), RecordError> {
     crate::model::put_json(tx, &record_key(&endpoint.project_id, &endpoint.id), endpoint, WHAT)
 }
 
+/// One page of the project's endpoints, by id.
+pub async fn list_page(
+    tx: &Tx,
+    project_id: &str,
+    request: &crate::model::page::PageRequest,
+) -> Result<crate::model::page::Page<Endpoint>, RecordError> {
+    let space = keys::project_space(project_id).subspace(&("webhook_endpoint",));
+    crate::model::page::read_json(tx, "webhook-endpoints", &space, request, WHAT).await
+}
+
+pub async fn get(tx: &Tx, project_id: &str, endpoint_id: &str) -> Result<Option<Endpoint>, RecordError> {
+    if crate::model::ids::check_minted("whe", endpoint_id, "endpoint id").is_err() {
+        return Ok(None);
+    }
+    crate::model::get_json(tx, &record_key(project_id, endpoint_id), WHAT).await
+}
+
+/// Deletes an endpoint: nothing more is delivered to it.
+pub async fn delete(tx: &Tx, project_id: &str, endpoint_id: &str) -> Result<(), RecordError> {
+    if get(tx, project_id, endpoint_id).await?.is_none() {
+        return Err(RecordError::NotFound(WHAT));
+    }
+    tx.clear(&record_key(project_id, endpoint_id))?;
+    Ok(())
+}
+
 pub async fn list(tx: &Tx, project_id: &str) -> Result<Vec<Endpoint>, RecordError> {
     let space = keys::project_space(project_id).subspace(&("webhook_endpoint",));
     crate::model::list_json(tx, space.range(), Default::default(), WHAT).await

@@ -1,5 +1,8 @@
 //! Administration: the operator's writes and reads of projects, API keys,
-//! agents, integrations and allowed origins (`Admin`).
+//! agents, integrations and allowed origins (`Admin`); listings, reads and deletes
+//! are in `reads`.
+
+mod reads;
 
 use std::sync::Arc;
 

@@ -1,0 +1,175 @@
+//! The admin API reads what it writes: every resource listed a page at a time,
+//! read, changed and deleted, through the real server, never a secret.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api::{ADMIN_TOKEN, CLIENT_SECRET, World, world};
+
+const ADMIN: [(&str, &str); 1] = [("securix-admin-token", ADMIN_TOKEN)];
+
+async fn admin_get(w: &World, path: &str) -> crate::api::Answer {
+    w.client.get(path, &ADMIN).await
+}
+
+/// Every item of a listing, page by page (`limit` each), running `meanwhile`
+/// after the first page; the ids seen in order.
+async fn all_pages(
+    w: &World,
+    path: &str,
+    id: &str,
+    limit: usize,
+    meanwhile: impl AsyncFnOnce(),
+) -> Vec<String> {
+    let (mut seen, mut cursor, mut meanwhile) = (Vec::new(), None::<String>, Some(meanwhile));
+    loop {
+        let url = match &cursor {
+            Some(cursor) => format!("{path}?limit={limit}&cursor={cursor}"),
+            None => format!("{path}?limit={limit}"),
+        };
+        let page = admin_get(w, &url).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let page = page.json();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= limit, "{page}");
+        seen.extend(items.iter().map(|item| item[id].as_str().unwrap().to_owned()));
+        if let Some(meanwhile) = meanwhile.take() {
+            meanwhile().await;
+        }
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => {
+                assert!(page["nextCursor"].is_null(), "the last page says so: {page}");
+                return seen;
+            }
+        }
+    }
+}
+
+async fn create_project(w: &World, name: &str) -> String {
+    let created = w.client.json(Method::POST, "/v1/admin/projects", &ADMIN, json!({"name": name})).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    created.json()["projectId"].as_str().unwrap().to_owned()
+}
+
+/// Projects page by page while others are created: no page repeats or skips one
+/// that existed before the listing began. A project reads, renames and lists its
+/// origins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_list_a_page_at_a_time_while_others_are_created() {
+    let w = world().await;
+    let mut before = BTreeSet::from([w.project_id.clone()]);
+    for i in 0..6 {
+        before.insert(create_project(&w, &format!("Project {i}")).await);
+    }
+    let seen = all_pages(&w, "/v1/admin/projects", "projectId", 2, async || {
+        for i in 0..3 {
+            create_project(&w, &format!("Meanwhile {i}")).await;
+        }
+    })
+    .await;
+    let unique: BTreeSet<String> = seen.iter().cloned().collect();
+    assert_eq!(unique.len(), seen.len(), "no page repeats a project: {seen:?}");
+    assert!(before.is_subset(&unique), "no page skips one that was there: {before:?} {seen:?}");
+
+    let path = format!("/v1/admin/projects/{}", w.project_id);
+    let read = admin_get(&w, &path).await.json();
+    assert_eq!(read["name"], "Acme Corp");
+    assert_eq!(read["origins"], json!(["https://app.example"]));
+    let renamed = w.client.json(Method::PATCH, &path, &ADMIN, json!({"name": "Acme Inc"})).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    assert_eq!(admin_get(&w, &path).await.json()["name"], "Acme Inc");
+    let empty = w.client.json(Method::PATCH, &path, &ADMIN, json!({"name": " "})).await;
+    assert_eq!(empty.status, 400, "{}", empty.text);
+    let origins = admin_get(&w, &format!("{path}/origins")).await.json();
+    assert_eq!(origins, json!({"origins": ["https://app.example"]}));
+
+    let unknown = admin_get(&w, "/v1/admin/projects/prj_nosuchproject0000000000000").await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+    let keys_of_unknown = admin_get(&w, "/v1/admin/projects/prj_nosuchproject0000000000000/api-keys").await;
+    assert_eq!(keys_of_unknown.status, 404, "a wrong project is not an empty listing");
+    for bad in ["?cursor=bm90LW91cnM", "?limit=0", "?limit=501"] {
+        let refused = admin_get(&w, &format!("/v1/admin/projects{bad}")).await;
+        assert_eq!(refused.status, 400, "{bad}: {}", refused.text);
+    }
+    // A cursor of one listing is refused by another.
+    let page = admin_get(&w, "/v1/admin/projects?limit=1").await.json();
+    let cursor = page["nextCursor"].as_str().unwrap();
+    let foreign = admin_get(&w, &format!("{path}/agents?cursor={cursor}")).await;
+    assert_eq!(foreign.status, 400, "{}", foreign.text);
+    let anonymous = w.client.get("/v1/admin/projects", &[]).await;
+    assert_eq!(anonymous.status, 401);
+}
+
+/// Keys, agents, integrations and webhook endpoints list, read and delete; no
+/// listing or read ever shows an API key or a client secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_resource_of_a_project_lists_reads_and_deletes_without_a_secret() {
+    let w = world().await;
+    let project = format!("/v1/admin/projects/{}", w.project_id);
+    let second =
+        w.client.json(Method::POST, &format!("{project}/api-keys"), &ADMIN, json!({"name": "ci"})).await;
+    let second_key = second.json()["apiKey"].as_str().unwrap().to_owned();
+    let keys = admin_get(&w, &format!("{project}/api-keys")).await;
+    assert_eq!(keys.status, 200, "{}", keys.text);
+    let listed: Vec<Value> = keys.json()["items"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 2);
+    let names: BTreeSet<&str> = listed.iter().map(|k| k["name"].as_str().unwrap()).collect();
+    assert_eq!(names, BTreeSet::from(["backend", "ci"]));
+    assert!(listed.iter().all(|k| k["prefix"].as_str().unwrap().starts_with("sxk_")));
+    for secret in [w.api_key.as_str(), second_key.as_str()] {
+        assert!(!keys.text.contains(secret), "a key is shown once, at its creation");
+    }
+    let id = listed[0]["apiKeyId"].as_str().unwrap();
+    assert_eq!(admin_get(&w, &format!("{project}/api-keys/{id}")).await.json()["apiKeyId"], id);
+
+    let agents = admin_get(&w, &format!("{project}/agents")).await.json();
+    assert_eq!(agents["items"][0]["agentId"], "cli");
+    assert!(agents["items"][0]["integrations"].is_null(), "every integration: {agents}");
+    let extra =
+        w.client.json(Method::POST, &format!("{project}/agents"), &ADMIN, json!({"agentId": "bot"})).await;
+    assert_eq!(extra.status, 201);
+    assert_eq!(
+        w.client.send(Method::DELETE, &format!("{project}/agents/bot"), &ADMIN, None, None).await.status,
+        204
+    );
+    assert_eq!(admin_get(&w, &format!("{project}/agents/bot")).await.status, 404);
+    let bot =
+        [("securix-api-key", w.api_key.as_str()), ("securix-agent-id", "bot"), ("securix-entity-id", "u")];
+    let refused = w.client.get("/v1/proxy/mock/userinfo", &bot).await;
+    assert!(refused.status.is_client_error(), "a deleted agent's calls are refused: {}", refused.status);
+
+    let integrations = admin_get(&w, &format!("{project}/integrations")).await;
+    assert_eq!(integrations.json()["items"][0]["integration"], "mock");
+    let mock = admin_get(&w, &format!("{project}/integrations/mock")).await;
+    assert_eq!(mock.json()["clientId"], "securix-e2e", "{}", mock.text);
+    for text in [&integrations.text, &mock.text] {
+        assert!(!text.contains(CLIENT_SECRET), "never the client secret");
+    }
+
+    let endpoint = json!({"url": "https://hooks.example.com/securix", "events": ["connection.created"]});
+    let created =
+        w.client.json(Method::POST, &format!("{project}/webhook-endpoints"), &ADMIN, endpoint).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let endpoint_id = created.json()["endpointId"].as_str().unwrap().to_owned();
+    let listed = admin_get(&w, &format!("{project}/webhook-endpoints")).await.json();
+    assert_eq!(listed["items"][0]["endpointId"], endpoint_id.as_str());
+    assert_eq!(listed["items"][0]["events"], json!(["connection.created"]));
+    let one = format!("{project}/webhook-endpoints/{endpoint_id}");
+    assert_eq!(admin_get(&w, &one).await.json()["url"], "https://hooks.example.com/securix");
+    assert_eq!(w.client.send(Method::DELETE, &one, &ADMIN, None, None).await.status, 204);
+    assert_eq!(admin_get(&w, &one).await.status, 404);
+
+    let mock_path = format!("{project}/integrations/mock");
+    assert_eq!(w.client.send(Method::DELETE, &mock_path, &ADMIN, None, None).await.status, 204);
+    assert_eq!(admin_get(&w, &mock_path).await.status, 404);
+    assert!(
+        admin_get(&w, &format!("{project}/integrations")).await.json()["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(w.client.send(Method::DELETE, &mock_path, &ADMIN, None, None).await.status, 404);
+}
