@@ -536,6 +536,34 @@ impl Engine {
     pub async fn delete_webhook_endpoint(&self, project_id: &str, endpoint_id: &str) -> EngineResult<()> {
         self.inner.webhooks.delete_webhook_endpoint(project_id, endpoint_id).await
     }
+
+    /// The project's entities in id order; `prefix` keeps those whose id starts so.
+    pub async fn list_entities(
+        &self,
+        project_id: &str,
+        prefix: Option<&str>,
+        request: &PageRequest,
+    ) -> EngineResult<Page<crate::admin::EntityView>> {
+        self.inner.admin.list_entities(project_id, prefix, request).await
+    }
+
+    pub async fn list_project_connections(
+        &self,
+        project_id: &str,
+        filter: &crate::admin::ConnectionFilter,
+        request: &PageRequest,
+    ) -> EngineResult<Page<crate::admin::ProjectConnectionView>> {
+        self.inner.admin.list_project_connections(project_id, filter, request).await
+    }
+
+    pub async fn list_sessions(
+        &self,
+        project_id: &str,
+        filter: &crate::admin::SessionFilter,
+        request: &PageRequest,
+    ) -> EngineResult<Page<crate::admin::AdminSessionView>> {
+        self.inner.admin.list_sessions(project_id, filter, request).await
+    }
 }
 
 /// Sessions and the steps of the flows (`flows`).

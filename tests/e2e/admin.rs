@@ -173,3 +173,74 @@ async fn every_resource_of_a_project_lists_reads_and_deletes_without_a_secret() 
     );
     assert_eq!(w.client.send(Method::DELETE, &mock_path, &ADMIN, None, None).await.status, 404);
 }
+
+/// Imports a key for `entity` (the upstream takes `sk-good`) or a user for the
+/// Basic integration.
+async fn connect(w: &World, entity: &str, integration: &str, credentials: Value) {
+    let body = json!({"integration": integration, "credentials": credentials});
+    let path = format!("/v1/entities/{entity}/connections");
+    let headers = [("securix-api-key", w.api_key.as_str()), ("securix-agent-id", "cli")];
+    let imported = w.client.json(Method::POST, &path, &headers, body).await;
+    assert_eq!(imported.status, 201, "{}", imported.text);
+}
+
+/// The operator's views across a project: entities with their connection counts,
+/// connections filtered by integration, status and entity, sessions newest first
+/// and filtered; each a page at a time, never a credential.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_project_views_show_entities_connections_and_sessions() {
+    let w = world().await;
+    let (_upstream, api) = crate::credentials::upstream().await;
+    let llm = crate::credentials::keyed(&api, json!({"in": "header", "name": "x-api-key"}), "/me");
+    assert_eq!(crate::credentials::put(&w, "llm", "api_key", llm).await.status, 200);
+    let twilio = json!({"apiBaseUrl": format!("{api}/keyed"), "allowedHosts": ["localhost"]});
+    assert_eq!(crate::credentials::put(&w, "sms", "twilio", twilio).await.status, 200);
+    for entity in ["acme-1", "acme-2", "acme-3", "zeta-1"] {
+        connect(&w, entity, "llm", json!({"apiKey": "sk-good"})).await;
+    }
+    for user in ["ada", "bob"] {
+        connect(&w, "acme-2", "sms", json!({"username": user, "password": "s3cret"})).await;
+    }
+    let project = format!("/v1/admin/projects/{}", w.project_id);
+
+    let entities = all_pages(&w, &format!("{project}/entities"), "entityId", 2, async || {}).await;
+    assert_eq!(entities, ["acme-1", "acme-2", "acme-3", "zeta-1"], "id order, page by page");
+    let acme = admin_get(&w, &format!("{project}/entities?q=acme-2")).await.json();
+    assert_eq!(acme["items"].as_array().unwrap().len(), 1, "{acme}");
+    assert_eq!(acme["items"][0]["connections"], 3, "{acme}");
+    let prefixed = admin_get(&w, &format!("{project}/entities?q=acme")).await.json();
+    assert_eq!(prefixed["items"].as_array().unwrap().len(), 3, "a prefix: {prefixed}");
+
+    let all = all_pages(&w, &format!("{project}/connections"), "connectionId", 4, async || {}).await;
+    assert_eq!(all.len(), 6);
+    let sms = admin_get(&w, &format!("{project}/connections?integration=sms")).await;
+    let items = sms.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|c| c["entityId"] == "acme-2" && c["integration"] == "sms"));
+    assert_eq!(items.iter().filter(|c| c["default"] == true).count(), 1, "one default of the two accounts");
+    assert!(!sms.text.contains("s3cret") && !sms.text.contains("sk-good"), "never a credential");
+    let of_entity = admin_get(&w, &format!("{project}/connections?entityId=zeta-1")).await.json();
+    assert_eq!(of_entity["items"].as_array().unwrap().len(), 1);
+    let reauth = admin_get(&w, &format!("{project}/connections?status=reauth_required")).await.json();
+    assert!(reauth["items"].as_array().unwrap().is_empty());
+    let bad = admin_get(&w, &format!("{project}/connections?status=sleepy")).await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+
+    let mut created = Vec::new();
+    for entity in ["s-1", "s-2", "s-3"] {
+        let body = json!({"entityId": entity, "flow": "device", "providers": {"mock": {}}});
+        let session = w.client.json(Method::POST, "/v1/sessions", &w.app_headers(), body).await;
+        assert_eq!(session.status, 201, "{}", session.text);
+        created.push(session.json()["sessionId"].as_str().unwrap().to_owned());
+        // Distinct creation times, so newest first is one order.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let sessions = all_pages(&w, &format!("{project}/sessions"), "sessionId", 2, async || {}).await;
+    created.reverse();
+    assert_eq!(sessions, created, "newest first");
+    let pending = admin_get(&w, &format!("{project}/sessions?status=pending&flow=device")).await.json();
+    assert_eq!(pending["items"].as_array().unwrap().len(), 3, "{pending}");
+    assert_eq!(pending["items"][0]["providers"]["mock"], "pending");
+    let popups = admin_get(&w, &format!("{project}/sessions?flow=popup")).await.json();
+    assert!(popups["items"].as_array().unwrap().is_empty());
+}

@@ -11,7 +11,7 @@ use crate::api::{ADMIN_TOKEN, Answer, World, device_page, world};
 use crate::peers::{NodePeer, ShortLivedOAuth, node_peer};
 use crate::support::free_port;
 
-async fn upstream() -> (NodePeer, String) {
+pub async fn upstream() -> (NodePeer, String) {
     let port = free_port();
     let (peer, _) = node_peer("upstream.mjs", &[&port.to_string()]).await;
     (peer, format!("http://localhost:{port}"))
@@ -19,14 +19,14 @@ async fn upstream() -> (NodePeer, String) {
 
 /// Enables `provider` (a catalog entry or a generic credential provider) as `key`,
 /// with no OAuth client: credential providers need none.
-async fn put(w: &World, key: &str, provider: &str, config: Value) -> Answer {
+pub async fn put(w: &World, key: &str, provider: &str, config: Value) -> Answer {
     let path = format!("/v1/admin/projects/{}/integrations/{key}", w.project_id);
     let body = json!({"provider": provider, "config": config});
     w.client.json(Method::PUT, &path, &[("securix-admin-token", ADMIN_TOKEN)], body).await
 }
 
 /// A generic `api_key` provider on the upstream: the key in `placement`.
-fn keyed(api: &str, placement: Value, verify: &str) -> Value {
+pub fn keyed(api: &str, placement: Value, verify: &str) -> Value {
     json!({
         "apiBaseUrl": format!("{api}/keyed"),
         "apiKey": placement,

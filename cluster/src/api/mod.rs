@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod admin_reads;
+pub mod admin_views;
 pub mod catalog;
 pub mod cluster;
 pub mod connections;
@@ -66,6 +67,9 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(admin_reads::list_webhook_endpoints)
         .service(admin_reads::get_webhook_endpoint)
         .service(admin_reads::delete_webhook_endpoint)
+        .service(admin_views::entities)
+        .service(admin_views::connections)
+        .service(admin_views::sessions)
         .service(cluster::view)
         .service(pages::consent::show)
         .service(pages::consent::authorize)

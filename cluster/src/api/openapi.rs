@@ -468,6 +468,7 @@ mod tests {
                 expires_at: at,
             },
         );
+        let connection_for_admin = connection.clone();
         check(
             &document,
             "Confirmed",
@@ -511,6 +512,38 @@ mod tests {
             },
         );
         check(&document, "ShardOwner", ShardOwner { shard: 3, node_id: "node-a".into(), epoch: 2 });
+        check(
+            &document,
+            "EntityView",
+            securix_engine::admin::EntityView {
+                entity_id: "user_1".into(),
+                connections: 2,
+                created_at: at,
+                last_activity_at: at,
+            },
+        );
+        check(
+            &document,
+            "ProjectConnectionView",
+            securix_engine::admin::ProjectConnectionView {
+                entity_id: "user_1".into(),
+                connection: connection_for_admin,
+            },
+        );
+        check(
+            &document,
+            "AdminSessionView",
+            securix_engine::admin::AdminSessionView {
+                session_id: "ses_1".into(),
+                entity_id: "user_1".into(),
+                flow: Flow::Device,
+                status: SessionStatus::Failed,
+                providers: BTreeMap::from([("github".to_owned(), SessionStatus::Failed)]),
+                error: Some("the provider refused".into()),
+                created_at: at,
+                expires_at: at,
+            },
+        );
     }
 
     /// Every variant of the engine's enums is in its schema's `enum`. The matches

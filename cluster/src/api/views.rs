@@ -216,3 +216,54 @@ pub struct ShardOwner {
     node_id: String,
     epoch: u64,
 }
+
+/// An entity as the operator sees it.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct EntityView {
+    entity_id: String,
+    /// Its connections that are not revoked.
+    connections: usize,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// When one of its connections last connected or renewed.
+    #[schema(format = DateTime)]
+    last_activity_at: String,
+}
+
+/// A connection in the project-wide listing: as an entity's, with its entity.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ProjectConnectionView {
+    entity_id: String,
+    connection_id: String,
+    integration: String,
+    provider: String,
+    account: Account,
+    scopes: Vec<String>,
+    status: ConnectionStatus,
+    default: bool,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    refreshed_at: String,
+}
+
+/// A session as the operator sees it.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct AdminSessionView {
+    session_id: String,
+    entity_id: String,
+    flow: Flow,
+    status: SessionStatus,
+    /// Each provider's step, by integration.
+    providers: BTreeMap<String, SessionStatus>,
+    /// Why it failed, when it did.
+    #[schema(required = false)]
+    error: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+}

@@ -2,7 +2,12 @@
 //! agents, integrations and allowed origins (`Admin`); listings, reads and deletes
 //! are in `reads`.
 
+mod project_views;
 mod reads;
+
+pub use project_views::{
+    AdminSessionView, ConnectionFilter, EntityView, ProjectConnectionView, SessionFilter,
+};
 
 use std::sync::Arc;
 

@@ -16,6 +16,7 @@
 //! ("index", "api_key_hash", sha256)                index: API key hash -> (project, key id)
 //! ("index", "device_code", code)                   index: device code -> session id
 //! ("index", "project", p)                          index: every project, for its listing
+//! ("index", "project_session", p, MAX-created, s)  index: a project's sessions, newest first
 //! ("outbox", shard, event_id)                      webhook deliveries owed, per shard
 //! ("outbox_due", shard, p, due_ms, event_id)       index: what is due, per project, oldest first
 //! ("vault", "keyring")                             the vault's wrapped keys

@@ -40,7 +40,7 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    fn limit(&self) -> Result<usize, RecordError> {
+    pub fn limit(&self) -> Result<usize, RecordError> {
         match self.limit {
             None => Ok(DEFAULT_LIMIT),
             Some(limit @ 1..=MAX_LIMIT) => Ok(limit),
@@ -90,6 +90,64 @@ pub async fn read(
         None
     };
     Ok(Page { items: pairs, next_cursor })
+}
+
+/// What a scan's visitor says of a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The pair was looked at (kept or not): go on.
+    Next,
+    /// The page is full before this pair: stop, and start the next page at it.
+    Full,
+}
+
+/// Pairs read per round trip of a scan.
+const SCAN_BATCH: usize = 256;
+
+/// Reads `range` (within the listing's `space`) from the request's cursor on, in
+/// key order, handing each pair to `visit` until it says the page is `Full`, the
+/// range ends, or `budget` pairs were read; for listings whose items are some of a
+/// subspace's records (an entity among its connections), so a page's work stays
+/// bounded however sparse they are: a page may then hold fewer items than asked.
+/// Returns the next page's cursor.
+pub async fn scan(
+    tx: &Tx,
+    listing: &str,
+    space: &Subspace,
+    (range_begin, end): (Vec<u8>, Vec<u8>),
+    cursor: Option<&str>,
+    budget: usize,
+    mut visit: impl FnMut(&KeyValue) -> Result<Step, RecordError>,
+) -> Result<Option<String>, RecordError> {
+    let mut begin = match cursor {
+        Some(cursor) => {
+            let mut after = key_of(listing, space, cursor)?;
+            after.push(0);
+            after.max(range_begin)
+        }
+        None => range_begin,
+    };
+    let mut read = 0;
+    let mut last: Option<Vec<u8>> = None;
+    loop {
+        let pairs = tx.get_range(&begin, &end, RangeOptions::limit(SCAN_BATCH)).await?;
+        for pair in &pairs {
+            if visit(pair)? == Step::Full {
+                return Ok(last.map(|key| cursor_of(listing, &key)));
+            }
+            last = Some(pair.key.clone());
+            read += 1;
+        }
+        if pairs.len() < SCAN_BATCH {
+            return Ok(None);
+        }
+        if read >= budget {
+            return Ok(last.map(|key| cursor_of(listing, &key)));
+        }
+        let Some(key) = &last else { return Ok(None) };
+        begin = key.clone();
+        begin.push(0);
+    }
 }
 
 /// One page of the JSON records in `space`, decoded.

@@ -112,6 +112,16 @@ fn expiry_key(expires_at: Timestamp, session_id: &str) -> Vec<u8> {
     keys::index("session_expiry").pack(&(expires_at.0, session_id))
 }
 
+/// Every session of a project, newest first: keyed by the time left until the end
+/// of time, so key order is newest first.
+pub fn project_index(project_id: &str) -> crate::store::Subspace {
+    keys::index("project_session").subspace(&(project_id,))
+}
+
+fn project_index_key(session: &AuthSession) -> Vec<u8> {
+    project_index(&session.project_id).pack(&(i64::MAX - session.created_at.0, session.id.as_str()))
+}
+
 /// Sessions not yet final whose expiry is at or before `now`, oldest first.
 pub async fn due(tx: &Tx, now: Timestamp, limit: usize) -> Result<Vec<String>, RecordError> {
     let space = keys::index("session_expiry");
@@ -142,6 +152,7 @@ pub async fn create(tx: &Tx, session: &AuthSession) -> Result<(), RecordError> {
         put_json(tx, &index, &session.id, WHAT)?;
     }
     tx.set(&expiry_key(session.expires_at, &session.id), b"")?;
+    tx.set(&project_index_key(session), b"")?;
     put(tx, session)
 }
 
@@ -179,6 +190,7 @@ pub async fn delete(tx: &Tx, session_id: &str) -> Result<(), RecordError> {
             tx.clear(&device_code_key(code))?;
         }
         tx.clear(&record_key(session_id))?;
+        tx.clear(&project_index_key(&session))?;
         unschedule(tx, &session)?;
     }
     Ok(())

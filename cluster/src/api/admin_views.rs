@@ -1,0 +1,169 @@
+//! `/v1/admin/projects/{p}/…` views across a project: its entities, connections
+//! and sessions, filtered and a page at a time. Never a token.
+
+use actix_web::{HttpResponse, get, web};
+use securix_engine::admin::{ConnectionFilter, SessionFilter};
+use securix_engine::model::connection::ConnectionStatus;
+use securix_engine::model::page::PageRequest;
+use securix_engine::model::session::{Flow, SessionStatus};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::identity::Admin;
+use super::problem::ApiError;
+use super::problem::responses::{BadRequest, Internal, NotFound, Unauthorized};
+use super::views;
+use crate::server::AppState;
+
+/// One page of a view: `{items, nextCursor}`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct EntityPage {
+    items: Vec<views::EntityView>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    next_cursor: Option<String>,
+}
+
+/// One page of a project's connections.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ProjectConnectionPage {
+    items: Vec<views::ProjectConnectionView>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    next_cursor: Option<String>,
+}
+
+/// One page of a project's sessions.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SessionPage {
+    items: Vec<views::AdminSessionView>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EntityQuery {
+    /// Entities whose id starts with this.
+    q: Option<String>,
+    /// At most this many (default 100, at most 500).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+    /// `nextCursor` of the page before.
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ConnectionQuery {
+    integration: Option<String>,
+    /// `active`, `reauth_required` or `revoked`.
+    #[param(value_type = Option<String>)]
+    status: Option<ConnectionStatus>,
+    entity_id: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SessionQuery {
+    /// `pending`, `authorizing`, `awaiting_confirmation`, `completed`, `denied`, `expired` or `failed`.
+    #[param(value_type = Option<String>)]
+    status: Option<SessionStatus>,
+    /// `popup` or `device`.
+    #[param(value_type = Option<String>)]
+    flow: Option<Flow>,
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// A project's entities, in id order.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "listEntities",
+    security(("adminToken" = [])),
+    params(("projectId" = String, Path, description = "The project's id"), EntityQuery),
+    responses(
+        (status = 200, description = "A page of entities", body = EntityPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/admin/projects/{projectId}/entities")]
+pub async fn entities(
+    state: web::Data<AppState>,
+    _: Admin,
+    project: web::Path<String>,
+    query: web::Query<EntityQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let request = PageRequest { limit: query.limit, cursor: query.cursor };
+    Ok(HttpResponse::Ok().json(state.engine.list_entities(&project, query.q.as_deref(), &request).await?))
+}
+
+/// A project's connections, by entity, as the filters pick them (never a token).
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "listProjectConnections",
+    security(("adminToken" = [])),
+    params(("projectId" = String, Path, description = "The project's id"), ConnectionQuery),
+    responses(
+        (status = 200, description = "A page of connections", body = ProjectConnectionPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/admin/projects/{projectId}/connections")]
+pub async fn connections(
+    state: web::Data<AppState>,
+    _: Admin,
+    project: web::Path<String>,
+    query: web::Query<ConnectionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let filter =
+        ConnectionFilter { integration: query.integration, status: query.status, entity_id: query.entity_id };
+    let request = PageRequest { limit: query.limit, cursor: query.cursor };
+    Ok(HttpResponse::Ok().json(state.engine.list_project_connections(&project, &filter, &request).await?))
+}
+
+/// A project's sessions, newest first, and why those that failed did.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "listSessions",
+    security(("adminToken" = [])),
+    params(("projectId" = String, Path, description = "The project's id"), SessionQuery),
+    responses(
+        (status = 200, description = "A page of sessions", body = SessionPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/admin/projects/{projectId}/sessions")]
+pub async fn sessions(
+    state: web::Data<AppState>,
+    _: Admin,
+    project: web::Path<String>,
+    query: web::Query<SessionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let filter = SessionFilter { status: query.status, flow: query.flow };
+    let request = PageRequest { limit: query.limit, cursor: query.cursor };
+    Ok(HttpResponse::Ok().json(state.engine.list_sessions(&project, &filter, &request).await?))
+}
