@@ -481,6 +481,12 @@ impl Engine {
         self.inner.admin.rename_project(project_id, name).await
     }
 
+    /// Deletes a project and everything of it: its keys stop working in the first
+    /// commit, its grants are revoked at their providers, its records erased.
+    pub async fn delete_project(&self, project_id: &str) -> EngineResult<()> {
+        self.inner.admin.delete_project(project_id).await
+    }
+
     pub async fn list_api_keys(
         &self,
         project_id: &str,

@@ -218,6 +218,30 @@ pub async fn update_project(
     Ok(HttpResponse::Ok().json(ProjectView::from(renamed)))
 }
 
+/// Delete a project and everything of it: its keys stop working at once, its
+/// connections' grants are revoked at their providers, every record is erased.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "deleteProject",
+    security(("adminToken" = [])),
+    params(("projectId" = String, Path, description = "The project's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
+)]
+#[delete("/v1/admin/projects/{projectId}")]
+pub async fn delete_project(
+    state: web::Data<AppState>,
+    _: Admin,
+    project: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.engine.delete_project(&project).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// The project's allowed popup origins.
 #[utoipa::path(
     tag = "admin",

@@ -55,6 +55,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(admin_reads::list_projects)
         .service(admin_reads::get_project)
         .service(admin_reads::update_project)
+        .service(admin_reads::delete_project)
         .service(admin_reads::get_origins)
         .service(admin_reads::list_api_keys)
         .service(admin_reads::get_api_key)

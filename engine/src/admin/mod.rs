@@ -2,6 +2,7 @@
 //! agents, integrations and allowed origins (`Admin`); listings, reads and deletes
 //! are in `reads`.
 
+mod delete_project;
 mod project_views;
 mod reads;
 

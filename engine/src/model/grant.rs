@@ -56,6 +56,13 @@ impl PendingGrant {
     }
 }
 
+/// Clears every pending grant of a session.
+pub fn clear_session(tx: &Tx, session_id: &str) -> Result<(), RecordError> {
+    let (begin, end) = keys::index("pending_grant").subspace(&(session_id,)).range();
+    tx.clear_range(&begin, &end)?;
+    Ok(())
+}
+
 pub fn put(tx: &Tx, grant: &PendingGrant) -> Result<(), RecordError> {
     put_json(tx, &record_key(&grant.session_id, &grant.integration), grant, WHAT)
 }

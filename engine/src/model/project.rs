@@ -76,6 +76,13 @@ pub async fn rename(tx: &Tx, project_id: &str, name: &str) -> Result<Project, Re
     Ok(project)
 }
 
+/// Removes the project's record and listing entry (the first step of deleting it).
+pub fn remove(tx: &Tx, project_id: &str) -> Result<(), RecordError> {
+    tx.clear(&keys::project(project_id))?;
+    tx.clear(&list_key(project_id))?;
+    super::access_epoch::bump_project(tx, project_id)
+}
+
 pub fn put(tx: &Tx, project: &Project) -> Result<(), RecordError> {
     put_json(tx, &keys::project(&project.id), project, WHAT)
 }

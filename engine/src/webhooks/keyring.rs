@@ -138,6 +138,13 @@ pub async fn ensure(tx: &Tx, vault: &Vault, project_id: &str, now: Timestamp) ->
     Ok(())
 }
 
+/// Erases a project's signing keys (the project is being deleted).
+pub fn clear_project(tx: &Tx, project_id: &str) -> Result<(), RecordError> {
+    let (begin, end) = keys::index("project_webhook_key").subspace(&(project_id,)).range();
+    tx.clear_range(&begin, &end)?;
+    Ok(())
+}
+
 pub async fn list(tx: &Tx, project_id: &str) -> Result<Vec<KeyView>, RecordError> {
     Ok(all(tx, project_id).await?.iter().map(view).collect())
 }

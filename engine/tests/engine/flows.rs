@@ -75,6 +75,7 @@ async fn provider(token_lifetime: u64) -> Provider {
             }
         }
         // Only the tokens it issued are anyone's.
+        ("POST", "/revoke") => Response::json(200, json!({})),
         ("GET", "/userinfo") if r.header("authorization").is_some_and(|a| a.starts_with("Bearer at-")) => {
             Response::json(200, json!({"sub": "acct-1", "email": "jo@example.com"}))
         }
@@ -998,4 +999,40 @@ async fn an_imported_token_set_is_proven_at_the_provider_before_it_is_stored() {
     assert_eq!(again.connection_id, view.connection_id, "the same account's connection, updated");
     assert_eq!(again.scopes, vec!["profile".to_owned()]);
     assert_eq!(proxy_get(&s, "me").await.unwrap().1["authorization"], "Bearer at-9", "taken as given");
+}
+
+/// Deleting a project: its keys stop working, its grants are revoked at the
+/// provider, and nothing of it is left in the store; another project is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_project_revokes_its_grants_and_leaves_nothing_of_it() {
+    let p = provider(3600).await;
+    let s = setup_with(&p, Store::memory(), MasterKey::generate(), by_hand()).await;
+    let project_id = s.principal.project_id.to_string();
+    let mut draft = acme_integration(&p.server.base_url, "/api");
+    draft.config["revocationEndpoint"] = json!(format!("{}/revoke", p.server.base_url));
+    s.engine.put_integration(&project_id, draft).await.unwrap();
+    let connected = connected_device_session(&s).await;
+    let pending = s.engine.create_session(&s.principal, device_request()).await.unwrap().session_id;
+    let (_, key) = s.engine.issue_api_key(&project_id, "ci").await.unwrap();
+    let other = s.engine.create_project("Other").await.unwrap();
+
+    s.engine.delete_project(&project_id).await.unwrap();
+    assert!(s.engine.authenticate(key.expose()).await.is_err(), "its keys stop working");
+    assert!(p.server.requests().iter().any(|r| r.path == "/revoke"), "the grant is revoked at the provider");
+    assert!(matches!(s.engine.project(&project_id).await, Err(EngineError::NotFound(_))));
+    let tx = s.engine.store().begin().await.unwrap();
+    let everything = tx.get_range(&[], &[0xff], Default::default()).await.unwrap();
+    let leftovers: Vec<String> = everything
+        .iter()
+        .map(|pair| String::from_utf8_lossy(&pair.key).into_owned())
+        .filter(|key| [&project_id, &connected, &pending].iter().any(|id| key.contains(id.as_str())))
+        .collect();
+    // Entries of indexes that drop stale entries when read may stay: nothing else.
+    assert!(
+        leftovers.iter().all(|key| key.contains("refresh_due") || key.contains("outbox")),
+        "{leftovers:#?}"
+    );
+    let listed = s.engine.list_projects(&Default::default()).await.unwrap();
+    assert_eq!(listed.items.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), [other.id.as_str()]);
+    assert!(matches!(s.engine.delete_project(&project_id).await, Err(EngineError::NotFound(_))));
 }
