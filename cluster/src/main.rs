@@ -101,6 +101,33 @@ enum Command {
         #[command(subcommand)]
         command: cli::WebhookCommand,
     },
+    /// A project's connections (admin; never a token).
+    Connection {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        auth: cli::AdminAuth,
+        #[command(subcommand)]
+        command: cli::ConnectionCommand,
+    },
+    /// A project's entities (admin).
+    Entity {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        auth: cli::AdminAuth,
+        #[command(subcommand)]
+        command: cli::EntityCommand,
+    },
+    /// A project's sessions (admin).
+    Session {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        auth: cli::AdminAuth,
+        #[command(subcommand)]
+        command: cli::SessionCommand,
+    },
     /// Webhook tools: verify a delivery, redeliver events.
     Webhooks {
         #[command(subcommand)]
@@ -142,6 +169,9 @@ fn remote(command: Command) -> anyhow::Result<()> {
             Command::Agent { remote, auth, command } => cli::agent(remote, auth, command).await,
             Command::Catalog { remote, auth, command } => cli::catalog(remote, auth, command).await,
             Command::Integration { remote, auth, command } => cli::integration(remote, auth, command).await,
+            Command::Connection { remote, auth, command } => cli::connection(remote, auth, command).await,
+            Command::Entity { remote, auth, command } => cli::entity(remote, auth, command).await,
+            Command::Session { remote, auth, command } => cli::session(remote, auth, command).await,
             Command::Origins { remote, auth, command } => cli::origins(remote, auth, command).await,
             Command::Webhook { remote, auth, command } => cli::webhook(remote, auth, command).await,
             Command::Connect { remote, args } => cli::connect(remote, args).await,

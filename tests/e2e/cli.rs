@@ -181,3 +181,57 @@ async fn webhook_endpoints_and_keys_from_the_terminal() {
     let text = cli(&server, &["webhook", "rotate-key", "--project", project_id], &[]);
     assert!(text.0 && text.1.starts_with("New signing key whk_"), "{}", text.1);
 }
+
+/// Every admin listing from the terminal: a table by default, the API's page with
+/// `--json`, page by page with `--limit`/`--cursor` or all of it with `--all`;
+/// shows, deletes, and a project deleted with everything of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_resources_list_show_and_delete_from_the_terminal() {
+    let server = Server::start(&[("SECURIX_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let mut projects = Vec::new();
+    for name in ["One", "Two", "Three"] {
+        let created = json_of(&cli(&server, &["project", "create", name, "--json"], &[]));
+        projects.push(created["projectId"].as_str().unwrap().to_owned());
+    }
+    let table = cli(&server, &["project", "list"], &[]);
+    assert!(table.0, "{}", table.2);
+    let header = table.1.lines().next().unwrap_or_default();
+    assert!(header.starts_with("PROJECT") && header.contains("NAME"), "{}", table.1);
+    assert!(table.1.contains("Two") && table.1.trim_end().ends_with("3 in all"), "{}", table.1);
+    let first = json_of(&cli(&server, &["project", "list", "--limit", "2", "--json"], &[]));
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let rest =
+        json_of(&cli(&server, &["project", "list", "--limit", "2", "--cursor", cursor, "--json"], &[]));
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(rest["nextCursor"].is_null());
+    let all = json_of(&cli(&server, &["project", "list", "--limit", "1", "--all", "--json"], &[]));
+    assert_eq!(all["items"].as_array().unwrap().len(), 3, "every page followed");
+
+    let project = projects[0].as_str();
+    let key = json_of(&cli(&server, &["api-key", "create", "--project", project, "ci", "--json"], &[]));
+    let secret = key["apiKey"].as_str().unwrap();
+    let keys = cli(&server, &["api-key", "list", "--project", project], &[]);
+    assert!(keys.0 && keys.1.contains("sxk_") && !keys.1.contains(secret), "{}", keys.1);
+    cli(&server, &["agent", "create", "--project", project, "bot"], &[]);
+    let agents = json_of(&cli(&server, &["agent", "list", "--project", project, "--json"], &[]));
+    assert_eq!(agents["items"][0]["agentId"], "bot");
+    let deleted = cli(&server, &["agent", "delete", "--project", project, "bot"], &[]);
+    assert!(deleted.0 && deleted.1.starts_with("Deleted agent bot"), "{}", deleted.1);
+    let gone = cli(&server, &["agent", "show", "--project", project, "bot"], &[]);
+    assert!(!gone.0 && gone.2.trim().lines().count() == 1, "one line on error: {}", gone.2);
+    let empty = cli(&server, &["connection", "list", "--project", project], &[]);
+    assert!(empty.0 && empty.1.trim_end().ends_with("none"), "{}", empty.1);
+    let sessions = json_of(&cli(&server, &["session", "list", "--project", project, "--json"], &[]));
+    assert!(sessions["items"].as_array().unwrap().is_empty());
+
+    let removed = cli(&server, &["project", "delete", project], &[]);
+    assert!(removed.0, "{}", removed.2);
+    let shown = cli(&server, &["project", "show", project], &[]);
+    assert!(!shown.0, "a deleted project is gone");
+    let left = json_of(&cli(&server, &["project", "list", "--json"], &[]));
+    assert_eq!(left["items"].as_array().unwrap().len(), 2);
+    let client = Client::new(&server.base_url);
+    let headers = [("securix-api-key", secret), ("securix-agent-id", "cli"), ("securix-entity-id", "u")];
+    assert_eq!(client.get("/v1/entities/u/connections", &headers).await.status, 401, "its keys stop working");
+}

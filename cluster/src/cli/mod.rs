@@ -4,10 +4,16 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+mod listing;
+mod views;
+
 use clap::{Args, Subcommand};
+pub use listing::PageArgs;
+use listing::{Listing, table};
 use reqwest::Method;
 use securix_client::{Client, NewSession, ProviderRequest};
 use serde_json::{Value, json};
+pub use views::{ConnectionCommand, EntityCommand, SessionCommand, connection, entity, session};
 
 #[derive(Args, Debug)]
 pub struct Remote {
@@ -30,6 +36,14 @@ pub struct AdminAuth {
 pub enum ProjectCommand {
     /// Create a project.
     Create { name: String },
+    /// List the projects.
+    List(#[command(flatten)] PageArgs),
+    /// Show a project.
+    Show { id: String },
+    /// Rename a project.
+    Rename { id: String, name: String },
+    /// Delete a project and everything of it (its keys stop working at once).
+    Delete { id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -46,6 +60,19 @@ pub enum ApiKeyCommand {
         project: String,
         id: String,
     },
+    /// List a project's API keys (never a key).
+    List {
+        #[arg(long)]
+        project: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show an API key (never the key).
+    Show {
+        #[arg(long)]
+        project: String,
+        id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -58,6 +85,25 @@ pub enum AgentCommand {
         /// Integrations it may use (all when none are named).
         #[arg(long = "integration")]
         integrations: Vec<String>,
+    },
+    /// List a project's agents.
+    List {
+        #[arg(long)]
+        project: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show an agent.
+    Show {
+        #[arg(long)]
+        project: String,
+        agent_id: String,
+    },
+    /// Delete an agent: its calls are refused at once.
+    Delete {
+        #[arg(long)]
+        project: String,
+        agent_id: String,
     },
 }
 
@@ -99,6 +145,25 @@ pub enum IntegrationCommand {
         #[arg(long)]
         config: Option<String>,
     },
+    /// List a project's integrations (never a client secret).
+    List {
+        #[arg(long)]
+        project: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show an integration (never its client secret).
+    Show {
+        #[arg(long)]
+        project: String,
+        key: String,
+    },
+    /// Delete an integration and its client secret.
+    Delete {
+        #[arg(long)]
+        project: String,
+        key: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,6 +173,11 @@ pub enum OriginsCommand {
         #[arg(long)]
         project: String,
         origins: Vec<String>,
+    },
+    /// Show the origins allowed to open the popup flow.
+    Get {
+        #[arg(long)]
+        project: String,
     },
 }
 
@@ -134,6 +204,25 @@ pub enum WebhookCommand {
         #[arg(long)]
         project: String,
         key_id: String,
+    },
+    /// List a project's endpoints.
+    List {
+        #[arg(long)]
+        project: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show an endpoint.
+    Show {
+        #[arg(long)]
+        project: String,
+        endpoint_id: String,
+    },
+    /// Delete an endpoint: nothing more is delivered to it.
+    Delete {
+        #[arg(long)]
+        project: String,
+        endpoint_id: String,
     },
 }
 
@@ -167,14 +256,69 @@ fn admin(remote: &Remote, auth: &AdminAuth) -> anyhow::Result<Client> {
     Ok(Client::new(&remote.url)?.admin_token(&auth.admin_token))
 }
 
-pub async fn project(remote: Remote, auth: AdminAuth, command: ProjectCommand) -> anyhow::Result<()> {
-    let ProjectCommand::Create { name } = command;
-    let answer = admin(&remote, &auth)?
-        .call(Method::POST, "/v1/admin/projects", Some(&json!({ "name": name })))
-        .await?;
-    print(remote.json, &answer, || {
-        format!("Created project {}", answer["projectId"].as_str().unwrap_or_default())
+/// Prints an item as JSON or as its fields, one per line.
+fn show(json_mode: bool, item: &Value) {
+    print(json_mode, item, || match item.as_object() {
+        Some(fields) => fields
+            .iter()
+            .map(|(name, value)| match value {
+                Value::String(text) => format!("{name}: {text}"),
+                other => format!("{name}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => item.to_string(),
     });
+}
+
+/// Lists a page (or all) of `listing` as a table of `columns`.
+async fn list(
+    remote: &Remote,
+    client: &Client,
+    listing: Listing<'_>,
+    page: &PageArgs,
+    columns: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let answer = listing.fetch(client, page).await?;
+    print(remote.json, &answer, || table(&answer, columns));
+    Ok(())
+}
+
+fn listing(path: String) -> Listing<'static> {
+    Listing { path, filters: Vec::new() }
+}
+
+pub async fn project(remote: Remote, auth: AdminAuth, command: ProjectCommand) -> anyhow::Result<()> {
+    let client = admin(&remote, &auth)?;
+    match command {
+        ProjectCommand::Create { name } => {
+            let answer =
+                client.call(Method::POST, "/v1/admin/projects", Some(&json!({ "name": name }))).await?;
+            print(remote.json, &answer, || {
+                format!("Created project {}", answer["projectId"].as_str().unwrap_or_default())
+            });
+        }
+        ProjectCommand::List(page) => {
+            let columns = [("PROJECT", "projectId"), ("NAME", "name"), ("CREATED", "createdAt")];
+            list(&remote, &client, listing("/v1/admin/projects".into()), &page, &columns).await?;
+        }
+        ProjectCommand::Show { id } => {
+            show(
+                remote.json,
+                &client.call(Method::GET, &format!("/v1/admin/projects/{}", encode(&id)), None).await?,
+            );
+        }
+        ProjectCommand::Delete { id } => {
+            client.call(Method::DELETE, &format!("/v1/admin/projects/{}", encode(&id)), None).await?;
+            print(remote.json, &json!({ "deleted": id }), || {
+                format!("Deleted project {id} and everything of it")
+            });
+        }
+        ProjectCommand::Rename { id, name } => {
+            let path = format!("/v1/admin/projects/{}", encode(&id));
+            show(remote.json, &client.call(Method::PATCH, &path, Some(&json!({ "name": name }))).await?);
+        }
+    }
     Ok(())
 }
 
@@ -201,17 +345,45 @@ pub async fn api_key(remote: Remote, auth: AdminAuth, command: ApiKeyCommand) ->
             client.call(Method::DELETE, &format!("/v1/admin/projects/{project}/api-keys/{id}"), None).await?;
             print(remote.json, &json!({ "deleted": id }), || format!("Deleted API key {id}"));
         }
+        ApiKeyCommand::List { project, page } => {
+            let columns =
+                [("API KEY", "apiKeyId"), ("NAME", "name"), ("PREFIX", "prefix"), ("CREATED", "createdAt")];
+            let path = format!("/v1/admin/projects/{}/api-keys", encode(&project));
+            list(&remote, &client, listing(path), &page, &columns).await?;
+        }
+        ApiKeyCommand::Show { project, id } => {
+            let path = format!("/v1/admin/projects/{}/api-keys/{}", encode(&project), encode(&id));
+            show(remote.json, &client.call(Method::GET, &path, None).await?);
+        }
     }
     Ok(())
 }
 
 pub async fn agent(remote: Remote, auth: AdminAuth, command: AgentCommand) -> anyhow::Result<()> {
-    let AgentCommand::Create { project, agent_id, integrations } = command;
-    let body = json!({ "agentId": agent_id, "integrations": if integrations.is_empty() { Value::Null } else { json!(integrations) } });
-    let answer = admin(&remote, &auth)?
-        .call(Method::POST, &format!("/v1/admin/projects/{project}/agents"), Some(&body))
-        .await?;
-    print(remote.json, &answer, || format!("Agent {agent_id} ready"));
+    let client = admin(&remote, &auth)?;
+    match command {
+        AgentCommand::Create { project, agent_id, integrations } => {
+            let body = json!({ "agentId": agent_id, "integrations": if integrations.is_empty() { Value::Null } else { json!(integrations) } });
+            let answer = client
+                .call(Method::POST, &format!("/v1/admin/projects/{project}/agents"), Some(&body))
+                .await?;
+            print(remote.json, &answer, || format!("Agent {agent_id} ready"));
+        }
+        AgentCommand::List { project, page } => {
+            let columns = [("AGENT", "agentId"), ("INTEGRATIONS", "integrations"), ("CREATED", "createdAt")];
+            let path = format!("/v1/admin/projects/{}/agents", encode(&project));
+            list(&remote, &client, listing(path), &page, &columns).await?;
+        }
+        AgentCommand::Show { project, agent_id } => {
+            let path = format!("/v1/admin/projects/{}/agents/{}", encode(&project), encode(&agent_id));
+            show(remote.json, &client.call(Method::GET, &path, None).await?);
+        }
+        AgentCommand::Delete { project, agent_id } => {
+            let path = format!("/v1/admin/projects/{}/agents/{}", encode(&project), encode(&agent_id));
+            client.call(Method::DELETE, &path, None).await?;
+            print(remote.json, &json!({ "deleted": agent_id }), || format!("Deleted agent {agent_id}"));
+        }
+    }
     Ok(())
 }
 
@@ -275,8 +447,33 @@ fn encode(value: &str) -> String {
 }
 
 pub async fn integration(remote: Remote, auth: AdminAuth, command: IntegrationCommand) -> anyhow::Result<()> {
-    let IntegrationCommand::Put { project, key, provider, client_id, client_secret, scopes, config } =
-        command;
+    let client = admin(&remote, &auth)?;
+    let (project, key, provider, client_id, client_secret, scopes, config) = match command {
+        IntegrationCommand::Put { project, key, provider, client_id, client_secret, scopes, config } => {
+            (project, key, provider, client_id, client_secret, scopes, config)
+        }
+        IntegrationCommand::List { project, page } => {
+            let columns = [
+                ("INTEGRATION", "integration"),
+                ("PROVIDER", "provider"),
+                ("CLIENT ID", "clientId"),
+                ("SCOPES", "scopes"),
+            ];
+            let path = format!("/v1/admin/projects/{}/integrations", encode(&project));
+            return list(&remote, &client, listing(path), &page, &columns).await;
+        }
+        IntegrationCommand::Show { project, key } => {
+            let path = format!("/v1/admin/projects/{}/integrations/{}", encode(&project), encode(&key));
+            show(remote.json, &client.call(Method::GET, &path, None).await?);
+            return Ok(());
+        }
+        IntegrationCommand::Delete { project, key } => {
+            let path = format!("/v1/admin/projects/{}/integrations/{}", encode(&project), encode(&key));
+            client.call(Method::DELETE, &path, None).await?;
+            print(remote.json, &json!({ "deleted": key }), || format!("Deleted integration {key}"));
+            return Ok(());
+        }
+    };
     let config: Value = match config {
         Some(text) => {
             serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--config is not JSON: {e}"))?
@@ -284,7 +481,7 @@ pub async fn integration(remote: Remote, auth: AdminAuth, command: IntegrationCo
         None => json!({}),
     };
     let body = json!({ "provider": provider, "clientId": client_id, "clientSecret": client_secret, "scopes": scopes, "config": config });
-    let answer = admin(&remote, &auth)?
+    let answer = client
         .call(Method::PUT, &format!("/v1/admin/projects/{project}/integrations/{key}"), Some(&body))
         .await?;
     print(remote.json, &answer, || {
@@ -294,7 +491,19 @@ pub async fn integration(remote: Remote, auth: AdminAuth, command: IntegrationCo
 }
 
 pub async fn origins(remote: Remote, auth: AdminAuth, command: OriginsCommand) -> anyhow::Result<()> {
-    let OriginsCommand::Set { project, origins } = command;
+    let (project, origins) = match command {
+        OriginsCommand::Set { project, origins } => (project, origins),
+        OriginsCommand::Get { project } => {
+            let path = format!("/v1/admin/projects/{}/origins", encode(&project));
+            let answer = admin(&remote, &auth)?.call(Method::GET, &path, None).await?;
+            print(remote.json, &answer, || {
+                let origins: Vec<&str> =
+                    answer["origins"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                if origins.is_empty() { "No origins allowed".into() } else { origins.join("\n") }
+            });
+            return Ok(());
+        }
+    };
     let answer = admin(&remote, &auth)?
         .call(
             Method::PUT,
@@ -333,6 +542,29 @@ pub async fn webhook(remote: Remote, auth: AdminAuth, command: WebhookCommand) -
             let path = format!("/v1/admin/projects/{project}/webhook-keys/{key_id}/retire");
             client.call(Method::POST, &path, None).await?;
             print(remote.json, &json!({ "id": key_id, "status": "retired" }), || format!("Retired {key_id}"));
+        }
+        WebhookCommand::List { project, page } => {
+            let columns = [
+                ("ENDPOINT", "endpointId"),
+                ("URL", "url"),
+                ("EVENTS", "events"),
+                ("FAILING SINCE", "failingSince"),
+            ];
+            let path = format!("/v1/admin/projects/{}/webhook-endpoints", encode(&project));
+            list(&remote, &client, listing(path), &page, &columns).await?;
+        }
+        WebhookCommand::Show { project, endpoint_id } => {
+            let path =
+                format!("/v1/admin/projects/{}/webhook-endpoints/{}", encode(&project), encode(&endpoint_id));
+            show(remote.json, &client.call(Method::GET, &path, None).await?);
+        }
+        WebhookCommand::Delete { project, endpoint_id } => {
+            let path =
+                format!("/v1/admin/projects/{}/webhook-endpoints/{}", encode(&project), encode(&endpoint_id));
+            client.call(Method::DELETE, &path, None).await?;
+            print(remote.json, &json!({ "deleted": endpoint_id }), || {
+                format!("Deleted endpoint {endpoint_id}")
+            });
         }
     }
     Ok(())
