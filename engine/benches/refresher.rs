@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use securix_engine::http_client::{HttpClient, ProxyBody};
-use securix_engine::model::connection::{self, Account, ConnectionDraft, ConnectionStatus, TokenSet};
 use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
 use securix_engine::store::{
@@ -27,6 +26,8 @@ use securix_engine::{Engine, EngineSettings};
 
 #[path = "support/keepalive.rs"]
 mod keepalive;
+#[path = "support/seed.rs"]
+mod seed;
 
 /// The server's allocator (see `cluster/src/main.rs`), so the figures are the server's.
 #[global_allocator]
@@ -119,27 +120,6 @@ impl Snapshot for CountingSnapshot {
 
     fn version(&self) -> Option<u64> {
         self.inner.version()
-    }
-}
-
-fn seeded(project_id: &str, i: usize, expires_at: securix_engine::util::clock::Timestamp) -> ConnectionDraft {
-    ConnectionDraft {
-        project_id: project_id.to_owned(),
-        entity_id: format!("user-{i}"),
-        integration: format!("up{}", i % INTEGRATIONS),
-        provider: "oauth2".into(),
-        account: Account { id: "bench-account".into(), email: None },
-        scopes: vec![],
-        status: ConnectionStatus::Active,
-        params: Default::default(),
-        tokens: TokenSet {
-            access_token: SecretString::new("bench-at-seeded"),
-            refresh_token: Some(SecretString::new("bench-rt")),
-            id_token: None,
-            token_type: "Bearer".into(),
-            expires_at: Some(expires_at),
-        },
-        recheck_at: None,
     }
 }
 
@@ -237,21 +217,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         let seeding = Instant::now();
         let expires_at = clock.now().plus_secs(3600);
-        for batch in (0..n).collect::<Vec<_>>().chunks(500) {
-            let (vault, now, project_id) = (engine.vault().clone(), clock.now(), project.id.clone());
-            engine
-                .store()
-                .run(|tx| {
-                    let (vault, project_id) = (vault.clone(), project_id.clone());
-                    async move {
-                        for i in batch {
-                            connection::upsert(&tx, &vault, seeded(&project_id, *i, expires_at), now).await?;
-                        }
-                        Ok::<_, securix_engine::model::RecordError>(())
-                    }
-                })
-                .await?;
-        }
+        seed::connections(&engine, &project.id, n, INTEGRATIONS, clock.now(), expires_at).await?;
         println!("seeded {n} connections in {:.1} s", seeding.elapsed().as_secs_f64());
 
         let baseline = bare_refreshes(&format!("{base}/token"), n.min(20_000)).await?;
