@@ -543,6 +543,21 @@ impl Engine {
         self.inner.webhooks.delete_webhook_endpoint(project_id, endpoint_id).await
     }
 
+    /// The project's webhook delivery log, newest first.
+    pub async fn list_webhook_deliveries(
+        &self,
+        project_id: &str,
+        filter: &crate::webhooks::deliveries::DeliveryFilter,
+        request: &PageRequest,
+    ) -> EngineResult<Page<crate::webhooks::deliveries::DeliveryView>> {
+        self.inner.webhooks.list_deliveries(project_id, filter, request).await
+    }
+
+    /// Owes a logged delivery's event to its endpoint again, due now.
+    pub async fn retry_webhook_delivery(&self, project_id: &str, delivery_id: &str) -> EngineResult<()> {
+        self.inner.webhooks.retry_delivery(project_id, delivery_id).await
+    }
+
     /// The project's entities in id order; `prefix` keeps those whose id starts so.
     pub async fn list_entities(
         &self,

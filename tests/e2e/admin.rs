@@ -244,3 +244,86 @@ async fn the_project_views_show_entities_connections_and_sessions() {
     let popups = admin_get(&w, &format!("{project}/sessions?flow=popup")).await.json();
     assert!(popups["items"].as_array().unwrap().is_empty());
 }
+
+/// Pages of the delivery log until `found` picks a record, for at most 15 s.
+async fn delivery_where(w: &World, query: &str, found: impl Fn(&Value) -> bool) -> Value {
+    let path = format!("/v1/admin/projects/{}/webhook-deliveries{query}", w.project_id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let page = admin_get(w, &path).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        if let Some(record) = page.json()["items"].as_array().unwrap().iter().find(|r| found(r)) {
+            return record.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no such delivery in {}", page.text);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Every attempt at an endpoint is logged with what the receiver said and how long
+/// it took; a failing one says why and when it is tried next; an operator sends a
+/// logged delivery again and the receiver gets the event a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_are_logged_filtered_and_sent_again_on_request() {
+    let w = world().await;
+    let project = format!("/v1/admin/projects/{}", w.project_id);
+    let port = crate::support::free_port();
+    let good = json!({"url": format!("http://127.0.0.1:{port}/hooks")});
+    let good =
+        w.client.json(Method::POST, &format!("{project}/webhook-endpoints"), &ADMIN, good).await.json();
+    let good_id = good["endpointId"].as_str().unwrap().to_owned();
+    let dead = json!({"url": format!("http://127.0.0.1:{}/hooks", crate::support::free_port())});
+    let dead =
+        w.client.json(Method::POST, &format!("{project}/webhook-endpoints"), &ADMIN, dead).await.json();
+    let dead_id = dead["endpointId"].as_str().unwrap().to_owned();
+    let keys = w.client.get("/v1/webhooks/keys", &w.app_headers()).await.json();
+    let (_receiver, lines) =
+        crate::webhooks::start_receiver(port, keys["keys"][0]["publicKey"].as_str().unwrap()).await;
+
+    let (_upstream, api) = crate::credentials::upstream().await;
+    let llm = crate::credentials::keyed(&api, json!({"in": "header", "name": "x-api-key"}), "/me");
+    assert_eq!(crate::credentials::put(&w, "llm", "api_key", llm).await.status, 200);
+    connect(&w, "hooked", "llm", json!({"apiKey": "sk-good"})).await;
+
+    let delivered =
+        delivery_where(&w, "", |r| r["endpointId"] == good_id.as_str() && r["status"] == "delivered").await;
+    assert!((200..300).contains(&delivered["responseStatus"].as_u64().unwrap()), "{delivered}");
+    assert!(delivered["latencyMs"].is_u64() && delivered["attempt"] == 1, "{delivered}");
+    let failing = delivery_where(&w, "", |r| r["endpointId"] == dead_id.as_str()).await;
+    assert!(failing["responseStatus"].is_null() && failing["error"].is_string(), "{failing}");
+    assert!(
+        failing["status"] == "failed" || failing["nextAttemptAt"].is_string(),
+        "a pending attempt says when it is tried next: {failing}"
+    );
+    let only_dead = admin_get(&w, &format!("{project}/webhook-deliveries?endpointId={dead_id}")).await.json();
+    let records = only_dead["items"].as_array().unwrap();
+    assert!(
+        !records.is_empty() && records.iter().all(|r| r["endpointId"] == dead_id.as_str()),
+        "{only_dead}"
+    );
+    let none_delivered =
+        admin_get(&w, &format!("{project}/webhook-deliveries?endpointId={dead_id}&status=delivered"))
+            .await
+            .json();
+    assert!(none_delivered["items"].as_array().unwrap().is_empty());
+
+    let event_id = delivered["eventId"].as_str().unwrap().to_owned();
+    let delivery_id = delivered["deliveryId"].as_str().unwrap();
+    let retry = format!("{project}/webhook-deliveries/{delivery_id}/retry");
+    let accepted = w.client.send(Method::POST, &retry, &ADMIN, None, None).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while lines.lock().unwrap().iter().filter(|l| l["id"] == event_id.as_str()).count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the retried delivery did not arrive");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let query = format!("?eventId={event_id}&endpointId={good_id}&status=delivered");
+    let path = format!("{project}/webhook-deliveries{query}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while admin_get(&w, &path).await.json()["items"].as_array().unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the retry was not logged");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let unknown = format!("{project}/webhook-deliveries/dlv_aaaaaaaaaaaaaaaaaaaaaaaaaa/retry");
+    assert_eq!(w.client.send(Method::POST, &unknown, &ADMIN, None, None).await.status, 404);
+}

@@ -1,11 +1,12 @@
-//! `/v1/admin/projects/{p}/…` views across a project: its entities, connections
-//! and sessions, filtered and a page at a time. Never a token.
+//! `/v1/admin/projects/{p}/…` views across a project: its entities, connections,
+//! sessions and webhook deliveries, filtered and a page at a time. Never a token.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get, post, web};
 use securix_engine::admin::{ConnectionFilter, SessionFilter};
 use securix_engine::model::connection::ConnectionStatus;
 use securix_engine::model::page::PageRequest;
 use securix_engine::model::session::{Flow, SessionStatus};
+use securix_engine::webhooks::deliveries::{DeliveryFilter, DeliveryStatus};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -43,6 +44,30 @@ pub struct SessionPage {
     items: Vec<views::AdminSessionView>,
     /// Pass as `cursor` for the next page; `null` on the last.
     next_cursor: Option<String>,
+}
+
+/// One page of a project's webhook deliveries.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct DeliveryPage {
+    items: Vec<views::DeliveryView>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    endpoint_id: Option<String>,
+    /// `pending` (to be tried again), `delivered` or `failed` (given up).
+    #[param(value_type = Option<String>)]
+    status: Option<DeliveryStatus>,
+    event_id: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -166,4 +191,60 @@ pub async fn sessions(
     let filter = SessionFilter { status: query.status, flow: query.flow };
     let request = PageRequest { limit: query.limit, cursor: query.cursor };
     Ok(HttpResponse::Ok().json(state.engine.list_sessions(&project, &filter, &request).await?))
+}
+
+/// A project's webhook delivery attempts, newest first: status, the receiver's
+/// answer, latency, and when the next try is.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "listWebhookDeliveries",
+    security(("adminToken" = [])),
+    params(("projectId" = String, Path, description = "The project's id"), DeliveryQuery),
+    responses(
+        (status = 200, description = "A page of delivery attempts", body = DeliveryPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/admin/projects/{projectId}/webhook-deliveries")]
+pub async fn deliveries(
+    state: web::Data<AppState>,
+    _: Admin,
+    project: web::Path<String>,
+    query: web::Query<DeliveryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let filter =
+        DeliveryFilter { endpoint_id: query.endpoint_id, status: query.status, event_id: query.event_id };
+    let request = PageRequest { limit: query.limit, cursor: query.cursor };
+    Ok(HttpResponse::Ok().json(state.engine.list_webhook_deliveries(&project, &filter, &request).await?))
+}
+
+/// Send a logged delivery's event to its endpoint again, now.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "retryWebhookDelivery",
+    security(("adminToken" = [])),
+    params(
+        ("projectId" = String, Path, description = "The project's id"),
+        ("deliveryId" = String, Path, description = "The delivery's id"),
+    ),
+    responses(
+        (status = 202, description = "Owed to the endpoint again; the next delivery round sends it"),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
+)]
+#[post("/v1/admin/projects/{projectId}/webhook-deliveries/{deliveryId}/retry")]
+pub async fn retry_delivery(
+    state: web::Data<AppState>,
+    _: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (project, delivery) = path.into_inner();
+    state.engine.retry_webhook_delivery(&project, &delivery).await?;
+    Ok(HttpResponse::Accepted().finish())
 }

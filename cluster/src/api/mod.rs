@@ -71,6 +71,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(admin_views::entities)
         .service(admin_views::connections)
         .service(admin_views::sessions)
+        .service(admin_views::deliveries)
+        .service(admin_views::retry_delivery)
         .service(cluster::view)
         .service(pages::consent::show)
         .service(pages::consent::authorize)

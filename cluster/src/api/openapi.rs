@@ -544,6 +544,28 @@ mod tests {
                 expires_at: at,
             },
         );
+        use securix_engine::webhooks::deliveries::{DeliveryStatus, DeliveryView};
+        let attempt = |status, response_status, error: Option<&str>, next_attempt_at| DeliveryView {
+            delivery_id: "dlv_1".into(),
+            event_id: "evt_1".into(),
+            endpoint_id: "whe_1".into(),
+            attempt: 2,
+            status,
+            response_status,
+            error: error.map(str::to_owned),
+            latency_ms: 12,
+            at,
+            next_attempt_at,
+        };
+        // The checker wants every field the schema names: one attempt that has them all.
+        check(&document, "DeliveryView", attempt(DeliveryStatus::Pending, Some(503), Some("busy"), Some(at)));
+        for status in [DeliveryStatus::Pending, DeliveryStatus::Delivered, DeliveryStatus::Failed] {
+            match status {
+                DeliveryStatus::Pending | DeliveryStatus::Delivered | DeliveryStatus::Failed => {
+                    check(&document, "DeliveryStatus", status)
+                }
+            }
+        }
     }
 
     /// Every variant of the engine's enums is in its schema's `enum`. The matches

@@ -267,3 +267,37 @@ pub struct AdminSessionView {
     #[schema(format = DateTime)]
     expires_at: String,
 }
+
+/// What came of one webhook delivery attempt.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// It failed and will be tried again at `nextAttemptAt`.
+    Pending,
+    Delivered,
+    /// It failed and will not be tried again.
+    Failed,
+}
+
+/// One attempt at one webhook endpoint.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct DeliveryView {
+    delivery_id: String,
+    event_id: String,
+    endpoint_id: String,
+    /// Which try this was (1 the first).
+    attempt: u32,
+    status: DeliveryStatus,
+    /// The receiver's HTTP status, when it answered.
+    #[schema(required = false)]
+    response_status: u16,
+    /// Why it failed, when no status says it.
+    #[schema(required = false)]
+    error: String,
+    latency_ms: u64,
+    #[schema(format = DateTime)]
+    at: String,
+    #[schema(required = false, format = DateTime)]
+    next_attempt_at: String,
+}

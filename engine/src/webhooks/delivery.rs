@@ -16,7 +16,7 @@ use hyper::{Method, Uri};
 use rand::Rng;
 
 use super::dispatch::{Readiness, Ticket};
-use super::{Webhooks, endpoints, keyring, signing};
+use super::{Webhooks, deliveries, endpoints, keyring, signing};
 use crate::actors::ShardDispatcher;
 use crate::error::EngineResult;
 use crate::model::event::{self, Event, EventDraft, EventKind, OutboxEntry};
@@ -53,6 +53,16 @@ struct Outcome {
     untried_due: Option<Timestamp>,
     /// The longest `Retry-After` a failed endpoint asked for.
     retry_after: Option<Duration>,
+    /// What each tried endpoint answered, for the delivery log.
+    tried: Vec<(String, Tried)>,
+}
+
+/// One attempt as the delivery log keeps it.
+#[derive(Debug, Clone, Default)]
+struct Tried {
+    response_status: Option<u16>,
+    error: Option<String>,
+    latency_ms: u64,
 }
 
 /// What one attempt at one endpoint came to.
@@ -276,28 +286,40 @@ impl Webhooks {
         event: &Event,
         body: &[u8],
         signing_keys: &[ed25519_dalek::SigningKey],
-    ) -> Attempt {
+    ) -> (Attempt, Tried) {
         // What the URL says; where its name points is checked by the client's
         // resolver at each connection. A refusal is the operator's policy, which
         // may change back: a retry, not a 410 that disables the endpoint.
-        if endpoints::check_url(url, &self.outbound).is_err() {
-            return Attempt::Retry { after: None };
+        if let Err(refused) = endpoints::check_url(url, &self.outbound) {
+            let tried = Tried { error: Some(deliveries::error_text(&refused)), ..Tried::default() };
+            return (Attempt::Retry { after: None }, tried);
         }
         let timestamp = self.now().0 / 1000;
         let signatures: Vec<String> =
             signing_keys.iter().map(|key| signing::sign(key, &event.id, timestamp, body)).collect();
         let Some(request) = signed_request(url, &event.id, timestamp, &signatures) else {
-            return Attempt::Retry { after: None };
+            let tried = Tried { error: Some("the URL cannot be requested".into()), ..Tried::default() };
+            return (Attempt::Retry { after: None }, tried);
         };
         let (uri, headers) = request;
         let timeout = self.settings.timeout;
+        let started = std::time::Instant::now();
         // The receiver's answer matters by its status alone: a little of it is read.
         let sent = self.http.fetch(Method::POST, uri, headers, body.to_vec().into(), timeout, 4096).await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let tried = |response_status, error| Tried { response_status, error, latency_ms };
         match sent {
-            Ok((status, ..)) if (200..300).contains(&status) => Attempt::Delivered,
-            Ok((410, ..)) => Attempt::Gone,
-            Ok((_, headers, _)) => Attempt::Retry { after: retry_after(&headers) },
-            Err(_) => Attempt::Retry { after: None },
+            Ok((status, ..)) if (200..300).contains(&status) => {
+                (Attempt::Delivered, tried(Some(status), None))
+            }
+            Ok((410, ..)) => (Attempt::Gone, tried(Some(410), None)),
+            Ok((status, headers, _)) => {
+                (Attempt::Retry { after: retry_after(&headers) }, tried(Some(status), None))
+            }
+            Err(error) => (
+                Attempt::Retry { after: None },
+                tried(None, Some(deliveries::error_text(&error.to_string()))),
+            ),
         }
     }
 
@@ -330,7 +352,8 @@ impl Webhooks {
             untried_due: ticket.untried_due,
             ..Outcome::default()
         };
-        for (endpoint, attempt) in ready.iter().zip(attempts) {
+        for (endpoint, (attempt, tried)) in ready.iter().zip(attempts) {
+            outcome.tried.push((endpoint.id.clone(), tried));
             self.dispatcher.outcome(&endpoint.id, matches!(attempt, Attempt::Delivered), now);
             match attempt {
                 Attempt::Delivered => {}
@@ -383,7 +406,7 @@ impl Webhooks {
         owed: &[endpoints::Endpoint],
         outcome: Outcome,
     ) -> EngineResult<()> {
-        let Outcome { failed, gone, untried, untried_due, retry_after } = outcome;
+        let Outcome { failed, gone, untried, untried_due, retry_after, tried } = outcome;
         let now = self.now();
         let schedule = &self.settings.schedule;
         let attempts = if failed.is_empty() { entry.attempts } else { entry.attempts + 1 };
@@ -396,8 +419,14 @@ impl Webhooks {
         let placement = &self.placement;
         self.store
             .run(|tx| {
-                let (entry, failed, gone, owed, untried) =
-                    (entry.clone(), failed.clone(), gone.clone(), owed.clone(), untried.clone());
+                let (entry, failed, gone, owed, untried, tried) = (
+                    entry.clone(),
+                    failed.clone(),
+                    gone.clone(),
+                    owed.clone(),
+                    untried.clone(),
+                    tried.clone(),
+                );
                 async move {
                     placement.fence(&tx, shard).await?;
                     // Changed since it was sent (redelivered, say): the newer entry stands.
@@ -429,6 +458,32 @@ impl Webhooks {
                                 endpoints::put(&tx, &endpoint)?;
                             }
                         }
+                    }
+                    let retry_at = (!failed.is_empty() && !exhausted).then(|| now.plus_millis(wait_ms));
+                    for (endpoint_id, attempt) in tried {
+                        let status = match (failed.contains(&endpoint_id), gone.contains(&endpoint_id)) {
+                            (false, false) => deliveries::DeliveryStatus::Delivered,
+                            (true, false) if !exhausted => deliveries::DeliveryStatus::Pending,
+                            _ => deliveries::DeliveryStatus::Failed,
+                        };
+                        let next_attempt_at =
+                            (status == deliveries::DeliveryStatus::Pending).then_some(retry_at).flatten();
+                        deliveries::append(
+                            &tx,
+                            deliveries::DeliveryRecord {
+                                id: String::new(),
+                                project_id: entry.project_id.clone(),
+                                event_id: entry.event_id.clone(),
+                                endpoint_id,
+                                attempt: entry.attempts + 1,
+                                status,
+                                response_status: attempt.response_status,
+                                error: attempt.error,
+                                latency_ms: attempt.latency_ms,
+                                at: now,
+                                next_attempt_at,
+                            },
+                        )?;
                     }
                     if (failed.is_empty() && untried.is_empty()) || exhausted {
                         outbox::clear(&tx, shard, &entry.event_id).await?;
@@ -574,6 +629,35 @@ impl Webhooks {
                 async move { endpoints::delete(&tx, &p, &e).await }
             })
             .await?)
+    }
+
+    /// The project's delivery log, newest first.
+    pub async fn list_deliveries(
+        &self,
+        project_id: &str,
+        filter: &deliveries::DeliveryFilter,
+        request: &crate::model::page::PageRequest,
+    ) -> EngineResult<crate::model::page::Page<deliveries::DeliveryView>> {
+        self.existing_project(project_id).await?;
+        let tx = self.store.begin().await?;
+        Ok(deliveries::list(&tx, project_id, filter, request).await?.map(deliveries::DeliveryView::from))
+    }
+
+    /// Owes a logged delivery's event to its endpoint again, due now: the next
+    /// delivery round sends it.
+    pub async fn retry_delivery(&self, project_id: &str, delivery_id: &str) -> EngineResult<()> {
+        self.existing_project(project_id).await?;
+        let now = self.now();
+        self.store
+            .run(|tx| async move {
+                let record = deliveries::get(&tx, project_id, delivery_id)
+                    .await?
+                    .ok_or(crate::EngineError::NotFound("webhook delivery"))?;
+                deliveries::retry(&tx, &record, now).await?;
+                Ok::<_, crate::EngineError>(())
+            })
+            .await?;
+        Ok(())
     }
 
     /// A project's public signing keys (`whpk_…`), creating the first on first use.

@@ -13,6 +13,7 @@
 //! `Webhooks` is the room; its delivery actors hold it weakly, as their
 //! `ShardDispatcher`.
 
+pub mod deliveries;
 pub mod delivery;
 pub mod dispatch;
 pub mod endpoints;
