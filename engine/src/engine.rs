@@ -543,6 +543,16 @@ impl Engine {
         self.inner.webhooks.delete_webhook_endpoint(project_id, endpoint_id).await
     }
 
+    /// The project's token uses, newest first.
+    pub async fn list_audit(
+        &self,
+        project_id: &str,
+        filter: &crate::admin::AuditFilter,
+        request: &PageRequest,
+    ) -> EngineResult<Page<crate::admin::AuditView>> {
+        self.inner.admin.list_audit(project_id, filter, request).await
+    }
+
     /// The project's webhook delivery log, newest first.
     pub async fn list_webhook_deliveries(
         &self,

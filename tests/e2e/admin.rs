@@ -327,3 +327,59 @@ async fn webhook_deliveries_are_logged_filtered_and_sent_again_on_request() {
     let unknown = format!("{project}/webhook-deliveries/dlv_aaaaaaaaaaaaaaaaaaaaaaaaaa/retry");
     assert_eq!(w.client.send(Method::POST, &unknown, &ADMIN, None, None).await.status, 404);
 }
+
+/// The project's token uses across entities, newest first, filtered by entity,
+/// integration and agent, a page at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_view_lists_every_token_use_of_the_project() {
+    let w = world().await;
+    let (_upstream, api) = crate::credentials::upstream().await;
+    let llm = crate::credentials::keyed(&api, json!({"in": "header", "name": "x-api-key"}), "/me");
+    assert_eq!(crate::credentials::put(&w, "llm", "api_key", llm).await.status, 200);
+    for entity in ["audited-1", "audited-2"] {
+        connect(&w, entity, "llm", json!({"apiKey": "sk-good"})).await;
+        let headers = [
+            ("securix-api-key", w.api_key.as_str()),
+            ("securix-agent-id", "cli"),
+            ("securix-entity-id", entity),
+        ];
+        for _ in 0..2 {
+            let called = w.client.get("/v1/proxy/llm/v1/echo", &headers).await;
+            assert_eq!(called.status, 200, "{}", called.text);
+        }
+    }
+    let path = format!("/v1/admin/projects/{}/audit", w.project_id);
+    // The audit log is written in batches: wait for all four.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let all = loop {
+        let page = admin_get(&w, &path).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let items = page.json()["items"].as_array().unwrap().clone();
+        if items.len() >= 4 || std::time::Instant::now() > deadline {
+            break items;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(all.len(), 4, "{all:?}");
+    let times: Vec<&str> = all.iter().map(|r| r["at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|pair| pair[0] >= pair[1]), "newest first: {times:?}");
+    assert!(all.iter().all(|r| r["agentId"] == "cli" && r["integration"] == "llm" && r["method"] == "GET"));
+    assert!(!serde_json::to_string(&all).unwrap().contains("sk-good"), "never a credential");
+    let one = admin_get(&w, &format!("{path}?entityId=audited-2")).await.json();
+    let items = one["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|r| r["entityId"] == "audited-2"));
+    let other_agent = admin_get(&w, &format!("{path}?agentId=someone-else")).await.json();
+    assert!(other_agent["items"].as_array().unwrap().is_empty());
+    // A page ends where a batch ends: with limit=1 a page holds one batch.
+    let (mut paged, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let page = admin_get(&w, &format!("{path}?limit=1{cursor}")).await.json();
+        paged.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all, "page by page, nothing repeated or skipped");
+}

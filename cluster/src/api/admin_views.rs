@@ -1,8 +1,9 @@
 //! `/v1/admin/projects/{p}/…` views across a project: its entities, connections,
-//! sessions and webhook deliveries, filtered and a page at a time. Never a token.
+//! sessions, webhook deliveries and token uses (audit), filtered and a page at a
+//! time. Never a token.
 
 use actix_web::{HttpResponse, get, post, web};
-use securix_engine::admin::{ConnectionFilter, SessionFilter};
+use securix_engine::admin::{AuditFilter, ConnectionFilter, SessionFilter};
 use securix_engine::model::connection::ConnectionStatus;
 use securix_engine::model::page::PageRequest;
 use securix_engine::model::session::{Flow, SessionStatus};
@@ -44,6 +45,30 @@ pub struct SessionPage {
     items: Vec<views::AdminSessionView>,
     /// Pass as `cursor` for the next page; `null` on the last.
     next_cursor: Option<String>,
+}
+
+/// One page of a project's token uses.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AuditPage {
+    items: Vec<views::AuditView>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    entity_id: Option<String>,
+    integration: Option<String>,
+    agent_id: Option<String>,
+    /// At most this many (default 100, at most 500); a page ends where one batch of
+    /// an entity's records ends, so it may hold up to one batch more.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 /// One page of a project's webhook deliveries.
@@ -247,4 +272,33 @@ pub async fn retry_delivery(
     let (project, delivery) = path.into_inner();
     state.engine.retry_webhook_delivery(&project, &delivery).await?;
     Ok(HttpResponse::Accepted().finish())
+}
+
+/// A project's token uses (which agent used which connection, for which host),
+/// newest first.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "listAudit",
+    security(("adminToken" = [])),
+    params(("projectId" = String, Path, description = "The project's id"), AuditQuery),
+    responses(
+        (status = 200, description = "A page of token uses", body = AuditPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/admin/projects/{projectId}/audit")]
+pub async fn audit(
+    state: web::Data<AppState>,
+    _: Admin,
+    project: web::Path<String>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let filter =
+        AuditFilter { entity_id: query.entity_id, integration: query.integration, agent_id: query.agent_id };
+    let request = PageRequest { limit: query.limit, cursor: query.cursor };
+    Ok(HttpResponse::Ok().json(state.engine.list_audit(&project, &filter, &request).await?))
 }

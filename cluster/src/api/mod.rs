@@ -73,6 +73,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(admin_views::sessions)
         .service(admin_views::deliveries)
         .service(admin_views::retry_delivery)
+        .service(admin_views::audit)
         .service(cluster::view)
         .service(pages::consent::show)
         .service(pages::consent::authorize)

@@ -557,6 +557,20 @@ mod tests {
             at,
             next_attempt_at,
         };
+        check(
+            &document,
+            "AuditView",
+            securix_engine::admin::AuditView {
+                at,
+                entity_id: "user_1".into(),
+                agent_id: "cli".into(),
+                connection_id: "con_1".into(),
+                integration: "github".into(),
+                method: "GET".into(),
+                host: "api.github.com".into(),
+                retries: 0,
+            },
+        );
         // The checker wants every field the schema names: one attempt that has them all.
         check(&document, "DeliveryView", attempt(DeliveryStatus::Pending, Some(503), Some("busy"), Some(at)));
         for status in [DeliveryStatus::Pending, DeliveryStatus::Delivered, DeliveryStatus::Failed] {

@@ -301,3 +301,19 @@ pub struct DeliveryView {
     #[schema(required = false, format = DateTime)]
     next_attempt_at: String,
 }
+
+/// One use of a token, as the operator's audit listing shows it.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct AuditView {
+    #[schema(format = DateTime)]
+    at: String,
+    entity_id: String,
+    agent_id: String,
+    connection_id: String,
+    integration: String,
+    method: String,
+    host: String,
+    /// How many times the call was sent again after the provider asked to slow down.
+    retries: u32,
+}

@@ -7,7 +7,8 @@ mod project_views;
 mod reads;
 
 pub use project_views::{
-    AdminSessionView, ConnectionFilter, EntityView, ProjectConnectionView, SessionFilter,
+    AdminSessionView, AuditFilter, AuditView, ConnectionFilter, EntityView, ProjectConnectionView,
+    SessionFilter,
 };
 
 use std::sync::Arc;

@@ -8,11 +8,17 @@ use serde::Serialize;
 use super::Admin;
 use crate::error::EngineResult;
 use crate::flows::views::ConnectionView;
+use crate::model::audit::{self, AuditRecord};
 use crate::model::connection::{Connection, ConnectionStatus};
 use crate::model::page::{self, Page, PageRequest, Step};
 use crate::model::session::{self, AuthSession};
 use crate::model::{decode, ids, keys};
 use crate::util::clock::Rfc3339;
+
+/// Audit runs (batches of one entity's records) a page of the audit log reads at most.
+const AUDIT_RUN_BUDGET: usize = 2_000;
+/// Index entries read per round trip of the audit listing.
+const AUDIT_BATCH: usize = 64;
 
 /// Pairs a page of entities or connections reads at most: a sparse match returns a
 /// short page with a cursor rather than scanning the whole project.
@@ -85,6 +91,51 @@ impl From<AuthSession> for AdminSessionView {
             created_at: Rfc3339(s.created_at),
             expires_at: Rfc3339(s.expires_at),
         }
+    }
+}
+
+/// One use of a token, as the operator's audit listing shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditView {
+    pub at: Rfc3339,
+    pub entity_id: String,
+    pub agent_id: String,
+    pub connection_id: String,
+    pub integration: String,
+    pub method: String,
+    pub host: String,
+    /// How many times the call was sent again after the provider asked to slow down.
+    pub retries: u32,
+}
+
+impl AuditView {
+    fn of(entity_id: &str, r: AuditRecord) -> Self {
+        AuditView {
+            at: Rfc3339(r.at),
+            entity_id: entity_id.to_owned(),
+            agent_id: r.agent_id,
+            connection_id: r.connection_id,
+            integration: r.integration,
+            method: r.method,
+            host: r.host,
+            retries: r.retries,
+        }
+    }
+}
+
+/// Which token uses the audit listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub entity_id: Option<String>,
+    pub integration: Option<String>,
+    pub agent_id: Option<String>,
+}
+
+impl AuditFilter {
+    fn shows(&self, r: &AuditRecord) -> bool {
+        self.integration.as_ref().is_none_or(|i| *i == r.integration)
+            && self.agent_id.as_ref().is_none_or(|a| *a == r.agent_id)
     }
 }
 
@@ -248,5 +299,48 @@ impl Admin {
             }
         }
         Ok(Page { items, next_cursor })
+    }
+
+    /// The project's token uses, newest first, as `filter` picks them. A page ends
+    /// where one batch of an entity's records ends, so it may hold up to one batch
+    /// more than asked rather than split one across pages.
+    pub async fn list_audit(
+        &self,
+        project_id: &str,
+        filter: &AuditFilter,
+        request: &PageRequest,
+    ) -> EngineResult<Page<AuditView>> {
+        self.require_project(project_id).await?;
+        let limit = request.limit()?;
+        let space = audit::project_index(project_id);
+        let tx = self.store.begin().await?;
+        let (mut items, mut cursor, mut runs) = (Vec::new(), request.cursor.clone(), 0);
+        loop {
+            let batch = PageRequest { limit: Some(AUDIT_BATCH), cursor: cursor.clone() };
+            let index = page::read(&tx, "audit", &space, &batch).await?;
+            for pair in &index.items {
+                let entity_id = String::from_utf8_lossy(&pair.value);
+                if filter.entity_id.as_ref().is_none_or(|e| *e == entity_id) {
+                    let records: Vec<AuditView> = audit::run_of(&tx, project_id, &entity_id, &pair.key)
+                        .await?
+                        .into_iter()
+                        .filter(|r| filter.shows(r))
+                        .map(|r| AuditView::of(&entity_id, r))
+                        .collect();
+                    if !items.is_empty() && items.len() + records.len() > limit {
+                        return Ok(Page { items, next_cursor: cursor });
+                    }
+                    items.extend(records);
+                }
+                cursor = Some(page::cursor_of("audit", &pair.key));
+                runs += 1;
+                if runs >= AUDIT_RUN_BUDGET || items.len() >= limit {
+                    return Ok(Page { items, next_cursor: cursor });
+                }
+            }
+            if index.next_cursor.is_none() {
+                return Ok(Page { items, next_cursor: None });
+            }
+        }
     }
 }

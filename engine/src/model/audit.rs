@@ -6,7 +6,9 @@
 //! format), so a busy proxy writes a key per entity and batch, not one per call. A
 //! run's key is its first record's time, then a number that rises within the
 //! process (runs of the same millisecond keep their order), then a random id (other
-//! nodes' runs never collide with it).
+//! nodes' runs never collide with it). Each run is also indexed per project, newest
+//! first (`("project", p, "audit_index", MAX - first_at, n, id)` → the entity), for
+//! the operator's project-wide listing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -53,26 +55,46 @@ pub fn append<'a>(
     entity_id: &str,
     records: impl IntoIterator<Item = AuditRecord<&'a str>>,
 ) -> Result<(), RecordError> {
-    let space = space(project_id, entity_id);
     let mut run = RunWriter::new();
     for record in records {
         if !run.push(&record, RUN_BYTES)? {
-            write_run(tx, &space, &mut run)?;
+            write_run(tx, project_id, entity_id, &mut run)?;
             run.push(&record, RUN_BYTES)?;
         }
     }
     if !run.is_empty() {
-        write_run(tx, &space, &mut run)?;
+        write_run(tx, project_id, entity_id, &mut run)?;
     }
     Ok(())
 }
 
+/// The project's runs, newest first: each key names a run, its value the entity.
+pub fn project_index(project_id: &str) -> Subspace {
+    keys::project_space(project_id).subspace(&("audit_index",))
+}
+
 /// Stores what `run` holds and empties it.
-fn write_run(tx: &Tx, space: &Subspace, run: &mut RunWriter<'_>) -> Result<(), RecordError> {
+fn write_run(tx: &Tx, project_id: &str, entity_id: &str, run: &mut RunWriter<'_>) -> Result<(), RecordError> {
     let (first_at, json) = run.take();
-    let key = space.pack(&(first_at.0, RUNS.fetch_add(1, Ordering::Relaxed), ids::mint("aud")));
-    tx.set(&key, &json)?;
+    let (n, id) = (RUNS.fetch_add(1, Ordering::Relaxed), ids::mint("aud"));
+    tx.set(&space(project_id, entity_id).pack(&(first_at.0, n, id.as_str())), &json)?;
+    tx.set(&project_index(project_id).pack(&(i64::MAX - first_at.0, n, id.as_str())), entity_id.as_bytes())?;
     Ok(())
+}
+
+/// The records of the run an entry of `project_index` names, newest first.
+pub async fn run_of(
+    tx: &Tx,
+    project_id: &str,
+    entity_id: &str,
+    index_key: &[u8],
+) -> Result<Vec<AuditRecord>, RecordError> {
+    let (newest_first, n, id) = project_index(project_id)
+        .unpack::<(i64, u64, String)>(index_key)
+        .map_err(|e| RecordError::Corrupt { what: "audit index", detail: e.to_string() })?;
+    let key = space(project_id, entity_id).pack(&(i64::MAX - newest_first, n, id.as_str()));
+    let Some(json) = tx.get(&key).await? else { return Ok(Vec::new()) };
+    Ok(audit_run::decode(&json)?.into_iter().rev().collect())
 }
 
 /// The entity's newest `limit` records, newest first.

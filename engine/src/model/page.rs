@@ -49,7 +49,8 @@ impl PageRequest {
     }
 }
 
-fn cursor_of(listing: &str, key: &[u8]) -> String {
+/// The cursor of a page that ends at `key` (for listings that page by hand).
+pub fn cursor_of(listing: &str, key: &[u8]) -> String {
     let mut raw = listing.as_bytes().to_vec();
     raw.push(0);
     raw.extend_from_slice(key);
