@@ -119,6 +119,15 @@ enum Command {
         #[command(subcommand)]
         command: cli::EntityCommand,
     },
+    /// A project's token uses (admin).
+    Audit {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(flatten)]
+        auth: cli::AdminAuth,
+        #[command(subcommand)]
+        command: cli::AuditCommand,
+    },
     /// A project's sessions (admin).
     Session {
         #[command(flatten)]
@@ -127,6 +136,11 @@ enum Command {
         auth: cli::AdminAuth,
         #[command(subcommand)]
         command: cli::SessionCommand,
+    },
+    /// A project's event log: follow it from the terminal.
+    Events {
+        #[command(subcommand)]
+        command: cli::EventsCommand,
     },
     /// Webhook tools: verify a delivery, redeliver events.
     Webhooks {
@@ -164,6 +178,7 @@ fn remote(command: Command) -> anyhow::Result<()> {
         match command {
             Command::Serve(_) | Command::Demo(_) => Ok(()),
             Command::Webhooks { command } => cli::webhooks(command).await,
+            Command::Events { command } => cli::events(command).await,
             Command::Project { remote, auth, command } => cli::project(remote, auth, command).await,
             Command::ApiKey { remote, auth, command } => cli::api_key(remote, auth, command).await,
             Command::Agent { remote, auth, command } => cli::agent(remote, auth, command).await,
@@ -172,6 +187,7 @@ fn remote(command: Command) -> anyhow::Result<()> {
             Command::Connection { remote, auth, command } => cli::connection(remote, auth, command).await,
             Command::Entity { remote, auth, command } => cli::entity(remote, auth, command).await,
             Command::Session { remote, auth, command } => cli::session(remote, auth, command).await,
+            Command::Audit { remote, auth, command } => cli::audit(remote, auth, command).await,
             Command::Origins { remote, auth, command } => cli::origins(remote, auth, command).await,
             Command::Webhook { remote, auth, command } => cli::webhook(remote, auth, command).await,
             Command::Connect { remote, args } => cli::connect(remote, args).await,

@@ -235,3 +235,81 @@ async fn admin_resources_list_show_and_delete_from_the_terminal() {
     let headers = [("securix-api-key", secret), ("securix-agent-id", "cli"), ("securix-entity-id", "u")];
     assert_eq!(client.get("/v1/entities/u/connections", &headers).await.status, 401, "its keys stop working");
 }
+
+/// The operator's views from the terminal: token uses, webhook delivery attempts
+/// (and sending one again), and the event log followed as it grows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_deliveries_and_events_from_the_terminal() {
+    let w = crate::api::world().await;
+    let server = &w.server;
+    let project = w.project_id.as_str();
+    let dead = format!("http://127.0.0.1:{}/hooks", crate::support::free_port());
+    json_of(&cli(server, &["webhook", "add", "--project", project, &dead, "--json"], &[]));
+
+    // `events tail` from now on, waiting for one event.
+    let mut tail = Command::new(securix_binary())
+        .args(["events", "tail", "--count", "1", "--json"])
+        .env("SECURIX_URL", &server.base_url)
+        .env("SECURIX_API_KEY", &w.api_key)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_upstream, api) = crate::credentials::upstream().await;
+    let llm =
+        crate::credentials::keyed(&api, serde_json::json!({"in": "header", "name": "x-api-key"}), "/me");
+    assert_eq!(crate::credentials::put(&w, "llm", "api_key", llm).await.status, 200);
+    let body = serde_json::json!({"integration": "llm", "credentials": {"apiKey": "sk-good"}});
+    let imported = w
+        .client
+        .json(reqwest::Method::POST, "/v1/entities/user_123/connections", &w.app_headers(), body)
+        .await;
+    assert_eq!(imported.status, 201, "{}", imported.text);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let followed = loop {
+        if let Some(status) = tail.try_wait().unwrap() {
+            assert!(status.success());
+            break tail.wait_with_output().unwrap();
+        }
+        assert!(Instant::now() < deadline, "events tail saw nothing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let event: Value = serde_json::from_slice(&followed.stdout).unwrap();
+    assert_eq!(event["type"], "connection.created", "{event}");
+    let from_start =
+        cli(server, &["events", "tail", "--from-start", "--count", "1"], &[("SECURIX_API_KEY", &w.api_key)]);
+    assert!(
+        from_start.0 && from_start.1.contains("connection.created entityId=user_123"),
+        "{}",
+        from_start.1
+    );
+
+    let called = w.client.get("/v1/proxy/llm/v1/echo", &w.app_headers()).await;
+    assert_eq!(called.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let audit = json_of(&cli(server, &["audit", "list", "--project", project, "--json"], &[]));
+        if audit["items"].as_array().is_some_and(|items| !items.is_empty()) {
+            assert_eq!(audit["items"][0]["integration"], "llm");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no token use listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let table = cli(server, &["audit", "list", "--project", project], &[]);
+    assert!(table.0 && table.1.starts_with("AT") && table.1.contains("llm"), "{}", table.1);
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let delivery = loop {
+        let listed = json_of(&cli(server, &["webhook", "deliveries", "--project", project, "--json"], &[]));
+        if let Some(first) = listed["items"].as_array().and_then(|items| items.first()) {
+            break first.clone();
+        }
+        assert!(Instant::now() < deadline, "no delivery attempt listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(delivery["error"].is_string(), "the dead endpoint's attempt says why: {delivery}");
+    let id = delivery["deliveryId"].as_str().unwrap();
+    let retried = cli(server, &["webhook", "retry", "--project", project, id], &[]);
+    assert!(retried.0 && retried.1.contains("queued again"), "{} {}", retried.1, retried.2);
+}

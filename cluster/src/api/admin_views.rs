@@ -218,6 +218,14 @@ pub async fn sessions(
     Ok(HttpResponse::Ok().json(state.engine.list_sessions(&project, &filter, &request).await?))
 }
 
+/// A delivery owed to its endpoint again.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryQueued {
+    delivery_id: String,
+    queued: bool,
+}
+
 /// A project's webhook delivery attempts, newest first: status, the receiver's
 /// answer, latency, and when the next try is.
 #[utoipa::path(
@@ -257,7 +265,7 @@ pub async fn deliveries(
         ("deliveryId" = String, Path, description = "The delivery's id"),
     ),
     responses(
-        (status = 202, description = "Owed to the endpoint again; the next delivery round sends it"),
+        (status = 202, description = "Owed to the endpoint again; the next delivery round sends it", body = RetryQueued),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
         (status = 500, response = Internal),
@@ -271,7 +279,7 @@ pub async fn retry_delivery(
 ) -> Result<HttpResponse, ApiError> {
     let (project, delivery) = path.into_inner();
     state.engine.retry_webhook_delivery(&project, &delivery).await?;
-    Ok(HttpResponse::Accepted().finish())
+    Ok(HttpResponse::Accepted().json(RetryQueued { delivery_id: delivery, queued: true }))
 }
 
 /// A project's token uses (which agent used which connection, for which host),

@@ -4,16 +4,20 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+mod events;
 mod listing;
 mod views;
 
 use clap::{Args, Subcommand};
+pub use events::{EventsCommand, events};
 pub use listing::PageArgs;
 use listing::{Listing, table};
 use reqwest::Method;
 use securix_client::{Client, NewSession, ProviderRequest};
 use serde_json::{Value, json};
-pub use views::{ConnectionCommand, EntityCommand, SessionCommand, connection, entity, session};
+pub use views::{
+    AuditCommand, ConnectionCommand, EntityCommand, SessionCommand, audit, connection, entity, session,
+};
 
 #[derive(Args, Debug)]
 pub struct Remote {
@@ -223,6 +227,26 @@ pub enum WebhookCommand {
         #[arg(long)]
         project: String,
         endpoint_id: String,
+    },
+    /// List delivery attempts, newest first: status, the receiver's answer, latency.
+    Deliveries {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// pending (to be tried again), delivered or failed (given up).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        event: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Send a logged delivery's event to its endpoint again.
+    Retry {
+        #[arg(long)]
+        project: String,
+        delivery_id: String,
     },
 }
 
@@ -557,6 +581,33 @@ pub async fn webhook(remote: Remote, auth: AdminAuth, command: WebhookCommand) -
             let path =
                 format!("/v1/admin/projects/{}/webhook-endpoints/{}", encode(&project), encode(&endpoint_id));
             show(remote.json, &client.call(Method::GET, &path, None).await?);
+        }
+        WebhookCommand::Deliveries { project, endpoint, status, event, page } => {
+            let listing = Listing {
+                path: format!("/v1/admin/projects/{}/webhook-deliveries", encode(&project)),
+                filters: vec![("endpointId", endpoint), ("status", status), ("eventId", event)],
+            };
+            let columns = [
+                ("DELIVERY", "deliveryId"),
+                ("EVENT", "eventId"),
+                ("ENDPOINT", "endpointId"),
+                ("TRY", "attempt"),
+                ("STATUS", "status"),
+                ("HTTP", "responseStatus"),
+                ("MS", "latencyMs"),
+                ("AT", "at"),
+                ("ERROR", "error"),
+            ];
+            list(&remote, &client, listing, &page, &columns).await?;
+        }
+        WebhookCommand::Retry { project, delivery_id } => {
+            let path = format!(
+                "/v1/admin/projects/{}/webhook-deliveries/{}/retry",
+                encode(&project),
+                encode(&delivery_id)
+            );
+            let answer = client.call(Method::POST, &path, None).await?;
+            print(remote.json, &answer, || format!("Delivery {delivery_id} queued again"));
         }
         WebhookCommand::Delete { project, endpoint_id } => {
             let path =

@@ -1,5 +1,5 @@
 //! The operator's views across a project from the terminal: its connections,
-//! entities and sessions, filtered as the admin API filters them.
+//! entities, sessions and token uses, filtered as the admin API filters them.
 
 use clap::Subcommand;
 
@@ -55,6 +55,23 @@ pub enum SessionCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// List a project's token uses, newest first.
+    List {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        entity: Option<String>,
+        #[arg(long)]
+        integration: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+}
+
 fn project_path(project: &str, what: &str) -> String {
     format!("/v1/admin/projects/{}/{what}", encode(project))
 }
@@ -101,6 +118,24 @@ pub async fn session(remote: Remote, auth: AdminAuth, command: SessionCommand) -
         ("STATUS", "status"),
         ("CREATED", "createdAt"),
         ("ERROR", "error"),
+    ];
+    list(&remote, &admin(&remote, &auth)?, listing, &page, &columns).await
+}
+
+pub async fn audit(remote: Remote, auth: AdminAuth, command: AuditCommand) -> anyhow::Result<()> {
+    let AuditCommand::List { project, entity, integration, agent, page } = command;
+    let listing = Listing {
+        path: project_path(&project, "audit"),
+        filters: vec![("entityId", entity), ("integration", integration), ("agentId", agent)],
+    };
+    let columns = [
+        ("AT", "at"),
+        ("ENTITY", "entityId"),
+        ("AGENT", "agentId"),
+        ("INTEGRATION", "integration"),
+        ("METHOD", "method"),
+        ("HOST", "host"),
+        ("CONNECTION", "connectionId"),
     ];
     list(&remote, &admin(&remote, &auth)?, listing, &page, &columns).await
 }
