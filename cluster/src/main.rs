@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod client_address;
 mod config;
+mod console;
 mod demo;
 mod front;
 mod membership;

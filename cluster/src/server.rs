@@ -126,7 +126,8 @@ pub(crate) fn app() -> App<
         .openapi(api::openapi::base())
         .configure(api::configure)
         .split_for_parts();
-    app.wrap(from_fn(crate::front::observe::observe))
+    app.configure(crate::console::configure)
+        .wrap(from_fn(crate::front::observe::observe))
         .app_data(api::openapi::Served::new(document))
         .app_data(json_config())
         .app_data(path)

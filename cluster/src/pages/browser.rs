@@ -78,6 +78,19 @@ pub fn posted_from_our_page(
     state: &AppState,
     csrf: &str,
 ) -> Result<Browser, PageError> {
+    from_our_origin(request, state)?;
+    let secure = is_secure(state);
+    let id = existing(request, secure).ok_or(PageError::NoBrowserCookie)?;
+    let browser = Browser { id, secure };
+    if !bool::from(browser.csrf_token().as_bytes().ct_eq(csrf.as_bytes())) {
+        return Err(PageError::CsrfToken);
+    }
+    Ok(browser)
+}
+
+/// `scheme://host[:port]` of the public URL, as browsers write it in `Origin`.
+/// Refuses a POST another site's page sent (`Sec-Fetch-Site`, else `Origin`).
+pub fn from_our_origin(request: &HttpRequest, state: &AppState) -> Result<(), PageError> {
     let headers = request.headers();
     if let Some(site) = headers.get("sec-fetch-site")
         && !matches!(site.as_bytes(), b"same-origin" | b"none")
@@ -90,16 +103,9 @@ pub fn posted_from_our_page(
             return Err(PageError::CrossSite);
         }
     }
-    let secure = is_secure(state);
-    let id = existing(request, secure).ok_or(PageError::NoBrowserCookie)?;
-    let browser = Browser { id, secure };
-    if !bool::from(browser.csrf_token().as_bytes().ct_eq(csrf.as_bytes())) {
-        return Err(PageError::CsrfToken);
-    }
-    Ok(browser)
+    Ok(())
 }
 
-/// `scheme://host[:port]` of the public URL, as browsers write it in `Origin`.
 fn public_origin(public_url: &str) -> Option<String> {
     let url = reqwest::Url::parse(public_url).ok()?;
     Some(url.origin().ascii_serialization())

@@ -27,6 +27,12 @@ pub trait Page: Template {
 /// Renders `page`; `form_targets` lists where its forms may send the browser besides
 /// our own origin (the providers, for the consent page).
 pub fn render(status: StatusCode, page: &impl Page, form_targets: &str) -> HttpResponse {
+    render_with(status, page, form_targets, "")
+}
+
+/// `render`, with the image sources the page may show (`https:` for the console's
+/// provider logos); the end-user pages show none.
+pub fn render_with(status: StatusCode, page: &impl Page, form_targets: &str, images: &str) -> HttpResponse {
     let html = match page.render() {
         Ok(html) => html,
         Err(error) => {
@@ -37,8 +43,9 @@ pub fn render(status: StatusCode, page: &impl Page, form_targets: &str) -> HttpR
         }
     };
     let nonce = &page.frame().nonce;
+    let images = if images.is_empty() { String::new() } else { format!("; img-src {images}") };
     let policy = format!(
-        "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; form-action 'self' {form_targets}; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; form-action 'self' {form_targets}; frame-ancestors 'none'; base-uri 'none'{images}"
     );
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")

@@ -1,0 +1,410 @@
+//! `/console/projects/{p}`: one project — its API keys (a new one shown once),
+//! integrations (added from the catalog, with search and logos), connections,
+//! recent sessions, webhook deliveries (with retry) and token uses — and the
+//! changes its forms make.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use securix_engine::EngineError;
+use securix_engine::admin::{AuditFilter, ConnectionFilter, SessionFilter};
+use securix_engine::catalog::{AuthMode, CatalogQuery};
+use securix_engine::model::integration::IntegrationDraft;
+use securix_engine::model::page::PageRequest;
+use securix_engine::util::secret::SecretString;
+use securix_engine::webhooks::deliveries::DeliveryFilter;
+use serde::{Deserialize, Serialize};
+
+use super::table::{Row, RowAction, Table, text};
+use super::{ConsoleSession, page, posted, see_other, signed_in};
+use crate::api::problem::ApiError;
+use crate::pages::render::{Frame, Page};
+use crate::server::AppState;
+
+/// Rows each section shows; the API and the CLI page through the rest.
+const SHOWN: usize = 25;
+
+/// A catalog entry the operator may add.
+struct Match {
+    id: String,
+    name: String,
+    auth_mode: String,
+    logo: String,
+    /// The first letter, shown where the logo cannot load.
+    initial: String,
+    /// OAuth entries need the project's client id and secret.
+    needs_client: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/project.html")]
+struct ProjectPage {
+    frame: Frame,
+    csrf: String,
+    project_id: String,
+    name: String,
+    /// A key just created: shown this once.
+    new_key: Option<String>,
+    problem: Option<String>,
+    search: String,
+    matches: Vec<Match>,
+    sections: Vec<Table>,
+}
+
+impl Page for ProjectPage {
+    fn frame(&self) -> &Frame {
+        &self.frame
+    }
+}
+
+/// What an engine refusal says to the operator: the problem's detail.
+pub fn said(error: &EngineError) -> String {
+    error.to_string().split_once(' ').map(|(_, rest)| rest.to_owned()).unwrap_or_else(|| error.to_string())
+}
+
+fn first(limit: usize) -> PageRequest {
+    PageRequest { limit: Some(limit), cursor: None }
+}
+
+/// Rows of `items`' `fields`, as JSON names them.
+fn rows<T: Serialize>(
+    items: &[T],
+    fields: &[&str],
+    actions: impl Fn(&serde_json::Value) -> Vec<RowAction>,
+) -> Vec<Row> {
+    items
+        .iter()
+        .filter_map(|item| serde_json::to_value(item).ok())
+        .map(|item| Row {
+            cells: fields.iter().map(|f| text(f.split('.').fold(&item, |v, step| &v[step]))).collect(),
+            actions: actions(&item),
+        })
+        .collect()
+}
+
+struct Extra {
+    new_key: Option<String>,
+    problem: Option<String>,
+    search: String,
+}
+
+async fn project_page(
+    state: &AppState,
+    session: &ConsoleSession,
+    project_id: &str,
+    extra: Extra,
+) -> Result<HttpResponse, EngineError> {
+    let engine = &state.engine;
+    let project = engine.project(project_id).await?;
+    let base = format!("/console/projects/{project_id}");
+    let keys = engine.list_api_keys(project_id, &first(SHOWN)).await?;
+    let integrations = engine.list_integration_page(project_id, &first(SHOWN)).await?;
+    let connections =
+        engine.list_project_connections(project_id, &ConnectionFilter::default(), &first(SHOWN)).await?;
+    let sessions = engine.list_sessions(project_id, &SessionFilter::default(), &first(SHOWN)).await?;
+    let deliveries =
+        engine.list_webhook_deliveries(project_id, &DeliveryFilter::default(), &first(SHOWN)).await?;
+    let audit = engine.list_audit(project_id, &AuditFilter::default(), &first(SHOWN)).await?;
+    let sections = vec![
+        Table {
+            id: "keys",
+            title: "API keys",
+            headings: vec!["Name", "Prefix", "Created", "Id"],
+            rows: rows(
+                &keys
+                    .items
+                    .iter()
+                    .cloned()
+                    .map(crate::api::admin_reads::ApiKeyView::from)
+                    .collect::<Vec<_>>(),
+                &["name", "prefix", "createdAt", "apiKeyId"],
+                |k| {
+                    vec![RowAction {
+                        label: "Revoke",
+                        action: format!("{base}/api-keys/{}/revoke", text(&k["apiKeyId"])),
+                        danger: true,
+                    }]
+                },
+            ),
+            empty: "No API keys. Create one below for your app's backend; it is shown once.",
+            more: keys.next_cursor.is_some(),
+        },
+        Table {
+            id: "integrations",
+            title: "Integrations",
+            headings: vec!["Key", "Provider", "Client id", "Scopes"],
+            rows: rows(&integrations.items, &["integration", "provider", "clientId", "scopes"], |i| {
+                vec![RowAction {
+                    label: "Delete",
+                    action: format!("{base}/integrations/{}/delete", text(&i["integration"])),
+                    danger: true,
+                }]
+            }),
+            empty: "No integrations. Search the catalog below and add the providers your users connect.",
+            more: integrations.next_cursor.is_some(),
+        },
+        Table {
+            id: "connections",
+            title: "Connections",
+            headings: vec!["Entity", "Integration", "Account", "Status", "Refreshed"],
+            rows: rows(
+                &connections.items,
+                &["entityId", "integration", "account.id", "status", "refreshedAt"],
+                |_| Vec::new(),
+            ),
+            empty: "No one is connected yet. Start a session from your app, or with securix connect, and the connection appears here.",
+            more: connections.next_cursor.is_some(),
+        },
+        Table {
+            id: "sessions",
+            title: "Recent sessions",
+            headings: vec!["Session", "Entity", "Flow", "Status", "Why it failed", "Created"],
+            rows: rows(
+                &sessions.items,
+                &["sessionId", "entityId", "flow", "status", "error", "createdAt"],
+                |_| Vec::new(),
+            ),
+            empty: "No sessions yet.",
+            more: sessions.next_cursor.is_some(),
+        },
+        Table {
+            id: "deliveries",
+            title: "Webhook deliveries",
+            headings: vec!["Event", "Endpoint", "Try", "Status", "HTTP", "ms", "At", "Error"],
+            rows: rows(
+                &deliveries.items,
+                &["eventId", "endpointId", "attempt", "status", "responseStatus", "latencyMs", "at", "error"],
+                |d| {
+                    if d["status"] == "delivered" {
+                        return Vec::new();
+                    }
+                    vec![RowAction {
+                        label: "Retry",
+                        action: format!("{base}/deliveries/{}/retry", text(&d["deliveryId"])),
+                        danger: false,
+                    }]
+                },
+            ),
+            empty: "No deliveries yet. Add a webhook endpoint (securix webhook add) to hear of connections as they change.",
+            more: deliveries.next_cursor.is_some(),
+        },
+        Table {
+            id: "audit",
+            title: "Token uses",
+            headings: vec!["At", "Entity", "Agent", "Integration", "Method", "Host"],
+            rows: rows(&audit.items, &["at", "entityId", "agentId", "integration", "method", "host"], |_| {
+                Vec::new()
+            }),
+            empty: "No calls through the proxy yet.",
+            more: audit.next_cursor.is_some(),
+        },
+    ];
+    let matches = if extra.search.trim().is_empty() {
+        Vec::new()
+    } else {
+        let query = CatalogQuery {
+            q: Some(extra.search.clone()),
+            auth_mode: None,
+            category: None,
+            limit: 12,
+            cursor: None,
+        };
+        engine
+            .catalog()
+            .search(&query)
+            .entries
+            .iter()
+            .map(|e| Match {
+                id: e.id.clone(),
+                name: e.name.clone(),
+                auth_mode: e.auth_mode.as_str().to_owned(),
+                logo: e.logo(),
+                initial: e.name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default(),
+                needs_client: matches!(e.auth_mode, AuthMode::Oauth2 | AuthMode::Oauth2ClientCredentials),
+            })
+            .collect()
+    };
+    let status = if extra.problem.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok(page(
+        status,
+        &ProjectPage {
+            frame: Frame::new("Project"),
+            csrf: session.csrf.clone(),
+            project_id: project.id,
+            name: project.name,
+            new_key: extra.new_key,
+            problem: extra.problem,
+            search: extra.search,
+            matches,
+            sections,
+        },
+    ))
+}
+
+/// The page, or what went wrong as a page would say it.
+async fn answer(state: &AppState, session: &ConsoleSession, project_id: &str, extra: Extra) -> HttpResponse {
+    match project_page(state, session, project_id, extra).await {
+        Ok(page) => page,
+        Err(error) => {
+            let problem = ApiError::from(error);
+            HttpResponse::build(problem.status()).content_type("text/plain").body(format!(
+                "{} ({})",
+                problem.slug(),
+                problem.status()
+            ))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Search {
+    #[serde(default)]
+    catalog: String,
+}
+
+#[get("/console/projects/{projectId}")]
+pub async fn show(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    project: web::Path<String>,
+    query: web::Query<Search>,
+) -> HttpResponse {
+    match signed_in(&request, &state).await {
+        Ok(session) => {
+            let extra = Extra { new_key: None, problem: None, search: query.into_inner().catalog };
+            answer(&state, &session, &project, extra).await
+        }
+        Err(to_sign_in) => to_sign_in,
+    }
+}
+
+#[derive(Deserialize)]
+struct NewKey {
+    name: String,
+}
+
+#[post("/console/projects/{projectId}/api-keys")]
+pub async fn create_key(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    project: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (form, session): (NewKey, _) = match posted(&request, &state, &body).await {
+        Ok(posted) => posted,
+        Err(answer) => return answer,
+    };
+    let extra = match state.engine.issue_api_key(&project, &form.name).await {
+        Ok((_, key)) => {
+            Extra { new_key: Some(key.expose().to_owned()), problem: None, search: String::new() }
+        }
+        Err(error) => Extra { new_key: None, problem: Some(said(&error)), search: String::new() },
+    };
+    answer(&state, &session, &project, extra).await
+}
+
+#[derive(Deserialize)]
+struct Nothing {}
+
+/// Runs a change, then back to the project's page (with what went wrong, if it did).
+async fn change(
+    state: &AppState,
+    session: &ConsoleSession,
+    project_id: &str,
+    done: Result<(), EngineError>,
+    anchor: &str,
+) -> HttpResponse {
+    match done {
+        Ok(()) => see_other(&format!("/console/projects/{project_id}#{anchor}")),
+        Err(error) => {
+            answer(
+                state,
+                session,
+                project_id,
+                Extra { new_key: None, problem: Some(said(&error)), search: String::new() },
+            )
+            .await
+        }
+    }
+}
+
+#[post("/console/projects/{projectId}/api-keys/{keyId}/revoke")]
+pub async fn revoke_key(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (project, key) = path.into_inner();
+    let (_, session): (Nothing, _) = match posted(&request, &state, &body).await {
+        Ok(posted) => posted,
+        Err(answer) => return answer,
+    };
+    let done = state.engine.revoke_api_key(&project, &key).await;
+    change(&state, &session, &project, done, "keys").await
+}
+
+#[derive(Deserialize)]
+struct NewIntegration {
+    key: String,
+    provider: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+}
+
+#[post("/console/projects/{projectId}/integrations")]
+pub async fn add_integration(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    project: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (form, session): (NewIntegration, _) = match posted(&request, &state, &body).await {
+        Ok(posted) => posted,
+        Err(answer) => return answer,
+    };
+    let draft = IntegrationDraft {
+        key: form.key.trim().to_owned(),
+        provider: form.provider,
+        client_id: form.client_id.trim().to_owned(),
+        client_secret: SecretString::new(form.client_secret.trim()),
+        scopes: Vec::new(),
+        config: serde_json::json!({}),
+    };
+    let done = state.engine.put_integration(&project, draft).await.map(drop);
+    change(&state, &session, &project, done, "integrations").await
+}
+
+#[post("/console/projects/{projectId}/integrations/{key}/delete")]
+pub async fn delete_integration(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (project, key) = path.into_inner();
+    let (_, session): (Nothing, _) = match posted(&request, &state, &body).await {
+        Ok(posted) => posted,
+        Err(answer) => return answer,
+    };
+    let done = state.engine.delete_integration(&project, &key).await;
+    change(&state, &session, &project, done, "integrations").await
+}
+
+#[post("/console/projects/{projectId}/deliveries/{deliveryId}/retry")]
+pub async fn retry_delivery(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (project, delivery) = path.into_inner();
+    let (_, session): (Nothing, _) = match posted(&request, &state, &body).await {
+        Ok(posted) => posted,
+        Err(answer) => return answer,
+    };
+    let done = state.engine.retry_webhook_delivery(&project, &delivery).await;
+    change(&state, &session, &project, done, "deliveries").await
+}
