@@ -45,21 +45,6 @@ fn at(timestamp: Timestamp) -> Rfc3339 {
     Rfc3339(timestamp)
 }
 
-/// Declares a page type for the OpenAPI document: `{items: [T], nextCursor}`.
-macro_rules! page_schema {
-    ($name:ident, $item:ty, $what:literal) => {
-        #[doc = concat!("One page of ", $what, ".")]
-        #[derive(ToSchema)]
-        #[schema(rename_all = "camelCase")]
-        #[allow(dead_code)]
-        pub struct $name {
-            items: Vec<$item>,
-            /// Pass as `cursor` for the next page; `null` on the last.
-            next_cursor: Option<String>,
-        }
-    };
-}
-
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectView {

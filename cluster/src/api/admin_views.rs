@@ -17,45 +17,13 @@ use super::problem::responses::{BadRequest, Internal, NotFound, Unauthorized};
 use super::views;
 use crate::server::AppState;
 
-/// One page of a view: `{items, nextCursor}`.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct EntityPage {
-    items: Vec<views::EntityView>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    next_cursor: Option<String>,
-}
+page_schema!(EntityPage, views::EntityView, "entities");
 
-/// One page of a project's connections.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct ProjectConnectionPage {
-    items: Vec<views::ProjectConnectionView>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    next_cursor: Option<String>,
-}
+page_schema!(ProjectConnectionPage, views::ProjectConnectionView, "a project's connections");
 
-/// One page of a project's sessions.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct SessionPage {
-    items: Vec<views::AdminSessionView>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    next_cursor: Option<String>,
-}
+page_schema!(SessionPage, views::AdminSessionView, "a project's sessions");
 
-/// One page of a project's token uses.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct AuditPage {
-    items: Vec<views::AuditView>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    next_cursor: Option<String>,
-}
+page_schema!(AuditPage, views::AuditView, "a project's token uses");
 
 #[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -71,15 +39,7 @@ pub struct AuditQuery {
     cursor: Option<String>,
 }
 
-/// One page of a project's webhook deliveries.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct DeliveryPage {
-    items: Vec<views::DeliveryView>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    next_cursor: Option<String>,
-}
+page_schema!(DeliveryPage, views::DeliveryView, "a project's webhook deliveries");
 
 #[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

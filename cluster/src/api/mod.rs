@@ -4,6 +4,21 @@
 //! document in the same call, so the two cannot drift apart. `openapi` assembles
 //! the document and serves it at `/openapi.json`.
 
+/// Declares a page type for the OpenAPI document: `{items: [T], nextCursor}`.
+macro_rules! page_schema {
+    ($name:ident, $item:ty, $what:literal) => {
+        #[doc = concat!("One page of ", $what, ".")]
+        #[derive(ToSchema)]
+        #[schema(rename_all = "camelCase")]
+        #[allow(dead_code)]
+        pub struct $name {
+            items: Vec<$item>,
+            /// Pass as `cursor` for the next page; `null` on the last.
+            next_cursor: Option<String>,
+        }
+    };
+}
+
 pub mod admin;
 pub mod admin_reads;
 pub mod admin_views;

@@ -306,6 +306,23 @@ pub async fn create_key(
 #[derive(Deserialize)]
 struct Nothing {}
 
+/// A row's button: once the POST is shown to be the console's, runs `run`, then back
+/// to the page at `anchor`.
+async fn button(
+    state: &AppState,
+    request: &HttpRequest,
+    body: &[u8],
+    project_id: &str,
+    anchor: &str,
+    run: impl std::future::Future<Output = Result<(), EngineError>>,
+) -> HttpResponse {
+    let (_, session): (Nothing, _) = match posted(request, state, body).await {
+        Ok(posted) => posted,
+        Err(answer) => return answer,
+    };
+    change(state, &session, project_id, run.await, anchor).await
+}
+
 /// Runs a change, then back to the project's page (with what went wrong, if it did).
 async fn change(
     state: &AppState,
@@ -336,12 +353,7 @@ pub async fn revoke_key(
     body: web::Bytes,
 ) -> HttpResponse {
     let (project, key) = path.into_inner();
-    let (_, session): (Nothing, _) = match posted(&request, &state, &body).await {
-        Ok(posted) => posted,
-        Err(answer) => return answer,
-    };
-    let done = state.engine.revoke_api_key(&project, &key).await;
-    change(&state, &session, &project, done, "keys").await
+    button(&state, &request, &body, &project, "keys", state.engine.revoke_api_key(&project, &key)).await
 }
 
 #[derive(Deserialize)]
@@ -385,12 +397,8 @@ pub async fn delete_integration(
     body: web::Bytes,
 ) -> HttpResponse {
     let (project, key) = path.into_inner();
-    let (_, session): (Nothing, _) = match posted(&request, &state, &body).await {
-        Ok(posted) => posted,
-        Err(answer) => return answer,
-    };
-    let done = state.engine.delete_integration(&project, &key).await;
-    change(&state, &session, &project, done, "integrations").await
+    button(&state, &request, &body, &project, "integrations", state.engine.delete_integration(&project, &key))
+        .await
 }
 
 #[post("/console/projects/{projectId}/deliveries/{deliveryId}/retry")]
@@ -401,10 +409,13 @@ pub async fn retry_delivery(
     body: web::Bytes,
 ) -> HttpResponse {
     let (project, delivery) = path.into_inner();
-    let (_, session): (Nothing, _) = match posted(&request, &state, &body).await {
-        Ok(posted) => posted,
-        Err(answer) => return answer,
-    };
-    let done = state.engine.retry_webhook_delivery(&project, &delivery).await;
-    change(&state, &session, &project, done, "deliveries").await
+    button(
+        &state,
+        &request,
+        &body,
+        &project,
+        "deliveries",
+        state.engine.retry_webhook_delivery(&project, &delivery),
+    )
+    .await
 }
