@@ -296,7 +296,12 @@ mod tests {
     async fn every_route_the_app_registers_is_documented_and_nothing_else_is() {
         let document = served().await;
         let documented = documented(&document);
-        let registered = registered().await;
+        let mut registered = registered().await;
+        // The operator's console is pages for people, not a contract for programs:
+        // its forms change as the console does (the admin API is what it drives).
+        let console = registered.iter().filter(|(_, path)| path.starts_with("/console")).count();
+        assert!(console > 0, "the console's routes are seen, so leaving them out is a choice");
+        registered.retain(|(_, path)| !path.starts_with("/console"));
         let undocumented: Vec<_> = registered.difference(&documented).collect();
         let unrouted: Vec<_> = documented.difference(&registered).collect();
         assert!(undocumented.is_empty(), "routed but not in /openapi.json: {undocumented:?}");
