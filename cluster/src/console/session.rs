@@ -2,7 +2,8 @@
 //! (`__Host-` prefixed on https) names a record in the store, so every node of a
 //! cluster knows it and signing out ends it everywhere. The record keeps the
 //! session's CSRF token and when it was last used: idle for `IDLE` or older than
-//! `LONGEST`, it is over. Only the id's SHA-256 is stored.
+//! `LONGEST`, it is over, and so is every session once the admin token changes (the
+//! record names the token it was opened with). Only the id's SHA-256 is stored.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite};
@@ -25,6 +26,9 @@ pub struct ConsoleSession {
     #[serde(skip)]
     pub id: String,
     pub csrf: String,
+    /// Which admin token opened it (a hash of its hash).
+    #[serde(default)]
+    pub token: String,
     pub created_at: Timestamp,
     pub last_seen: Timestamp,
 }
@@ -46,6 +50,13 @@ pub fn cookie_name(secure: bool) -> &'static str {
     if secure { "__Host-securix_console" } else { "securix_console" }
 }
 
+/// What a session records of the admin token: the token cannot be recovered from it.
+fn token_mark(state: &AppState) -> String {
+    let digest =
+        Sha256::new().chain_update(b"securix-console\0").chain_update(state.admin_token_hash).finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn random() -> String {
     securix_engine::flows::oauth::pkce::random_token().expose().to_owned()
 }
@@ -53,7 +64,13 @@ fn random() -> String {
 /// Opens a session; the cookie to send names it.
 pub async fn open(state: &AppState) -> Result<(ConsoleSession, Cookie<'static>), StoreError> {
     let at = now();
-    let session = ConsoleSession { id: random(), csrf: random(), created_at: at, last_seen: at };
+    let session = ConsoleSession {
+        id: random(),
+        csrf: random(),
+        token: token_mark(state),
+        created_at: at,
+        last_seen: at,
+    };
     let (key, value) = (record_key(&session.id), serde_json::to_vec(&session).unwrap_or_default());
     state
         .engine
@@ -96,7 +113,11 @@ pub async fn current(request: &HttpRequest, state: &AppState) -> Option<ConsoleS
     drop(tx);
     session.id = id;
     let at = now();
-    if at.0 - session.last_seen.0 > IDLE_SECS * 1000 || at.0 - session.created_at.0 > LONGEST_SECS * 1000 {
+    let token_changed = session.token != token_mark(state);
+    if token_changed
+        || at.0 - session.last_seen.0 > IDLE_SECS * 1000
+        || at.0 - session.created_at.0 > LONGEST_SECS * 1000
+    {
         close(state, &session.id).await;
         return None;
     }

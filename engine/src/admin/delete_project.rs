@@ -3,7 +3,9 @@
 //! it is refused. Then its connections' grants are revoked at their providers where
 //! they support it (best effort, a few at once), and last every record of it is
 //! erased: its subspace (integrations, agents, entities, connections, events,
-//! audit), its sessions and their pending grants, its webhook signing keys.
+//! audit), its sessions and their pending grants, its webhook signing keys — all but
+//! its access counter, which is set past where it was, so nothing a node cached of
+//! the project reads as current again.
 //! Entries other indexes keep for it (due renewals, webhook outbox) are found stale
 //! when read and dropped then.
 
@@ -12,7 +14,7 @@ use futures_util::StreamExt;
 use super::Admin;
 use crate::error::{EngineError, EngineResult};
 use crate::model::connection::Connection;
-use crate::model::{RecordError, api_key, decode, grant, integration, keys, project, session};
+use crate::model::{RecordError, access_epoch, api_key, decode, grant, integration, keys, project, session};
 use crate::store::RangeOptions;
 
 /// Connections read per round trip while revoking, and revocations at once.
@@ -121,8 +123,10 @@ impl Admin {
                             tx.clear(&pair.key)?;
                         }
                         if pairs.len() < BATCH {
+                            let epoch = access_epoch::project(&tx, &id).await?;
                             let (begin, end) = keys::project_space(&id).range();
                             tx.clear_range(&begin, &end)?;
+                            access_epoch::carry_project_past(&tx, &id, epoch)?;
                             crate::webhooks::keyring::clear_project(&tx, &id)?;
                         }
                         Ok::<_, RecordError>(pairs.len() == BATCH)

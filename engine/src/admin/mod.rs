@@ -154,7 +154,11 @@ impl Admin {
             .store
             .run(|tx| {
                 let (p, n) = (project_id.clone(), name.clone());
-                async move { api_key::issue(&tx, &p, &n, now) }
+                async move {
+                    // In the same transaction: a key never outlives a project deleted meanwhile.
+                    project::get(&tx, &p).await?.ok_or(crate::model::RecordError::NotFound("project"))?;
+                    api_key::issue(&tx, &p, &n, now)
+                }
             })
             .await?)
     }

@@ -37,6 +37,13 @@ async fn counter(tx: &Tx, key: &[u8]) -> Result<i64, RecordError> {
     Ok(read_le(tx.get(key).await?.as_deref()))
 }
 
+/// After the project's subspace (its counter with it) was cleared in this
+/// transaction: the counter comes back above `before`, never at 0, so no node's
+/// remembered key or plan of the project reads as current again.
+pub fn carry_project_past(tx: &Tx, project_id: &str, before: i64) -> Result<(), RecordError> {
+    Ok(tx.atomic_add(&project_key(project_id), before.saturating_add(1))?)
+}
+
 pub async fn project(tx: &Tx, project_id: &str) -> Result<i64, RecordError> {
     counter(tx, &project_key(project_id)).await
 }

@@ -49,6 +49,12 @@ pub fn check_app_id(id: &str, what: &'static str) -> Result<(), RecordError> {
     if id.is_empty() || id.len() > 128 {
         return Err(RecordError::Invalid { what, why: "must be 1 to 128 characters".into() });
     }
+    if id == "." || id == ".." {
+        return Err(RecordError::Invalid {
+            what,
+            why: "may not be . or .. (a path would read it as a step)".into(),
+        });
+    }
     if !id.chars().all(allowed) {
         return Err(RecordError::Invalid {
             what,
@@ -76,7 +82,7 @@ mod tests {
     fn app_ids_are_validated() {
         assert!(check_app_id("user_123", "entity id").is_ok());
         assert!(check_app_id("a@b.c:d-e", "entity id").is_ok());
-        for bad in ["", "a b", "a/b", "é", "x\r\ny", &"x".repeat(129)] {
+        for bad in ["", ".", "..", "a b", "a/b", "é", "x\r\ny", &"x".repeat(129)] {
             assert!(check_app_id(bad, "entity id").is_err(), "{bad:?}");
         }
     }
