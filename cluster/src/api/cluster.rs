@@ -26,17 +26,22 @@ use crate::server::AppState;
 )]
 #[get("/v1/admin/cluster")]
 pub async fn view(state: web::Data<AppState>, _: Admin) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(answer(&state).await?))
+}
+
+/// The cluster as this node sees it (the console shows it too).
+pub async fn answer(state: &AppState) -> Result<ClusterAnswer, EngineError> {
     let Some(membership) = &state.membership else {
-        return Ok(HttpResponse::Ok().json(ClusterAnswer::Single(SingleNode {
+        return Ok(ClusterAnswer::Single(SingleNode {
             node_id: None,
             nodes: [],
             shards: (0..SHARDS).map(|shard| UnownedShard { shard, node_id: None, epoch: 0 }).collect(),
             single: true,
-        })));
+        }));
     };
-    let cluster = membership.view().await.map_err(EngineError::from)?;
+    let cluster = membership.view().await?;
     let mesh = state.mesh.as_ref().map(|mesh| mesh.view());
-    Ok(HttpResponse::Ok().json(ClusterAnswer::Cluster(WithMesh { cluster, mesh })))
+    Ok(ClusterAnswer::Cluster(WithMesh { cluster, mesh }))
 }
 
 /// A node of a cluster, or a server on its own.

@@ -6,6 +6,7 @@
 //! session's CSRF token, then answers with a redirect (post/redirect/get). The pages
 //! read and write through the same engine calls as the admin API.
 
+mod cluster;
 mod project;
 mod projects;
 mod session;
@@ -29,6 +30,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(sign_in::show)
         .service(sign_in::submit)
         .service(sign_in::sign_out)
+        .service(cluster::show)
         .service(projects::show)
         .service(projects::create)
         .service(project::show)

@@ -122,6 +122,11 @@ describe("the console in chromium", { skip: noBrowser }, () => {
       return (await page.locator("#deliveries tbody tr").count()) > before;
     }, 15_000, "the retried attempt in the log");
 
+    await page.getByRole("link", { name: "Cluster" }).click();
+    await page.getByRole("heading", { name: "Shards" }).waitFor();
+    assert.equal(await page.locator("#shards tbody tr").count(), 64, "every shard and its owner");
+    assert.match(await page.locator("main").textContent(), /single node/i);
+
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/console\/sign-in$/);
     await page.goto(`${securix.baseUrl}/console/projects/${projectId}`);
