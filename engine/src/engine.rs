@@ -481,6 +481,19 @@ impl Engine {
         self.inner.admin.rename_project(project_id, name).await
     }
 
+    /// Revokes one of a project's connections for the operator, as the app's
+    /// `DELETE /v1/entities/{e}/connections/{c}` does.
+    pub async fn revoke_project_connection(
+        &self,
+        project_id: &str,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<()> {
+        self.inner.admin.project(project_id).await?;
+        let operator = Principal { project_id: project_id.into(), api_key_id: "operator".into() };
+        self.inner.tokens.delete_connection(&operator, entity_id, connection_id).await
+    }
+
     /// Deletes a project and everything of it: its keys stop working in the first
     /// commit, its grants are revoked at their providers, its records erased.
     pub async fn delete_project(&self, project_id: &str) -> EngineResult<()> {

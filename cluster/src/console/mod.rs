@@ -38,7 +38,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(project::revoke_key)
         .service(project::add_integration)
         .service(project::delete_integration)
-        .service(project::retry_delivery);
+        .service(project::retry_delivery)
+        .service(project::revoke_connection);
 }
 
 /// Renders a console page: provider logos (https) may show.

@@ -47,6 +47,7 @@ struct ProjectPage {
     new_key: Option<String>,
     problem: Option<String>,
     search: String,
+    entity: String,
     matches: Vec<Match>,
     sections: Vec<Table>,
 }
@@ -82,10 +83,13 @@ fn rows<T: Serialize>(
         .collect()
 }
 
+#[derive(Default)]
 struct Extra {
     new_key: Option<String>,
     problem: Option<String>,
+    /// The catalog search, and the entity whose connections are shown.
     search: String,
+    entity: String,
 }
 
 async fn project_page(
@@ -99,8 +103,9 @@ async fn project_page(
     let base = format!("/console/projects/{project_id}");
     let keys = engine.list_api_keys(project_id, &first(SHOWN)).await?;
     let integrations = engine.list_integration_page(project_id, &first(SHOWN)).await?;
-    let connections =
-        engine.list_project_connections(project_id, &ConnectionFilter::default(), &first(SHOWN)).await?;
+    let entity = Some(extra.entity.trim().to_owned()).filter(|e| !e.is_empty());
+    let by_entity = ConnectionFilter { entity_id: entity, ..ConnectionFilter::default() };
+    let connections = engine.list_project_connections(project_id, &by_entity, &first(SHOWN)).await?;
     let sessions = engine.list_sessions(project_id, &SessionFilter::default(), &first(SHOWN)).await?;
     let deliveries =
         engine.list_webhook_deliveries(project_id, &DeliveryFilter::default(), &first(SHOWN)).await?;
@@ -150,7 +155,11 @@ async fn project_page(
             rows: rows(
                 &connections.items,
                 &["entityId", "integration", "account.id", "status", "refreshedAt"],
-                |_| Vec::new(),
+                |c| {
+                    let (entity, connection) = (text(&c["entityId"]), text(&c["connectionId"]));
+                    let action = format!("{base}/connections/{entity}/{connection}/revoke");
+                    vec![RowAction { label: "Revoke", action, danger: true }]
+                },
             ),
             empty: "No one is connected yet. Start a session from your app, or with securix connect, and the connection appears here.",
             more: connections.next_cursor.is_some(),
@@ -235,6 +244,7 @@ async fn project_page(
             new_key: extra.new_key,
             problem: extra.problem,
             search: extra.search,
+            entity: extra.entity,
             matches,
             sections,
         },
@@ -260,6 +270,8 @@ async fn answer(state: &AppState, session: &ConsoleSession, project_id: &str, ex
 struct Search {
     #[serde(default)]
     catalog: String,
+    #[serde(default)]
+    entity: String,
 }
 
 #[get("/console/projects/{projectId}")]
@@ -271,7 +283,8 @@ pub async fn show(
 ) -> HttpResponse {
     match signed_in(&request, &state).await {
         Ok(session) => {
-            let extra = Extra { new_key: None, problem: None, search: query.into_inner().catalog };
+            let query = query.into_inner();
+            let extra = Extra { search: query.catalog, entity: query.entity, ..Extra::default() };
             answer(&state, &session, &project, extra).await
         }
         Err(to_sign_in) => to_sign_in,
@@ -295,10 +308,8 @@ pub async fn create_key(
         Err(answer) => return answer,
     };
     let extra = match state.engine.issue_api_key(&project, &form.name).await {
-        Ok((_, key)) => {
-            Extra { new_key: Some(key.expose().to_owned()), problem: None, search: String::new() }
-        }
-        Err(error) => Extra { new_key: None, problem: Some(said(&error)), search: String::new() },
+        Ok((_, key)) => Extra { new_key: Some(key.expose().to_owned()), ..Extra::default() },
+        Err(error) => Extra { problem: Some(said(&error)), ..Extra::default() },
     };
     answer(&state, &session, &project, extra).await
 }
@@ -334,13 +345,8 @@ async fn change(
     match done {
         Ok(()) => see_other(&format!("/console/projects/{project_id}#{anchor}")),
         Err(error) => {
-            answer(
-                state,
-                session,
-                project_id,
-                Extra { new_key: None, problem: Some(said(&error)), search: String::new() },
-            )
-            .await
+            answer(state, session, project_id, Extra { problem: Some(said(&error)), ..Extra::default() })
+                .await
         }
     }
 }
@@ -418,4 +424,16 @@ pub async fn retry_delivery(
         state.engine.retry_webhook_delivery(&project, &delivery),
     )
     .await
+}
+
+#[post("/console/projects/{projectId}/connections/{entityId}/{connectionId}/revoke")]
+pub async fn revoke_connection(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (project, entity, connection) = path.into_inner();
+    let run = state.engine.revoke_project_connection(&project, &entity, &connection);
+    button(&state, &request, &body, &project, "connections", run).await
 }

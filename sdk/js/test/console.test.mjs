@@ -122,6 +122,18 @@ describe("the console in chromium", { skip: noBrowser }, () => {
       return (await page.locator("#deliveries tbody tr").count()) > before;
     }, 15_000, "the retried attempt in the log");
 
+    // Find one entity's connections, then revoke the one it has.
+    await page.getByLabel("Find an entity's connections").fill("nobody");
+    await page.getByRole("button", { name: "Find" }).click();
+    await page.locator("#connections", { hasText: "No one is connected yet" }).waitFor();
+    await page.getByLabel("Find an entity's connections").fill("ada");
+    await page.getByRole("button", { name: "Find" }).click();
+    await page.locator("#connections td", { hasText: "keyed" }).waitFor();
+    await page.locator("#connections button", { hasText: "Revoke" }).click();
+    await page.waitForURL(/#connections$/);
+    await page.locator("#connections", { hasText: "No one is connected yet" }).waitFor();
+    assert.deepEqual(await app("GET", "/v1/entities/ada/connections"), [], "revoked for the app too");
+
     await page.getByRole("link", { name: "Cluster" }).click();
     await page.getByRole("heading", { name: "Shards" }).waitFor();
     assert.equal(await page.locator("#shards tbody tr").count(), 64, "every shard and its owner");
