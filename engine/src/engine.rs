@@ -556,6 +556,11 @@ impl Engine {
         self.inner.webhooks.delete_webhook_endpoint(project_id, endpoint_id).await
     }
 
+    /// The project's last 24 hours, hour by hour (the console's charts).
+    pub async fn activity(&self, project_id: &str) -> EngineResult<crate::admin::Activity> {
+        self.inner.admin.activity(project_id).await
+    }
+
     /// The project's token uses, newest first.
     pub async fn list_audit(
         &self,

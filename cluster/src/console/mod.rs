@@ -6,6 +6,7 @@
 //! session's CSRF token, then answers with a redirect (post/redirect/get). The pages
 //! read and write through the same engine calls as the admin API.
 
+mod charts;
 mod cluster;
 mod project;
 mod projects;

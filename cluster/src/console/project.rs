@@ -50,6 +50,11 @@ struct ProjectPage {
     entity: String,
     matches: Vec<Match>,
     sections: Vec<Table>,
+    charts: Vec<super::charts::Chart>,
+    /// Proxy calls per integration over the day, most first.
+    calls_by_integration: Vec<(String, usize)>,
+    /// The day had more than the charts read: they are a lower bound.
+    partial: bool,
 }
 
 impl Page for ProjectPage {
@@ -110,6 +115,7 @@ async fn project_page(
     let deliveries =
         engine.list_webhook_deliveries(project_id, &DeliveryFilter::default(), &first(SHOWN)).await?;
     let audit = engine.list_audit(project_id, &AuditFilter::default(), &first(SHOWN)).await?;
+    let activity = engine.activity(project_id).await?;
     let sections = vec![
         Table {
             id: "keys",
@@ -245,6 +251,9 @@ async fn project_page(
             problem: extra.problem,
             search: extra.search,
             entity: extra.entity,
+            charts: super::charts::of(&activity),
+            calls_by_integration: activity.calls_by_integration,
+            partial: activity.partial,
             matches,
             sections,
         },

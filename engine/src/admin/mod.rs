@@ -2,10 +2,12 @@
 //! agents, integrations and allowed origins (`Admin`); listings, reads and deletes
 //! are in `reads`.
 
+mod activity;
 mod delete_project;
 mod project_views;
 mod reads;
 
+pub use activity::{Activity, Hour};
 pub use project_views::{
     AdminSessionView, AuditFilter, AuditView, ConnectionFilter, EntityView, ProjectConnectionView,
     SessionFilter,

@@ -160,6 +160,33 @@ pub async fn get(tx: &Tx, project_id: &str, seq: u64) -> Result<Option<Event>, R
 }
 
 /// The project's events after `after` (an event id; `None` = from the start), oldest first.
+/// The project's events from `since` on, newest first, at most `limit`.
+pub async fn recent(
+    tx: &Tx,
+    project_id: &str,
+    since: Timestamp,
+    limit: usize,
+) -> Result<Vec<Event>, RecordError> {
+    let (begin, end) = keys::project_space(project_id).subspace(&("event",)).range();
+    let mut newest_first = Vec::new();
+    let mut end = end;
+    while newest_first.len() < limit {
+        let batch = tx
+            .get_range(&begin, &end, RangeOptions::limit(256.min(limit - newest_first.len())).reversed())
+            .await?;
+        let Some(oldest) = batch.last() else { break };
+        end = oldest.key.clone();
+        for pair in &batch {
+            let event: Event = super::decode(&pair.value, WHAT)?;
+            if event.created_at < since {
+                return Ok(newest_first);
+            }
+            newest_first.push(event);
+        }
+    }
+    Ok(newest_first)
+}
+
 pub async fn list(
     tx: &Tx,
     project_id: &str,

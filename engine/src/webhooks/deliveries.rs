@@ -161,6 +161,21 @@ pub async fn list(
     Ok(Page { items, next_cursor })
 }
 
+/// The project's attempts from `since` on, newest first, at most `limit`.
+pub async fn recent(
+    tx: &Tx,
+    project_id: &str,
+    since: Timestamp,
+    limit: usize,
+) -> Result<Vec<DeliveryRecord>, RecordError> {
+    let space = log_space(project_id);
+    // Newest first by key: everything up to `since`'s place in the order.
+    let (begin, _) = space.range();
+    let end = space.pack(&(i64::MAX - since.0 + 1,));
+    let pairs = tx.get_range(&begin, &end, crate::store::RangeOptions::limit(limit)).await?;
+    pairs.iter().map(|pair| decode(&pair.value, WHAT)).collect()
+}
+
 /// Owes the record's event to its endpoint again, due now: added to the event's
 /// outbox entry when one is still pending, else a new entry for that endpoint.
 pub async fn retry(tx: &Tx, record: &DeliveryRecord, now: Timestamp) -> Result<(), RecordError> {

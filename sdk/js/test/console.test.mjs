@@ -122,6 +122,20 @@ describe("the console in chromium", { skip: noBrowser }, () => {
       return (await page.locator("#deliveries tbody tr").count()) > before;
     }, 15_000, "the retried attempt in the log");
 
+    // The day's charts: the call just made through the proxy, the failed attempts.
+    const proxied = await fetch(`${securix.baseUrl}/v1/proxy/keyed/me`, {
+      headers: { "securix-api-key": apiKey, "securix-agent-id": "web", "securix-entity-id": "ada" },
+    });
+    assert.equal(proxied.status, 200);
+    await waitUntil(async () => {
+      await page.reload();
+      return /Calls by integration: keyed 1/.test(await page.locator("#activity").textContent());
+    }, 15_000, "the proxy call in the day's chart");
+    const activity = await page.locator("#activity").textContent();
+    assert.match(activity, /Proxy calls\s+1 calls/);
+    assert.match(activity, /Webhook attempts\s+[1-9]\d* attempts/);
+    assert.equal(await page.locator("#activity svg").count(), 3);
+
     // Find one entity's connections, then revoke the one it has.
     await page.getByLabel("Find an entity's connections").fill("nobody");
     await page.getByRole("button", { name: "Find" }).click();
