@@ -556,6 +556,15 @@ impl Engine {
         self.inner.webhooks.delete_webhook_endpoint(project_id, endpoint_id).await
     }
 
+    /// The project's newest `limit` events (what webhooks carry), newest first.
+    pub async fn recent_events(
+        &self,
+        project_id: &str,
+        limit: usize,
+    ) -> EngineResult<Vec<crate::model::event::Event>> {
+        self.inner.admin.recent_events(project_id, limit).await
+    }
+
     /// The project's last 24 hours, hour by hour (the console's charts).
     pub async fn activity(&self, project_id: &str) -> EngineResult<crate::admin::Activity> {
         self.inner.admin.activity(project_id).await

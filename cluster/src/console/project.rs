@@ -116,6 +116,7 @@ async fn project_page(
         engine.list_webhook_deliveries(project_id, &DeliveryFilter::default(), &first(SHOWN)).await?;
     let audit = engine.list_audit(project_id, &AuditFilter::default(), &first(SHOWN)).await?;
     let activity = engine.activity(project_id).await?;
+    let events = engine.recent_events(project_id, SHOWN + 1).await?;
     let sections = vec![
         Table {
             id: "keys",
@@ -181,6 +182,27 @@ async fn project_page(
             ),
             empty: "No sessions yet.",
             more: sessions.next_cursor.is_some(),
+        },
+        Table {
+            id: "events",
+            title: "Recent events",
+            headings: vec!["Type", "Entity", "Connection", "Status", "At"],
+            rows: events
+                .iter()
+                .take(SHOWN)
+                .map(|e| Row {
+                    cells: vec![
+                        serde_json::to_value(e.kind).ok().as_ref().map(text).unwrap_or_default(),
+                        e.entity_id.clone().unwrap_or_else(|| "-".into()),
+                        e.connection_id.clone().unwrap_or_else(|| "-".into()),
+                        e.status.clone().unwrap_or_else(|| "-".into()),
+                        e.created_at.rfc3339(),
+                    ],
+                    actions: Vec::new(),
+                })
+                .collect(),
+            empty: "No events yet: connecting, renewing and revoking each add one, sent to your webhook endpoints.",
+            more: events.len() > SHOWN,
         },
         Table {
             id: "deliveries",

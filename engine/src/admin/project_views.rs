@@ -301,6 +301,17 @@ impl Admin {
         Ok(Page { items, next_cursor })
     }
 
+    /// The project's newest `limit` events.
+    pub async fn recent_events(
+        &self,
+        project_id: &str,
+        limit: usize,
+    ) -> EngineResult<Vec<crate::model::event::Event>> {
+        self.require_project(project_id).await?;
+        let tx = self.store.begin().await?;
+        Ok(crate::model::event::recent(&tx, project_id, crate::util::clock::Timestamp(0), limit).await?)
+    }
+
     /// The project's token uses, newest first, as `filter` picks them. A page ends
     /// where one batch of an entity's records ends, so it may hold up to one batch
     /// more than asked rather than split one across pages.

@@ -6,7 +6,7 @@
 //! ("project", p, "api_key", key_id)                API key (hash and prefix only)
 //! ("project", p, "agent", agent_id)                agent
 //! ("project", p, "integration", key)               integration (client secret sealed)
-//! ("project", p, "entity", e)                      entity
+//! ("project", p, "entity", e, …)                   an entity: no record of its own, the keys below
 //! ("project", p, "entity", e, "access_epoch")    counter: writes to the entity's connections
 //! ("project", p, "entity", e, "conn", c)           connection (tokens sealed)
 //! ("project", p, "entity", e, "account", i, a)     index: provider account -> connection id

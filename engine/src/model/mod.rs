@@ -9,7 +9,6 @@ pub mod api_key;
 pub mod audit;
 mod audit_run;
 pub mod connection;
-pub mod entity;
 pub mod event;
 pub mod grant;
 pub mod ids;

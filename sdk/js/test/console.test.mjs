@@ -108,6 +108,7 @@ describe("the console in chromium", { skip: noBrowser }, () => {
     const connections = page.locator("#connections");
     assert.match(await connections.textContent(), /ada[\s\S]*keyed[\s\S]*active/);
     assert.match(await page.locator("#sessions").textContent(), /completed/);
+    assert.match(await page.locator("#events").textContent(), /connection\.created[\s\S]*ada/, "the event webhooks carry");
 
     // The dead endpoint's delivery failed: retry it from the console.
     await waitUntil(async () => {
