@@ -490,8 +490,25 @@ impl Engine {
         connection_id: &str,
     ) -> EngineResult<()> {
         self.inner.admin.project(project_id).await?;
-        let operator = Principal { project_id: project_id.into(), api_key_id: "operator".into() };
-        self.inner.tokens.delete_connection(&operator, entity_id, connection_id).await
+        self.inner.tokens.delete_connection(&Principal::operator(project_id), entity_id, connection_id).await
+    }
+
+    /// A device session that re-authorizes one of a project's connections (keeping
+    /// its id), begun by the operator: its link and code go to the user.
+    pub async fn operator_reconnect(
+        &self,
+        project_id: &str,
+        entity_id: &str,
+        connection_id: &str,
+    ) -> EngineResult<SessionCreated> {
+        self.inner.admin.project(project_id).await?;
+        let request = CreateSession {
+            entity_id: entity_id.to_owned(),
+            flow: Some(crate::model::session::Flow::Device),
+            reconnect: Some(connection_id.to_owned()),
+            ..CreateSession::default()
+        };
+        self.inner.flows.create_session(&Principal::operator(project_id), request).await
     }
 
     /// Deletes a project and everything of it: its keys stop working in the first

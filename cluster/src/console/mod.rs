@@ -40,7 +40,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(project::add_integration)
         .service(project::delete_integration)
         .service(project::retry_delivery)
-        .service(project::revoke_connection);
+        .service(project::revoke_connection)
+        .service(project::reconnect);
 }
 
 /// Renders a console page: provider logos (https) may show.

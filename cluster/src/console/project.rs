@@ -45,6 +45,7 @@ struct ProjectPage {
     name: String,
     /// A key just created: shown this once.
     new_key: Option<String>,
+    reconnect: Option<ReconnectLink>,
     problem: Option<String>,
     search: String,
     entity: String,
@@ -88,9 +89,18 @@ fn rows<T: Serialize>(
         .collect()
 }
 
+/// A reconnect session just begun: what the operator sends the user.
+pub struct ReconnectLink {
+    entity_id: String,
+    url: String,
+    code: String,
+    expires_at: String,
+}
+
 #[derive(Default)]
 struct Extra {
     new_key: Option<String>,
+    reconnect: Option<ReconnectLink>,
     problem: Option<String>,
     /// The catalog search, and the entity whose connections are shown.
     search: String,
@@ -164,8 +174,15 @@ async fn project_page(
                 &["entityId", "integration", "account.id", "status", "refreshedAt"],
                 |c| {
                     let (entity, connection) = (text(&c["entityId"]), text(&c["connectionId"]));
-                    let action = format!("{base}/connections/{entity}/{connection}/revoke");
-                    vec![RowAction { label: "Revoke", action, danger: true }]
+                    let row = format!("{base}/connections/{entity}/{connection}");
+                    vec![
+                        RowAction {
+                            label: "Reconnect link",
+                            action: format!("{row}/reconnect"),
+                            danger: false,
+                        },
+                        RowAction { label: "Revoke", action: format!("{row}/revoke"), danger: true },
+                    ]
                 },
             ),
             empty: "No one is connected yet. Start a session from your app, or with securix connect, and the connection appears here.",
@@ -270,6 +287,7 @@ async fn project_page(
             project_id: project.id,
             name: project.name,
             new_key: extra.new_key,
+            reconnect: extra.reconnect,
             problem: extra.problem,
             search: extra.search,
             entity: extra.entity,
@@ -467,4 +485,31 @@ pub async fn revoke_connection(
     let (project, entity, connection) = path.into_inner();
     let run = state.engine.revoke_project_connection(&project, &entity, &connection);
     button(&state, &request, &body, &project, "connections", run).await
+}
+
+#[post("/console/projects/{projectId}/connections/{entityId}/{connectionId}/reconnect")]
+pub async fn reconnect(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (project, entity, connection) = path.into_inner();
+    let (_, session): (Nothing, _) = match posted(&request, &state, &body).await {
+        Ok(posted) => posted,
+        Err(answer) => return answer,
+    };
+    let extra = match state.engine.operator_reconnect(&project, &entity, &connection).await {
+        Ok(created) => Extra {
+            reconnect: Some(ReconnectLink {
+                entity_id: entity,
+                url: created.auth_url,
+                code: created.device_auth_code.unwrap_or_default(),
+                expires_at: created.expires_at.0.rfc3339(),
+            }),
+            ..Extra::default()
+        },
+        Err(error) => Extra { problem: Some(said(&error)), ..Extra::default() },
+    };
+    answer(&state, &session, &project, extra).await
 }

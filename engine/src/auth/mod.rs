@@ -16,6 +16,20 @@ pub(crate) async fn require_agent(tx: &Tx, project_id: &str, agent_id: &str) -> 
     agent::get(tx, project_id, agent_id).await?.ok_or(EngineError::NotFound("agent"))
 }
 
+/// The agent a session is begun as: the app's agent, or for the operator (a
+/// reconnect link from the console) none of the app's, on every integration.
+pub(crate) async fn session_agent(tx: &Tx, principal: &Principal, agent_id: &str) -> EngineResult<Agent> {
+    if principal.is_operator() {
+        let (project_id, agent_id) = (principal.project_id.to_string(), OPERATOR.to_owned());
+        let created_at = crate::util::clock::Timestamp(0);
+        return Ok(Agent { project_id, agent_id, integrations: None, created_at });
+    }
+    require_agent(tx, &principal.project_id, agent_id).await
+}
+
+/// The `api_key_id` of the operator's principal: no key id is minted like it.
+const OPERATOR: &str = "operator";
+
 /// Refuses an agent limited to other integrations.
 pub(crate) fn require_use(agent: &Agent, integration: &str) -> EngineResult<()> {
     if agent.may_use(integration) {
@@ -33,6 +47,18 @@ const REMEMBERED_API_KEYS: usize = 10_000;
 pub struct Principal {
     pub project_id: std::sync::Arc<str>,
     pub api_key_id: std::sync::Arc<str>,
+}
+
+impl Principal {
+    /// The operator acting in a project (the console, the admin API): never an API
+    /// key's, as no minted key id reads `operator`.
+    pub fn operator(project_id: &str) -> Principal {
+        Principal { project_id: project_id.into(), api_key_id: OPERATOR.into() }
+    }
+
+    pub fn is_operator(&self) -> bool {
+        &*self.api_key_id == OPERATOR
+    }
 }
 
 /// The room that tells who calls.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::actors::{SessionExpirer, SessionTiming};
-use crate::auth::{Principal, require_agent, require_use};
+use crate::auth::{Principal, require_use, session_agent};
 use crate::catalog::{ParamValues, params, serving};
 use crate::error::{EngineError, EngineResult, InternalError};
 use crate::flows::Flows;
@@ -51,7 +51,7 @@ impl Flows {
             .ok_or_else(|| EngineError::Invalid("`flow` must be \"popup\" or \"device\"".into()))?;
         ids::check_app_id(&request.entity_id, "entityId")?;
         let tx = self.store.begin().await?;
-        let agent = require_agent(&tx, &principal.project_id, &request.agent_id).await?;
+        let agent = session_agent(&tx, principal, &request.agent_id).await?;
         let reconnecting = match &request.reconnect {
             Some(id) => Some(
                 connection::get(&tx, &principal.project_id, &request.entity_id, id)

@@ -137,6 +137,20 @@ describe("the console in chromium", { skip: noBrowser }, () => {
     assert.match(activity, /Webhook attempts\s+[1-9]\d* attempts/);
     assert.equal(await page.locator("#activity svg").count(), 3);
 
+    // A reconnect link for the user: the connection keeps its id.
+    const [connected] = await app("GET", "/v1/entities/ada/connections");
+    await page.locator("#connections button", { hasText: "Reconnect link" }).first().click();
+    const code = (await page.locator("#reconnect-code").textContent()).trim();
+    assert.match(await page.locator("#reconnect-url").textContent(), /\/device$/);
+    await user.goto(`${securix.baseUrl}/device`);
+    await user.getByRole("textbox").fill(code);
+    await user.getByRole("button").first().click();
+    await user.getByLabel("API key").fill("sk-good");
+    await user.getByRole("button", { name: "Connect Keyed" }).click();
+    await user.getByText("Done. You can close this window.").waitFor();
+    const [reconnected] = await app("GET", "/v1/entities/ada/connections");
+    assert.equal(reconnected.connectionId, connected.connectionId, "reconnected in place");
+
     // Find one entity's connections, then revoke the one it has.
     await page.getByLabel("Find an entity's connections").fill("nobody");
     await page.getByRole("button", { name: "Find" }).click();
