@@ -493,6 +493,19 @@ impl Engine {
         self.inner.tokens.delete_connection(&Principal::operator(project_id), entity_id, connection_id).await
     }
 
+    /// A device session the operator begins to try an integration: whoever opens its
+    /// link connects the entity `console-try`.
+    pub async fn operator_try(&self, project_id: &str, integration: &str) -> EngineResult<SessionCreated> {
+        self.inner.admin.project(project_id).await?;
+        let request = CreateSession {
+            entity_id: crate::admin::TRY_ENTITY.to_owned(),
+            flow: Some(crate::model::session::Flow::Device),
+            providers: [(integration.to_owned(), Vec::new())].into_iter().collect(),
+            ..CreateSession::default()
+        };
+        self.inner.flows.create_session(&Principal::operator(project_id), request).await
+    }
+
     /// A device session that re-authorizes one of a project's connections (keeping
     /// its id), begun by the operator: its link and code go to the user.
     pub async fn operator_reconnect(

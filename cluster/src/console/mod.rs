@@ -41,7 +41,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(project::delete_integration)
         .service(project::retry_delivery)
         .service(project::revoke_connection)
-        .service(project::reconnect);
+        .service(project::reconnect)
+        .service(project::try_integration);
 }
 
 /// Renders a console page: provider logos (https) may show.

@@ -45,7 +45,7 @@ struct ProjectPage {
     name: String,
     /// A key just created: shown this once.
     new_key: Option<String>,
-    reconnect: Option<ReconnectLink>,
+    reconnect: Option<DeviceLink>,
     problem: Option<String>,
     search: String,
     entity: String,
@@ -89,9 +89,11 @@ fn rows<T: Serialize>(
         .collect()
 }
 
-/// A reconnect session just begun: what the operator sends the user.
-pub struct ReconnectLink {
-    entity_id: String,
+/// A device session the operator just began (a reconnect, a try): its link and code.
+pub struct DeviceLink {
+    heading: String,
+    /// What the link is for, in a sentence.
+    purpose: String,
     url: String,
     code: String,
     expires_at: String,
@@ -100,7 +102,7 @@ pub struct ReconnectLink {
 #[derive(Default)]
 struct Extra {
     new_key: Option<String>,
-    reconnect: Option<ReconnectLink>,
+    reconnect: Option<DeviceLink>,
     problem: Option<String>,
     /// The catalog search, and the entity whose connections are shown.
     search: String,
@@ -156,11 +158,11 @@ async fn project_page(
             title: "Integrations",
             headings: vec!["Key", "Provider", "Client id", "Scopes"],
             rows: rows(&integrations.items, &["integration", "provider", "clientId", "scopes"], |i| {
-                vec![RowAction {
-                    label: "Delete",
-                    action: format!("{base}/integrations/{}/delete", text(&i["integration"])),
-                    danger: true,
-                }]
+                let row = format!("{base}/integrations/{}", text(&i["integration"]));
+                vec![
+                    RowAction { label: "Try it", action: format!("{row}/try"), danger: false },
+                    RowAction { label: "Delete", action: format!("{row}/delete"), danger: true },
+                ]
             }),
             empty: "No integrations. Search the catalog below and add the providers your users connect.",
             more: integrations.next_cursor.is_some(),
@@ -501,8 +503,42 @@ pub async fn reconnect(
     };
     let extra = match state.engine.operator_reconnect(&project, &entity, &connection).await {
         Ok(created) => Extra {
-            reconnect: Some(ReconnectLink {
-                entity_id: entity,
+            reconnect: Some(DeviceLink {
+                heading: format!("Reconnect link for {entity}"),
+                purpose:
+                    "Send the user this link and code; the connection keeps its id once they sign in again."
+                        .into(),
+                url: created.auth_url,
+                code: created.device_auth_code.unwrap_or_default(),
+                expires_at: created.expires_at.0.rfc3339(),
+            }),
+            ..Extra::default()
+        },
+        Err(error) => Extra { problem: Some(said(&error)), ..Extra::default() },
+    };
+    answer(&state, &session, &project, extra).await
+}
+
+#[post("/console/projects/{projectId}/integrations/{key}/try")]
+pub async fn try_integration(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (project, key) = path.into_inner();
+    let (_, session): (Nothing, _) = match posted(&request, &state, &body).await {
+        Ok(posted) => posted,
+        Err(answer) => return answer,
+    };
+    let extra = match state.engine.operator_try(&project, &key).await {
+        Ok(created) => Extra {
+            reconnect: Some(DeviceLink {
+                heading: format!("Try {key}"),
+                purpose: format!(
+                    "Open the link, enter the code and connect an account: it appears under Connections as {}.",
+                    securix_engine::admin::TRY_ENTITY
+                ),
                 url: created.auth_url,
                 code: created.device_auth_code.unwrap_or_default(),
                 expires_at: created.expires_at.0.rfc3339(),

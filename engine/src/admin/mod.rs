@@ -2,6 +2,9 @@
 //! agents, integrations and allowed origins (`Admin`); listings, reads and deletes
 //! are in `reads`.
 
+/// The entity an operator's "try it" connects (`Engine::operator_try`).
+pub const TRY_ENTITY: &str = "console-try";
+
 mod activity;
 mod delete_project;
 mod project_views;

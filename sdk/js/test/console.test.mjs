@@ -151,6 +151,19 @@ describe("the console in chromium", { skip: noBrowser }, () => {
     const [reconnected] = await app("GET", "/v1/entities/ada/connections");
     assert.equal(reconnected.connectionId, connected.connectionId, "reconnected in place");
 
+    // "Try it" on an integration: the operator connects a test entity themselves.
+    await page.locator("#integrations tr", { hasText: "keyed" }).getByRole("button", { name: "Try it" }).click();
+    await page.getByRole("heading", { name: "Try keyed" }).waitFor();
+    const tryCode = (await page.locator("#reconnect-code").textContent()).trim();
+    await user.goto(`${securix.baseUrl}/device`);
+    await user.getByRole("textbox").fill(tryCode);
+    await user.getByRole("button").first().click();
+    await user.getByLabel("API key").fill("sk-good");
+    await user.getByRole("button", { name: "Connect Keyed" }).click();
+    await user.getByText("Done. You can close this window.").waitFor();
+    await page.goto(`${securix.baseUrl}/console/projects/${projectId}?entity=console-try`);
+    await page.locator("#connections td", { hasText: "console-try" }).waitFor();
+
     // Find one entity's connections, then revoke the one it has.
     await page.getByLabel("Find an entity's connections").fill("nobody");
     await page.getByRole("button", { name: "Find" }).click();
@@ -160,7 +173,8 @@ describe("the console in chromium", { skip: noBrowser }, () => {
     await page.locator("#connections td", { hasText: "keyed" }).waitFor();
     await page.locator("#connections button", { hasText: "Revoke" }).click();
     await page.waitForURL(/#connections$/);
-    await page.locator("#connections", { hasText: "No one is connected yet" }).waitFor();
+    const left = await page.locator("#connections tbody").textContent();
+    assert.ok(left.includes("console-try") && !/\bada\b/.test(left), left);
     assert.deepEqual(await app("GET", "/v1/entities/ada/connections"), [], "revoked for the app too");
 
     await page.getByRole("link", { name: "Cluster" }).click();
