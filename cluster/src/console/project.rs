@@ -9,6 +9,7 @@ use askama::Template;
 use securix_engine::EngineError;
 use securix_engine::admin::{AuditFilter, ConnectionFilter, SessionFilter};
 use securix_engine::catalog::{AuthMode, CatalogQuery};
+use securix_engine::flows::views::SessionCreated;
 use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::model::page::PageRequest;
 use securix_engine::util::secret::SecretString;
@@ -489,25 +490,25 @@ pub async fn revoke_connection(
     button(&state, &request, &body, &project, "connections", run).await
 }
 
-#[post("/console/projects/{projectId}/connections/{entityId}/{connectionId}/reconnect")]
-pub async fn reconnect(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    path: web::Path<(String, String, String)>,
-    body: web::Bytes,
+/// A button that begins an operator device session: once the POST is shown to be
+/// the console's, the page again with the session's link, code and expiry.
+async fn device_link(
+    state: &AppState,
+    request: &HttpRequest,
+    body: &[u8],
+    project_id: &str,
+    (heading, purpose): (String, String),
+    begin: impl std::future::Future<Output = Result<SessionCreated, EngineError>>,
 ) -> HttpResponse {
-    let (project, entity, connection) = path.into_inner();
-    let (_, session): (Nothing, _) = match posted(&request, &state, &body).await {
+    let (_, session): (Nothing, _) = match posted(request, state, body).await {
         Ok(posted) => posted,
         Err(answer) => return answer,
     };
-    let extra = match state.engine.operator_reconnect(&project, &entity, &connection).await {
+    let extra = match begin.await {
         Ok(created) => Extra {
             reconnect: Some(DeviceLink {
-                heading: format!("Reconnect link for {entity}"),
-                purpose:
-                    "Send the user this link and code; the connection keeps its id once they sign in again."
-                        .into(),
+                heading,
+                purpose,
                 url: created.auth_url,
                 code: created.device_auth_code.unwrap_or_default(),
                 expires_at: created.expires_at.0.rfc3339(),
@@ -516,7 +517,23 @@ pub async fn reconnect(
         },
         Err(error) => Extra { problem: Some(said(&error)), ..Extra::default() },
     };
-    answer(&state, &session, &project, extra).await
+    answer(state, &session, project_id, extra).await
+}
+
+#[post("/console/projects/{projectId}/connections/{entityId}/{connectionId}/reconnect")]
+pub async fn reconnect(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (project, entity, connection) = path.into_inner();
+    let words = (
+        format!("Reconnect link for {entity}"),
+        "Send the user this link and code; the connection keeps its id once they sign in again.".to_owned(),
+    );
+    let begin = state.engine.operator_reconnect(&project, &entity, &connection);
+    device_link(&state, &request, &body, &project, words, begin).await
 }
 
 #[post("/console/projects/{projectId}/integrations/{key}/try")]
@@ -527,25 +544,13 @@ pub async fn try_integration(
     body: web::Bytes,
 ) -> HttpResponse {
     let (project, key) = path.into_inner();
-    let (_, session): (Nothing, _) = match posted(&request, &state, &body).await {
-        Ok(posted) => posted,
-        Err(answer) => return answer,
-    };
-    let extra = match state.engine.operator_try(&project, &key).await {
-        Ok(created) => Extra {
-            reconnect: Some(DeviceLink {
-                heading: format!("Try {key}"),
-                purpose: format!(
-                    "Open the link, enter the code and connect an account: it appears under Connections as {}.",
-                    securix_engine::admin::TRY_ENTITY
-                ),
-                url: created.auth_url,
-                code: created.device_auth_code.unwrap_or_default(),
-                expires_at: created.expires_at.0.rfc3339(),
-            }),
-            ..Extra::default()
-        },
-        Err(error) => Extra { problem: Some(said(&error)), ..Extra::default() },
-    };
-    answer(&state, &session, &project, extra).await
+    let words = (
+        format!("Try {key}"),
+        format!(
+            "Open the link, enter the code and connect an account: it appears under Connections as {}.",
+            securix_engine::admin::TRY_ENTITY
+        ),
+    );
+    let begin = state.engine.operator_try(&project, &key);
+    device_link(&state, &request, &body, &project, words, begin).await
 }
