@@ -8,13 +8,18 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api::{ADMIN_TOKEN, Answer, World, device_page, world};
-use crate::peers::{NodePeer, ShortLivedOAuth, node_peer};
+use crate::peers::{NodePeer, ShortLivedOAuth, node_peer, try_node_peer};
 use crate::support::free_port;
 
+/// The upstream on a free port; another when a parallel test took that one first.
 pub async fn upstream() -> (NodePeer, String) {
-    let port = free_port();
-    let (peer, _) = node_peer("upstream.mjs", &[&port.to_string()]).await;
-    (peer, format!("http://localhost:{port}"))
+    for _ in 0..3 {
+        let port = free_port();
+        if let Some((peer, _)) = try_node_peer("upstream.mjs", &[&port.to_string()]).await {
+            return (peer, format!("http://localhost:{port}"));
+        }
+    }
+    panic!("upstream.mjs did not start on any of three ports");
 }
 
 /// Enables `provider` (a catalog entry or a generic credential provider) as `key`,

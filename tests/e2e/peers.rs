@@ -113,12 +113,18 @@ impl Drop for NodePeer {
 /// Runs `tests/node/SCRIPT` with `args` and collects the JSON lines it prints; the
 /// first says it listens.
 pub async fn node_peer(script: &str, args: &[&str]) -> (NodePeer, Lines) {
+    try_node_peer(script, args).await.expect("the Node peer did not start")
+}
+
+/// `node_peer`, or `None` when the peer exits before it says it listens (its port
+/// taken by another test meanwhile, say), so the caller may try another port.
+pub async fn try_node_peer(script: &str, args: &[&str]) -> Option<(NodePeer, Lines)> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node").join(script);
     let mut child = Command::new("node").arg(script).args(args).stdout(Stdio::piped()).spawn().unwrap();
     let lines: Lines = Arc::default();
     let collected = lines.clone();
     let stdout = child.stdout.take().unwrap();
-    let peer = NodePeer(child);
+    let mut peer = NodePeer(child);
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Ok(value) = serde_json::from_str(&line) {
@@ -128,8 +134,10 @@ pub async fn node_peer(script: &str, args: &[&str]) -> (NodePeer, Lines) {
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     while lines.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "the Node peer did not start");
+        if Instant::now() > deadline || peer.0.try_wait().ok().flatten().is_some() {
+            return None;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    (peer, lines)
+    Some((peer, lines))
 }
