@@ -46,7 +46,7 @@ struct ProjectPage {
     name: String,
     /// A key just created: shown this once.
     new_key: Option<String>,
-    reconnect: Option<DeviceLink>,
+    device_link: Option<DeviceLink>,
     problem: Option<String>,
     search: String,
     entity: String,
@@ -103,7 +103,7 @@ pub struct DeviceLink {
 #[derive(Default)]
 struct Extra {
     new_key: Option<String>,
-    reconnect: Option<DeviceLink>,
+    device_link: Option<DeviceLink>,
     problem: Option<String>,
     /// The catalog search, and the entity whose connections are shown.
     search: String,
@@ -290,7 +290,7 @@ async fn project_page(
             project_id: project.id,
             name: project.name,
             new_key: extra.new_key,
-            reconnect: extra.reconnect,
+            device_link: extra.device_link,
             problem: extra.problem,
             search: extra.search,
             entity: extra.entity,
@@ -506,7 +506,7 @@ async fn device_link(
     };
     let extra = match begin.await {
         Ok(created) => Extra {
-            reconnect: Some(DeviceLink {
+            device_link: Some(DeviceLink {
                 heading,
                 purpose,
                 url: created.auth_url,
