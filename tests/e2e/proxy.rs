@@ -205,7 +205,7 @@ async fn the_proxy_streams_both_ways_keeps_method_query_and_body_and_caps_sizes(
 /// A provider's "slow down" (429 or 503) is waited out and the call sent again —
 /// only an idempotent one with its body at hand, at most `MAX_RETRIES` times, never
 /// for longer than the provider's own patience allows — and the audit record of the
-/// call counts its retries.
+/// call counts its retries and keeps the provider's last answer status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotent_call_the_provider_slows_down_is_retried_and_audited() {
     let w = world().await;
@@ -219,14 +219,14 @@ async fn an_idempotent_call_the_provider_slows_down_is_retried_and_audited() {
         }
         request
     };
-    // The retries of the `calls`th proxied call, once its record is committed.
+    // The retries and answer status of the `calls`th proxied call, once its record is committed.
     let world = &w;
-    let newest_retries = |calls: usize| async move {
+    let newest = |calls: usize| async move {
         let w = world;
         for _ in 0..100 {
             let audit = w.client.get("/v1/entities/user_123/audit?limit=100", &w.app_headers()).await.json();
             if audit.as_array().unwrap().len() == calls {
-                return audit[0]["retries"].as_u64().unwrap();
+                return (audit[0]["retries"].as_u64().unwrap(), audit[0]["status"].as_u64().unwrap());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -236,25 +236,25 @@ async fn an_idempotent_call_the_provider_slows_down_is_retried_and_audited() {
     let waited = call(reqwest::Method::GET, "key=a&times=2&status=429&after=0").send().await.unwrap();
     assert_eq!(waited.status(), 200);
     assert_eq!(waited.json::<serde_json::Value>().await.unwrap()["attempt"], 3);
-    assert_eq!(newest_retries(1).await, 2);
+    assert_eq!(newest(1).await, (2, 200));
 
     let put = call(reqwest::Method::PUT, "key=b&times=1&status=503").body("same again").send().await.unwrap();
     assert_eq!(put.status(), 200, "a 503 without Retry-After: backoff, then the body sent again");
-    assert_eq!(newest_retries(2).await, 1);
+    assert_eq!(newest(2).await, (1, 200));
 
     let post =
         call(reqwest::Method::POST, "key=c&times=1&status=429&after=0").body("{}").send().await.unwrap();
     assert_eq!(post.status(), 429, "a POST is never sent twice");
-    assert_eq!(newest_retries(3).await, 0);
+    assert_eq!(newest(3).await, (0, 429), "the provider's answer is recorded");
 
     let patient = call(reqwest::Method::GET, "key=d&times=9&status=429&after=0").send().await.unwrap();
     assert_eq!(patient.status(), 429, "retries are bounded");
-    assert_eq!(newest_retries(4).await, 3);
+    assert_eq!(newest(4).await, (3, 429));
 
     let later = call(reqwest::Method::GET, "key=e&times=1&status=429&after=3600").send().await.unwrap();
     assert_eq!(later.status(), 429, "an hour's wait goes back to the caller at once");
     assert_eq!(later.headers()["retry-after"], "3600");
-    assert_eq!(newest_retries(5).await, 0);
+    assert_eq!(newest(5).await, (0, 429));
     let served = call(reqwest::Method::GET, "key=e&times=1&status=429&after=3600").send().await.unwrap();
     assert_eq!(served.json::<serde_json::Value>().await.unwrap()["attempt"], 2, "the 429 was sent once");
 }

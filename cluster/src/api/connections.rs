@@ -212,6 +212,10 @@ pub struct AuditRecord<'a> {
     retries: u32,
     /// The provider host it went to.
     host: &'a str,
+    /// The provider's answer status, `0` when none arrived (unreachable, timed out);
+    /// absent on records written before statuses were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
 }
 
 /// Every use of the entity's tokens: agent, connection, host, time; newest first.
@@ -245,6 +249,7 @@ pub async fn audit(
             method: &r.method,
             retries: r.retries,
             host: &r.host,
+            status: r.status,
         })
         .collect();
     Ok(HttpResponse::Ok().json(records))

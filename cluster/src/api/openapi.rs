@@ -574,6 +574,7 @@ mod tests {
                 method: "GET".into(),
                 host: "api.github.com".into(),
                 retries: 0,
+                status: Some(200),
             },
         );
         // The checker wants every field the schema names: one attempt that has them all.

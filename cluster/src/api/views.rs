@@ -316,4 +316,8 @@ pub struct AuditView {
     host: String,
     /// How many times the call was sent again after the provider asked to slow down.
     retries: u32,
+    /// The provider's answer status, `0` when none arrived (unreachable, timed out);
+    /// absent on records written before statuses were.
+    #[schema(required = false)]
+    status: u16,
 }

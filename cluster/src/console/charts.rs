@@ -22,14 +22,14 @@ pub struct Bar {
 }
 
 pub struct Chart {
-    pub title: &'static str,
+    pub title: String,
     pub total: String,
     pub bars: Vec<Bar>,
 }
 
 type Series = (&'static str, &'static str, fn(&Hour) -> usize);
 
-fn chart(title: &'static str, unit: &str, hours: &[Hour], series: &[Series]) -> Chart {
+fn chart(title: impl Into<String>, unit: &str, hours: &[Hour], series: &[Series]) -> Chart {
     let sum = |hour: &Hour| series.iter().map(|(_, _, count)| count(hour)).sum::<usize>();
     let most = hours.iter().map(sum).max().unwrap_or(0).max(1) as f64;
     let bars = hours
@@ -52,14 +52,21 @@ fn chart(title: &'static str, unit: &str, hours: &[Hour], series: &[Series]) -> 
         })
         .collect();
     let total: usize = hours.iter().map(sum).sum();
-    Chart { title, total: format!("{total} {unit}"), bars }
+    Chart { title: title.into(), total: format!("{total} {unit}"), bars }
 }
 
-/// The three charts of the project page.
+/// The integrations with the most calls that get a chart of their own.
+pub const INTEGRATION_CHARTS: usize = 6;
+
+/// Calls the provider answered well, then those it failed, stacked.
+const CALLS: &[Series] = &[("answered", "calls", |h| h.calls - h.errors), ("failed", "bad", |h| h.errors)];
+
+/// The project page's charts: calls, webhook attempts, renewals, then the calls of
+/// the busiest integrations.
 pub fn of(activity: &Activity) -> Vec<Chart> {
     let hours = &activity.hours;
-    vec![
-        chart("Proxy calls", "calls", hours, &[("calls", "calls", |h| h.calls)]),
+    let mut charts = vec![
+        chart("Proxy calls", "calls", hours, CALLS),
         chart(
             "Webhook attempts",
             "attempts",
@@ -67,7 +74,10 @@ pub fn of(activity: &Activity) -> Vec<Chart> {
             &[("delivered", "ok", |h| h.delivered), ("failed", "bad", |h| h.failed)],
         ),
         chart("Token renewals", "renewals", hours, &[("renewals", "renewals", |h| h.renewals)]),
-    ]
+    ];
+    let busiest = activity.integrations.iter().take(INTEGRATION_CHARTS);
+    charts.extend(busiest.map(|(integration, hours)| chart(format!("Calls to {integration}"), "calls", hours, CALLS)));
+    charts
 }
 
 #[cfg(test)]
@@ -81,6 +91,7 @@ mod tests {
         let hour = |i: i64, delivered, failed| Hour {
             start: Timestamp(i * 3_600_000),
             calls: 0,
+            errors: 0,
             delivered,
             failed,
             renewals: 0,

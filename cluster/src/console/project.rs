@@ -53,8 +53,8 @@ struct ProjectPage {
     matches: Vec<Match>,
     sections: Vec<Table>,
     charts: Vec<super::charts::Chart>,
-    /// Proxy calls per integration over the day, most first.
-    calls_by_integration: Vec<(String, usize)>,
+    /// Integrations called over the day beyond those charted.
+    uncharted: usize,
     /// The day had more than the charts read: they are a lower bound.
     partial: bool,
 }
@@ -295,7 +295,7 @@ async fn project_page(
             search: extra.search,
             entity: extra.entity,
             charts: super::charts::of(&activity),
-            calls_by_integration: activity.calls_by_integration,
+            uncharted: activity.integrations.len().saturating_sub(super::charts::INTEGRATION_CHARTS),
             partial: activity.partial,
             matches,
             sections,

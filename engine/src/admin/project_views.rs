@@ -107,6 +107,9 @@ pub struct AuditView {
     pub host: String,
     /// How many times the call was sent again after the provider asked to slow down.
     pub retries: u32,
+    /// The provider's answer status, `0` when none arrived; absent on older records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
 }
 
 impl AuditView {
@@ -120,6 +123,7 @@ impl AuditView {
             method: r.method,
             host: r.host,
             retries: r.retries,
+            status: r.status,
         }
     }
 }

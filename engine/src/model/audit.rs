@@ -41,6 +41,17 @@ pub struct AuditRecord<S = String> {
     #[serde(default)]
     pub retries: u32,
     pub host: S,
+    /// The provider's answer status, `0` when none arrived (unreachable, timed out);
+    /// `None` for records written before statuses were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+impl<S> AuditRecord<S> {
+    /// The provider answered with an error (4xx, 5xx) or not at all.
+    pub fn failed(&self) -> bool {
+        self.status.is_some_and(|status| status == 0 || status >= 400)
+    }
 }
 
 fn space(project_id: &str, entity_id: &str) -> Subspace {
@@ -135,6 +146,7 @@ mod tests {
             method: "GET".into(),
             retries: 0,
             host: "api.github.com".into(),
+            status: Some(200),
         }
     }
 
@@ -147,6 +159,7 @@ mod tests {
             method: &record.method,
             retries: record.retries,
             host: &record.host,
+            status: record.status,
         }
     }
 

@@ -1,7 +1,7 @@
 //! How a run of audit records is stored. A caller's records that follow one another
 //! share one copy of who the caller is (agent, connection, integration, host), and
-//! each adds only its time and method: ~22 bytes of JSON where a whole record takes
-//! ~170. A busy proxy writes a record per call, so this is most of what its audit
+//! each adds only its time, method and answer status: ~28 bytes of JSON where a whole
+//! record takes ~180. A busy proxy writes a record per call, so this is most of what its audit
 //! trail costs the store. Values written before groups (an array of whole records,
 //! or one record) still read.
 
@@ -43,10 +43,12 @@ struct Group {
     uses: Vec<Use>,
 }
 
-/// One use: `[at, "GET"]`, or `[at, "GET", retries]` for a call sent again.
+/// One use: `[at, "GET", retries, status]` (status `0`: no answer). Runs written
+/// before statuses hold `[at, "GET"]`, or `[at, "GET", retries]` for a call sent again.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Use {
+    Answered(Timestamp, String, u32, u16),
     Retried(Timestamp, String, u32),
     Once(Timestamp, String),
 }
@@ -71,9 +73,10 @@ pub(super) fn decode(value: &[u8]) -> Result<Vec<AuditRecord>, RecordError> {
             .into_iter()
             .flat_map(|Group { by, uses }| {
                 uses.into_iter().map(move |used| {
-                    let (at, method, retries) = match used {
-                        Use::Retried(at, method, retries) => (at, method, retries),
-                        Use::Once(at, method) => (at, method, 0),
+                    let (at, method, retries, status) = match used {
+                        Use::Answered(at, method, retries, status) => (at, method, retries, Some(status)),
+                        Use::Retried(at, method, retries) => (at, method, retries, None),
+                        Use::Once(at, method) => (at, method, 0, None),
                     };
                     AuditRecord {
                         at,
@@ -83,6 +86,7 @@ pub(super) fn decode(value: &[u8]) -> Result<Vec<AuditRecord>, RecordError> {
                         method,
                         retries,
                         host: by.host.clone(),
+                        status,
                     }
                 })
             })
@@ -92,7 +96,7 @@ pub(super) fn decode(value: &[u8]) -> Result<Vec<AuditRecord>, RecordError> {
     })
 }
 
-/// A run's JSON as it is written: `{"groups":[{"by":{…},"uses":[[at,"GET"],[at,"GET",1],…]},…]}`.
+/// A run's JSON as it is written: `{"groups":[{"by":{…},"uses":[[at,"GET",0,200],[at,"GET",1,200],…]},…]}`.
 pub(super) struct RunWriter<'a> {
     json: Vec<u8>,
     first_at: Timestamp,
@@ -129,9 +133,10 @@ impl<'a> RunWriter<'a> {
             self.json.extend_from_slice(b",\"uses\":[");
             self.group = Some(by);
         }
-        match record.retries {
-            0 => write(&mut self.json, &(record.at, record.method))?,
-            retries => write(&mut self.json, &(record.at, record.method, retries))?,
+        match (record.retries, record.status) {
+            (retries, Some(status)) => write(&mut self.json, &(record.at, record.method, retries, status))?,
+            (0, None) => write(&mut self.json, &(record.at, record.method))?,
+            (retries, None) => write(&mut self.json, &(record.at, record.method, retries))?,
         }
         if before > 0 && self.json.len() + CLOSING.len() > limit {
             self.json.truncate(before);
@@ -166,6 +171,7 @@ mod tests {
             method,
             retries: 0,
             host: "api.github.com",
+            status: Some(200),
         }
     }
 
@@ -178,6 +184,7 @@ mod tests {
             method: record.method.into(),
             retries: record.retries,
             host: record.host.into(),
+            status: record.status,
         }
     }
 
@@ -187,6 +194,10 @@ mod tests {
         let records = [
             record(1, "cli", "GET"),
             AuditRecord { retries: 2, ..record(2, "cli", "GET") },
+            AuditRecord { status: Some(0), ..record(2, "cli", "GET") },
+            // As written before statuses were recorded.
+            AuditRecord { status: None, ..record(2, "cli", "GET") },
+            AuditRecord { status: None, retries: 1, ..record(2, "cli", "GET") },
             record(2, "cli", "POST"),
             record(2, "bot \"quoted\"", "GET"),
             record(3, "cli", "DELETE"),
@@ -204,7 +215,7 @@ mod tests {
         assert_eq!(decode(&json).unwrap(), records.iter().map(owned).collect::<Vec<_>>());
     }
 
-    /// A caller's uses cost its time and method each, not a copy of the caller.
+    /// A caller's uses cost their time, method and status each, not a copy of the caller.
     #[test]
     fn a_callers_uses_share_one_copy_of_the_caller() {
         let mut run = RunWriter::new();
@@ -212,7 +223,7 @@ mod tests {
             assert!(run.push(&record(1_764_316_800_000 + n, "cli", "GET"), 64 << 10).unwrap());
         }
         let (_, json) = run.take();
-        assert!(json.len() < 23 * 1000, "{} bytes for 1000 uses", json.len());
+        assert!(json.len() < 29 * 1000, "{} bytes for 1000 uses", json.len());
         let read = decode(&json).unwrap();
         assert_eq!(read.len(), 1000);
         assert_eq!(read[999], owned(&record(1_764_316_800_999, "cli", "GET")));

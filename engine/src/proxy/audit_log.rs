@@ -45,6 +45,8 @@ pub(crate) struct Entry {
     pub method: hyper::Method,
     /// How many times the call was sent again (`proxy::retry`).
     pub retries: u32,
+    /// The provider's answer status; `0` when none arrived.
+    pub status: u16,
     pub caller: Arc<Caller>,
 }
 
@@ -59,6 +61,7 @@ impl Entry {
             method: self.method.as_str(),
             retries: self.retries,
             host: &caller.host,
+            status: Some(self.status),
         }
     }
 }
@@ -195,7 +198,7 @@ mod tests {
             integration: "github".into(),
             host: "api.github.com".into(),
         };
-        Entry { at: Timestamp(at), method: hyper::Method::GET, retries: 0, caller: Arc::new(caller) }
+        Entry { at: Timestamp(at), method: hyper::Method::GET, retries: 0, status: 200, caller: Arc::new(caller) }
     }
 
     #[test]

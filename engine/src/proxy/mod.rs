@@ -249,20 +249,22 @@ impl Proxy {
             tokio::time::sleep(wait).await;
             (body, retries) = (ProxyBody::Bytes(replay), retries + 1);
         };
-        self.audit_token_use(&plan, &method, retries).await;
+        let status = sent.as_ref().map_or(0, |answer| answer.status);
+        self.audit_token_use(&plan, &method, retries, status).await;
         let mut answer = sent.map_err(EngineError::outbound)?;
         drop_response_headers(&mut answer.headers);
         Ok(answer)
     }
 
     /// Records a token use, once its answer (or failure) is in, with the number of
-    /// retries it took. The audit log commits it in a batch, off the request's path;
-    /// this waits only when the log's queue is full.
-    async fn audit_token_use(&self, plan: &ProxyPlan, method: &hyper::Method, retries: u32) {
+    /// retries it took and the answer's status. The audit log commits it in a batch,
+    /// off the request's path; this waits only when the log's queue is full.
+    async fn audit_token_use(&self, plan: &ProxyPlan, method: &hyper::Method, retries: u32, status: u16) {
         let entry = crate::proxy::audit_log::Entry {
             at: self.now(),
             method: method.clone(),
             retries,
+            status,
             caller: plan.caller.clone(),
         };
         self.audit.append(entry).await;

@@ -15,11 +15,12 @@ describe("the console in chromium", { skip: noBrowser }, () => {
   let securix, provider, attacker, browser;
 
   before(async () => {
-    provider = await serveFetch((request) =>
-      request.headers.get("x-api-key") === "sk-good"
-        ? Response.json({ me: "ok" })
-        : Response.json({ error: "bad key" }, { status: 401 }),
-    );
+    provider = await serveFetch((request) => {
+      if (request.headers.get("x-api-key") !== "sk-good") return Response.json({ error: "bad key" }, { status: 401 });
+      return new URL(request.url).pathname === "/busy"
+        ? Response.json({ error: "try later" }, { status: 503 })
+        : Response.json({ me: "ok" });
+    });
     securix = await startSecurix();
     // Another site, whose page posts a form to the console as soon as it loads.
     attacker = await serveFetch(() =>
@@ -123,19 +124,23 @@ describe("the console in chromium", { skip: noBrowser }, () => {
       return (await page.locator("#deliveries tbody tr").count()) > before;
     }, 15_000, "the retried attempt in the log");
 
-    // The day's charts: the call just made through the proxy, the failed attempts.
-    const proxied = await fetch(`${securix.baseUrl}/v1/proxy/keyed/me`, {
-      headers: { "securix-api-key": apiKey, "securix-agent-id": "web", "securix-entity-id": "ada" },
-    });
-    assert.equal(proxied.status, 200);
+    // The day's charts: the calls just made through the proxy (one the provider
+    // failed), the failed attempts.
+    for (const [path, status] of [["me", 200], ["busy", 503]]) {
+      const proxied = await fetch(`${securix.baseUrl}/v1/proxy/keyed/${path}`, {
+        headers: { "securix-api-key": apiKey, "securix-agent-id": "web", "securix-entity-id": "ada" },
+      });
+      assert.equal(proxied.status, status);
+    }
     await waitUntil(async () => {
       await page.reload();
-      return /Calls by integration: keyed 1/.test(await page.locator("#activity").textContent());
-    }, 15_000, "the proxy call in the day's chart");
+      return /Calls to keyed\s+2 calls/.test(await page.locator("#activity").textContent());
+    }, 15_000, "the proxy calls in the day's chart");
     const activity = await page.locator("#activity").textContent();
-    assert.match(activity, /Proxy calls\s+1 calls/);
+    assert.match(activity, /Proxy calls\s+2 calls/);
+    assert.match(activity, /1 answered, 1 failed/, "the hour's bar says how many calls failed");
     assert.match(activity, /Webhook attempts\s+[1-9]\d* attempts/);
-    assert.equal(await page.locator("#activity svg").count(), 3);
+    assert.equal(await page.locator("#activity svg").count(), 4, "three charts and one for keyed");
 
     // A reconnect link for the user: the connection keeps its id.
     const [connected] = await app("GET", "/v1/entities/ada/connections");
