@@ -226,7 +226,7 @@ impl EngineBuilder {
             settings.upstream_timeout.min(std::time::Duration::from_secs(10)),
         );
 
-        let auth = Auth::new(store.clone());
+        let auth = Auth::new(store.clone(), clock.clone());
         let admin = Admin::new(store.clone(), vault.clone(), providers.clone(), clock.clone());
         let flow_settings = FlowSettings {
             public_url: settings.public_url.clone(),
@@ -534,11 +534,11 @@ impl Engine {
         &self,
         project_id: &str,
         request: &PageRequest,
-    ) -> EngineResult<Page<api_key::ApiKey>> {
+    ) -> EngineResult<Page<crate::admin::KeyInUse>> {
         self.inner.admin.list_api_keys(project_id, request).await
     }
 
-    pub async fn api_key(&self, project_id: &str, key_id: &str) -> EngineResult<api_key::ApiKey> {
+    pub async fn api_key(&self, project_id: &str, key_id: &str) -> EngineResult<crate::admin::KeyInUse> {
         self.inner.admin.api_key(project_id, key_id).await
     }
 

@@ -124,6 +124,21 @@ async fn every_resource_of_a_project_lists_reads_and_deletes_without_a_secret() 
     }
     let id = listed[0]["apiKeyId"].as_str().unwrap();
     assert_eq!(admin_get(&w, &format!("{project}/api-keys/{id}")).await.json()["apiKeyId"], id);
+    // A key's last use is listed once it authenticates a call.
+    let ci = listed.iter().find(|k| k["name"] == "ci").unwrap();
+    let ci_path = format!("{project}/api-keys/{}", ci["apiKeyId"].as_str().unwrap());
+    assert!(ci["lastUsedAt"].is_null(), "never used yet: {ci}");
+    let used = w.client.send(Method::GET, "/v1/integrations", &[("securix-api-key", &second_key)], None, None).await;
+    assert_eq!(used.status, 200);
+    let mut last_used = Value::Null;
+    for _ in 0..100 {
+        last_used = admin_get(&w, &ci_path).await.json()["lastUsedAt"].clone();
+        if !last_used.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(last_used.as_str().unwrap() >= ci["createdAt"].as_str().unwrap(), "{last_used}");
 
     let agents = admin_get(&w, &format!("{project}/agents")).await.json();
     assert_eq!(agents["items"][0]["agentId"], "cli");

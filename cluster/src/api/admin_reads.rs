@@ -73,11 +73,21 @@ pub struct ApiKeyView {
     prefix: String,
     #[schema(value_type = String, format = DateTime)]
     created_at: Rfc3339,
+    /// When the key last authenticated a call, to five minutes; `null` if never.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    last_used_at: Option<Rfc3339>,
 }
 
-impl From<securix_engine::model::api_key::ApiKey> for ApiKeyView {
-    fn from(k: securix_engine::model::api_key::ApiKey) -> Self {
-        ApiKeyView { api_key_id: k.id, name: k.name, prefix: k.hint, created_at: at(k.created_at) }
+impl From<securix_engine::admin::KeyInUse> for ApiKeyView {
+    fn from(used: securix_engine::admin::KeyInUse) -> Self {
+        let k = used.key;
+        ApiKeyView {
+            api_key_id: k.id,
+            name: k.name,
+            prefix: k.hint,
+            created_at: at(k.created_at),
+            last_used_at: used.last_used_at.map(at),
+        }
     }
 }
 page_schema!(ApiKeyPage, ApiKeyView, "API keys");

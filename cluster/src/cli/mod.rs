@@ -371,7 +371,7 @@ pub async fn api_key(remote: Remote, auth: AdminAuth, command: ApiKeyCommand) ->
         }
         ApiKeyCommand::List { project, page } => {
             let columns =
-                [("API KEY", "apiKeyId"), ("NAME", "name"), ("PREFIX", "prefix"), ("CREATED", "createdAt")];
+                [("API KEY", "apiKeyId"), ("NAME", "name"), ("PREFIX", "prefix"), ("CREATED", "createdAt"), ("LAST USED", "lastUsedAt")];
             let path = format!("/v1/admin/projects/{}/api-keys", encode(&project));
             list(&remote, &client, listing(path), &page, &columns).await?;
         }

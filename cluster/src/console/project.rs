@@ -134,7 +134,7 @@ async fn project_page(
         Table {
             id: "keys",
             title: "API keys",
-            headings: vec!["Name", "Prefix", "Created", "Id"],
+            headings: vec!["Name", "Prefix", "Created", "Last used", "Id"],
             rows: rows(
                 &keys
                     .items
@@ -142,7 +142,7 @@ async fn project_page(
                     .cloned()
                     .map(crate::api::admin_reads::ApiKeyView::from)
                     .collect::<Vec<_>>(),
-                &["name", "prefix", "createdAt", "apiKeyId"],
+                &["name", "prefix", "createdAt", "lastUsedAt", "apiKeyId"],
                 |k| {
                     vec![RowAction {
                         label: "Revoke",

@@ -11,6 +11,7 @@ mod project_views;
 mod reads;
 
 pub use activity::{Activity, Hour};
+pub use reads::KeyInUse;
 pub use project_views::{
     AdminSessionView, AuditFilter, AuditView, ConnectionFilter, EntityView, ProjectConnectionView,
     SessionFilter,

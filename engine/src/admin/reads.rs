@@ -9,6 +9,22 @@ use crate::model::agent::{self, Agent};
 use crate::model::api_key::{self, ApiKey};
 use crate::model::page::{Page, PageRequest};
 use crate::model::{integration, project};
+use crate::store::Tx;
+use crate::util::clock::Timestamp;
+
+/// An API key and when it was last used (`auth::key_use`: to five minutes).
+#[derive(Debug, Clone)]
+pub struct KeyInUse {
+    pub key: ApiKey,
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl KeyInUse {
+    async fn of(tx: &Tx, key: ApiKey) -> EngineResult<KeyInUse> {
+        let last_used_at = api_key::last_used(tx, &key.project_id, &key.id).await?;
+        Ok(KeyInUse { key, last_used_at })
+    }
+}
 
 impl Admin {
     pub async fn list_projects(&self, request: &PageRequest) -> EngineResult<Page<project::Project>> {
@@ -31,16 +47,22 @@ impl Admin {
             .await?)
     }
 
-    pub async fn list_api_keys(&self, project_id: &str, request: &PageRequest) -> EngineResult<Page<ApiKey>> {
+    pub async fn list_api_keys(&self, project_id: &str, request: &PageRequest) -> EngineResult<Page<KeyInUse>> {
         self.require_project(project_id).await?;
         let tx = self.store.begin().await?;
-        Ok(api_key::list_page(&tx, project_id, request).await?)
+        let page = api_key::list_page(&tx, project_id, request).await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for key in page.items {
+            items.push(KeyInUse::of(&tx, key).await?);
+        }
+        Ok(Page { items, next_cursor: page.next_cursor })
     }
 
-    pub async fn api_key(&self, project_id: &str, key_id: &str) -> EngineResult<ApiKey> {
+    pub async fn api_key(&self, project_id: &str, key_id: &str) -> EngineResult<KeyInUse> {
         self.require_project(project_id).await?;
         let tx = self.store.begin().await?;
-        api_key::get(&tx, project_id, key_id).await?.ok_or(EngineError::NotFound("API key"))
+        let key = api_key::get(&tx, project_id, key_id).await?.ok_or(EngineError::NotFound("API key"))?;
+        KeyInUse::of(&tx, key).await
     }
 
     pub async fn list_agents(&self, project_id: &str, request: &PageRequest) -> EngineResult<Page<Agent>> {

@@ -2,13 +2,21 @@
 //! project's access epoch holds), and whether the calling agent may use an
 //! integration.
 
+pub mod grants;
+mod key_use;
+
+use std::sync::Arc;
+
 use sha2::Digest;
+
+use self::key_use::KeyUse;
 
 use crate::error::{EngineError, EngineResult};
 use crate::model::access_epoch;
 use crate::model::agent::{self, Agent};
 use crate::model::api_key;
 use crate::store::{Store, Tx};
+use crate::util::clock::Clock;
 use crate::util::epoch_cache::{CacheStats, EpochCache};
 
 /// The calling agent, which must exist in the project.
@@ -22,7 +30,14 @@ pub(crate) async fn session_agent(tx: &Tx, principal: &Principal, agent_id: &str
     if principal.is_operator() {
         let (project_id, agent_id) = (principal.project_id.to_string(), OPERATOR.to_owned());
         let created_at = crate::util::clock::Timestamp(0);
-        return Ok(Agent { project_id, agent_id, integrations: None, created_at });
+        return Ok(Agent {
+            project_id,
+            agent_id,
+            integrations: None,
+            connect_on_demand: false,
+            expires_at: None,
+            created_at,
+        });
     }
     require_agent(tx, &principal.project_id, agent_id).await
 }
@@ -30,13 +45,6 @@ pub(crate) async fn session_agent(tx: &Tx, principal: &Principal, agent_id: &str
 /// The `api_key_id` of the operator's principal: no key id is minted like it.
 const OPERATOR: &str = "operator";
 
-/// Refuses an agent limited to other integrations.
-pub(crate) fn require_use(agent: &Agent, integration: &str) -> EngineResult<()> {
-    if agent.may_use(integration) {
-        return Ok(());
-    }
-    Err(EngineError::Forbidden(format!("agent {:?} may not use integration {integration:?}", agent.agent_id)))
-}
 
 /// How many API keys a node remembers.
 const REMEMBERED_API_KEYS: usize = 10_000;
@@ -45,8 +53,8 @@ const REMEMBERED_API_KEYS: usize = 10_000;
 /// cache hands out a copy on every proxied call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub project_id: std::sync::Arc<str>,
-    pub api_key_id: std::sync::Arc<str>,
+    pub project_id: Arc<str>,
+    pub api_key_id: Arc<str>,
 }
 
 impl Principal {
@@ -66,11 +74,13 @@ pub(crate) struct Auth {
     store: Store,
     /// Principals by SHA-256 of the presented key, good while their project's access epoch holds.
     api_keys: EpochCache<[u8; 32], i64, Principal>,
+    key_use: KeyUse,
 }
 
 impl Auth {
-    pub fn new(store: Store) -> Self {
-        Auth { store, api_keys: EpochCache::new(REMEMBERED_API_KEYS) }
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        let key_use = KeyUse::new(store.clone(), clock);
+        Auth { store, api_keys: EpochCache::new(REMEMBERED_API_KEYS), key_use }
     }
 
     /// How often a remembered API key answered.
@@ -82,6 +92,12 @@ impl Auth {
     /// one read: its project's access epoch, which a revocation moves — none while
     /// nothing was committed since it was last read (`EpochCache::unchanged`).
     pub async fn authenticate(&self, presented: &str) -> EngineResult<Principal> {
+        let principal = self.principal_of(presented).await?;
+        self.key_use.note(&principal);
+        Ok(principal)
+    }
+
+    async fn principal_of(&self, presented: &str) -> EngineResult<Principal> {
         let hash: [u8; 32] = sha2::Sha256::digest(presented.as_bytes()).into();
         let keys = &self.api_keys;
         let any = |_: &Principal| true;

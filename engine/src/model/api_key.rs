@@ -41,6 +41,12 @@ fn record_key(project_id: &str, key_id: &str) -> Vec<u8> {
     keys::project_space(project_id).pack(&("api_key", key_id))
 }
 
+/// When the key was last used (`auth::key_use`), apart from the record so that
+/// recording a use never conflicts with a change to the key.
+fn used_key(project_id: &str, key_id: &str) -> Vec<u8> {
+    keys::project_space(project_id).pack(&("api_key_used", key_id))
+}
+
 fn hash_index_key(hash: &str) -> Vec<u8> {
     keys::index("api_key_hash").pack(&hash)
 }
@@ -111,7 +117,21 @@ pub async fn revoke(tx: &Tx, project_id: &str, key_id: &str) -> Result<(), Recor
     };
     tx.clear(&hash_index_key(&record.hash))?;
     tx.clear(&key)?;
+    tx.clear(&used_key(project_id, key_id))?;
     super::access_epoch::bump_project(tx, project_id)
+}
+
+/// Records a use of a live key (a key revoked meanwhile is left alone).
+pub async fn mark_used(tx: &Tx, project_id: &str, key_id: &str, at: Timestamp) -> Result<(), RecordError> {
+    if get_json::<ApiKey>(tx, &record_key(project_id, key_id), WHAT).await?.is_some() {
+        put_json(tx, &used_key(project_id, key_id), &at, WHAT)?;
+    }
+    Ok(())
+}
+
+/// When the key was last used, to `auth::key_use::EVERY_MS`; `None` if never.
+pub async fn last_used(tx: &Tx, project_id: &str, key_id: &str) -> Result<Option<Timestamp>, RecordError> {
+    get_json(tx, &used_key(project_id, key_id), WHAT).await
 }
 
 /// One page of the project's keys (never a key itself: only its hash is stored).
