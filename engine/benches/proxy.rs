@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use securix_engine::flows::sessions::CreateSession;
 use securix_engine::http_client::HttpClient;
+use securix_engine::model::agent::Access;
 use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::model::session::Flow;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions, PluginLimits};
@@ -83,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         let project = engine.create_project("Bench").await?;
         let (_, key) = engine.issue_api_key(&project.id, "bench").await?;
-        engine.put_agent(&project.id, "agent", None).await?;
+        engine.put_agent(&project.id, "agent", Access::default()).await?;
         let config = serde_json::json!({
             "authorizationEndpoint": format!("{base}/authorize"), "tokenEndpoint": format!("{base}/token"),
             "userinfoEndpoint": format!("{base}/userinfo"), "apiBaseUrl": format!("{base}/api"),

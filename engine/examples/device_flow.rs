@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use securix_engine::flows::sessions::CreateSession;
+use securix_engine::model::agent::Access;
 use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::model::session::Flow;
 use securix_engine::plugins::{FetchPolicy, PluginHost, PluginHostOptions};
@@ -74,7 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The operator: a project, an API key, an agent, an integration.
     let project = engine.create_project("Example").await?;
     let (_, api_key) = engine.issue_api_key(&project.id, "backend").await?;
-    engine.put_agent(&project.id, "cli", None).await?;
+    engine.put_agent(&project.id, "cli", Access::default()).await?;
     let integration = IntegrationDraft {
         key: "demo".into(),
         provider: "oauth2".into(),

@@ -444,9 +444,9 @@ impl Engine {
         &self,
         project_id: &str,
         agent_id: &str,
-        integrations: Option<Vec<String>>,
+        access: crate::model::agent::Access,
     ) -> EngineResult<Agent> {
-        self.inner.admin.put_agent(project_id, agent_id, integrations).await
+        self.inner.admin.put_agent(project_id, agent_id, access).await
     }
 
     /// Enables a provider in a project; the plugin checks the configuration first.

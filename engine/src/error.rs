@@ -61,6 +61,9 @@ pub enum EngineError {
     /// Typed credentials that are missing a field, hold an unknown one or cannot be sent.
     #[error("EN0020 {0}")]
     Credential(#[from] crate::credentials::CredentialError),
+    /// The calling agent's grant does not allow this; `refused` says what it lacks.
+    #[error("EN0021 agent {agent_id:?} may not do this: {refused}")]
+    AgentNotAllowed { agent_id: String, refused: crate::auth::grants::Refused },
 }
 
 impl From<crate::credentials::verify::Rejection> for EngineError {

@@ -169,9 +169,10 @@ pub async fn create_agent(
     body: web::Json<AgentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let agent = state.engine.put_agent(&project, &body.agent_id, body.integrations).await?;
-    Ok(HttpResponse::Created()
-        .json(AgentCreated { agent_id: agent.agent_id, integrations: agent.integrations }))
+    let access = securix_engine::model::agent::Access::to(body.integrations);
+    let agent = state.engine.put_agent(&project, &body.agent_id, access).await?;
+    let integrations = agent.integrations.map(|grants| grants.into_keys().collect());
+    Ok(HttpResponse::Created().json(AgentCreated { agent_id: agent.agent_id, integrations }))
 }
 
 #[derive(Deserialize, ToSchema)]

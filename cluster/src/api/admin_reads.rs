@@ -15,6 +15,7 @@ use super::problem::ApiError;
 use super::problem::responses::{
     BadRequest, Internal, NotFound, PayloadTooLarge, RequestTimeout, Unauthorized,
 };
+use super::agents::AgentView;
 use super::views;
 use crate::server::AppState;
 
@@ -92,22 +93,6 @@ impl From<securix_engine::admin::KeyInUse> for ApiKeyView {
 }
 page_schema!(ApiKeyPage, ApiKeyView, "API keys");
 
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AgentView {
-    agent_id: String,
-    /// `null`: every integration of the project.
-    #[schema(required = true)]
-    integrations: Option<Vec<String>>,
-    #[schema(value_type = String, format = DateTime)]
-    created_at: Rfc3339,
-}
-
-impl From<securix_engine::model::agent::Agent> for AgentView {
-    fn from(a: securix_engine::model::agent::Agent) -> Self {
-        AgentView { agent_id: a.agent_id, integrations: a.integrations, created_at: at(a.created_at) }
-    }
-}
 page_schema!(AgentPage, AgentView, "agents");
 page_schema!(IntegrationPage, views::IntegrationView, "integrations");
 

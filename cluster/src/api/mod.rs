@@ -22,6 +22,7 @@ macro_rules! page_schema {
 pub mod admin;
 pub mod admin_reads;
 pub mod admin_views;
+pub mod agents;
 pub mod catalog;
 pub mod cluster;
 pub mod connections;
@@ -65,6 +66,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(admin::create_api_key)
         .service(admin::delete_api_key)
         .service(admin::create_agent)
+        .service(agents::put_agent)
         .service(admin::put_integration)
         .service(admin::put_origins)
         .service(admin_reads::list_projects)

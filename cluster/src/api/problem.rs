@@ -33,6 +33,10 @@ pub(crate) struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, value_type = u32)]
     interval: Option<u32>,
+    /// `agent-not-allowed` only: what the agent's grant lacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = String, examples("method"))]
+    refused: Option<&'static str>,
 }
 
 /// An error on its way to the client.
@@ -43,6 +47,7 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     interval: Option<u32>,
+    refused: Option<&'static str>,
 }
 
 impl ApiError {
@@ -52,7 +57,7 @@ impl ApiError {
         title: &'static str,
         detail: impl Into<String>,
     ) -> Self {
-        ApiError { status, slug, title, detail: detail.into(), interval: None }
+        ApiError { status, slug, title, detail: detail.into(), interval: None, refused: None }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -103,6 +108,7 @@ impl ResponseError for ApiError {
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             interval: self.interval,
+            refused: self.refused,
         };
         HttpResponse::build(self.status).content_type("application/problem+json").json(problem)
     }
@@ -130,6 +136,11 @@ impl From<EngineError> for ApiError {
             }
             EngineError::Unauthorized => Self::new(S::UNAUTHORIZED, "unauthorized", "Unauthorized", detail),
             EngineError::Forbidden(_) => Self::new(S::FORBIDDEN, "forbidden", "Forbidden", detail),
+            EngineError::AgentNotAllowed { refused, .. } => {
+                let mut problem = Self::new(S::FORBIDDEN, "agent-not-allowed", "Not granted to the agent", detail);
+                problem.refused = Some(refused.code());
+                problem
+            }
             EngineError::OtherBrowser(_) => {
                 Self::new(S::FORBIDDEN, "other-browser", "Opened in another browser", detail)
             }
@@ -221,8 +232,9 @@ pub mod responses {
         BadRequest;
         /// `unauthorized`: the credential header is missing or wrong.
         Unauthorized;
-        /// `forbidden`: not allowed (an agent outside its grant, a wrong `sxc`, an
-        /// origin not allowed); `other-browser`: a page or step opened in another browser.
+        /// `agent-not-allowed`: outside the agent's grant (`refused` says what);
+        /// `forbidden`: not allowed (a wrong `sxc`, an origin not allowed);
+        /// `other-browser`: a page or step opened in another browser.
         Forbidden;
         /// `not-found`: no such resource for this project (a foreign id answers the same).
         NotFound;

@@ -184,13 +184,15 @@ impl Admin {
         &self,
         project_id: &str,
         agent_id: &str,
-        integrations: Option<Vec<String>>,
+        access: agent::Access,
     ) -> EngineResult<Agent> {
         self.require_project(project_id).await?;
         let agent = Agent {
             project_id: project_id.to_owned(),
             agent_id: agent_id.to_owned(),
-            integrations,
+            integrations: access.integrations,
+            connect_on_demand: access.connect_on_demand,
+            expires_at: access.expires_at,
             created_at: self.now(),
         };
         let stored = agent.clone();

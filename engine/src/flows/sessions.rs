@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::actors::{SessionExpirer, SessionTiming};
-use crate::auth::{Principal, require_use, session_agent};
+use crate::auth::{Principal, grants, session_agent};
 use crate::catalog::{ParamValues, params, serving};
 use crate::error::{EngineError, EngineResult, InternalError};
 use crate::flows::Flows;
@@ -83,16 +83,19 @@ impl Flows {
             }
             let found =
                 integration::get(&tx, &project.id, key).await?.ok_or(EngineError::NotFound("integration"))?;
-            require_use(&agent, key)?;
+            let grant = grants::grant(&agent, key, self.now())?;
             let scopes = if !scopes.is_empty() {
                 scopes.clone()
             } else if let Some(reconnect) = reconnect.filter(|c| !c.scopes.is_empty()) {
                 reconnect.scopes.clone()
+            } else if let Some(granted) = grant.scopes.as_ref().filter(|s| !s.is_empty()) {
+                granted.clone()
             } else if !found.scopes.is_empty() {
                 found.scopes.clone()
             } else {
                 self.providers.default_scopes(&found)?
             };
+            grants::check_scopes(&agent, key, &scopes, self.now())?;
             let declared = serving::connection_params(&found.config);
             // A reconnect keeps the values the user gave before, unless the app passes others.
             let mut given: ParamValues = reconnect

@@ -219,9 +219,11 @@ impl Proxy {
             return Err(EngineError::Invalid("proxy query has forbidden characters".into()));
         }
         let method = request.method;
-        let plan = self
-            .proxy_plan(principal, agent_id, entity_id, integration_key, request.connection_id.as_deref())
-            .await?;
+        let call = (method.as_str(), request.path.as_str());
+        let connection_id = request.connection_id.as_deref();
+        let plan = self.proxy_plan(principal, agent_id, entity_id, integration_key, connection_id, call).await?;
+        // A remembered plan: the grant is checked again for this call's method and path.
+        crate::auth::grants::check_call(&plan.agent, integration_key, call.0, call.1, self.now())?;
         let target = plan.base.target(&request.path, request.query.as_deref())?;
         let named = connection_named(&request.headers);
         let headers = || {

@@ -14,7 +14,8 @@ use hyper::Uri;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
 
-use crate::auth::{Principal, require_agent, require_use};
+use crate::auth::{Principal, grants, require_agent};
+use crate::model::agent::Agent;
 use crate::catalog::AuthMode;
 use crate::credentials::{Credentials, inject};
 use crate::error::{EngineError, EngineResult};
@@ -36,6 +37,8 @@ pub(crate) const REMEMBERED_PLANS: usize = 100_000;
 pub(crate) struct ProxyPlan {
     /// Who the plan serves, as each call's audit record names them.
     pub caller: Arc<Caller>,
+    /// The calling agent, whose grant each call is checked against.
+    pub agent: Agent,
     /// The API base the plugin named; a proxied path goes under it.
     pub base: ApiBase,
     /// The plugin's auth headers, marked sensitive.
@@ -83,6 +86,8 @@ impl Equivalent<PlanKey> for PlanKey<&str> {
 pub(crate) type ProxyPlans = EpochCache<PlanKey, AccessEpoch, Arc<ProxyPlan>>;
 
 impl Proxy {
+    /// The plan of a call: `call` is its method and path, which the agent's grant
+    /// must allow before any token is touched.
     pub(crate) async fn proxy_plan(
         &self,
         principal: &Principal,
@@ -90,6 +95,7 @@ impl Proxy {
         entity_id: &str,
         integration_key: &str,
         connection_id: Option<&str>,
+        call: (&str, &str),
     ) -> EngineResult<Arc<ProxyPlan>> {
         let key = PlanKey {
             project_id: &*principal.project_id,
@@ -109,7 +115,7 @@ impl Proxy {
         if let Some(plan) = plans.revalidate(&key, epoch, version, fresh) {
             return Ok(plan);
         }
-        let plan = Arc::new(self.make_plan(tx, &key).await?);
+        let plan = Arc::new(self.make_plan(tx, &key, call).await?);
         plans.insert(key.to_owned(), epoch, version, plan.clone());
         Ok(plan)
     }
@@ -117,10 +123,10 @@ impl Proxy {
     /// The plan worked out from scratch; `tx` is the snapshot the epochs were read in,
     /// let go before the entity's actor is asked for a token (which takes its own:
     /// holding both could drain a connection pool).
-    async fn make_plan(&self, tx: Tx, key: &PlanKey<&str>) -> EngineResult<ProxyPlan> {
+    async fn make_plan(&self, tx: Tx, key: &PlanKey<&str>, (method, path): (&str, &str)) -> EngineResult<ProxyPlan> {
         let project_id = key.project_id;
         let agent = require_agent(&tx, project_id, key.agent_id).await?;
-        require_use(&agent, key.integration)?;
+        grants::check_call(&agent, key.integration, method, path, self.now())?;
         let found = integration::get(&tx, project_id, key.integration)
             .await?
             .ok_or(EngineError::NotFound("integration"))?;
@@ -202,6 +208,7 @@ impl Proxy {
         };
         Ok(ProxyPlan {
             caller: Arc::new(caller),
+            agent,
             base,
             headers,
             retry: RetryRule::of(&found.config, self.providers.catalog().get(&found.provider).as_deref()),

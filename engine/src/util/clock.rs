@@ -20,6 +20,12 @@ impl Timestamp {
         self.plus_millis(secs.saturating_mul(1000))
     }
 
+    /// A time given in RFC 3339 (any offset), to the millisecond.
+    pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
+        let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+        i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok().map(Timestamp)
+    }
+
     /// RFC 3339 in UTC with milliseconds (`2026-11-26T20:27:51.123Z`).
     pub fn rfc3339(self) -> String {
         let millis = self.0.rem_euclid(1000);
@@ -73,6 +79,13 @@ impl Clock for SystemClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_parses_back_at_any_offset() {
+        assert_eq!(Timestamp::parse_rfc3339("2023-11-14T22:13:20.123Z"), Some(Timestamp(1_700_000_000_123)));
+        assert_eq!(Timestamp::parse_rfc3339("2023-11-14T23:13:20.123+01:00"), Some(Timestamp(1_700_000_000_123)));
+        assert_eq!(Timestamp::parse_rfc3339("2023-11-14"), None);
+    }
 
     #[test]
     fn rfc3339_formats_utc() {

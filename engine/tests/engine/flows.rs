@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use securix_engine::flows::import::Import;
+use securix_engine::model::agent::Access;
 use securix_engine::flows::oauth::pkce;
 use securix_engine::flows::sessions::CreateSession;
 use securix_engine::model::event;
@@ -173,8 +174,8 @@ async fn setup_with(provider: &Provider, store: Store, master: MasterKey, settin
     let project = engine.create_project("Acme Inc").await.unwrap();
     let (_, key) = engine.issue_api_key(&project.id, "backend").await.unwrap();
     let principal = engine.authenticate(key.expose()).await.unwrap();
-    engine.put_agent(&project.id, "cli", None).await.unwrap();
-    engine.put_agent(&project.id, "restricted", Some(vec!["other".into()])).await.unwrap();
+    engine.put_agent(&project.id, "cli", Access::default()).await.unwrap();
+    engine.put_agent(&project.id, "restricted", Access::to(Some(vec!["other".into()]))).await.unwrap();
     let draft = acme_integration(&provider.server.base_url, "/api");
     let view = engine.put_integration(&project.id, draft).await.unwrap();
     assert!(!serde_json::to_string(&view).unwrap().contains(CLIENT_SECRET));
@@ -336,7 +337,7 @@ async fn device_flow_end_to_end_then_proxy() {
             },
         )
         .await;
-    assert!(matches!(restricted, Err(EngineError::Forbidden(_))));
+    assert!(matches!(restricted, Err(EngineError::AgentNotAllowed { .. })));
 
     // Reconnecting the same account updates the connection instead of duplicating it.
     connected_device_session(&s).await;
@@ -759,9 +760,9 @@ async fn remembered_proxy_plans_never_outlive_what_they_rely_on() {
     let after = s.engine.cache_stats().proxy_plans;
     assert_eq!((after.hits - before.hits, after.misses - before.misses), (1, 0), "the plan was reused");
 
-    other.put_agent(&project, "cli", Some(vec!["other".into()])).await.unwrap();
-    assert!(matches!(proxy_get(&s, "me").await, Err(EngineError::Forbidden(_))));
-    other.put_agent(&project, "cli", None).await.unwrap();
+    other.put_agent(&project, "cli", Access::to(Some(vec!["other".into()]))).await.unwrap();
+    assert!(matches!(proxy_get(&s, "me").await, Err(EngineError::AgentNotAllowed { .. })));
+    other.put_agent(&project, "cli", Access::default()).await.unwrap();
     assert_eq!(proxy_get(&s, "me").await.unwrap().0, 200);
 
     let moved = acme_integration(&p.server.base_url, "/api/v2");
