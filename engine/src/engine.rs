@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use crate::admin::{Admin, IntegrationView};
 use crate::auth::{Auth, Principal};
 use crate::catalog::Catalog;
-use crate::error::{EngineResult, InternalError};
+use crate::error::{EngineError, EngineResult, InternalError};
 use crate::flows::consent::{CallbackOutcome, ConsentContext};
 use crate::flows::sessions::CreateSession;
 use crate::flows::views::{Confirmed, ConnectionView, SessionCreated, SessionView};
@@ -787,7 +787,45 @@ impl Engine {
         integration_key: &str,
         request: ProxyRequest,
     ) -> EngineResult<ProxyResponse> {
-        self.inner.proxy.proxy(principal, agent_id, entity_id, integration_key, request).await
+        let named = request.connection_id.is_some();
+        let proxied = self.inner.proxy.proxy(principal, agent_id, entity_id, integration_key, request).await;
+        match proxied {
+            // No usable connection: an agent that connects on demand asks the user.
+            Err(error @ (EngineError::NotFound("connection") | EngineError::ReauthRequired)) if !named => {
+                let flows = &self.inner.flows;
+                match flows.on_demand(principal, agent_id, entity_id, integration_key).await? {
+                    Some(session) => Err(EngineError::AuthorizationRequired(Box::new(session))),
+                    None => Err(error),
+                }
+            }
+            answered => answered,
+        }
+    }
+
+    /// Who a presented agent token (`sxa_…`) speaks for.
+    pub async fn authenticate_agent(&self, presented: &str) -> EngineResult<crate::auth::AgentCaller> {
+        self.inner.auth.authenticate_agent(presented).await
+    }
+
+    /// Mints a token for one agent acting for one entity; the secret is the only copy.
+    pub async fn mint_agent_token(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        entity_id: &str,
+        expires_in: Option<Duration>,
+    ) -> EngineResult<(crate::model::agent_token::AgentToken, SecretString)> {
+        self.inner.auth.mint_agent_token(principal, agent_id, entity_id, expires_in).await
+    }
+
+    /// Revokes an agent token at once.
+    pub async fn revoke_agent_token(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        token_id: &str,
+    ) -> EngineResult<()> {
+        self.inner.auth.revoke_agent_token(principal, agent_id, token_id).await
     }
 
     /// Waits until every token use recorded so far is committed to the audit trail.

@@ -64,6 +64,10 @@ pub enum EngineError {
     /// The calling agent's grant does not allow this; `refused` says what it lacks.
     #[error("EN0021 agent {agent_id:?} may not do this: {refused}")]
     AgentNotAllowed { agent_id: String, refused: crate::auth::grants::Refused },
+    /// The user has not connected (or must authorize again): the device session
+    /// begun for them, whose link and code the agent hands over before retrying.
+    #[error("EN0022 the user must authorize this first: open {} and enter the code", .0.auth_url)]
+    AuthorizationRequired(Box<crate::flows::views::SessionCreated>),
 }
 
 impl From<crate::credentials::verify::Rejection> for EngineError {

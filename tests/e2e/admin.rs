@@ -128,7 +128,8 @@ async fn every_resource_of_a_project_lists_reads_and_deletes_without_a_secret() 
     let ci = listed.iter().find(|k| k["name"] == "ci").unwrap();
     let ci_path = format!("{project}/api-keys/{}", ci["apiKeyId"].as_str().unwrap());
     assert!(ci["lastUsedAt"].is_null(), "never used yet: {ci}");
-    let used = w.client.send(Method::GET, "/v1/integrations", &[("securix-api-key", &second_key)], None, None).await;
+    let used =
+        w.client.send(Method::GET, "/v1/integrations", &[("securix-api-key", &second_key)], None, None).await;
     assert_eq!(used.status, 200);
     let mut last_used = Value::Null;
     for _ in 0..100 {

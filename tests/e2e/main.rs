@@ -2,6 +2,7 @@
 //! End-to-end tests against the real `securix` binary. One binary for all of them.
 
 mod admin;
+mod agents;
 mod api;
 mod catalog;
 mod cli;

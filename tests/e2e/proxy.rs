@@ -16,7 +16,7 @@ const MAX_PROXY_BODY: usize = 10 << 20;
 
 /// `user_123` connected to the mock provider, whose API then moves to a Node
 /// upstream (the same OAuth client and connection). Returns the upstream's base.
-async fn connected_to_node_upstream(w: &World) -> (NodePeer, String) {
+pub(crate) async fn connected_to_node_upstream(w: &World) -> (NodePeer, String) {
     let headers = w.app_headers();
     let created = w.device_session(&headers).await;
     let code = created.json()["deviceAuthCode"].as_str().unwrap().to_owned();

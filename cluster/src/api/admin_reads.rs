@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::admin::{NameBody, Origins};
+use super::agents::AgentView;
 use super::identity::Admin;
 use super::problem::ApiError;
 use super::problem::responses::{
     BadRequest, Internal, NotFound, PayloadTooLarge, RequestTimeout, Unauthorized,
 };
-use super::agents::AgentView;
 use super::views;
 use crate::server::AppState;
 

@@ -1,18 +1,22 @@
-//! `PUT /v1/admin/projects/{p}/agents/{agentId}`: what an agent may use — per
-//! integration the scopes, methods and path patterns — whether a call for a user
-//! not yet connected asks the user, and until when.
+//! Agents: `PUT /v1/admin/projects/{p}/agents/{agentId}` grants what an agent may
+//! use — per integration the scopes, methods and path patterns — whether a call
+//! for a user not yet connected asks the user, and until when; the app mints and
+//! revokes agent tokens (`/v1/agents/{agentId}/tokens`).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use actix_web::{HttpResponse, put, web};
+use actix_web::{HttpResponse, delete, post, put, web};
 use securix_engine::model::agent::{Access, Agent, Grant};
 use securix_engine::util::clock::{Rfc3339, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::identity::Admin;
+use super::identity::{Admin, App};
 use super::problem::ApiError;
-use super::problem::responses::{BadRequest, Internal, NotFound, PayloadTooLarge, RequestTimeout, Unauthorized};
+use super::problem::responses::{
+    BadRequest, Internal, NotFound, PayloadTooLarge, RequestTimeout, Unauthorized,
+};
 use crate::server::AppState;
 
 /// What an agent may do with one integration; a list left out allows all.
@@ -136,4 +140,86 @@ pub async fn put_agent(
     };
     let agent = state.engine.put_agent(&project, &agent_id, access).await?;
     Ok(HttpResponse::Ok().json(AgentView::from(agent)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenBody {
+    /// The user the agent acts for.
+    entity_id: String,
+    /// Seconds, 60 to 86,400 (default 3,600).
+    #[schema(minimum = 60, maximum = 86400)]
+    expires_in: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenMinted {
+    token_id: String,
+    /// `sxa_…`: shown this once. `Authorization: Bearer` it on the proxy and `/v1/mcp`.
+    token: String,
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: Rfc3339,
+}
+
+/// Mint a short-lived token for one agent acting for one entity, so the agent
+/// process never holds the project's API key.
+#[utoipa::path(
+    tag = "agents",
+    operation_id = "mintAgentToken",
+    security(("apiKey" = [])),
+    params(("agentId" = String, Path, description = "The agent's id")),
+    request_body = TokenBody,
+    responses(
+        (status = 201, description = "The token, shown once", body = TokenMinted),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 500, response = Internal),
+    ),
+)]
+#[post("/v1/agents/{agentId}/tokens")]
+pub async fn mint_token(
+    state: web::Data<AppState>,
+    App(principal): App,
+    agent: web::Path<String>,
+    body: web::Json<TokenBody>,
+) -> Result<HttpResponse, ApiError> {
+    let expires_in = body.expires_in.map(Duration::from_secs);
+    let (token, secret) =
+        state.engine.mint_agent_token(&principal, &agent, &body.entity_id, expires_in).await?;
+    Ok(HttpResponse::Created().json(TokenMinted {
+        token_id: token.id,
+        token: secret.expose().to_owned(),
+        expires_at: Rfc3339(token.expires_at),
+    }))
+}
+
+/// Revoke an agent token: it is refused from now on.
+#[utoipa::path(
+    tag = "agents",
+    operation_id = "revokeAgentToken",
+    security(("apiKey" = [])),
+    params(
+        ("agentId" = String, Path, description = "The agent's id"),
+        ("tokenId" = String, Path, description = "The token's id"),
+    ),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
+)]
+#[delete("/v1/agents/{agentId}/tokens/{tokenId}")]
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    App(principal): App,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (agent, token) = path.into_inner();
+    state.engine.revoke_agent_token(&principal, &agent, &token).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -96,3 +96,52 @@ impl FromRequest for Admin {
         std::future::ready(verdict)
     }
 }
+
+/// Who a call acts as, on the routes agents use (the proxy, `/v1/mcp`): a project
+/// API key with the agent and entity headers, or an agent token
+/// (`Authorization: Bearer sxa_…`) standing for all three.
+pub struct Acting {
+    pub principal: Principal,
+    pub agent_id: String,
+    pub entity_id: String,
+}
+
+/// The identity a call's headers give, the API key first.
+pub struct Presented<'a> {
+    pub api_key: Option<&'a str>,
+    pub agent_id: Option<&'a str>,
+    pub entity_id: Option<&'a str>,
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+}
+
+impl Presented<'_> {
+    pub async fn acting(&self, engine: &securix_engine::Engine) -> Result<Acting, ApiError> {
+        if let Some(key) = self.api_key {
+            let principal = engine.authenticate(key).await?;
+            let required = |value: Option<&str>, name: &str| {
+                value
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::bad_request(format!("the {name} header is required")))
+            };
+            let agent_id = required(self.agent_id, AGENT_ID)?;
+            let entity_id = required(self.entity_id, ENTITY_ID)?;
+            return Ok(Acting { principal, agent_id, entity_id });
+        }
+        let token = self.authorization.and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+        let token = token.ok_or_else(|| {
+            ApiError::unauthorized(
+                "the securix-api-key header or an agent token (Authorization: Bearer sxa_…) is required",
+            )
+        })?;
+        let caller = engine.authenticate_agent(token).await?;
+        Ok(Acting {
+            principal: caller.principal,
+            agent_id: caller.agent_id.to_string(),
+            entity_id: caller.entity_id.to_string(),
+        })
+    }
+}

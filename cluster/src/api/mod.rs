@@ -67,6 +67,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(admin::delete_api_key)
         .service(admin::create_agent)
         .service(agents::put_agent)
+        .service(agents::mint_token)
+        .service(agents::revoke_token)
         .service(admin::put_integration)
         .service(admin::put_origins)
         .service(admin_reads::list_projects)

@@ -32,6 +32,7 @@ use crate::pages;
         (name = "catalog", description = "What a project can use, and its events"),
         (name = "webhooks", description = "Webhook endpoints and signing keys"),
         (name = "proxy", description = "Calling a provider's API with the user's credential"),
+        (name = "agents", description = "Tokens that let an agent act for one user"),
         (name = "admin", description = "Operating SecuriX, behind the admin token"),
         (name = "pages", description = "End-user pages and the browser SDK (no API key)"),
         (name = "operations", description = "Liveness, readiness, metrics, this document"),

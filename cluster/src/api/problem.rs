@@ -37,6 +37,22 @@ pub(crate) struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, value_type = String, examples("method"))]
     refused: Option<&'static str>,
+    /// `authorization-required` only: the device session begun for the user.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(inline)]
+    authorization: Option<Authorization>,
+}
+
+/// `authorization-required`: where the user connects; retry once they have.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Authorization {
+    session_id: String,
+    /// The page to open, where the user enters `deviceAuthCode`.
+    auth_url: String,
+    device_auth_code: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
 }
 
 /// An error on its way to the client.
@@ -48,6 +64,7 @@ pub struct ApiError {
     detail: String,
     interval: Option<u32>,
     refused: Option<&'static str>,
+    authorization: Option<Authorization>,
 }
 
 impl ApiError {
@@ -57,7 +74,15 @@ impl ApiError {
         title: &'static str,
         detail: impl Into<String>,
     ) -> Self {
-        ApiError { status, slug, title, detail: detail.into(), interval: None, refused: None }
+        ApiError {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            interval: None,
+            refused: None,
+            authorization: None,
+        }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -109,6 +134,7 @@ impl ResponseError for ApiError {
             detail: self.detail.clone(),
             interval: self.interval,
             refused: self.refused,
+            authorization: self.authorization.clone(),
         };
         HttpResponse::build(self.status).content_type("application/problem+json").json(problem)
     }
@@ -137,8 +163,24 @@ impl From<EngineError> for ApiError {
             EngineError::Unauthorized => Self::new(S::UNAUTHORIZED, "unauthorized", "Unauthorized", detail),
             EngineError::Forbidden(_) => Self::new(S::FORBIDDEN, "forbidden", "Forbidden", detail),
             EngineError::AgentNotAllowed { refused, .. } => {
-                let mut problem = Self::new(S::FORBIDDEN, "agent-not-allowed", "Not granted to the agent", detail);
+                let mut problem =
+                    Self::new(S::FORBIDDEN, "agent-not-allowed", "Not granted to the agent", detail);
                 problem.refused = Some(refused.code());
+                problem
+            }
+            EngineError::AuthorizationRequired(session) => {
+                let mut problem = Self::new(
+                    S::FORBIDDEN,
+                    "authorization-required",
+                    "The user must authorize first",
+                    detail,
+                );
+                problem.authorization = Some(Authorization {
+                    session_id: session.session_id.clone(),
+                    auth_url: session.auth_url.clone(),
+                    device_auth_code: session.device_auth_code.clone().unwrap_or_default(),
+                    expires_at: session.expires_at.0.rfc3339(),
+                });
                 problem
             }
             EngineError::OtherBrowser(_) => {
@@ -233,6 +275,9 @@ pub mod responses {
         /// `unauthorized`: the credential header is missing or wrong.
         Unauthorized;
         /// `agent-not-allowed`: outside the agent's grant (`refused` says what);
+        /// `authorization-required`: the user has not connected yet — the problem
+        /// carries a device session's `sessionId`, `authUrl`, `deviceAuthCode` and
+        /// `expiresAt` for them; retry once it completes;
         /// `forbidden`: not allowed (a wrong `sxc`, an origin not allowed);
         /// `other-browser`: a page or step opened in another browser.
         Forbidden;

@@ -15,7 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use securix_engine::proxy::{ProxyBody, ProxyRequest};
 
-use super::identity::{self, present};
+use super::identity::{self, Acting, Presented, present};
 use super::problem::ApiError;
 use crate::server::AppState;
 
@@ -36,13 +36,15 @@ pub async fn forward(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let caller = CallerHeaders::of(request.headers());
-    let key = text(caller.api_key)
-        .ok_or_else(|| ApiError::unauthorized("the securix-api-key header is required"))?;
-    let principal = state.engine.authenticate(key).await?;
+    let presented = Presented {
+        api_key: text(caller.api_key),
+        agent_id: text(caller.agent_id),
+        entity_id: text(caller.entity_id),
+        authorization: text(caller.authorization),
+    };
+    let Acting { principal, agent_id, entity_id } = presented.acting(&state.engine).await?;
     let (integration, raw_path) =
         target(request.uri().path()).ok_or_else(|| ApiError::not_found("no such route"))?;
-    let agent = required(caller.agent_id, identity::AGENT_ID)?;
-    let entity = required(caller.entity_id, identity::ENTITY_ID)?;
     let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|length| length > MAX_PROXY_BODY) {
         return Err(too_large());
@@ -68,7 +70,7 @@ pub async fn forward(
         headers: outbound_headers(request.headers()),
         body,
     };
-    let answer = match state.engine.proxy(&principal, agent, entity, integration, proxied).await {
+    let answer = match state.engine.proxy(&principal, &agent_id, &entity_id, integration, proxied).await {
         // The relay cut the body off (over the cap, or stalled): that failed the call.
         Err(error) => {
             return Err(refused.and_then(|refused| refused.get().cloned()).unwrap_or_else(|| error.into()));
@@ -132,6 +134,7 @@ struct CallerHeaders<'a> {
     agent_id: Option<&'a HeaderValue>,
     entity_id: Option<&'a HeaderValue>,
     connection_id: Option<&'a HeaderValue>,
+    authorization: Option<&'a HeaderValue>,
 }
 
 impl<'a> CallerHeaders<'a> {
@@ -143,6 +146,7 @@ impl<'a> CallerHeaders<'a> {
                 identity::AGENT_ID => &mut found.agent_id,
                 identity::ENTITY_ID => &mut found.entity_id,
                 identity::CONNECTION_ID => &mut found.connection_id,
+                "authorization" => &mut found.authorization,
                 _ => continue,
             };
             first.get_or_insert(value);
@@ -154,10 +158,6 @@ impl<'a> CallerHeaders<'a> {
 /// A header value as text, if it has any.
 fn text(value: Option<&HeaderValue>) -> Option<&str> {
     value?.to_str().ok().and_then(present)
-}
-
-fn required<'a>(value: Option<&'a HeaderValue>, name: &str) -> Result<&'a str, ApiError> {
-    text(value).ok_or_else(|| ApiError::bad_request(format!("the {name} header is required")))
 }
 
 fn too_large() -> ApiError {

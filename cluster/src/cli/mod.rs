@@ -370,8 +370,13 @@ pub async fn api_key(remote: Remote, auth: AdminAuth, command: ApiKeyCommand) ->
             print(remote.json, &json!({ "deleted": id }), || format!("Deleted API key {id}"));
         }
         ApiKeyCommand::List { project, page } => {
-            let columns =
-                [("API KEY", "apiKeyId"), ("NAME", "name"), ("PREFIX", "prefix"), ("CREATED", "createdAt"), ("LAST USED", "lastUsedAt")];
+            let columns = [
+                ("API KEY", "apiKeyId"),
+                ("NAME", "name"),
+                ("PREFIX", "prefix"),
+                ("CREATED", "createdAt"),
+                ("LAST USED", "lastUsedAt"),
+            ];
             let path = format!("/v1/admin/projects/{}/api-keys", encode(&project));
             list(&remote, &client, listing(path), &page, &columns).await?;
         }

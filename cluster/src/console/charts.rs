@@ -76,7 +76,9 @@ pub fn of(activity: &Activity) -> Vec<Chart> {
         chart("Token renewals", "renewals", hours, &[("renewals", "renewals", |h| h.renewals)]),
     ];
     let busiest = activity.integrations.iter().take(INTEGRATION_CHARTS);
-    charts.extend(busiest.map(|(integration, hours)| chart(format!("Calls to {integration}"), "calls", hours, CALLS)));
+    charts.extend(
+        busiest.map(|(integration, hours)| chart(format!("Calls to {integration}"), "calls", hours, CALLS)),
+    );
     charts
 }
 

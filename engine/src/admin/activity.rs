@@ -100,8 +100,7 @@ impl Admin {
                     read += 1;
                     let failed = record.failed();
                     count_call(activity.hour(record.at), failed);
-                    let hours =
-                        by_integration.entry(record.integration).or_insert_with(|| day_until(now));
+                    let hours = by_integration.entry(record.integration).or_insert_with(|| day_until(now));
                     count_call(hour_of(hours, record.at), failed);
                 }
                 if read >= BUDGET {

@@ -11,11 +11,11 @@ mod project_views;
 mod reads;
 
 pub use activity::{Activity, Hour};
-pub use reads::KeyInUse;
 pub use project_views::{
     AdminSessionView, AuditFilter, AuditView, ConnectionFilter, EntityView, ProjectConnectionView,
     SessionFilter,
 };
+pub use reads::KeyInUse;
 
 use std::sync::Arc;
 

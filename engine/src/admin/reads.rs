@@ -47,7 +47,11 @@ impl Admin {
             .await?)
     }
 
-    pub async fn list_api_keys(&self, project_id: &str, request: &PageRequest) -> EngineResult<Page<KeyInUse>> {
+    pub async fn list_api_keys(
+        &self,
+        project_id: &str,
+        request: &PageRequest,
+    ) -> EngineResult<Page<KeyInUse>> {
         self.require_project(project_id).await?;
         let tx = self.store.begin().await?;
         let page = api_key::list_page(&tx, project_id, request).await?;

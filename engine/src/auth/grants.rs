@@ -59,7 +59,12 @@ pub(crate) fn grant<'a>(agent: &'a Agent, integration: &str, now: Timestamp) -> 
 }
 
 /// Refuses scopes a session would ask for beyond the grant.
-pub(crate) fn check_scopes(agent: &Agent, integration: &str, scopes: &[String], now: Timestamp) -> EngineResult<()> {
+pub(crate) fn check_scopes(
+    agent: &Agent,
+    integration: &str,
+    scopes: &[String],
+    now: Timestamp,
+) -> EngineResult<()> {
     let Some(granted) = &grant(agent, integration, now)?.scopes else { return Ok(()) };
     let beyond: Vec<String> = scopes.iter().filter(|s| !granted.contains(s)).cloned().collect();
     if beyond.is_empty() { Ok(()) } else { Err(refuse(agent, Refused::Scopes(beyond))) }

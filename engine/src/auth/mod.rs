@@ -2,6 +2,7 @@
 //! project's access epoch holds), and whether the calling agent may use an
 //! integration.
 
+mod agent_tokens;
 pub mod grants;
 mod key_use;
 
@@ -14,9 +15,9 @@ use self::key_use::KeyUse;
 use crate::error::{EngineError, EngineResult};
 use crate::model::access_epoch;
 use crate::model::agent::{self, Agent};
-use crate::model::api_key;
+use crate::model::{agent_token, api_key};
 use crate::store::{Store, Tx};
-use crate::util::clock::Clock;
+use crate::util::clock::{Clock, Timestamp};
 use crate::util::epoch_cache::{CacheStats, EpochCache};
 
 /// The calling agent, which must exist in the project.
@@ -45,7 +46,6 @@ pub(crate) async fn session_agent(tx: &Tx, principal: &Principal, agent_id: &str
 /// The `api_key_id` of the operator's principal: no key id is minted like it.
 const OPERATOR: &str = "operator";
 
-
 /// How many API keys a node remembers.
 const REMEMBERED_API_KEYS: usize = 10_000;
 
@@ -69,18 +69,50 @@ impl Principal {
     }
 }
 
+/// Who an agent token (`model::agent_token`) speaks for: the three identity
+/// headers in one secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentCaller {
+    /// The project, and the token's id in place of an API key's.
+    pub principal: Principal,
+    pub agent_id: Arc<str>,
+    pub entity_id: Arc<str>,
+    pub expires_at: Timestamp,
+}
+
+impl AsRef<Principal> for Principal {
+    fn as_ref(&self) -> &Principal {
+        self
+    }
+}
+
+impl AsRef<Principal> for AgentCaller {
+    fn as_ref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
 /// The room that tells who calls.
 pub(crate) struct Auth {
     store: Store,
+    clock: Arc<dyn Clock>,
     /// Principals by SHA-256 of the presented key, good while their project's access epoch holds.
     api_keys: EpochCache<[u8; 32], i64, Principal>,
+    /// The same for agent tokens, each also good only until it expires.
+    agent_tokens: EpochCache<[u8; 32], i64, AgentCaller>,
     key_use: KeyUse,
 }
 
 impl Auth {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        let key_use = KeyUse::new(store.clone(), clock);
-        Auth { store, api_keys: EpochCache::new(REMEMBERED_API_KEYS), key_use }
+        let key_use = KeyUse::new(store.clone(), clock.clone());
+        Auth {
+            store,
+            clock,
+            api_keys: EpochCache::new(REMEMBERED_API_KEYS),
+            agent_tokens: EpochCache::new(REMEMBERED_API_KEYS),
+            key_use,
+        }
     }
 
     /// How often a remembered API key answered.
@@ -92,29 +124,56 @@ impl Auth {
     /// one read: its project's access epoch, which a revocation moves — none while
     /// nothing was committed since it was last read (`EpochCache::unchanged`).
     pub async fn authenticate(&self, presented: &str) -> EngineResult<Principal> {
-        let principal = self.principal_of(presented).await?;
+        let load = async |tx: &Tx| {
+            let key = api_key::authenticate(tx, presented).await?.ok_or(EngineError::Unauthorized)?;
+            Ok(Principal { project_id: key.project_id.into(), api_key_id: key.id.into() })
+        };
+        let principal = remembered(&self.store, &self.api_keys, presented, |_| true, load).await?;
         self.key_use.note(&principal);
         Ok(principal)
     }
 
-    async fn principal_of(&self, presented: &str) -> EngineResult<Principal> {
-        let hash: [u8; 32] = sha2::Sha256::digest(presented.as_bytes()).into();
-        let keys = &self.api_keys;
-        let any = |_: &Principal| true;
-        if let Some(principal) = keys.unchanged(&hash, self.store.version(), any) {
-            return Ok(principal);
-        }
-        let tx = self.store.begin().await?;
-        if let Some((_, principal)) = keys.peek(&hash) {
-            let epoch = access_epoch::project(&tx, &principal.project_id).await?;
-            if let Some(principal) = keys.revalidate(&hash, epoch, tx.version(), any) {
-                return Ok(principal);
-            }
-        }
-        let key = api_key::authenticate(&tx, presented).await?.ok_or(EngineError::Unauthorized)?;
-        let epoch = access_epoch::project(&tx, &key.project_id).await?;
-        let principal = Principal { project_id: key.project_id.into(), api_key_id: key.id.into() };
-        keys.insert(hash, epoch, tx.version(), principal.clone());
-        Ok(principal)
+    /// Who a presented agent token speaks for, while it is neither revoked nor expired.
+    pub async fn authenticate_agent(&self, presented: &str) -> EngineResult<AgentCaller> {
+        let now = self.clock.now();
+        let load = async |tx: &Tx| {
+            let token = agent_token::find(tx, presented).await?.filter(|t| t.expires_at > now);
+            let token = token.ok_or(EngineError::Unauthorized)?;
+            Ok(AgentCaller {
+                principal: Principal { project_id: token.project_id.into(), api_key_id: token.id.into() },
+                agent_id: token.agent_id.into(),
+                entity_id: token.entity_id.into(),
+                expires_at: token.expires_at,
+            })
+        };
+        let live = |caller: &AgentCaller| caller.expires_at > now;
+        remembered(&self.store, &self.agent_tokens, presented, live, load).await
     }
+}
+
+/// What a presented secret stands for: remembered by its hash while its project's
+/// access epoch holds (and `live` says so), otherwise loaded from the store.
+async fn remembered<V: Clone + AsRef<Principal>>(
+    store: &Store,
+    cache: &EpochCache<[u8; 32], i64, V>,
+    presented: &str,
+    live: impl Fn(&V) -> bool + Copy,
+    load: impl AsyncFnOnce(&Tx) -> EngineResult<V>,
+) -> EngineResult<V> {
+    let project_of = |value: &V| value.as_ref().project_id.clone();
+    let hash: [u8; 32] = sha2::Sha256::digest(presented.as_bytes()).into();
+    if let Some(value) = cache.unchanged(&hash, store.version(), live) {
+        return Ok(value);
+    }
+    let tx = store.begin().await?;
+    if let Some((_, value)) = cache.peek(&hash) {
+        let epoch = access_epoch::project(&tx, &project_of(&value)).await?;
+        if let Some(value) = cache.revalidate(&hash, epoch, tx.version(), live) {
+            return Ok(value);
+        }
+    }
+    let value = load(&tx).await?;
+    let epoch = access_epoch::project(&tx, &project_of(&value)).await?;
+    cache.insert(hash, epoch, tx.version(), value.clone());
+    Ok(value)
 }

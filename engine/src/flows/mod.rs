@@ -10,6 +10,7 @@ pub mod device_guard;
 mod grant_params;
 pub mod import;
 pub mod oauth;
+mod on_demand;
 pub mod sessions;
 pub mod views;
 

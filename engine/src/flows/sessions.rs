@@ -191,7 +191,7 @@ impl Flows {
         Err(InternalError::NoFreeDeviceCode.into())
     }
 
-    fn created_view(&self, session: &AuthSession) -> SessionCreated {
+    pub(super) fn created_view(&self, session: &AuthSession) -> SessionCreated {
         let public = &self.settings.public_url;
         let (auth_url, interval) = match session.flow {
             Flow::Popup => (format!("{public}/connect/{}", session.id), None),

@@ -92,13 +92,15 @@ impl Agent {
 
 /// Refuses a grant that could not be enforced as written.
 fn check_grant(integration: &str, grant: &Grant) -> Result<(), RecordError> {
-    let invalid = |why: String| Err(RecordError::Invalid { what: "agent grant", why: format!("{integration}: {why}") });
+    let invalid =
+        |why: String| Err(RecordError::Invalid { what: "agent grant", why: format!("{integration}: {why}") });
     for list in [&grant.scopes, &grant.methods, &grant.paths].into_iter().flatten() {
         if list.len() > MAX_GRANT_ITEMS || list.iter().any(|item| item.is_empty() || item.len() > 512) {
             return invalid(format!("at most {MAX_GRANT_ITEMS} items, each 1 to 512 characters"));
         }
     }
-    if let Some(method) = grant.methods.iter().flatten().find(|m| !m.bytes().all(|b| b.is_ascii_uppercase())) {
+    if let Some(method) = grant.methods.iter().flatten().find(|m| !m.bytes().all(|b| b.is_ascii_uppercase()))
+    {
         return invalid(format!("{method:?} is not an HTTP method in capitals"));
     }
     if let Some(path) = grant.paths.iter().flatten().find(|p| !p.starts_with('/') || p.contains(['?', '#'])) {
@@ -133,12 +135,13 @@ pub async fn list(
     super::page::read_json(tx, "agents", &space, request, WHAT).await
 }
 
-/// Deletes an agent; calls made as it are refused from this commit on.
+/// Deletes an agent and its tokens; calls made as it are refused from this commit on.
 pub async fn delete(tx: &Tx, project_id: &str, agent_id: &str) -> Result<(), RecordError> {
     if get(tx, project_id, agent_id).await?.is_none() {
         return Err(RecordError::NotFound(WHAT));
     }
     tx.clear(&record_key(project_id, agent_id))?;
+    super::agent_token::revoke_all(tx, project_id, agent_id).await?;
     super::access_epoch::bump_project(tx, project_id)
 }
 

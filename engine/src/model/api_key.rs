@@ -1,20 +1,15 @@
-//! API keys: `sxk_` + 32 random base32 characters + a 6-character checksum, so
-//! secret scanners can recognise a leaked key and typos fail before any lookup.
-//! Only the SHA-256 of a key is stored (and indexed); the key itself is shown once.
+//! API keys: `sxk_…` (`secret_token`'s shape). Only the SHA-256 of a key is stored
+//! (and indexed); the key itself is shown once.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::{RecordError, get_json, ids, keys, put_json};
+use super::{RecordError, get_json, ids, keys, put_json, secret_token};
 use crate::store::Tx;
 use crate::util::clock::Timestamp;
 use crate::util::secret::SecretString;
 
 const WHAT: &str = "api key";
 pub const PREFIX: &str = "sxk_";
-const BODY_LEN: usize = 32;
-const CHECK_LEN: usize = 6;
-const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -51,23 +46,9 @@ fn hash_index_key(hash: &str) -> Vec<u8> {
     keys::index("api_key_hash").pack(&hash)
 }
 
-fn checksum(body: &str) -> String {
-    let digest = Sha256::digest(body.as_bytes());
-    digest.iter().take(CHECK_LEN).map(|b| char::from(ALPHABET[usize::from(b % 32)])).collect()
-}
-
-fn hash_hex(key: &str) -> String {
-    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Whether `presented` has the shape and checksum of a SecuriX API key.
 pub fn is_well_formed(presented: &str) -> bool {
-    let Some(rest) = presented.strip_prefix(PREFIX) else { return false };
-    if rest.len() != BODY_LEN + CHECK_LEN || !rest.bytes().all(|b| ALPHABET.contains(&b)) {
-        return false;
-    }
-    let (body, check) = rest.split_at(BODY_LEN);
-    checksum(body) == check
+    secret_token::is_well_formed(PREFIX, presented)
 }
 
 /// Creates a key for `project_id`; the returned secret is the only copy.
@@ -78,18 +59,13 @@ pub fn issue(
     now: Timestamp,
 ) -> Result<(ApiKey, SecretString), RecordError> {
     ids::check_minted("prj", project_id, "project id")?;
-    let body: String = {
-        use rand::Rng;
-        let mut rng = rand::rngs::OsRng;
-        (0..BODY_LEN).map(|_| char::from(ALPHABET[rng.gen_range(0..32)])).collect()
-    };
-    let secret = SecretString::new(format!("{PREFIX}{body}{}", checksum(&body)));
+    let secret = secret_token::mint(PREFIX);
     let record = ApiKey {
         id: ids::mint("key"),
         project_id: project_id.to_owned(),
         name: name.trim().chars().take(200).collect(),
-        hint: secret.expose().chars().take(PREFIX.len() + 4).collect(),
-        hash: hash_hex(secret.expose()),
+        hint: secret_token::hint(PREFIX, &secret),
+        hash: secret_token::hash_hex(secret.expose()),
         created_at: now,
     };
     put_json(tx, &record_key(project_id, &record.id), &record, WHAT)?;
@@ -103,7 +79,9 @@ pub async fn authenticate(tx: &Tx, presented: &str) -> Result<Option<ApiKey>, Re
     if !is_well_formed(presented) {
         return Ok(None);
     }
-    let Some(index) = get_json::<HashIndex>(tx, &hash_index_key(&hash_hex(presented)), WHAT).await? else {
+    let Some(index) =
+        get_json::<HashIndex>(tx, &hash_index_key(&secret_token::hash_hex(presented)), WHAT).await?
+    else {
         return Ok(None);
     };
     get_json(tx, &record_key(&index.project_id, &index.key_id), WHAT).await

@@ -5,6 +5,7 @@
 
 pub mod access_epoch;
 pub mod agent;
+pub mod agent_token;
 pub mod api_key;
 pub mod audit;
 mod audit_run;
@@ -20,6 +21,7 @@ pub mod page;
 pub mod project;
 pub mod refresh_due;
 pub mod refresh_lock;
+pub mod secret_token;
 pub mod session;
 pub mod shard_owner;
 

@@ -198,7 +198,13 @@ mod tests {
             integration: "github".into(),
             host: "api.github.com".into(),
         };
-        Entry { at: Timestamp(at), method: hyper::Method::GET, retries: 0, status: 200, caller: Arc::new(caller) }
+        Entry {
+            at: Timestamp(at),
+            method: hyper::Method::GET,
+            retries: 0,
+            status: 200,
+            caller: Arc::new(caller),
+        }
     }
 
     #[test]

@@ -221,7 +221,8 @@ impl Proxy {
         let method = request.method;
         let call = (method.as_str(), request.path.as_str());
         let connection_id = request.connection_id.as_deref();
-        let plan = self.proxy_plan(principal, agent_id, entity_id, integration_key, connection_id, call).await?;
+        let plan =
+            self.proxy_plan(principal, agent_id, entity_id, integration_key, connection_id, call).await?;
         // A remembered plan: the grant is checked again for this call's method and path.
         crate::auth::grants::check_call(&plan.agent, integration_key, call.0, call.1, self.now())?;
         let target = plan.base.target(&request.path, request.query.as_deref())?;

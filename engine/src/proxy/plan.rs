@@ -15,11 +15,11 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
 
 use crate::auth::{Principal, grants, require_agent};
-use crate::model::agent::Agent;
 use crate::catalog::AuthMode;
 use crate::credentials::{Credentials, inject};
 use crate::error::{EngineError, EngineResult};
 use crate::model::access_epoch::{self, AccessEpoch};
+use crate::model::agent::Agent;
 use crate::model::connection;
 use crate::model::integration;
 use crate::plugins::PluginError;
@@ -123,7 +123,12 @@ impl Proxy {
     /// The plan worked out from scratch; `tx` is the snapshot the epochs were read in,
     /// let go before the entity's actor is asked for a token (which takes its own:
     /// holding both could drain a connection pool).
-    async fn make_plan(&self, tx: Tx, key: &PlanKey<&str>, (method, path): (&str, &str)) -> EngineResult<ProxyPlan> {
+    async fn make_plan(
+        &self,
+        tx: Tx,
+        key: &PlanKey<&str>,
+        (method, path): (&str, &str),
+    ) -> EngineResult<ProxyPlan> {
         let project_id = key.project_id;
         let agent = require_agent(&tx, project_id, key.agent_id).await?;
         grants::check_call(&agent, key.integration, method, path, self.now())?;

@@ -83,7 +83,10 @@ mod tests {
     #[test]
     fn rfc3339_parses_back_at_any_offset() {
         assert_eq!(Timestamp::parse_rfc3339("2023-11-14T22:13:20.123Z"), Some(Timestamp(1_700_000_000_123)));
-        assert_eq!(Timestamp::parse_rfc3339("2023-11-14T23:13:20.123+01:00"), Some(Timestamp(1_700_000_000_123)));
+        assert_eq!(
+            Timestamp::parse_rfc3339("2023-11-14T23:13:20.123+01:00"),
+            Some(Timestamp(1_700_000_000_123))
+        );
         assert_eq!(Timestamp::parse_rfc3339("2023-11-14"), None);
     }
 
