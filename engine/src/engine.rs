@@ -674,6 +674,17 @@ impl Engine {
         self.inner.flows.session_status(principal, session_id, wait).await
     }
 
+    /// A session's status as an agent token sees it: only its entity's sessions.
+    pub async fn session_status_as_agent(
+        &self,
+        caller: &crate::auth::AgentCaller,
+        session_id: &str,
+        wait: Option<Duration>,
+    ) -> EngineResult<SessionView> {
+        let entity = Some(&*caller.entity_id);
+        self.inner.flows.session_status_for(&caller.principal, entity, session_id, wait).await
+    }
+
     /// Expires every session past its time now (the sweeper does this every second).
     pub async fn sweep_expired(&self) -> EngineResult<usize> {
         self.inner.flows.expire_due_sessions().await

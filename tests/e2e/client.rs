@@ -53,3 +53,41 @@ async fn the_rust_client_reports_refusals_with_their_problem_type() {
     let denied = stranger.connections("u").await.unwrap_err();
     assert!(matches!(denied, ClientError::Api { status: 401, .. }), "{denied:?}");
 }
+
+/// An agent with only a token, through the Rust client: the call for a user not
+/// yet connected is a typed `AuthorizationRequired` with the link and code; the
+/// client waits for the user, and the retry goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_gets_authorization_on_demand_as_a_typed_error() {
+    let w = world().await;
+    let (_upstream, _) = crate::proxy::connected_to_node_upstream(&w).await;
+    let grant = serde_json::json!({"integrations": {"mock": {"paths": ["/echo"]}}, "connectOnDemand": true});
+    let path = format!("/v1/admin/projects/{}/agents/helper", w.project_id);
+    let admin = [("securix-admin-token", crate::api::ADMIN_TOKEN)];
+    assert_eq!(w.client.json(Method::PUT, &path, &admin, grant).await.status, 200);
+    let app = Client::new(&w.server.base_url).unwrap().api_key(&w.api_key);
+    let minted = app.mint_agent_token("helper", "lin", None).await.unwrap();
+    assert!(!format!("{minted:?}").contains(&minted.token), "Debug never shows the token");
+    let agent = Client::new(&w.server.base_url).unwrap().agent_token(&minted.token);
+
+    let call = || agent.proxy(Method::GET, "mock", "echo", "", None, None);
+    let Err(ClientError::AuthorizationRequired(required)) = call().await else {
+        panic!("no authorization asked")
+    };
+    let refused = agent.proxy(Method::GET, "mock", "admin", "", None, None).await.unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Api { status: 403, refused: Some(what), .. } if what == "path"),
+        "{refused:?}"
+    );
+
+    let waiting = {
+        let (agent, required) = (agent.clone(), required.clone());
+        tokio::spawn(async move {
+            agent.wait_for_authorization(&required, std::time::Duration::from_secs(30)).await
+        })
+    };
+    let (session_id, cookie) = enter_code(&w.client, &required.device_auth_code).await;
+    crate::api::browser_consent(&w.client, &w.server.base_url, &session_id, Some(&cookie)).await;
+    assert_eq!(waiting.await.unwrap().unwrap().status, "completed");
+    assert_eq!(call().await.unwrap().status(), 200);
+}

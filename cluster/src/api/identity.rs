@@ -56,6 +56,43 @@ impl FromRequest for App {
     }
 }
 
+/// The app (an API key), or an agent holding an agent token, who may see only
+/// what concerns its entity.
+pub enum AppOrAgent {
+    App(Principal),
+    Agent(securix_engine::auth::AgentCaller),
+}
+
+impl FromRequest for AppOrAgent {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if header(request, API_KEY).is_some() {
+            let app = App::from_request(request, payload);
+            return Box::pin(async move { app.await.map(|App(principal)| AppOrAgent::App(principal)) });
+        }
+        let token = bearer(header(request, "authorization")).map(str::to_owned);
+        let state = state(request);
+        Box::pin(async move {
+            let token = token.ok_or_else(missing_identity)?;
+            Ok(AppOrAgent::Agent(state?.engine.authenticate_agent(&token).await?))
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(authorization: Option<&str>) -> Option<&str> {
+    let (scheme, token) = authorization?.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn missing_identity() -> ApiError {
+    ApiError::unauthorized(
+        "the securix-api-key header or an agent token (Authorization: Bearer sxa_…) is required",
+    )
+}
+
 /// A project's app or the operator: whoever may read what SecuriX knows in general
 /// (the provider catalog).
 pub struct Reader;
@@ -128,15 +165,7 @@ impl Presented<'_> {
             let entity_id = required(self.entity_id, ENTITY_ID)?;
             return Ok(Acting { principal, agent_id, entity_id });
         }
-        let token = self.authorization.and_then(|value| {
-            let (scheme, token) = value.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-        let token = token.ok_or_else(|| {
-            ApiError::unauthorized(
-                "the securix-api-key header or an agent token (Authorization: Bearer sxa_…) is required",
-            )
-        })?;
+        let token = bearer(self.authorization).ok_or_else(missing_identity)?;
         let caller = engine.authenticate_agent(token).await?;
         Ok(Acting {
             principal: caller.principal,

@@ -6,7 +6,7 @@
 
 use actix_web::{HttpResponse, get, web};
 use utoipa::openapi::path::{HttpMethod, Operation};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Components, OpenApi as Document};
 use utoipa::{Modify, OpenApi};
 
@@ -59,6 +59,18 @@ impl Modify for Shared {
                 identity::ADMIN_TOKEN,
                 "The operator's admin token (`SECURIX_ADMIN_TOKEN`)",
             ))),
+        );
+        components.add_security_scheme(
+            "agentToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An agent token (`sxa_…`): one agent acting for one entity, in place of the API key \
+                         and the identity headers",
+                    ))
+                    .build(),
+            ),
         );
         for (name, response) in responses::all().into_iter().chain(pages::forms::responses()) {
             components.responses.insert(name.to_owned(), response);
@@ -125,12 +137,12 @@ mod proxy_route {
         get,
         path = "/v1/proxy/{integration}/{path}",
         tag = "proxy",
-        security(("apiKey" = [])),
+        security(("apiKey" = []), ("agentToken" = [])),
         params(
             ("integration" = String, Path, description = "The integration's key in the project"),
             ("path" = String, Path, description = "The provider API's path, slashes included (send them unencoded)"),
-            ("securix-agent-id" = String, Header, description = "The calling agent"),
-            ("securix-entity-id" = String, Header, description = "The end user the call acts for"),
+            ("securix-agent-id" = Option<String>, Header, description = "The calling agent; required with the API key (an agent token names it)"),
+            ("securix-entity-id" = Option<String>, Header, description = "The end user the call acts for; required with the API key (an agent token names it)"),
             ("securix-connection-id" = Option<String>, Header, description = "One of the entity's connections of this integration; its default one when left out"),
         ),
         request_body(
@@ -311,6 +323,11 @@ mod tests {
         assert!(registered.contains(&("get".into(), "/openapi.json".into())));
     }
 
+    /// Whether an agent token opens the route as well as the API key.
+    fn opens_to_agents(path: &str) -> bool {
+        path.starts_with("/v1/proxy/") || ["/v1/sessions/{id}", "/v1/mcp"].contains(&path)
+    }
+
     #[actix_web::test]
     async fn every_api_operation_names_its_credential_and_its_problems() {
         let document = served().await;
@@ -336,8 +353,14 @@ mod tests {
                     );
                     continue;
                 }
-                let scheme = if path.starts_with("/v1/admin/") { "adminToken" } else { "apiKey" };
-                assert_eq!(operation["security"], json!([{ scheme: [] }]), "{at}");
+                let expected = if path.starts_with("/v1/admin/") {
+                    json!([{ "adminToken": [] }])
+                } else if opens_to_agents(path) {
+                    json!([{ "apiKey": [] }, { "agentToken": [] }])
+                } else {
+                    json!([{ "apiKey": [] }])
+                };
+                assert_eq!(operation["security"], expected, "{at}");
                 let responses = operation["responses"].as_object().unwrap();
                 for status in ["401", "500"] {
                     assert!(responses.contains_key(status), "{at}: no {status}");

@@ -38,20 +38,30 @@ pub(crate) struct Problem {
     #[schema(required = false, value_type = String, examples("method"))]
     refused: Option<&'static str>,
     /// `authorization-required` only: the device session begun for the user.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    #[schema(inline)]
-    authorization: Option<Authorization>,
+    #[serde(rename = "sessionId", skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = String)]
+    session_id: Option<String>,
+    /// `authorization-required` only: the page to open, where the user enters
+    /// `deviceAuthCode`.
+    #[serde(rename = "authUrl", skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = String)]
+    auth_url: Option<String>,
+    /// `authorization-required` only.
+    #[serde(rename = "deviceAuthCode", skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = String)]
+    device_auth_code: Option<String>,
+    /// `authorization-required` only: when the session ends.
+    #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, value_type = String, format = DateTime)]
+    expires_at: Option<String>,
 }
 
 /// `authorization-required`: where the user connects; retry once they have.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Authorization {
+#[derive(Debug, Clone)]
+struct Authorization {
     session_id: String,
-    /// The page to open, where the user enters `deviceAuthCode`.
     auth_url: String,
     device_auth_code: String,
-    #[schema(format = DateTime)]
     expires_at: String,
 }
 
@@ -134,7 +144,10 @@ impl ResponseError for ApiError {
             detail: self.detail.clone(),
             interval: self.interval,
             refused: self.refused,
-            authorization: self.authorization.clone(),
+            session_id: self.authorization.as_ref().map(|a| a.session_id.clone()),
+            auth_url: self.authorization.as_ref().map(|a| a.auth_url.clone()),
+            device_auth_code: self.authorization.as_ref().map(|a| a.device_auth_code.clone()),
+            expires_at: self.authorization.as_ref().map(|a| a.expires_at.clone()),
         };
         HttpResponse::build(self.status).content_type("application/problem+json").json(problem)
     }

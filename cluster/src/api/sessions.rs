@@ -9,7 +9,7 @@ use securix_engine::model::session::Flow;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::identity::{AGENT_ID, App, optional_header};
+use super::identity::{AGENT_ID, App, AppOrAgent, optional_header};
 use super::problem::ApiError;
 use super::problem::responses::{
     BadRequest, Forbidden, Gone, Internal, NotFound, PayloadTooLarge, RequestTimeout, ServiceUnavailable,
@@ -107,7 +107,7 @@ pub struct WaitQuery {
 #[utoipa::path(
     tag = "sessions",
     operation_id = "getSession",
-    security(("apiKey" = [])),
+    security(("apiKey" = []), ("agentToken" = [])),
     params(("id" = String, Path, description = "The session's id"), WaitQuery),
     responses(
         (status = 200, description = "The session's status", body = views::SessionView),
@@ -121,12 +121,15 @@ pub struct WaitQuery {
 #[get("/v1/sessions/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
-    App(principal): App,
+    caller: AppOrAgent,
     id: web::Path<String>,
     query: web::Query<WaitQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let wait = query.wait.map(|secs| Duration::from_secs(secs.min(60)));
-    let view = state.engine.session_status(&principal, &id, wait).await?;
+    let view = match caller {
+        AppOrAgent::App(principal) => state.engine.session_status(&principal, &id, wait).await?,
+        AppOrAgent::Agent(caller) => state.engine.session_status_as_agent(&caller, &id, wait).await?,
+    };
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -225,7 +225,22 @@ impl Flows {
         session_id: &str,
         wait: Option<Duration>,
     ) -> EngineResult<SessionView> {
+        self.session_status_for(principal, None, session_id, wait).await
+    }
+
+    /// A session's status, for a caller limited to one entity's sessions (an agent
+    /// token) when `entity_id` is given: another entity's answers `NotFound`.
+    pub async fn session_status_for(
+        &self,
+        principal: &Principal,
+        entity_id: Option<&str>,
+        session_id: &str,
+        wait: Option<Duration>,
+    ) -> EngineResult<SessionView> {
         let session = self.owned_session(principal, session_id).await?;
+        if entity_id.is_some_and(|entity_id| entity_id != session.entity_id) {
+            return Err(EngineError::NotFound("session"));
+        }
         let wait = wait.unwrap_or_default().min(MAX_WAIT);
         if session.flow == Flow::Device && wait.is_zero() {
             let work = RegionWork::PollSession {

@@ -22,9 +22,14 @@ use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The server answered with a problem document.
+    /// The server answered with a problem document. `refused` is what an agent's
+    /// grant lacks (`agent-not-allowed`).
     #[error("{detail}")]
-    Api { status: u16, kind: String, detail: String },
+    Api { status: u16, kind: String, detail: String, refused: Option<String> },
+    /// The user has not connected yet (or must authorize again): hand them the
+    /// link and the code, then retry — `Client::wait_for_authorization` waits.
+    #[error("the user must authorize first: open {} and enter {}", .0.auth_url, .0.device_auth_code)]
+    AuthorizationRequired(AuthorizationRequired),
     #[error("cannot reach SecuriX at {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("unexpected answer from SecuriX: {0}")]
@@ -40,9 +45,21 @@ impl ClientError {
     pub fn problem(&self) -> Option<&str> {
         match self {
             ClientError::Api { kind, .. } => kind.rsplit('/').next(),
+            ClientError::AuthorizationRequired(_) => Some("authorization-required"),
             _ => None,
         }
     }
+}
+
+/// The device session SecuriX began for a user an agent called for.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizationRequired {
+    pub session_id: String,
+    /// The page the user opens to enter the code.
+    pub auth_url: String,
+    pub device_auth_code: String,
+    pub expires_at: String,
 }
 
 /// `POST /v1/sessions`.
@@ -123,6 +140,25 @@ impl SessionStatus {
     }
 }
 
+/// A token for one agent acting for one entity.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentToken {
+    pub token_id: String,
+    /// `sxa_…`: a secret; give it to the agent, log it nowhere.
+    pub token: String,
+    pub expires_at: String,
+}
+
+impl std::fmt::Debug for AgentToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentToken")
+            .field("token_id", &self.token_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A SecuriX client. Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
@@ -131,6 +167,7 @@ pub struct Client {
     api_key: Option<String>,
     admin_token: Option<String>,
     agent: Option<String>,
+    agent_token: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -152,6 +189,7 @@ impl Client {
             api_key: None,
             admin_token: None,
             agent: None,
+            agent_token: None,
         })
     }
 
@@ -170,6 +208,13 @@ impl Client {
         self
     }
 
+    /// Calls as an agent token (`sxa_…`): it stands for the API key, the agent and
+    /// the entity on the proxy, and reads the sessions of its entity.
+    pub fn agent_token(mut self, token: &str) -> Self {
+        self.agent_token = Some(token.to_owned());
+        self
+    }
+
     /// A request to `path` with the client's identity headers.
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
@@ -181,6 +226,9 @@ impl Client {
             if let Some(value) = value {
                 request = request.header(name, value);
             }
+        }
+        if let Some(token) = &self.agent_token {
+            request = request.bearer_auth(token);
         }
         request
     }
@@ -227,6 +275,39 @@ impl Client {
         Self::decode(
             self.call(Method::GET, &format!("/v1/sessions/{}{query}", segment(session_id)?), None).await?,
         )
+    }
+
+    /// Waits until the user completes (or abandons) the session an
+    /// `AuthorizationRequired` names, at most `within`; then retry the call.
+    pub async fn wait_for_authorization(
+        &self,
+        required: &AuthorizationRequired,
+        within: Duration,
+    ) -> Result<SessionStatus, ClientError> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now()).as_secs();
+            let status = self.session(&required.session_id, Some(left.clamp(1, 30))).await?;
+            if status.is_final() || left == 0 {
+                return Ok(status);
+            }
+        }
+    }
+
+    /// Mints a token for `agent_id` acting for `entity_id` (the app's API key);
+    /// give it to the agent's process instead of the key.
+    pub async fn mint_agent_token(
+        &self,
+        agent_id: &str,
+        entity_id: &str,
+        expires_in: Option<Duration>,
+    ) -> Result<AgentToken, ClientError> {
+        let mut body = serde_json::json!({ "entityId": entity_id });
+        if let Some(expires_in) = expires_in {
+            body["expiresIn"] = expires_in.as_secs().into();
+        }
+        let path = format!("/v1/agents/{}/tokens", segment(agent_id)?);
+        Self::decode(self.call(Method::POST, &path, Some(&body)).await?)
     }
 
     pub async fn confirm(&self, session_id: &str, sxc: &str) -> Result<Value, ClientError> {
@@ -302,7 +383,14 @@ impl Client {
 
 fn problem_error(status: u16, problem: &Value) -> ClientError {
     let text_of = |key: &str| problem.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
-    ClientError::Api { status, kind: text_of("type"), detail: text_of("detail") }
+    let kind = text_of("type");
+    if kind.ends_with("/authorization-required")
+        && let Ok(required) = serde_json::from_value::<AuthorizationRequired>(problem.clone())
+    {
+        return ClientError::AuthorizationRequired(required);
+    }
+    let refused = problem.get("refused").and_then(Value::as_str).map(str::to_owned);
+    ClientError::Api { status, kind, detail: text_of("detail"), refused }
 }
 
 /// One path segment, percent-encoded (like JavaScript's `encodeURIComponent`).
