@@ -5,9 +5,25 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { Securix, SecurixConfigError, SecurixError, WebhookVerificationError, verifyWebhook } from "@securix/sdk";
+import {
+  AuthorizationRequiredError,
+  Securix,
+  SecurixConfigError,
+  SecurixError,
+  WebhookVerificationError,
+  verifyWebhook,
+} from "@securix/sdk";
 
-import { completeDeviceFlow, freePort, provision, startMockOAuth, startSecurix, workspace } from "./support/peers.mjs";
+import {
+  ADMIN_TOKEN,
+  call,
+  completeDeviceFlow,
+  freePort,
+  provision,
+  startMockOAuth,
+  startSecurix,
+  workspace,
+} from "./support/peers.mjs";
 
 const vector = JSON.parse(fs.readFileSync(path.join(workspace, "docs/webhook-test-vector.json"), "utf8"));
 const vectorHeaders = {
@@ -224,12 +240,13 @@ describe("the Node SDK refuses what would fail open", () => {
 });
 
 describe("the Node SDK against a real server", () => {
-  let securix, oauth, client;
+  let securix, oauth, client, projectId;
 
   before(async () => {
     [securix, oauth] = await Promise.all([startSecurix(), startMockOAuth()]);
-    const { apiKey, agentId } = await provision(securix, { oauthBaseUrl: oauth.baseUrl, origin: "https://app.example" });
-    client = new Securix({ baseUrl: securix.baseUrl, apiKey, agentId });
+    const provisioned = await provision(securix, { oauthBaseUrl: oauth.baseUrl, origin: "https://app.example" });
+    projectId = provisioned.projectId;
+    client = new Securix({ baseUrl: securix.baseUrl, apiKey: provisioned.apiKey, agentId: provisioned.agentId });
   });
   after(() => Promise.all([securix?.stop(), oauth?.stop()]));
 
@@ -304,6 +321,31 @@ describe("the Node SDK against a real server", () => {
     const error = await impatient.request("GET", `/v1/sessions/${sessionId}?wait=5`).catch((e) => e);
     assert.ok(error instanceof SecurixError && error.code === "SECURIX_TIMEOUT", String(error));
     assert.ok(Date.now() - started < 3000);
+  });
+
+  test("an agent holding only a token is asked to have its user connect, waits, then calls", async () => {
+    const grant = { integrations: { mock: { methods: ["GET"] } }, connectOnDemand: true };
+    await call(securix.baseUrl, "PUT", `/v1/admin/projects/${projectId}/agents/assistant`, { "securix-admin-token": ADMIN_TOKEN }, grant);
+    const { token, tokenId } = await client.agents.mintToken("assistant", { entityId: "ada", expiresIn: 300 });
+    assert.match(token, /^sxa_/);
+    const agent = new Securix({ baseUrl: securix.baseUrl, agentToken: token });
+
+    const asked = await agent.proxy("mock", "userinfo").catch((e) => e);
+    assert.ok(asked instanceof AuthorizationRequiredError, String(asked));
+    assert.equal(asked.code, "SECURIX_AUTHORIZATION_REQUIRED");
+    assert.equal(asked.authUrl, `${securix.baseUrl}/device`);
+    const refused = await agent.proxy("mock", "userinfo", { method: "DELETE" }).catch((e) => e);
+    assert.equal(refused.refused, "method");
+
+    const waiting = agent.auth.waitForAuthorization(asked, { timeoutMs: 30_000 });
+    await completeDeviceFlow(securix, asked.deviceAuthCode);
+    assert.equal((await waiting).status, "completed");
+    const userinfo = await agent.proxy("mock", "userinfo");
+    assert.equal(userinfo.status, 200);
+
+    await client.agents.revokeToken("assistant", tokenId);
+    assert.equal((await agent.proxy("mock", "userinfo").catch((e) => e)).status, 401);
+    assert.ok(!`${asked.message} ${asked.stack}`.includes(token), "the token never shows in an error");
   });
 
   test("webhooks.keys lists the server's active keys", async () => {

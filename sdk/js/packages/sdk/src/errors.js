@@ -3,7 +3,7 @@
 
 /** A SecuriX error answer (RFC 9457 problem+json), a transport failure, or a call refused before it was sent. */
 export class SecurixError extends Error {
-  constructor(message, { status, type, detail, code, cause } = {}) {
+  constructor(message, { status, type, detail, code, refused, cause } = {}) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = "SecurixError";
     /**
@@ -17,6 +17,24 @@ export class SecurixError extends Error {
     /** The stable problem type URI. */
     this.type = type;
     this.detail = detail;
+    /** `agent-not-allowed` only: what the agent's grant lacks (`method`, `path`, `integration`, `scopes`, `expired`). */
+    this.refused = refused;
+  }
+}
+
+/**
+ * The user an agent called for has not connected yet (or must authorize again):
+ * SecuriX began a device session for them. Hand `authUrl` and `deviceAuthCode` to the
+ * user, wait (`securix.auth.waitForAuthorization(error)`), then retry the call.
+ */
+export class AuthorizationRequiredError extends SecurixError {
+  constructor(message, { status, type, detail, sessionId, authUrl, deviceAuthCode, expiresAt }) {
+    super(message, { code: "SECURIX_AUTHORIZATION_REQUIRED", status, type, detail });
+    this.name = "AuthorizationRequiredError";
+    this.sessionId = sessionId;
+    this.authUrl = authUrl;
+    this.deviceAuthCode = deviceAuthCode;
+    this.expiresAt = expiresAt;
   }
 }
 

@@ -20,6 +20,11 @@ export interface SecurixOptions {
   apiKey?: string;
   /** Default: SECURIX_AGENT_ID, else "default". */
   agentId?: string;
+  /**
+   * An agent token (`sxa_…`) in place of the API key: calls as that agent for that
+   * token's entity. Default: SECURIX_AGENT_TOKEN.
+   */
+  agentToken?: string;
   /** Per call; long-polls add their wait. Default 30 000. */
   timeoutMs?: number;
   fetch?: typeof fetch;
@@ -88,7 +93,8 @@ export interface VerifyOptions {
 }
 
 export interface ProxyOptions {
-  entityId: string;
+  /** Required with an API key; an agent token names its entity itself. */
+  entityId?: string;
   method?: string;
   /** Sent to the provider; any `securix-*` or `authorization` header among them is dropped. */
   headers?: Record<string, string>;
@@ -107,7 +113,9 @@ export type SecurixErrorCode =
   /** Refused before any request: a missing id, a proxy path that leaves its integration. */
   | "SECURIX_INVALID_ARGUMENT"
   /** A setting that cannot work safely; see SecurixConfigError. */
-  | "SECURIX_CONFIG";
+  | "SECURIX_CONFIG"
+  /** The user must connect first; see AuthorizationRequiredError. */
+  | "SECURIX_AUTHORIZATION_REQUIRED";
 
 /** Match on `code`, never on `message`. */
 export class SecurixError extends Error {
@@ -117,6 +125,20 @@ export class SecurixError extends Error {
   /** The stable problem type URI. */
   type?: string;
   detail?: string;
+  /** `agent-not-allowed` only: what the agent's grant lacks. */
+  refused?: "method" | "path" | "integration" | "scopes" | "expired";
+}
+/**
+ * The user an agent called for has not connected yet (or must authorize again): hand
+ * them `authUrl` and `deviceAuthCode`, `await securix.auth.waitForAuthorization(error)`,
+ * then retry.
+ */
+export class AuthorizationRequiredError extends SecurixError {
+  readonly code: "SECURIX_AUTHORIZATION_REQUIRED";
+  sessionId: string;
+  authUrl: string;
+  deviceAuthCode: string;
+  expiresAt: string;
 }
 /** No API key, an insecure `baseUrl`, a handler without `resolveEntityId` or an allowlist. */
 export class SecurixConfigError extends SecurixError {
@@ -140,7 +162,14 @@ declare class Auth {
   createSession(request: CreateSessionRequest): Promise<CreatedSession>;
   getSession(sessionId: string, options?: { wait?: number; signal?: AbortSignal }): Promise<SessionView>;
   waitForSession(sessionId: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<SessionView>;
+  /** Waits for the user of an AuthorizationRequiredError; then retry the call. */
+  waitForAuthorization(error: AuthorizationRequiredError, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<SessionView>;
   confirm(sessionId: string, sxc: string): Promise<{ status: "completed"; connections: unknown[] }>;
+}
+declare class Agents {
+  /** A token for one agent acting for one entity (60 to 86 400 s; default 3 600). */
+  mintToken(agentId: string, request: { entityId: string; expiresIn?: number }): Promise<{ tokenId: string; token: string; expiresAt: string }>;
+  revokeToken(agentId: string, tokenId: string): Promise<void>;
 }
 declare class Connections {
   list(entityId: string): Promise<Connection[]>;
@@ -157,7 +186,8 @@ export class Securix {
   readonly auth: Auth;
   readonly connections: Connections;
   readonly webhooks: Webhooks;
-  proxy(integration: string, path: string, options: ProxyOptions): Promise<Response>;
+  readonly agents: Agents;
+  proxy(integration: string, path: string, options?: ProxyOptions): Promise<Response>;
   request(method: string, path: string, options?: { json?: unknown; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal }): Promise<any>;
 
   /** The instance configured from SECURIX_URL, SECURIX_API_KEY and SECURIX_AGENT_ID. */

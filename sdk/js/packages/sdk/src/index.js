@@ -1,7 +1,7 @@
 // @securix/sdk: SecuriX's HTTP API for Node backends. It holds the API key, so it
 // must never be bundled into a browser page.
 
-import { SecurixConfigError, SecurixError } from "./errors.js";
+import { AuthorizationRequiredError, SecurixConfigError, SecurixError } from "./errors.js";
 import { verifyWebhook } from "./webhooks.js";
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -11,10 +11,12 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 export class Securix {
   /**
-   * Options default to the environment: SECURIX_URL, SECURIX_API_KEY, SECURIX_AGENT_ID.
-   * A `baseUrl` on plain http is refused (SecurixConfigError) unless it is loopback or
-   * `allowInsecureHttp` (SECURIX_ALLOW_INSECURE_HTTP=1) says so: every call carries the
-   * API key.
+   * Options default to the environment: SECURIX_URL, SECURIX_API_KEY, SECURIX_AGENT_ID,
+   * SECURIX_AGENT_TOKEN. With an `agentToken` (`sxa_…`, minted by the app for one agent
+   * and one entity) the client calls as that agent for that entity and needs no API key:
+   * what an agent's process should hold. A `baseUrl` on plain http is refused
+   * (SecurixConfigError) unless it is loopback or `allowInsecureHttp`
+   * (SECURIX_ALLOW_INSECURE_HTTP=1) says so: every call carries the secret.
    */
   constructor(options = {}) {
     const env = globalThis.process?.env ?? {};
@@ -24,11 +26,13 @@ export class Securix {
     );
     this.apiKey = options.apiKey ?? env.SECURIX_API_KEY;
     this.agentId = options.agentId ?? env.SECURIX_AGENT_ID ?? "default";
+    this.agentToken = options.agentToken ?? env.SECURIX_AGENT_TOKEN;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.fetch = options.fetch ?? globalThis.fetch;
     this.auth = new Auth(this);
     this.connections = new Connections(this);
     this.webhooks = new Webhooks(this);
+    this.agents = new Agents(this);
   }
 
   /** The instance configured from the environment, as in `Securix.auth.createSession(…)`. */
@@ -65,7 +69,8 @@ export class Securix {
     for (const name of [...outgoing.keys()]) {
       if (RESERVED_PROXY_HEADER.test(name)) outgoing.delete(name);
     }
-    outgoing.set("securix-entity-id", requireText(entityId, "entityId"));
+    // An agent token names the entity itself.
+    if (!this.agentToken) outgoing.set("securix-entity-id", requireText(entityId, "entityId"));
     if (connectionId !== undefined && connectionId !== null) outgoing.set("securix-connection-id", requireText(connectionId, "connectionId"));
     const response = await this.send(method, url, { headers: outgoing, body, signal });
     if (response.headers.get("content-type")?.startsWith("application/problem+json")) {
@@ -98,13 +103,17 @@ export class Securix {
   }
 
   async send(method, path, { headers = {}, body, timeoutMs = this.timeoutMs, signal } = {}) {
-    if (!this.apiKey) {
-      throw new SecurixConfigError("no API key: pass { apiKey } or set SECURIX_API_KEY");
+    if (!this.apiKey && !this.agentToken) {
+      throw new SecurixConfigError("no API key: pass { apiKey } or set SECURIX_API_KEY (an agent: { agentToken })");
     }
     // The SDK's own identity headers replace any copy the caller passed, whatever its case.
     const outgoing = new Headers(headers);
-    outgoing.set("securix-api-key", this.apiKey);
-    outgoing.set("securix-agent-id", this.agentId);
+    if (this.agentToken) {
+      outgoing.set("authorization", `Bearer ${this.agentToken}`);
+    } else {
+      outgoing.set("securix-api-key", this.apiKey);
+      outgoing.set("securix-agent-id", this.agentId);
+    }
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
       return await this.fetch(`${this.baseUrl}${path}`, {
@@ -168,6 +177,15 @@ class Auth {
     }
   }
 
+  /**
+   * Waits until the user completes (or abandons) the session an
+   * `AuthorizationRequiredError` names; answers its last view. Then retry the call.
+   */
+  async waitForAuthorization(error, options) {
+    if (!(error instanceof AuthorizationRequiredError)) throw invalidArgument("not an AuthorizationRequiredError");
+    return this.waitForSession(error.sessionId, options);
+  }
+
   /** Activates a popup session's connections with the browser's `sxc` (once). */
   async confirm(sessionId, sxc) {
     const session = segment(sessionId, "sessionId");
@@ -215,16 +233,40 @@ class Webhooks {
   }
 }
 
+class Agents {
+  constructor(client) {
+    this.client = client;
+  }
+
+  /**
+   * Mints a token for `agentId` acting for `entityId` (60 s to 24 h; default 1 h).
+   * Answers `{tokenId, token, expiresAt}`: give `token` to the agent's process in place
+   * of the API key, and log it nowhere.
+   */
+  async mintToken(agentId, { entityId, expiresIn } = {}) {
+    requireText(entityId, "entityId");
+    return this.client.request("POST", `/v1/agents/${segment(agentId, "agentId")}/tokens`, {
+      json: { entityId, expiresIn },
+    });
+  }
+
+  /** Revokes a token at once. */
+  async revokeToken(agentId, tokenId) {
+    const agent = segment(agentId, "agentId");
+    return this.client.request("DELETE", `/v1/agents/${agent}/tokens/${segment(tokenId, "tokenId")}`);
+  }
+}
+
 async function problemError(response) {
   const problem = await response.json().catch(() => ({}));
   const title = problem.title ?? `SecuriX answered ${response.status}`;
   const message = problem.detail ? `${title}: ${problem.detail}` : title;
-  return new SecurixError(message, {
-    code: "SECURIX_API",
-    status: response.status,
-    type: problem.type,
-    detail: problem.detail,
-  });
+  const fields = { status: response.status, type: problem.type, detail: problem.detail };
+  if (String(problem.type).endsWith("/authorization-required") && typeof problem.sessionId === "string") {
+    const { sessionId, authUrl, deviceAuthCode, expiresAt } = problem;
+    return new AuthorizationRequiredError(message, { ...fields, sessionId, authUrl, deviceAuthCode, expiresAt });
+  }
+  return new SecurixError(message, { ...fields, code: "SECURIX_API", refused: problem.refused });
 }
 
 function requireText(value, name) {
@@ -265,5 +307,5 @@ function checkedBaseUrl(text, allowInsecureHttp) {
   return url.href.replace(/\/+$/, "");
 }
 
-export { SecurixConfigError, SecurixError, WebhookVerificationError } from "./errors.js";
+export { AuthorizationRequiredError, SecurixConfigError, SecurixError, WebhookVerificationError } from "./errors.js";
 export { verifyWebhook } from "./webhooks.js";
