@@ -813,6 +813,18 @@ impl Engine {
         }
     }
 
+    /// The device session in which the entity's user connects `integration` for
+    /// the agent, within its grant (the pending one, if any).
+    pub async fn ask_user(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        entity_id: &str,
+        integration: &str,
+    ) -> EngineResult<SessionCreated> {
+        self.inner.flows.ask_user(principal, agent_id, entity_id, integration).await
+    }
+
     /// Who a presented agent token (`sxa_…`) speaks for.
     pub async fn authenticate_agent(&self, presented: &str) -> EngineResult<crate::auth::AgentCaller> {
         self.inner.auth.authenticate_agent(presented).await
@@ -837,6 +849,16 @@ impl Engine {
         token_id: &str,
     ) -> EngineResult<()> {
         self.inner.auth.revoke_agent_token(principal, agent_id, token_id).await
+    }
+
+    /// The entity's connections the agent's grant lets it call through.
+    pub async fn usable_connections(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        entity_id: &str,
+    ) -> EngineResult<Vec<ConnectionView>> {
+        self.inner.proxy.usable_connections(principal, agent_id, entity_id).await
     }
 
     /// Waits until every token use recorded so far is committed to the audit trail.

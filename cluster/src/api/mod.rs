@@ -27,6 +27,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod connections;
 pub mod identity;
+pub mod mcp;
 pub mod openapi;
 pub mod ops;
 pub mod problem;
@@ -69,6 +70,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(agents::put_agent)
         .service(agents::mint_token)
         .service(agents::revoke_token)
+        .service(mcp::message)
+        .service(mcp::stream)
         .service(admin::put_integration)
         .service(admin::put_origins)
         .service(admin_reads::list_projects)

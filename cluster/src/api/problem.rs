@@ -107,6 +107,14 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
 
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", detail)
+    }
+
     pub fn too_large(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "Request too large", detail)
     }
@@ -123,6 +131,26 @@ impl ApiError {
     pub fn slug(&self) -> &'static str {
         self.slug
     }
+
+    /// The problem document this error answers, as JSON.
+    pub fn problem_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.problem()).unwrap_or_default()
+    }
+
+    fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("{TYPE_BASE}{}", self.slug),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            interval: self.interval,
+            refused: self.refused,
+            session_id: self.authorization.as_ref().map(|a| a.session_id.clone()),
+            auth_url: self.authorization.as_ref().map(|a| a.auth_url.clone()),
+            device_auth_code: self.authorization.as_ref().map(|a| a.device_auth_code.clone()),
+            expires_at: self.authorization.as_ref().map(|a| a.expires_at.clone()),
+        }
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -137,18 +165,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let problem = Problem {
-            kind: format!("{TYPE_BASE}{}", self.slug),
-            title: self.title,
-            status: self.status.as_u16(),
-            detail: self.detail.clone(),
-            interval: self.interval,
-            refused: self.refused,
-            session_id: self.authorization.as_ref().map(|a| a.session_id.clone()),
-            auth_url: self.authorization.as_ref().map(|a| a.auth_url.clone()),
-            device_auth_code: self.authorization.as_ref().map(|a| a.device_auth_code.clone()),
-            expires_at: self.authorization.as_ref().map(|a| a.expires_at.clone()),
-        };
+        let problem = self.problem();
         HttpResponse::build(self.status).content_type("application/problem+json").json(problem)
     }
 }
@@ -296,6 +313,9 @@ pub mod responses {
         Forbidden;
         /// `not-found`: no such resource for this project (a foreign id answers the same).
         NotFound;
+        /// `method-not-allowed`: the route takes another method (`/v1/mcp` opens no
+        /// event stream: POST each message).
+        MethodNotAllowed;
         /// `request-timeout`: the request body stalled.
         RequestTimeout;
         /// `conflict`: the state does not allow it; `reauth-required`: the connection

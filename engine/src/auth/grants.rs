@@ -50,11 +50,17 @@ fn refuse(agent: &Agent, refused: Refused) -> EngineError {
     EngineError::AgentNotAllowed { agent_id: agent.agent_id.clone(), refused }
 }
 
-/// The agent's grant for `integration`, if it is granted and not expired.
-pub(crate) fn grant<'a>(agent: &'a Agent, integration: &str, now: Timestamp) -> EngineResult<&'a Grant> {
+/// Refuses an agent whose grant has expired.
+pub(crate) fn check_live(agent: &Agent, now: Timestamp) -> EngineResult<()> {
     if agent.expires_at.is_some_and(|expires_at| expires_at <= now) {
         return Err(refuse(agent, Refused::Expired));
     }
+    Ok(())
+}
+
+/// The agent's grant for `integration`, if it is granted and not expired.
+pub(crate) fn grant<'a>(agent: &'a Agent, integration: &str, now: Timestamp) -> EngineResult<&'a Grant> {
+    check_live(agent, now)?;
     agent.grant(integration).ok_or_else(|| refuse(agent, Refused::Integration(integration.to_owned())))
 }
 

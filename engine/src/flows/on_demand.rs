@@ -36,8 +36,23 @@ impl Flows {
         if !agent.connect_on_demand {
             return Ok(None);
         }
+        drop(tx);
+        Ok(Some(self.ask_user(principal, agent_id, entity_id, integration).await?))
+    }
+
+    /// The device session in which the user connects `integration` for the agent
+    /// (re-authorizing their connection if they have one): the pending one if there
+    /// is one, else a new one.
+    pub async fn ask_user(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        entity_id: &str,
+        integration: &str,
+    ) -> EngineResult<SessionCreated> {
+        let tx = self.store.begin().await?;
         if let Some(pending) = self.pending_on_demand(&tx, principal, entity_id, integration).await? {
-            return Ok(Some(pending));
+            return Ok(pending);
         }
         let connections = connection::list(&tx, &principal.project_id, entity_id).await?;
         let reconnect = connection::default_of(&tx, &connections, integration).await?.map(|c| c.id.clone());
@@ -59,7 +74,7 @@ impl Flows {
                 async move { crate::model::put_json(&tx, &index, &session_id, "on-demand session") }
             })
             .await?;
-        Ok(Some(created))
+        Ok(created)
     }
 
     /// The session begun on demand before, while the user can still complete it.

@@ -273,6 +273,21 @@ impl Proxy {
         self.audit.append(entry).await;
     }
 
+    /// The entity's connections the agent's grant lets it call through.
+    pub async fn usable_connections(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        entity_id: &str,
+    ) -> EngineResult<Vec<crate::flows::views::ConnectionView>> {
+        let tx = self.store.begin().await?;
+        let agent = crate::auth::require_agent(&tx, &principal.project_id, agent_id).await?;
+        drop(tx);
+        crate::auth::grants::check_live(&agent, self.now())?;
+        let connections = self.tokens.list_connections(principal, entity_id).await?;
+        Ok(connections.into_iter().filter(|c| agent.grant(&c.integration).is_some()).collect())
+    }
+
     /// Waits until every token use recorded so far is committed to the audit trail.
     pub async fn flush_audit_log(&self) {
         self.audit.flush().await;
