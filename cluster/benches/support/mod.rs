@@ -22,7 +22,7 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 pub const LATENCY_SAMPLES: usize = 5000;
-const WARMUP: usize = 500;
+pub const WARMUP: usize = 500;
 
 /// The provider on loopback: a token endpoint that grants anything (a day-long
 /// token), userinfo, and a 1 KB JSON answer on every other path.
@@ -292,7 +292,7 @@ pub async fn latency(targets: &[&Target], body: &Bytes) -> Result<Vec<(f64, f64)
     Ok(samples.into_iter().map(p50_p99).collect())
 }
 
-fn p50_p99(mut samples: Vec<Duration>) -> (f64, f64) {
+pub fn p50_p99(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
     let at = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
     (at(0.5), at(0.99))
