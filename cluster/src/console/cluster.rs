@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
-use super::table::{Row, Table, text};
+use super::table::{Pages, Row, Table, text};
 use super::{page, signed_in};
 use crate::pages::render::{Frame, Page};
 use crate::server::AppState;
@@ -57,6 +57,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
             rows: rows(&view["nodes"], &["nodeId", "address", "live", "shards", "renewedAt", "renewals"]),
             empty: "A single node on the embedded store: it owns every shard. Start nodes on PostgreSQL to form a cluster.",
             more: false,
+            pages: Pages::default(),
         },
         Table {
             id: "shards",
@@ -65,6 +66,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
             rows: rows(&view["shards"], &["shard", "nodeId", "epoch"]),
             empty: "No shards.",
             more: false,
+            pages: Pages::default(),
         },
     ];
     let node_id = view["nodeId"].as_str().map(str::to_owned);

@@ -16,7 +16,7 @@ use securix_engine::util::secret::SecretString;
 use securix_engine::webhooks::deliveries::DeliveryFilter;
 use serde::{Deserialize, Serialize};
 
-use super::table::{Row, RowAction, Table, text};
+use super::table::{Pages, Row, RowAction, Table, text};
 use super::{ConsoleSession, page, posted, see_other, signed_in};
 use crate::api::problem::ApiError;
 use crate::pages::render::{Frame, Page};
@@ -70,8 +70,42 @@ pub fn said(error: &EngineError) -> String {
     error.to_string().split_once(' ').map(|(_, rest)| rest.to_owned()).unwrap_or_else(|| error.to_string())
 }
 
-fn first(limit: usize) -> PageRequest {
-    PageRequest { limit: Some(limit), cursor: None }
+/// Which section the operator pages through, and from where.
+struct Paging {
+    section: String,
+    after: String,
+}
+
+/// Each section's page: the first, or the one the operator paged to; and the links
+/// to the next page and back to the first (the catalog search is left behind, the
+/// entity filter kept).
+struct Pager<'a> {
+    base: &'a str,
+    entity: &'a str,
+    paging: Option<&'a Paging>,
+}
+
+impl Pager<'_> {
+    fn request(&self, section: &str) -> PageRequest {
+        let cursor = self.paging.filter(|p| p.section == section).map(|p| p.after.clone());
+        PageRequest { limit: Some(SHOWN), cursor }
+    }
+
+    fn links(&self, section: &str, next_cursor: &Option<String>) -> Pages {
+        let link = |after: Option<&str>| {
+            let mut query = vec![("entity", self.entity)];
+            if let Some(after) = after {
+                query.extend([("section", section), ("after", after)]);
+            }
+            let query = serde_urlencoded::to_string(query).unwrap_or_default();
+            format!("{}?{query}#{section}", self.base)
+        };
+        let paged = self.paging.is_some_and(|p| p.section == section);
+        Pages {
+            next: next_cursor.as_deref().map(|after| link(Some(after))),
+            first: paged.then(|| link(None)),
+        }
+    }
 }
 
 /// Rows of `items`' `fields`, as JSON names them.
@@ -108,6 +142,7 @@ struct Extra {
     /// The catalog search, and the entity whose connections are shown.
     search: String,
     entity: String,
+    paging: Option<Paging>,
 }
 
 async fn project_page(
@@ -119,15 +154,19 @@ async fn project_page(
     let engine = &state.engine;
     let project = engine.project(project_id).await?;
     let base = format!("/console/projects/{project_id}");
-    let keys = engine.list_api_keys(project_id, &first(SHOWN)).await?;
-    let integrations = engine.list_integration_page(project_id, &first(SHOWN)).await?;
+    let pager = Pager { base: &base, entity: &extra.entity, paging: extra.paging.as_ref() };
+    let keys = engine.list_api_keys(project_id, &pager.request("keys")).await?;
+    let integrations = engine.list_integration_page(project_id, &pager.request("integrations")).await?;
     let entity = Some(extra.entity.trim().to_owned()).filter(|e| !e.is_empty());
     let by_entity = ConnectionFilter { entity_id: entity, ..ConnectionFilter::default() };
-    let connections = engine.list_project_connections(project_id, &by_entity, &first(SHOWN)).await?;
-    let sessions = engine.list_sessions(project_id, &SessionFilter::default(), &first(SHOWN)).await?;
-    let deliveries =
-        engine.list_webhook_deliveries(project_id, &DeliveryFilter::default(), &first(SHOWN)).await?;
-    let audit = engine.list_audit(project_id, &AuditFilter::default(), &first(SHOWN)).await?;
+    let connections =
+        engine.list_project_connections(project_id, &by_entity, &pager.request("connections")).await?;
+    let sessions =
+        engine.list_sessions(project_id, &SessionFilter::default(), &pager.request("sessions")).await?;
+    let deliveries = engine
+        .list_webhook_deliveries(project_id, &DeliveryFilter::default(), &pager.request("deliveries"))
+        .await?;
+    let audit = engine.list_audit(project_id, &AuditFilter::default(), &pager.request("audit")).await?;
     let activity = engine.activity(project_id).await?;
     let events = engine.recent_events(project_id, SHOWN + 1).await?;
     let sections = vec![
@@ -153,6 +192,7 @@ async fn project_page(
             ),
             empty: "No API keys. Create one below for your app's backend; it is shown once.",
             more: keys.next_cursor.is_some(),
+            pages: pager.links("keys", &keys.next_cursor),
         },
         Table {
             id: "integrations",
@@ -167,6 +207,7 @@ async fn project_page(
             }),
             empty: "No integrations. Search the catalog below and add the providers your users connect.",
             more: integrations.next_cursor.is_some(),
+            pages: pager.links("integrations", &integrations.next_cursor),
         },
         Table {
             id: "connections",
@@ -190,6 +231,7 @@ async fn project_page(
             ),
             empty: "No one is connected yet. Start a session from your app, or with securix connect, and the connection appears here.",
             more: connections.next_cursor.is_some(),
+            pages: pager.links("connections", &connections.next_cursor),
         },
         Table {
             id: "sessions",
@@ -202,6 +244,7 @@ async fn project_page(
             ),
             empty: "No sessions yet.",
             more: sessions.next_cursor.is_some(),
+            pages: pager.links("sessions", &sessions.next_cursor),
         },
         Table {
             id: "events",
@@ -223,6 +266,7 @@ async fn project_page(
                 .collect(),
             empty: "No events yet: connecting, renewing and revoking each add one, sent to your webhook endpoints.",
             more: events.len() > SHOWN,
+            pages: Pages::default(),
         },
         Table {
             id: "deliveries",
@@ -244,16 +288,20 @@ async fn project_page(
             ),
             empty: "No deliveries yet. Add a webhook endpoint (securix webhook add) to hear of connections as they change.",
             more: deliveries.next_cursor.is_some(),
+            pages: pager.links("deliveries", &deliveries.next_cursor),
         },
         Table {
             id: "audit",
             title: "Token uses",
-            headings: vec!["At", "Entity", "Agent", "Integration", "Method", "Host"],
-            rows: rows(&audit.items, &["at", "entityId", "agentId", "integration", "method", "host"], |_| {
-                Vec::new()
-            }),
+            headings: vec!["At", "Entity", "Agent", "Integration", "Method", "Host", "Answer"],
+            rows: rows(
+                &audit.items,
+                &["at", "entityId", "agentId", "integration", "method", "host", "status"],
+                |_| Vec::new(),
+            ),
             empty: "No calls through the proxy yet.",
             more: audit.next_cursor.is_some(),
+            pages: pager.links("audit", &audit.next_cursor),
         },
     ];
     let matches = if extra.search.trim().is_empty() {
@@ -324,6 +372,9 @@ struct Search {
     catalog: String,
     #[serde(default)]
     entity: String,
+    /// A section paged to (`keys`, `connections`, …) and the cursor it starts after.
+    section: Option<String>,
+    after: Option<String>,
 }
 
 #[get("/console/projects/{projectId}")]
@@ -336,7 +387,8 @@ pub async fn show(
     match signed_in(&request, &state).await {
         Ok(session) => {
             let query = query.into_inner();
-            let extra = Extra { search: query.catalog, entity: query.entity, ..Extra::default() };
+            let paging = query.section.zip(query.after).map(|(section, after)| Paging { section, after });
+            let extra = Extra { search: query.catalog, entity: query.entity, paging, ..Extra::default() };
             answer(&state, &session, &project, extra).await
         }
         Err(to_sign_in) => to_sign_in,

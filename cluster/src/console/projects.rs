@@ -6,7 +6,7 @@ use askama::Template;
 use securix_engine::model::page::PageRequest;
 use serde::Deserialize;
 
-use super::table::{Row, Table};
+use super::table::{Pages, Row, Table};
 use super::{ConsoleSession, page, posted, see_other, signed_in};
 use crate::pages::render::{Frame, Page};
 use crate::server::AppState;
@@ -51,6 +51,7 @@ async fn projects_page(state: &AppState, session: &ConsoleSession, problem: Opti
         rows,
         empty: "No projects yet. Create the first one below: each app or environment gets its own.",
         more: listed.next_cursor.is_some(),
+        pages: Pages::default(),
     };
     let status = if problem.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     page(

@@ -24,6 +24,15 @@ pub struct Table {
     pub empty: &'static str,
     /// More than this page holds.
     pub more: bool,
+    pub pages: Pages,
+}
+
+/// Links to page through a section, when it pages.
+#[derive(Default)]
+pub struct Pages {
+    pub next: Option<String>,
+    /// Back to the first page, from a later one.
+    pub first: Option<String>,
 }
 
 /// A value as a cell shows it: `-` for nothing.

@@ -73,6 +73,19 @@ describe("the console in chromium", { skip: noBrowser }, () => {
     assert.doesNotMatch(await page.content(), new RegExp(apiKey), "and never again");
     assert.match(await page.locator("#keys").textContent(), /backend/);
 
+    // A section longer than a page: the next page, then back to the first.
+    for (let i = 0; i < 26; i++) await admin("POST", `/v1/admin/projects/${projectId}/api-keys`, { name: `ci-${i}` });
+    await page.reload();
+    assert.equal(await page.locator("#keys tbody tr").count(), 25);
+    await page.locator("#keys nav").getByRole("link", { name: "Next 25" }).click();
+    await page.waitForURL(/section=keys/);
+    const { items: keys } = await admin("GET", `/v1/admin/projects/${projectId}/api-keys?limit=500`);
+    assert.ok(keys.length > 26);
+    assert.equal(await page.locator("#keys tbody tr").count(), keys.length - 25, "the rest of the keys");
+    assert.equal(await page.locator("#keys nav").getByRole("link", { name: /^Next/ }).count(), 0, "the last page");
+    await page.locator("#keys nav").getByRole("link", { name: "First page" }).click();
+    assert.equal(await page.locator("#keys tbody tr").count(), 25);
+
     await page.getByLabel("Search providers").fill("github");
     await page.getByRole("button", { name: "Search" }).click();
     const card = page.locator("form.match", { hasText: "GitHub" }).first();
