@@ -33,7 +33,11 @@ async fn bench() -> Result<(), Error> {
     ];
     let payload = "x".repeat(1024);
     let sx = securix_url.trim_start_matches("http://").to_owned();
-    let direct = Target { address: upstream.trim_start_matches("http://").to_owned(), path: "/api/echo".into(), headers: vec![] };
+    let direct = Target {
+        address: upstream.trim_start_matches("http://").to_owned(),
+        path: "/api/echo".into(),
+        headers: vec![],
+    };
     let proxied = Target { address: sx.clone(), path: "/v1/proxy/up/echo".into(), headers: identity.clone() };
     let mut mcp_headers = identity;
     mcp_headers.push(("content-type", "application/json".to_owned()));

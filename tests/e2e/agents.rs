@@ -52,6 +52,14 @@ async fn an_agent_is_held_to_its_grant() {
         (403, "agent-not-allowed".into(), "method".into())
     );
     assert_eq!(refusal(&call(Method::GET, "/me").await), (403, "agent-not-allowed".into(), "path".into()));
+    let mut overridden = bot.to_vec();
+    overridden.push(("x-http-method-override", "delete"));
+    let smuggled = w.client.get("/v1/proxy/llm/v1/echo", &overridden).await;
+    assert_eq!(
+        refusal(&smuggled),
+        (403, "agent-not-allowed".into(), "method".into()),
+        "an override header's method"
+    );
     let unlisted = w.client.get("/v1/proxy/other/x", &bot).await;
     assert_eq!(refusal(&unlisted), (403, "agent-not-allowed".into(), "integration".into()));
 
@@ -76,6 +84,19 @@ async fn an_agent_is_held_to_its_grant() {
     );
     assert_eq!(put_agent(&w, "bot", json!({"integrations": {"llm": {}}})).await.status, 200);
     assert_eq!(call(Method::POST, "/v1/echo").await.status, 200, "every method once the grant lists none");
+
+    // Asking users to connect is granted apart: this agent may not.
+    let connect = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "connect", "arguments": {"integration": "llm"}}});
+    let mut mcp_headers = bot.to_vec();
+    mcp_headers.push(("content-type", "application/json"));
+    let asked = w
+        .client
+        .send(Method::POST, "/v1/mcp", &mcp_headers, Some(connect.to_string().into_bytes()), None)
+        .await;
+    let result = &asked.json()["result"];
+    assert_eq!(result["isError"], true, "{}", asked.text);
+    assert_eq!(result["structuredContent"]["error"]["refused"], "connect");
 
     // Malformed grants are refused whole.
     for bad in [
@@ -157,6 +178,21 @@ async fn an_agent_token_asks_the_user_on_demand_then_calls_for_them() {
         )
         .await;
     assert_eq!(connections.json().as_array().unwrap().len(), 1, "grace is connected: {}", connections.text);
+
+    // A token ends with the API key that minted it.
+    let project = format!("/v1/admin/projects/{}/api-keys", w.project_id);
+    let second = w.client.json(Method::POST, &project, &ADMIN, json!({"name": "minter"})).await.json();
+    let minter = [("securix-api-key", second["apiKey"].as_str().unwrap())];
+    let other = w
+        .client
+        .json(Method::POST, "/v1/agents/assistant/tokens", &minter, json!({"entityId": "grace"}))
+        .await;
+    let other_bearer = format!("Bearer {}", other.json()["token"].as_str().unwrap());
+    let as_other = [("authorization", other_bearer.as_str())];
+    assert_eq!(w.client.get("/v1/proxy/mock/echo", &as_other).await.status, 200);
+    let key_path = format!("{project}/{}", second["apiKeyId"].as_str().unwrap());
+    assert_eq!(w.client.send(Method::DELETE, &key_path, &ADMIN, None, None).await.status, 204);
+    assert_eq!(w.client.get("/v1/proxy/mock/echo", &as_other).await.status, 401, "its key is revoked");
 
     // Revoked: refused at once, as is a token that never was, or none at all.
     let token_id = minted.json()["tokenId"].as_str().unwrap().to_owned();

@@ -39,8 +39,9 @@ impl Auth {
             .run(|tx| async move {
                 // The agent must exist now, in the commit that mints for it.
                 require_agent(&tx, project_id, agent_id).await?;
-                let new = NewToken { project_id, agent_id, entity_id, now, expires_at };
-                Ok::<_, EngineError>(agent_token::issue(&tx, new)?)
+                let api_key_id = &*principal.api_key_id;
+                let new = NewToken { project_id, agent_id, entity_id, api_key_id, now, expires_at };
+                Ok::<_, EngineError>(agent_token::issue(&tx, new).await?)
             })
             .await?)
     }

@@ -19,6 +19,8 @@ pub enum Refused {
     Scopes(Vec<String>),
     Method(String),
     Path(String),
+    /// Asking users to connect (`connectOnDemand`) is not granted.
+    OnDemand,
 }
 
 impl Refused {
@@ -30,6 +32,7 @@ impl Refused {
             Refused::Scopes(_) => "scopes",
             Refused::Method(_) => "method",
             Refused::Path(_) => "path",
+            Refused::OnDemand => "connect",
         }
     }
 }
@@ -42,6 +45,7 @@ impl fmt::Display for Refused {
             Refused::Scopes(scopes) => write!(f, "scopes {scopes:?} are not granted"),
             Refused::Method(method) => write!(f, "method {method} is not granted"),
             Refused::Path(path) => write!(f, "path {path:?} matches no granted pattern"),
+            Refused::OnDemand => write!(f, "asking users to connect (connectOnDemand) is not granted"),
         }
     }
 }
@@ -76,19 +80,34 @@ pub(crate) fn check_scopes(
     if beyond.is_empty() { Ok(()) } else { Err(refuse(agent, Refused::Scopes(beyond))) }
 }
 
-/// Refuses a proxied call the grant does not allow. `path` is the proxied path
-/// under the API base, as sent (percent-encoded, no leading slash).
+/// Headers by which some providers (Google's, among others) take a request as
+/// another method than its own: a grant of methods holds for theirs too.
+pub const METHOD_OVERRIDES: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
+
+/// What a proxied call does, as its grant sees it.
+pub(crate) struct Call<'a> {
+    pub method: &'a str,
+    /// The methods its override headers name, in capitals (usually none).
+    pub overrides: &'a [String],
+    /// The proxied path under the API base, as sent (percent-encoded, no leading slash).
+    pub path: &'a str,
+}
+
+/// Refuses a proxied call the grant does not allow.
 pub(crate) fn check_call(
     agent: &Agent,
     integration: &str,
-    method: &str,
-    path: &str,
+    call: &Call<'_>,
     now: Timestamp,
 ) -> EngineResult<()> {
     let grant = grant(agent, integration, now)?;
-    if grant.methods.as_ref().is_some_and(|methods| !methods.iter().any(|m| m == method)) {
-        return Err(refuse(agent, Refused::Method(method.to_owned())));
+    if let Some(methods) = &grant.methods {
+        let asked = std::iter::once(call.method).chain(call.overrides.iter().map(String::as_str));
+        if let Some(method) = asked.into_iter().find(|asked| !methods.iter().any(|m| m == asked)) {
+            return Err(refuse(agent, Refused::Method(method.to_owned())));
+        }
     }
+    let path = call.path;
     if let Some(patterns) = &grant.paths {
         let path = format!("/{path}");
         if !patterns.iter().any(|pattern| path_matches(pattern, &path)) {
@@ -199,11 +218,18 @@ mod tests {
             Ok(()) => "allowed",
         };
         let now = Timestamp(10);
-        assert_eq!(code(check_call(&agent, "github", "GET", "repos/a/b", now)), "allowed");
-        assert_eq!(code(check_call(&agent, "github", "DELETE", "repos/a/b", now)), "method");
-        assert_eq!(code(check_call(&agent, "github", "GET", "user", now)), "path");
-        assert_eq!(code(check_call(&agent, "slack", "GET", "repos/a", now)), "integration");
-        assert_eq!(code(check_call(&agent, "github", "GET", "repos/a", Timestamp(1000))), "expired");
+        let call = |method, path| Call { method, overrides: &[], path };
+        assert_eq!(code(check_call(&agent, "github", &call("GET", "repos/a/b"), now)), "allowed");
+        assert_eq!(code(check_call(&agent, "github", &call("DELETE", "repos/a/b"), now)), "method");
+        assert_eq!(code(check_call(&agent, "github", &call("GET", "user"), now)), "path");
+        assert_eq!(code(check_call(&agent, "slack", &call("GET", "repos/a"), now)), "integration");
+        assert_eq!(code(check_call(&agent, "github", &call("GET", "repos/a"), Timestamp(1000))), "expired");
+        let overridden = Call { overrides: &["DELETE".to_owned()], ..call("GET", "repos/a") };
+        assert_eq!(
+            code(check_call(&agent, "github", &overridden, now)),
+            "method",
+            "an override header's method too"
+        );
         assert_eq!(code(check_scopes(&agent, "github", &["repo".into()], now)), "allowed");
         assert_eq!(code(check_scopes(&agent, "github", &["repo".into(), "admin:org".into()], now)), "scopes");
     }

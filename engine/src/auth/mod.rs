@@ -139,6 +139,11 @@ impl Auth {
         let load = async |tx: &Tx| {
             let token = agent_token::find(tx, presented).await?.filter(|t| t.expires_at > now);
             let token = token.ok_or(EngineError::Unauthorized)?;
+            // Revoking the key that minted it ends it too (the revocation moves the
+            // project's epoch, so no node goes on remembering it).
+            if api_key::get(tx, &token.project_id, &token.api_key_id).await?.is_none() {
+                return Err(EngineError::Unauthorized);
+            }
             Ok(AgentCaller {
                 principal: Principal { project_id: token.project_id.into(), api_key_id: token.id.into() },
                 agent_id: token.agent_id.into(),

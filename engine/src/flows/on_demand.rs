@@ -1,16 +1,18 @@
 //! Authorization on demand: a call by an agent with `connectOnDemand` for a user
 //! who has no usable connection to the integration begins a device session for
-//! that user (a reconnect when the connection needs authorizing again) and answers
-//! its link and code, so the agent can hand them over and retry once the user has
-//! consented. While that session is pending, later calls answer the same one.
+//! that user and answers its link and code, so the agent can hand them over and
+//! retry once the user has consented (with the same account, a connection that
+//! needs authorizing again is renewed in place). While that session is pending,
+//! later calls answer the same one.
 
 use super::Flows;
 use super::sessions::CreateSession;
 use super::views::SessionCreated;
+use crate::auth::grants::{self, Refused};
 use crate::auth::{Principal, require_agent};
-use crate::error::EngineResult;
+use crate::error::{EngineError, EngineResult};
+use crate::model::keys;
 use crate::model::session::{self, Flow};
-use crate::model::{connection, keys};
 use crate::store::Tx;
 
 /// A pending session closer than this to its expiry is not handed out again.
@@ -33,16 +35,18 @@ impl Flows {
     ) -> EngineResult<Option<SessionCreated>> {
         let tx = self.store.begin().await?;
         let agent = require_agent(&tx, &principal.project_id, agent_id).await?;
+        drop(tx);
         if !agent.connect_on_demand {
             return Ok(None);
         }
-        drop(tx);
         Ok(Some(self.ask_user(principal, agent_id, entity_id, integration).await?))
     }
 
-    /// The device session in which the user connects `integration` for the agent
-    /// (re-authorizing their connection if they have one): the pending one if there
-    /// is one, else a new one.
+    /// The device session in which the user connects `integration` for an agent
+    /// granted it and `connectOnDemand`: the pending one if there is one, else a
+    /// new one. Never a reconnect: whoever completes it adds a connection (or, with
+    /// the same account, renews theirs) and cannot put another account in place of
+    /// the user's.
     pub async fn ask_user(
         &self,
         principal: &Principal,
@@ -51,18 +55,21 @@ impl Flows {
         integration: &str,
     ) -> EngineResult<SessionCreated> {
         let tx = self.store.begin().await?;
+        let agent = require_agent(&tx, &principal.project_id, agent_id).await?;
+        grants::grant(&agent, integration, self.now())?;
+        if !agent.connect_on_demand {
+            let refused = Refused::OnDemand;
+            return Err(EngineError::AgentNotAllowed { agent_id: agent.agent_id, refused });
+        }
         if let Some(pending) = self.pending_on_demand(&tx, principal, entity_id, integration).await? {
             return Ok(pending);
         }
-        let connections = connection::list(&tx, &principal.project_id, entity_id).await?;
-        let reconnect = connection::default_of(&tx, &connections, integration).await?.map(|c| c.id.clone());
         drop(tx);
         let request = CreateSession {
             entity_id: entity_id.to_owned(),
             agent_id: agent_id.to_owned(),
             flow: Some(Flow::Device),
             providers: [(integration.to_owned(), Vec::new())].into_iter().collect(),
-            reconnect,
             ..CreateSession::default()
         };
         let created = self.create_session(principal, request).await?;

@@ -21,6 +21,8 @@ pub struct AgentToken {
     pub project_id: String,
     pub agent_id: String,
     pub entity_id: String,
+    /// The API key that minted it: the token stops working when that key is revoked.
+    pub api_key_id: String,
     /// Hex SHA-256 of the token.
     pub hash: String,
     pub created_at: Timestamp,
@@ -49,19 +51,37 @@ pub struct NewToken<'a> {
     pub project_id: &'a str,
     pub agent_id: &'a str,
     pub entity_id: &'a str,
+    pub api_key_id: &'a str,
     pub now: Timestamp,
     pub expires_at: Timestamp,
 }
 
-/// Stores a new token; the returned secret is the only copy.
-pub fn issue(tx: &Tx, new: NewToken<'_>) -> Result<(AgentToken, SecretString), RecordError> {
+/// The most live tokens an agent may hold at once.
+pub const MAX_LIVE: usize = 1000;
+
+/// Stores a new token; the returned secret is the only copy. The agent's expired
+/// tokens are erased on the way, so they never pile up.
+pub async fn issue(tx: &Tx, new: NewToken<'_>) -> Result<(AgentToken, SecretString), RecordError> {
     ids::check_app_id(new.entity_id, "entityId")?;
+    let mut live = 0;
+    for token in of_agent(tx, new.project_id, new.agent_id).await? {
+        if token.expires_at > new.now {
+            live += 1;
+        } else {
+            erase(tx, &token)?;
+        }
+    }
+    if live >= MAX_LIVE {
+        let why = format!("the agent holds {MAX_LIVE} live tokens: revoke some or let them expire");
+        return Err(RecordError::Invalid { what: WHAT, why });
+    }
     let secret = secret_token::mint(PREFIX);
     let token = AgentToken {
         id: ids::mint("atk"),
         project_id: new.project_id.to_owned(),
         agent_id: new.agent_id.to_owned(),
         entity_id: new.entity_id.to_owned(),
+        api_key_id: new.api_key_id.to_owned(),
         hash: secret_token::hash_hex(secret.expose()),
         created_at: new.now,
         expires_at: new.expires_at,
@@ -95,19 +115,25 @@ pub async fn revoke(tx: &Tx, project_id: &str, agent_id: &str, token_id: &str) -
     let Some(token) = get_json::<AgentToken>(tx, &key, WHAT).await? else {
         return Err(RecordError::NotFound(WHAT));
     };
-    tx.clear(&hash_index_key(&token.hash))?;
-    tx.clear(&key)?;
+    erase(tx, &token)?;
     super::access_epoch::bump_project(tx, project_id)
+}
+
+fn erase(tx: &Tx, token: &AgentToken) -> Result<(), RecordError> {
+    tx.clear(&hash_index_key(&token.hash))?;
+    tx.clear(&record_key(&token.project_id, &token.agent_id, &token.id))?;
+    Ok(())
+}
+
+async fn of_agent(tx: &Tx, project_id: &str, agent_id: &str) -> Result<Vec<AgentToken>, RecordError> {
+    let space = keys::project_space(project_id).subspace(&("agent_token", agent_id));
+    super::list_json(tx, space.range(), Default::default(), WHAT).await
 }
 
 /// Deletes every token of an agent (the agent is being deleted).
 pub async fn revoke_all(tx: &Tx, project_id: &str, agent_id: &str) -> Result<(), RecordError> {
-    let space = keys::project_space(project_id).subspace(&("agent_token", agent_id));
-    let range = space.range();
-    let tokens: Vec<AgentToken> = super::list_json(tx, range.clone(), Default::default(), WHAT).await?;
-    for token in tokens {
-        tx.clear(&hash_index_key(&token.hash))?;
+    for token in of_agent(tx, project_id, agent_id).await? {
+        erase(tx, &token)?;
     }
-    tx.clear_range(&range.0, &range.1)?;
     Ok(())
 }

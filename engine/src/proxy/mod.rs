@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hyper::header::{HeaderMap, HeaderName};
 
-use crate::auth::Principal;
+use crate::auth::{Principal, grants};
 use crate::error::{EngineError, EngineResult};
 use crate::http_client::HttpClient;
 /// The provider's answer; `proxy` drops the hop-by-hop headers and cookies first.
@@ -108,6 +108,19 @@ pub struct ProxyRequest {
 /// A path that stays under the API base: no `.`/`..` segments (raw, encoded or with
 /// parameters), no empty segments, no encoded slashes or backslashes, no scheme, no
 /// control bytes.
+/// The methods a request's override headers name, in capitals: none for most.
+fn method_overrides(headers: &HeaderMap) -> EngineResult<Vec<String>> {
+    let named = grants::METHOD_OVERRIDES.iter().flat_map(|name| headers.get_all(*name));
+    named
+        .map(|value| {
+            value
+                .to_str()
+                .map(|v| v.trim().to_ascii_uppercase())
+                .map_err(|_| EngineError::Invalid("a method override header is not text".into()))
+        })
+        .collect()
+}
+
 pub fn check_path(path: &str) -> EngineResult<()> {
     let bad = |why: &str| Err(EngineError::Invalid(format!("proxy path {why}")));
     if path.len() > 4096 {
@@ -219,12 +232,13 @@ impl Proxy {
             return Err(EngineError::Invalid("proxy query has forbidden characters".into()));
         }
         let method = request.method;
-        let call = (method.as_str(), request.path.as_str());
+        let overrides = method_overrides(&request.headers)?;
+        let call = grants::Call { method: method.as_str(), overrides: &overrides, path: &request.path };
         let connection_id = request.connection_id.as_deref();
         let plan =
-            self.proxy_plan(principal, agent_id, entity_id, integration_key, connection_id, call).await?;
+            self.proxy_plan(principal, agent_id, entity_id, integration_key, connection_id, &call).await?;
         // A remembered plan: the grant is checked again for this call's method and path.
-        crate::auth::grants::check_call(&plan.agent, integration_key, call.0, call.1, self.now())?;
+        grants::check_call(&plan.agent, integration_key, &call, self.now())?;
         let target = plan.base.target(&request.path, request.query.as_deref())?;
         let named = connection_named(&request.headers);
         let headers = || {

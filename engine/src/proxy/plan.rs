@@ -86,8 +86,8 @@ impl Equivalent<PlanKey> for PlanKey<&str> {
 pub(crate) type ProxyPlans = EpochCache<PlanKey, AccessEpoch, Arc<ProxyPlan>>;
 
 impl Proxy {
-    /// The plan of a call: `call` is its method and path, which the agent's grant
-    /// must allow before any token is touched.
+    /// The plan of a call, which the agent's grant must allow before any token is
+    /// touched.
     pub(crate) async fn proxy_plan(
         &self,
         principal: &Principal,
@@ -95,7 +95,7 @@ impl Proxy {
         entity_id: &str,
         integration_key: &str,
         connection_id: Option<&str>,
-        call: (&str, &str),
+        call: &grants::Call<'_>,
     ) -> EngineResult<Arc<ProxyPlan>> {
         let key = PlanKey {
             project_id: &*principal.project_id,
@@ -127,11 +127,11 @@ impl Proxy {
         &self,
         tx: Tx,
         key: &PlanKey<&str>,
-        (method, path): (&str, &str),
+        call: &grants::Call<'_>,
     ) -> EngineResult<ProxyPlan> {
         let project_id = key.project_id;
         let agent = require_agent(&tx, project_id, key.agent_id).await?;
-        grants::check_call(&agent, key.integration, method, path, self.now())?;
+        grants::check_call(&agent, key.integration, call, self.now())?;
         let found = integration::get(&tx, project_id, key.integration)
             .await?
             .ok_or(EngineError::NotFound("integration"))?;

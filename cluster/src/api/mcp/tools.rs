@@ -193,6 +193,10 @@ async fn connect(state: &AppState, acting: &Acting, integration: &str) -> Result
 }
 
 async fn request(state: &AppState, acting: &Acting, call: Request) -> Result<Value, ApiError> {
+    if call.path.contains('?') {
+        // Over HTTP a query never reaches the path; here it goes in `query`, checked as one.
+        return Err(ApiError::bad_request("put the query in `query`, not in `path`"));
+    }
     let method = call.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
     let method = hyper::Method::from_bytes(method.as_bytes())
         .map_err(|_| ApiError::bad_request("not an HTTP method"))?;
