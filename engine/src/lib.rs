@@ -18,6 +18,7 @@ pub mod plugins;
 pub mod policy;
 mod providers;
 pub mod proxy;
+mod remote_mcp;
 pub mod sharding;
 pub mod store;
 pub mod tokens;

@@ -51,6 +51,13 @@ impl Providers {
         Providers { plugins, catalog, vault, redirect_uri, http, timeout }
     }
 
+    /// Registers SecuriX at the authorization server of the MCP server at `url`
+    /// (`remote_mcp`), with the redirect URI every provider is given.
+    pub async fn register_at_mcp_server(&self, url: &str) -> EngineResult<crate::remote_mcp::Registered> {
+        let outbound = crate::remote_mcp::Outbound { http: &self.http, timeout: self.timeout };
+        crate::remote_mcp::register(&outbound, url, &self.redirect_uri).await
+    }
+
     /// The scopes a session asks for when neither it nor the integration names any:
     /// the serving plugin's. None for a catalog entry served from data (its own
     /// defaults were the integration's; the generic plugin's OpenID scopes are not

@@ -17,6 +17,9 @@ pub use project_views::{
 };
 pub use reads::KeyInUse;
 
+/// The provider name of a remote MCP server reached with OAuth (`remote_mcp`).
+pub const MCP_PROVIDER: &str = "mcp_oauth2";
+
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -205,6 +208,29 @@ impl Admin {
         Ok(agent)
     }
 
+    /// A remote MCP server's integration as the generic OAuth 2.0 plugin serves it:
+    /// its authorization server discovered and SecuriX registered there, so the
+    /// operator gives only `config.url` (a client id given is refused: the
+    /// registration makes one).
+    async fn remote_mcp_draft(&self, draft: IntegrationDraft) -> EngineResult<IntegrationDraft> {
+        if !draft.client_id.is_empty() {
+            return Err(EngineError::Invalid("mcp_oauth2 registers its own client: leave clientId out".into()));
+        }
+        let url = draft.config.get("url").and_then(serde_json::Value::as_str).ok_or_else(|| {
+            EngineError::Invalid("mcp_oauth2 needs config.url, the MCP server's URL".into())
+        })?;
+        let registered = self.providers.register_at_mcp_server(url).await?;
+        let scopes = if draft.scopes.is_empty() { registered.scopes } else { draft.scopes };
+        Ok(IntegrationDraft {
+            provider: "oauth2".into(),
+            client_id: registered.client_id,
+            client_secret: registered.client_secret,
+            scopes,
+            config: registered.config,
+            key: draft.key,
+        })
+    }
+
     /// Enables a provider in a project. The plugin checks the configuration first
     /// (and resolves OIDC discovery), so a broken integration is refused up front.
     pub async fn put_integration(
@@ -213,6 +239,7 @@ impl Admin {
         draft: IntegrationDraft,
     ) -> EngineResult<IntegrationView> {
         self.require_project(project_id).await?;
+        let draft = if draft.provider == MCP_PROVIDER { self.remote_mcp_draft(draft).await? } else { draft };
         let loaded = |id: &str| self.providers.get(id).is_ok();
         let served = serving::serve(self.providers.catalog(), &draft.provider, loaded, &draft.config)
             .map_err(EngineError::Invalid)?;

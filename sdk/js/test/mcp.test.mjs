@@ -12,6 +12,7 @@ import { McpError } from "@modelcontextprotocol/sdk/types.js";
 
 import { launchChromium, noBrowser } from "./support/browser.mjs";
 import { ADMIN_TOKEN, call, provision, startMockOAuth, startSecurix } from "./support/peers.mjs";
+import { startRemoteMcp } from "./support/remote-mcp.mjs";
 
 describe("the MCP server with the official SDK's client", { skip: noBrowser }, () => {
   let securix, oauth, browser, project, token;
@@ -106,5 +107,61 @@ describe("the MCP server with the official SDK's client", { skip: noBrowser }, (
     assert.equal((await post({ "mcp-protocol-version": "1999-01-01" })).status, 400);
     const stream = await fetch(`${securix.baseUrl}/v1/mcp`, { headers });
     assert.equal(stream.status, 405);
+  });
+});
+
+describe("a remote MCP server protected by OAuth, reached through SecuriX", { skip: noBrowser }, () => {
+  let securix, remote, browser, project;
+
+  before(async () => {
+    [securix, remote, browser] = await Promise.all([startSecurix(), startRemoteMcp(), launchChromium()]);
+    const admin = (method, route, body) => call(securix.baseUrl, method, route, { "securix-admin-token": ADMIN_TOKEN }, body);
+    const { projectId } = await admin("POST", "/v1/admin/projects", { name: "Agents" });
+    const { apiKey } = await admin("POST", `/v1/admin/projects/${projectId}/api-keys`, { name: "backend" });
+    project = { projectId, apiKey, admin };
+  });
+  after(() => Promise.all([browser?.close(), securix?.stop(), remote?.stop()]));
+
+  test("from its URL alone: discovery, registration, the user's consent, then tools through the proxy", async () => {
+    const { projectId, apiKey, admin } = project;
+    const integration = await admin("PUT", `/v1/admin/projects/${projectId}/integrations/remote`, {
+      provider: "mcp_oauth2",
+      config: { url: remote.url },
+    });
+    assert.equal(remote.registrations.length, 1, "SecuriX registered itself at the authorization server");
+    assert.equal(integration.clientId, remote.registrations[0]);
+    assert.equal(integration.clientSecret, undefined, "the registered secret stays in the vault");
+
+    await admin("PUT", `/v1/admin/projects/${projectId}/agents/assistant`, { integrations: { remote: {} }, connectOnDemand: true });
+    const { token } = await call(securix.baseUrl, "POST", "/v1/agents/assistant/tokens", { "securix-api-key": apiKey }, { entityId: "ada" });
+    const endpoint = new URL(`${securix.baseUrl}/v1/proxy/remote/`);
+    const headers = { authorization: `Bearer ${token}` };
+
+    // Not connected yet: the proxy asks for the user.
+    const first = await fetch(endpoint, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{}" });
+    assert.equal(first.status, 403);
+    const asked = await first.json();
+    assert.match(asked.type, /authorization-required$/);
+
+    // The user types the code, signs in at the authorization server and consents.
+    const user = await (await browser.newContext()).newPage();
+    await user.goto(asked.authUrl);
+    await user.getByRole("textbox").fill(asked.deviceAuthCode);
+    await user.getByRole("button").first().click();
+    await user.getByRole("button", { name: /^Continue to/ }).first().click();
+    await user.getByPlaceholder("Enter any login").fill("ada@example.com");
+    await user.getByPlaceholder("and password").fill("anything");
+    await user.getByRole("button", { name: "Sign-in" }).click();
+    await user.getByRole("button", { name: "Continue" }).click();
+    await user.getByText("Done. You can close this window.").waitFor();
+
+    // The agent's MCP client now reaches the remote server, the user's token added.
+    const client = new Client({ name: "securix-test-agent", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(endpoint, { requestInit: { headers } }));
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools.map((t) => t.name), ["whoami"]);
+    const whoami = await client.callTool({ name: "whoami", arguments: {} });
+    assert.equal(whoami.content[0].text, "ada@example.com");
+    await client.close();
   });
 });
