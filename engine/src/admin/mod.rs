@@ -208,17 +208,28 @@ impl Admin {
         Ok(agent)
     }
 
+    /// The URL of the remote MCP server a draft names, if it names one: the
+    /// generic `mcp_oauth2` provider's `config.url`, or a catalog entry's of that
+    /// mode (which `config.url` may override).
+    fn remote_mcp_url(&self, draft: &IntegrationDraft) -> Option<EngineResult<String>> {
+        let given = draft.config.get("url").and_then(serde_json::Value::as_str).map(str::to_owned);
+        if draft.provider == MCP_PROVIDER {
+            let missing = || EngineError::Invalid("mcp_oauth2 needs config.url, the MCP server's URL".into());
+            return Some(given.ok_or_else(missing));
+        }
+        let entry = self.providers.catalog().get(&draft.provider)?;
+        (entry.auth_mode == crate::catalog::AuthMode::McpOauth2)
+            .then(|| Ok(given.unwrap_or_else(|| entry.api_base_url.clone())))
+    }
+
     /// A remote MCP server's integration as the generic OAuth 2.0 plugin serves it:
     /// its authorization server discovered and SecuriX registered there, so the
     /// operator gives only `config.url` (a client id given is refused: the
     /// registration makes one).
-    async fn remote_mcp_draft(&self, draft: IntegrationDraft) -> EngineResult<IntegrationDraft> {
+    async fn remote_mcp_draft(&self, draft: IntegrationDraft, url: &str) -> EngineResult<IntegrationDraft> {
         if !draft.client_id.is_empty() {
             return Err(EngineError::Invalid("mcp_oauth2 registers its own client: leave clientId out".into()));
         }
-        let url = draft.config.get("url").and_then(serde_json::Value::as_str).ok_or_else(|| {
-            EngineError::Invalid("mcp_oauth2 needs config.url, the MCP server's URL".into())
-        })?;
         let registered = self.providers.register_at_mcp_server(url).await?;
         let scopes = if draft.scopes.is_empty() { registered.scopes } else { draft.scopes };
         Ok(IntegrationDraft {
@@ -239,7 +250,10 @@ impl Admin {
         draft: IntegrationDraft,
     ) -> EngineResult<IntegrationView> {
         self.require_project(project_id).await?;
-        let draft = if draft.provider == MCP_PROVIDER { self.remote_mcp_draft(draft).await? } else { draft };
+        let draft = match self.remote_mcp_url(&draft) {
+            Some(url) => self.remote_mcp_draft(draft, &url?).await?,
+            None => draft,
+        };
         let loaded = |id: &str| self.providers.get(id).is_ok();
         let served = serving::serve(self.providers.catalog(), &draft.provider, loaded, &draft.config)
             .map_err(EngineError::Invalid)?;

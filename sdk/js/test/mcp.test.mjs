@@ -131,6 +131,18 @@ describe("a remote MCP server protected by OAuth, reached through SecuriX", { sk
     assert.equal(remote.registrations.length, 1, "SecuriX registered itself at the authorization server");
     assert.equal(integration.clientId, remote.registrations[0]);
     assert.equal(integration.clientSecret, undefined, "the registered secret stays in the vault");
+    // No metadata at the URL, no URL, not an http(s) URL: refused, nothing stored.
+    for (const config of [{ url: `${securix.baseUrl}/nothing-here` }, {}, { url: "ftp://mcp.example/mcp" }]) {
+      const refused = await fetch(`${securix.baseUrl}/v1/admin/projects/${projectId}/integrations/broken`, {
+        method: "PUT",
+        headers: { "securix-admin-token": ADMIN_TOKEN, "content-type": "application/json" },
+        body: JSON.stringify({ provider: "mcp_oauth2", config }),
+      });
+      assert.equal(refused.status, 400);
+      assert.match((await refused.json()).type, /\/invalid-request$/);
+    }
+    const listed = await admin("GET", `/v1/admin/projects/${projectId}/integrations`);
+    assert.deepEqual(listed.items.map((i) => i.integration), ["remote"]);
 
     await admin("PUT", `/v1/admin/projects/${projectId}/agents/assistant`, { integrations: { remote: {} }, connectOnDemand: true });
     const { token } = await call(securix.baseUrl, "POST", "/v1/agents/assistant/tokens", { "securix-api-key": apiKey }, { entityId: "ada" });
