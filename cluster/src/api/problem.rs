@@ -74,7 +74,8 @@ pub struct ApiError {
     detail: String,
     interval: Option<u32>,
     refused: Option<&'static str>,
-    authorization: Option<Authorization>,
+    /// Boxed: rare, and an error travels in every handler's `Result`.
+    authorization: Option<Box<Authorization>>,
 }
 
 impl ApiError {
@@ -205,12 +206,12 @@ impl From<EngineError> for ApiError {
                     "The user must authorize first",
                     detail,
                 );
-                problem.authorization = Some(Authorization {
+                problem.authorization = Some(Box::new(Authorization {
                     session_id: session.session_id.clone(),
                     auth_url: session.auth_url.clone(),
                     device_auth_code: session.device_auth_code.clone().unwrap_or_default(),
                     expires_at: session.expires_at.0.rfc3339(),
-                });
+                }));
                 problem
             }
             EngineError::OtherBrowser(_) => {

@@ -228,7 +228,9 @@ impl Admin {
     /// registration makes one).
     async fn remote_mcp_draft(&self, draft: IntegrationDraft, url: &str) -> EngineResult<IntegrationDraft> {
         if !draft.client_id.is_empty() {
-            return Err(EngineError::Invalid("mcp_oauth2 registers its own client: leave clientId out".into()));
+            return Err(EngineError::Invalid(
+                "mcp_oauth2 registers its own client: leave clientId out".into(),
+            ));
         }
         let registered = self.providers.register_at_mcp_server(url).await?;
         let scopes = if draft.scopes.is_empty() { registered.scopes } else { draft.scopes };

@@ -34,8 +34,7 @@ impl Auth {
         let now = self.clock.now();
         let project_id = &*principal.project_id;
         let expires_at = now.plus_millis(ttl.as_millis() as i64);
-        Ok(self
-            .store
+        self.store
             .run(|tx| async move {
                 // The agent must exist now, in the commit that mints for it.
                 require_agent(&tx, project_id, agent_id).await?;
@@ -43,7 +42,7 @@ impl Auth {
                 let new = NewToken { project_id, agent_id, entity_id, api_key_id, now, expires_at };
                 Ok::<_, EngineError>(agent_token::issue(&tx, new).await?)
             })
-            .await?)
+            .await
     }
 
     pub async fn revoke_agent_token(

@@ -57,7 +57,8 @@ pub(super) async fn resource_metadata(outbound: &Outbound<'_>, url: &str) -> Eng
         candidates.push(advertised);
     }
     candidates.extend(well_known(url, "oauth-protected-resource"));
-    let metadata: ResourceMetadata = first_document(outbound, &candidates, "protected resource metadata").await?;
+    let metadata: ResourceMetadata =
+        first_document(outbound, &candidates, "protected resource metadata").await?;
     if metadata.resource.trim_end_matches('/') != url.trim_end_matches('/') {
         return Err(invalid(format!("the metadata describes {:?}, not {url:?}", metadata.resource)));
     }
@@ -69,13 +70,20 @@ pub(super) async fn resource_metadata(outbound: &Outbound<'_>, url: &str) -> Eng
     Ok(Resource { authorization_server, scopes: metadata.scopes_supported })
 }
 
-pub(super) async fn authorization_server(outbound: &Outbound<'_>, issuer: &str) -> EngineResult<AuthorizationServer> {
+pub(super) async fn authorization_server(
+    outbound: &Outbound<'_>,
+    issuer: &str,
+) -> EngineResult<AuthorizationServer> {
     let mut candidates = well_known(issuer, "oauth-authorization-server");
     candidates.extend(well_known(issuer, "openid-configuration"));
     candidates.push(format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')));
-    let metadata: ServerMetadata = first_document(outbound, &candidates, "authorization server metadata").await?;
+    let metadata: ServerMetadata =
+        first_document(outbound, &candidates, "authorization server metadata").await?;
     if metadata.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
-        return Err(invalid(format!("the authorization server calls itself {:?}, not {issuer:?}", metadata.issuer)));
+        return Err(invalid(format!(
+            "the authorization server calls itself {:?}, not {issuer:?}",
+            metadata.issuer
+        )));
     }
     if !metadata.code_challenge_methods_supported.iter().any(|m| m == "S256") {
         return Err(invalid("the authorization server does not offer PKCE with S256".into()));
@@ -176,15 +184,24 @@ mod tests {
     fn well_known_urls_put_the_path_after_the_suffix() {
         assert_eq!(
             well_known("https://mcp.example/v1/mcp", "oauth-protected-resource"),
-            ["https://mcp.example/.well-known/oauth-protected-resource/v1/mcp", "https://mcp.example/.well-known/oauth-protected-resource"]
+            [
+                "https://mcp.example/.well-known/oauth-protected-resource/v1/mcp",
+                "https://mcp.example/.well-known/oauth-protected-resource"
+            ]
         );
-        assert_eq!(well_known("https://as.example/", "openid-configuration"), ["https://as.example/.well-known/openid-configuration"]);
+        assert_eq!(
+            well_known("https://as.example/", "openid-configuration"),
+            ["https://as.example/.well-known/openid-configuration"]
+        );
     }
 
     #[test]
     fn the_challenge_names_the_metadata() {
         let challenge = r#"Bearer error="invalid_token", resource_metadata="https://mcp.example/.well-known/oauth-protected-resource", scope="mcp""#;
-        assert_eq!(parameter(challenge, "resource_metadata").as_deref(), Some("https://mcp.example/.well-known/oauth-protected-resource"));
+        assert_eq!(
+            parameter(challenge, "resource_metadata").as_deref(),
+            Some("https://mcp.example/.well-known/oauth-protected-resource")
+        );
         assert_eq!(parameter("Bearer realm=x", "resource_metadata"), None);
     }
 }

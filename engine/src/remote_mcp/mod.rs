@@ -33,7 +33,11 @@ pub(crate) struct Outbound<'a> {
 
 /// Discovers the authorization server of the MCP server at `url` and registers
 /// a client there whose redirect URI is `redirect_uri`.
-pub(crate) async fn register(outbound: &Outbound<'_>, url: &str, redirect_uri: &str) -> EngineResult<Registered> {
+pub(crate) async fn register(
+    outbound: &Outbound<'_>,
+    url: &str,
+    redirect_uri: &str,
+) -> EngineResult<Registered> {
     let url = check_url(url)?;
     let resource = discovery::resource_metadata(outbound, url).await?;
     let server = discovery::authorization_server(outbound, &resource.authorization_server).await?;

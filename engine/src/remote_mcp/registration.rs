@@ -27,7 +27,11 @@ struct Answer {
     token_endpoint_auth_method: Option<String>,
 }
 
-pub(super) async fn register(outbound: &Outbound<'_>, endpoint: &str, redirect_uri: &str) -> EngineResult<Client> {
+pub(super) async fn register(
+    outbound: &Outbound<'_>,
+    endpoint: &str,
+    redirect_uri: &str,
+) -> EngineResult<Client> {
     let request = json!({
         "client_name": "SecuriX",
         "redirect_uris": [redirect_uri],
@@ -53,7 +57,11 @@ pub(super) async fn register(outbound: &Outbound<'_>, endpoint: &str, redirect_u
     let auth_method = match answer.token_endpoint_auth_method.as_deref() {
         None | Some("client_secret_post") => "client_secret_post",
         Some("client_secret_basic") => "client_secret_basic",
-        Some(other) => return Err(invalid(format!("the client was registered for {other:?}, which SecuriX does not use"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "the client was registered for {other:?}, which SecuriX does not use"
+            )));
+        }
     };
     Ok(Client { client_id: answer.client_id, client_secret: SecretString::new(secret), auth_method })
 }
