@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use crate::admin::{Admin, IntegrationView};
 use crate::auth::{Auth, Principal};
 use crate::catalog::Catalog;
-use crate::error::{EngineError, EngineResult, InternalError};
+use crate::error::{EngineError, EngineResult, InternalError, UserAsked};
 use crate::flows::consent::{CallbackOutcome, ConsentContext};
 use crate::flows::sessions::CreateSession;
 use crate::flows::views::{Confirmed, ConnectionView, SessionCreated, SessionView};
@@ -805,7 +805,12 @@ impl Engine {
             Err(error @ (EngineError::NotFound("connection") | EngineError::ReauthRequired)) if !named => {
                 let flows = &self.inner.flows;
                 match flows.on_demand(principal, agent_id, entity_id, integration_key).await? {
-                    Some(session) => Err(EngineError::AuthorizationRequired(Box::new(session))),
+                    Some(session) => Err(EngineError::AuthorizationRequired(Box::new(UserAsked {
+                        session_id: session.session_id,
+                        auth_url: session.auth_url,
+                        device_auth_code: session.device_auth_code.unwrap_or_default(),
+                        expires_at: session.expires_at.0,
+                    }))),
                     None => Err(error),
                 }
             }

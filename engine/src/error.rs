@@ -63,11 +63,21 @@ pub enum EngineError {
     Credential(#[from] crate::credentials::CredentialError),
     /// The calling agent's grant does not allow this; `refused` says what it lacks.
     #[error("EN0021 agent {agent_id:?} may not do this: {refused}")]
-    AgentNotAllowed { agent_id: String, refused: crate::auth::grants::Refused },
+    AgentNotAllowed { agent_id: String, refused: crate::model::agent::Refused },
     /// The user has not connected (or must authorize again): the device session
     /// begun for them, whose link and code the agent hands over before retrying.
     #[error("EN0022 the user must authorize this first: open {} and enter the code", .0.auth_url)]
-    AuthorizationRequired(Box<crate::flows::views::SessionCreated>),
+    AuthorizationRequired(Box<UserAsked>),
+}
+
+/// The device session an agent's user is asked to complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAsked {
+    pub session_id: String,
+    /// The page where the user enters `device_auth_code`.
+    pub auth_url: String,
+    pub device_auth_code: String,
+    pub expires_at: crate::util::clock::Timestamp,
 }
 
 impl From<crate::credentials::verify::Rejection> for EngineError {

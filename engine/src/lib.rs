@@ -28,4 +28,4 @@ pub mod webhooks;
 
 pub use auth::Principal;
 pub use engine::{Engine, EngineBuilder, EngineSettings};
-pub use error::{EngineError, EngineResult, InternalError};
+pub use error::{EngineError, EngineResult, InternalError, UserAsked};

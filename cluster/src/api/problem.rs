@@ -209,8 +209,8 @@ impl From<EngineError> for ApiError {
                 problem.authorization = Some(Box::new(Authorization {
                     session_id: session.session_id.clone(),
                     auth_url: session.auth_url.clone(),
-                    device_auth_code: session.device_auth_code.clone().unwrap_or_default(),
-                    expires_at: session.expires_at.0.rfc3339(),
+                    device_auth_code: session.device_auth_code.clone(),
+                    expires_at: session.expires_at.rfc3339(),
                 }));
                 problem
             }

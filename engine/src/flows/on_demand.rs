@@ -8,9 +8,10 @@
 use super::Flows;
 use super::sessions::CreateSession;
 use super::views::SessionCreated;
-use crate::auth::grants::{self, Refused};
+use crate::auth::grants;
 use crate::auth::{Principal, require_agent};
 use crate::error::{EngineError, EngineResult};
+use crate::model::agent::Refused;
 use crate::model::keys;
 use crate::model::session::{self, Flow};
 use crate::store::Tx;

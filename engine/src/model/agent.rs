@@ -4,6 +4,7 @@
 //! asks the user (`connectOnDemand`).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -86,6 +87,47 @@ impl Agent {
         match &self.integrations {
             None => Some(&ALL),
             Some(grants) => grants.get(integration),
+        }
+    }
+}
+
+/// What a grant did not allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The grant's `expiresAt` has passed.
+    Expired,
+    Integration(String),
+    /// Scopes the grant does not list.
+    Scopes(Vec<String>),
+    Method(String),
+    Path(String),
+    /// Asking users to connect (`connectOnDemand`) is not granted.
+    OnDemand,
+}
+
+impl Refused {
+    /// Which part of the grant refused: a stable code for clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refused::Expired => "expired",
+            Refused::Integration(_) => "integration",
+            Refused::Scopes(_) => "scopes",
+            Refused::Method(_) => "method",
+            Refused::Path(_) => "path",
+            Refused::OnDemand => "connect",
+        }
+    }
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::Expired => write!(f, "its grant has expired"),
+            Refused::Integration(integration) => write!(f, "integration {integration:?} is not granted"),
+            Refused::Scopes(scopes) => write!(f, "scopes {scopes:?} are not granted"),
+            Refused::Method(method) => write!(f, "method {method} is not granted"),
+            Refused::Path(path) => write!(f, "path {path:?} matches no granted pattern"),
+            Refused::OnDemand => write!(f, "asking users to connect (connectOnDemand) is not granted"),
         }
     }
 }

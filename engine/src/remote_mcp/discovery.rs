@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{Outbound, invalid};
 use crate::error::{EngineError, EngineResult};
-use crate::proxy::ProxyBody;
+use crate::http_client::{Answer, ProxyBody};
 
 /// The most a metadata document may weigh.
 const MAX_DOCUMENT: usize = 64 << 10;
@@ -163,7 +163,7 @@ pub(super) async fn send(
     url: &str,
     headers: HeaderMap,
     body: ProxyBody,
-) -> EngineResult<crate::proxy::ProxyResponse> {
+) -> EngineResult<Answer> {
     let uri: Uri = url.parse().map_err(|_| invalid(format!("{url:?} is not a URL")))?;
     outbound.http.send(method, uri, headers, body, outbound.timeout).await.map_err(EngineError::outbound)
 }
