@@ -216,6 +216,26 @@ async fn admin_resources_list_show_and_delete_from_the_terminal() {
     cli(&server, &["agent", "create", "--project", project, "bot"], &[]);
     let agents = json_of(&cli(&server, &["agent", "list", "--project", project, "--json"], &[]));
     assert_eq!(agents["items"][0]["agentId"], "bot");
+    let grant = r#"{"integrations": {"github": {"methods": ["GET"], "paths": ["/repos/**"]}}, "connectOnDemand": true}"#;
+    let granted = cli(&server, &["agent", "grant", "--project", project, "bot", "--grant", grant], &[]);
+    assert!(granted.0 && granted.1.starts_with("Agent bot granted"), "{}", granted.2);
+    let shown = json_of(&cli(&server, &["agent", "show", "--project", project, "bot", "--json"], &[]));
+    assert_eq!(shown["integrations"]["github"]["paths"][0], "/repos/**");
+    assert_eq!(shown["connectOnDemand"], true);
+    let bad = cli(
+        &server,
+        &[
+            "agent",
+            "grant",
+            "--project",
+            project,
+            "bot",
+            "--grant",
+            r#"{"integrations": {"github": {"methods": ["get"]}}}"#,
+        ],
+        &[],
+    );
+    assert!(!bad.0 && bad.2.lines().count() == 1, "a one-line error: {}", bad.2);
     let deleted = cli(&server, &["agent", "delete", "--project", project, "bot"], &[]);
     assert!(deleted.0 && deleted.1.starts_with("Deleted agent bot"), "{}", deleted.1);
     let gone = cli(&server, &["agent", "show", "--project", project, "bot"], &[]);

@@ -8,6 +8,7 @@ mod events;
 mod listing;
 mod views;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 pub use events::{EventsCommand, events};
 pub use listing::PageArgs;
@@ -89,6 +90,16 @@ pub enum AgentCommand {
         /// Integrations it may use (all when none are named).
         #[arg(long = "integration")]
         integrations: Vec<String>,
+    },
+    /// Grant an agent what it may use (replaces its grant): `--grant` is the JSON
+    /// body of `PUT …/agents/{agentId}` (`{"integrations": {"github": {"methods":
+    /// ["GET"], "paths": ["/repos/**"]}}, "connectOnDemand": true}`), or `@file`.
+    Grant {
+        #[arg(long)]
+        project: String,
+        agent_id: String,
+        #[arg(long)]
+        grant: String,
     },
     /// List a project's agents.
     List {
@@ -397,6 +408,16 @@ pub async fn agent(remote: Remote, auth: AdminAuth, command: AgentCommand) -> an
                 .call(Method::POST, &format!("/v1/admin/projects/{project}/agents"), Some(&body))
                 .await?;
             print(remote.json, &answer, || format!("Agent {agent_id} ready"));
+        }
+        AgentCommand::Grant { project, agent_id, grant } => {
+            let text = match grant.strip_prefix('@') {
+                Some(file) => std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?,
+                None => grant,
+            };
+            let body: Value = serde_json::from_str(&text).context("--grant is not JSON")?;
+            let path = format!("/v1/admin/projects/{}/agents/{}", encode(&project), encode(&agent_id));
+            let answer = client.call(Method::PUT, &path, Some(&body)).await?;
+            print(remote.json, &answer, || format!("Agent {agent_id} granted"));
         }
         AgentCommand::List { project, page } => {
             let columns = [("AGENT", "agentId"), ("INTEGRATIONS", "integrations"), ("CREATED", "createdAt")];
