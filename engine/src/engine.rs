@@ -846,6 +846,16 @@ impl Engine {
         self.inner.auth.mint_agent_token(principal, agent_id, entity_id, expires_in).await
     }
 
+    /// One page of an agent's live tokens.
+    pub async fn list_agent_tokens(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        request: &PageRequest,
+    ) -> EngineResult<Page<crate::model::agent_token::AgentToken>> {
+        self.inner.auth.list_agent_tokens(principal, agent_id, request).await
+    }
+
     /// Revokes an agent token at once.
     pub async fn revoke_agent_token(
         &self,

@@ -148,6 +148,11 @@ async fn an_agent_token_asks_the_user_on_demand_then_calls_for_them() {
     let unknown =
         w.client.json(Method::POST, "/v1/agents/nobody/tokens", &app, json!({"entityId": "grace"})).await;
     assert_eq!(unknown.status, 404);
+    let listed = w.client.get("/v1/agents/assistant/tokens", &app).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.json()["items"][0]["entityId"], "grace");
+    assert_eq!(listed.json()["items"][0]["tokenId"], minted.json()["tokenId"]);
+    assert!(!listed.text.contains(&token), "a token is shown once, at its minting");
 
     let bearer = format!("Bearer {token}");
     let as_agent = [("authorization", bearer.as_str())];

@@ -32,7 +32,7 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    fn request(&self) -> PageRequest {
+    pub(crate) fn request(&self) -> PageRequest {
         PageRequest { limit: self.limit, cursor: self.cursor.clone() }
     }
 }

@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use actix_web::{HttpResponse, delete, post, put, web};
+use actix_web::{HttpResponse, delete, get, post, put, web};
 use securix_engine::model::agent::{Access, Agent, Grant};
 use securix_engine::util::clock::{Rfc3339, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::admin_reads::PageQuery;
 use super::identity::{Admin, App};
 use super::problem::ApiError;
 use super::problem::responses::{
@@ -195,6 +196,49 @@ pub async fn mint_token(
         token: secret.expose().to_owned(),
         expires_at: Rfc3339(token.expires_at),
     }))
+}
+
+/// An agent token as it may be listed: never the token.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    token_id: String,
+    entity_id: String,
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Rfc3339,
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: Rfc3339,
+}
+page_schema!(TokenPage, TokenView, "live agent tokens");
+
+/// List an agent's live tokens (the app's API key): who each acts for and until when.
+#[utoipa::path(
+    tag = "agents",
+    operation_id = "listAgentTokens",
+    security(("apiKey" = [])),
+    params(("agentId" = String, Path, description = "The agent's id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of live tokens, by id", body = TokenPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+    ),
+)]
+#[get("/v1/agents/{agentId}/tokens")]
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    App(principal): App,
+    agent: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = state.engine.list_agent_tokens(&principal, &agent, &query.request()).await?;
+    Ok(HttpResponse::Ok().json(page.map(|t| TokenView {
+        token_id: t.id,
+        entity_id: t.entity_id,
+        created_at: Rfc3339(t.created_at),
+        expires_at: Rfc3339(t.expires_at),
+    })))
 }
 
 /// Revoke an agent token: it is refused from now on.

@@ -69,6 +69,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(admin::create_agent)
         .service(agents::put_agent)
         .service(agents::mint_token)
+        .service(agents::list_tokens)
         .service(agents::revoke_token)
         .service(mcp::message)
         .service(mcp::stream)

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::{Auth, Principal, require_agent};
 use crate::error::{EngineError, EngineResult};
 use crate::model::agent_token::{self, AgentToken, NewToken};
+use crate::model::page::{Page, PageRequest};
 use crate::util::secret::SecretString;
 
 /// How long a token lives unless the app says otherwise.
@@ -43,6 +44,18 @@ impl Auth {
                 Ok::<_, EngineError>(agent_token::issue(&tx, new).await?)
             })
             .await
+    }
+
+    /// One page of an agent's live tokens (never a token itself: only hashes are kept).
+    pub async fn list_agent_tokens(
+        &self,
+        principal: &Principal,
+        agent_id: &str,
+        request: &PageRequest,
+    ) -> EngineResult<Page<AgentToken>> {
+        let tx = self.store.begin().await?;
+        require_agent(&tx, &principal.project_id, agent_id).await?;
+        Ok(agent_token::page(&tx, &principal.project_id, agent_id, request, self.clock.now()).await?)
     }
 
     pub async fn revoke_agent_token(

@@ -137,3 +137,18 @@ pub async fn revoke_all(tx: &Tx, project_id: &str, agent_id: &str) -> Result<(),
     }
     Ok(())
 }
+
+/// One page of an agent's tokens (expired ones left out), by id.
+pub async fn page(
+    tx: &Tx,
+    project_id: &str,
+    agent_id: &str,
+    request: &super::page::PageRequest,
+    now: Timestamp,
+) -> Result<super::page::Page<AgentToken>, RecordError> {
+    let space = keys::project_space(project_id).subspace(&("agent_token", agent_id));
+    let mut page: super::page::Page<AgentToken> =
+        super::page::read_json(tx, "agent-tokens", &space, request, WHAT).await?;
+    page.items.retain(|token| token.expires_at > now);
+    Ok(page)
+}
