@@ -39,6 +39,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(project::revoke_key)
         .service(project::add_integration)
         .service(project::delete_integration)
+        .service(project::delete_agent)
         .service(project::retry_delivery)
         .service(project::revoke_connection)
         .service(project::reconnect)

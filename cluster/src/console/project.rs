@@ -10,6 +10,7 @@ use securix_engine::EngineError;
 use securix_engine::admin::{AuditFilter, ConnectionFilter, SessionFilter};
 use securix_engine::catalog::{AuthMode, CatalogQuery};
 use securix_engine::flows::views::SessionCreated;
+use securix_engine::model::agent::{Agent, Grant};
 use securix_engine::model::integration::IntegrationDraft;
 use securix_engine::model::page::PageRequest;
 use securix_engine::util::secret::SecretString;
@@ -68,6 +69,24 @@ impl Page for ProjectPage {
 /// What an engine refusal says to the operator: the problem's detail.
 pub fn said(error: &EngineError) -> String {
     error.to_string().split_once(' ').map(|(_, rest)| rest.to_owned()).unwrap_or_else(|| error.to_string())
+}
+
+/// An agent's grant in a few words: each integration and what limits it.
+fn grants_in_words(agent: &Agent) -> String {
+    let Some(grants) = &agent.integrations else { return "every integration".into() };
+    let limits = |grant: &Grant| {
+        let named = [("scopes", &grant.scopes), ("methods", &grant.methods), ("paths", &grant.paths)];
+        let limits: Vec<String> = named
+            .iter()
+            .filter_map(|(what, list)| Some(format!("{what} {}", list.as_ref()?.join(" "))))
+            .collect();
+        if limits.is_empty() { String::new() } else { format!(" ({})", limits.join("; ")) }
+    };
+    grants
+        .iter()
+        .map(|(integration, grant)| format!("{integration}{}", limits(grant)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Which section the operator pages through, and from where.
@@ -156,6 +175,7 @@ async fn project_page(
     let base = format!("/console/projects/{project_id}");
     let pager = Pager { base: &base, entity: &extra.entity, paging: extra.paging.as_ref() };
     let keys = engine.list_api_keys(project_id, &pager.request("keys")).await?;
+    let agents = engine.list_agents(project_id, &pager.request("agents")).await?;
     let integrations = engine.list_integration_page(project_id, &pager.request("integrations")).await?;
     let entity = Some(extra.entity.trim().to_owned()).filter(|e| !e.is_empty());
     let by_entity = ConnectionFilter { entity_id: entity, ..ConnectionFilter::default() };
@@ -193,6 +213,32 @@ async fn project_page(
             empty: "No API keys. Create one below for your app's backend; it is shown once.",
             more: keys.next_cursor.is_some(),
             pages: pager.links("keys", &keys.next_cursor),
+        },
+        Table {
+            id: "agents",
+            title: "Agents",
+            headings: vec!["Agent", "May use", "Asks users", "Expires", "Created"],
+            rows: agents
+                .items
+                .iter()
+                .map(|a| Row {
+                    cells: vec![
+                        a.agent_id.clone(),
+                        grants_in_words(a),
+                        if a.connect_on_demand { "yes".into() } else { "no".into() },
+                        a.expires_at.map_or_else(|| "-".into(), |at| at.rfc3339()),
+                        a.created_at.rfc3339(),
+                    ],
+                    actions: vec![RowAction {
+                        label: "Delete",
+                        action: format!("{base}/agents/{}/delete", a.agent_id),
+                        danger: true,
+                    }],
+                })
+                .collect(),
+            empty: "No agents. Create one with securix agent create, then grant it integrations, methods and paths with securix agent grant.",
+            more: agents.next_cursor.is_some(),
+            pages: pager.links("agents", &agents.next_cursor),
         },
         Table {
             id: "integrations",
@@ -509,6 +555,17 @@ pub async fn delete_integration(
     let (project, key) = path.into_inner();
     button(&state, &request, &body, &project, "integrations", state.engine.delete_integration(&project, &key))
         .await
+}
+
+#[post("/console/projects/{projectId}/agents/{agentId}/delete")]
+pub async fn delete_agent(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (project, agent) = path.into_inner();
+    button(&state, &request, &body, &project, "agents", state.engine.delete_agent(&project, &agent)).await
 }
 
 #[post("/console/projects/{projectId}/deliveries/{deliveryId}/retry")]

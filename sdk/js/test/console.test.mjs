@@ -107,6 +107,17 @@ describe("the console in chromium", { skip: noBrowser }, () => {
         verify: { method: "GET", path: "/me" },
       },
     });
+    // Agents and what each may use; one deleted from the console.
+    const grant = { integrations: { keyed: { methods: ["GET"], paths: ["/me"] } }, connectOnDemand: true };
+    await admin("PUT", `/v1/admin/projects/${projectId}/agents/helper`, grant);
+    await page.reload();
+    const agents = page.locator("#agents");
+    assert.match(await agents.locator("tr", { hasText: "web" }).textContent(), /every integration/);
+    assert.match(await agents.locator("tr", { hasText: "helper" }).textContent(), /keyed \(methods GET; paths \/me\)\s*yes/);
+    await agents.locator("tr", { hasText: "helper" }).getByRole("button", { name: "Delete" }).click();
+    await page.waitForURL(/#agents$/);
+    assert.equal(await page.locator("#agents tr", { hasText: "helper" }).count(), 0, "deleted");
+
     const dead = `http://127.0.0.1:${await freePort()}/hooks`;
     await admin("POST", `/v1/admin/projects/${projectId}/webhook-endpoints`, { url: dead });
     const app = (method, route, body) => call(securix.baseUrl, method, route, { "securix-api-key": apiKey }, body);
