@@ -156,6 +156,12 @@ async fn an_agent_token_asks_the_user_on_demand_then_calls_for_them() {
 
     let bearer = format!("Bearer {token}");
     let as_agent = [("authorization", bearer.as_str())];
+    // Calls made at once before the user has connected share one session.
+    let at_once = (0..6).map(|_| w.client.get("/v1/proxy/mock/echo", &as_agent));
+    let answers = futures_util::future::join_all(at_once).await;
+    let sessions: std::collections::BTreeSet<String> =
+        answers.iter().map(|a| a.json()["sessionId"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
     let first = w.client.get("/v1/proxy/mock/echo", &as_agent).await;
     assert_eq!(refusal(&first).1, "authorization-required", "{}", first.text);
     assert_eq!(first.status, 403);

@@ -52,6 +52,9 @@ pub(crate) struct Flows {
     changes: tokio::sync::watch::Sender<u64>,
     forwarding: Forwarding,
     sessions: Sessions,
+    /// One on-demand session begun at a time on this node (`on_demand`), so an
+    /// agent's concurrent calls for a user not yet connected share one code.
+    asking: tokio::sync::Mutex<()>,
 }
 
 impl Flows {
@@ -75,6 +78,7 @@ impl Flows {
                 changes: tokio::sync::watch::channel(0).0,
                 forwarding,
                 sessions: Sessions::new(expirer, settings.actor_idle),
+                asking: tokio::sync::Mutex::new(()),
                 settings,
             }
         })

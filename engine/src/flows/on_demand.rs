@@ -55,6 +55,9 @@ impl Flows {
         entity_id: &str,
         integration: &str,
     ) -> EngineResult<SessionCreated> {
+        // Rare (only a user not yet connected gets here), so one at a time per node:
+        // concurrent calls find the session the first one began.
+        let _one_at_a_time = self.asking.lock().await;
         let tx = self.store.begin().await?;
         let agent = require_agent(&tx, &principal.project_id, agent_id).await?;
         grants::grant(&agent, integration, self.now())?;
