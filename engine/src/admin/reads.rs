@@ -20,9 +20,9 @@ pub struct KeyInUse {
 }
 
 impl KeyInUse {
-    async fn of(tx: &Tx, key: ApiKey) -> EngineResult<KeyInUse> {
-        let last_used_at = api_key::last_used(tx, &key.project_id, &key.id).await?;
-        Ok(KeyInUse { key, last_used_at })
+    async fn all(tx: &Tx, keys: Vec<ApiKey>) -> EngineResult<Vec<KeyInUse>> {
+        let used = api_key::last_used(tx, &keys).await?;
+        Ok(keys.into_iter().zip(used).map(|(key, last_used_at)| KeyInUse { key, last_used_at }).collect())
     }
 }
 
@@ -55,18 +55,15 @@ impl Admin {
         self.require_project(project_id).await?;
         let tx = self.store.begin().await?;
         let page = api_key::list_page(&tx, project_id, request).await?;
-        let mut items = Vec::with_capacity(page.items.len());
-        for key in page.items {
-            items.push(KeyInUse::of(&tx, key).await?);
-        }
-        Ok(Page { items, next_cursor: page.next_cursor })
+        Ok(Page { items: KeyInUse::all(&tx, page.items).await?, next_cursor: page.next_cursor })
     }
 
     pub async fn api_key(&self, project_id: &str, key_id: &str) -> EngineResult<KeyInUse> {
         self.require_project(project_id).await?;
         let tx = self.store.begin().await?;
         let key = api_key::get(&tx, project_id, key_id).await?.ok_or(EngineError::NotFound("API key"))?;
-        KeyInUse::of(&tx, key).await
+        let mut one = KeyInUse::all(&tx, vec![key]).await?;
+        one.pop().ok_or(EngineError::NotFound("API key"))
     }
 
     pub async fn list_agents(&self, project_id: &str, request: &PageRequest) -> EngineResult<Page<Agent>> {

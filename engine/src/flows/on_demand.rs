@@ -34,13 +34,10 @@ impl Flows {
         entity_id: &str,
         integration: &str,
     ) -> EngineResult<Option<SessionCreated>> {
-        let tx = self.store.begin().await?;
-        let agent = require_agent(&tx, &principal.project_id, agent_id).await?;
-        drop(tx);
-        if !agent.connect_on_demand {
-            return Ok(None);
+        match self.ask_user(principal, agent_id, entity_id, integration).await {
+            Err(EngineError::AgentNotAllowed { refused: Refused::OnDemand, .. }) => Ok(None),
+            asked => asked.map(Some),
         }
-        Ok(Some(self.ask_user(principal, agent_id, entity_id, integration).await?))
     }
 
     /// The device session in which the user connects `integration` for an agent
@@ -55,9 +52,6 @@ impl Flows {
         entity_id: &str,
         integration: &str,
     ) -> EngineResult<SessionCreated> {
-        // Rare (only a user not yet connected gets here), so one at a time per node:
-        // concurrent calls find the session the first one began.
-        let _one_at_a_time = self.asking.lock().await;
         let tx = self.store.begin().await?;
         let agent = require_agent(&tx, &principal.project_id, agent_id).await?;
         grants::grant(&agent, integration, self.now())?;
@@ -65,6 +59,11 @@ impl Flows {
             let refused = Refused::OnDemand;
             return Err(EngineError::AgentNotAllowed { agent_id: agent.agent_id, refused });
         }
+        drop(tx);
+        // Rare (only a user not yet connected gets here), so one at a time per node:
+        // concurrent calls find the session the first one began.
+        let _one_at_a_time = self.asking.lock().await;
+        let tx = self.store.begin().await?;
         if let Some(pending) = self.pending_on_demand(&tx, principal, entity_id, integration).await? {
             return Ok(pending);
         }

@@ -107,9 +107,20 @@ pub async fn mark_used(tx: &Tx, project_id: &str, key_id: &str, at: Timestamp) -
     Ok(())
 }
 
-/// When the key was last used, to `auth::key_use::EVERY_MS`; `None` if never.
-pub async fn last_used(tx: &Tx, project_id: &str, key_id: &str) -> Result<Option<Timestamp>, RecordError> {
-    get_json(tx, &used_key(project_id, key_id), WHAT).await
+/// When each of `keys` (a project's, in id order: a page of them) was last used, to
+/// `auth::key_use::EVERY_MS` (`None`: never), read in one range rather than a read
+/// per key.
+pub async fn last_used(tx: &Tx, keys: &[ApiKey]) -> Result<Vec<Option<Timestamp>>, RecordError> {
+    let (Some(first), Some(last)) = (keys.first(), keys.last()) else { return Ok(Vec::new()) };
+    let begin = used_key(&first.project_id, &first.id);
+    // Just past the last key's entry.
+    let mut end = used_key(&last.project_id, &last.id);
+    end.push(0);
+    let mut found = std::collections::HashMap::new();
+    for pair in tx.get_range(&begin, &end, Default::default()).await? {
+        found.insert(pair.key, super::decode::<Timestamp>(&pair.value, WHAT)?);
+    }
+    Ok(keys.iter().map(|key| found.get(&used_key(&key.project_id, &key.id)).copied()).collect())
 }
 
 /// One page of the project's keys (never a key itself: only its hash is stored).

@@ -5,17 +5,13 @@
 //! Each document must name itself as asked (`resource`, `issuer`), so a server
 //! cannot pass off another's.
 
-use hyper::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
-use hyper::{Method, Uri};
+use hyper::Method;
+use hyper::header::{ACCEPT, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{Outbound, invalid};
+use super::{MAX_DOCUMENT, Outbound, invalid};
 use crate::error::{EngineError, EngineResult};
-use crate::http_client::{Answer, ProxyBody};
-
-/// The most a metadata document may weigh.
-const MAX_DOCUMENT: usize = 64 << 10;
+use crate::http_client::ProxyBody;
 
 /// What the MCP server says of itself.
 pub(super) struct Resource {
@@ -103,7 +99,7 @@ pub(super) async fn authorization_server(
 async fn advertised_metadata(outbound: &Outbound<'_>, url: &str) -> EngineResult<Option<String>> {
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static("application/json, text/event-stream"));
-    let answer = send(outbound, Method::GET, url, headers, ProxyBody::empty()).await?;
+    let answer = outbound.send(Method::GET, url, headers, ProxyBody::empty()).await?;
     if answer.status != 401 {
         return Ok(None);
     }
@@ -146,7 +142,7 @@ async fn first_document<T: serde::de::DeserializeOwned>(
     for url in urls {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let answer = send(outbound, Method::GET, url, headers, ProxyBody::empty()).await?;
+        let answer = outbound.send(Method::GET, url, headers, ProxyBody::empty()).await?;
         if !(200..300).contains(&answer.status) {
             tried.push(format!("{url} ({})", answer.status));
             continue;
@@ -155,25 +151,6 @@ async fn first_document<T: serde::de::DeserializeOwned>(
         return serde_json::from_slice(&body).map_err(|e| invalid(format!("{what} at {url}: {e}")));
     }
     Err(invalid(format!("no {what} found: {}", tried.join(", "))))
-}
-
-pub(super) async fn send(
-    outbound: &Outbound<'_>,
-    method: Method,
-    url: &str,
-    headers: HeaderMap,
-    body: ProxyBody,
-) -> EngineResult<Answer> {
-    let uri: Uri = url.parse().map_err(|_| invalid(format!("{url:?} is not a URL")))?;
-    outbound.http.send(method, uri, headers, body, outbound.timeout).await.map_err(EngineError::outbound)
-}
-
-/// A JSON body and its content type.
-pub(super) fn json_body(value: &Value) -> (HeaderMap, ProxyBody) {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-    (headers, ProxyBody::from(value.to_string().into_bytes()))
 }
 
 #[cfg(test)]

@@ -9,10 +9,12 @@
 mod discovery;
 mod registration;
 
+use hyper::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::{Method, Uri};
 use serde_json::{Value, json};
 
 use crate::error::{EngineError, EngineResult};
-use crate::http_client::HttpClient;
+use crate::http_client::{Answer, HttpClient, ProxyBody};
 use crate::util::secret::SecretString;
 
 /// What registering at a remote MCP server's authorization server gives.
@@ -29,6 +31,31 @@ pub(crate) struct Registered {
 pub(crate) struct Outbound<'a> {
     pub http: &'a HttpClient,
     pub timeout: std::time::Duration,
+}
+
+/// The most a metadata document or a registration answer may weigh.
+const MAX_DOCUMENT: usize = 64 << 10;
+
+impl Outbound<'_> {
+    /// One call, within the timeout, where the outbound policy allows.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: ProxyBody,
+    ) -> EngineResult<Answer> {
+        let uri: Uri = url.parse().map_err(|_| invalid(format!("{url:?} is not a URL")))?;
+        self.http.send(method, uri, headers, body, self.timeout).await.map_err(EngineError::outbound)
+    }
+}
+
+/// A JSON body and its content type.
+fn json_body(value: &Value) -> (HeaderMap, ProxyBody) {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    (headers, ProxyBody::from(value.to_string().into_bytes()))
 }
 
 /// Discovers the authorization server of the MCP server at `url` and registers

@@ -6,12 +6,9 @@ use hyper::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::discovery::{json_body, send};
-use super::{Outbound, invalid};
+use super::{MAX_DOCUMENT, Outbound, invalid, json_body};
 use crate::error::{EngineError, EngineResult};
 use crate::util::secret::SecretString;
-
-const MAX_ANSWER: usize = 64 << 10;
 
 pub(super) struct Client {
     pub client_id: String,
@@ -40,9 +37,9 @@ pub(super) async fn register(
         "token_endpoint_auth_method": "client_secret_post",
     });
     let (headers, body) = json_body(&request);
-    let answer = send(outbound, Method::POST, endpoint, headers, body).await?;
+    let answer = outbound.send(Method::POST, endpoint, headers, body).await?;
     let status = answer.status;
-    let body = answer.read_to_end(MAX_ANSWER).await.map_err(EngineError::outbound)?;
+    let body = answer.read_to_end(MAX_DOCUMENT).await.map_err(EngineError::outbound)?;
     if !(200..300).contains(&status) {
         // The server's own words, cut short: an error description, never a secret of ours.
         let said: String = String::from_utf8_lossy(&body).chars().take(300).collect();
