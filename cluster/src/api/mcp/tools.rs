@@ -144,9 +144,9 @@ struct Request {
     body: Option<Value>,
 }
 
-/// A successful result: the structured content, and its JSON as text.
-fn success(structured: Value) -> Value {
-    json!({"content": [{"type": "text", "text": structured.to_string()}], "structuredContent": structured, "isError": false})
+/// A tool's result: words for the model, the same in structure for programs.
+fn tool_result(text: String, structured: Value, is_error: bool) -> Value {
+    json!({"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": is_error})
 }
 
 /// A refusal as a tool error: what to do in words, the problem in structure.
@@ -162,14 +162,15 @@ fn refusal(error: &ApiError) -> Value {
     };
     let mut problem = problem;
     problem["code"] = error.slug().into();
-    json!({"content": [{"type": "text", "text": text}], "structuredContent": {"error": problem}, "isError": true})
+    tool_result(text, json!({"error": problem}), true)
 }
 
 async fn list_connections(state: &AppState, acting: &Acting) -> Result<Value, ApiError> {
     let connections =
         state.engine.usable_connections(&acting.principal, &acting.agent_id, &acting.entity_id).await?;
     let connections = serde_json::to_value(connections).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    Ok(success(json!({"connections": connections})))
+    let structured = json!({"connections": connections});
+    Ok(tool_result(structured.to_string(), structured, false))
 }
 
 async fn connect(state: &AppState, acting: &Acting, integration: &str) -> Result<Value, ApiError> {
@@ -187,9 +188,7 @@ async fn connect(state: &AppState, acting: &Acting, integration: &str) -> Result
         session.auth_url,
         session.expires_at.0.rfc3339()
     );
-    Ok(
-        json!({"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": false}),
-    )
+    Ok(tool_result(text, structured, false))
 }
 
 async fn request(state: &AppState, acting: &Acting, call: Request) -> Result<Value, ApiError> {
@@ -253,9 +252,5 @@ async fn request(state: &AppState, acting: &Acting, call: Request) -> Result<Val
     if let Ok(parsed) = serde_json::from_slice::<Value>(&body) {
         structured["json"] = parsed;
     }
-    Ok(json!({
-        "content": [{"type": "text", "text": format!("HTTP {status}\n{text}")}],
-        "structuredContent": structured,
-        "isError": status >= 400,
-    }))
+    Ok(tool_result(format!("HTTP {status}\n{text}"), structured, status >= 400))
 }
