@@ -1,6 +1,7 @@
-//! Who calls: a presented API key turned into its project (remembered while the
-//! project's access epoch holds), and whether the calling agent may use an
-//! integration.
+//! Who calls: a presented API key turned into its project, or an agent token into
+//! the agent and entity it stands for (each remembered while the project's access
+//! epoch holds); when a key was last used (`key_use`); minting agent tokens
+//! (`agent_tokens`); and what an agent's grant allows (`grants`).
 
 mod agent_tokens;
 pub mod grants;
