@@ -7,6 +7,10 @@ use securix_engine::util::secret::SecretString;
 
 use crate::api::identity::token_hash;
 
+/// A generated token's prefix: its own, as `sxk_` is an API key's and `sxa_` an
+/// agent token's, so neither a person nor a secret scanner takes one for another.
+const PREFIX: &str = "sxadm_";
+
 fn stored_key() -> Vec<u8> {
     pack(&("admin", "token_sha256"))
 }
@@ -19,7 +23,7 @@ pub async fn establish(engine: &Engine, configured: Option<&SecretString>) -> an
         return Ok(token_hash(token.expose()));
     }
     let fresh = securix_engine::flows::oauth::pkce::random_token();
-    let candidate = format!("sxa_{}", fresh.expose());
+    let candidate = format!("{PREFIX}{}", fresh.expose());
     let candidate_hash = token_hash(&candidate);
     let (hash, created) = engine
         .store()
@@ -38,4 +42,16 @@ pub async fn establish(engine: &Engine, configured: Option<&SecretString>) -> an
         println!("Admin token (shown once; set SECURIX_ADMIN_TOKEN to choose your own): {candidate}");
     }
     Ok(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use securix_engine::model::{agent_token, api_key};
+
+    #[test]
+    fn a_generated_token_cannot_be_taken_for_another_secret() {
+        for other in [agent_token::PREFIX, api_key::PREFIX] {
+            assert!(!super::PREFIX.starts_with(other) && !other.starts_with(super::PREFIX), "{other}");
+        }
+    }
 }
